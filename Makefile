@@ -1,0 +1,49 @@
+# Two commands do everything on a fresh machine with Python 3.11+ and make:
+#   make demo   — set up, migrate, seed demo data and serve http://127.0.0.1:5000 (SQLite)
+#   make test   — set up and run every test (SQLite and PostgreSQL, browser tests in Chromium)
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+CATALOGS := marketplace/translations vouchers/translations providers/translations
+FLASK := $(BIN)/flask --app marketplace
+PYTEST_WORKERS ?= 2
+
+.PHONY: demo test setup translations browser lint typecheck bench clean
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is required"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[test,dev]'
+	@touch $(STAMP)
+
+setup: $(STAMP) translations
+
+translations: $(STAMP)
+	@for d in $(CATALOGS); do $(BIN)/pybabel -q compile -f -d $$d; done
+
+browser:
+	@bash scripts/ensure-chromium.sh
+
+demo: setup
+	$(FLASK) db upgrade
+	$(FLASK) demo seed
+	$(FLASK) run --host 127.0.0.1 --port 5000
+
+test: setup browser
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+bench: setup
+	$(BIN)/python -m benchmarks
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache .hypothesis

@@ -1,0 +1,104 @@
+"""The Flask application shell of the innovation voucher marketplace."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from marketplace.config import PROJECT_ROOT, Environment, Settings
+
+#: One message catalogue per package that owns user-facing text; Flask-Babel merges them.
+TRANSLATION_DIRECTORIES = tuple(
+    PROJECT_ROOT / package / "translations" for package in ("marketplace", "vouchers", "providers")
+)
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the application.
+
+    ``config`` overrides environment variables by name (``{"DATABASE_URL": ...}``); tests use it.
+    Settings are validated here, so a bad environment stops start-up with one clear line.
+    """
+    environ: dict[str, str] = dict(os.environ)
+    overrides = dict(config or {})
+    environ.update({k: str(v) for k, v in overrides.items() if isinstance(v, str | int | bool)})
+    settings = Settings.from_env(environ)
+
+    app = Flask(__name__, instance_path=str(settings.instance_dir), instance_relative_config=False)
+    app.config.update(
+        SETTINGS=settings,
+        SECRET_KEY=settings.secret_key,
+        TESTING=settings.env is Environment.TESTING,
+        MAX_CONTENT_LENGTH=settings.max_upload_bytes + 64 * 1024,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.is_production,
+        REMEMBER_COOKIE_SECURE=settings.is_production,
+        WTF_CSRF_TIME_LIMIT=None,
+        BABEL_DEFAULT_LOCALE="zh",
+        BABEL_TRANSLATION_DIRECTORIES=";".join(str(d) for d in TRANSLATION_DIRECTORIES),
+        RATE_LIMIT_DEFAULT=settings.rate_limit_default,
+        RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
+        RATELIMIT_ENABLED=settings.env is not Environment.TESTING,
+        RATELIMIT_HEADERS_ENABLED=True,
+        JSON_SORT_KEYS=False,
+    )
+    # Flask-level keys (e.g. WTF_CSRF_ENABLED, RATELIMIT_ENABLED) pass straight through.
+    app.config.update({k: v for k, v in overrides.items() if k.isupper()})
+
+    _init_extensions(app, settings)
+    _register_blueprints(app)
+    _register_cli(app)
+    return app
+
+
+def _init_extensions(app: Flask, settings: Settings) -> None:
+    from marketplace import errors_web, templating
+    from marketplace.auth.passwords import use_fast_hashing_for_tests
+    from marketplace.db import Database
+    from marketplace.extensions import babel, csrf, limiter, login_manager, select_locale
+
+    if settings.env is Environment.TESTING:
+        use_fast_hashing_for_tests()
+    db = Database()
+    db.init_app(app, settings.database_url, echo=settings.sql_echo)
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = None
+
+    @login_manager.user_loader
+    def _load_user(user_id: str) -> Any:
+        from marketplace.auth.models import User
+        from marketplace.db import get_db
+
+        if not user_id.isdigit():
+            return None
+        user = get_db().session.get(User, int(user_id))
+        return user if user is not None and user.is_active else None
+
+    templating.init_app(app)
+    errors_web.init_app(app)
+
+
+def _register_blueprints(app: Flask) -> None:
+    from marketplace.admin.views import bp as admin_bp
+    from marketplace.api import register_api
+    from marketplace.auth.views import bp as auth_bp
+    from marketplace.public.views import bp as public_bp
+
+    app.register_blueprint(public_bp)
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(admin_bp)
+    register_api(app)
+
+
+def _register_cli(app: Flask) -> None:
+    from marketplace.cli import register_cli
+
+    register_cli(app)

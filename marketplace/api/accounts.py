@@ -1,0 +1,145 @@
+"""Accounts: registration, API tokens, the caller's own profile."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+
+from marketplace.api import bp
+from marketplace.api.endpoint import api_user, endpoint
+from marketplace.api.pagination import Page, PageQuerySchema, paginate
+from marketplace.auth import services
+from marketplace.auth.models import ApiToken, User
+from marketplace.auth.schemas import (
+    EnterpriseRegistrationIn,
+    ProviderRegistrationIn,
+    TokenCreatedOut,
+    TokenCreateIn,
+    TokenOut,
+    UserOut,
+)
+from marketplace.db import db_session
+from marketplace.extensions import limiter
+
+
+def _organisation_input(body: dict[str, Any]) -> services.OrganisationInput:
+    return services.OrganisationInput(
+        name=body["name"],
+        credit_code=body["credit_code"],
+        contact_name=body["contact_name"],
+        contact_phone=body["contact_phone"],
+        email=body["email"],
+        password=body["password"],
+    )
+
+
+@endpoint(
+    bp,
+    "/registrations/enterprise",
+    "POST",
+    roles=None,
+    body=EnterpriseRegistrationIn,
+    response=UserOut,
+    status=201,
+    tags=["accounts"],
+    errors=[409],
+    summary="Register an enterprise (SME) and its first user; pending verification",
+)
+@limiter.limit("20 per hour")
+def register_enterprise(body: dict[str, Any]) -> User:
+    return services.register_enterprise(
+        db_session(),
+        _organisation_input(body),
+        size_class=body["size_class"],
+        industry=body.get("industry"),
+    )
+
+
+@endpoint(
+    bp,
+    "/registrations/provider",
+    "POST",
+    roles=None,
+    body=ProviderRegistrationIn,
+    response=UserOut,
+    status=201,
+    tags=["accounts"],
+    errors=[409],
+    summary="Register a service provider and its first user; pending admission review",
+)
+@limiter.limit("20 per hour")
+def register_provider(body: dict[str, Any]) -> User:
+    return services.register_provider(
+        db_session(), _organisation_input(body), institution_type=body["institution_type"]
+    )
+
+
+@endpoint(
+    bp,
+    "/auth/tokens",
+    "POST",
+    roles=None,
+    body=TokenCreateIn,
+    response=TokenCreatedOut,
+    status=201,
+    tags=["accounts"],
+    errors=[401],
+    summary="Exchange e-mail and password for a personal API token (shown once)",
+)
+@limiter.limit("10 per minute")
+def create_token(body: dict[str, Any]) -> dict[str, Any]:
+    session = db_session()
+    user = services.authenticate(session, body["email"], body["password"])
+    token, plain = services.create_api_token(session, user, name=body["name"], days=body["days"])
+    fields = ("id", "name", "prefix", "created_at", "expires_at", "revoked_at", "last_used_at")
+    return {**{name: getattr(token, name) for name in fields}, "token": plain, "role": user.role}
+
+
+@endpoint(
+    bp,
+    "/auth/tokens",
+    "GET",
+    query=PageQuerySchema,
+    response=TokenOut,
+    paginated=True,
+    tags=["accounts"],
+    summary="List your API tokens (newest first)",
+)
+def list_tokens(query: dict[str, Any]) -> Page:
+    stmt = sa.select(ApiToken).where(ApiToken.user_id == api_user().id)
+    return paginate(
+        db_session(),
+        stmt,
+        sort_column=ApiToken.created_at,
+        id_column=ApiToken.id,
+        cursor=query["cursor"],
+        limit=query["limit"],
+        descending=True,
+    )
+
+
+@endpoint(
+    bp,
+    "/auth/tokens/<int:token_id>",
+    "DELETE",
+    response=TokenOut,
+    tags=["accounts"],
+    idempotent=False,
+    summary="Revoke one of your API tokens",
+)
+def revoke_token(token_id: int) -> ApiToken:
+    return services.revoke_api_token(db_session(), api_user(), token_id)
+
+
+@endpoint(
+    bp,
+    "/me",
+    "GET",
+    response=UserOut,
+    tags=["accounts"],
+    summary="The authenticated user, with role and organisation status",
+)
+def me() -> User:
+    user: User = api_user()
+    return user

@@ -1,0 +1,46 @@
+"""Token authentication for the API. Session cookies are never accepted here, so CSRF does not
+apply to API calls and a browser session cannot be ridden by a cross-site request."""
+
+from __future__ import annotations
+
+from flask import g, request
+
+from marketplace.api.problems import ApiProblem
+from marketplace.auth.models import User
+from marketplace.auth.services import user_for_token
+from marketplace.db import db_session
+
+
+def load_token_user() -> User | None:
+    """Authenticate the ``Authorization: Bearer`` header once per request."""
+    if "api_user" in g:
+        user: User | None = g.api_user
+        return user
+    header = request.headers.get("Authorization", "")
+    user = None
+    if header:
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise ApiProblem(
+                401,
+                "unauthenticated",
+                "Authentication required",
+                "use 'Authorization: Bearer <token>'",
+                headers={"WWW-Authenticate": 'Bearer realm="api"'},
+            )
+        user = user_for_token(db_session(), token.strip())
+        if user is None:
+            raise ApiProblem(
+                401,
+                "invalid_token",
+                "Invalid token",
+                "the token is unknown, expired or revoked",
+                headers={"WWW-Authenticate": 'Bearer realm="api", error="invalid_token"'},
+            )
+    g.api_user = user
+    return user
+
+
+def current_api_user() -> User | None:
+    user: User | None = g.get("api_user")
+    return user

@@ -1,0 +1,227 @@
+"""The declarative layer every JSON endpoint goes through.
+
+``@endpoint(...)`` states, next to the view, what it takes and what it returns: path, method,
+input schemas (query and body), output schema, the roles allowed, and whether an
+Idempotency-Key applies. The decorator authenticates the token, checks the role, validates
+input (unknown fields are refused), handles Idempotency-Key replays, and serialises the output.
+The same declarations generate the OpenAPI document, so the docs cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Blueprint, Response, request
+from marshmallow import Schema, ValidationError
+
+from marketplace.api import idempotency
+from marketplace.api.auth import current_api_user, load_token_user
+from marketplace.api.pagination import Page, page_schema
+from marketplace.api.problems import ApiProblem
+from marketplace.db import db_session
+from marketplace.enums import Role
+
+#: Any signed-in role.
+ANY_ROLE: frozenset[Role] = frozenset(Role)
+
+
+@dataclass(frozen=True)
+class EndpointSpec:
+    rule: str
+    method: str
+    endpoint: str
+    summary: str
+    description: str
+    tags: tuple[str, ...]
+    roles: frozenset[Role] | None  # None: public, no token needed
+    query: type[Schema] | None
+    body: type[Schema] | None
+    response: type[Schema] | None
+    status: int
+    many: bool
+    paginated: bool
+    idempotent: bool
+    idempotency_required: bool
+    errors: tuple[int, ...] = field(default=())
+
+
+REGISTRY: list[EndpointSpec] = []
+
+
+def _json_response(payload: Any, status: int) -> Response:
+    return Response(
+        json.dumps(payload, ensure_ascii=False, default=str),
+        status=status,
+        mimetype="application/json",
+    )
+
+
+def _load(schema_cls: type[Schema], data: Any, where: str) -> Any:
+    try:
+        return schema_cls().load(data)
+    except ValidationError as exc:
+        raise ApiProblem(
+            422,
+            "validation_failed",
+            "The input is not valid",
+            f"the {where} has invalid fields",
+            errors=exc.messages if isinstance(exc.messages, dict) else {"_schema": exc.messages},
+        ) from None
+
+
+def _read_json_body() -> Any:
+    if not request.is_json:
+        raise ApiProblem(
+            415, "unsupported_media_type", "Send JSON", "the body must be application/json"
+        )
+    data = request.get_json(silent=True)
+    if data is None:
+        raise ApiProblem(400, "malformed_json", "Malformed JSON", "the body is not valid JSON")
+    return data
+
+
+def _authorise(roles: frozenset[Role] | None) -> None:
+    user = load_token_user()
+    if roles is None:
+        return
+    if user is None:
+        raise ApiProblem(
+            401,
+            "unauthenticated",
+            "Authentication required",
+            "send a personal API token as 'Authorization: Bearer <token>'",
+            headers={"WWW-Authenticate": 'Bearer realm="api"'},
+        )
+    if user.role not in roles:
+        raise ApiProblem(403, "forbidden", "Not allowed", "your role may not use this endpoint")
+
+
+def endpoint(
+    bp: Blueprint,
+    rule: str,
+    method: str,
+    *,
+    summary: str,
+    description: str = "",
+    tags: Iterable[str] = (),
+    roles: Iterable[Role] | None = ANY_ROLE,
+    query: type[Schema] | None = None,
+    body: type[Schema] | None = None,
+    response: type[Schema] | None = None,
+    status: int = 200,
+    many: bool = False,
+    paginated: bool = False,
+    idempotent: bool | None = None,
+    idempotency_required: bool = False,
+    errors: Iterable[int] = (),
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare a JSON endpoint on ``bp``.
+
+    The view receives path arguments plus ``query=`` and/or ``body=`` (the loaded data) when
+    schemas are declared, and returns the object to serialise with ``response`` (a ``Page``
+    when ``paginated``), optionally as ``(obj, status)``, or ``None`` for 204.
+    """
+    method = method.upper()
+    role_set = frozenset(roles) if roles is not None else None
+    is_idempotent = idempotent if idempotent is not None else method == "POST"
+
+    def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+        spec = EndpointSpec(
+            rule=(bp.url_prefix or "") + rule,
+            method=method,
+            endpoint=f"{bp.name}.{view.__name__}",
+            summary=summary,
+            description=description or (view.__doc__ or "").strip(),
+            tags=tuple(tags),
+            roles=role_set,
+            query=query,
+            body=body,
+            response=response,
+            status=status,
+            many=many,
+            paginated=paginated,
+            idempotent=is_idempotent,
+            idempotency_required=idempotency_required,
+            errors=tuple(errors),
+        )
+        REGISTRY.append(spec)
+
+        @functools.wraps(view)
+        def wrapper(**path_args: Any) -> Response:
+            _authorise(role_set)
+            kwargs: dict[str, Any] = dict(path_args)
+            if query is not None:
+                kwargs["query"] = _load(query, request.args.to_dict(), "query string")
+            elif request.args:
+                # Unknown fields are refused everywhere, the query string included.
+                raise ApiProblem(
+                    422,
+                    "validation_failed",
+                    "The input is not valid",
+                    "this endpoint takes no query parameters",
+                    errors={k: ["Unknown field."] for k in request.args},
+                )
+            raw_body: Any = None
+            if body is not None:
+                raw_body = _read_json_body()
+                kwargs["body"] = _load(body, raw_body, "body")
+
+            record = None
+            key = request.headers.get("Idempotency-Key")
+            if is_idempotent and key is not None:
+                user = current_api_user()
+                claimed = idempotency.begin(
+                    db_session(),
+                    scope=f"user:{user.id}" if user else "anonymous",
+                    key=key,
+                    method=method,
+                    path=request.path,
+                    request_hash=idempotency.fingerprint(method, request.path, raw_body),
+                )
+                if isinstance(claimed, Response):
+                    return claimed
+                record = claimed
+            elif is_idempotent and idempotency_required:
+                raise ApiProblem(
+                    428,
+                    "idempotency_key_required",
+                    "Idempotency-Key required",
+                    "this request moves money: send an Idempotency-Key header",
+                )
+
+            result = view(**kwargs)
+            out_status = status
+            if isinstance(result, tuple):
+                result, out_status = result
+            if result is None and response is None:
+                resp = Response(status=204)
+            else:
+                resp = _json_response(_dump(result), out_status)
+            if record is not None:
+                idempotency.complete(db_session(), record, resp)
+            return resp
+
+        def _dump(result: Any) -> Any:
+            if response is None:
+                return result
+            if paginated:
+                assert isinstance(result, Page)
+                return page_schema(response)().dump(result.as_dict())
+            return response(many=many).dump(result)
+
+        bp.add_url_rule(rule, endpoint=view.__name__, view_func=wrapper, methods=[method])
+        return wrapper
+
+    return decorator
+
+
+def api_user() -> Any:
+    """The authenticated caller; only valid inside endpoints that declare roles."""
+    user = current_api_user()
+    if user is None:  # pragma: no cover - guarded by the decorator
+        raise ApiProblem(401, "unauthenticated", "Authentication required")
+    return user

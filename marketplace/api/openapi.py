@@ -1,0 +1,156 @@
+"""The OpenAPI 3 document, generated from the ``@endpoint`` declarations."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from flask import Flask
+
+from marketplace.api.endpoint import REGISTRY, EndpointSpec
+from marketplace.api.pagination import page_schema
+from marketplace.api.problems import PROBLEM_MEDIA_TYPE
+
+_CONVERTER = re.compile(r"<(?:(?P<conv>[a-z]+):)?(?P<name>\w+)>")
+
+PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "title", "status", "code", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "code": {"type": "string", "description": "stable machine-readable error code"},
+        "detail": {"type": "string"},
+        "errors": {
+            "type": "object",
+            "description": "field → list of messages",
+            "additionalProperties": True,
+        },
+    },
+    "additionalProperties": True,
+}
+
+_ERROR_TEXT = {
+    400: "Malformed request",
+    401: "Missing or invalid token",
+    403: "The role may not do this",
+    404: "Not found",
+    409: "Conflicts with the current state or a rule",
+    412: "The resource changed (If-Match failed)",
+    415: "Body is not JSON",
+    422: "Invalid input (field-level messages in `errors`)",
+    428: "Idempotency-Key required",
+    429: "Rate limit exceeded",
+}
+
+
+def _path_and_params(rule: str) -> tuple[str, list[dict[str, Any]]]:
+    params = []
+    for match in _CONVERTER.finditer(rule):
+        schema = {"type": "integer"} if match["conv"] == "int" else {"type": "string"}
+        params.append({"name": match["name"], "in": "path", "required": True, "schema": schema})
+    return _CONVERTER.sub(lambda m: "{" + m["name"] + "}", rule), params
+
+
+def _error_codes(spec: EndpointSpec) -> set[int]:
+    codes = {429, 500} | set(spec.errors)
+    if spec.query or spec.body or spec.method in {"GET", "DELETE"}:
+        codes.add(422)
+    if spec.body:
+        codes |= {400, 415}
+    if spec.roles is not None:
+        codes |= {401, 403}
+    if spec.idempotent:
+        codes |= {400, 422}
+    if spec.idempotency_required:
+        codes.add(428)
+    if "<" in spec.rule:
+        codes.add(404)
+    codes.discard(500)
+    return codes
+
+
+def _operation(spec: EndpointSpec, path_params: list[dict[str, Any]]) -> dict[str, Any]:
+    op: dict[str, Any] = {
+        "operationId": spec.endpoint.replace(".", "_"),
+        "summary": spec.summary,
+        "tags": list(spec.tags),
+        "parameters": list(path_params),
+        "responses": {},
+    }
+    if spec.description:
+        op["description"] = spec.description
+    if spec.roles is None:
+        op["security"] = []
+    else:
+        roles = sorted(r.value for r in spec.roles)
+        op["description"] = (op.get("description", "") + f"\n\nRoles: {', '.join(roles)}.").strip()
+    if spec.query is not None:
+        op["parameters"].append({"in": "query", "schema": spec.query})
+    if spec.idempotent:
+        op["parameters"].append(
+            {
+                "in": "header",
+                "name": "Idempotency-Key",
+                "required": spec.idempotency_required,
+                "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+                "description": "same key and body → the stored response is replayed, no second effect",
+            }
+        )
+    if spec.body is not None:
+        op["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": spec.body}},
+        }
+    if spec.response is None:
+        op["responses"][str(spec.status)] = {"description": "Done"}
+    else:
+        schema: Any = spec.response
+        if spec.paginated:
+            schema = page_schema(spec.response)
+        elif spec.many:
+            schema = {"type": "array", "items": spec.response}
+        op["responses"][str(spec.status)] = {
+            "description": "Success",
+            "content": {"application/json": {"schema": schema}},
+        }
+    for code in sorted(_error_codes(spec)):
+        op["responses"][str(code)] = {
+            "description": _ERROR_TEXT.get(code, "Error"),
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+    return op
+
+
+def build_openapi(app: Flask) -> dict[str, Any]:
+    spec = APISpec(
+        title="创新券服务平台 API · Innovation Voucher Marketplace API",
+        version="1.0.0",
+        openapi_version="3.0.3",
+        plugins=[MarshmallowPlugin()],
+        info={
+            "description": (
+                "JSON API of the Yunnan innovation voucher marketplace. Amounts are integer fen "
+                "(1/100 CNY); times are ISO 8601 with zone. Errors are application/problem+json."
+            )
+        },
+        servers=[{"url": "/"}],
+    )
+    spec.components.schema("Problem", PROBLEM_SCHEMA)
+    spec.components.security_scheme(
+        "bearerAuth", {"type": "http", "scheme": "bearer", "description": "personal API token"}
+    )
+    spec.options["security"] = [{"bearerAuth": []}]
+    registered = {rule.endpoint for rule in app.url_map.iter_rules()}
+    paths: dict[str, dict[str, Any]] = {}
+    for endpoint_spec in REGISTRY:
+        if endpoint_spec.endpoint not in registered:
+            continue
+        path, params = _path_and_params(endpoint_spec.rule)
+        paths.setdefault(path, {})[endpoint_spec.method.lower()] = _operation(endpoint_spec, params)
+    for path, operations in sorted(paths.items()):
+        spec.path(path=path, operations=operations)
+    return spec.to_dict()

@@ -1,0 +1,1 @@
+"""Accounts, roles, sessions for the web pages and personal API tokens."""

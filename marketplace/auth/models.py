@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from marketplace.db import Base, BigInt, IdMixin, enum_column, utcnow
+from marketplace.enums import ADMIN_ROLES, Role
+from providers.models import Provider
+from vouchers.models import Enterprise
+
+
+class User(IdMixin, Base):
+    """A person who signs in. Enterprise and provider users belong to exactly one organisation;
+    administrators belong to none (the CHECK constraint enforces the pairing)."""
+
+    __tablename__ = "users"
+
+    email: Mapped[str] = mapped_column(sa.String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(sa.String(255))
+    display_name: Mapped[str] = mapped_column(sa.String(100))
+    role: Mapped[Role] = enum_column(Role, "role")
+    is_active: Mapped[bool] = mapped_column(default=True)
+    enterprise_id: Mapped[int | None] = mapped_column(
+        BigInt, sa.ForeignKey("enterprises.id", ondelete="RESTRICT"), index=True
+    )
+    provider_id: Mapped[int | None] = mapped_column(
+        BigInt, sa.ForeignKey("providers.id", ondelete="RESTRICT"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_login_at: Mapped[datetime | None]
+
+    enterprise: Mapped[Enterprise | None] = relationship(lazy="joined")
+    provider: Mapped[Provider | None] = relationship(lazy="joined")
+
+    __table_args__ = (
+        sa.CheckConstraint(
+            "(role = 'enterprise' AND enterprise_id IS NOT NULL AND provider_id IS NULL)"
+            " OR (role = 'provider' AND provider_id IS NOT NULL AND enterprise_id IS NULL)"
+            " OR (role NOT IN ('enterprise', 'provider')"
+            " AND enterprise_id IS NULL AND provider_id IS NULL)",
+            name="organisation_matches_role",
+        ),
+        sa.CheckConstraint("email = lower(email)", name="email_lowercase"),
+    )
+
+    # flask-login protocol -------------------------------------------------------------
+    @property
+    def is_authenticated(self) -> bool:
+        return True
+
+    @property
+    def is_anonymous(self) -> bool:
+        return False
+
+    def get_id(self) -> str:
+        return str(self.id)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role in ADMIN_ROLES
+
+    def has_role(self, *roles: Role) -> bool:
+        return self.role in roles
+
+
+class ApiToken(IdMixin, Base):
+    """A personal API token. Only its SHA-256 is stored; the token is shown once."""
+
+    __tablename__ = "api_tokens"
+
+    user_id: Mapped[int] = mapped_column(
+        BigInt, sa.ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str] = mapped_column(sa.String(100))
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    #: First characters of the token, so a person can tell their tokens apart.
+    prefix: Mapped[str] = mapped_column(sa.String(16))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    revoked_at: Mapped[datetime | None]
+    last_used_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+    def is_usable(self, now: datetime) -> bool:
+        return self.revoked_at is None and self.expires_at > now

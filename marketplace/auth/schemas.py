@@ -1,0 +1,79 @@
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from marketplace.auth.services import MAX_TOKEN_DAYS
+from marketplace.enums import InstitutionType, Role, SizeClass
+from marketplace.schemas import CreditCodeField, StrictSchema, ZonedDateTime
+
+
+class _OrganisationIn(StrictSchema):
+    name = fields.String(required=True, validate=validate.Length(min=2, max=200))
+    credit_code = CreditCodeField(required=True)
+    contact_name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    contact_phone = fields.String(required=True, validate=validate.Length(min=5, max=40))
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+    password = fields.String(
+        required=True, load_only=True, validate=validate.Length(min=10, max=200)
+    )
+
+
+class EnterpriseRegistrationIn(_OrganisationIn):
+    size_class = fields.Enum(SizeClass, by_value=True, required=True)
+    industry = fields.String(load_default=None, validate=validate.Length(max=100))
+
+
+class ProviderRegistrationIn(_OrganisationIn):
+    institution_type = fields.Enum(InstitutionType, by_value=True, required=True)
+
+
+class OrganisationOut(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    credit_code = fields.String()
+    region_code = fields.String()
+
+
+class UserOut(Schema):
+    id = fields.Integer(required=True)
+    email = fields.String(required=True)
+    display_name = fields.String(required=True)
+    role = fields.Enum(Role, by_value=True, required=True)
+    is_active = fields.Boolean(required=True)
+    enterprise_id = fields.Integer(allow_none=True)
+    provider_id = fields.Integer(allow_none=True)
+    organisation_status = fields.Method("get_organisation_status", allow_none=True)
+    created_at = ZonedDateTime()
+
+    def get_organisation_status(self, user: object) -> str | None:
+        enterprise = getattr(user, "enterprise", None)
+        if enterprise is not None:
+            return str(enterprise.verification_status.value)
+        provider = getattr(user, "provider", None)
+        if provider is not None:
+            return str(provider.status.value)
+        return None
+
+
+class TokenCreateIn(StrictSchema):
+    email = fields.Email(required=True)
+    password = fields.String(required=True, load_only=True)
+    name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    days = fields.Integer(
+        load_default=90, strict=True, validate=validate.Range(min=1, max=MAX_TOKEN_DAYS)
+    )
+
+
+class TokenOut(Schema):
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    prefix = fields.String(required=True)
+    created_at = ZonedDateTime(required=True)
+    expires_at = ZonedDateTime(required=True)
+    revoked_at = ZonedDateTime(allow_none=True)
+    last_used_at = ZonedDateTime(allow_none=True)
+
+
+class TokenCreatedOut(TokenOut):
+    token = fields.String(required=True, metadata={"description": "shown once; store it safely"})
+    role = fields.String(required=True)

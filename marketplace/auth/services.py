@@ -1,0 +1,289 @@
+"""Account services. They take a session, flush, and never commit."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from marketplace.audit.services import record
+from marketplace.auth.models import ApiToken, User
+from marketplace.auth.passwords import (
+    hash_password,
+    needs_rehash,
+    password_problems,
+    verify_password,
+)
+from marketplace.credit_code import CreditCodeError, parse_credit_code
+from marketplace.db import utcnow
+from marketplace.enums import ADMIN_ROLES, InstitutionType, Role, SizeClass
+from marketplace.errors import (
+    DuplicateRegistration,
+    InvalidCredentials,
+    NotFound,
+    PermissionDenied,
+    ValidationFailed,
+)
+from providers.models import Provider
+from vouchers.models import Enterprise
+
+TOKEN_PREFIX = "vm_"
+DEFAULT_TOKEN_DAYS = 90
+MAX_TOKEN_DAYS = 365
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash to verify against for unknown e-mails, so they cost as much as a wrong password."""
+    return hash_password("timing-equaliser-not-a-password")
+
+
+@dataclass(frozen=True, slots=True)
+class OrganisationInput:
+    name: str
+    credit_code: str
+    contact_name: str
+    contact_phone: str
+    email: str
+    password: str
+
+
+def normalise_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def _check_account_input(session: Session, data: OrganisationInput) -> tuple[str, str]:
+    """Validate what every registration shares; return (email, normalised credit code)."""
+    errors: dict[str, list[str]] = {}
+    email = normalise_email(data.email)
+    if "@" not in email or email.startswith("@") or email.endswith("@"):
+        errors["email"] = ["not a valid e-mail address / 邮箱地址无效"]
+    problems = password_problems(data.password)
+    if problems:
+        errors["password"] = problems
+    if not data.name.strip():
+        errors["name"] = ["required / 必填"]
+    code = data.credit_code.strip().upper()
+    try:
+        parse_credit_code(code)
+    except CreditCodeError as exc:
+        errors["credit_code"] = [exc.message]
+    if errors:
+        raise ValidationFailed("registration is not valid / 注册信息有误", errors)
+    if session.scalar(sa.select(User.id).where(User.email == email)) is not None:
+        raise DuplicateRegistration(
+            "an account with this e-mail already exists / 该邮箱已注册", field="email"
+        )
+    return email, code
+
+
+def register_enterprise(
+    session: Session, data: OrganisationInput, *, size_class: SizeClass, industry: str | None = None
+) -> User:
+    """Create an enterprise (pending verification) and its first user.
+
+    Raises ValidationFailed, DuplicateRegistration.
+    """
+    email, code = _check_account_input(session, data)
+    if session.scalar(sa.select(Enterprise.id).where(Enterprise.credit_code == code)) is not None:
+        raise DuplicateRegistration(
+            "this credit code is already registered / 该统一社会信用代码已注册", field="credit_code"
+        )
+    parsed = parse_credit_code(code)
+    enterprise = Enterprise(
+        name=data.name.strip(),
+        credit_code=code,
+        region_code=parsed.division_code,
+        size_class=size_class,
+        industry=(industry or "").strip() or None,
+        contact_name=data.contact_name.strip(),
+        contact_phone=data.contact_phone.strip(),
+        contact_email=email,
+    )
+    user = User(
+        email=email,
+        password_hash=hash_password(data.password),
+        display_name=data.contact_name.strip() or data.name.strip(),
+        role=Role.ENTERPRISE,
+        enterprise=enterprise,
+    )
+    session.add_all([enterprise, user])
+    session.flush()
+    record(
+        session,
+        "enterprise.registered",
+        actor_id=user.id,
+        subject_type="enterprise",
+        subject_id=enterprise.id,
+        credit_code=code,
+    )
+    return user
+
+
+def register_provider(
+    session: Session, data: OrganisationInput, *, institution_type: InstitutionType
+) -> User:
+    """Create a provider (pending admission review) and its first user.
+
+    Raises ValidationFailed, DuplicateRegistration.
+    """
+    email, code = _check_account_input(session, data)
+    if session.scalar(sa.select(Provider.id).where(Provider.credit_code == code)) is not None:
+        raise DuplicateRegistration(
+            "this credit code is already registered / 该统一社会信用代码已注册", field="credit_code"
+        )
+    parsed = parse_credit_code(code)
+    provider = Provider(
+        name=data.name.strip(),
+        credit_code=code,
+        region_code=parsed.division_code,
+        institution_type=institution_type,
+        contact_name=data.contact_name.strip(),
+        contact_phone=data.contact_phone.strip(),
+        contact_email=email,
+    )
+    user = User(
+        email=email,
+        password_hash=hash_password(data.password),
+        display_name=data.contact_name.strip() or data.name.strip(),
+        role=Role.PROVIDER,
+        provider=provider,
+    )
+    session.add_all([provider, user])
+    session.flush()
+    record(
+        session,
+        "provider.registered",
+        actor_id=user.id,
+        subject_type="provider",
+        subject_id=provider.id,
+        credit_code=code,
+    )
+    return user
+
+
+def create_admin(
+    session: Session, *, email: str, password: str, role: Role, display_name: str
+) -> User:
+    """Create an administrator (reviewer, finance, auditor or sysadmin).
+
+    Raises ValidationFailed, DuplicateRegistration.
+    """
+    if role not in ADMIN_ROLES:
+        raise ValidationFailed(
+            "not an administrator role", {"role": [f"{role} is not an admin role"]}
+        )
+    email = normalise_email(email)
+    problems = password_problems(password)
+    if problems:
+        raise ValidationFailed("password is too weak", {"password": problems})
+    if session.scalar(sa.select(User.id).where(User.email == email)) is not None:
+        raise DuplicateRegistration("an account with this e-mail already exists", field="email")
+    user = User(
+        email=email, password_hash=hash_password(password), display_name=display_name, role=role
+    )
+    session.add(user)
+    session.flush()
+    record(
+        session,
+        "admin.created",
+        actor_id=None,
+        subject_type="user",
+        subject_id=user.id,
+        role=role.value,
+    )
+    return user
+
+
+def authenticate(session: Session, email: str, password: str) -> User:
+    """Return the user for these credentials or raise InvalidCredentials (same message for an
+    unknown e-mail, a wrong password and a disabled account)."""
+    user = session.scalar(sa.select(User).where(User.email == normalise_email(email)))
+    if user is None:
+        verify_password(_dummy_hash(), password)
+        raise InvalidCredentials("wrong e-mail or password / 邮箱或密码错误")
+    if not verify_password(user.password_hash, password) or not user.is_active:
+        raise InvalidCredentials("wrong e-mail or password / 邮箱或密码错误")
+    if needs_rehash(user.password_hash):
+        user.password_hash = hash_password(password)
+    user.last_login_at = utcnow()
+    session.flush()
+    return user
+
+
+# --------------------------------------------------------------------------- API tokens
+
+
+def _hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create_api_token(
+    session: Session, user: User, *, name: str, days: int = DEFAULT_TOKEN_DAYS
+) -> tuple[ApiToken, str]:
+    """Create a token for ``user``; return the row and the plain token (shown once only)."""
+    errors: dict[str, list[str]] = {}
+    if not name.strip():
+        errors["name"] = ["required / 必填"]
+    if not 1 <= days <= MAX_TOKEN_DAYS:
+        errors["days"] = [f"between 1 and {MAX_TOKEN_DAYS} / 有效期须在1至{MAX_TOKEN_DAYS}天之间"]
+    if errors:
+        raise ValidationFailed("token request is not valid", errors)
+    plain = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = ApiToken(
+        user_id=user.id,
+        name=name.strip(),
+        token_hash=_hash_token(plain),
+        prefix=plain[:10],
+        expires_at=utcnow() + timedelta(days=days),
+    )
+    session.add(token)
+    session.flush()
+    record(
+        session,
+        "api_token.created",
+        actor_id=user.id,
+        subject_type="api_token",
+        subject_id=token.id,
+    )
+    return token, plain
+
+
+def user_for_token(session: Session, plain: str, *, now: datetime | None = None) -> User | None:
+    """The active user owning a usable token, or None."""
+    if not plain.startswith(TOKEN_PREFIX):
+        return None
+    token = session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == _hash_token(plain)))
+    now = now or utcnow()
+    if token is None or not token.is_usable(now) or not token.user.is_active:
+        return None
+    token.last_used_at = now
+    return token.user
+
+
+def revoke_api_token(session: Session, user: User, token_id: int) -> ApiToken:
+    """Revoke one of ``user``'s tokens. Raises NotFound (also for other users' tokens)."""
+    token = session.get(ApiToken, token_id)
+    if token is None or token.user_id != user.id:
+        raise NotFound("no such token")
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        record(
+            session,
+            "api_token.revoked",
+            actor_id=user.id,
+            subject_type="api_token",
+            subject_id=token.id,
+        )
+    session.flush()
+    return token
+
+
+def ensure_role(user: User, *roles: Role) -> None:
+    if user.role not in roles:
+        raise PermissionDenied("your role may not do this / 您的角色无权执行此操作")

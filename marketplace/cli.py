@@ -1,0 +1,95 @@
+"""Command-line entry points (``flask --app marketplace …``). Each command is one transaction."""
+
+from __future__ import annotations
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup
+
+from marketplace import migrate
+from marketplace.db import db_session, transactional_command
+from marketplace.enums import ADMIN_ROLES, Role
+from marketplace.errors import DomainError
+
+db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
+users_cli = AppGroup("users", help="Accounts.")
+demo_cli = AppGroup("demo", help="Demo data.")
+
+
+def _url() -> str:
+    return str(current_app.config["SETTINGS"].database_url)
+
+
+def _ensure_sqlite_dir() -> None:
+    settings = current_app.config["SETTINGS"]
+    if settings.is_sqlite:
+        settings.instance_dir.mkdir(parents=True, exist_ok=True)
+
+
+@db_cli.command("upgrade")
+@click.argument("revision", default="heads")
+def db_upgrade(revision: str) -> None:
+    """Apply migrations up to REVISION (default: the newest)."""
+    _ensure_sqlite_dir()
+    migrate.upgrade(_url(), revision)
+    click.echo(f"database upgraded to {revision}")
+
+
+@db_cli.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Revert migrations down to REVISION (e.g. 'base' or '-1')."""
+    migrate.downgrade(_url(), revision)
+    click.echo(f"database downgraded to {revision}")
+
+
+@db_cli.command("revision")
+@click.option("-m", "--message", required=True)
+@click.option("--rev-id", required=True, help="sortable id, e.g. 0004")
+def db_revision(message: str, rev_id: str) -> None:
+    """Autogenerate a migration from the models (developers)."""
+    from alembic import command
+
+    command.revision(
+        migrate.alembic_config(_url()), message=message, autogenerate=True, rev_id=rev_id
+    )
+
+
+@users_cli.command("create-admin")
+@click.option("--email", required=True)
+@click.option(
+    "--role",
+    type=click.Choice(sorted(r.value for r in ADMIN_ROLES)),
+    required=True,
+    help="reviewer, finance, auditor or sysadmin",
+)
+@click.option("--name", "display_name", required=True)
+@click.password_option(help="at least 10 characters")
+@transactional_command
+def create_admin(email: str, role: str, display_name: str, password: str) -> None:
+    """Create an administrator account (the only way to make one)."""
+    from marketplace.auth.services import create_admin as create
+
+    try:
+        user = create(
+            db_session(), email=email, password=password, role=Role(role), display_name=display_name
+        )
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"created {user.role.value} {user.email} (id {user.id})")
+
+
+@demo_cli.command("seed")
+@transactional_command
+def demo_seed() -> None:
+    """Create the demo programmes, providers, enterprises and accounts (idempotent)."""
+    from marketplace.demo import print_credentials, seed
+
+    result = seed(db_session())
+    print_credentials(result)
+
+
+def register_cli(app: Flask) -> None:
+    app.cli.add_command(db_cli)
+    app.cli.add_command(users_cli)
+    app.cli.add_command(demo_cli)

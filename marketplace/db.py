@@ -1,0 +1,273 @@
+"""Database layer: the declarative base, shared column types, engines and the unit of work.
+
+The rule of the house: **services flush, never commit**. Exactly one place commits:
+
+* a web request — :func:`Database.init_app` commits after a successful response (status < 400)
+  and rolls back otherwise, before the response leaves the process;
+* a CLI command — :func:`transactional_command` wraps the command body;
+* a background job — :func:`run_in_transaction`.
+
+Side effects that must follow persistence (e-mail, outbound payment calls) are queued on the
+session with :func:`after_commit` and run only once the commit succeeded.
+"""
+
+from __future__ import annotations
+
+import enum
+import functools
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, ParamSpec, TypeVar
+
+import sqlalchemy as sa
+from flask import Flask, current_app, g
+from sqlalchemy import event
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+#: Integer primary keys: BIGINT on PostgreSQL, but SQLite only auto-increments ``INTEGER``.
+BigInt = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend.
+
+    SQLite has no time zones and hands back naive values; we store UTC and re-attach the zone,
+    and refuse naive datetimes on the way in so local times never sneak into the database.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use an aware datetime (UTC)")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {int: BigInt, datetime: UTCDateTime(), str: sa.String(255)}
+
+
+class IdMixin:
+    id: Mapped[int] = mapped_column(BigInt, primary_key=True)
+
+
+class TimestampMixin:
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+def enum_column(enum_cls: type[enum.Enum], name: str, **kwargs: Any) -> Any:
+    """A column storing ``enum_cls`` by *value*, constrained by a named CHECK on every backend."""
+    return mapped_column(
+        sa.Enum(
+            enum_cls,
+            name=name,
+            native_enum=False,
+            create_constraint=True,
+            validate_strings=True,
+            length=max(len(str(m.value)) for m in enum_cls) + 8,
+            values_callable=lambda e: [str(m.value) for m in e],
+        ),
+        **kwargs,
+    )
+
+
+def money_column(**kwargs: Any) -> Any:
+    """Integer fen. Callers add CHECK constraints for sign on the table."""
+    return mapped_column(sa.BigInteger, **kwargs)
+
+
+# --------------------------------------------------------------------------- engines
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        # Take transaction control away from pysqlite so BEGIN/SAVEPOINT are ours.
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA busy_timeout = 30000")
+        if engine.url.database not in (None, "", ":memory:"):
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        # SQLite ignores SELECT … FOR UPDATE. Taking the write lock when the transaction starts
+        # makes every transaction serialisable against writers, so check-then-act is safe and
+        # two writers never deadlock on a lock upgrade.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def create_engine(url: str, *, echo: bool = False) -> Engine:
+    if url.startswith("sqlite"):
+        engine = sa.create_engine(url, echo=echo, connect_args={"check_same_thread": False})
+        _configure_sqlite(engine)
+        return engine
+    return sa.create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+# --------------------------------------------------------------------------- unit of work
+
+_AFTER_COMMIT_KEY = "after_commit_callbacks"
+
+
+def after_commit(session: Session, callback: Callable[[], None]) -> None:
+    """Run ``callback`` once the session's transaction has committed; drop it on rollback."""
+    session.info.setdefault(_AFTER_COMMIT_KEY, []).append(callback)
+
+
+def _run_after_commit(session: Session) -> None:
+    callbacks = session.info.pop(_AFTER_COMMIT_KEY, [])
+    for callback in callbacks:
+        callback()
+
+
+def _discard_after_commit(session: Session) -> None:
+    session.info.pop(_AFTER_COMMIT_KEY, None)
+
+
+def commit(session: Session) -> None:
+    """Commit the unit of work, then run the side effects queued for after the commit."""
+    session.commit()
+    _run_after_commit(session)
+
+
+def rollback(session: Session) -> None:
+    session.rollback()
+    _discard_after_commit(session)
+
+
+class Database:
+    """Owns the engine and hands out one session per application context."""
+
+    def __init__(self) -> None:
+        self.engine: Engine | None = None
+        self._factory: sessionmaker[Session] | None = None
+
+    def init_app(self, app: Flask, url: str, *, echo: bool = False) -> None:
+        self.engine = create_engine(url, echo=echo)
+        self._factory = sessionmaker(bind=self.engine, expire_on_commit=False)
+        app.extensions["db"] = self
+
+        @app.after_request
+        def _commit_unit_of_work(response: Any) -> Any:
+            session: Session | None = g.pop("_db_session", None)
+            if session is None:
+                return response
+            try:
+                if response.status_code < 400:
+                    commit(session)
+                else:
+                    rollback(session)
+            finally:
+                session.close()
+            return response
+
+        @app.teardown_appcontext
+        def _close_session(_exc: BaseException | None) -> None:
+            session: Session | None = g.pop("_db_session", None)
+            if session is not None:
+                rollback(session)
+                session.close()
+
+    def bind_to(self, connection: Connection) -> None:
+        """Tests: make every session join ``connection``'s transaction through savepoints."""
+        self._factory = sessionmaker(
+            bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
+        )
+
+    def new_session(self) -> Session:
+        if self._factory is None:
+            raise RuntimeError("Database.init_app was not called")
+        return self._factory()
+
+    @property
+    def session(self) -> Session:
+        """The current application context's session (created on first use)."""
+        session: Session | None = g.get("_db_session")
+        if session is None:
+            session = self.new_session()
+            g._db_session = session
+        return session
+
+
+def get_db() -> Database:
+    db: Database = current_app.extensions["db"]
+    return db
+
+
+def db_session() -> Session:
+    """The session of the current request / command / job."""
+    return get_db().session
+
+
+@contextmanager
+def unit_of_work(database: Database | None = None) -> Iterator[Session]:
+    """A standalone transaction: commit on success, roll back on any error."""
+    session = (database or get_db()).new_session()
+    try:
+        yield session
+        commit(session)
+    except BaseException:
+        rollback(session)
+        raise
+    finally:
+        session.close()
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def transactional_command(func: Callable[P, R]) -> Callable[P, R]:
+    """Wrap a CLI command: one transaction, committed if the command returns normally."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        session = db_session()
+        try:
+            result = func(*args, **kwargs)
+            commit(session)
+            return result
+        except BaseException:
+            rollback(session)
+            raise
+        finally:
+            g.pop("_db_session", None)
+            session.close()
+
+    return wrapper
+
+
+def run_in_transaction(func: Callable[[Session], R]) -> R:
+    """Run a background job body in its own transaction."""
+    with unit_of_work() as session:
+        return func(session)

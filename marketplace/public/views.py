@@ -1,0 +1,35 @@
+"""Public pages: no sign-in needed."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from flask import Blueprint, render_template
+from flask.typing import ResponseReturnValue
+
+from marketplace.db import db_session
+from providers.models import Provider, ProviderStatus
+from vouchers.models import Enterprise, VerificationStatus
+
+bp = Blueprint("public", __name__)
+
+
+@bp.get("/")
+def home() -> ResponseReturnValue:
+    session = db_session()
+    stats = {
+        "providers": session.scalar(
+            sa.select(sa.func.count()).where(Provider.status == ProviderStatus.ADMITTED)
+        ),
+        "enterprises": session.scalar(
+            sa.select(sa.func.count()).where(
+                Enterprise.verification_status == VerificationStatus.VERIFIED
+            )
+        ),
+    }
+    return render_template("home.html", stats=stats)
+
+
+@bp.get("/healthz")
+def healthz() -> ResponseReturnValue:
+    db_session().execute(sa.text("SELECT 1"))
+    return {"status": "ok"}

@@ -1,0 +1,59 @@
+"""Shared marshmallow building blocks: money in fen, zoned times, labelled enums."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+from marketplace.credit_code import CreditCodeError, parse_credit_code
+
+
+class StrictSchema(Schema):
+    """Input schemas refuse unknown fields (marshmallow's RAISE, stated explicitly)."""
+
+    class Meta:
+        unknown = "raise"
+
+
+class Fen(fields.Integer):
+    """An amount in integer fen; floats and strings are refused, never rounded."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("strict", True)
+        metadata = kwargs.pop("metadata", {})
+        metadata.setdefault("description", "amount in fen (1/100 CNY)")
+        kwargs.setdefault("validate", validate.Range(min=0))
+        super().__init__(metadata={"format": "int64", "x-currency": "CNY", **metadata}, **kwargs)
+
+
+class ZonedDateTime(fields.AwareDateTime):
+    """ISO 8601 with an explicit zone on input and output."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(format="iso", **kwargs)
+
+    def _serialize(self, value: datetime | None, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        return None if value is None else value.isoformat()
+
+
+class CreditCodeField(fields.String):
+    """A unified social credit code, validated per GB 32100-2015 and normalised."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        metadata = kwargs.pop("metadata", {})
+        metadata.setdefault("description", "统一社会信用代码 (18 characters, GB 32100-2015)")
+        super().__init__(metadata={"example": "91530102MA6K00014A", **metadata}, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        raw = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return parse_credit_code(raw).value
+        except CreditCodeError as exc:
+            raise ValidationError(exc.message) from None
+
+
+class MoneyOut(Schema):
+    fen = fields.Integer(required=True)
+    currency = fields.Constant("CNY")

@@ -1,0 +1,1 @@
+"""Provider domain: onboarding and accreditation, the service catalogue, search, ratings, claims."""

@@ -1,0 +1,178 @@
+"""Factories (Indico-style ``create_x`` fixtures) and small helpers such as ``AuthActions``.
+
+Each factory fills every required field with a valid, unique value and lets a test override
+only what it is about.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy.orm import Session
+from werkzeug.test import TestResponse
+
+from marketplace.auth.models import User
+from marketplace.auth.passwords import hash_password, use_fast_hashing_for_tests
+from marketplace.auth.services import create_api_token
+from marketplace.credit_code import CHARSET, make_credit_code
+from marketplace.enums import InstitutionType, Role, ServiceCategory, SizeClass
+from providers.models import Provider, ProviderStatus
+from vouchers.models import Enterprise, FundingBody, Programme, ProgrammeKind, VerificationStatus
+
+PASSWORD = "correct-horse-battery"
+_serial = itertools.count(1)
+
+use_fast_hashing_for_tests()
+
+
+def unique_credit_code(division: str = "530102") -> str:
+    """A valid code with a fresh organisation-code body."""
+    n = next(_serial)
+    digits = []
+    for _ in range(4):
+        n, r = divmod(n, len(CHARSET))
+        digits.append(CHARSET[r])
+    return make_credit_code(division, "MA6T" + "".join(reversed(digits)))
+
+
+def unique_email(prefix: str = "user") -> str:
+    return f"{prefix}{next(_serial)}@test.example.cn"
+
+
+@pytest.fixture
+def create_enterprise(session: Session) -> Callable[..., Enterprise]:
+    def factory(**overrides: Any) -> Enterprise:
+        division = overrides.pop("division", "530102")
+        code = overrides.pop("credit_code", None) or unique_credit_code(division)
+        values: dict[str, Any] = {
+            "name": f"测试企业{next(_serial)}有限公司",
+            "credit_code": code,
+            "region_code": code[2:8],
+            "size_class": SizeClass.SMALL,
+            "industry": "智能制造",
+            "contact_name": "联系人",
+            "contact_phone": "13800000000",
+            "contact_email": unique_email("contact"),
+            "verification_status": VerificationStatus.VERIFIED,
+        }
+        values.update(overrides)
+        enterprise = Enterprise(**values)
+        session.add(enterprise)
+        session.flush()
+        return enterprise
+
+    return factory
+
+
+@pytest.fixture
+def create_provider(session: Session) -> Callable[..., Provider]:
+    def factory(**overrides: Any) -> Provider:
+        division = overrides.pop("division", "530102")
+        code = overrides.pop("credit_code", None) or unique_credit_code(division)
+        values: dict[str, Any] = {
+            "name": f"测试检测中心{next(_serial)}",
+            "credit_code": code,
+            "region_code": code[2:8],
+            "institution_type": InstitutionType.TESTING_CENTRE,
+            "status": ProviderStatus.ADMITTED,
+            "contact_name": "联系人",
+            "contact_phone": "0871-65550000",
+            "contact_email": unique_email("provider"),
+        }
+        values.update(overrides)
+        provider = Provider(**values)
+        session.add(provider)
+        session.flush()
+        return provider
+
+    return factory
+
+
+@pytest.fixture
+def create_user(
+    session: Session,
+    create_enterprise: Callable[..., Enterprise],
+    create_provider: Callable[..., Provider],
+) -> Callable[..., User]:
+    def factory(role: Role = Role.ENTERPRISE, **overrides: Any) -> User:
+        password = overrides.pop("password", PASSWORD)
+        values: dict[str, Any] = {
+            "email": unique_email(role.value),
+            "password_hash": hash_password(password),
+            "display_name": f"{role.zh}{next(_serial)}",
+            "role": role,
+        }
+        if role is Role.ENTERPRISE and "enterprise" not in overrides:
+            values["enterprise"] = create_enterprise()
+        if role is Role.PROVIDER and "provider" not in overrides:
+            values["provider"] = create_provider()
+        values.update(overrides)
+        user = User(**values)
+        session.add(user)
+        session.flush()
+        return user
+
+    return factory
+
+
+@pytest.fixture
+def create_programme(session: Session) -> Callable[..., Programme]:
+    def factory(**overrides: Any) -> Programme:
+        year = overrides.pop("year", date.today().year)
+        kind = overrides.pop("kind", ProgrammeKind.INNOVATION)
+        values: dict[str, Any] = {
+            "kind": kind,
+            "year": year,
+            "name": f"{year}年度{kind.zh}",
+            "funding_body": FundingBody.PROVINCIAL,
+            "total_budget_fen": 100_000_000,
+            "eligible_categories": [c.value for c in ServiceCategory],
+            "eligible_size_classes": [s.value for s in SizeClass],
+            "region_prefix": "53",
+            "applications_open_on": date(year, 1, 1),
+            "applications_close_on": date(year, 12, 31),
+            "use_by": date(year, 12, 31),
+            "claim_deadline": date(year + 1, 3, 31),
+        }
+        values.update(overrides)
+        programme = Programme(**values)
+        session.add(programme)
+        session.flush()
+        return programme
+
+    return factory
+
+
+@pytest.fixture
+def api_token(session: Session) -> Callable[[User], dict[str, str]]:
+    """Authorization headers carrying a fresh token for ``user``."""
+
+    def factory(user: User) -> dict[str, str]:
+        _token, plain = create_api_token(session, user, name="test")
+        return {"Authorization": f"Bearer {plain}"}
+
+    return factory
+
+
+class AuthActions:
+    """Sign in and out through the real pages (flaskr's helper)."""
+
+    def __init__(self, client: FlaskClient) -> None:
+        self.client = client
+
+    def login(self, user_or_email: User | str, password: str = PASSWORD) -> TestResponse:
+        email = user_or_email if isinstance(user_or_email, str) else user_or_email.email
+        return self.client.post("/login", data={"email": email, "password": password})
+
+    def logout(self) -> TestResponse:
+        return self.client.post("/logout")
+
+
+@pytest.fixture
+def auth(client: FlaskClient) -> AuthActions:
+    return AuthActions(client)

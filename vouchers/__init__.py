@@ -1,0 +1,1 @@
+"""Voucher domain: programmes, enterprises and their quota, issuance, holds, the ledger, expiry."""
