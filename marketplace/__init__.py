@@ -8,7 +8,7 @@ from typing import Any
 
 from flask import Flask
 
-from marketplace.config import PROJECT_ROOT, Environment, Settings
+from marketplace.config import PROJECT_ROOT, ConfigError, Environment, Settings
 
 #: One message catalogue per package that owns user-facing text; Flask-Babel merges them.
 TRANSLATION_DIRECTORIES = tuple(
@@ -25,7 +25,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     environ: dict[str, str] = dict(os.environ)
     overrides = dict(config or {})
     environ.update({k: str(v) for k, v in overrides.items() if isinstance(v, str | int | bool)})
-    settings = Settings.from_env(environ)
+    try:
+        settings = Settings.from_env(environ)
+    except ConfigError as exc:
+        # One readable line instead of a traceback, for flask, gunicorn and the demo alike.
+        raise SystemExit(f"configuration error: {exc}") from None
 
     app = Flask(__name__, instance_path=str(settings.instance_dir), instance_relative_config=False)
     app.config.update(

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 from alembic import context
 
 from marketplace.db import create_engine
@@ -10,11 +13,24 @@ from marketplace.models import metadata
 config = context.config
 
 
+def _load_filters():  # type: ignore[no-untyped-def]
+    spec = importlib.util.spec_from_file_location(
+        "migration_filters", Path(__file__).with_name("filters.py")
+    )
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+include_object = _load_filters().include_object
+
+
 def _configure(connection) -> None:  # type: ignore[no-untyped-def]
     context.configure(
         connection=connection,
         target_metadata=metadata,
         compare_type=True,
+        include_object=include_object,
         render_as_batch=connection.dialect.name == "sqlite",
     )
 

@@ -7,6 +7,7 @@ from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationE
 from marketplace.auth.passwords import password_problems
 from marketplace.credit_code import CreditCodeError, parse_credit_code
 from marketplace.enums import InstitutionType, SizeClass
+from marketplace.forms import enum_choices
 from marketplace.i18n import _l
 
 
@@ -47,14 +48,14 @@ class _OrganisationForm(FlaskForm):
 
 class EnterpriseRegistrationForm(_OrganisationForm):
     size_class = SelectField(
-        _l("Size class"), choices=SizeClass.choices(), validators=[DataRequired()]
+        _l("Size class"), choices=enum_choices(SizeClass), validators=[DataRequired()]
     )
     industry = StringField(_l("Industry"), validators=[Length(max=100)])
 
 
 class ProviderRegistrationForm(_OrganisationForm):
     institution_type = SelectField(
-        _l("Institution type"), choices=InstitutionType.choices(), validators=[DataRequired()]
+        _l("Institution type"), choices=enum_choices(InstitutionType), validators=[DataRequired()]
     )
 
 

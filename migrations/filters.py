@@ -1,0 +1,19 @@
+"""Which database objects Alembic's autogenerate/drift comparison should look at.
+
+Kept in its own module so migrations/env.py and the drift test share one definition.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+#: Tables that exist only in the database by design (e.g. full-text-search shadow tables).
+IGNORED_TABLE_PREFIXES: tuple[str, ...] = ()
+
+
+def include_object(
+    obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any
+) -> bool:
+    if type_ == "table" and name and name.startswith(IGNORED_TABLE_PREFIXES) and reflected:
+        return False
+    return True

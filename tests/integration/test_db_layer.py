@@ -1,0 +1,119 @@
+"""The database layer behaves the same on SQLite and PostgreSQL."""
+
+from datetime import datetime
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError, StatementError
+
+from marketplace.db import after_commit, commit, create_engine, rollback, unit_of_work
+from vouchers.models import Enterprise
+
+
+def test_enum_columns_are_checked_by_the_database(session, create_enterprise):
+    enterprise = create_enterprise()
+    with pytest.raises(IntegrityError) as info, session.begin_nested():
+        session.execute(
+            sa.text("UPDATE enterprises SET size_class = 'gigantic' WHERE id = :id"),
+            {"id": enterprise.id},
+        )
+    assert "ck_enterprises_size_class" in str(info.value)
+
+
+def test_enums_are_stored_by_value(session, create_enterprise):
+    enterprise = create_enterprise()
+    stored = session.execute(
+        sa.text("SELECT size_class, verification_status FROM enterprises WHERE id = :id"),
+        {"id": enterprise.id},
+    ).one()
+    assert tuple(stored) == ("small", "verified")
+
+
+def test_foreign_keys_are_enforced(session):
+    with pytest.raises(IntegrityError), session.begin_nested():
+        session.execute(
+            sa.text(
+                "INSERT INTO users (email, password_hash, display_name, role, is_active,"
+                " enterprise_id, created_at) VALUES ('x@y.cn', 'h', 'n', 'enterprise', true,"
+                " 999999, CURRENT_TIMESTAMP)"
+            )
+        )
+
+
+def test_naive_datetimes_are_refused(session, create_enterprise):
+    enterprise = create_enterprise()
+    enterprise.updated_at = datetime(2026, 1, 1)  # no zone
+    with pytest.raises(StatementError):
+        session.flush()
+    session.rollback()
+
+
+def test_datetimes_come_back_aware_utc(session, create_enterprise):
+    enterprise = create_enterprise()
+    session.expire_all()
+    loaded = session.get(Enterprise, enterprise.id)
+    assert loaded.created_at.tzinfo is not None
+    assert loaded.created_at.utcoffset().total_seconds() == 0
+
+
+def test_sqlite_is_configured_properly(tmp_path):
+    engine = create_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    try:
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 30000
+    finally:
+        engine.dispose()
+
+
+def test_postgresql_engines_pre_ping_their_pool():
+    engine = create_engine("postgresql+psycopg://u@127.0.0.1:1/none")
+    assert engine.pool._pre_ping is True
+    engine.dispose()
+
+
+def test_sqlite_transactions_take_the_write_lock_up_front(tmp_path):
+    """BEGIN IMMEDIATE: a second writer cannot even start while the first is open, so a
+    check-then-act inside one transaction cannot interleave with another writer."""
+    url = f"sqlite:///{tmp_path / 'lock.db'}"
+    first_engine, second_engine = create_engine(url), create_engine(url)
+    try:
+        with first_engine.connect() as first, second_engine.connect() as second:
+            first.begin()
+            # Straight to the driver: a SQLAlchemy execute would itself begin a transaction.
+            second.connection.dbapi_connection.execute("PRAGMA busy_timeout = 0")
+            with pytest.raises(sa.exc.OperationalError, match="locked"):
+                second.begin()
+            first.rollback()
+    finally:
+        first_engine.dispose()
+        second_engine.dispose()
+
+
+def test_after_commit_callbacks_run_only_after_commit(database):
+    engine = create_engine(database.url)
+    ran: list[str] = []
+    try:
+        from sqlalchemy.orm import Session
+
+        with Session(engine) as s:
+            after_commit(s, lambda: ran.append("rolled back"))
+            rollback(s)
+            after_commit(s, lambda: ran.append("committed"))
+            assert ran == []
+            commit(s)
+        assert ran == ["committed"]
+    finally:
+        engine.dispose()
+
+
+def test_unit_of_work_rolls_back_on_error(app, session, create_enterprise):
+    enterprise = create_enterprise()
+    database = app.extensions["db"]
+    with pytest.raises(RuntimeError), unit_of_work(database) as s:
+        s.get(Enterprise, enterprise.id).name = "changed"
+        s.flush()
+        raise RuntimeError("boom")
+    session.expire_all()
+    assert session.get(Enterprise, enterprise.id).name != "changed"

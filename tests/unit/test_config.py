@@ -1,0 +1,60 @@
+"""Settings are validated at start-up; every failure is one line naming the variable."""
+
+import pytest
+
+from marketplace.config import ConfigError, Environment, PaymentGatewayKind, Settings
+
+STRONG_KEY = "k" * 40
+
+
+def test_defaults_use_sqlite_under_instance_and_offline_payments(tmp_path):
+    settings = Settings.from_env({"INSTANCE_DIR": str(tmp_path)})
+    assert settings.env is Environment.DEVELOPMENT
+    assert settings.database_url == f"sqlite:///{tmp_path / 'marketplace.db'}"
+    assert settings.payment_gateway is PaymentGatewayKind.OFFLINE
+    assert settings.redis_url is None
+    assert len(settings.secret_key) >= 32  # random per process in development
+
+
+def test_postgres_urls_use_psycopg3():
+    settings = Settings.from_env({"DATABASE_URL": "postgresql://u@h/db"})
+    assert settings.database_url == "postgresql+psycopg://u@h/db"
+
+
+@pytest.mark.parametrize(
+    ("environ", "variable"),
+    [
+        ({"MARKETPLACE_ENV": "production"}, "SECRET_KEY"),
+        ({"MARKETPLACE_ENV": "production", "SECRET_KEY": "change-me"}, "SECRET_KEY"),
+        ({"MARKETPLACE_ENV": "production", "SECRET_KEY": "short-but-not-default"}, "SECRET_KEY"),
+        ({"MARKETPLACE_ENV": "staging"}, "MARKETPLACE_ENV"),
+        ({"DATABASE_URL": "mysql://x/y"}, "DATABASE_URL"),
+        ({"REDIS_URL": "http://localhost"}, "REDIS_URL"),
+        ({"PAYMENT_GATEWAY": "paypal"}, "PAYMENT_GATEWAY"),
+        ({"PAYMENT_GATEWAY": "stripe"}, "STRIPE_SECRET_KEY"),
+        ({"PAYMENT_GATEWAY": "stripe", "STRIPE_SECRET_KEY": "sk_test_x"}, "STRIPE_WEBHOOK_SECRET"),
+        ({"SMTP_PORT": "seventy"}, "SMTP_PORT"),
+        ({"SMTP_PORT": "70000"}, "SMTP_PORT"),
+        ({"SQL_ECHO": "maybe"}, "SQL_ECHO"),
+        ({"MAX_UPLOAD_BYTES": "10"}, "MAX_UPLOAD_BYTES"),
+        ({"BASE_URL": "ftp://x"}, "BASE_URL"),
+    ],
+)
+def test_invalid_settings_name_the_variable_in_one_line(environ, variable):
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env(environ)
+    message = str(info.value)
+    assert message.startswith(variable + ":")
+    assert "\n" not in message
+
+
+def test_production_accepts_a_strong_key():
+    settings = Settings.from_env({"MARKETPLACE_ENV": "production", "SECRET_KEY": STRONG_KEY})
+    assert settings.is_production and settings.secret_key == STRONG_KEY
+
+
+def test_stripe_gateway_with_its_keys():
+    settings = Settings.from_env(
+        {"PAYMENT_GATEWAY": "STRIPE", "STRIPE_SECRET_KEY": "sk", "STRIPE_WEBHOOK_SECRET": "wh"}
+    )
+    assert settings.payment_gateway is PaymentGatewayKind.STRIPE
