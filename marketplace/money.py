@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 FEN_PER_YUAN = 100
-_YUAN_PATTERN = re.compile(r"^(?P<int>\d{1,13})(?:\.(?P<frac>\d{1,2}))?$")
+_YUAN_PATTERN = re.compile(r"^(?P<int>\d{1,15})(?:\.(?P<frac>\d{1,2}))?$")
 
 
 class MoneyFormatError(ValueError):

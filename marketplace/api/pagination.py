@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 from sqlalchemy.orm import Session
 
 from marketplace.api.problems import ApiProblem
@@ -38,7 +38,7 @@ class PageQuerySchema(Schema):
     )
     limit = fields.Integer(
         load_default=DEFAULT_LIMIT,
-        validate=lambda n: 1 <= n <= MAX_LIMIT,
+        validate=validate.Range(min=1, max=MAX_LIMIT),
         metadata={"description": f"page size, 1–{MAX_LIMIT}"},
     )
 
@@ -56,20 +56,25 @@ def page_schema(item_schema: type[Schema]) -> type[Schema]:
 
 
 def _encode(values: list[Any]) -> str:
-    plain = [v.isoformat() if isinstance(v, datetime) else v for v in values]
+    # Datetimes are tagged so the cursor decodes to the same type it was made from.
+    plain = [{"dt": v.isoformat()} if isinstance(v, datetime) else v for v in values]
     return base64.urlsafe_b64encode(json.dumps(plain).encode()).decode().rstrip("=")
 
 
-def _decode(cursor: str, column: Any) -> list[Any]:
+def _decode(cursor: str) -> list[Any]:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         value, ident = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        if not isinstance(ident, int):
-            raise ValueError
-        if isinstance(column.type.python_type, type) and column.type.python_type is datetime:
-            value = datetime.fromisoformat(value)
+        if not isinstance(ident, int) or isinstance(ident, bool):
+            raise ValueError("bad id")
+        if isinstance(value, dict):
+            value = datetime.fromisoformat(value["dt"])
+            if value.tzinfo is None:
+                raise ValueError("naive datetime")
+        elif not isinstance(value, int | str):
+            raise ValueError("bad sort value")
         return [value, ident]
-    except (ValueError, TypeError, binascii.Error, json.JSONDecodeError, NotImplementedError):
+    except (ValueError, TypeError, KeyError, binascii.Error, UnicodeDecodeError):
         raise ApiProblem(
             422,
             "validation_failed",
@@ -91,7 +96,7 @@ def paginate(
 ) -> Page:
     """Run ``stmt`` ordered by (sort_column, id) and return one page after ``cursor``."""
     if cursor:
-        value, ident = _decode(cursor, sort_column)
+        value, ident = _decode(cursor)
         key = sa.tuple_(sort_column, id_column)
         stmt = stmt.where(key < (value, ident) if descending else key > (value, ident))
     order = (sort_column.desc(), id_column.desc()) if descending else (sort_column, id_column)

@@ -38,6 +38,6 @@ def test_parse_refuses_anything_but_plain_amounts(text):
         parse_yuan(text)
 
 
-@given(st.integers(min_value=0, max_value=10**15))
+@given(st.integers(min_value=0, max_value=10**16))
 def test_round_trip(fen):
     assert parse_yuan(format_fen(fen)) == fen
