@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Request, request, session
+from flask import request, session
 from flask_babel import Babel
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
@@ -19,20 +19,12 @@ limiter = Limiter(key_func=get_remote_address, headers_enabled=True)
 
 
 def select_locale() -> str:
-    """Chinese first: an explicit choice (``?lang=`` stored in the session) wins, then the
-    browser's preference between our two languages, then Chinese."""
+    """Chinese first: pages are Simplified Chinese unless the person chose English
+    (``?lang=en``, remembered in the session). The browser's Accept-Language is not consulted:
+    the platform's working language is Chinese, and English is offered beside it."""
     chosen = request.args.get("lang")
     if chosen in SUPPORTED_LOCALES:
         session["lang"] = chosen
         return chosen
     stored = session.get("lang")
-    if stored in SUPPORTED_LOCALES:
-        return str(stored)
-    return _best_from_header(request) or DEFAULT_LOCALE
-
-
-def _best_from_header(req: Request) -> str | None:
-    best = req.accept_languages.best_match(["zh-CN", "zh", "en"])
-    if best is None:
-        return None
-    return "zh" if best.startswith("zh") else "en"
+    return str(stored) if stored in SUPPORTED_LOCALES else DEFAULT_LOCALE

@@ -37,9 +37,9 @@ def test_pages_are_chinese_first_with_english_beside(client):
     assert "Innovation Voucher Marketplace" in client.get("/").get_data(as_text=True)
 
 
-def test_browser_language_is_respected_without_a_choice(client):
+def test_chinese_is_the_default_whatever_the_browser_prefers(client):
     page = client.get("/", headers={"Accept-Language": "en-GB,en;q=0.9"}).get_data(as_text=True)
-    assert "Register your enterprise" in page
+    assert "企业注册" in page and "Register your enterprise" not in page
 
 
 def test_login_and_logout(client, auth, create_user):
