@@ -68,9 +68,8 @@ def live_server(database, tmp_path_factory) -> Iterator[LiveServer]:
     """The app on a fresh database seeded with the demo data, served on a free port."""
     tmp: Path = tmp_path_factory.mktemp(f"live-{database.backend}")
     app = create_app(app_config(database.fresh("live"), tmp, WTF_CSRF_ENABLED=True))
-    with app.app_context():
-        with unit_of_work() as session:
-            seed(session)
+    with app.app_context(), unit_of_work() as session:
+        seed(session)
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
