@@ -35,6 +35,7 @@ from vouchers.models import Enterprise
 TOKEN_PREFIX = "vm_"
 DEFAULT_TOKEN_DAYS = 90
 MAX_TOKEN_DAYS = 365
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 @functools.cache
@@ -262,7 +263,10 @@ def user_for_token(session: Session, plain: str, *, now: datetime | None = None)
     now = now or utcnow()
     if token is None or not token.is_usable(now) or not token.user.is_active:
         return None
-    token.last_used_at = now
+    # Refresh the "last used" stamp at most once a minute: a write per API call would turn every
+    # read into a write transaction.
+    if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
+        token.last_used_at = now
     return token.user
 
 
