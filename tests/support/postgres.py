@@ -33,7 +33,7 @@ class Plan:
 def find_bindir() -> Path | None:
     pg_ctl = shutil.which("pg_ctl")
     if pg_ctl:
-        return Path(pg_ctl).parent
+        return Path(pg_ctl).resolve().parent
     candidates = sorted(
         glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"),
         key=lambda p: int(Path(p).parts[-3]) if Path(p).parts[-3].isdigit() else 0,
