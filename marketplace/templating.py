@@ -21,9 +21,9 @@ def enum_label(value: Any) -> str:
 
 
 def lang_url(lang: str) -> str:
-    args = dict(request.args)
-    args["lang"] = lang
-    return url_for(request.endpoint or "public.home", **(request.view_args or {}), **args)
+    """The current page in another language (other query arguments kept)."""
+    values: dict[str, Any] = {**(request.view_args or {}), **request.args, "lang": lang}
+    return url_for(request.endpoint or "public.home", **values)
 
 
 def navigation() -> list[tuple[str, str]]:
