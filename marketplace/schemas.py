@@ -10,6 +10,18 @@ from marshmallow import Schema, ValidationError, fields, validate
 from marketplace.credit_code import CreditCodeError, parse_credit_code
 
 
+#: Largest row id (PostgreSQL BIGINT); larger numbers can name nothing.
+MAX_ID = 2**63 - 1
+
+
+class Id(fields.Integer):
+    """A row id: a whole number from 1 to MAX_ID."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("validate", validate.Range(min=1, max=MAX_ID))
+        super().__init__(**kwargs)
+
+
 class StrictSchema(Schema):
     """Input schemas refuse unknown fields (marshmallow's RAISE, stated explicitly)."""
 

@@ -12,6 +12,7 @@ bp = Blueprint("api", __name__, url_prefix="/api/v1")
 ROUTE_MODULES = (
     "marketplace.api.meta",
     "marketplace.api.accounts",
+    "marketplace.api.audit",
 )
 
 

@@ -24,6 +24,7 @@ from marketplace.api.pagination import Page, page_schema
 from marketplace.api.problems import ApiProblem
 from marketplace.db import db_session
 from marketplace.enums import Role
+from marketplace.schemas import MAX_ID
 
 #: Any signed-in role.
 ANY_ROLE: frozenset[Role] = frozenset(Role)
@@ -153,6 +154,8 @@ def endpoint(
         @functools.wraps(view)
         def wrapper(**path_args: Any) -> Response:
             _authorise(role_set)
+            if any(isinstance(v, int) and v > MAX_ID for v in path_args.values()):
+                raise ApiProblem(404, "not_found", "Not found", "no such record")
             kwargs: dict[str, Any] = dict(path_args)
             if query is not None:
                 kwargs["query"] = _load(query, request.args.to_dict(), "query string")

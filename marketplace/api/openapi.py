@@ -12,6 +12,7 @@ from flask import Flask
 from marketplace.api.endpoint import REGISTRY, EndpointSpec
 from marketplace.api.pagination import page_schema
 from marketplace.api.problems import PROBLEM_MEDIA_TYPE
+from marketplace.schemas import MAX_ID
 
 _CONVERTER = re.compile(r"<(?:(?P<conv>[a-z]+):)?(?P<name>\w+)>")
 
@@ -50,19 +51,25 @@ _ERROR_TEXT = {
 def _path_and_params(rule: str) -> tuple[str, list[dict[str, Any]]]:
     params = []
     for match in _CONVERTER.finditer(rule):
-        schema = {"type": "integer"} if match["conv"] == "int" else {"type": "string"}
+        # Flask's int converter matches only non-negative numbers; our ids start at 1.
+        schema = (
+            {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+            if match["conv"] == "int"
+            else {"type": "string"}
+        )
         params.append({"name": match["name"], "in": "path", "required": True, "schema": schema})
     return _CONVERTER.sub(lambda m: "{" + m["name"] + "}", rule), params
 
 
 def _error_codes(spec: EndpointSpec) -> set[int]:
-    codes = {429, 500} | set(spec.errors)
+    # 401 everywhere: a request that presents a bad token is refused even on public endpoints.
+    codes = {401, 429, 500} | set(spec.errors)
     if spec.query or spec.body or spec.method in {"GET", "DELETE"}:
         codes.add(422)
     if spec.body:
         codes |= {400, 415}
     if spec.roles is not None:
-        codes |= {401, 403}
+        codes.add(403)
     if spec.idempotent:
         codes |= {400, 422}
     if spec.idempotency_required:
