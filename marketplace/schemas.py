@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -40,11 +41,31 @@ class Fen(fields.Integer):
         super().__init__(metadata={"format": "int64", "x-currency": "CNY", **metadata}, **kwargs)
 
 
+_RFC3339 = re.compile(
+    r"^(?P<date>\d{4}-\d{2}-\d{2})[Tt ](?P<h>\d{2}):(?P<m>\d{2}):(?P<s>\d{2})"
+    r"(?P<frac>\.\d+)?(?P<zone>[Zz]|[+-]\d{2}:\d{2})$"
+)
+
+
 class ZonedDateTime(fields.AwareDateTime):
-    """ISO 8601 with an explicit zone on input and output."""
+    """ISO 8601 / RFC 3339 with an explicit zone on input and output.
+
+    Accepts everything RFC 3339 allows, including lower-case ``t``/``z`` and a leap second
+    (``:60``, read as the last microsecond of that minute, since Python has no second 60).
+    """
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(format="iso", **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> datetime:
+        if isinstance(value, str):
+            match = _RFC3339.match(value.strip())
+            if match and match["s"] == "60":
+                normalised = value.strip()[: match.start("s")] + "59.999999" + match["zone"]
+                return super()._deserialize(normalised.upper(), attr, data, **kwargs)
+            if match:
+                value = value.strip().upper()
+        return super()._deserialize(value, attr, data, **kwargs)
 
     def _serialize(self, value: datetime | None, attr: str | None, obj: Any, **kwargs: Any) -> Any:
         return None if value is None else value.isoformat()
