@@ -10,7 +10,6 @@ from marshmallow import Schema, ValidationError, fields, validate
 
 from marketplace.credit_code import CreditCodeError, parse_credit_code
 
-
 #: Largest row id (PostgreSQL BIGINT); larger numbers can name nothing.
 MAX_ID = 2**63 - 1
 
