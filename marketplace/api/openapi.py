@@ -132,12 +132,33 @@ def _operation(spec: EndpointSpec, path_params: list[dict[str, Any]]) -> dict[st
     return op
 
 
+def _name_resolver() -> Any:
+    """Component names from class names; classes that share a name (``ReasonIn`` in two
+    packages) get their package's name in front, so no component is silently renamed."""
+    names: dict[type, str] = {}
+    taken: set[str] = set()
+
+    def resolve(schema: Any) -> str:
+        cls = schema if isinstance(schema, type) else type(schema)
+        if cls in names:
+            return names[cls]
+        name = cls.__name__.removesuffix("Schema") or cls.__name__
+        if name in taken:
+            package = "".join(part.title() for part in cls.__module__.split(".")[:2])
+            name = package + name
+        names[cls] = name
+        taken.add(name)
+        return name
+
+    return resolve
+
+
 def build_openapi(app: Flask) -> dict[str, Any]:
     spec = APISpec(
         title="创新券服务平台 API · Innovation Voucher Marketplace API",
         version="1.0.0",
         openapi_version="3.0.3",
-        plugins=[MarshmallowPlugin()],
+        plugins=[MarshmallowPlugin(schema_name_resolver=_name_resolver())],
         info={
             "description": (
                 "JSON API of the Yunnan innovation voucher marketplace. Amounts are integer fen "

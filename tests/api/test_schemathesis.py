@@ -16,7 +16,7 @@ from marketplace.auth.models import User
 from marketplace.auth.services import create_api_token
 from marketplace.demo import DEMO_ACCOUNTS, seed
 
-EXAMPLES = 15
+EXAMPLES = 5
 ROLES = ["anonymous", *sorted({role.value for _email, role, _name, _org in DEMO_ACCOUNTS})]
 
 
