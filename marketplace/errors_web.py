@@ -39,7 +39,9 @@ def init_app(app: Flask) -> None:
             errors = exc.errors if isinstance(exc, ValidationFailed) else None
             if errors is None and exc.field:
                 errors = {exc.field: [exc.message]}
-            return problem(exc.status, exc.code, exc.title, exc.message, errors=errors, **exc.extra)
+            return problem(
+                exc.status, exc.code, exc.title, exc.message, errors=errors, extensions=exc.extra
+            )
         return _page(exc.status, exc.title, exc.message)
 
     @app.errorhandler(CSRFError)

@@ -25,6 +25,7 @@ def problem(
     *,
     errors: Mapping[str, Any] | None = None,
     headers: Mapping[str, str] | None = None,
+    extensions: Mapping[str, Any] | None = None,
     **extra: Any,
 ) -> Response:
     body: dict[str, Any] = {
@@ -36,7 +37,13 @@ def problem(
     }
     if errors:
         body["errors"] = _stringify(errors)
-    body.update(extra)
+    # Extension members (RFC 9457 §3.2) may not replace the standard ones: a clashing name
+    # (an order's "status", say) goes under "context" instead.
+    extra = {**(extensions or {}), **extra}
+    clashing = {k: v for k, v in extra.items() if k in body}
+    body.update({k: v for k, v in extra.items() if k not in body})
+    if clashing:
+        body["context"] = clashing
     response = Response(
         json.dumps(body, ensure_ascii=False), status=status, mimetype=PROBLEM_MEDIA_TYPE
     )
