@@ -95,11 +95,25 @@ def _register_blueprints(app: Flask) -> None:
     from marketplace.admin.views import bp as admin_bp
     from marketplace.api import register_api
     from marketplace.auth.views import bp as auth_bp
+    from marketplace.catalogue.views import bp as catalogue_bp
+    from marketplace.disclosure.views import bp as disclosure_bp
+    from marketplace.enterprise.views import bp as enterprise_bp
+    from marketplace.orders.views import bp as orders_bp
+    from marketplace.payments.views import bp as payments_bp
+    from marketplace.provider.views import bp as provider_bp
     from marketplace.public.views import bp as public_bp
+    from marketplace.settlement.views import bp as settlement_bp
 
     app.register_blueprint(public_bp)
     app.register_blueprint(auth_bp)
+    app.register_blueprint(disclosure_bp)
     app.register_blueprint(admin_bp)
+    app.register_blueprint(enterprise_bp)
+    app.register_blueprint(payments_bp)
+    app.register_blueprint(catalogue_bp)
+    app.register_blueprint(provider_bp)
+    app.register_blueprint(settlement_bp)
+    app.register_blueprint(orders_bp)
     register_api(app)
 
 

@@ -90,6 +90,22 @@ def demo_seed() -> None:
 
 
 def register_cli(app: Flask) -> None:
+    from marketplace.jobs import jobs_cli
+    from marketplace.notifications.cli import notifications_cli
+    from marketplace.orders.cli import orders_cli
+    from marketplace.payments.cli import payments_cli
+    from providers.cli import providers_cli
+    from providers.settlement_cli import settlement_cli
+    from vouchers.cli import ledger_cli, vouchers_cli
+
     app.cli.add_command(db_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(demo_cli)
+    app.cli.add_command(jobs_cli)
+    app.cli.add_command(notifications_cli)
+    app.cli.add_command(orders_cli)
+    app.cli.add_command(payments_cli)
+    app.cli.add_command(providers_cli)
+    app.cli.add_command(settlement_cli)
+    app.cli.add_command(vouchers_cli)
+    app.cli.add_command(ledger_cli)

@@ -7,6 +7,7 @@ variable, so a misconfigured deployment stops with a readable reason.
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -85,6 +86,8 @@ class Settings:
     instance_dir: Path
     upload_dir: Path
     redis_url: str | None = None
+    #: RQ queue that background jobs go to (one per deployment; tests use one per run).
+    job_queue: str = "marketplace"
     payment_gateway: PaymentGatewayKind = PaymentGatewayKind.OFFLINE
     stripe_secret_key: str | None = None
     stripe_publishable_key: str | None = None
@@ -96,6 +99,8 @@ class Settings:
     base_url: str = "http://127.0.0.1:5000"
     rate_limit_default: str = "300 per minute"
     max_upload_bytes: int = 10 * 1024 * 1024
+    #: Days after confirmation before an order can be claimed, so a late dispute can stop it.
+    settlement_cooling_off_days: int = 0
     sql_echo: bool = False
     extra: Mapping[str, object] = field(default_factory=dict)
 
@@ -128,6 +133,11 @@ class Settings:
         redis_url = environ.get("REDIS_URL") or None
         if redis_url:
             _check_url("REDIS_URL", redis_url, ("redis", "rediss", "unix"))
+        job_queue = environ.get("JOB_QUEUE", "marketplace")
+        if not re.fullmatch(r"[A-Za-z0-9_.:-]{1,100}", job_queue):
+            raise ConfigError(
+                f"JOB_QUEUE: letters, digits and _ . : - only (1–100), got {job_queue!r}"
+            )
 
         gateway = _parse_enum(
             "PAYMENT_GATEWAY", environ.get("PAYMENT_GATEWAY", "offline"), PaymentGatewayKind
@@ -155,6 +165,7 @@ class Settings:
             instance_dir=instance_dir,
             upload_dir=upload_dir,
             redis_url=redis_url,
+            job_queue=job_queue,
             payment_gateway=gateway,
             stripe_secret_key=stripe_secret,
             stripe_publishable_key=environ.get("STRIPE_PUBLISHABLE_KEY") or None,
@@ -171,6 +182,11 @@ class Settings:
                 "MAX_UPLOAD_BYTES",
                 environ.get("MAX_UPLOAD_BYTES", str(10 * 1024 * 1024)),
                 minimum=1024,
+            ),
+            settlement_cooling_off_days=_parse_int(
+                "SETTLEMENT_COOLING_OFF_DAYS",
+                environ.get("SETTLEMENT_COOLING_OFF_DAYS", "0"),
+                maximum=365,
             ),
             sql_echo=_parse_bool("SQL_ECHO", environ.get("SQL_ECHO", "false")),
         )

@@ -134,10 +134,7 @@ class CreditCode:
     @property
     def region_name(self) -> str:
         """The most specific name we know for the division of registration."""
-        prefecture = YUNNAN_PREFECTURES.get(self.division_code[:4])
-        if prefecture:
-            return f"{self.province}{prefecture}"
-        return self.province
+        return region_name(self.division_code)
 
     @property
     def is_yunnan(self) -> bool:
@@ -153,6 +150,13 @@ class CreditCode:
 
     def __str__(self) -> str:
         return self.value
+
+
+def region_name(division_code: str) -> str:
+    """ "云南省昆明市" for 530102; the province alone outside Yunnan; "" when unknown."""
+    province = PROVINCES.get(division_code[:2], "")
+    prefecture = YUNNAN_PREFECTURES.get(division_code[:4])
+    return f"{province}{prefecture}" if province and prefecture else province
 
 
 def organisation_check_digit(body: str) -> str:

@@ -8,7 +8,7 @@ code, e-mail) and created only when missing, so ``flask demo seed`` can run on e
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime, time, timedelta
 
 import click
 import sqlalchemy as sa
@@ -229,14 +229,630 @@ def seed_accounts(
         result.count("accounts")
 
 
+#: (enterprise index into DEMO_ENTERPRISES, programme kind, amount in fen, approve?)
+DEMO_VOUCHERS: list[tuple[int, ProgrammeKind, int, bool]] = [
+    (0, ProgrammeKind.INNOVATION, 1_000_000, True),
+    (0, ProgrammeKind.SERVICE, 500_000, True),
+    (1, ProgrammeKind.INNOVATION, 2_000_000, True),
+    (2, ProgrammeKind.INNOVATION, 800_000, False),
+]
+
+
+def seed_vouchers(
+    session: Session, result: SeedResult, enterprises: list[Enterprise], today: date
+) -> None:
+    """Fund the year's programmes in the ledger and issue a few vouchers through the real
+    services (one application is left awaiting review). Skips what already exists."""
+    from vouchers import applications, services
+    from vouchers.models import Application
+
+    # Noon in Kunming on ``today``: inside the programmes' windows.
+    now = datetime.combine(today, time(4, 0), UTC)
+    programmes = {
+        p.kind: p for p in session.scalars(sa.select(Programme).where(Programme.year == today.year))
+    }
+    for programme in programmes.values():
+        services.ensure_funded(session, programme, now=now)
+    reviewer = session.scalar(sa.select(User).where(User.role == Role.REVIEWER).order_by(User.id))
+    for index, kind, amount, approve in DEMO_VOUCHERS:
+        enterprise, programme = enterprises[index], programmes.get(kind)
+        if programme is None or session.scalar(
+            sa.select(Application.id).where(
+                Application.enterprise_id == enterprise.id,
+                Application.programme_id == programme.id,
+            )
+        ):
+            continue
+        application = applications.apply(
+            session,
+            enterprise.id,
+            programme.id,
+            applications.ApplicationInput(
+                requested_fen=amount,
+                planned_categories=programme.eligible_categories[:2],
+                plan="购买检验检测与知识产权服务，支持新产品研发与认证。",
+            ),
+            actor_id=None,
+            now=now,
+        )
+        result.count("applications")
+        if approve:
+            applications.approve(
+                session, application.id, actor_id=reviewer.id if reviewer else None, now=now
+            )
+            result.count("vouchers")
+
+
+#: Per demo provider (index into DEMO_PROVIDERS): accreditation level, declared categories,
+#: qualifications (kind, number), description, and services. A service is (title, category,
+#: description, price in fen or None for a quote, unit, lead time in days, instrument or None);
+#: an instrument is (name, model, manufacturer, location) and its hourly rate is the price.
+DemoService = tuple[
+    str, ServiceCategory, str, int | None, str, int, tuple[str, str, str, str] | None
+]
+DEMO_CATALOGUE: list[
+    tuple[str, list[ServiceCategory], list[tuple[str, str]], str, list[DemoService]]
+] = [
+    (
+        "provincial",
+        [ServiceCategory.TESTING, ServiceCategory.EVALUATION],
+        [("cma", "162312050101"), ("cnas", "CNAS L0586")],
+        "省级综合性产品质量检验机构，具备CMA资质认定和CNAS实验室认可，面向企业提供材料、食品、电气产品检验检测。",
+        [
+            (
+                "材料检测服务",
+                ServiceCategory.TESTING,
+                "金属与非金属材料力学性能、化学成分、金相组织检测，出具CMA/CNAS检测报告。",
+                80_000,
+                "样品",
+                7,
+                None,
+            ),
+            (
+                "食品安全检验",
+                ServiceCategory.TESTING,
+                "农药残留、重金属、微生物、食品添加剂等项目检验，支持新品上市送检。",
+                120_000,
+                "批次",
+                10,
+                None,
+            ),
+            (
+                "电气产品安全检测",
+                ServiceCategory.TESTING,
+                "家用电器与电气设备安全性能、电磁兼容检测，服务产品认证申请。",
+                350_000,
+                "型号",
+                20,
+                None,
+            ),
+            (
+                "产品质量技术评估",
+                ServiceCategory.EVALUATION,
+                "对企业新产品的质量水平与技术指标进行综合评估并出具评估报告。",
+                None,
+                "项",
+                30,
+                None,
+            ),
+        ],
+    ),
+    (
+        "provincial",
+        [
+            ServiceCategory.TESTING,
+            ServiceCategory.RND,
+            ServiceCategory.TRANSFORMATION,
+            ServiceCategory.INSTRUMENT_SHARING,
+        ],
+        [("cma", "182312050233")],
+        "省级重点实验室，聚焦高原特色农业与生物资源，开放共享大型仪器并开展联合研发与成果转化。",
+        [
+            (
+                "农产品农药残留检测",
+                ServiceCategory.TESTING,
+                "茶叶、咖啡、花卉等高原特色农产品的农药残留多残留筛查。",
+                60_000,
+                "样品",
+                5,
+                None,
+            ),
+            (
+                "高原特色作物联合研发",
+                ServiceCategory.RND,
+                "与企业共建课题，开展品种改良、栽培技术与加工工艺联合研发。",
+                None,
+                "项",
+                180,
+                None,
+            ),
+            (
+                "农业科技成果转化对接",
+                ServiceCategory.TRANSFORMATION,
+                "实验室专利与技术成果的评估、许可与转化对接服务。",
+                None,
+                "项",
+                60,
+                None,
+            ),
+            (
+                "液质联用仪 LC-MS/MS 机时共享",
+                ServiceCategory.INSTRUMENT_SHARING,
+                "三重四极杆液质联用仪，适用于痕量残留与代谢物定量分析，可提供上机培训。",
+                45_000,
+                "小时",
+                3,
+                (
+                    "液相色谱-三重四极杆质谱联用仪",
+                    "Agilent 6470",
+                    "Agilent",
+                    "昆明市盘龙区北京路高原农业大楼2楼",
+                ),
+            ),
+        ],
+    ),
+    (
+        "municipal",
+        [ServiceCategory.IP],
+        [("patent_agency", "53101")],
+        "经国家知识产权局批准设立的专利代理机构，提供专利申请、检索分析与布局服务。",
+        [
+            (
+                "专利代理",
+                ServiceCategory.IP,
+                "发明、实用新型、外观设计专利申请代理，含技术交底、撰写与答复审查意见。",
+                450_000,
+                "件",
+                90,
+                None,
+            ),
+            (
+                "专利检索分析",
+                ServiceCategory.IP,
+                "查新检索、侵权风险分析与专利导航报告，支持研发立项决策。",
+                300_000,
+                "项",
+                15,
+                None,
+            ),
+            (
+                "商标注册代理",
+                ServiceCategory.IP,
+                "商标查询、注册申请与续展代理。",
+                80_000,
+                "件",
+                30,
+                None,
+            ),
+        ],
+    ),
+    (
+        "municipal",
+        [
+            ServiceCategory.CONSULTING,
+            ServiceCategory.HIGH_TECH_CERT,
+            ServiceCategory.AUDIT,
+            ServiceCategory.TECH_TRANSACTION,
+            ServiceCategory.FINANCING,
+        ],
+        [],
+        "科技咨询机构，服务企业高新技术企业认定、研发费用专项审计、技术交易与投融资。",
+        [
+            (
+                "高新技术企业认定咨询",
+                ServiceCategory.HIGH_TECH_CERT,
+                "对照认定办法诊断企业条件，辅导知识产权、研发组织与申报材料编制。",
+                2_000_000,
+                "项",
+                60,
+                None,
+            ),
+            (
+                "研发费用加计扣除专项审计",
+                ServiceCategory.AUDIT,
+                "研发费用归集专项审计并出具鉴证报告。",
+                800_000,
+                "项",
+                20,
+                None,
+            ),
+            (
+                "技术合同登记与交易咨询",
+                ServiceCategory.TECH_TRANSACTION,
+                "技术合同认定登记、技术交易定价与合同审核。",
+                300_000,
+                "项",
+                10,
+                None,
+            ),
+            (
+                "科技型企业投融资辅导",
+                ServiceCategory.FINANCING,
+                "商业计划书打磨、路演辅导与投资机构对接。",
+                None,
+                "项",
+                45,
+                None,
+            ),
+            (
+                "企业技术创新咨询",
+                ServiceCategory.CONSULTING,
+                "技术路线规划、创新管理体系建设咨询。",
+                500_000,
+                "项",
+                30,
+                None,
+            ),
+        ],
+    ),
+    (
+        "municipal",
+        [ServiceCategory.INSTRUMENT_SHARING, ServiceCategory.TESTING],
+        [],
+        "昆明市大型科学仪器共享平台，整合高校院所大型仪器，按机时向企业开放共享。",
+        [
+            (
+                "扫描电镜 SEM 机时共享",
+                ServiceCategory.INSTRUMENT_SHARING,
+                "场发射扫描电子显微镜，配能谱仪（EDS），适用于材料形貌与成分分析。",
+                60_000,
+                "小时",
+                3,
+                ("场发射扫描电子显微镜", "JSM-7610F", "JEOL", "昆明市呈贡区大学城科技共享中心B201"),
+            ),
+            (
+                "X射线衍射仪 XRD 机时共享",
+                ServiceCategory.INSTRUMENT_SHARING,
+                "多功能X射线衍射仪，物相鉴定与结晶度分析。",
+                40_000,
+                "小时",
+                3,
+                (
+                    "多功能X射线衍射仪",
+                    "SmartLab 9kW",
+                    "Rigaku",
+                    "昆明市呈贡区大学城科技共享中心B105",
+                ),
+            ),
+            (
+                "透射电镜 TEM 机时共享",
+                ServiceCategory.INSTRUMENT_SHARING,
+                "球差校正透射电镜，纳米材料微结构表征。",
+                120_000,
+                "小时",
+                5,
+                (
+                    "场发射透射电子显微镜",
+                    "Talos F200X",
+                    "Thermo Fisher",
+                    "昆明市五华区学府路共享仪器楼1层",
+                ),
+            ),
+        ],
+    ),
+]
+
+#: A provider in public notice, so the 公示 page and the objection form have something to show.
+DEMO_NOTICE_PROVIDER = DemoOrganisation("云南滇中新材料检测中心", "530113", "MA6N0006")
+#: (enterprise index, provider index, service index, stars, comment)
+DEMO_RATINGS: list[tuple[int, int, int, int, str]] = [
+    (0, 0, 0, 5, "报告出具及时，数据规范。"),
+    (1, 0, 0, 4, "检测周期比承诺略长，结果可靠。"),
+    (0, 2, 0, 5, "撰写质量高，沟通顺畅。"),
+    (1, 4, 0, 4, "机时预约方便，操作员专业。"),
+]
+
+
+def seed_catalogue(
+    session: Session, result: SeedResult, providers: list[Provider], today: date
+) -> None:
+    """Give the demo providers their admission files, qualifications, programme participation
+    and realistic services (through the real catalogue service), a few ratings, and put one
+    more institution in public notice. Natural keys (credit code, title, order ref) keep it
+    idempotent."""
+    from providers import catalogue, credit, services
+    from providers.catalogue import InstrumentInput, ServiceInput
+    from providers.models import (
+        AccreditationLevel,
+        CreditCommitment,
+        ParticipationStatus,
+        PricingMode,
+        ProgrammeParticipation,
+        ProviderAction,
+        ProviderQualification,
+        ProviderStatusChange,
+        QualificationKind,
+        Rating,
+        Service,
+    )
+    from providers.rules import COMMITMENT_TEXT, COMMITMENT_VERSION, commitment_digest
+
+    programmes = list(session.scalars(sa.select(Programme).where(Programme.year == today.year)))
+
+    def file_in(provider: Provider, level: str, categories: list[ServiceCategory]) -> None:
+        if provider.accreditation_level is None:
+            provider.accreditation_level = AccreditationLevel(level)
+            provider.service_categories = [c.value for c in categories]
+            provider.address = "云南省昆明市"
+            provider.bank_account_name = provider.name
+            provider.bank_name = "中国工商银行昆明分行营业部"
+            provider.bank_account_number = "25020" + provider.credit_code[10:16].replace("N", "1")
+        if services.current_commitment(session, provider.id) is None:
+            session.add(
+                CreditCommitment(
+                    provider_id=provider.id,
+                    text_version=COMMITMENT_VERSION,
+                    text_sha256=commitment_digest(COMMITMENT_TEXT),
+                    signer_name=provider.contact_name,
+                    signer_title="法定代表人",
+                )
+            )
+
+    def qualify(provider: Provider, qualifications: list[tuple[str, str]]) -> None:
+        for kind, number in qualifications:
+            exists = session.scalar(
+                sa.select(ProviderQualification.id).where(
+                    ProviderQualification.kind == QualificationKind(kind),
+                    ProviderQualification.number == number,
+                )
+            )
+            if exists is None:
+                session.add(
+                    ProviderQualification(
+                        provider_id=provider.id, kind=QualificationKind(kind), number=number
+                    )
+                )
+
+    def participate(provider: Provider, status: ParticipationStatus) -> None:
+        for programme in programmes:
+            if not set(provider.service_categories) & set(programme.eligible_categories):
+                continue
+            if programme.id in {
+                p.programme_id for p in services.participations(session, provider.id)
+            }:
+                continue
+            session.add(
+                ProgrammeParticipation(
+                    provider_id=provider.id, programme_id=programme.id, status=status
+                )
+            )
+            result.count("programme participations")
+
+    for provider, (level, categories, qualifications, description, offers) in zip(
+        providers, DEMO_CATALOGUE, strict=True
+    ):
+        file_in(provider, level, categories)
+        provider.description = provider.description or description
+        qualify(provider, qualifications)
+        session.flush()
+        participate(provider, ParticipationStatus.ADMITTED)
+        for title, category, text, price, unit, days, instrument in offers:
+            if session.scalar(
+                sa.select(Service.id).where(
+                    Service.provider_id == provider.id, Service.title == title
+                )
+            ):
+                continue
+            catalogue.create_service(
+                session,
+                provider,
+                ServiceInput(
+                    title=title,
+                    category=category,
+                    description=text,
+                    pricing=PricingMode.FIXED if price else PricingMode.QUOTE,
+                    price_fen=price,
+                    unit=unit,
+                    lead_time_days=days,
+                    instrument=InstrumentInput(
+                        instrument_name=instrument[0],
+                        model=instrument[1],
+                        manufacturer=instrument[2],
+                        location=instrument[3],
+                        hourly_rate_fen=price or 0,
+                    )
+                    if instrument
+                    else None,
+                ),
+                actor_id=None,
+            )
+            result.count("services")
+    session.flush()
+
+    enterprises = [
+        session.scalar(sa.select(Enterprise).where(Enterprise.credit_code == org.credit_code))
+        for org, _size, _industry in DEMO_ENTERPRISES
+    ]
+    for enterprise_index, provider_index, service_index, stars, comment in DEMO_RATINGS:
+        enterprise = enterprises[enterprise_index]
+        title = DEMO_CATALOGUE[provider_index][4][service_index][0]
+        service = session.scalar(
+            sa.select(Service).where(
+                Service.provider_id == providers[provider_index].id, Service.title == title
+            )
+        )
+        ref = f"DEMO-{provider_index}-{service_index}"
+        if (
+            enterprise is None
+            or service is None
+            or session.scalar(
+                sa.select(Rating.id).where(
+                    Rating.enterprise_id == enterprise.id, Rating.order_ref == ref
+                )
+            )
+        ):
+            continue
+        credit.rate_service(session, enterprise, service, ref, stars, comment)
+        result.count("ratings")
+
+    org = DEMO_NOTICE_PROVIDER
+    if session.scalar(sa.select(Provider.id).where(Provider.credit_code == org.credit_code)):
+        return
+    starts, ends = today, today + timedelta(days=6)
+    newcomer = Provider(
+        name=org.name,
+        credit_code=org.credit_code,
+        region_code=org.division,
+        institution_type=InstitutionType.TESTING_CENTRE,
+        status=ProviderStatus.IN_NOTICE,
+        contact_name="业务联系人",
+        contact_phone="0871-65550006",
+        contact_email="contact-ma6n0006@demo.example.cn",
+        description="新材料与复合材料检验检测机构，申请入库科技创新券服务机构。",
+        submitted_at=datetime.combine(today, time(1, 0), UTC),
+        notice_starts_on=starts,
+        notice_ends_on=ends,
+    )
+    session.add(newcomer)
+    session.flush()
+    for action, before, after in (
+        (ProviderAction.SUBMIT, ProviderStatus.PENDING, ProviderStatus.PENDING),
+        (ProviderAction.PASS_TO_NOTICE, ProviderStatus.PENDING, ProviderStatus.IN_NOTICE),
+    ):
+        session.add(
+            ProviderStatusChange(
+                provider_id=newcomer.id, action=action, from_status=before, to_status=after
+            )
+        )
+    file_in(newcomer, "municipal", [ServiceCategory.TESTING])
+    qualify(newcomer, [("cma", "202312050388")])
+    session.flush()
+    participate(newcomer, ParticipationStatus.APPLIED)
+    result.count("providers in notice")
+
+
+#: Demo orders, one per step a demo account can take next: (enterprise index, provider index,
+#: service title, the status to reach, the request note — the natural key).
+DEMO_ORDERS: list[tuple[int, int, str, str, str]] = [
+    (0, 0, "电气产品安全检测", "requested", "演示订单：新款控制柜的安全性能检测，请报价。"),
+    (0, 0, "食品安全检验", "quoted", "演示订单：员工食堂供应商送检样品。"),
+    (1, 0, "材料检测服务", "agreed", "演示订单：新型铝合金型材力学性能检测。"),
+    (0, 0, "材料检测服务", "delivered", "演示订单：齿轮钢金相组织检测。"),
+    (1, 0, "食品安全检验", "confirmed", "演示订单：新品上市送检。"),
+]
+#: A one-page PDF standing in for the demo service reports.
+DEMO_REPORT_PDF = (
+    b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj\n"
+    b"2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+)
+
+
+def seed_orders(
+    session: Session,
+    result: SeedResult,
+    enterprises: list[Enterprise],
+    providers: list[Provider],
+    today: date,
+) -> None:
+    """Orders at each step through the real order, voucher and payment services (the demo
+    finance officer records the bank transfers). They need the application's settings
+    (payments, e-mail, the upload directory), so they are made only inside an application
+    context, as ``flask demo seed`` runs. The request note is the natural key."""
+    import io
+
+    from flask import current_app, has_app_context
+
+    from marketplace.orders import services as orders
+    from marketplace.orders.files import OrderFileStorage, Upload
+    from marketplace.orders.models import Order
+    from marketplace.orders.rules import OrderStatus
+    from marketplace.payments import services as payments
+    from providers.models import Service
+    from vouchers.models import Voucher
+
+    if not has_app_context():
+        return
+    now = datetime.combine(today, time(4, 0), UTC)
+    storage = OrderFileStorage.from_settings(current_app.config["SETTINGS"])
+
+    def user(**where: object) -> User | None:
+        return session.scalar(sa.select(User).filter_by(**where).order_by(User.id).limit(1))
+
+    finance = user(role=Role.FINANCE)
+    steps = ["requested", "quoted", "agreed", "paid", "delivered", "confirmed"]
+    for number, (e_index, p_index, title, target, note) in enumerate(DEMO_ORDERS, start=1):
+        enterprise, provider = enterprises[e_index], providers[p_index]
+        sme, seller = user(enterprise_id=enterprise.id), user(provider_id=provider.id)
+        service = session.scalar(
+            sa.select(Service).where(Service.provider_id == provider.id, Service.title == title)
+        )
+        voucher = session.scalar(
+            sa.select(Voucher)
+            .where(Voucher.enterprise_id == enterprise.id, Voucher.balance_fen > 0)
+            .order_by(Voucher.id)
+            .limit(1)
+        )
+        if sme is None or seller is None or service is None or finance is None:
+            continue
+        if session.scalar(
+            sa.select(Order.id).where(
+                Order.enterprise_id == enterprise.id, Order.request_note == note
+            )
+        ):
+            continue
+        reach = steps.index(target)
+        order = orders.request_service(session, sme, service.id, note=note, now=now)
+        if reach >= 1:
+            orders.quote(session, order.id, seller, now=now)
+        if reach >= 2:
+            orders.accept(
+                session,
+                order.id,
+                sme,
+                voucher_id=voucher.id if voucher else None,
+                agree=True,
+                now=now,
+            )
+        if reach >= 3:
+            payment = orders.payment_of(session, order)
+            assert payment is not None
+            payments.record_offline_payment(
+                session,
+                payment.id,
+                bank_reference=f"DEMO{today:%Y%m%d}{number:04d}",
+                amount_fen=payment.amount_fen,
+                actor_id=finance.id,
+                now=now,
+            )
+        if reach >= 4:
+            assert order.price_fen is not None
+            orders.deliver(
+                session,
+                storage,
+                order.id,
+                seller,
+                invoice=orders.InvoiceInput(
+                    code="053002300111",
+                    number=f"{today:%y%m}{number:04d}",
+                    issued_on=today,
+                    amount_fen=order.price_fen,
+                    buyer_taxpayer_id=enterprise.credit_code,
+                    seller_taxpayer_id=provider.credit_code,
+                ),
+                report=Upload("检测报告.pdf", io.BytesIO(DEMO_REPORT_PDF)),
+                now=now,
+            )
+        if reach >= 5:
+            orders.confirm(session, order.id, sme, now=now)
+        assert order.status is OrderStatus(target)
+        result.count("orders")
+
+
 def seed(session: Session, *, today: date | None = None) -> SeedResult:
     result = SeedResult()
-    year = (today or date.today()).year
+    today = today or date.today()
+    year = today.year
     seed_programmes(session, result, year)
     providers = seed_providers(session, result)
     enterprises = seed_enterprises(session, result)
     session.flush()
     seed_accounts(session, result, enterprises, providers)
+    session.flush()
+    seed_catalogue(session, result, providers, today)
+    session.flush()
+    seed_vouchers(session, result, enterprises, today)
+    session.flush()
+    seed_orders(session, result, enterprises, providers, today)
     session.flush()
     return result
 

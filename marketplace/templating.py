@@ -28,11 +28,27 @@ def lang_url(lang: str) -> str:
 
 def navigation() -> list[tuple[str, str]]:
     """(label, url) for the signed-in user's role."""
+    catalogue = (_("Find services"), url_for("catalogue.search"))
     if not current_user.is_authenticated:
-        return []
-    items = [(_("My account"), url_for("auth.account"))]
+        return [catalogue]
+    items = [catalogue, (_("My account"), url_for("auth.account"))]
+    if current_user.role is Role.PROVIDER:
+        items.insert(1, (_("Provider portal"), url_for("provider.dashboard")))
+    if current_user.role is Role.ENTERPRISE:
+        items.insert(1, (_("My vouchers"), url_for("enterprise.wallet")))
+    if current_user.role in {Role.REVIEWER, Role.FINANCE, Role.AUDITOR, Role.SYSADMIN}:
+        items.insert(1, (_("Voucher administration"), url_for("admin.voucher_programmes")))
     if current_user.role in {Role.REVIEWER, Role.FINANCE, Role.AUDITOR, Role.SYSADMIN}:
         items.insert(0, (_("Administration"), url_for("admin.home")))
+    if current_user.role in {Role.FINANCE, Role.AUDITOR}:
+        items.insert(1, (_("Payment records"), url_for("admin.payments")))
+    if current_user.role is Role.REVIEWER:
+        items.insert(1, (_("Dispute queue"), url_for("orders.dispute_queue")))
+    items.insert(-1, (_("Orders"), url_for("orders.index")))
+    if current_user.role is Role.PROVIDER:
+        items.insert(-1, (_("Settlement claims"), url_for("settlement.claims_list")))
+    if current_user.role in {Role.REVIEWER, Role.FINANCE, Role.AUDITOR, Role.SYSADMIN}:
+        items.insert(-1, (_("Settlement claims"), url_for("admin.settlement_claims")))
     return items
 
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 #: Tables that exist only in the database by design (e.g. full-text-search shadow tables).
-IGNORED_TABLE_PREFIXES: tuple[str, ...] = ()
+IGNORED_TABLE_PREFIXES: tuple[str, ...] = ("services_fts",)  # SQLite FTS5 (providers.search)
+#: Indexes that exist only in the database by design (PostgreSQL-only operator classes).
+IGNORED_INDEXES: frozenset[str] = frozenset({"ix_services_search_text_trgm"})  # pg_trgm GIN
 
 
 def include_object(
@@ -16,4 +18,4 @@ def include_object(
 ) -> bool:
     if type_ == "table" and name and name.startswith(IGNORED_TABLE_PREFIXES) and reflected:
         return False
-    return True
+    return not (type_ == "index" and name in IGNORED_INDEXES and reflected)

@@ -1,25 +1,118 @@
-"""Provider-domain tables."""
+"""Provider-domain tables: the institution and its admission file, the service catalogue,
+ratings and assessments, credit events and related-party declarations.
+
+Every state change leaves a row in a history table (who, why, when); rows that record
+something that happened (ratings, assessments, credit events, history) are only inserted.
+"""
 
 from __future__ import annotations
 
-from enum import StrEnum
+from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from marketplace.db import Base, IdMixin, TimestampMixin, enum_column
-from marketplace.enums import InstitutionType
+from marketplace.db import Base, BigInt, IdMixin, TimestampMixin, enum_column, money_column, utcnow
+from marketplace.enums import InstitutionType, LabelledEnum, ServiceCategory
+
+if TYPE_CHECKING:
+    from vouchers.models import Programme
 
 
-class ProviderStatus(StrEnum):
+class ProviderStatus(LabelledEnum):
     """Admission life cycle of a provider (see providers.rules for the allowed moves)."""
 
-    PENDING = "pending"  # registered, application not yet reviewed
-    IN_NOTICE = "in_notice"  # reviewer passed it; public notice (公示) running
-    ADMITTED = "admitted"
-    REJECTED = "rejected"
-    SUSPENDED = "suspended"
-    REVOKED = "revoked"
+    PENDING = "pending", "待审核", "Pending review"  # registered; submitted_at says if applied
+    IN_NOTICE = "in_notice", "公示中", "In public notice"  # reviewer passed it; 公示 running
+    ADMITTED = "admitted", "已入库", "Admitted"
+    REJECTED = "rejected", "未通过", "Rejected"
+    SUSPENDED = "suspended", "已暂停", "Suspended"
+    REVOKED = "revoked", "已撤销", "Revoked"
+
+
+class ProviderAction(LabelledEnum):
+    SUBMIT = "submit", "提交入库申请", "Application submitted"
+    PASS_TO_NOTICE = "pass_to_notice", "审核通过并公示", "Passed to public notice"
+    REJECT = "reject", "驳回", "Rejected"
+    UPHOLD_OBJECTION = "uphold_objection", "异议成立", "Objection upheld"
+    ADMIT = "admit", "公示期满入库", "Admitted after notice"
+    SUSPEND = "suspend", "暂停", "Suspended"
+    REINSTATE = "reinstate", "恢复", "Reinstated"
+    REVOKE = "revoke", "撤销资格", "Revoked"
+
+
+class AccreditationLevel(LabelledEnum):
+    NATIONAL = "national", "国家级", "National"
+    PROVINCIAL = "provincial", "省级", "Provincial"
+    MUNICIPAL = "municipal", "市级", "Municipal"
+
+
+class QualificationKind(LabelledEnum):
+    CMA = "cma", "检验检测机构资质认定（CMA）", "CMA accreditation"
+    CNAS = "cnas", "CNAS 实验室认可", "CNAS accreditation"
+    PATENT_AGENCY = "patent_agency", "专利代理机构执业许可证", "Patent agency licence"
+
+
+class DocumentKind(LabelledEnum):
+    BUSINESS_LICENCE = (
+        "business_licence",
+        "营业执照或法人登记证书",
+        "Business licence or legal-person certificate",
+    )
+    ACCREDITATION = "accreditation", "认定文件", "Accreditation certificate"
+    CMA_CERTIFICATE = "cma_certificate", "CMA 资质认定证书", "CMA certificate"
+    CNAS_CERTIFICATE = "cnas_certificate", "CNAS 认可证书", "CNAS certificate"
+    PATENT_AGENCY_LICENCE = (
+        "patent_agency_licence",
+        "专利代理机构执业许可证",
+        "Patent agency licence",
+    )
+    OTHER = "other", "其他证明材料", "Other supporting document"
+
+
+class ParticipationStatus(LabelledEnum):
+    APPLIED = "applied", "已申请", "Applied"
+    ADMITTED = "admitted", "已入选", "Admitted"
+    REJECTED = "rejected", "未入选", "Rejected"
+    WITHDRAWN = "withdrawn", "已退出", "Withdrawn"
+
+
+class ObjectionStatus(LabelledEnum):
+    OPEN = "open", "待处理", "Open"
+    UPHELD = "upheld", "异议成立", "Upheld"
+    DISMISSED = "dismissed", "异议不成立", "Dismissed"
+
+
+class PricingMode(LabelledEnum):
+    FIXED = "fixed", "固定价格", "Fixed price"
+    QUOTE = "quote", "询价", "Quote on request"
+
+
+class AssessorKind(LabelledEnum):
+    ADMINISTRATOR = "administrator", "主管部门评价", "Administrator"
+    THIRD_PARTY = "third_party", "第三方评价", "Third-party evaluator"
+
+
+class CreditEventKind(LabelledEnum):
+    UPHELD_DISPUTE = "upheld_dispute", "争议成立", "Upheld dispute"
+    LATE_DELIVERY = "late_delivery", "逾期交付", "Late delivery"
+
+
+class RelationKind(LabelledEnum):
+    SHAREHOLDER = "shareholder", "股东或出资人", "Shareholder or investor"
+    SUBSIDIARY = "subsidiary", "控股或下属企业", "Subsidiary"
+    COMMON_CONTROL = "common_control", "同一实际控制人", "Under common control"
+    KEY_PERSONNEL = "key_personnel", "关键人员任职或持股", "Key personnel hold office or shares"
+    OTHER = "other", "其他关联关系", "Other relationship"
+
+
+def _actor_fk() -> Mapped[int | None]:
+    return mapped_column(BigInt, sa.ForeignKey("users.id", ondelete="SET NULL"))
+
+
+def _provider_fk() -> Mapped[int]:
+    return mapped_column(BigInt, sa.ForeignKey("providers.id", ondelete="CASCADE"), index=True)
 
 
 class Provider(IdMixin, TimestampMixin, Base):
@@ -38,4 +131,358 @@ class Provider(IdMixin, TimestampMixin, Base):
     contact_phone: Mapped[str] = mapped_column(sa.String(40))
     contact_email: Mapped[str] = mapped_column(sa.String(254))
 
-    __table_args__ = (sa.CheckConstraint("length(credit_code) = 18", name="credit_code_length"),)
+    # The admission file (added by migration 0003; nullable until the provider fills it in).
+    accreditation_level: Mapped[AccreditationLevel | None] = enum_column(
+        AccreditationLevel, "accreditation_level"
+    )
+    description: Mapped[str | None] = mapped_column(sa.Text)
+    address: Mapped[str | None] = mapped_column(sa.String(300))
+    website: Mapped[str | None] = mapped_column(sa.String(300))
+    service_categories: Mapped[list[str]] = mapped_column(
+        sa.JSON, default=list, server_default=sa.text("'[]'")
+    )
+    bank_account_name: Mapped[str | None] = mapped_column(sa.String(200))
+    bank_name: Mapped[str | None] = mapped_column(sa.String(200))
+    bank_account_number: Mapped[str | None] = mapped_column(sa.String(40))
+    submitted_at: Mapped[datetime | None]
+    notice_starts_on: Mapped[date | None] = mapped_column(sa.Date)
+    notice_ends_on: Mapped[date | None] = mapped_column(sa.Date, index=True)
+    admitted_at: Mapped[datetime | None]
+    status_reason: Mapped[str | None] = mapped_column(sa.Text)
+    status_changed_at: Mapped[datetime | None]
+    #: Cached result of providers.credit.compute_credit_score, refreshed on every input change.
+    credit_score: Mapped[int] = mapped_column(sa.Integer, default=75, server_default=sa.text("75"))
+    #: Optimistic concurrency for edits of the admission file (If-Match / form field).
+    version: Mapped[int] = mapped_column(sa.Integer, default=1, server_default=sa.text("1"))
+
+    qualifications: Mapped[list[ProviderQualification]] = relationship(
+        back_populates="provider", order_by="ProviderQualification.kind"
+    )
+    documents: Mapped[list[ProviderDocument]] = relationship(
+        back_populates="provider", order_by="ProviderDocument.id"
+    )
+    history: Mapped[list[ProviderStatusChange]] = relationship(
+        back_populates="provider", order_by="ProviderStatusChange.id"
+    )
+    participations: Mapped[list[ProgrammeParticipation]] = relationship(
+        back_populates="provider", order_by="ProgrammeParticipation.programme_id"
+    )
+
+    __table_args__ = (
+        sa.CheckConstraint("length(credit_code) = 18", name="credit_code_length"),
+        sa.CheckConstraint("credit_score >= 0 AND credit_score <= 100", name="credit_score_range"),
+    )
+
+    @property
+    def is_submitted(self) -> bool:
+        return self.submitted_at is not None
+
+    @property
+    def categories(self) -> list[ServiceCategory]:
+        return [ServiceCategory(c) for c in self.service_categories or []]
+
+
+class ProviderQualification(IdMixin, TimestampMixin, Base):
+    """A qualification number: CMA / CNAS for laboratories, the patent agency licence."""
+
+    __tablename__ = "provider_qualifications"
+
+    provider_id: Mapped[int] = _provider_fk()
+    kind: Mapped[QualificationKind] = enum_column(QualificationKind, "kind")
+    number: Mapped[str] = mapped_column(sa.String(40))
+    valid_until: Mapped[date | None] = mapped_column(sa.Date)
+
+    provider: Mapped[Provider] = relationship(back_populates="qualifications")
+
+    # One number belongs to one institution: a second claim on it is refused.
+    __table_args__ = (
+        sa.UniqueConstraint("provider_id", "kind"),
+        sa.UniqueConstraint("kind", "number"),
+    )
+
+
+class ProviderDocument(IdMixin, Base):
+    """A supporting document. The file lives under UPLOAD_DIR with a random name."""
+
+    __tablename__ = "provider_documents"
+
+    provider_id: Mapped[int] = _provider_fk()
+    kind: Mapped[DocumentKind] = enum_column(DocumentKind, "kind")
+    original_filename: Mapped[str] = mapped_column(sa.String(255))
+    stored_name: Mapped[str] = mapped_column(sa.String(80), unique=True)
+    content_type: Mapped[str] = mapped_column(sa.String(40))
+    size_bytes: Mapped[int] = mapped_column(sa.Integer)
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    expires_on: Mapped[date | None] = mapped_column(sa.Date)
+    uploaded_by_id: Mapped[int | None] = _actor_fk()
+    uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    provider: Mapped[Provider] = relationship(back_populates="documents")
+
+    __table_args__ = (sa.CheckConstraint("size_bytes > 0", name="size_positive"),)
+
+    def is_valid_on(self, day: date) -> bool:
+        return self.expires_on is None or self.expires_on >= day
+
+
+class CreditCommitment(IdMixin, Base):
+    """A signed credit commitment (信用承诺书): who signed which text version, and when."""
+
+    __tablename__ = "provider_credit_commitments"
+
+    provider_id: Mapped[int] = _provider_fk()
+    text_version: Mapped[str] = mapped_column(sa.String(20))
+    text_sha256: Mapped[str] = mapped_column(sa.String(64))
+    signer_name: Mapped[str] = mapped_column(sa.String(100))
+    signer_title: Mapped[str] = mapped_column(sa.String(100))
+    signed_by_id: Mapped[int | None] = _actor_fk()
+    signed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (sa.UniqueConstraint("provider_id", "text_version"),)
+
+
+class ProviderStatusChange(IdMixin, Base):
+    """One step of a provider's admission history."""
+
+    __tablename__ = "provider_status_changes"
+
+    provider_id: Mapped[int] = _provider_fk()
+    action: Mapped[ProviderAction] = enum_column(ProviderAction, "action")
+    from_status: Mapped[ProviderStatus] = enum_column(ProviderStatus, "from_status")
+    to_status: Mapped[ProviderStatus] = enum_column(ProviderStatus, "to_status")
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+    actor_id: Mapped[int | None] = _actor_fk()
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    provider: Mapped[Provider] = relationship(back_populates="history")
+
+    __table_args__ = (
+        sa.CheckConstraint(
+            "reason IS NOT NULL OR action IN ('submit', 'pass_to_notice', 'admit')",
+            name="reason_required",
+        ),
+    )
+
+
+class ProgrammeParticipation(IdMixin, TimestampMixin, Base):
+    """A provider's standing in one voucher programme (admitted to one, not the other)."""
+
+    __tablename__ = "programme_participations"
+
+    provider_id: Mapped[int] = _provider_fk()
+    programme_id: Mapped[int] = mapped_column(
+        BigInt, sa.ForeignKey("programmes.id", ondelete="RESTRICT"), index=True
+    )
+    status: Mapped[ParticipationStatus] = enum_column(
+        ParticipationStatus, "status", default=ParticipationStatus.APPLIED
+    )
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+
+    provider: Mapped[Provider] = relationship(back_populates="participations")
+    programme: Mapped[Programme] = relationship(lazy="joined")
+    history: Mapped[list[ParticipationChange]] = relationship(
+        back_populates="participation", order_by="ParticipationChange.id"
+    )
+
+    __table_args__ = (sa.UniqueConstraint("provider_id", "programme_id"),)
+
+
+class ParticipationChange(IdMixin, Base):
+    __tablename__ = "participation_changes"
+
+    participation_id: Mapped[int] = mapped_column(
+        BigInt, sa.ForeignKey("programme_participations.id", ondelete="CASCADE"), index=True
+    )
+    from_status: Mapped[ParticipationStatus | None] = enum_column(
+        ParticipationStatus, "from_status"
+    )
+    to_status: Mapped[ParticipationStatus] = enum_column(ParticipationStatus, "to_status")
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+    actor_id: Mapped[int | None] = _actor_fk()
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    participation: Mapped[ProgrammeParticipation] = relationship(back_populates="history")
+
+    __table_args__ = (
+        sa.CheckConstraint(
+            "reason IS NOT NULL OR to_status IN ('applied', 'admitted')", name="reason_required"
+        ),
+    )
+
+
+class Objection(IdMixin, Base):
+    """An objection filed by anyone against a provider during its public notice."""
+
+    __tablename__ = "provider_objections"
+
+    provider_id: Mapped[int] = _provider_fk()
+    objector_name: Mapped[str] = mapped_column(sa.String(100))
+    objector_contact: Mapped[str] = mapped_column(sa.String(200))
+    grounds: Mapped[str] = mapped_column(sa.Text)
+    filed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    status: Mapped[ObjectionStatus] = enum_column(
+        ObjectionStatus, "status", default=ObjectionStatus.OPEN
+    )
+    decided_by_id: Mapped[int | None] = _actor_fk()
+    decision_reason: Mapped[str | None] = mapped_column(sa.Text)
+    decided_at: Mapped[datetime | None]
+
+    provider: Mapped[Provider] = relationship()
+
+    __table_args__ = (
+        sa.CheckConstraint(
+            "status = 'open' OR (decision_reason IS NOT NULL AND decided_at IS NOT NULL)",
+            name="decision_has_reason",
+        ),
+    )
+
+
+class Service(IdMixin, TimestampMixin, Base):
+    """One service a provider sells: fixed price per unit, or a quote on request."""
+
+    __tablename__ = "services"
+
+    provider_id: Mapped[int] = _provider_fk()
+    title: Mapped[str] = mapped_column(sa.String(200))
+    category: Mapped[ServiceCategory] = enum_column(ServiceCategory, "category", index=True)
+    description: Mapped[str] = mapped_column(sa.Text)
+    pricing: Mapped[PricingMode] = enum_column(PricingMode, "pricing")
+    price_fen: Mapped[int | None] = money_column()
+    unit: Mapped[str] = mapped_column(sa.String(20))
+    lead_time_days: Mapped[int] = mapped_column(sa.Integer)
+    is_active: Mapped[bool] = mapped_column(default=True)
+    #: Title, provider, category labels, description and instrument details in one column: the
+    #: text the trigram indexes cover (providers.search).
+    search_text: Mapped[str] = mapped_column(sa.Text)
+    rating_count: Mapped[int] = mapped_column(sa.Integer, default=0)
+    rating_total: Mapped[int] = mapped_column(sa.Integer, default=0)
+    #: Average stars × 100, kept in step with the two counters (0 while unrated).
+    rating_avg_x100: Mapped[int] = mapped_column(sa.Integer, default=0)
+    version: Mapped[int] = mapped_column(sa.Integer, default=1)
+
+    provider: Mapped[Provider] = relationship()
+    instrument: Mapped[InstrumentListing | None] = relationship(
+        back_populates="service", uselist=False, cascade="all, delete-orphan"
+    )
+
+    __table_args__ = (
+        sa.CheckConstraint(
+            "(pricing = 'fixed' AND price_fen IS NOT NULL AND price_fen > 0)"
+            " OR (pricing = 'quote' AND price_fen IS NULL)",
+            name="price_matches_pricing",
+        ),
+        sa.CheckConstraint("lead_time_days > 0", name="lead_time_positive"),
+        sa.CheckConstraint(
+            "rating_count >= 0 AND rating_total >= rating_count AND rating_total <= 5 * rating_count",
+            name="rating_counters",
+        ),
+        sa.CheckConstraint(
+            "rating_avg_x100 >= 0 AND rating_avg_x100 <= 500", name="rating_avg_range"
+        ),
+    )
+
+
+class InstrumentListing(IdMixin, Base):
+    """The instrument behind an instrument-sharing service; its hourly rate is the price."""
+
+    __tablename__ = "instrument_listings"
+
+    service_id: Mapped[int] = mapped_column(
+        BigInt, sa.ForeignKey("services.id", ondelete="CASCADE"), unique=True
+    )
+    instrument_name: Mapped[str] = mapped_column(sa.String(200))
+    model: Mapped[str] = mapped_column(sa.String(100))
+    manufacturer: Mapped[str | None] = mapped_column(sa.String(100))
+    location: Mapped[str] = mapped_column(sa.String(200))
+    hourly_rate_fen: Mapped[int] = money_column()
+    booking_notes: Mapped[str | None] = mapped_column(sa.Text)
+
+    service: Mapped[Service] = relationship(back_populates="instrument")
+
+    __table_args__ = (sa.CheckConstraint("hourly_rate_fen > 0", name="rate_positive"),)
+
+
+class Rating(IdMixin, Base):
+    """An enterprise's rating of a service after a completed order (one per order)."""
+
+    __tablename__ = "service_ratings"
+
+    service_id: Mapped[int] = mapped_column(
+        BigInt, sa.ForeignKey("services.id", ondelete="CASCADE"), index=True
+    )
+    provider_id: Mapped[int] = _provider_fk()
+    enterprise_id: Mapped[int] = mapped_column(
+        BigInt, sa.ForeignKey("enterprises.id", ondelete="CASCADE"), index=True
+    )
+    order_ref: Mapped[str] = mapped_column(sa.String(64))
+    stars: Mapped[int] = mapped_column(sa.Integer)
+    comment: Mapped[str | None] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        sa.UniqueConstraint("enterprise_id", "order_ref"),
+        sa.CheckConstraint("stars >= 1 AND stars <= 5", name="stars_range"),
+    )
+
+
+class Assessment(IdMixin, Base):
+    """An administrator's or third-party evaluator's assessment (POLICY.md rule 9)."""
+
+    __tablename__ = "provider_assessments"
+
+    provider_id: Mapped[int] = _provider_fk()
+    assessor_kind: Mapped[AssessorKind] = enum_column(AssessorKind, "assessor_kind")
+    evaluator_name: Mapped[str] = mapped_column(sa.String(200))
+    score: Mapped[int] = mapped_column(sa.Integer)
+    period: Mapped[str] = mapped_column(sa.String(20))
+    comment: Mapped[str] = mapped_column(sa.Text)
+    report_ref: Mapped[str | None] = mapped_column(sa.String(100))
+    recorded_by_id: Mapped[int | None] = _actor_fk()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (sa.CheckConstraint("score >= 0 AND score <= 100", name="score_range"),)
+
+
+class CreditEvent(IdMixin, Base):
+    """An upheld dispute or a late delivery, recorded once per order by the orders work."""
+
+    __tablename__ = "provider_credit_events"
+
+    provider_id: Mapped[int] = _provider_fk()
+    kind: Mapped[CreditEventKind] = enum_column(CreditEventKind, "kind")
+    order_ref: Mapped[str] = mapped_column(sa.String(64))
+    occurred_on: Mapped[date] = mapped_column(sa.Date)
+    note: Mapped[str | None] = mapped_column(sa.Text)
+    recorded_by_id: Mapped[int | None] = _actor_fk()
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (sa.UniqueConstraint("provider_id", "kind", "order_ref"),)
+
+
+class RelatedParty(IdMixin, Base):
+    """An enterprise the provider declares affiliated; orders between them are refused."""
+
+    __tablename__ = "provider_related_parties"
+
+    provider_id: Mapped[int] = _provider_fk()
+    credit_code: Mapped[str] = mapped_column(sa.String(18), index=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    relation: Mapped[RelationKind] = enum_column(RelationKind, "relation")
+    note: Mapped[str | None] = mapped_column(sa.Text)
+    declared_by_id: Mapped[int | None] = _actor_fk()
+    declared_at: Mapped[datetime] = mapped_column(default=utcnow)
+    withdrawn_at: Mapped[datetime | None]
+    withdrawn_by_id: Mapped[int | None] = _actor_fk()
+    withdrawal_reason: Mapped[str | None] = mapped_column(sa.Text)
+
+    __table_args__ = (
+        sa.UniqueConstraint("provider_id", "credit_code"),
+        sa.CheckConstraint("length(credit_code) = 18", name="credit_code_length"),
+        sa.CheckConstraint(
+            "withdrawn_at IS NULL OR withdrawal_reason IS NOT NULL", name="withdrawal_has_reason"
+        ),
+    )
+
+    @property
+    def is_active(self) -> bool:
+        return self.withdrawn_at is None

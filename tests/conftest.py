@@ -261,7 +261,16 @@ def client(app: Flask) -> FlaskClient:
 
 
 def rows(session: Session, model: Any, *criteria: Any) -> list[Any]:
-    return list(session.scalars(sa.select(model).where(*criteria)))
+    """Rows of ``model`` matching ``criteria``, in insertion (primary-key) order."""
+    primary_key = sa.inspect(model).primary_key
+    return list(session.scalars(sa.select(model).where(*criteria).order_by(*primary_key)))
 
 
-pytest_plugins = ["tests.support.fixtures"]
+pytest_plugins = [
+    "tests.support.fixtures",
+    "tests.support.payment_fixtures",
+    "tests.support.voucher_fixtures",
+    "tests.support.provider_fixtures",
+    "tests.support.order_fixtures",
+    "tests.support.settlement_fixtures",
+]

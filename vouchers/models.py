@@ -1,21 +1,61 @@
-"""Voucher-domain tables."""
+"""Voucher-domain tables: enterprises (verification, blacklist), programmes, applications and
+their history, vouchers, the per-enterprise annual quota, holds, bulk issuance batches and
+recovery flags. The double-entry ledger's tables are in :mod:`vouchers.ledger_models`.
+
+Money is integer fen with CHECK constraints; the quota row's CHECK ``used + held <= cap`` and
+the voucher's ``balance + held + used + returned = face value`` make the database itself refuse
+a breach even if code were wrong.
+"""
 
 from __future__ import annotations
 
-from datetime import date
-from enum import StrEnum
+from datetime import date, datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from marketplace.db import Base, IdMixin, TimestampMixin, enum_column, money_column
-from marketplace.enums import LabelledEnum, SizeClass
+from marketplace.credit_code import CreditCodeError, parse_credit_code
+from marketplace.db import Base, BigInt, IdMixin, TimestampMixin, enum_column, money_column, utcnow
+from marketplace.enums import SizeClass
+from vouchers.enums import (
+    ApplicationAction,
+    ApplicationSource,
+    ApplicationStatus,
+    BlacklistAction,
+    CapScope,
+    FundingBody,
+    HoldStatus,
+    ProgrammeKind,
+    VerificationStatus,
+    VoucherStatus,
+)
+
+__all__ = [
+    "DEFAULT_ANNUAL_CAP_FEN",
+    "DEFAULT_CEILING_BPS",
+    "Application",
+    "ApplicationEvent",
+    "BlacklistEvent",
+    "CapScope",
+    "Enterprise",
+    "EnterpriseVerificationEvent",
+    "FundingBody",
+    "Hold",
+    "IssuanceBatch",
+    "Programme",
+    "ProgrammeKind",
+    "Quota",
+    "RecoveryFlag",
+    "VerificationStatus",
+    "Voucher",
+]
+
+DEFAULT_ANNUAL_CAP_FEN = 3_000_000  # 30,000 yuan (POLICY.md rule 1)
+DEFAULT_CEILING_BPS = 5_000  # 50.00 % of the invoiced price (POLICY.md rule 2)
 
 
-class VerificationStatus(StrEnum):
-    PENDING = "pending"
-    VERIFIED = "verified"
-    REJECTED = "rejected"
+def _user_fk() -> sa.ForeignKey:
+    return sa.ForeignKey("users.id", ondelete="SET NULL")
 
 
 class Enterprise(IdMixin, TimestampMixin, Base):
@@ -39,6 +79,8 @@ class Enterprise(IdMixin, TimestampMixin, Base):
     blacklist_reason: Mapped[str | None] = mapped_column(sa.Text)
     blacklist_source: Mapped[str | None] = mapped_column(sa.String(200))
     blacklisted_on: Mapped[date | None] = mapped_column(sa.Date)
+    #: Optimistic concurrency for profile edits (If-Match / form field).
+    version: Mapped[int] = mapped_column(sa.Integer, default=1, server_default="1")
 
     __table_args__ = (
         sa.CheckConstraint("length(credit_code) = 18", name="credit_code_length"),
@@ -51,19 +93,48 @@ class Enterprise(IdMixin, TimestampMixin, Base):
     def is_verified(self) -> bool:
         return self.verification_status is VerificationStatus.VERIFIED
 
-
-class ProgrammeKind(LabelledEnum):
-    INNOVATION = "innovation", "科技创新券", "Innovation voucher"
-    SERVICE = "service", "创业创新服务券", "Service voucher"
-
-
-class FundingBody(LabelledEnum):
-    PROVINCIAL = "provincial", "省级财政", "Provincial finance"
-    MUNICIPAL = "municipal", "市级财政", "Municipal finance"
+    @property
+    def region_name(self) -> str:
+        try:
+            return parse_credit_code(self.credit_code).region_name
+        except CreditCodeError:
+            return self.region_code
 
 
-DEFAULT_ANNUAL_CAP_FEN = 3_000_000  # 30,000 yuan (POLICY.md rule 1)
-DEFAULT_CEILING_BPS = 5_000  # 50.00 % of the invoiced price (POLICY.md rule 2)
+class EnterpriseVerificationEvent(IdMixin, Base):
+    """One verification decision; rows are only inserted."""
+
+    __tablename__ = "enterprise_verification_events"
+
+    enterprise_id: Mapped[int] = mapped_column(
+        BigInt, sa.ForeignKey("enterprises.id", ondelete="RESTRICT"), index=True
+    )
+    from_status: Mapped[VerificationStatus] = enum_column(VerificationStatus, "from_status")
+    to_status: Mapped[VerificationStatus] = enum_column(VerificationStatus, "to_status")
+    note: Mapped[str | None] = mapped_column(sa.Text)
+    actor_id: Mapped[int | None] = mapped_column(BigInt, _user_fk())
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class BlacklistEvent(IdMixin, Base):
+    """Dishonesty-list (失信) history: who listed or delisted, why, on whose authority, when."""
+
+    __tablename__ = "enterprise_blacklist_events"
+
+    enterprise_id: Mapped[int] = mapped_column(
+        BigInt, sa.ForeignKey("enterprises.id", ondelete="RESTRICT"), index=True
+    )
+    action: Mapped[BlacklistAction] = enum_column(BlacklistAction, "action")
+    reason: Mapped[str] = mapped_column(sa.Text)
+    source: Mapped[str | None] = mapped_column(sa.String(200))
+    effective_on: Mapped[date] = mapped_column(sa.Date)
+    actor_id: Mapped[int | None] = mapped_column(BigInt, _user_fk())
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (
+        sa.CheckConstraint("length(reason) > 0", name="reason_present"),
+        sa.CheckConstraint("action = 'removed' OR source IS NOT NULL", name="listing_has_source"),
+    )
 
 
 class Programme(IdMixin, TimestampMixin, Base):
@@ -91,6 +162,12 @@ class Programme(IdMixin, TimestampMixin, Base):
     claim_deadline: Mapped[date] = mapped_column(sa.Date)
     low_budget_alert_bps: Mapped[int] = mapped_column(sa.Integer, default=1_000)
     notice_days: Mapped[int] = mapped_column(sa.Integer, default=7)
+    #: SHARED: counts against the enterprise's cross-programme cap (annual_cap_fen is then the
+    #: policy cap); PROGRAMME: this programme's vouchers have their own cap of annual_cap_fen.
+    cap_scope: Mapped[CapScope] = enum_column(
+        CapScope, "cap_scope", default=CapScope.SHARED, server_default=CapScope.SHARED.value
+    )
+    version: Mapped[int] = mapped_column(sa.Integer, default=1, server_default="1")
 
     __table_args__ = (
         sa.UniqueConstraint("kind", "year"),
@@ -101,3 +178,265 @@ class Programme(IdMixin, TimestampMixin, Base):
         sa.CheckConstraint("claim_deadline >= use_by", name="claim_after_use"),
         sa.CheckConstraint("notice_days >= 0", name="notice_days_non_negative"),
     )
+
+    def is_open_on(self, day: date) -> bool:
+        return self.applications_open_on <= day <= self.applications_close_on
+
+
+class Application(IdMixin, TimestampMixin, Base):
+    """An enterprise's request for a voucher from one programme."""
+
+    __tablename__ = "voucher_applications"
+
+    enterprise_id: Mapped[int] = mapped_column(
+        BigInt, sa.ForeignKey("enterprises.id", ondelete="RESTRICT"), index=True
+    )
+    programme_id: Mapped[int] = mapped_column(
+        BigInt, sa.ForeignKey("programmes.id", ondelete="RESTRICT"), index=True
+    )
+    #: programme_id while the application is not rejected, NULL once it is: the unique key on
+    #: (enterprise_id, live_programme_id) allows one live application per programme, race-free.
+    live_programme_id: Mapped[int | None] = mapped_column(BigInt)
+    status: Mapped[ApplicationStatus] = enum_column(ApplicationStatus, "status")
+    source: Mapped[ApplicationSource] = enum_column(ApplicationSource, "source")
+    requested_fen: Mapped[int] = money_column()
+    approved_fen: Mapped[int | None] = money_column()
+    planned_categories: Mapped[list[str]] = mapped_column(sa.JSON, default=list)
+    plan: Mapped[str] = mapped_column(sa.Text)
+    #: The reviewer's open question while status is clarification_requested.
+    clarification_question: Mapped[str | None] = mapped_column(sa.Text)
+    decision_reason: Mapped[str | None] = mapped_column(sa.Text)
+    decided_at: Mapped[datetime | None]
+    version: Mapped[int] = mapped_column(sa.Integer, default=1)
+
+    enterprise: Mapped[Enterprise] = relationship(lazy="joined")
+    programme: Mapped[Programme] = relationship(lazy="joined")
+    events: Mapped[list[ApplicationEvent]] = relationship(
+        order_by="ApplicationEvent.id", back_populates="application"
+    )
+    voucher: Mapped[Voucher | None] = relationship(
+        "Voucher", uselist=False, viewonly=True, foreign_keys="Voucher.application_id"
+    )
+
+    __table_args__ = (
+        sa.UniqueConstraint("enterprise_id", "live_programme_id"),
+        sa.CheckConstraint("requested_fen > 0", name="requested_positive"),
+        sa.CheckConstraint(
+            "approved_fen IS NULL OR (approved_fen > 0 AND approved_fen <= requested_fen)",
+            name="approved_within_request",
+        ),
+        sa.CheckConstraint(
+            "(status = 'rejected' AND live_programme_id IS NULL)"
+            " OR (status <> 'rejected' AND live_programme_id = programme_id)",
+            name="live_key_matches_status",
+        ),
+        sa.CheckConstraint(
+            "(status = 'approved') = (approved_fen IS NOT NULL)", name="approved_has_amount"
+        ),
+    )
+
+
+class ApplicationEvent(IdMixin, Base):
+    """One status change of an application (its history); rows are only inserted."""
+
+    __tablename__ = "voucher_application_events"
+
+    application_id: Mapped[int] = mapped_column(
+        BigInt, sa.ForeignKey("voucher_applications.id", ondelete="RESTRICT"), index=True
+    )
+    action: Mapped[ApplicationAction] = enum_column(ApplicationAction, "action")
+    from_status: Mapped[ApplicationStatus | None] = enum_column(ApplicationStatus, "from_status")
+    to_status: Mapped[ApplicationStatus] = enum_column(ApplicationStatus, "to_status")
+    amount_fen: Mapped[int | None] = money_column()
+    note: Mapped[str | None] = mapped_column(sa.Text)
+    actor_id: Mapped[int | None] = mapped_column(BigInt, _user_fk())
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    application: Mapped[Application] = relationship(back_populates="events")
+
+
+class Voucher(IdMixin, Base):
+    """An electronic voucher. The money columns mirror the voucher's two ledger accounts
+    (balance, held) and its history (used, returned) under the row lock every money operation
+    takes; ``flask ledger verify`` checks that they agree with the ledger."""
+
+    __tablename__ = "vouchers"
+
+    serial: Mapped[str] = mapped_column(sa.String(24), unique=True)
+    programme_id: Mapped[int] = mapped_column(
+        BigInt, sa.ForeignKey("programmes.id", ondelete="RESTRICT"), index=True
+    )
+    enterprise_id: Mapped[int] = mapped_column(
+        BigInt, sa.ForeignKey("enterprises.id", ondelete="RESTRICT"), index=True
+    )
+    application_id: Mapped[int] = mapped_column(
+        BigInt, sa.ForeignKey("voucher_applications.id", ondelete="RESTRICT"), unique=True
+    )
+    status: Mapped[VoucherStatus] = enum_column(
+        VoucherStatus, "status", default=VoucherStatus.ACTIVE
+    )
+    face_value_fen: Mapped[int] = money_column()
+    balance_fen: Mapped[int] = money_column()
+    held_fen: Mapped[int] = money_column(default=0)
+    used_fen: Mapped[int] = money_column(default=0)
+    #: Returned to the programme budget on expiry or revocation.
+    returned_fen: Mapped[int] = money_column(default=0)
+    valid_from: Mapped[date] = mapped_column(sa.Date)
+    use_by: Mapped[date] = mapped_column(sa.Date)
+    claim_deadline: Mapped[date] = mapped_column(sa.Date)
+    #: Random part of the signed verification token; rotating it invalidates old tokens.
+    token_nonce: Mapped[str] = mapped_column(sa.String(32))
+    issued_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expired_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    revoke_reason: Mapped[str | None] = mapped_column(sa.Text)
+    revocation_key: Mapped[str | None] = mapped_column(sa.String(200), unique=True)
+
+    programme: Mapped[Programme] = relationship(lazy="joined")
+    enterprise: Mapped[Enterprise] = relationship(lazy="joined")
+
+    __table_args__ = (
+        sa.CheckConstraint("face_value_fen > 0", name="face_value_positive"),
+        sa.CheckConstraint(
+            "balance_fen >= 0 AND held_fen >= 0 AND used_fen >= 0 AND returned_fen >= 0",
+            name="amounts_non_negative",
+        ),
+        sa.CheckConstraint(
+            "balance_fen + held_fen + used_fen + returned_fen = face_value_fen",
+            name="amounts_add_up",
+        ),
+        sa.CheckConstraint(
+            "status IN ('active', 'exhausted') OR balance_fen = 0", name="closed_has_no_balance"
+        ),
+        sa.CheckConstraint("status <> 'revoked' OR held_fen = 0", name="revoked_has_no_holds"),
+        sa.CheckConstraint("claim_deadline >= use_by AND use_by >= valid_from", name="date_order"),
+    )
+
+
+class Quota(IdMixin, Base):
+    """What one enterprise used (captured) and holds against one annual cap in one calendar
+    year. Every hold, capture and release locks this row, so the cap is race-safe."""
+
+    __tablename__ = "enterprise_year_quotas"
+
+    enterprise_id: Mapped[int] = mapped_column(
+        BigInt, sa.ForeignKey("enterprises.id", ondelete="RESTRICT")
+    )
+    year: Mapped[int] = mapped_column(sa.Integer)
+    #: "shared" (across programmes) or "programme:<id>" for a programme with its own cap.
+    scope: Mapped[str] = mapped_column(sa.String(40))
+    programme_id: Mapped[int | None] = mapped_column(
+        BigInt, sa.ForeignKey("programmes.id", ondelete="RESTRICT")
+    )
+    cap_fen: Mapped[int] = money_column()
+    used_fen: Mapped[int] = money_column(default=0)
+    held_fen: Mapped[int] = money_column(default=0)
+
+    __table_args__ = (
+        sa.UniqueConstraint("enterprise_id", "year", "scope"),
+        sa.CheckConstraint("cap_fen > 0", name="cap_positive"),
+        sa.CheckConstraint("used_fen >= 0 AND held_fen >= 0", name="amounts_non_negative"),
+        sa.CheckConstraint("used_fen + held_fen <= cap_fen", name="within_cap"),
+    )
+
+    @property
+    def remaining_fen(self) -> int:
+        return max(0, self.cap_fen - self.used_fen - self.held_fen)
+
+
+class Hold(IdMixin, Base):
+    """Money reserved on a voucher for one order; resolved once, by capture or release."""
+
+    __tablename__ = "voucher_holds"
+
+    voucher_id: Mapped[int] = mapped_column(
+        BigInt, sa.ForeignKey("vouchers.id", ondelete="RESTRICT"), index=True
+    )
+    quota_id: Mapped[int] = mapped_column(
+        BigInt, sa.ForeignKey("enterprise_year_quotas.id", ondelete="RESTRICT"), index=True
+    )
+    order_ref: Mapped[str] = mapped_column(sa.String(100), index=True)
+    status: Mapped[HoldStatus] = enum_column(HoldStatus, "status", default=HoldStatus.OPEN)
+    requested_fen: Mapped[int] = money_column()
+    price_fen: Mapped[int] = money_column()
+    amount_fen: Mapped[int] = money_column()
+    captured_fen: Mapped[int] = money_column(default=0)
+    released_fen: Mapped[int] = money_column(default=0)
+    provider_id: Mapped[int | None] = mapped_column(
+        BigInt, sa.ForeignKey("providers.id", ondelete="RESTRICT")
+    )
+    idempotency_key: Mapped[str] = mapped_column(sa.String(200), unique=True)
+    resolution_key: Mapped[str | None] = mapped_column(sa.String(200), unique=True)
+    release_reason: Mapped[str | None] = mapped_column(sa.String(40))
+    placed_at: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None]
+
+    voucher: Mapped[Voucher] = relationship()
+
+    __table_args__ = (
+        sa.CheckConstraint("price_fen > 0 AND requested_fen > 0", name="inputs_positive"),
+        sa.CheckConstraint(
+            "amount_fen > 0 AND amount_fen <= requested_fen AND amount_fen <= price_fen",
+            name="amount_bounded",
+        ),
+        sa.CheckConstraint(
+            "captured_fen >= 0 AND released_fen >= 0", name="resolution_non_negative"
+        ),
+        sa.CheckConstraint(
+            "(status = 'open' AND captured_fen = 0 AND released_fen = 0 AND resolved_at IS NULL"
+            " AND resolution_key IS NULL)"
+            " OR (status <> 'open' AND captured_fen + released_fen = amount_fen"
+            " AND resolved_at IS NOT NULL AND resolution_key IS NOT NULL)",
+            name="resolution_consistent",
+        ),
+        sa.CheckConstraint(
+            "status <> 'captured' OR (captured_fen > 0 AND provider_id IS NOT NULL)",
+            name="capture_has_provider",
+        ),
+        sa.CheckConstraint("status <> 'released' OR captured_fen = 0", name="release_is_full"),
+    )
+
+
+class IssuanceBatch(IdMixin, Base):
+    """One bulk issuance (CSV upload or API call) and its per-row report. The file's SHA-256
+    is unique per programme, so uploading the same file twice issues nothing twice."""
+
+    __tablename__ = "voucher_issuance_batches"
+
+    programme_id: Mapped[int] = mapped_column(
+        BigInt, sa.ForeignKey("programmes.id", ondelete="RESTRICT"), index=True
+    )
+    filename: Mapped[str] = mapped_column(sa.String(200))
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    actor_id: Mapped[int | None] = mapped_column(BigInt, _user_fk())
+    issued_count: Mapped[int] = mapped_column(sa.Integer, default=0)
+    refused_count: Mapped[int] = mapped_column(sa.Integer, default=0)
+    issued_fen: Mapped[int] = money_column(default=0)
+    report: Mapped[list[dict[str, object]]] = mapped_column(sa.JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    programme: Mapped[Programme] = relationship(lazy="joined")
+
+    __table_args__ = (sa.UniqueConstraint("programme_id", "sha256"),)
+
+
+class RecoveryFlag(IdMixin, Base):
+    """Redeemed money of a revoked (fraudulent) voucher, flagged for recovery by finance."""
+
+    __tablename__ = "voucher_recovery_flags"
+
+    voucher_id: Mapped[int] = mapped_column(
+        BigInt, sa.ForeignKey("vouchers.id", ondelete="RESTRICT"), unique=True
+    )
+    amount_fen: Mapped[int] = money_column()
+    reason: Mapped[str] = mapped_column(sa.Text)
+    actor_id: Mapped[int | None] = mapped_column(BigInt, _user_fk())
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    voucher: Mapped[Voucher] = relationship(lazy="joined")
+
+    __table_args__ = (sa.CheckConstraint("amount_fen > 0", name="amount_positive"),)
+
+
+# Register the ledger's tables on the same metadata whenever the models are imported.
+from vouchers import ledger_models  # noqa: E402, F401

@@ -34,5 +34,14 @@ def home() -> ResponseReturnValue:
     events = session.scalars(sa.select(AuditEvent).order_by(AuditEvent.id.desc()).limit(20))
     return render_template("admin/home.html", pending=pending, events=list(events))
 
+
 # Route modules of other areas, registered on this blueprint.
-from marketplace.admin import audit  # noqa: E402, F401
+from marketplace.admin import (  # noqa: E402, F401
+    audit,
+    enterprises,
+    payments,
+    providers,
+    settlement,
+    statistics,
+    vouchers,
+)

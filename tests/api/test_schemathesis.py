@@ -6,6 +6,8 @@ codes, content types, bodies). It runs once anonymously and once with a token fo
 on both databases, against demo data.
 """
 
+import uuid
+
 import pytest
 import schemathesis
 import sqlalchemy as sa
@@ -22,7 +24,7 @@ ROLES = ["anonymous", *sorted({role.value for _email, role, _name, _org in DEMO_
 
 #: Fields whose rules a JSON schema cannot express: check characters (GB 32100 credit codes),
 #: opaque cursors, password strength. A schema-valid request may be refused (422) only for these.
-SEMANTIC_FIELDS = {"credit_code", "cursor", "password"}
+SEMANTIC_FIELDS = {"credit_code", "cursor", "password", "csv"}
 
 
 def _assert_rejection_is_semantic(response):
@@ -50,12 +52,20 @@ def role_users(session):
     return users
 
 
-def _headers(session, user):
-    # A fresh token per call: the fuzzer may well revoke earlier ones (DELETE /auth/tokens/{id}).
-    if user is None:
-        return {}
-    _token, plain = create_api_token(session, user, name="fuzz")
-    return {"Authorization": f"Bearer {plain}"}
+def _headers(session, user, *, idempotent: bool):
+    # A fresh Idempotency-Key per call: generated keys repeat across generated bodies, and a
+    # reused key with a different body is rightly refused (422 idempotency_key_reused).
+    headers = {"Idempotency-Key": uuid.uuid4().hex} if idempotent else {}
+    if user is not None:
+        # A fresh token per call: the fuzzer may well revoke earlier ones (DELETE /auth/tokens/{id}).
+        _token, plain = create_api_token(session, user, name="fuzz")
+        headers["Authorization"] = f"Bearer {plain}"
+    return headers
+
+
+def _takes_idempotency_key(operation) -> bool:
+    parameters = operation.definition.raw.get("parameters", [])
+    return any(p.get("name") == "Idempotency-Key" for p in parameters)
 
 
 def test_api_conforms_to_its_document(app, session, role_users):
@@ -63,22 +73,31 @@ def test_api_conforms_to_its_document(app, session, role_users):
     operations = [result.ok() for result in schema.get_all_operations()]
     assert operations, "the OpenAPI document lists no operations"
     for operation in operations:
-        public = operation.definition.raw.get("security") == []
+        _fuzz(operation, session, role_users)
 
-        @given(case=operation.as_strategy())
-        @settings(
-            max_examples=EXAMPLES,
-            deadline=None,
-            suppress_health_check=list(HealthCheck),
-            database=None,
-        )
-        def check(case):
-            for user in role_users.values():
-                headers = _headers(session, user)
-                response = case.call(headers=headers)
+
+def _fuzz(operation, session, role_users) -> None:
+    public = operation.definition.raw.get("security") == []
+    idempotent = _takes_idempotency_key(operation)
+
+    @given(case=operation.as_strategy())
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        database=None,
+    )
+    def check(case):
+        for role, user in role_users.items():
+            headers = _headers(session, user, idempotent=idempotent)
+            response = case.call(headers=headers)
+            try:
                 case.validate_response(response, excluded_checks=EXCLUDED_CHECKS)
                 _assert_rejection_is_semantic(response)
-                if not headers and not public:
-                    assert response.status_code == 401, f"{case.method} {case.path} without a token"
+                if user is None and not public:
+                    assert response.status_code == 401, "answered without a token"
+            except Exception as failure:
+                # Name the operation and role: hypothesis alone reports only the case.
+                raise AssertionError(f"{operation.label} as {role}: {failure}") from failure
 
-        check()
+    check()

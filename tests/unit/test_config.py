@@ -38,6 +38,10 @@ def test_postgres_urls_use_psycopg3():
         ({"SQL_ECHO": "maybe"}, "SQL_ECHO"),
         ({"MAX_UPLOAD_BYTES": "10"}, "MAX_UPLOAD_BYTES"),
         ({"BASE_URL": "ftp://x"}, "BASE_URL"),
+        ({"JOB_QUEUE": "a queue"}, "JOB_QUEUE"),
+        ({"SETTLEMENT_COOLING_OFF_DAYS": "-1"}, "SETTLEMENT_COOLING_OFF_DAYS"),
+        ({"SETTLEMENT_COOLING_OFF_DAYS": "366"}, "SETTLEMENT_COOLING_OFF_DAYS"),
+        ({"SETTLEMENT_COOLING_OFF_DAYS": "a week"}, "SETTLEMENT_COOLING_OFF_DAYS"),
     ],
 )
 def test_invalid_settings_name_the_variable_in_one_line(environ, variable):
@@ -58,3 +62,8 @@ def test_stripe_gateway_with_its_keys():
         {"PAYMENT_GATEWAY": "STRIPE", "STRIPE_SECRET_KEY": "sk", "STRIPE_WEBHOOK_SECRET": "wh"}
     )
     assert settings.payment_gateway is PaymentGatewayKind.STRIPE
+
+
+def test_cooling_off_defaults_to_none_and_reads_the_environment():
+    assert Settings.from_env({}).settlement_cooling_off_days == 0
+    assert Settings.from_env({"SETTLEMENT_COOLING_OFF_DAYS": "7"}).settlement_cooling_off_days == 7

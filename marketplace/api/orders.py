@@ -1,0 +1,615 @@
+"""Orders over JSON: create, list, read, every step as a POST, disputes and their mediation.
+
+Who sees what: an enterprise its own orders, a provider its own (another organisation's order
+answers 404); every administrator role reads all. Which step a caller may take is the state
+machine's answer: 403 ``actor_not_allowed`` for the wrong party, 409 ``illegal_transition``
+for the wrong state. Steps that move money (accept, confirm, cancel, the dispute decision, a
+refund) require an ``Idempotency-Key``. Every step honours ``If-Match: "<version>"`` or a
+``version`` field (412 ``precondition_failed`` when the order changed since it was read).
+
+Files (the delivery report, dispute documents) travel as base64 inside the JSON body
+(``{"filename": "report.pdf", "content_base64": "JVBERi0…"}``): PDF, PNG or JPEG, checked by
+content, at most ``MAX_UPLOAD_BYTES`` once decoded. Base64 adds a third, so through the API a
+file may be at most about three quarters of the request size limit (``MAX_UPLOAD_BYTES`` +
+64 KiB); the web pages take full-size files as multipart uploads.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Response, current_app, request
+
+from marketplace.api import bp
+from marketplace.api.endpoint import ANY_ROLE, api_user, endpoint
+from marketplace.api.pagination import Page, paginate
+from marketplace.api.problems import ApiProblem, problem
+from marketplace.auth.models import User
+from marketplace.db import db_session
+from marketplace.enums import ADMIN_ROLES, Role
+from marketplace.errors import NotFound, PermissionDenied
+from marketplace.orders import disputes, services
+from marketplace.orders.access import actor_of, get_order, visible
+from marketplace.orders.files import OrderFileStorage, Upload
+from marketplace.orders.models import Dispute, Order
+from marketplace.orders.rules import IllegalTransition, allowed_actions
+from marketplace.orders.schemas import (
+    AcceptIn,
+    DecisionIn,
+    DeliverIn,
+    DisputeDetailOut,
+    DisputeDocumentOut,
+    DisputeMessageOut,
+    DisputeOut,
+    DisputeQuery,
+    DocumentIn,
+    FileOut,
+    MessageIn,
+    OrderCreateIn,
+    OrderDetailOut,
+    OrderOut,
+    OrderQuery,
+    PaymentInfoOut,
+    QuoteIn,
+    RateIn,
+    RatingOut,
+    ReasonIn,
+    RefundOut,
+    RefundRecordIn,
+)
+from marketplace.payments import services as payments
+from marketplace.payments.models import GatewayKind, Payment, PaymentStatus, remittance_code
+
+TAGS = ["orders"]
+DISPUTE_TAGS = ["orders", "disputes"]
+ENTERPRISE = (Role.ENTERPRISE,)
+PROVIDER = (Role.PROVIDER,)
+PARTIES = (Role.ENTERPRISE, Role.PROVIDER)
+MEDIATION = (Role.ENTERPRISE, Role.PROVIDER, Role.REVIEWER)
+#: What the output schemas name, read from the order and dispute rows.
+_ORDER_FIELDS = tuple(name for name in OrderOut().fields if name != "allowed_actions")
+_DISPUTE_FIELDS = tuple(DisputeOut().fields)
+
+
+def _expected_version(body: dict[str, Any] | None = None) -> int | None:
+    """``If-Match: "3"`` (or ``3``) or the body's ``version``; they must agree when both sent."""
+    header = request.headers.get("If-Match")
+    from_header: int | None = None
+    if header is not None:
+        raw = header.strip().removeprefix("W/").strip('"')
+        if not raw.isdigit() or len(raw) > 18:
+            raise ApiProblem(
+                400, "invalid_if_match", "Invalid If-Match", "If-Match must be a version number"
+            )
+        from_header = int(raw)
+    from_body = (body or {}).get("version")
+    if from_header is not None and from_body is not None and from_header != from_body:
+        raise ApiProblem(
+            400, "invalid_if_match", "Invalid If-Match", "If-Match and version disagree"
+        )
+    return from_header if from_header is not None else from_body
+
+
+@bp.errorhandler(IllegalTransition)
+def _illegal_transition(exc: IllegalTransition) -> Response:
+    """The state machine's refusal as problem+json. Its ``extra`` names the order's status
+    ``status``, which the app-wide DomainError handler would pass to ``problem()`` next to the
+    HTTP status (a TypeError, so a 500); here it goes out as ``order_status``."""
+    extra = {("order_status" if k == "status" else k): v for k, v in exc.extra.items()}
+    return problem(exc.status, exc.code, exc.title, exc.message, **extra)
+
+
+def _storage() -> OrderFileStorage:
+    return OrderFileStorage.from_settings(current_app.config["SETTINGS"])
+
+
+def _upload(data: dict[str, Any]) -> Upload:
+    try:
+        raw = base64.b64decode(data["content_base64"], validate=True)
+    except (binascii.Error, ValueError):  # pragma: no cover - the schema's pattern guards it
+        raise ApiProblem(
+            422,
+            "validation_failed",
+            "The input is not valid",
+            "the file is not valid base64",
+            errors={"content_base64": ["Not valid base64."]},
+        ) from None
+    return Upload(filename=data["filename"], stream=io.BytesIO(raw))
+
+
+def _actions(user: User, order: Order) -> list[str]:
+    try:
+        actor = actor_of(user, order)
+    except (NotFound, PermissionDenied):
+        return []
+    return [a.value for a in allowed_actions(order.status, actor)]
+
+
+def order_view(order: Order, user: User, *, detail: bool = False) -> dict[str, Any]:
+    view = {name: getattr(order, name) for name in _ORDER_FIELDS}
+    view["allowed_actions"] = _actions(user, order)
+    if detail:
+        view["invoice"] = order.invoice
+        view["events"] = list(order.events)
+    return view
+
+
+def _detail(order: Order) -> dict[str, Any]:
+    session = db_session()
+    session.flush()
+    session.refresh(order)
+    return order_view(order, api_user(), detail=True)
+
+
+# --------------------------------------------------------------------------- orders
+
+
+@endpoint(
+    bp,
+    "/orders",
+    "POST",
+    roles=ENTERPRISE,
+    body=OrderCreateIn,
+    response=OrderDetailOut,
+    status=201,
+    tags=TAGS,
+    errors=[404, 409],
+    summary="Request a service (the provider then quotes or accepts at the list price)",
+)
+def create_order(body: dict[str, Any]) -> dict[str, Any]:
+    order = services.request_service(
+        db_session(),
+        api_user(),
+        body["service_id"],
+        note=body["note"],
+        quantity=body["quantity"],
+    )
+    return _detail(order)
+
+
+@endpoint(
+    bp,
+    "/orders",
+    "GET",
+    roles=ANY_ROLE,
+    query=OrderQuery,
+    response=OrderOut,
+    paginated=True,
+    tags=TAGS,
+    summary="Orders you may see (yours; all for administrators), newest first",
+)
+def list_orders(query: dict[str, Any]) -> Page:
+    user = api_user()
+    stmt = sa.select(Order).where(visible(user))
+    if query["status"] is not None:
+        stmt = stmt.where(Order.status == query["status"])
+    page = paginate(
+        db_session(),
+        stmt,
+        sort_column=Order.id,
+        id_column=Order.id,
+        cursor=query["cursor"],
+        limit=query["limit"],
+        descending=True,
+    )
+    return Page(items=[order_view(o, user) for o in page.items], next_cursor=page.next_cursor)
+
+
+@endpoint(
+    bp,
+    "/orders/<int:order_id>",
+    "GET",
+    roles=ANY_ROLE,
+    response=OrderDetailOut,
+    tags=TAGS,
+    errors=[404],
+    summary="One order with its invoice and full history",
+)
+def get_order_detail(order_id: int) -> dict[str, Any]:
+    return _detail(get_order(db_session(), order_id, api_user()))
+
+
+def _payment_view(payment: Payment, *, checkout: bool) -> dict[str, Any]:
+    instructions = client_secret = None
+    if checkout and payment.status in (PaymentStatus.PENDING, PaymentStatus.FAILED):
+        intent = payments.checkout(db_session(), payment.id)
+        instructions, client_secret = intent.instructions, intent.client_secret
+    return {
+        "payment_id": payment.id,
+        "status": payment.status.value,
+        "gateway": payment.gateway.value,
+        "amount_fen": payment.amount_fen,
+        "refunded_fen": payment.refunded_fen,
+        "remittance_code": remittance_code(payment.id),
+        "instructions": instructions,
+        "client_secret": client_secret,
+    }
+
+
+@endpoint(
+    bp,
+    "/orders/<int:order_id>/payment",
+    "GET",
+    roles=ANY_ROLE,
+    response=PaymentInfoOut,
+    tags=TAGS,
+    errors=[404, 409, 502, 503],
+    summary="The co-payment: status, and for the paying enterprise how to pay",
+    description=(
+        "Bank transfer: the remittance code to quote; finance then records the transfer. "
+        "Stripe: the PaymentIntent's client_secret, to confirm with Stripe.js."
+    ),
+)
+def get_order_payment(order_id: int) -> dict[str, Any]:
+    session = db_session()
+    user = api_user()
+    order = get_order(session, order_id, user)
+    payment = services.payment_of(session, order)
+    if payment is None:
+        raise NotFound("该订单尚无付款 / the order has no payment yet")
+    payer = user.role is Role.ENTERPRISE
+    return _payment_view(
+        payment, checkout=payer and payment.gateway in (GatewayKind.OFFLINE, GatewayKind.STRIPE)
+    )
+
+
+@endpoint(
+    bp,
+    "/orders/<int:order_id>/quote",
+    "POST",
+    roles=PROVIDER,
+    body=QuoteIn,
+    response=OrderDetailOut,
+    tags=TAGS,
+    errors=[403, 404, 409, 412],
+    summary="Quote the final price (or accept a fixed-price service at list price)",
+)
+def quote_order(order_id: int, body: dict[str, Any]) -> dict[str, Any]:
+    order = services.quote(
+        db_session(),
+        order_id,
+        api_user(),
+        price_fen=body["price_fen"],
+        note=body["note"],
+        expected_version=_expected_version(body),
+    )
+    return _detail(order)
+
+
+@endpoint(
+    bp,
+    "/orders/<int:order_id>/decline",
+    "POST",
+    roles=PROVIDER,
+    body=ReasonIn,
+    response=OrderDetailOut,
+    tags=TAGS,
+    errors=[403, 404, 409, 412],
+    summary="Decline the request, with a reason",
+)
+def decline_order(order_id: int, body: dict[str, Any]) -> dict[str, Any]:
+    order = services.decline(
+        db_session(),
+        order_id,
+        api_user(),
+        reason=body["reason"],
+        expected_version=_expected_version(body),
+    )
+    return _detail(order)
+
+
+@endpoint(
+    bp,
+    "/orders/<int:order_id>/accept",
+    "POST",
+    roles=ENTERPRISE,
+    body=AcceptIn,
+    response=OrderDetailOut,
+    idempotency_required=True,
+    tags=TAGS,
+    errors=[403, 404, 409, 412],
+    summary="Accept the quote and the agreement, with a voucher; starts the co-payment",
+)
+def accept_order(order_id: int, body: dict[str, Any]) -> dict[str, Any]:
+    order = services.accept(
+        db_session(),
+        order_id,
+        api_user(),
+        voucher_id=body["voucher_id"],
+        requested_fen=body["requested_fen"],
+        agree=body["agree"],
+        expected_version=_expected_version(body),
+    )
+    return _detail(order)
+
+
+@endpoint(
+    bp,
+    "/orders/<int:order_id>/deliver",
+    "POST",
+    roles=PROVIDER,
+    body=DeliverIn,
+    response=OrderDetailOut,
+    tags=TAGS,
+    errors=[403, 404, 409, 412, 413],
+    summary="Deliver: the service report (base64) and the electronic invoice details",
+    description=(
+        "The invoice must match the order (amount = price, buyer = the enterprise's credit "
+        "code, seller = yours, dated between the agreement and today) and never have been used "
+        "on the platform (409 invoice_mismatch / invoice_reused). The report is a PDF, PNG or "
+        "JPEG as base64 (see the module notes on size)."
+    ),
+)
+def deliver_order(order_id: int, body: dict[str, Any]) -> dict[str, Any]:
+    invoice = body["invoice"]
+    order = services.deliver(
+        db_session(),
+        _storage(),
+        order_id,
+        api_user(),
+        invoice=services.InvoiceInput(
+            code=invoice["code"],
+            number=invoice["number"],
+            issued_on=invoice["issued_on"],
+            amount_fen=invoice["amount_fen"],
+            buyer_taxpayer_id=invoice["buyer_taxpayer_id"],
+            seller_taxpayer_id=invoice["seller_taxpayer_id"],
+        ),
+        report=_upload(body["report"]),
+        note=body["note"],
+        expected_version=_expected_version(body),
+    )
+    return _detail(order)
+
+
+@endpoint(
+    bp,
+    "/orders/<int:order_id>/report",
+    "GET",
+    roles=ANY_ROLE,
+    response=FileOut,
+    tags=TAGS,
+    errors=[404],
+    summary="The delivery report (base64), for the order's parties and administrators",
+)
+def get_report(order_id: int) -> dict[str, Any]:
+    order = get_order(db_session(), order_id, api_user())
+    if order.report_path is None:
+        raise NotFound("该订单尚未交付报告 / no report delivered yet")
+    path = _storage().path_for(order.report_path)
+    if not path.is_file():
+        raise NotFound("报告文件缺失 / the report file is missing")
+    return {
+        "filename": order.report_filename or "report",
+        "content_base64": base64.b64encode(path.read_bytes()).decode(),
+    }
+
+
+@endpoint(
+    bp,
+    "/orders/<int:order_id>/confirm",
+    "POST",
+    roles=ENTERPRISE,
+    response=OrderDetailOut,
+    idempotency_required=True,
+    tags=TAGS,
+    errors=[403, 404, 409, 412],
+    summary="Confirm the delivery: the voucher part becomes payable to the provider",
+    description="Send If-Match with the version you read to make sure nothing changed.",
+)
+def confirm_order(order_id: int) -> dict[str, Any]:
+    order = services.confirm(
+        db_session(), order_id, api_user(), expected_version=_expected_version()
+    )
+    return _detail(order)
+
+
+@endpoint(
+    bp,
+    "/orders/<int:order_id>/cancel",
+    "POST",
+    roles=PARTIES,
+    body=ReasonIn,
+    response=OrderDetailOut,
+    idempotency_required=True,
+    tags=TAGS,
+    errors=[403, 404, 409, 412, 502, 503],
+    summary="Cancel before delivery: hold released, co-payment cancelled or refunded",
+)
+def cancel_order(order_id: int, body: dict[str, Any]) -> dict[str, Any]:
+    order = services.cancel(
+        db_session(),
+        order_id,
+        api_user(),
+        reason=body["reason"],
+        expected_version=_expected_version(body),
+    )
+    return _detail(order)
+
+
+@endpoint(
+    bp,
+    "/orders/<int:order_id>/rate",
+    "POST",
+    roles=ENTERPRISE,
+    body=RateIn,
+    response=RatingOut,
+    status=201,
+    tags=TAGS,
+    errors=[403, 404, 409],
+    summary="Rate the service of a confirmed order (1–5 stars, once)",
+)
+def rate_order(order_id: int, body: dict[str, Any]) -> Any:
+    return services.rate(
+        db_session(), order_id, api_user(), stars=body["stars"], comment=body["comment"]
+    )
+
+
+@endpoint(
+    bp,
+    "/orders/<int:order_id>/refund",
+    "POST",
+    roles=(Role.FINANCE,),
+    body=RefundRecordIn,
+    response=RefundOut,
+    status=201,
+    idempotency_required=True,
+    tags=TAGS,
+    errors=[404, 409, 412],
+    summary="Finance: refund what the order owes the SME (bank transfers: with its reference)",
+)
+def refund_order(order_id: int, body: dict[str, Any]) -> Any:
+    return services.record_refund(
+        db_session(),
+        order_id,
+        api_user(),
+        bank_reference=body["bank_reference"],
+        expected_version=_expected_version(body),
+    )
+
+
+# --------------------------------------------------------------------------- disputes
+
+
+def _dispute_view(dispute: Dispute) -> dict[str, Any]:
+    db_session().refresh(dispute)
+    return {
+        **{name: getattr(dispute, name) for name in _DISPUTE_FIELDS},
+        "messages": list(dispute.messages),
+        "documents": list(dispute.documents),
+    }
+
+
+@endpoint(
+    bp,
+    "/orders/disputes",
+    "GET",
+    roles=tuple(ADMIN_ROLES),
+    query=DisputeQuery,
+    response=DisputeOut,
+    paginated=True,
+    tags=DISPUTE_TAGS,
+    summary="Administrators: every dispute, newest first, filtered by status",
+)
+def list_disputes(query: dict[str, Any]) -> Page:
+    stmt = sa.select(Dispute)
+    if query["status"] is not None:
+        stmt = stmt.where(Dispute.status == query["status"])
+    return paginate(
+        db_session(),
+        stmt,
+        sort_column=Dispute.id,
+        id_column=Dispute.id,
+        cursor=query["cursor"],
+        limit=query["limit"],
+        descending=True,
+    )
+
+
+@endpoint(
+    bp,
+    "/orders/<int:order_id>/dispute",
+    "POST",
+    roles=ENTERPRISE,
+    body=ReasonIn,
+    response=DisputeDetailOut,
+    status=201,
+    tags=DISPUTE_TAGS,
+    errors=[403, 404, 409, 412],
+    summary="Dispute the delivery, with a reason, until the confirmation deadline",
+)
+def open_dispute(order_id: int, body: dict[str, Any]) -> dict[str, Any]:
+    dispute = disputes.open_dispute(
+        db_session(),
+        order_id,
+        api_user(),
+        reason=body["reason"],
+        expected_version=_expected_version(body),
+    )
+    return _dispute_view(dispute)
+
+
+@endpoint(
+    bp,
+    "/orders/<int:order_id>/dispute",
+    "GET",
+    roles=ANY_ROLE,
+    response=DisputeDetailOut,
+    tags=DISPUTE_TAGS,
+    errors=[404],
+    summary="The order's dispute with its messages and documents",
+)
+def get_dispute(order_id: int) -> dict[str, Any]:
+    session = db_session()
+    order = get_order(session, order_id, api_user())
+    return _dispute_view(disputes.dispute_of(session, order))
+
+
+@endpoint(
+    bp,
+    "/orders/<int:order_id>/dispute/messages",
+    "POST",
+    roles=MEDIATION,
+    body=MessageIn,
+    response=DisputeMessageOut,
+    status=201,
+    tags=DISPUTE_TAGS,
+    errors=[403, 404, 409],
+    summary="Write in the mediation (the parties and the reviewer)",
+)
+def post_dispute_message(order_id: int, body: dict[str, Any]) -> Any:
+    return disputes.post_message(db_session(), order_id, api_user(), body=body["body"])
+
+
+@endpoint(
+    bp,
+    "/orders/<int:order_id>/dispute/documents",
+    "POST",
+    roles=MEDIATION,
+    body=DocumentIn,
+    response=DisputeDocumentOut,
+    status=201,
+    tags=DISPUTE_TAGS,
+    errors=[403, 404, 409, 413],
+    summary="Add evidence to the mediation (PDF, PNG or JPEG as base64)",
+)
+def add_dispute_document(order_id: int, body: dict[str, Any]) -> Any:
+    return disputes.add_document(
+        db_session(), _storage(), order_id, api_user(), upload=_upload(body)
+    )
+
+
+@endpoint(
+    bp,
+    "/orders/<int:order_id>/dispute/decision",
+    "POST",
+    roles=(Role.REVIEWER,),
+    body=DecisionIn,
+    response=DisputeDetailOut,
+    idempotency_required=True,
+    tags=DISPUTE_TAGS,
+    errors=[404, 409, 412],
+    summary="Reviewer: decide the dispute (dismiss, uphold in part, uphold in full)",
+    description=(
+        "dismiss → confirmed (voucher part captured); uphold_partial → confirmed at a lower "
+        "price, refund_fen of the co-payment refunded and voucher_restore_fen of the voucher "
+        "part restored (the voucher part must stay within the programme's ceiling of the "
+        "reduced price); uphold_full → refunded (hold released, co-payment refunded)."
+    ),
+)
+def decide_dispute(order_id: int, body: dict[str, Any]) -> dict[str, Any]:
+    dispute = disputes.decide(
+        db_session(),
+        order_id,
+        api_user(),
+        outcome=body["outcome"],
+        note=body["note"],
+        refund_fen=body["refund_fen"],
+        voucher_restore_fen=body["voucher_restore_fen"],
+        expected_version=_expected_version(body),
+    )
+    return _dispute_view(dispute)

@@ -1,0 +1,178 @@
+"""Payments for finance (and auditors, read-only): list, inspect, record receipts, refund.
+
+Finance and auditors are platform-wide roles: every payment is theirs to see, so the
+object-level check is that the payment exists (404 otherwise). Money-moving POSTs require an
+Idempotency-Key and honour ``If-Match`` / ``version`` (412 when the payment changed).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from flask import request
+
+from marketplace.api import bp
+from marketplace.api.endpoint import api_user, endpoint
+from marketplace.api.pagination import Page, paginate
+from marketplace.api.problems import ApiProblem
+from marketplace.db import db_session
+from marketplace.enums import Role
+from marketplace.payments import services
+from marketplace.payments.models import Payment, PaymentRefund
+from marketplace.payments.schemas import (
+    OfflineReceiptIn,
+    PaymentDetailOut,
+    PaymentOut,
+    PaymentQuery,
+    PaymentRefundIn,
+    PaymentRefundOut,
+    payment_view,
+)
+
+READERS = (Role.FINANCE, Role.AUDITOR)
+WRITERS = (Role.FINANCE,)
+
+
+def _expected_version(body: dict[str, Any]) -> int | None:
+    """``If-Match: "3"`` (or ``3``) or the body's ``version``; they must agree when both sent."""
+    header = request.headers.get("If-Match")
+    from_header: int | None = None
+    if header is not None:
+        raw = header.strip().removeprefix("W/").strip('"')
+        if not raw.isdigit():
+            raise ApiProblem(
+                400, "invalid_if_match", "Invalid If-Match", "If-Match must be a version number"
+            )
+        from_header = int(raw)
+    from_body = body.get("version")
+    if from_header is not None and from_body is not None and from_header != from_body:
+        raise ApiProblem(
+            400, "invalid_if_match", "Invalid If-Match", "If-Match and version disagree"
+        )
+    return from_header if from_header is not None else from_body
+
+
+def _detail(payment: Payment) -> dict[str, Any]:
+    session = db_session()
+    session.refresh(payment)
+    return payment_view(payment, services.refundable_fen(session, payment))
+
+
+@endpoint(
+    bp,
+    "/payments",
+    "GET",
+    roles=READERS,
+    query=PaymentQuery,
+    response=PaymentOut,
+    paginated=True,
+    tags=["payments"],
+    summary="Payments, newest first, filtered by status, gateway and reference",
+)
+def list_payments(query: dict[str, Any]) -> Page:
+    session = db_session()
+    stmt = sa.select(Payment)
+    if query["status"] is not None:
+        stmt = stmt.where(Payment.status == query["status"])
+    if query["gateway"] is not None:
+        stmt = stmt.where(Payment.gateway == query["gateway"])
+    reference = query["reference"]
+    if reference:
+        if reference.endswith(":"):
+            stmt = stmt.where(Payment.reference.startswith(reference, autoescape=True))
+        else:
+            stmt = stmt.where(Payment.reference == reference)
+    page = paginate(
+        session,
+        stmt,
+        sort_column=Payment.id,
+        id_column=Payment.id,
+        cursor=query["cursor"],
+        limit=query["limit"],
+        descending=True,
+    )
+    items = [payment_view(p, services.refundable_fen(session, p)) for p in page.items]
+    return Page(items=items, next_cursor=page.next_cursor)
+
+
+@endpoint(
+    bp,
+    "/payments/<int:payment_id>",
+    "GET",
+    roles=READERS,
+    response=PaymentDetailOut,
+    tags=["payments"],
+    errors=[404],
+    summary="One payment with its refunds",
+)
+def get_payment(payment_id: int) -> dict[str, Any]:
+    return _detail(services.get_payment(db_session(), payment_id))
+
+
+@endpoint(
+    bp,
+    "/payments/<int:payment_id>/offline-receipt",
+    "POST",
+    roles=WRITERS,
+    body=OfflineReceiptIn,
+    response=PaymentDetailOut,
+    idempotency_required=True,
+    tags=["payments"],
+    errors=[404, 409, 412, 422],
+    summary="Record the bank transfer that paid an offline payment (amount must match)",
+)
+def record_offline_receipt(payment_id: int, body: dict[str, Any]) -> dict[str, Any]:
+    payment = services.record_offline_payment(
+        db_session(),
+        payment_id,
+        bank_reference=body["bank_reference"],
+        amount_fen=body["amount_fen"],
+        actor_id=api_user().id,
+        expected_version=_expected_version(body),
+    )
+    return _detail(payment)
+
+
+@endpoint(
+    bp,
+    "/payments/<int:payment_id>/refunds",
+    "POST",
+    roles=WRITERS,
+    body=PaymentRefundIn,
+    response=PaymentRefundOut,
+    status=201,
+    idempotency_required=True,
+    tags=["payments"],
+    errors=[404, 409, 412, 422],
+    summary="Refund part or all of a paid payment (never more than what remains)",
+    description=(
+        "Bank-transfer payments: give the bank_reference of the refund transfer; the refund is "
+        "recorded as succeeded. Stripe payments: the refund is created pending and executed at "
+        "Stripe right after this request commits."
+    ),
+)
+def create_refund(payment_id: int, body: dict[str, Any]) -> PaymentRefund:
+    return services.refund(
+        db_session(),
+        payment_id,
+        amount_fen=body["amount_fen"],
+        reason=body["reason"],
+        bank_reference=body["bank_reference"],
+        actor_id=api_user().id,
+        expected_version=_expected_version(body),
+    )
+
+
+@endpoint(
+    bp,
+    "/payments/<int:payment_id>/sync",
+    "POST",
+    roles=WRITERS,
+    response=PaymentDetailOut,
+    tags=["payments"],
+    errors=[404, 502, 503],
+    summary="Re-read the payment from its gateway and converge (safe to repeat)",
+)
+def sync_payment(payment_id: int) -> dict[str, Any]:
+    return _detail(services.sync_from_gateway(db_session(), payment_id))

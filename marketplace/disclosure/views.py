@@ -1,0 +1,85 @@
+"""Public disclosure pages (no sign-in) and the administrators' statistics page."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, abort, render_template, request
+from flask.typing import ResponseReturnValue
+
+from marketplace.db import db_session
+from marketplace.disclosure import services
+from marketplace.disclosure.schemas import EARLIEST_YEAR, LATEST_YEAR
+from marketplace.money import format_fen
+from vouchers.models import Programme
+
+bp = Blueprint("disclosure", __name__, url_prefix="/disclosure")
+
+
+def requested_year() -> int:
+    year = request.args.get("year", type=int) or date.today().year
+    if not EARLIEST_YEAR <= year <= LATEST_YEAR:
+        abort(404)
+    return year
+
+
+def known_years() -> list[int]:
+    years = set(db_session().scalars(sa.select(Programme.year)))
+    years.add(date.today().year)
+    return sorted(years, reverse=True)
+
+
+@bp.get("/")
+def index() -> ResponseReturnValue:
+    year = requested_year()
+    session = db_session()
+    grants = services.grants(session, year)
+    return render_template(
+        "disclosure/index.html",
+        year=year,
+        years=known_years(),
+        grants=grants,
+        total_fen=sum(g.face_value_fen for g in grants if not g.revoked),
+        redemptions=services.redemptions(session, year),
+    )
+
+
+@bp.get("/<int:year>.csv")
+def grants_csv(year: int) -> ResponseReturnValue:
+    if not EARLIEST_YEAR <= year <= LATEST_YEAR:
+        abort(404)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(
+        [
+            "序号 No.",
+            "企业名称 Enterprise",
+            "统一社会信用代码 Credit code",
+            "地区 Region",
+            "项目 Programme",
+            "金额（元） Amount (CNY)",
+            "发放日期 Issued",
+            "状态 Status",
+        ]
+    )
+    for n, g in enumerate(services.grants(db_session(), year), start=1):
+        writer.writerow(
+            [
+                n,
+                g.enterprise_name,
+                g.credit_code,
+                g.region,
+                g.programme_name,
+                format_fen(g.face_value_fen, symbol=False).replace(",", ""),
+                g.issued_on.isoformat(),
+                "已撤销 revoked" if g.revoked else "有效 granted",
+            ]
+        )
+    return Response(
+        "\ufeff" + buffer.getvalue(),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f"attachment; filename=vouchers-granted-{year}.csv"},
+    )

@@ -1,0 +1,1 @@
+"""The SME portal: wallet, open programmes, applications, vouchers, profile."""

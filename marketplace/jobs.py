@@ -1,0 +1,164 @@
+"""Background jobs that run only after the unit of work that asked for them has committed.
+
+Usage, from any service::
+
+    from marketplace import jobs
+
+    jobs.enqueue(session, "marketplace.notifications.services.deliver", message.id)
+
+``enqueue`` registers an :func:`marketplace.db.after_commit` callback on ``session``; a rollback
+drops the job, so nothing is ever sent or called for data that was not saved. After the commit
+the job either
+
+* runs **inline**, in the same process, when ``REDIS_URL`` is not set (development, the demo);
+  a failure is logged and never turns the already-committed request into an error; or
+* goes onto the **RQ** queue ``JOB_QUEUE`` on Redis, where ``flask jobs worker`` runs it and
+  RQ retries a failure three times (after 10 s, 1 min and 5 min).
+
+Either way the job function runs in **its own transaction** (:func:`marketplace.db.run_in_transaction`)
+and is called as ``func(session, *args)``. Arguments must be plain values (ids, strings,
+numbers): the job reloads its rows, so it sees the committed state, not a stale copy.
+
+Jobs must be safe to run twice (RQ retries, a crash after the work but before the commit):
+every job in this code base checks the row's state first and derives any outbound
+idempotency key from the row. Work whose dispatch was lost (Redis down at commit time) is
+picked up by each area's sweeper command (``flask payments sync``,
+``flask notifications send-pending``).
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import click
+from flask import Flask, current_app, has_app_context
+from flask.cli import AppGroup
+from sqlalchemy.orm import Session
+
+from marketplace.config import Settings
+from marketplace.db import after_commit, run_in_transaction
+
+log = logging.getLogger(__name__)
+
+JobArg = str | int | float | bool | None
+#: Only functions in our own packages may be named by a job (the queue is not a way to run
+#: arbitrary code).
+ALLOWED_PREFIXES = ("marketplace.", "vouchers.", "providers.")
+RETRY_INTERVALS = (10, 60, 300)
+
+
+class JobError(ValueError):
+    """A job was declared wrongly (unknown function, unsupported argument)."""
+
+
+def resolve(func_path: str) -> Callable[..., Any]:
+    """The function named ``package.module.function``; JobError if it is not one of ours."""
+    if not func_path.startswith(ALLOWED_PREFIXES):
+        raise JobError(f"job {func_path!r} is outside the application's packages")
+    module_name, _, name = func_path.rpartition(".")
+    try:
+        func = getattr(importlib.import_module(module_name), name)
+    except (ImportError, AttributeError):
+        raise JobError(f"job {func_path!r} does not name a function") from None
+    if not callable(func):
+        raise JobError(f"job {func_path!r} does not name a function")
+    return func
+
+
+def enqueue(session: Session, func_path: str, *args: JobArg) -> None:
+    """Run ``func_path(session, *args)`` in its own transaction once ``session`` commits.
+
+    Raises JobError at once (inside the caller's transaction) for an unknown function or an
+    argument that is not a plain value, so mistakes surface where they are made.
+    """
+    resolve(func_path)
+    for arg in args:
+        if not isinstance(arg, str | int | float | bool | type(None)):
+            raise JobError(f"job argument {arg!r} is not a plain value")
+    settings: Settings = current_app.config["SETTINGS"]
+    after_commit(session, functools.partial(_dispatch, settings, func_path, args))
+
+
+def _dispatch(settings: Settings, func_path: str, args: tuple[JobArg, ...]) -> None:
+    if settings.redis_url:
+        from redis.exceptions import RedisError
+        from rq import Retry
+
+        try:
+            queue(settings).enqueue(
+                run_job,
+                func_path,
+                *args,
+                retry=Retry(max=len(RETRY_INTERVALS), interval=list(RETRY_INTERVALS)),
+                description=func_path,
+            )
+        except RedisError:
+            # The commit stands; the sweeper commands redo work whose dispatch was lost.
+            log.exception("could not queue job %s%r on Redis", func_path, args)
+        return
+    try:
+        run_job(func_path, *args)
+    except Exception:
+        log.exception("inline job %s%r failed", func_path, args)
+
+
+def run_job(func_path: str, *args: JobArg) -> Any:
+    """Entry point for RQ and for inline runs: one job, one transaction, inside the app."""
+    func = resolve(func_path)
+    with _app_context():
+        return run_in_transaction(lambda session: func(session, *args))
+
+
+@contextmanager
+def _app_context() -> Iterator[None]:
+    if has_app_context():
+        yield
+        return
+    with _worker_app().app_context():
+        yield
+
+
+@functools.cache
+def _worker_app() -> Flask:
+    """The application a bare ``rq worker`` process runs jobs in (built from the environment)."""
+    from marketplace import create_app
+
+    return create_app()
+
+
+@functools.cache
+def _redis(url: str) -> Any:
+    from redis import Redis
+
+    return Redis.from_url(url)
+
+
+def queue(settings: Settings) -> Any:
+    """The RQ queue of this deployment (``JOB_QUEUE`` on ``REDIS_URL``)."""
+    from rq import Queue
+
+    if not settings.redis_url:
+        raise JobError("REDIS_URL is not set: jobs run inline and there is no queue")
+    return Queue(settings.job_queue, connection=_redis(settings.redis_url))
+
+
+# --------------------------------------------------------------------------- CLI
+
+jobs_cli = AppGroup("jobs", help="Background jobs (RQ on Redis).")
+
+
+@jobs_cli.command("worker")
+@click.option("--burst", is_flag=True, help="Stop when the queue is empty.")
+def worker(burst: bool) -> None:
+    """Run queued jobs. Jobs execute in this process (no fork), inside the application."""
+    from rq import SimpleWorker
+
+    settings: Settings = current_app.config["SETTINGS"]
+    q = queue(settings)
+    click.echo(f"working on queue {settings.job_queue!r}")
+    SimpleWorker([q], connection=q.connection).work(burst=burst)

@@ -1,0 +1,45 @@
+"""Hand a composed message to SMTP, or to the log when no SMTP server is configured."""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+from datetime import datetime
+from email.message import EmailMessage
+from email.utils import format_datetime
+from urllib.parse import urlsplit
+
+from marketplace.config import Settings
+
+log = logging.getLogger(__name__)
+SMTP_TIMEOUT_SECONDS = 30
+
+
+def build_message(
+    settings: Settings, *, message_id: int, created_at: datetime, to: str, subject: str, body: str
+) -> EmailMessage:
+    """A UTF-8 plain-text message. Its Message-ID derives from the outbox row, so a resend
+    after a crash carries the same id and mail clients show it once."""
+    domain = urlsplit(settings.base_url).hostname or "localhost"
+    msg = EmailMessage()
+    msg["From"] = settings.mail_from
+    msg["To"] = to
+    msg["Subject"] = subject
+    msg["Date"] = format_datetime(created_at)
+    msg["Message-ID"] = f"<outbox-{message_id}-{created_at:%Y%m%d%H%M%S}@{domain}>"
+    msg.set_content(body, charset="utf-8")
+    return msg
+
+
+def send(settings: Settings, message: EmailMessage) -> None:
+    """Send via ``SMTP_HOST:SMTP_PORT``; smtplib errors propagate (the job is retried)."""
+    if not settings.smtp_host:
+        log.info(
+            "e-mail not sent (SMTP_HOST unset) to %s: %s\n%s",
+            message["To"],
+            message["Subject"],
+            message.get_content(),
+        )
+        return
+    with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=SMTP_TIMEOUT_SECONDS) as smtp:
+        smtp.send_message(message)

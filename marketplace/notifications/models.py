@@ -1,0 +1,44 @@
+"""The e-mail outbox: one row per message, written in the transaction that caused it.
+
+``notify`` inserts the row and queues its delivery for after the commit; a rollback removes
+both, so no e-mail ever describes something that did not happen. Delivery marks the row
+``sent``; a message still ``queued`` after a crash is picked up by
+``flask notifications send-pending``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from marketplace.db import Base, BigInt, IdMixin, enum_column, utcnow
+
+
+class EmailStatus(StrEnum):
+    QUEUED = "queued"
+    SENT = "sent"
+
+
+class OutboundEmail(IdMixin, Base):
+    __tablename__ = "outbound_emails"
+
+    to_address: Mapped[str] = mapped_column(sa.String(254))
+    #: The user it was for, when known (their account may later be deleted).
+    user_id: Mapped[int | None] = mapped_column(
+        BigInt, sa.ForeignKey("users.id", ondelete="SET NULL"), index=True
+    )
+    template: Mapped[str] = mapped_column(sa.String(100))
+    subject: Mapped[str] = mapped_column(sa.String(300))
+    body: Mapped[str] = mapped_column(sa.Text)
+    status: Mapped[EmailStatus] = enum_column(
+        EmailStatus, "email_status", default=EmailStatus.QUEUED
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    sent_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        sa.CheckConstraint("(status = 'sent') = (sent_at IS NOT NULL)", name="sent_has_time"),
+    )

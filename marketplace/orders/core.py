@@ -1,0 +1,226 @@
+"""The machinery every order step shares: the one place a status changes
+(:func:`record_transition`), locking, versions, text, and the money side effects (capture or
+release the voucher hold, owe a co-payment refund).
+
+The settlement work uses :func:`lock_order` / :func:`lock_with_payment` and
+:func:`record_transition` for the claim and payout steps.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from marketplace.audit.services import record
+from marketplace.db import utcnow
+from marketplace.errors import PreconditionFailed, ValidationFailed
+from marketplace.orders import notices
+from marketplace.orders.access import lock_order
+from marketplace.orders.models import Order, OrderEvent
+from marketplace.orders.rules import Actor, OrderAction, OrderStatus, transition
+from marketplace.payments import services as payments
+from marketplace.payments.models import (
+    GatewayKind,
+    Payment,
+    PaymentRefund,
+    PaymentStatus,
+    RefundStatus,
+)
+from vouchers import holds
+from vouchers.enums import HoldStatus
+from vouchers.models import Hold
+
+MAX_TEXT = 2000
+
+__all__ = [
+    "MAX_TEXT",
+    "capture_voucher_part",
+    "check_version",
+    "clean_text",
+    "lock_order",
+    "lock_with_payment",
+    "owe_refund",
+    "payment_reference",
+    "record_transition",
+    "refund_in_flight_fen",
+    "release_voucher_part",
+]
+
+
+def payment_reference(order_id: int) -> str:
+    return f"order:{order_id}"
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def clean_text(value: str | None, field: str, *, required: bool, limit: int = MAX_TEXT) -> str:
+    """Trimmed text; ValidationFailed when required and blank, or longer than ``limit``."""
+    text = (value or "").strip()
+    if "\x00" in text:
+        # PostgreSQL cannot store NUL in text; refuse it here rather than fail at the flush.
+        raise ValidationFailed(
+            "文本含有非法字符 / the text contains a NUL character", {field: ["NUL"]}
+        )
+    if required and not text:
+        raise ValidationFailed(
+            "请填写此项 / this field is required", {field: ["不能为空 / must not be blank"]}
+        )
+    if len(text) > limit:
+        raise ValidationFailed(
+            f"不超过{limit}字 / at most {limit} characters",
+            {field: [f"不超过{limit}字 / at most {limit} characters"]},
+        )
+    return text
+
+
+def check_version(order: Order, expected: int | None) -> None:
+    if expected is not None and expected != order.version:
+        raise PreconditionFailed(
+            "订单已被修改，请刷新后重试 / the order changed since you read it; reload and retry",
+            extra={"current_version": order.version},
+        )
+
+
+def record_transition(
+    session: Session,
+    order: Order,
+    action: OrderAction,
+    actor: Actor,
+    actor_id: int | None,
+    *,
+    note: str | None = None,
+    now: datetime | None = None,
+    **detail: Any,
+) -> OrderStatus:
+    """Move a **locked** order by ``action``: status, version + 1, history event, audit.
+
+    The one place an order's status changes; the settlement work calls it for claims and
+    payouts too. Raises ActorNotAllowed and IllegalTransition (nothing changed). Returns the
+    status the order had before.
+    """
+    before = order.status
+    after = transition(before, action, actor)
+    order.status = after
+    order.version += 1
+    session.add(
+        OrderEvent(
+            order_id=order.id,
+            occurred_at=now or utcnow(),
+            actor=actor,
+            actor_id=actor_id,
+            action=action,
+            from_status=before,
+            to_status=after,
+            note=note,
+            detail=detail,
+        )
+    )
+    session.flush()
+    record(
+        session,
+        f"order.{action.value}",
+        actor_id=actor_id,
+        subject_type="order",
+        subject_id=order.id,
+        from_status=before.value,
+        to_status=after.value,
+        **detail,
+    )
+    return before
+
+
+def lock_with_payment(session: Session, order_id: int) -> tuple[Order, Payment | None]:
+    """Lock the order's live payment (if any), then the order: the payments module's callbacks
+    hold the payment row when they reach the order, so taking them in this order never
+    deadlocks against them."""
+    payment = payments.live_payment(session, payment_reference(order_id), lock=True)
+    return lock_order(session, order_id), payment
+
+
+def _hold(session: Session, order: Order) -> Hold | None:
+    return session.get(Hold, order.hold_id) if order.hold_id is not None else None
+
+
+def capture_voucher_part(
+    session: Session,
+    order: Order,
+    now: datetime,
+    actor_id: int | None,
+    amount_fen: int | None = None,
+) -> None:
+    """Capture the order's open hold (all of it, or ``amount_fen``): the voucher part becomes
+    payable to the provider. Raises ClaimDeadlinePassed, HoldNotOpen, AmountInvalid."""
+    hold = _hold(session, order)
+    if hold is None or hold.status is not HoldStatus.OPEN:
+        return
+    holds.capture_hold(
+        session,
+        hold.id,
+        f"{payment_reference(order.id)}:capture",
+        now,
+        provider_id=order.provider_id,
+        amount_fen=amount_fen,
+        actor_id=actor_id,
+    )
+
+
+def release_voucher_part(
+    session: Session, order: Order, now: datetime, actor_id: int | None, reason: str
+) -> None:
+    hold = _hold(session, order)
+    if hold is None or hold.status is not HoldStatus.OPEN:
+        return
+    holds.release_hold(
+        session,
+        hold.id,
+        f"{payment_reference(order.id)}:release",
+        now,
+        reason=reason,
+        actor_id=actor_id,
+    )
+
+
+def refund_in_flight_fen(session: Session, payment: Payment) -> int:
+    return int(
+        session.scalar(
+            sa.select(sa.func.coalesce(sa.func.sum(PaymentRefund.amount_fen), 0)).where(
+                PaymentRefund.payment_id == payment.id,
+                PaymentRefund.status == RefundStatus.PENDING,
+            )
+        )
+        or 0
+    )
+
+
+def owe_refund(
+    session: Session,
+    order: Order,
+    payment: Payment | None,
+    amount_fen: int,
+    *,
+    reason: str,
+    actor_id: int | None,
+) -> int:
+    """Record that ``amount_fen`` of the co-payment is owed back and start the refund.
+
+    Stripe: the refund is requested now (executed after the commit). Bank transfer: finance
+    is told to make it and records it with :func:`record_refund`. Returns the amount owed.
+    """
+    if payment is None or payment.status is not PaymentStatus.SUCCEEDED:
+        return 0
+    amount = min(amount_fen, payments.refundable_fen(session, payment))
+    if amount <= 0:
+        return 0
+    order.refund_due_fen += amount
+    session.flush()
+    if payment.gateway is GatewayKind.STRIPE:
+        payments.refund(
+            session, payment.id, amount_fen=amount, reason=reason[:500], actor_id=actor_id
+        )
+    else:
+        notices.tell(session, order, "refund_due")
+    return amount

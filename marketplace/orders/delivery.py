@@ -1,0 +1,265 @@
+"""Delivery and confirmation: the report and the electronic invoice, the SME's confirmation
+(the voucher part captured for the provider), and the automatic confirmation after the
+deadline (``flask orders auto-confirm``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from marketplace.auth.models import User
+from marketplace.db import utcnow
+from marketplace.errors import ValidationFailed
+from marketplace.orders import files, notices
+from marketplace.orders.access import actor_of, lock_order
+from marketplace.orders.core import (
+    capture_voucher_part,
+    check_version,
+    clean_text,
+    payment_reference,
+    record_transition,
+)
+from marketplace.orders.errors import (
+    InvoiceMismatch,
+    InvoiceReused,
+    NotYetConfirmable,
+    ReportRequired,
+)
+from marketplace.orders.models import Invoice, Order
+from marketplace.orders.rules import Actor, OrderAction, OrderStatus, transition
+from providers.credit import record_credit_event
+from providers.models import CreditEventKind
+from vouchers.rules import CHINA_TZ, local_date
+
+#: Days the SME has after delivery to confirm or dispute; afterwards the order confirms itself.
+CONFIRM_WINDOW_DAYS = 7
+
+A = OrderAction
+
+
+@dataclass(frozen=True)
+class InvoiceInput:
+    """The electronic invoice (电子发票) details the provider enters at delivery."""
+
+    code: str
+    number: str
+    issued_on: date
+    amount_fen: int
+    buyer_taxpayer_id: str
+    seller_taxpayer_id: str
+
+
+def _invoice_problem(field: str, message: str) -> InvoiceMismatch:
+    return InvoiceMismatch(message, field=field)
+
+
+def check_invoice(
+    session: Session, order: Order, invoice: InvoiceInput, today: date
+) -> dict[str, Any]:
+    """The invoice's columns, normalised, if it fits the order (see :func:`deliver`)."""
+    code = (invoice.code or "").strip()
+    number = (invoice.number or "").strip()
+    errors: dict[str, list[str]] = {}
+    if code and not (code.isdigit() and len(code) in (10, 12)):
+        errors["code"] = ["发票代码为10或12位数字，全电发票可留空 / 10 or 12 digits, or empty"]
+    if not (number.isdigit() and len(number) in (8, 20)):
+        errors["number"] = ["发票号码为8或20位数字 / 8 or 20 digits"]
+    if errors:
+        raise ValidationFailed("发票信息有误 / the invoice details are invalid", errors)
+    buyer = (invoice.buyer_taxpayer_id or "").strip().upper()
+    seller = (invoice.seller_taxpayer_id or "").strip().upper()
+    if invoice.amount_fen != order.price_fen:
+        raise _invoice_problem(
+            "amount_fen",
+            f"发票金额 {invoice.amount_fen} 分与订单价格 {order.price_fen} 分不符 / the invoice "
+            f"amount ({invoice.amount_fen} fen) differs from the order price ({order.price_fen} fen)",
+        )
+    if buyer != order.enterprise.credit_code:
+        raise _invoice_problem(
+            "buyer_taxpayer_id",
+            "购买方纳税人识别号须为下单企业的统一社会信用代码 / the buyer's taxpayer id must be the"
+            " ordering enterprise's credit code",
+        )
+    if seller != order.provider.credit_code:
+        raise _invoice_problem(
+            "seller_taxpayer_id",
+            "销售方纳税人识别号须为本机构的统一社会信用代码 / the seller's taxpayer id must be your"
+            " credit code",
+        )
+    agreed_on = local_date(order.agreement_accepted_at) if order.agreement_accepted_at else None
+    if invoice.issued_on > today or (agreed_on is not None and invoice.issued_on < agreed_on):
+        raise _invoice_problem(
+            "issued_on",
+            "开票日期须在协议确认之后且不晚于今天 / the invoice date must lie between the agreement"
+            " and today",
+        )
+    used = session.scalar(
+        sa.select(Invoice.order_id).where(Invoice.code == code, Invoice.number == number)
+    )
+    if used is not None:
+        raise InvoiceReused(
+            f"发票 {code or '—'} / {number} 已在平台使用过 / invoice {code or '—'}/{number} is "
+            "already used on the platform",
+            field="number",
+        )
+    return {
+        "code": code,
+        "number": number,
+        "issued_on": invoice.issued_on,
+        "amount_fen": invoice.amount_fen,
+        "buyer_taxpayer_id": buyer,
+        "seller_taxpayer_id": seller,
+    }
+
+
+def deliver(
+    session: Session,
+    storage: files.OrderFileStorage,
+    order_id: int,
+    user: User,
+    *,
+    invoice: InvoiceInput,
+    report: files.Upload | None,
+    note: str | None = None,
+    expected_version: int | None = None,
+    now: datetime | None = None,
+    confirm_days: int = CONFIRM_WINDOW_DAYS,
+) -> Order:
+    """The provider delivers: the service report (PDF or image) and the electronic invoice.
+
+    The invoice must match the order: amount = price, buyer = the enterprise's credit code,
+    seller = the provider's, dated between the agreement and today, and its (code, number)
+    never used before on the platform (UNIQUE in the database as well). The SME then has
+    ``confirm_days`` to confirm or dispute. A delivery after the expected date (payment date
+    + the service's lead time) records a late-delivery credit event against the provider.
+
+    Raises OrderNotFound, ActorNotAllowed, IllegalTransition, PreconditionFailed,
+    ValidationFailed, InvoiceMismatch, InvoiceReused, ReportRequired, FileTooLarge,
+    EmptyFile, UnsupportedFileType, FileExtensionMismatch.
+    """
+    now = now or utcnow()
+    today = local_date(now)
+    order = lock_order(session, order_id)
+    actor = actor_of(user, order)
+    check_version(order, expected_version)
+    transition(order.status, A.DELIVER, actor)
+    text = clean_text(note, "note", required=False) or None
+    columns = check_invoice(session, order, invoice, today)
+    if report is None or not report.filename:
+        raise ReportRequired("请上传服务报告 / upload the service report", field="report")
+    stored = files.store(session, storage, report)
+    try:
+        with session.begin_nested():
+            session.add(Invoice(order_id=order.id, recorded_at=now, **columns))
+            session.flush()
+    except IntegrityError:
+        # Another delivery recorded the same invoice first; the unique key decided.
+        raise InvoiceReused(
+            "该发票已在平台使用过 / this invoice is already used on the platform", field="number"
+        ) from None
+    order.report_path = stored.stored_name
+    order.report_filename = stored.original_filename
+    order.report_content_type = stored.content_type
+    order.delivered_at = now
+    order.delivery_note = text
+    order.confirm_by = today + timedelta(days=confirm_days)
+    late = order.due_on is not None and today > order.due_on
+    if late:
+        record_credit_event(
+            session,
+            order.provider_id,
+            CreditEventKind.LATE_DELIVERY,
+            payment_reference(order.id),
+            occurred_on=today,
+            note=f"应于 {order.due_on} 前交付 / due by {order.due_on}",
+            actor_id=user.id,
+        )
+    record_transition(
+        session,
+        order,
+        A.DELIVER,
+        actor,
+        user.id,
+        note=text,
+        now=now,
+        invoice=f"{columns['code']}/{columns['number']}",
+        confirm_by=order.confirm_by.isoformat(),
+        late=late,
+    )
+    notices.tell(session, order, "delivered", except_user_id=user.id)
+    return order
+
+
+# --------------------------------------------------------------------------- confirmation
+
+
+def confirm(
+    session: Session,
+    order_id: int,
+    user: User,
+    *,
+    expected_version: int | None = None,
+    now: datetime | None = None,
+) -> Order:
+    """The SME accepts the delivery: the voucher hold is captured, so the voucher part becomes
+    payable to the provider. Raises OrderNotFound, ActorNotAllowed, IllegalTransition,
+    PreconditionFailed, ClaimDeadlinePassed (the voucher's claim deadline is over)."""
+    now = now or utcnow()
+    order = lock_order(session, order_id)
+    actor = actor_of(user, order)
+    check_version(order, expected_version)
+    transition(order.status, A.CONFIRM, actor)
+    capture_voucher_part(session, order, now, user.id)
+    order.confirmed_at = now
+    record_transition(session, order, A.CONFIRM, actor, user.id, now=now)
+    notices.tell(session, order, "confirmed", except_user_id=user.id)
+    return order
+
+
+def china_noon(day: date) -> datetime:
+    """Noon in Kunming on ``day``: the instant commands use for a date given to them."""
+    return datetime.combine(day, time(12, 0), CHINA_TZ)
+
+
+def auto_confirm(session: Session, order_id: int, *, now: datetime) -> Order:
+    """Confirm a delivered order whose confirmation deadline has passed (the platform acts).
+
+    Raises OrderNotFound, IllegalTransition (no longer delivered: confirmed, disputed …),
+    NotYetConfirmable (the deadline is today or later), ClaimDeadlinePassed.
+    """
+    order = lock_order(session, order_id)
+    transition(order.status, A.AUTO_CONFIRM, Actor.SYSTEM)
+    if order.confirm_by is None or local_date(now) <= order.confirm_by:
+        raise NotYetConfirmable(
+            f"确认期限 {order.confirm_by} 尚未届满 / the confirmation period ends on "
+            f"{order.confirm_by}"
+        )
+    capture_voucher_part(session, order, now, None)
+    order.confirmed_at = now
+    record_transition(
+        session,
+        order,
+        A.AUTO_CONFIRM,
+        Actor.SYSTEM,
+        None,
+        now=now,
+        confirm_by=str(order.confirm_by),
+    )
+    notices.tell(session, order, "auto_confirmed")
+    return order
+
+
+def due_for_auto_confirm(session: Session, today: date) -> list[int]:
+    """Delivered orders whose confirmation deadline is before ``today``, oldest first."""
+    return list(
+        session.scalars(
+            sa.select(Order.id)
+            .where(Order.status == OrderStatus.DELIVERED, Order.confirm_by < today)
+            .order_by(Order.id)
+        )
+    )

@@ -1,0 +1,255 @@
+"""Orders, their history, and the electronic invoice each delivered order carries.
+
+The price, the voucher part and the co-payment are stored, not derived at read time, because
+they are what the parties agreed to: ``voucher_part_fen`` is the hold the voucher service
+granted, ``co_payment_fen = price_fen − voucher_part_fen`` what the SME pays. CHECK
+constraints keep those three consistent in the database itself.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from marketplace.db import Base, BigInt, IdMixin, TimestampMixin, enum_column, money_column, utcnow
+from marketplace.enums import LabelledEnum
+from marketplace.orders.rules import Actor, OrderAction, OrderStatus
+from providers.models import Provider, Service
+from vouchers.models import Enterprise, Hold, Voucher
+
+
+class Order(IdMixin, TimestampMixin, Base):
+    __tablename__ = "orders"
+
+    enterprise_id: Mapped[int] = mapped_column(
+        BigInt, sa.ForeignKey("enterprises.id", ondelete="RESTRICT"), index=True
+    )
+    provider_id: Mapped[int] = mapped_column(
+        BigInt, sa.ForeignKey("providers.id", ondelete="RESTRICT"), index=True
+    )
+    service_id: Mapped[int] = mapped_column(
+        BigInt, sa.ForeignKey("services.id", ondelete="RESTRICT"), index=True
+    )
+    status: Mapped[OrderStatus] = enum_column(OrderStatus, "status", default=OrderStatus.REQUESTED)
+    #: Optimistic concurrency: bumped on every transition, checked against If-Match / version.
+    version: Mapped[int] = mapped_column(sa.Integer, default=1)
+    request_note: Mapped[str] = mapped_column(sa.Text, default="")
+    quantity: Mapped[int] = mapped_column(sa.Integer, default=1)
+    #: The final price the provider quoted or accepted (fen); unknown until then.
+    price_fen: Mapped[int | None] = money_column()
+    quote_note: Mapped[str | None] = mapped_column(sa.Text)
+    voucher_id: Mapped[int | None] = mapped_column(
+        BigInt, sa.ForeignKey("vouchers.id", ondelete="RESTRICT"), index=True
+    )
+    hold_id: Mapped[int | None] = mapped_column(
+        BigInt, sa.ForeignKey("voucher_holds.id", ondelete="RESTRICT"), unique=True
+    )
+    voucher_part_fen: Mapped[int] = money_column(default=0)
+    co_payment_fen: Mapped[int | None] = money_column()
+    agreement_accepted_at: Mapped[datetime | None]
+    paid_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    delivery_note: Mapped[str | None] = mapped_column(sa.Text)
+    #: Stored report file (random name under the upload directory, never under the web root).
+    report_path: Mapped[str | None] = mapped_column(sa.String(300))
+    report_filename: Mapped[str | None] = mapped_column(sa.String(255))
+    #: After this date a delivered order confirms itself (and disputes are no longer opened).
+    confirm_by: Mapped[date | None] = mapped_column(sa.Date)
+    confirmed_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
+    cancel_reason: Mapped[str | None] = mapped_column(sa.Text)
+    report_content_type: Mapped[str | None] = mapped_column(sa.String(40))
+    #: Expected delivery date: payment date + the service's lead time (late → credit event).
+    due_on: Mapped[date | None] = mapped_column(sa.Date)
+    #: Co-payment owed back to the SME and not yet refunded (cancellation, upheld dispute).
+    #: Stripe refunds are requested at once; bank-transfer refunds wait for finance. The
+    #: payment listener lowers it as refunds succeed.
+    refund_due_fen: Mapped[int] = money_column(default=0)
+    #: How much an upheld dispute took off the invoiced price: invoice = price + reduction.
+    price_reduction_fen: Mapped[int] = money_column(default=0)
+
+    enterprise: Mapped[Enterprise] = relationship()
+    provider: Mapped[Provider] = relationship()
+    service: Mapped[Service] = relationship()
+    voucher: Mapped[Voucher | None] = relationship()
+    hold: Mapped[Hold | None] = relationship()
+    invoice: Mapped[Invoice | None] = relationship(back_populates="order", uselist=False)
+    events: Mapped[list[OrderEvent]] = relationship(
+        back_populates="order", order_by="OrderEvent.id", cascade="all, delete-orphan"
+    )
+    dispute: Mapped[Dispute | None] = relationship(back_populates="order", uselist=False)
+
+    __table_args__ = (
+        sa.CheckConstraint("quantity > 0", name="quantity_positive"),
+        sa.CheckConstraint("price_fen IS NULL OR price_fen > 0", name="price_positive"),
+        sa.CheckConstraint("voucher_part_fen >= 0", name="voucher_part_non_negative"),
+        sa.CheckConstraint(
+            "price_fen IS NULL OR voucher_part_fen <= price_fen", name="voucher_part_within_price"
+        ),
+        sa.CheckConstraint(
+            "co_payment_fen IS NULL OR (price_fen IS NOT NULL"
+            " AND co_payment_fen = price_fen - voucher_part_fen)",
+            name="co_payment_is_the_rest",
+        ),
+        sa.Index("ix_orders_status_confirm_by", "status", "confirm_by"),
+        sa.CheckConstraint("refund_due_fen >= 0", name="refund_due_non_negative"),
+        sa.CheckConstraint("price_reduction_fen >= 0", name="price_reduction_non_negative"),
+    )
+
+    @property
+    def payment_reference(self) -> str:
+        """How the payments module knows this order's co-payment."""
+        return f"order:{self.id}"
+
+
+class OrderEvent(IdMixin, Base):
+    """One step in an order's history. Append-only: an order with history cannot be deleted
+    (RESTRICT), so its events can never vanish with it."""
+
+    __tablename__ = "order_events"
+
+    order_id: Mapped[int] = mapped_column(
+        BigInt, sa.ForeignKey("orders.id", ondelete="RESTRICT"), index=True
+    )
+    occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[Actor] = enum_column(Actor, "actor")
+    actor_id: Mapped[int | None] = mapped_column(
+        BigInt, sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+    action: Mapped[OrderAction] = enum_column(OrderAction, "action")
+    from_status: Mapped[OrderStatus] = enum_column(OrderStatus, "from_status")
+    to_status: Mapped[OrderStatus] = enum_column(OrderStatus, "to_status")
+    note: Mapped[str | None] = mapped_column(sa.Text)
+    detail: Mapped[dict[str, Any]] = mapped_column(sa.JSON, default=dict)
+
+    order: Mapped[Order] = relationship(back_populates="events")
+
+
+class Invoice(IdMixin, Base):
+    """The electronic invoice (电子发票) for a delivered order (POLICY.md rule 8).
+
+    ``UNIQUE(code, number)`` makes "one invoice, one claim, ever" a database fact: an invoice
+    can be attached to one order only, platform-wide, and an order is claimed at most once.
+    """
+
+    __tablename__ = "invoices"
+
+    order_id: Mapped[int] = mapped_column(
+        BigInt, sa.ForeignKey("orders.id", ondelete="RESTRICT"), unique=True
+    )
+    #: 发票代码 (12 digits on VAT e-invoices; fully digital invoices have none, hence optional).
+    code: Mapped[str] = mapped_column(sa.String(20), default="")
+    #: 发票号码 (8 digits, or 20 on fully digital invoices).
+    number: Mapped[str] = mapped_column(sa.String(20))
+    issued_on: Mapped[date] = mapped_column(sa.Date)
+    amount_fen: Mapped[int] = money_column()
+    #: Buyer's and seller's taxpayer ids (纳税人识别号): the unified social credit codes.
+    buyer_taxpayer_id: Mapped[str] = mapped_column(sa.String(20))
+    seller_taxpayer_id: Mapped[str] = mapped_column(sa.String(20))
+    recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    order: Mapped[Order] = relationship(back_populates="invoice")
+
+    __table_args__ = (
+        sa.UniqueConstraint("code", "number"),
+        sa.CheckConstraint("amount_fen > 0", name="amount_positive"),
+    )
+
+
+class DisputeStatus(LabelledEnum):
+    OPEN = "open", "调解中", "Under mediation"
+    DISMISSED = "dismissed", "争议不成立", "Dismissed"
+    UPHELD_PARTIAL = "upheld_partial", "部分支持", "Partly upheld"
+    UPHELD_FULL = "upheld_full", "全部支持", "Fully upheld"
+
+
+class Dispute(IdMixin, TimestampMixin, Base):
+    """An SME's complaint about a delivery (POLICY.md rule 10), mediated by a reviewer.
+
+    One per order: the UNIQUE key makes a second dispute impossible even under a race. The
+    remedy amounts record what the decision moved: ``refund_fen`` of the co-payment back to
+    the SME and ``voucher_restored_fen`` of the voucher part back to the voucher.
+    """
+
+    __tablename__ = "order_disputes"
+
+    order_id: Mapped[int] = mapped_column(
+        BigInt, sa.ForeignKey("orders.id", ondelete="RESTRICT"), unique=True
+    )
+    status: Mapped[DisputeStatus] = enum_column(
+        DisputeStatus, "status", default=DisputeStatus.OPEN, index=True
+    )
+    #: The order's status when the dispute was opened (delivered, confirmed or claimed).
+    opened_from: Mapped[OrderStatus] = enum_column(OrderStatus, "opened_from")
+    reason: Mapped[str] = mapped_column(sa.Text)
+    opened_by_id: Mapped[int | None] = mapped_column(
+        BigInt, sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+    opened_at: Mapped[datetime] = mapped_column(default=utcnow)
+    mediator_id: Mapped[int | None] = mapped_column(
+        BigInt, sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+    decided_at: Mapped[datetime | None]
+    decision_note: Mapped[str | None] = mapped_column(sa.Text)
+    refund_fen: Mapped[int] = money_column(default=0)
+    voucher_restored_fen: Mapped[int] = money_column(default=0)
+
+    order: Mapped[Order] = relationship(back_populates="dispute")
+    messages: Mapped[list[DisputeMessage]] = relationship(
+        back_populates="dispute", order_by="DisputeMessage.id"
+    )
+    documents: Mapped[list[DisputeDocument]] = relationship(
+        back_populates="dispute", order_by="DisputeDocument.id"
+    )
+
+    __table_args__ = (
+        sa.CheckConstraint(
+            "refund_fen >= 0 AND voucher_restored_fen >= 0", name="remedy_non_negative"
+        ),
+        sa.CheckConstraint(
+            "(status = 'open' AND decided_at IS NULL) OR (status <> 'open' AND decided_at IS NOT NULL)",
+            name="decision_consistent",
+        ),
+    )
+
+
+class DisputeMessage(IdMixin, Base):
+    """One message in a mediation: from the SME, the provider or the mediator. Append-only."""
+
+    __tablename__ = "order_dispute_messages"
+
+    dispute_id: Mapped[int] = mapped_column(
+        BigInt, sa.ForeignKey("order_disputes.id", ondelete="RESTRICT"), index=True
+    )
+    party: Mapped[Actor] = enum_column(Actor, "party")
+    author_id: Mapped[int | None] = mapped_column(
+        BigInt, sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+    body: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    dispute: Mapped[Dispute] = relationship(back_populates="messages")
+
+
+class DisputeDocument(IdMixin, Base):
+    """Evidence for a mediation (PDF or image, checked by content, stored outside the web root)."""
+
+    __tablename__ = "order_dispute_documents"
+
+    dispute_id: Mapped[int] = mapped_column(
+        BigInt, sa.ForeignKey("order_disputes.id", ondelete="RESTRICT"), index=True
+    )
+    party: Mapped[Actor] = enum_column(Actor, "party")
+    uploaded_by_id: Mapped[int | None] = mapped_column(
+        BigInt, sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+    original_filename: Mapped[str] = mapped_column(sa.String(255))
+    stored_name: Mapped[str] = mapped_column(sa.String(80), unique=True)
+    content_type: Mapped[str] = mapped_column(sa.String(40))
+    size_bytes: Mapped[int] = mapped_column(sa.Integer)
+    uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    dispute: Mapped[Dispute] = relationship(back_populates="documents")

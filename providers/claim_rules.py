@@ -1,0 +1,279 @@
+"""Settlement policy as pure functions: the claim pre-check, the claim-line state table,
+the cooling-off arithmetic and invoice keys. No database, no Flask, no clock of its own.
+
+The pre-check (POLICY.md rules 1, 2, 5, 8, 10) evaluates nine rules for one order line from
+plain facts gathered by :mod:`providers.claims`; each failing rule names the domain error that
+refuses an approval of that line, so the checklist item and the API error share one code.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from marketplace.errors import DomainError
+from marketplace.money import FEN_PER_YUAN, format_fen
+from providers.settlement_enums import CheckRule, ClaimAction, ClaimLineStatus, ClaimStatus
+from providers.settlement_errors import (
+    ClaimStateConflict,
+    CoPaymentNotReceived,
+    InvoiceAlreadyClaimed,
+    InvoiceAmountMismatch,
+    InvoiceDateOutsideValidity,
+    InvoicePartiesMismatch,
+    OrderDisputed,
+    VoucherPartAboveCeiling,
+)
+from vouchers.errors import CapExceeded, ClaimDeadlinePassed
+from vouchers.rules import ceiling_fen, local_date
+
+# --------------------------------------------------------------------------- the pre-check
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimFacts:
+    """Everything the pre-check looks at for one order, read by the service."""
+
+    order_disputed: bool
+    order_price_fen: int
+    #: The voucher part actually captured for the order: what sits in provider payable.
+    voucher_part_fen: int
+    invoice_amount_fen: int
+    invoice_buyer_id: str
+    invoice_seller_id: str
+    enterprise_credit_code: str
+    provider_credit_code: str
+    invoice_issued_on: date
+    voucher_valid_from: date
+    voucher_claim_deadline: date
+    co_payment_due_fen: int
+    co_payment_received_fen: int
+    ceiling_bps: int
+    cap_fen: int
+    cap_used_fen: int
+    cap_held_fen: int
+    #: The day the line was (first) submitted, in China.
+    claim_date: date
+    programme_claim_deadline: date
+    #: Another claim line anywhere on the platform already carries this invoice.
+    invoice_claimed_elsewhere: bool
+    #: How much a partly upheld dispute took off the price after the invoice was issued. The
+    #: invoice stays the one issued at delivery (the provider's red-letter correction is its
+    #: own bookkeeping), so it is compared with the price it was issued for.
+    price_reduction_fen: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    rule: CheckRule
+    passed: bool
+    detail: str
+
+    @property
+    def code(self) -> str:
+        return ERRORS[self.rule].code
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "rule": self.rule.value,
+            "passed": self.passed,
+            "code": self.code,
+            "detail": self.detail,
+        }
+
+
+#: The error that refuses approving a line failing each rule (its code is the item's code).
+ERRORS: dict[CheckRule, type[DomainError]] = {
+    CheckRule.INVOICE_AMOUNT: InvoiceAmountMismatch,
+    CheckRule.INVOICE_PARTIES: InvoicePartiesMismatch,
+    CheckRule.INVOICE_DATE: InvoiceDateOutsideValidity,
+    CheckRule.CO_PAYMENT: CoPaymentNotReceived,
+    CheckRule.CEILING: VoucherPartAboveCeiling,
+    CheckRule.ANNUAL_CAP: CapExceeded,
+    CheckRule.CLAIM_DEADLINE: ClaimDeadlinePassed,
+    CheckRule.INVOICE_UNIQUE: InvoiceAlreadyClaimed,
+    CheckRule.NOT_DISPUTED: OrderDisputed,
+}
+
+
+def _same_party(a: str, b: str) -> bool:
+    return a.strip().upper() == b.strip().upper()
+
+
+def precheck(facts: ClaimFacts) -> list[Check]:
+    """The nine checklist items for one line, in a fixed order."""
+    f = facts
+    limit = ceiling_fen(f.invoice_amount_fen, f.ceiling_bps)
+    buyer_ok = _same_party(f.invoice_buyer_id, f.enterprise_credit_code)
+    seller_ok = _same_party(f.invoice_seller_id, f.provider_credit_code)
+    parties = []
+    if not buyer_ok:
+        parties.append(
+            f"购买方 {f.invoice_buyer_id} ≠ 企业 {f.enterprise_credit_code} / "
+            f"buyer {f.invoice_buyer_id} ≠ enterprise {f.enterprise_credit_code}"
+        )
+    if not seller_ok:
+        parties.append(
+            f"销售方 {f.invoice_seller_id} ≠ 服务机构 {f.provider_credit_code} / "
+            f"seller {f.invoice_seller_id} ≠ provider {f.provider_credit_code}"
+        )
+    used = f.cap_used_fen + f.cap_held_fen
+    invoiced_price = f.order_price_fen + f.price_reduction_fen
+    amount, price = format_fen(f.invoice_amount_fen), format_fen(invoiced_price)
+    invoice_note = f"发票 {amount}，订单 {price} / invoice {amount}, order {price}"
+    if f.price_reduction_fen:
+        cut = format_fen(f.price_reduction_fen)
+        invoice_note = (
+            f"发票 {amount}，订单原价 {price}（争议减价 {cut}） / "
+            f"invoice {amount}, order {price} before a dispute cut of {cut}"
+        )
+    part, due = format_fen(f.voucher_part_fen), format_fen(f.co_payment_due_fen)
+    received = format_fen(f.co_payment_received_fen)
+    return [
+        Check(
+            CheckRule.INVOICE_AMOUNT,
+            f.invoice_amount_fen == invoiced_price,
+            invoice_note,
+        ),
+        Check(
+            CheckRule.INVOICE_PARTIES,
+            buyer_ok and seller_ok,
+            "；".join(parties) if parties else "购买方、销售方一致 / buyer and seller match",
+        ),
+        Check(
+            CheckRule.INVOICE_DATE,
+            f.voucher_valid_from <= f.invoice_issued_on <= f.voucher_claim_deadline,
+            f"开票 {f.invoice_issued_on}，有效期 {f.voucher_valid_from}–{f.voucher_claim_deadline}"
+            f" / issued {f.invoice_issued_on}, valid "
+            f"{f.voucher_valid_from}–{f.voucher_claim_deadline}",
+        ),
+        Check(
+            CheckRule.CO_PAYMENT,
+            f.co_payment_received_fen >= f.co_payment_due_fen,
+            f"应付 {due}，实收 {received} / due {due}, received {received}",
+        ),
+        Check(
+            CheckRule.CEILING,
+            f.voucher_part_fen <= limit,
+            f"券支付 {part}，上限 {format_fen(limit)}（{f.ceiling_bps / 100:g}%） / "
+            f"voucher part {part}, ceiling {format_fen(limit)} ({f.ceiling_bps / 100:g}%)",
+        ),
+        Check(
+            CheckRule.ANNUAL_CAP,
+            used <= f.cap_fen,
+            f"年度已用及冻结 {format_fen(used)}，上限 {format_fen(f.cap_fen)} / "
+            f"used and held this year {format_fen(used)}, cap {format_fen(f.cap_fen)}",
+        ),
+        Check(
+            CheckRule.CLAIM_DEADLINE,
+            f.claim_date <= f.programme_claim_deadline,
+            f"申请日 {f.claim_date}，截止 {f.programme_claim_deadline} / "
+            f"claimed {f.claim_date}, deadline {f.programme_claim_deadline}",
+        ),
+        Check(
+            CheckRule.INVOICE_UNIQUE,
+            not f.invoice_claimed_elsewhere,
+            "该发票已在其他兑付申请中使用 / the invoice is already in another claim"
+            if f.invoice_claimed_elsewhere
+            else "未重复 / not claimed before",
+        ),
+        Check(
+            CheckRule.NOT_DISPUTED,
+            not f.order_disputed,
+            "订单争议处理中 / the order is in dispute" if f.order_disputed else "无争议 / none",
+        ),
+    ]
+
+
+def first_failure(checks: Iterable[Check]) -> DomainError | None:
+    """The error for the first failing item (None when every item passed)."""
+    for check in checks:
+        if not check.passed:
+            error_cls = ERRORS[check.rule]
+            return error_cls(
+                f"{check.rule.zh}：未通过（{check.detail}） / "
+                f"{check.rule.en}: failed ({check.detail})",
+                extra={"rule": check.rule.value},
+            )
+    return None
+
+
+# --------------------------------------------------------------------------- claim lines
+
+L, A = ClaimLineStatus, ClaimAction
+
+#: (line status, action) → next line status. One table for the whole claim-line life cycle.
+LINE_TRANSITIONS: dict[tuple[ClaimLineStatus, ClaimAction], ClaimLineStatus] = {
+    (L.PENDING_REVIEW, A.APPROVE): L.REVIEWED,
+    (L.PENDING_REVIEW, A.REQUEST_CHANGES): L.CHANGES_REQUESTED,
+    (L.PENDING_REVIEW, A.REJECT): L.REJECTED,
+    (L.CHANGES_REQUESTED, A.RESUBMIT): L.PENDING_REVIEW,
+    (L.REVIEWED, A.FINANCE_APPROVE): L.APPROVED,
+    (L.REVIEWED, A.FINANCE_RETURN): L.CHANGES_REQUESTED,
+    (L.REVIEWED, A.FINANCE_REJECT): L.REJECTED,
+    (L.APPROVED, A.BATCH): L.IN_PAYOUT,
+    (L.IN_PAYOUT, A.PAY): L.PAID,
+    (L.IN_PAYOUT, A.PAYOUT_FAIL): L.APPROVED,
+}
+
+#: Decisions that need a written reason.
+NEEDS_REASON = frozenset({A.REQUEST_CHANGES, A.REJECT, A.FINANCE_RETURN, A.FINANCE_REJECT})
+REVIEW_ACTIONS = frozenset({A.APPROVE, A.REQUEST_CHANGES, A.REJECT})
+FINANCE_ACTIONS = frozenset({A.FINANCE_APPROVE, A.FINANCE_RETURN, A.FINANCE_REJECT})
+
+
+def next_line_status(status: ClaimLineStatus, action: ClaimAction) -> ClaimLineStatus:
+    """The line's status after ``action``; ClaimStateConflict when it is not possible."""
+    target = LINE_TRANSITIONS.get((status, action))
+    if target is None:
+        raise ClaimStateConflict(
+            f"兑付明细状态为“{status.zh}”，不能“{action.zh}” / "
+            f"a line that is {status.en.lower()} cannot be {action.en.lower()}",
+            extra={"line_status": status.value, "action": action.value},
+        )
+    return target
+
+
+def claim_status(line_statuses: Iterable[ClaimLineStatus]) -> ClaimStatus:
+    """The claim's status from its lines: whatever still needs someone's action comes first."""
+    present = set(line_statuses)
+    if L.PENDING_REVIEW in present:
+        return ClaimStatus.IN_REVIEW
+    if L.REVIEWED in present:
+        return ClaimStatus.AWAITING_FINANCE
+    if L.CHANGES_REQUESTED in present:
+        return ClaimStatus.CHANGES_REQUESTED
+    if present & {L.APPROVED, L.IN_PAYOUT}:
+        return ClaimStatus.APPROVED
+    if L.PAID in present:
+        return ClaimStatus.PAID
+    return ClaimStatus.REJECTED
+
+
+# --------------------------------------------------------------------------- time and keys
+
+
+def claimable_on(confirmed_at: datetime, cooling_off_days: int) -> date:
+    """The first day (China) an order confirmed at ``confirmed_at`` may be claimed."""
+    if cooling_off_days < 0:
+        raise ValueError("the cooling-off period cannot be negative")
+    return local_date(confirmed_at) + timedelta(days=cooling_off_days)
+
+
+_INVOICE_NOISE = re.compile(r"[\s\-]")
+
+
+def invoice_key(code: str, number: str) -> tuple[str, str]:
+    """Invoice code and number as compared platform-wide: no spaces or dashes, upper case,
+    so "0123 4567" and "01234567" are the same invoice."""
+    return _INVOICE_NOISE.sub("", code or "").upper(), _INVOICE_NOISE.sub("", number).upper()
+
+
+def yuan_text(fen: int) -> str:
+    """``123456`` → ``"1234.56"`` (bank files: no symbol, no thousands separator)."""
+    if isinstance(fen, bool) or not isinstance(fen, int) or fen < 0:
+        raise ValueError("a non-negative whole number of fen is required")
+    yuan, cents = divmod(fen, FEN_PER_YUAN)
+    return f"{yuan}.{cents:02d}"

@@ -1,0 +1,665 @@
+"""Payouts: the treasury pays approved claim lines by bank transfer, exactly once.
+
+::
+
+    approved claim lines ──create_batch──▶ batch (draft): one payment line per provider
+        ──payment file (CSV)──▶ the bank    ──mark_sent──▶ batch sent
+        ◀──confirmation file (CSV or JSON)── import_confirmation:
+              paid   → ledger provider_payable → provider_paid (key ``payout:<line>:p<programme>``),
+                       claim lines paid, orders claim_approved → paid_out
+              failed → claim lines back to approved (the queue), orders payout_failed
+        ──flask settlement settle──▶ paid-out orders whose value date has come → settled
+
+Exactly once, under retries and re-imports: the batch and payment lines are locked while a
+confirmation is applied; a line is applied only while it is pending; a row that repeats what
+was already recorded changes nothing, and a row that contradicts it (another status, another
+bank transaction, another date) refuses the whole import with ``confirmation_conflict``. The
+ledger posting's idempotency key comes from the payment line, so even a replayed posting is
+a no-op. A bank transaction id belongs to one payment line (UNIQUE).
+
+Locks, in this order: batch → payment lines (ascending id) → orders (ascending id) → claim lines.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from marketplace.audit.services import record
+from marketplace.db import utcnow
+from marketplace.errors import NotFound, PreconditionFailed
+from marketplace.orders.access import lock_order
+from marketplace.orders.models import Order
+from marketplace.orders.rules import Actor, OrderAction, OrderStatus
+from providers import claim_rules, settlement_notices
+from providers.claim_models import Claim, ClaimEvent, ClaimLine
+from providers.claims import MAX_ID, move_order, refresh_claim_status
+from providers.models import Provider
+from providers.payout_files import ConfirmationRow
+from providers.payout_models import PayoutBatch, PayoutItem, PayoutLine
+from providers.settlement_enums import (
+    ClaimAction,
+    ClaimLineStatus,
+    PayoutBatchStatus,
+    PayoutLineStatus,
+)
+from providers.settlement_errors import (
+    BankAccountMissing,
+    ClaimStateConflict,
+    ConfirmationConflict,
+    ConfirmationMismatch,
+    NothingToPay,
+    PayoutBatchNotFound,
+    PayoutStateConflict,
+)
+from vouchers import ledger
+from vouchers.enums import AccountKind, TransactionKind
+from vouchers.rules import local_date
+
+# --------------------------------------------------------------------------- lookups
+
+
+def get_batch(session: Session, batch_id: int) -> PayoutBatch:
+    batch = session.get(PayoutBatch, batch_id) if 0 < batch_id <= MAX_ID else None
+    if batch is None:
+        raise PayoutBatchNotFound(f"拨付批次 {batch_id} 不存在 / no payout batch {batch_id}")
+    return batch
+
+
+def _lock_batch(session: Session, batch_id: int) -> PayoutBatch:
+    get_batch(session, batch_id)
+    return session.scalars(
+        sa.select(PayoutBatch)
+        .where(PayoutBatch.id == batch_id)
+        .with_for_update(of=PayoutBatch)
+        .execution_options(populate_existing=True)
+    ).one()
+
+
+def _check_version(batch: PayoutBatch, expected_version: int | None) -> None:
+    if expected_version is not None and expected_version != batch.version:
+        raise PreconditionFailed(
+            f"拨付批次已被他人修改（当前版本 {batch.version}） / the batch changed since you read "
+            f"it (now version {batch.version})",
+            extra={"current_version": batch.version},
+        )
+
+
+def payout_queue(session: Session) -> list[ClaimLine]:
+    """Approved claim lines waiting for a payout, oldest first."""
+    return list(
+        session.scalars(
+            sa.select(ClaimLine)
+            .where(ClaimLine.status == ClaimLineStatus.APPROVED, ClaimLine.payout_line_id.is_(None))
+            .order_by(ClaimLine.id)
+        )
+    )
+
+
+def _bank_account(provider: Provider) -> tuple[str, str, str] | None:
+    parts = (
+        (provider.bank_account_name or "").strip(),
+        (provider.bank_name or "").strip(),
+        (provider.bank_account_number or "").strip(),
+    )
+    return parts if all(parts) else None
+
+
+# --------------------------------------------------------------------------- building
+
+
+@dataclass
+class BatchResult:
+    batch: PayoutBatch
+    #: Providers left out for want of a settlement bank account: (provider id, name).
+    skipped: list[tuple[int, str]] = field(default_factory=list)
+
+
+def _claim_event(
+    session: Session,
+    line: ClaimLine,
+    action: ClaimAction,
+    before: ClaimLineStatus,
+    *,
+    actor_id: int | None,
+    now: datetime,
+    note: str | None = None,
+) -> None:
+    session.add(
+        ClaimEvent(
+            claim_id=line.claim_id,
+            line_id=line.id,
+            action=action,
+            from_status=before,
+            to_status=line.status,
+            actor_id=actor_id,
+            note=note,
+            occurred_at=now,
+        )
+    )
+
+
+def _refresh_claims(session: Session, claim_ids: set[int]) -> None:
+    session.flush()
+    for claim_id in sorted(claim_ids):
+        claim = session.get(Claim, claim_id)
+        if claim is not None:
+            session.refresh(claim, ["lines"])
+            refresh_claim_status(claim)
+
+
+def create_batch(
+    session: Session,
+    *,
+    actor_id: int | None,
+    claim_line_ids: Sequence[int] | None = None,
+    now: datetime | None = None,
+) -> BatchResult:
+    """Build a draft batch from approved claim lines: one payment line per provider.
+
+    Without ``claim_line_ids`` every line in the queue is taken and providers without a
+    settlement bank account are left out (listed in ``skipped``). With ids, each must be in
+    the queue (ClaimStateConflict otherwise, NotFound for an unknown id) and every provider
+    must have an account (BankAccountMissing). NothingToPay when no line remains.
+    """
+    now = now or utcnow()
+    explicit = claim_line_ids is not None
+    with session.begin_nested():
+        stmt = sa.select(ClaimLine).order_by(ClaimLine.id)
+        if explicit:
+            wanted = sorted({i for i in claim_line_ids or [] if 0 < i <= MAX_ID})
+            stmt = stmt.where(ClaimLine.id.in_(wanted))
+        else:
+            stmt = stmt.where(
+                ClaimLine.status == ClaimLineStatus.APPROVED, ClaimLine.payout_line_id.is_(None)
+            )
+        lines = list(
+            session.scalars(
+                stmt.with_for_update(of=ClaimLine).execution_options(populate_existing=True)
+            )
+        )
+        if explicit:
+            found = {ln.id for ln in lines}
+            unknown = [i for i in dict.fromkeys(claim_line_ids or []) if i not in found]
+            if unknown:
+                raise NotFound(
+                    f"兑付明细 {unknown} 不存在 / no claim lines {unknown}",
+                    extra={"claim_line_ids": unknown},
+                )
+            for ln in lines:
+                if ln.status is not ClaimLineStatus.APPROVED or ln.payout_line_id is not None:
+                    raise ClaimStateConflict(
+                        f"兑付明细 {ln.id} 不在待拨付队列中 / claim line {ln.id} is not waiting "
+                        "for a payout",
+                        extra={"claim_line_id": ln.id, "line_status": ln.status.value},
+                    )
+        by_provider: dict[int, list[ClaimLine]] = defaultdict(list)
+        for ln in lines:
+            by_provider[ln.provider_id].append(ln)
+        accounts: dict[int, tuple[Provider, tuple[str, str, str]]] = {}
+        skipped: list[tuple[int, str]] = []
+        for provider_id in sorted(by_provider):
+            provider = session.get(Provider, provider_id)
+            assert provider is not None
+            account = _bank_account(provider)
+            if account is None:
+                if explicit:
+                    raise BankAccountMissing(
+                        f"{provider.name} 未登记结算银行账户 / {provider.name} has no "
+                        "settlement bank account on file",
+                        extra={"provider_id": provider_id},
+                    )
+                skipped.append((provider_id, provider.name))
+                continue
+            accounts[provider_id] = (provider, account)
+        if not accounts:
+            raise NothingToPay(
+                "没有可拨付的兑付明细 / no approved claim lines can be paid now",
+                extra={"skipped_providers": [pid for pid, _ in skipped]},
+            )
+        total = sum(ln.amount_fen for pid in accounts for ln in by_provider[pid])
+        batch = PayoutBatch(
+            status=PayoutBatchStatus.DRAFT,
+            total_fen=total,
+            line_count=len(accounts),
+            created_by_id=actor_id,
+            created_at=now,
+        )
+        session.add(batch)
+        session.flush()
+        claim_ids: set[int] = set()
+        for provider_id, (provider, (account_name, bank_name, number)) in accounts.items():
+            members = by_provider[provider_id]
+            payout_line = PayoutLine(
+                batch_id=batch.id,
+                provider_id=provider_id,
+                provider_name=provider.name,
+                bank_account_name=account_name,
+                bank_name=bank_name,
+                bank_account_number=number,
+                amount_fen=sum(ln.amount_fen for ln in members),
+            )
+            session.add(payout_line)
+            session.flush()
+            for ln in members:
+                session.add(
+                    PayoutItem(
+                        payout_line_id=payout_line.id,
+                        claim_line_id=ln.id,
+                        order_id=ln.order_id,
+                        programme_id=ln.programme_id,
+                        amount_fen=ln.amount_fen,
+                    )
+                )
+                before = ln.status
+                ln.status = claim_rules.next_line_status(ln.status, ClaimAction.BATCH)
+                ln.payout_line_id = payout_line.id
+                _claim_event(
+                    session,
+                    ln,
+                    ClaimAction.BATCH,
+                    before,
+                    actor_id=actor_id,
+                    now=now,
+                    note=batch.reference,
+                )
+                claim_ids.add(ln.claim_id)
+        _refresh_claims(session, claim_ids)
+        session.refresh(batch, ["lines"])
+        record(
+            session,
+            "payout_batch.created",
+            actor_id=actor_id,
+            subject_type="payout_batch",
+            subject_id=batch.id,
+            total_fen=total,
+            payment_lines=[pl.id for pl in batch.lines],
+            claim_lines=[ln.id for pid in accounts for ln in by_provider[pid]],
+            skipped_providers=[pid for pid, _ in skipped],
+        )
+        session.flush()
+    return BatchResult(batch, skipped)
+
+
+def mark_sent(
+    session: Session,
+    batch_id: int,
+    *,
+    actor_id: int | None,
+    expected_version: int | None = None,
+    now: datetime | None = None,
+) -> PayoutBatch:
+    """Record that the payment file went to the bank. Repeating it changes nothing.
+    Raises PayoutBatchNotFound, PreconditionFailed."""
+    now = now or utcnow()
+    with session.begin_nested():
+        batch = _lock_batch(session, batch_id)
+        if batch.status is not PayoutBatchStatus.DRAFT:
+            return batch
+        _check_version(batch, expected_version)
+        batch.status = PayoutBatchStatus.SENT
+        batch.sent_at, batch.sent_by_id = now, actor_id
+        batch.version += 1
+        record(
+            session,
+            "payout_batch.sent",
+            actor_id=actor_id,
+            subject_type="payout_batch",
+            subject_id=batch.id,
+            total_fen=batch.total_fen,
+        )
+        session.flush()
+    return batch
+
+
+# --------------------------------------------------------------------------- confirmation
+
+
+def ensure_confirmable(batch: PayoutBatch) -> None:
+    """A confirmation only makes sense once the payment file went to the bank."""
+    if batch.status is PayoutBatchStatus.DRAFT:
+        raise PayoutStateConflict(
+            "请先将付款文件发送银行并标记为已发送 / mark the batch as sent to the bank first",
+            extra={"batch_status": batch.status.value},
+        )
+
+
+@dataclass
+class ImportResult:
+    batch: PayoutBatch
+    applied: list[int] = field(default_factory=list)
+    unchanged: list[int] = field(default_factory=list)
+
+
+def _resolve(batch: PayoutBatch, rows: Sequence[ConfirmationRow]) -> dict[int, ConfirmationRow]:
+    """Map each row to a payment line of ``batch``; ConfirmationInvalid lists what does not."""
+    by_id = {line.id: line for line in batch.lines}
+    by_reference = {line.reference: line for line in batch.lines}
+    errors: dict[str, list[str]] = {}
+    chosen: dict[int, ConfirmationRow] = {}
+    for row in rows:
+        line = by_id.get(row.line_id) if row.line_id is not None else None
+        if row.reference is not None:
+            named = by_reference.get(row.reference)
+            if line is not None and (named is None or named.id != line.id):
+                errors[f"row {row.row}"] = [
+                    "line_id 与 reference 不一致 / line_id and reference disagree"
+                ]
+                continue
+            line = line or named
+        if line is None:
+            errors[f"row {row.row}"] = [
+                f"本批次 {batch.reference} 中没有该付款行 / no such payment line in batch "
+                f"{batch.reference}"
+            ]
+            continue
+        earlier = chosen.get(line.id)
+        if earlier is not None and not earlier.same_outcome(row):
+            errors[f"row {row.row}"] = [
+                f"与第 {earlier.row} 行矛盾 / contradicts row {earlier.row} for the same line"
+            ]
+            continue
+        chosen.setdefault(line.id, row)
+    transactions: dict[str, int] = {}
+    for line_id, row in chosen.items():
+        if row.bank_transaction_id is None:
+            continue
+        other = transactions.setdefault(row.bank_transaction_id, line_id)
+        if other != line_id:
+            errors[f"row {row.row}"] = [
+                "同一银行流水号用于两个付款行 / one bank transaction id on two payment lines"
+            ]
+    if errors:
+        raise ConfirmationMismatch(
+            "银行回单与本批次不符 / the bank confirmation does not match the batch",
+            extra={"rows": errors},
+        )
+    return chosen
+
+
+def _recorded(line: PayoutLine) -> tuple[PayoutLineStatus, str | None, date | None]:
+    return line.status, line.bank_transaction_id, line.value_date
+
+
+def _lock_payout_lines(session: Session, ids: Sequence[int]) -> list[PayoutLine]:
+    return list(
+        session.scalars(
+            sa.select(PayoutLine)
+            .where(PayoutLine.id.in_(sorted(ids)))
+            .order_by(PayoutLine.id)
+            .with_for_update(of=PayoutLine)
+            .execution_options(populate_existing=True)
+        )
+    )
+
+
+def _lock_claim_lines(session: Session, ids: Sequence[int]) -> list[ClaimLine]:
+    return list(
+        session.scalars(
+            sa.select(ClaimLine)
+            .where(ClaimLine.id.in_(sorted(ids)))
+            .order_by(ClaimLine.id)
+            .with_for_update(of=ClaimLine)
+            .execution_options(populate_existing=True)
+        )
+    )
+
+
+def _post_payout(
+    session: Session, line: PayoutLine, *, actor_id: int | None, now: datetime
+) -> list[int]:
+    """Provider payable → paid out, one posting per programme, keyed by the payment line."""
+    per_programme: dict[int, int] = defaultdict(int)
+    for item in line.items:
+        per_programme[item.programme_id] += item.amount_fen
+    transactions = []
+    for programme_id in sorted(per_programme):
+        payable = ledger.get_account(
+            session,
+            AccountKind.PROVIDER_PAYABLE,
+            programme_id=programme_id,
+            provider_id=line.provider_id,
+        )
+        paid = ledger.get_account(
+            session,
+            AccountKind.PROVIDER_PAID,
+            programme_id=programme_id,
+            provider_id=line.provider_id,
+        )
+        posted = ledger.post(
+            session,
+            f"payout:{line.id}:p{programme_id}",
+            TransactionKind.PAYOUT,
+            ledger.transfer(payable, paid, per_programme[programme_id]),
+            programme_id=programme_id,
+            actor_id=actor_id,
+            memo=f"{line.reference} {line.bank_transaction_id or ''}".strip(),
+            now=now,
+        )
+        transactions.append(posted.transaction.id)
+    return transactions
+
+
+def _apply(
+    session: Session,
+    batch: PayoutBatch,
+    line: PayoutLine,
+    row: ConfirmationRow,
+    *,
+    actor_id: int | None,
+    now: datetime,
+) -> set[int]:
+    """Record one bank outcome on a pending payment line; returns the claims touched."""
+    paid = row.status is PayoutLineStatus.PAID
+    try:
+        # Changed inside the savepoint: a bank transaction id already recorded for another
+        # line fails on the UNIQUE key here and only this savepoint rolls back.
+        with session.begin_nested():
+            line.status = row.status
+            line.bank_transaction_id = row.bank_transaction_id
+            line.value_date = row.value_date
+            line.failure_reason = None if paid else (row.reason or None)
+            line.confirmed_at, line.confirmed_by_id = now, actor_id
+            session.flush()
+    except IntegrityError:
+        raise ConfirmationConflict(
+            f"银行流水号 {row.bank_transaction_id} 已用于其他付款行 / bank transaction "
+            f"{row.bank_transaction_id} is already recorded for another payment line",
+            extra={"payment_line_id": line.id},
+        ) from None
+    orders = {
+        item.order_id: lock_order(session, item.order_id)
+        for item in sorted(line.items, key=lambda i: i.order_id)
+    }
+    claim_lines = _lock_claim_lines(session, [item.claim_line_id for item in line.items])
+    transactions = _post_payout(session, line, actor_id=actor_id, now=now) if paid else []
+    action = ClaimAction.PAY if paid else ClaimAction.PAYOUT_FAIL
+    order_action = OrderAction.PAY_OUT if paid else OrderAction.PAYOUT_FAILED
+    for claim_line in claim_lines:
+        before = claim_line.status
+        claim_line.status = claim_rules.next_line_status(claim_line.status, action)
+        if not paid:
+            # Back in the queue: the next batch may take it again.
+            claim_line.payout_line_id = None
+        _claim_event(
+            session,
+            claim_line,
+            action,
+            before,
+            actor_id=actor_id,
+            now=now,
+            note=f"{line.reference} {row.bank_transaction_id or row.reason or ''}".strip(),
+        )
+        move_order(
+            session,
+            orders[claim_line.order_id],
+            order_action,
+            Actor.FINANCE,
+            actor_id=actor_id,
+            now=now,
+            note=row.reason,
+            payout_line_id=line.id,
+            bank_transaction_id=row.bank_transaction_id,
+            value_date=row.value_date.isoformat(),
+        )
+    record(
+        session,
+        f"payout_line.{row.status.value}",
+        actor_id=actor_id,
+        subject_type="payout_batch",
+        subject_id=batch.id,
+        payment_line_id=line.id,
+        provider_id=line.provider_id,
+        amount_fen=line.amount_fen,
+        bank_transaction_id=row.bank_transaction_id,
+        value_date=row.value_date.isoformat(),
+        ledger_transactions=transactions,
+        claim_lines=[cl.id for cl in claim_lines],
+    )
+    settlement_notices.payout_result(session, batch, line)
+    return {cl.claim_id for cl in claim_lines}
+
+
+def import_confirmation(
+    session: Session,
+    batch_id: int,
+    rows: Sequence[ConfirmationRow],
+    *,
+    actor_id: int | None,
+    source: str = "json",
+    now: datetime | None = None,
+) -> ImportResult:
+    """Apply the bank's confirmation of a sent batch (see the module docstring).
+
+    Rows for lines already confirmed the same way are counted ``unchanged``. Raises
+    PayoutBatchNotFound, PayoutStateConflict (the batch was not sent), ConfirmationMismatch
+    (rows that name no line of the batch, contradict each other or share a bank transaction),
+    ConfirmationConflict (a row contradicts an earlier import, or reuses a bank transaction id
+    recorded before); nothing is written then.
+    """
+    now = now or utcnow()
+    with session.begin_nested():
+        batch = _lock_batch(session, batch_id)
+        ensure_confirmable(batch)
+        chosen = _resolve(batch, rows)
+        lines = _lock_payout_lines(session, list(chosen))
+        result = ImportResult(batch)
+        conflicts = []
+        for line in lines:
+            row = chosen[line.id]
+            if line.status is PayoutLineStatus.PENDING:
+                continue
+            if _recorded(line) == (row.status, row.bank_transaction_id, row.value_date):
+                result.unchanged.append(line.id)
+            else:
+                conflicts.append(line.id)
+        if conflicts:
+            raise ConfirmationConflict(
+                f"付款行 {conflicts} 已有不同的银行确认 / payment lines {conflicts} were already "
+                "confirmed differently",
+                extra={"payment_line_ids": conflicts},
+            )
+        claim_ids: set[int] = set()
+        for line in lines:
+            if line.status is PayoutLineStatus.PENDING:
+                claim_ids |= _apply(
+                    session, batch, line, chosen[line.id], actor_id=actor_id, now=now
+                )
+                result.applied.append(line.id)
+        _refresh_claims(session, claim_ids)
+        session.refresh(batch, ["lines"])
+        if result.applied:
+            if all(pl.status is not PayoutLineStatus.PENDING for pl in batch.lines):
+                batch.status = PayoutBatchStatus.COMPLETED
+                batch.completed_at = now
+            batch.version += 1
+        record(
+            session,
+            "payout_batch.confirmation_imported",
+            actor_id=actor_id,
+            subject_type="payout_batch",
+            subject_id=batch.id,
+            source=source,
+            applied=result.applied,
+            unchanged=result.unchanged,
+        )
+        session.flush()
+    return result
+
+
+# --------------------------------------------------------------------------- settling
+
+
+def orders_to_settle(session: Session, today: date) -> list[int]:
+    """Paid-out orders whose bank value date is on or before ``today``."""
+    return list(
+        session.scalars(
+            sa.select(Order.id)
+            .join(ClaimLine, ClaimLine.order_id == Order.id)
+            .join(PayoutLine, PayoutLine.id == ClaimLine.payout_line_id)
+            .where(
+                Order.status == OrderStatus.PAID_OUT,
+                ClaimLine.status == ClaimLineStatus.PAID,
+                PayoutLine.status == PayoutLineStatus.PAID,
+                PayoutLine.value_date <= today,
+            )
+            .order_by(Order.id)
+        )
+    )
+
+
+def settle_order(
+    session: Session, order_id: int, *, today: date, now: datetime | None = None
+) -> bool:
+    """Move one paid-out order to settled once its payment's value date has come.
+
+    Returns False (changing nothing) when the order is not, or no longer, due: safe to repeat.
+    """
+    now = now or utcnow()
+    with session.begin_nested():
+        order = lock_order(session, order_id)
+        if order.status is not OrderStatus.PAID_OUT:
+            return False
+        paid = session.execute(
+            sa.select(PayoutLine.id, PayoutLine.value_date)
+            .join(ClaimLine, ClaimLine.payout_line_id == PayoutLine.id)
+            .where(ClaimLine.order_id == order_id, PayoutLine.status == PayoutLineStatus.PAID)
+        ).first()
+        if paid is None or paid.value_date is None or paid.value_date > today:
+            return False
+        move_order(
+            session,
+            order,
+            OrderAction.SETTLE,
+            Actor.SYSTEM,
+            actor_id=None,
+            now=now,
+            payout_line_id=paid.id,
+            value_date=paid.value_date.isoformat(),
+        )
+        record(
+            session,
+            "order.settled",
+            actor_id=None,
+            subject_type="order",
+            subject_id=order_id,
+            payout_line_id=paid.id,
+            today=today.isoformat(),
+        )
+        session.flush()
+    return True
+
+
+def settle_due(session: Session, *, today: date | None = None, now: datetime | None = None) -> int:
+    """Settle every due order (services: one unit of work; the CLI commits per batch)."""
+    now = now or utcnow()
+    day = today or local_date(now)
+    return sum(
+        settle_order(session, oid, today=day, now=now) for oid in orders_to_settle(session, day)
+    )

@@ -1,0 +1,100 @@
+"""Vocabularies of settlement: claims (兑付申请), their lines and checklist, payout batches.
+
+Stored by value with named CHECK constraints; kept apart from the models so that
+:mod:`providers.claim_rules` stays free of SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+from marketplace.enums import LabelledEnum
+
+
+class ClaimStatus(LabelledEnum):
+    """A claim's status, derived from its lines (:func:`providers.claim_rules.claim_status`)."""
+
+    IN_REVIEW = "in_review", "待初审", "Awaiting review"
+    AWAITING_FINANCE = "awaiting_finance", "待财务审批", "Awaiting finance approval"
+    CHANGES_REQUESTED = "changes_requested", "待服务机构补正", "Changes requested"
+    APPROVED = "approved", "已批准待拨付", "Approved for payment"
+    PAID = "paid", "已拨付", "Paid"
+    REJECTED = "rejected", "已驳回", "Rejected"
+
+
+class ClaimLineStatus(LabelledEnum):
+    """One order in a claim. The order's own status moves alongside (see claim_rules)."""
+
+    PENDING_REVIEW = "pending_review", "待初审", "Awaiting review"
+    CHANGES_REQUESTED = "changes_requested", "待补正", "Changes requested"
+    REJECTED = "rejected", "已驳回", "Rejected"
+    REVIEWED = "reviewed", "初审通过，待财务审批", "Reviewed, awaiting finance"
+    APPROVED = "approved", "已批准，待拨付", "Approved, awaiting payout"
+    IN_PAYOUT = "in_payout", "拨付中", "In a payout batch"
+    PAID = "paid", "已拨付", "Paid"
+
+
+class ClaimAction(LabelledEnum):
+    SUBMIT = "submit", "提交兑付申请", "Submitted"
+    RESUBMIT = "resubmit", "补正后重新提交", "Resubmitted"
+    APPROVE = "approve", "初审通过", "Approved by the reviewer"
+    REQUEST_CHANGES = "request_changes", "要求补正", "Changes requested"
+    REJECT = "reject", "驳回", "Rejected"
+    FINANCE_APPROVE = "finance_approve", "财务批准拨付", "Approved for payment by finance"
+    FINANCE_RETURN = "finance_return", "财务退回补正", "Returned by finance for changes"
+    FINANCE_REJECT = "finance_reject", "财务驳回", "Rejected by finance"
+    BATCH = "batch", "列入拨付批次", "Put in a payout batch"
+    PAY = "pay", "银行已拨付", "Paid by the bank"
+    PAYOUT_FAIL = (
+        "payout_fail",
+        "银行拨付失败，退回待拨付",
+        "Bank payment failed, back in the queue",
+    )
+
+
+class CheckRule(LabelledEnum):
+    """The automatic pre-check, one item per rule (POLICY.md rules 1, 2, 5, 8, 10)."""
+
+    INVOICE_AMOUNT = (
+        "invoice_amount",
+        "发票金额等于订单价格",
+        "Invoice amount equals the order price",
+    )
+    INVOICE_PARTIES = (
+        "invoice_parties",
+        "发票购买方为企业、销售方为服务机构（纳税人识别号即统一社会信用代码）",
+        "Invoice buyer is the enterprise and seller the provider (taxpayer ids = credit codes)",
+    )
+    INVOICE_DATE = (
+        "invoice_date",
+        "发票日期在电子券有效期内（生效日至兑付截止日）",
+        "Invoice date within the voucher's validity (valid from … claim deadline)",
+    )
+    CO_PAYMENT = "co_payment", "企业自付部分已全额收到", "Co-payment received in full"
+    CEILING = (
+        "ceiling",
+        "券支付部分不超过发票金额的兑付比例上限",
+        "Voucher part within the programme's ceiling of the invoiced amount",
+    )
+    ANNUAL_CAP = "annual_cap", "企业年度用券上限未被突破", "Enterprise's annual cap respected"
+    CLAIM_DEADLINE = (
+        "claim_deadline",
+        "在项目兑付申请截止日期之前提交",
+        "Claimed within the programme's redemption deadline",
+    )
+    INVOICE_UNIQUE = (
+        "invoice_unique",
+        "该发票从未在平台上申请过兑付",
+        "Invoice never claimed before on the platform",
+    )
+    NOT_DISPUTED = "not_disputed", "订单不存在争议", "Order not disputed"
+
+
+class PayoutBatchStatus(LabelledEnum):
+    DRAFT = "draft", "待发送银行", "Ready to send"
+    SENT = "sent", "已发送银行，待确认", "Sent to the bank"
+    COMPLETED = "completed", "银行已全部确认", "Confirmed by the bank"
+
+
+class PayoutLineStatus(LabelledEnum):
+    PENDING = "pending", "待银行确认", "Awaiting bank confirmation"
+    PAID = "paid", "已到账", "Paid"
+    FAILED = "failed", "拨付失败", "Failed"

@@ -1,0 +1,160 @@
+"""Related-party declarations and the order gate (ensure_orderable)."""
+
+from __future__ import annotations
+
+import pytest
+import sqlalchemy as sa
+
+from marketplace.enums import ServiceCategory
+from marketplace.errors import NotFound, ValidationFailed
+from providers import related
+from providers.errors import (
+    CategoryNotEligible,
+    DuplicateDeclaration,
+    InvalidCreditCode,
+    NotInProgramme,
+    ProviderNotAdmitted,
+    ProviderRevoked,
+    ProviderSuspended,
+    ReasonRequired,
+    ServiceInactive,
+)
+from providers.models import (
+    ParticipationStatus,
+    ProgrammeParticipation,
+    ProviderStatus,
+    RelatedParty,
+    RelationKind,
+)
+from tests.support.fixtures import unique_credit_code
+
+
+def _declare(session, provider, code, **overrides):
+    values = {
+        "credit_code": code,
+        "name": "关联企业有限公司",
+        "relation": RelationKind.SUBSIDIARY,
+        "note": None,
+        "actor_id": None,
+    }
+    values.update(overrides)
+    return related.declare_related_party(session, provider, **values)
+
+
+def test_orders_between_declared_related_parties_are_refused(
+    session, create_service, create_enterprise
+):
+    service = create_service()
+    enterprise = create_enterprise()
+    related.ensure_orderable(session, service, enterprise)
+    declaration = _declare(session, service.provider, enterprise.credit_code.lower() + " ")
+    assert declaration.credit_code == enterprise.credit_code
+    with pytest.raises(related.RelatedPartyConflict) as caught:
+        related.ensure_orderable(session, service, enterprise)
+    assert caught.value.code == "related_party"
+
+    with pytest.raises(ReasonRequired):
+        related.withdraw_related_party(
+            session, service.provider, declaration.id, reason="", actor_id=None
+        )
+    related.withdraw_related_party(
+        session, service.provider, declaration.id, reason="股权已转让。", actor_id=None
+    )
+    related.ensure_orderable(session, service, enterprise)
+    assert related.related_parties_of(session, service.provider.id, active_only=True) == []
+    # Declaring it again re-activates the same record.
+    again = _declare(session, service.provider, enterprise.credit_code)
+    assert again.id == declaration.id and again.withdrawn_at is None
+
+
+def test_sharing_a_credit_code_is_refused_without_a_declaration(
+    session, create_provider, create_service, create_enterprise
+):
+    code = unique_credit_code()
+    provider = create_provider(credit_code=code)
+    enterprise = create_enterprise(credit_code=code)
+    service = create_service(provider)
+    with pytest.raises(related.RelatedPartyConflict):
+        related.ensure_orderable(session, service, enterprise)
+
+
+@pytest.mark.parametrize(
+    ("code", "rule"),
+    [
+        ("91530102MA6N0001", "length"),
+        ("91530102MA6N00O1XX", "charset"),
+        ("91530102MA6N00017A", "check"),
+        ("91530102MA6N00011B", "organisation_check"),
+    ],
+)
+def test_invalid_credit_codes_are_refused_with_the_rule(session, create_provider, code, rule):
+    provider = create_provider()
+    with pytest.raises(InvalidCreditCode) as caught:
+        _declare(session, provider, code)
+    assert caught.value.code == "invalid_credit_code"
+    assert caught.value.extra["rule"] == rule
+    assert session.scalar(sa.select(sa.func.count()).select_from(RelatedParty)) == 0
+
+
+def test_duplicate_and_own_declarations_are_refused(session, create_provider):
+    provider = create_provider()
+    code = unique_credit_code()
+    _declare(session, provider, code)
+    with pytest.raises(DuplicateDeclaration):
+        _declare(session, provider, code)
+    with pytest.raises(ValidationFailed) as caught:
+        _declare(session, provider, provider.credit_code)
+    assert "credit_code" in caught.value.errors
+
+
+def test_declarations_belong_to_their_provider(session, create_provider):
+    owner, other = create_provider(), create_provider()
+    declaration = _declare(session, owner, unique_credit_code())
+    with pytest.raises(NotFound):
+        related.withdraw_related_party(session, other, declaration.id, reason="x", actor_id=None)
+
+
+@pytest.mark.parametrize(
+    ("status", "error"),
+    [
+        (ProviderStatus.SUSPENDED, ProviderSuspended),
+        (ProviderStatus.REVOKED, ProviderRevoked),
+        (ProviderStatus.PENDING, ProviderNotAdmitted),
+        (ProviderStatus.IN_NOTICE, ProviderNotAdmitted),
+        (ProviderStatus.REJECTED, ProviderNotAdmitted),
+    ],
+)
+def test_services_of_providers_not_admitted_cannot_be_ordered(
+    session, create_provider, create_service, create_enterprise, status, error
+):
+    service = create_service(create_provider(status=status))
+    with pytest.raises(error) as caught:
+        related.ensure_orderable(session, service, create_enterprise())
+    assert caught.value.code in {"provider_suspended", "provider_revoked", "provider_not_admitted"}
+
+
+def test_inactive_services_cannot_be_ordered(session, create_service, create_enterprise):
+    service = create_service(is_active=False)
+    with pytest.raises(ServiceInactive):
+        related.ensure_orderable(session, service, create_enterprise())
+
+
+def test_programme_rules(session, create_service, create_enterprise, create_programme):
+    service = create_service(category=ServiceCategory.TESTING)
+    programme = create_programme(eligible_categories=["ip"])
+    enterprise = create_enterprise()
+    with pytest.raises(NotInProgramme):
+        related.ensure_orderable(session, service, enterprise, programme)
+    session.add(
+        ProgrammeParticipation(
+            provider_id=service.provider_id,
+            programme_id=programme.id,
+            status=ParticipationStatus.ADMITTED,
+        )
+    )
+    session.flush()
+    with pytest.raises(CategoryNotEligible):
+        related.ensure_orderable(session, service, enterprise, programme)
+    programme.eligible_categories = ["ip", "testing"]
+    session.flush()
+    related.ensure_orderable(session, service, enterprise, programme)

@@ -1,0 +1,60 @@
+"""The API's patterns say exactly what the services accept (the OpenAPI document must not
+promise what a service then refuses)."""
+
+from __future__ import annotations
+
+import re
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from providers.errors import InvalidQualification
+from providers.models import QualificationKind
+from providers.rules import (
+    BANK_ACCOUNT_INPUT,
+    EMAIL_INPUT,
+    QUALIFICATION_INPUTS,
+    normalise_bank_account,
+    normalise_qualification,
+)
+from providers.schemas import ObjectionIn, ProfileIn, nonblank
+
+TEXT = st.text(alphabet=st.characters(exclude_characters="\x00"), max_size=30)
+SPACED_DIGITS = st.text(alphabet="0123456789 -\t", max_size=40)
+
+
+@given(TEXT, st.integers(1, 12))
+def test_nonblank_means_the_stripped_length(text, minimum):
+    assert bool(re.match(nonblank(minimum), text)) == (len(text.strip()) >= minimum)
+
+
+@given(st.one_of(TEXT, SPACED_DIGITS, st.from_regex(BANK_ACCOUNT_INPUT, fullmatch=True)))
+def test_bank_account_pattern_is_what_normalisation_accepts(text):
+    accepted = bool(re.match(BANK_ACCOUNT_INPUT, text))
+    if text.strip():
+        assert accepted == (normalise_bank_account(text) is not None)
+    else:
+        assert accepted
+
+
+@given(
+    st.sampled_from(list(QualificationKind)),
+    st.one_of(SPACED_DIGITS, TEXT, st.just("cnas-l1234")),
+)
+def test_qualification_patterns_are_what_normalisation_accepts(kind, text):
+    try:
+        normalise_qualification(kind, text)
+        normalised = True
+    except InvalidQualification:
+        normalised = False
+    assert normalised == bool(re.match(QUALIFICATION_INPUTS[kind], text))
+
+
+def test_schemas_refuse_what_services_would():
+    assert ProfileIn().validate({"version": 1, "contact_email": "not-an-email"})
+    assert not ProfileIn().validate({"version": 1, "contact_email": " a@b.cn "})
+    assert re.match(EMAIL_INPUT, "张@例子.中国")
+    errors = ObjectionIn().validate(
+        {"objector_name": " 王 ", "objector_contact": "   138   ", "grounds": " " * 20}
+    )
+    assert set(errors) == {"objector_name", "objector_contact", "grounds"}

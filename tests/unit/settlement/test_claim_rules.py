@@ -1,0 +1,170 @@
+"""The settlement rules as pure functions: the pre-check (every rule failing alone), the
+claim-line state table over every (status, action) pair, claim status, cooling-off, keys."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, date, datetime
+
+import pytest
+
+from providers import claim_rules
+from providers.claim_rules import LINE_TRANSITIONS, ClaimFacts, claim_status, next_line_status
+from providers.settlement_enums import CheckRule, ClaimAction, ClaimLineStatus, ClaimStatus
+from providers.settlement_errors import ClaimStateConflict
+
+ENTERPRISE = "91530102MA6T0001XX"
+PROVIDER = "12530000MA6T0002YY"
+
+GOOD = ClaimFacts(
+    order_disputed=False,
+    order_price_fen=200_000,
+    voucher_part_fen=100_000,
+    invoice_amount_fen=200_000,
+    invoice_buyer_id=ENTERPRISE,
+    invoice_seller_id=PROVIDER,
+    enterprise_credit_code=ENTERPRISE,
+    provider_credit_code=PROVIDER,
+    invoice_issued_on=date(2026, 6, 16),
+    voucher_valid_from=date(2026, 6, 15),
+    voucher_claim_deadline=date(2027, 3, 31),
+    co_payment_due_fen=100_000,
+    co_payment_received_fen=100_000,
+    ceiling_bps=5_000,
+    cap_fen=3_000_000,
+    cap_used_fen=100_000,
+    cap_held_fen=0,
+    claim_date=date(2026, 6, 22),
+    programme_claim_deadline=date(2027, 3, 31),
+    invoice_claimed_elsewhere=False,
+)
+
+#: One change per rule that breaks exactly that rule (and nothing else).
+BREAKS = {
+    CheckRule.INVOICE_AMOUNT: {"invoice_amount_fen": 200_001},
+    CheckRule.INVOICE_PARTIES: {"invoice_seller_id": "91530102MA6T0009ZZ"},
+    CheckRule.INVOICE_DATE: {"invoice_issued_on": date(2026, 6, 14)},
+    CheckRule.CO_PAYMENT: {"co_payment_received_fen": 99_999},
+    CheckRule.CEILING: {"ceiling_bps": 4_999},
+    CheckRule.ANNUAL_CAP: {"cap_fen": 99_999},
+    CheckRule.CLAIM_DEADLINE: {"claim_date": date(2027, 4, 1)},
+    CheckRule.INVOICE_UNIQUE: {"invoice_claimed_elsewhere": True},
+    CheckRule.NOT_DISPUTED: {"order_disputed": True},
+}
+
+
+def test_a_sound_line_passes_all_nine_rules_in_order():
+    checks = claim_rules.precheck(GOOD)
+    assert [c.rule for c in checks] == list(CheckRule)
+    assert all(c.passed for c in checks)
+    assert claim_rules.first_failure(checks) is None
+
+
+@pytest.mark.parametrize("rule", list(CheckRule), ids=lambda r: r.value)
+def test_each_rule_fails_alone_and_names_its_error(rule):
+    checks = claim_rules.precheck(dataclasses.replace(GOOD, **BREAKS[rule]))
+    assert [c.rule for c in checks if not c.passed] == [rule]
+    error = claim_rules.first_failure(checks)
+    assert error is not None and error.code == claim_rules.ERRORS[rule].code
+    assert error.extra["rule"] == rule.value
+    item = next(c.as_dict() for c in checks if c.rule is rule)
+    assert item["passed"] is False and item["code"] == error.code and item["detail"]
+
+
+def test_error_codes_are_the_promised_ones():
+    codes = {rule: cls.code for rule, cls in claim_rules.ERRORS.items()}
+    assert codes[CheckRule.INVOICE_AMOUNT] == "invoice_amount_mismatch"
+    assert codes[CheckRule.CLAIM_DEADLINE] == "claim_deadline_passed"
+    assert codes[CheckRule.INVOICE_UNIQUE] == "invoice_already_claimed"
+    assert codes[CheckRule.NOT_DISPUTED] == "order_disputed"
+    assert len(set(codes.values())) == len(codes)
+
+
+def test_buyer_mismatch_fails_parties_and_case_does_not():
+    lower = dataclasses.replace(GOOD, invoice_buyer_id=ENTERPRISE.lower() + " ")
+    assert all(c.passed for c in claim_rules.precheck(lower))
+    other = dataclasses.replace(GOOD, invoice_buyer_id=PROVIDER)
+    failed = [c for c in claim_rules.precheck(other) if not c.passed]
+    assert [c.rule for c in failed] == [CheckRule.INVOICE_PARTIES]
+    assert "buyer" in failed[0].detail
+
+
+def test_edges_are_inclusive():
+    edges = dataclasses.replace(
+        GOOD,
+        invoice_issued_on=GOOD.voucher_claim_deadline,
+        claim_date=GOOD.programme_claim_deadline,
+        cap_fen=100_000,
+        voucher_part_fen=100_000,
+        ceiling_bps=5_000,
+    )
+    assert all(c.passed for c in claim_rules.precheck(edges))
+    # Ceiling rounds down to the fen: 50% of 199,999 fen is 99,999 fen.
+    odd = dataclasses.replace(GOOD, invoice_amount_fen=199_999, order_price_fen=199_999)
+    failed = [c.rule for c in claim_rules.precheck(odd) if not c.passed]
+    assert failed == [CheckRule.CEILING]
+
+
+# --------------------------------------------------------------------------- claim lines
+
+
+@pytest.mark.parametrize("status", list(ClaimLineStatus), ids=lambda s: s.value)
+@pytest.mark.parametrize("action", list(ClaimAction), ids=lambda a: a.value)
+def test_line_transition_table(status, action):
+    expected = LINE_TRANSITIONS.get((status, action))
+    if expected is None:
+        with pytest.raises(ClaimStateConflict) as caught:
+            next_line_status(status, action)
+        assert caught.value.extra == {"line_status": status.value, "action": action.value}
+    else:
+        assert next_line_status(status, action) is expected
+
+
+def test_only_paid_and_rejected_are_final():
+    sources = {status for status, _action in LINE_TRANSITIONS}
+    assert set(ClaimLineStatus) - sources == {ClaimLineStatus.PAID, ClaimLineStatus.REJECTED}
+
+
+L = ClaimLineStatus
+
+
+@pytest.mark.parametrize(
+    ("lines", "expected"),
+    [
+        ([L.PENDING_REVIEW, L.REVIEWED, L.PAID], ClaimStatus.IN_REVIEW),
+        ([L.REVIEWED, L.CHANGES_REQUESTED], ClaimStatus.AWAITING_FINANCE),
+        ([L.CHANGES_REQUESTED, L.APPROVED, L.REJECTED], ClaimStatus.CHANGES_REQUESTED),
+        ([L.APPROVED, L.PAID, L.REJECTED], ClaimStatus.APPROVED),
+        ([L.IN_PAYOUT], ClaimStatus.APPROVED),
+        ([L.PAID, L.REJECTED], ClaimStatus.PAID),
+        ([L.REJECTED, L.REJECTED], ClaimStatus.REJECTED),
+    ],
+)
+def test_claim_status_comes_from_what_still_needs_action(lines, expected):
+    assert claim_status(lines) is expected
+
+
+# --------------------------------------------------------------------------- time, keys, money
+
+
+def test_cooling_off_counts_china_days():
+    # 17:00 UTC on 16 June is already 17 June in Kunming.
+    confirmed = datetime(2026, 6, 16, 17, 0, tzinfo=UTC)
+    assert claim_rules.claimable_on(confirmed, 0) == date(2026, 6, 17)
+    assert claim_rules.claimable_on(confirmed, 3) == date(2026, 6, 20)
+    with pytest.raises(ValueError):
+        claim_rules.claimable_on(confirmed, -1)
+
+
+def test_invoice_keys_ignore_spaces_dashes_and_case():
+    assert claim_rules.invoice_key("0530 0230-0111", " 1234 5678 ") == ("053002300111", "12345678")
+    assert claim_rules.invoice_key("", "abc-1") == ("", "ABC1")
+
+
+def test_yuan_text_is_exact():
+    assert claim_rules.yuan_text(0) == "0.00"
+    assert claim_rules.yuan_text(5) == "0.05"
+    assert claim_rules.yuan_text(123_456_789) == "1234567.89"
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ValueError):
+            claim_rules.yuan_text(bad)  # type: ignore[arg-type]

@@ -1,0 +1,113 @@
+"""Public disclosure (rule 7) and statistics (rule 12)."""
+
+import csv
+import io
+
+from marketplace.enums import Role
+from tests.support.voucher_fixtures import VOUCHER_NOW, VOUCHER_YEAR, next_key
+from vouchers import holds
+from vouchers.expiry import revoke_voucher
+
+
+def _redeem(session, voucher, provider, amount_fen=100_000):
+    hold = holds.place_hold(
+        session,
+        voucher,
+        next_key("order"),
+        amount_fen,
+        amount_fen * 2,
+        next_key("hold"),
+        VOUCHER_NOW,
+    )
+    holds.capture_hold(session, hold, next_key("capture"), VOUCHER_NOW, provider_id=provider.id)
+    return hold
+
+
+def test_public_page_lists_grants_and_redemptions_without_contacts(
+    client, session, issue_voucher, create_enterprise, create_provider
+):
+    enterprise = create_enterprise(name="昆明公示测试科技有限公司", contact_phone="13912345678")
+    voucher = issue_voucher(enterprise, amount_fen=2_000_000)
+    provider = create_provider(name="云南公示检测中心")
+    _redeem(session, voucher, provider)
+    page = client.get(f"/disclosure/?year={VOUCHER_YEAR}").get_data(as_text=True)
+    assert "昆明公示测试科技有限公司" in page and enterprise.credit_code in page
+    assert "¥20,000.00" in page and "云南省昆明市" in page
+    assert "云南公示检测中心" in page and "¥1,000.00" in page
+    assert "13912345678" not in page and enterprise.contact_email not in page
+
+
+def test_revoked_vouchers_are_marked(client, session, issue_voucher):
+    voucher = issue_voucher(amount_fen=500_000)
+    revoke_voucher(
+        session,
+        voucher.id,
+        reason="虚假材料 false documents",
+        actor_id=None,
+        idempotency_key=next_key("revoke"),
+        now=VOUCHER_NOW,
+    )
+    page = client.get(f"/disclosure/?year={VOUCHER_YEAR}").get_data(as_text=True)
+    assert "badge-revoked" in page
+
+
+def test_csv_download(client, issue_voucher, create_enterprise):
+    issue_voucher(
+        create_enterprise(name="玉溪导出测试有限公司", division="530402"), amount_fen=1_234_500
+    )
+    response = client.get(f"/disclosure/{VOUCHER_YEAR}.csv")
+    rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
+    assert (
+        rows[1][1] == "玉溪导出测试有限公司"
+        and rows[1][3] == "云南省玉溪市"
+        and rows[1][5] == "12345.00"
+    )
+
+
+def test_out_of_range_years_are_not_found(client):
+    assert client.get("/disclosure/?year=1999").status_code == 404
+    assert client.get("/disclosure/?year=9999").status_code == 404
+    assert client.get("/disclosure/9999.csv").status_code == 404
+    assert client.get("/disclosure/10000.csv").status_code == 404
+
+
+def test_statistics_page_for_administrators_only(
+    client, auth, session, create_user, issue_voucher, create_provider
+):
+    voucher = issue_voucher(amount_fen=3_000_000)
+    _redeem(session, voucher, create_provider(), amount_fen=250_000)
+    auth.login(create_user(Role.ENTERPRISE))
+    assert client.get(f"/admin/statistics?year={VOUCHER_YEAR}").status_code == 403
+    auth.logout()
+    auth.login(create_user(Role.AUDITOR))
+    page = client.get(f"/admin/statistics?year={VOUCHER_YEAR}").get_data(as_text=True)
+    assert "¥30,000.00" in page and "¥2,500.00" in page
+
+
+def test_disclosure_and_statistics_api(
+    client, session, issue_voucher, funded_programme, create_provider, create_user, api_token
+):
+    programme = funded_programme()
+    first = issue_voucher(programme=programme, amount_fen=1_000_000)
+    issue_voucher(programme=programme, amount_fen=2_000_000)
+    _redeem(session, first, create_provider(), amount_fen=400_000)
+    page = client.get(f"/api/v1/disclosure/grants?year={VOUCHER_YEAR}&limit=1").get_json()
+    assert len(page["items"]) == 1 and page["items"][0]["currency"] == "CNY" and page["next_cursor"]
+    rest = client.get(
+        f"/api/v1/disclosure/grants?year={VOUCHER_YEAR}&cursor={page['next_cursor']}"
+    ).get_json()
+    assert {g["face_value_fen"] for g in page["items"] + rest["items"]} == {1_000_000, 2_000_000}
+    redeemed = client.get(f"/api/v1/disclosure/redemptions?year={VOUCHER_YEAR}").get_json()
+    assert [r["redeemed_fen"] for r in redeemed] == [400_000]
+    assert client.get(f"/api/v1/statistics?year={VOUCHER_YEAR}").status_code == 401
+    stats = client.get(
+        f"/api/v1/statistics?year={VOUCHER_YEAR}", headers=api_token(create_user(Role.FINANCE))
+    ).get_json()
+    assert stats["vouchers_issued"] == 2 and stats["issued_fen"] == 3_000_000
+    assert stats["redeemed_fen"] == 400_000 and stats["enterprises_served"] == 2
+    assert stats["issued_by_month"] == {"6": 3_000_000}
+    sme = api_token(create_user(Role.ENTERPRISE))
+    assert client.get(f"/api/v1/statistics?year={VOUCHER_YEAR}", headers=sme).status_code == 403
+    for path in ("disclosure/grants", "disclosure/redemptions"):
+        refused = client.get(f"/api/v1/{path}?year=9999")
+        assert refused.status_code == 422 and "year" in refused.get_json()["errors"]

@@ -1,0 +1,14 @@
+"""``seed`` called without an application context (as some tests do) makes no orders: they
+need the application's payment, e-mail and upload settings."""
+
+from datetime import date
+
+from flask import has_app_context
+
+from marketplace.demo import seed
+
+
+def test_seed_outside_the_application_skips_orders(session):
+    assert not has_app_context()
+    result = seed(session, today=date(2026, 6, 15))
+    assert result.created["vouchers"] == 3 and "orders" not in result.created

@@ -1,0 +1,466 @@
+"""The provider endpoints of the JSON API, per role: public catalogue and notice, the
+provider's own file and services, and the administrators' review."""
+
+from __future__ import annotations
+
+import base64
+import io
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from marketplace.enums import InstitutionType, Role, ServiceCategory
+from providers import services
+from providers.models import ProviderDocument, ProviderStatus, Service
+from tests.support.fixtures import unique_credit_code
+from tests.support.provider_fixtures import ELF, PDF, PNG
+
+
+def _problem(response, status, code):
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/problem+json"
+    assert response.get_json()["code"] == code
+    return response.get_json()
+
+
+def test_public_search_finds_chinese_and_mixed_queries(client, create_provider, create_service):
+    lab = create_provider(name="云南省产品质量监督检验研究院")
+    agency = create_provider(
+        name="昆明知信专利代理事务所", institution_type=InstitutionType.IP_AGENCY
+    )
+    platform = create_provider(
+        name="仪器共享平台", institution_type=InstitutionType.INSTRUMENT_PLATFORM
+    )
+    create_service(lab, title="材料检测服务")
+    create_service(
+        agency, title="专利代理", category=ServiceCategory.IP, description="发明专利申请代理。"
+    )
+    create_service(
+        platform,
+        title="扫描电镜 SEM 机时共享",
+        category=ServiceCategory.INSTRUMENT_SHARING,
+        description="场发射扫描电子显微镜。",
+    )
+
+    def titles(**params):
+        response = client.get("/api/v1/catalogue/services", query_string=params)
+        assert response.status_code == 200, response.get_data(as_text=True)
+        return [item["title"] for item in response.get_json()["items"]]
+
+    assert titles(q="检测") == ["材料检测服务"]
+    assert titles(q="专利") == ["专利代理"]
+    assert titles(q="SEM 扫描电镜") == ["扫描电镜 SEM 机时共享"]
+    assert titles(institution_type="ip_agency") == ["专利代理"]
+    page = client.get("/api/v1/catalogue/services", query_string={"limit": 2, "sort": "newest"})
+    body = page.get_json()
+    assert len(body["items"]) == 2 and body["next_cursor"]
+    rest = client.get(
+        "/api/v1/catalogue/services",
+        query_string={"limit": 2, "sort": "newest", "cursor": body["next_cursor"]},
+    ).get_json()
+    assert len(rest["items"]) == 1 and rest["next_cursor"] is None
+    _problem(client.get("/api/v1/catalogue/services?sort=bogus"), 422, "validation_failed")
+    _problem(client.get("/api/v1/catalogue/services?cursor=xyz"), 422, "validation_failed")
+    item = body["items"][0]
+    assert item["currency"] == "CNY" and isinstance(item["price_fen"], int)
+
+
+def test_public_provider_page_and_service(client, session, create_service):
+    service = create_service()
+    provider = client.get(f"/api/v1/catalogue/providers/{service.provider_id}").get_json()
+    assert provider["credit"]["score"] == 75 and provider["credit"]["band"] == "B"
+    assert client.get(f"/api/v1/catalogue/services/{service.id}").status_code == 200
+    service.provider.status = ProviderStatus.SUSPENDED
+    session.flush()
+    _problem(client.get(f"/api/v1/catalogue/services/{service.id}"), 404, "not_found")
+
+
+def test_provider_application_through_the_api(
+    client, session, api_token, create_user, create_provider, create_programme
+):
+    provider = create_provider(status=ProviderStatus.PENDING)
+    headers = api_token(create_user(Role.PROVIDER, provider=provider))
+    programme = create_programme(year=services.local_today().year)
+
+    current = client.get("/api/v1/provider/application", headers=headers).get_json()
+    assert current["status"] == "pending" and "documents" in current["missing"]
+    response = client.patch(
+        "/api/v1/provider/application",
+        headers=headers,
+        json={"version": current["version"] + 1, "address": "昆明"},
+    )
+    _problem(response, 412, "precondition_failed")
+    response = client.patch(
+        "/api/v1/provider/application",
+        headers=headers,
+        json={
+            "version": current["version"],
+            "accreditation_level": "national",
+            "service_categories": ["testing"],
+            "bank_account_name": provider.name,
+            "bank_name": "中国银行昆明分行",
+            "bank_account_number": "1234 5678 9012",
+        },
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.get_json()["bank_account_number"] == "123456789012"
+
+    refused = _problem(
+        client.put(
+            "/api/v1/provider/application/qualifications/cma",
+            headers=headers,
+            json={"number": "12-34"},
+        ),
+        422,
+        "validation_failed",
+    )
+    assert "number" in refused["errors"]
+    _problem(
+        client.put(
+            "/api/v1/provider/application/qualifications/cma",
+            headers=headers,
+            json={"number": "1923 1205 0123", "valid_until": "2001-01-01"},
+        ),
+        409,
+        "qualification_expired",
+    )
+    assert (
+        client.put(
+            "/api/v1/provider/application/qualifications/cnas",
+            headers=headers,
+            json={"number": "L1234"},
+        ).get_json()["number"]
+        == "CNAS L1234"
+    )
+    expiry = (services.local_today() + timedelta(days=300)).isoformat()
+    for kind, data, name in (
+        ("business_licence", PDF, "a.pdf"),
+        ("cnas_certificate", PNG, "c.png"),
+    ):
+        response = client.post(
+            "/api/v1/provider/application/documents",
+            headers=headers,
+            data={"kind": kind, "expires_on": expiry, "file": (io.BytesIO(data), name)},
+            content_type="multipart/form-data",
+        )
+        assert response.status_code == 201, response.get_data(as_text=True)
+    document_id = response.get_json()["id"]
+    content = client.get(
+        f"/api/v1/provider/application/documents/{document_id}", headers=headers
+    ).get_json()
+    assert base64.b64decode(content["content_base64"]) == PNG
+
+    assert (
+        client.post(
+            "/api/v1/provider/application/commitment",
+            headers=headers,
+            json={"signer_name": "张伟", "signer_title": "主任", "agreed": True},
+        ).get_json()["signed"]
+        is True
+    )
+    choices = client.get("/api/v1/provider/application/programmes", headers=headers).get_json()
+    assert [c["programme_id"] for c in choices] == [programme.id]
+    client.put(
+        "/api/v1/provider/application/programmes",
+        headers=headers,
+        json={"programme_ids": [programme.id]},
+    )
+    submitted = client.post("/api/v1/provider/application/submit", headers=headers)
+    assert submitted.status_code == 200, submitted.get_data(as_text=True)
+    assert submitted.get_json()["submitted_at"] and submitted.get_json()["missing"] == {}
+    _problem(
+        client.post("/api/v1/provider/application/submit", headers=headers),
+        409,
+        "provider_transition_not_allowed",
+    )
+
+
+def test_disguised_and_oversized_uploads_through_the_api(
+    make_app, session, api_token, create_user, create_provider
+):
+    client = make_app(MAX_UPLOAD_BYTES="2048").test_client()
+    headers = api_token(create_user(Role.PROVIDER, provider=create_provider()))
+
+    def upload(data, name):
+        return client.post(
+            "/api/v1/provider/application/documents",
+            headers=headers,
+            data={"kind": "other", "file": (io.BytesIO(data), name)},
+            content_type="multipart/form-data",
+        )
+
+    body = _problem(upload(ELF, "licence.pdf"), 422, "unsupported_file_type")
+    assert body["detected"] == "executable (ELF)"
+    _problem(upload(PNG, "licence.pdf"), 422, "file_extension_mismatch")
+    _problem(upload(PDF + b"0" * 2048, "big.pdf"), 413, "file_too_large")
+    _problem(
+        client.post("/api/v1/provider/application/documents", headers=headers, json={}),
+        415,
+        "unsupported_media_type",
+    )
+    assert session.scalar(sa.select(sa.func.count()).select_from(ProviderDocument)) == 0
+
+
+def test_services_through_the_api_with_versions_and_ownership(
+    client, session, api_token, create_user, create_provider, create_service
+):
+    provider = create_provider(service_categories=["instrument_sharing", "testing"])
+    headers = api_token(create_user(Role.PROVIDER, provider=provider))
+    response = client.post(
+        "/api/v1/provider/instruments",
+        headers=headers,
+        json={
+            "title": "X射线衍射仪 XRD 机时共享",
+            "description": "多功能X射线衍射仪，物相鉴定。",
+            "lead_time_days": 3,
+            "instrument": {
+                "instrument_name": "多功能X射线衍射仪",
+                "model": "SmartLab",
+                "location": "昆明市呈贡区B105",
+                "hourly_rate_fen": 40_000,
+            },
+        },
+    )
+    assert response.status_code == 201, response.get_data(as_text=True)
+    created = response.get_json()
+    assert created["price_fen"] == 40_000 and created["instrument"]["model"] == "SmartLab"
+
+    update = {
+        "title": "材料检测服务",
+        "category": "testing",
+        "description": "金属材料力学性能检测。",
+        "price_fen": None,
+        "unit": "样品",
+        "lead_time_days": 5,
+    }
+    response = client.put(
+        f"/api/v1/provider/services/{created['id']}", headers=headers, json={**update, "version": 9}
+    )
+    _problem(response, 412, "precondition_failed")
+    response = client.put(
+        f"/api/v1/provider/services/{created['id']}", headers=headers, json={**update, "version": 1}
+    )
+    assert response.get_json()["price_fen"] is None and response.get_json()["version"] == 2
+    assert response.get_json()["pricing"] == "quote" and response.get_json()["instrument"] is None
+    _problem(
+        client.post(
+            "/api/v1/provider/services",
+            headers=headers,
+            json={**update, "category": "audit", "price_fen": 100},
+        ),
+        409,
+        "category_not_declared",
+    )
+    response = client.put(
+        f"/api/v1/provider/services/{created['id']}/active",
+        headers=headers,
+        json={"is_active": False, "version": 2},
+    )
+    assert response.get_json()["is_active"] is False
+
+    someone_elses = create_service()
+    _problem(
+        client.get(f"/api/v1/provider/services/{someone_elses.id}", headers=headers),
+        404,
+        "not_found",
+    )
+    listed = client.get("/api/v1/provider/services", headers=headers).get_json()
+    assert [s["id"] for s in listed["items"]] == [created["id"]]
+    assert session.scalar(sa.select(sa.func.count()).select_from(Service)) == 2
+
+
+def test_related_parties_through_the_api(client, api_token, create_user):
+    headers = api_token(create_user(Role.PROVIDER))
+    body = _problem(
+        client.post(
+            "/api/v1/provider/related-parties",
+            headers=headers,
+            json={
+                "credit_code": "91530102MA6N00011B",
+                "name": "关联公司",
+                "relation": "subsidiary",
+            },
+        ),
+        422,
+        "invalid_credit_code",
+    )
+    assert "credit_code" in body["errors"]
+    code = unique_credit_code()
+    created = client.post(
+        "/api/v1/provider/related-parties",
+        headers=headers,
+        json={"credit_code": code, "name": "关联公司", "relation": "subsidiary"},
+    )
+    assert created.status_code == 201
+    _problem(
+        client.post(
+            "/api/v1/provider/related-parties",
+            headers=headers,
+            json={"credit_code": code, "name": "关联公司", "relation": "subsidiary"},
+        ),
+        409,
+        "duplicate_declaration",
+    )
+    withdrawn = client.post(
+        f"/api/v1/provider/related-parties/{created.get_json()['id']}/withdraw",
+        headers=headers,
+        json={"reason": "已转让"},
+    )
+    assert withdrawn.get_json()["withdrawn_at"]
+
+
+def test_roles_on_provider_and_admin_endpoints(client, api_token, create_user, create_provider):
+    provider = create_provider()
+    enterprise = api_token(create_user(Role.ENTERPRISE))
+    _problem(client.get("/api/v1/provider/application", headers=enterprise), 403, "forbidden")
+    _problem(client.get("/api/v1/provider/application"), 401, "unauthenticated")
+    _problem(client.get("/api/v1/admin/providers", headers=enterprise), 403, "forbidden")
+    finance = api_token(create_user(Role.FINANCE))
+    assert client.get(f"/api/v1/admin/providers/{provider.id}", headers=finance).status_code == 200
+    _problem(
+        client.post(
+            f"/api/v1/admin/providers/{provider.id}/suspend", headers=finance, json={"reason": "x"}
+        ),
+        403,
+        "forbidden",
+    )
+
+
+def test_review_notice_objection_and_admission_through_the_api(
+    client, session, api_token, reviewer, provider_stages
+):
+    headers = api_token(reviewer)
+    provider = provider_stages.submitted()
+    queue = client.get(
+        "/api/v1/admin/providers",
+        headers=headers,
+        query_string={"status": "pending", "submitted": "true"},
+    ).get_json()
+    assert [p["id"] for p in queue["items"]] == [provider.id]
+
+    response = client.post(f"/api/v1/admin/providers/{provider.id}/pass-to-notice", headers=headers)
+    assert response.status_code == 200 and response.get_json()["status"] == "in_notice"
+    notices = client.get("/api/v1/catalogue/notices").get_json()
+    assert [n["id"] for n in notices] == [provider.id] and notices[0]["commitment_signed"]
+
+    objection = {
+        "objector_name": "李女士",
+        "objector_contact": "li@example.cn",
+        "grounds": "该机构检测能力与申报不符。",
+    }
+    filed = client.post(f"/api/v1/catalogue/notices/{provider.id}/objections", json=objection)
+    assert filed.status_code == 201 and filed.get_json()["status"] == "open"
+    _problem(
+        client.post(f"/api/v1/admin/providers/{provider.id}/admit", headers=headers),
+        409,
+        "notice_not_over",
+    )
+
+    provider.notice_ends_on = services.local_today() - timedelta(days=1)
+    session.flush()
+    _problem(
+        client.post(f"/api/v1/catalogue/notices/{provider.id}/objections", json=objection),
+        409,
+        "provider_not_in_notice",
+    )
+    _problem(
+        client.post(f"/api/v1/admin/providers/{provider.id}/admit", headers=headers),
+        409,
+        "objections_pending",
+    )
+    open_ones = client.get("/api/v1/admin/objections?status=open", headers=headers).get_json()
+    objection_id = open_ones["items"][0]["id"]
+    _problem(
+        client.post(
+            f"/api/v1/admin/objections/{objection_id}/dismiss", headers=headers, json={"reason": ""}
+        ),
+        422,
+        "validation_failed",
+    )
+    dismissed = client.post(
+        f"/api/v1/admin/objections/{objection_id}/dismiss",
+        headers=headers,
+        json={"reason": "经核查不属实。"},
+    )
+    assert dismissed.get_json()["status"] == "dismissed"
+    admitted = client.post(f"/api/v1/admin/providers/{provider.id}/admit", headers=headers)
+    assert admitted.get_json()["status"] == "admitted"
+    assert [h["action"] for h in admitted.get_json()["history"]] == [
+        "submit",
+        "pass_to_notice",
+        "admit",
+    ]
+
+    suspended = client.post(
+        f"/api/v1/admin/providers/{provider.id}/suspend",
+        headers={**headers, "Idempotency-Key": "suspend-1"},
+        json={"reason": "投诉待查。"},
+    )
+    replay = client.post(
+        f"/api/v1/admin/providers/{provider.id}/suspend",
+        headers={**headers, "Idempotency-Key": "suspend-1"},
+        json={"reason": "投诉待查。"},
+    )
+    assert suspended.get_json()["status"] == replay.get_json()["status"] == "suspended"
+    session.expire_all()
+    assert sum(1 for h in provider.history if h.action.value == "suspend") == 1
+
+    assessment = client.post(
+        f"/api/v1/admin/providers/{provider.id}/assessments",
+        headers=headers,
+        json={
+            "evaluator_name": "昆明市科技局",
+            "score": 90,
+            "period": "2026",
+            "comment": "年度考核优秀。",
+        },
+    )
+    assert assessment.status_code == 201
+    credit = client.get(f"/api/v1/admin/providers/{provider.id}/credit", headers=headers).get_json()
+    assert credit["score"] == 80 and credit["administrators"] == 90
+
+
+def test_participation_through_the_api(client, api_token, reviewer, provider_stages):
+    provider = provider_stages.admitted()
+    programme_id = provider.participations[0].programme_id
+    headers = api_token(reviewer)
+    url = f"/api/v1/admin/providers/{provider.id}/programmes/{programme_id}"
+    _problem(
+        client.put(url, headers=headers, json={"status": "withdrawn", "reason": "  "}),
+        422,
+        "validation_failed",
+    )
+    response = client.put(
+        url, headers=headers, json={"status": "withdrawn", "reason": "考核不合格"}
+    )
+    assert response.get_json()["status"] == "withdrawn"
+    _problem(
+        client.put(url, headers=headers, json={"status": "rejected", "reason": "x"}),
+        409,
+        "participation_not_allowed",
+    )
+
+
+@pytest.mark.parametrize(
+    "path", ["/api/v1/admin/providers/999999", "/api/v1/admin/providers/999999/credit"]
+)
+def test_unknown_providers_are_not_found(client, api_token, reviewer, path):
+    _problem(client.get(path, headers=api_token(reviewer)), 404, "not_found")
+
+
+def test_nul_characters_are_refused_not_crashed_on(client, api_token, create_user, create_provider):
+    provider = create_provider(status=ProviderStatus.PENDING)
+    headers = api_token(create_user(Role.PROVIDER, provider=provider))
+    response = client.patch(
+        "/api/v1/provider/application",
+        headers=headers,
+        json={"version": provider.version, "address": "昆明\x00"},
+    )
+    body = _problem(response, 422, "validation_failed")
+    assert "address" in body["errors"]
+    _problem(
+        client.get("/api/v1/catalogue/services", query_string={"q": "检\x00测"}),
+        422,
+        "validation_failed",
+    )

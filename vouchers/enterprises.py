@@ -1,0 +1,237 @@
+"""Enterprises: verification by a reviewer, the dishonesty list (失信), the profile.
+
+Functions take the session first, flush and never commit. Registration itself is in
+:mod:`marketplace.auth.services` (the credit code is validated and the region derived there).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from marketplace.audit.services import record
+from marketplace.db import utcnow
+from marketplace.errors import NotFound, PreconditionFailed, ValidationFailed
+from vouchers import rules
+from vouchers.common import MAX_ID, clean_text, fetch, refuse_nul
+from vouchers.enums import BlacklistAction, VerificationStatus
+from vouchers.errors import DateInFuture, InvalidTransition
+from vouchers.models import BlacklistEvent, Enterprise, EnterpriseVerificationEvent
+
+
+def get_enterprise(session: Session, enterprise_id: int) -> Enterprise:
+    enterprise = fetch(session, Enterprise, enterprise_id)
+    if enterprise is None:
+        raise NotFound("没有该企业 / no such enterprise")
+    return enterprise
+
+
+def lock_enterprise(session: Session, enterprise_id: int) -> Enterprise:
+    if not 0 < enterprise_id <= MAX_ID:
+        raise NotFound("没有该企业 / no such enterprise")
+    enterprise = session.scalars(
+        sa.select(Enterprise)
+        .where(Enterprise.id == enterprise_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if enterprise is None:
+        raise NotFound("没有该企业 / no such enterprise")
+    return enterprise
+
+
+def decide_verification(
+    session: Session,
+    enterprise_id: int,
+    decision: VerificationStatus,
+    *,
+    note: str | None,
+    actor_id: int | None,
+) -> Enterprise:
+    """Verify an enterprise or refuse verification (a note is then mandatory).
+
+    Raises NotFound, InvalidTransition (e.g. verifying a verified enterprise), ReasonRequired.
+    """
+    enterprise = lock_enterprise(session, enterprise_id)
+    current = enterprise.verification_status
+    if decision not in rules.VERIFICATION_MOVES.get(current, frozenset()):
+        raise InvalidTransition(
+            f"企业当前为“{current.zh}”，不能改为“{decision.zh}” / cannot go from "
+            f"{current.value} to {decision.value}"
+        )
+    cleaned = clean_text(note, "note", required=decision is VerificationStatus.REJECTED)
+    enterprise.verification_status = decision
+    session.add(
+        EnterpriseVerificationEvent(
+            enterprise_id=enterprise.id,
+            from_status=current,
+            to_status=decision,
+            note=cleaned or None,
+            actor_id=actor_id,
+        )
+    )
+    session.flush()
+    record(
+        session,
+        "enterprise.verified" if decision is VerificationStatus.VERIFIED else "enterprise.refused",
+        actor_id=actor_id,
+        subject_type="enterprise",
+        subject_id=enterprise.id,
+        from_status=current.value,
+        note=cleaned,
+    )
+    return enterprise
+
+
+def blacklist_enterprise(
+    session: Session,
+    enterprise_id: int,
+    *,
+    reason: str,
+    source: str,
+    listed_on: date,
+    actor_id: int | None,
+    today: date | None = None,
+) -> Enterprise:
+    """Put an enterprise on the dishonesty list (失信). New applications and new holds are then
+    refused. Raises ReasonRequired, ValidationFailed (future date), InvalidTransition."""
+    today = today or rules.local_date(utcnow())
+    cleaned_reason = clean_text(reason, "reason")
+    cleaned_source = clean_text(source, "source", limit=200)
+    if listed_on > today:
+        raise DateInFuture(
+            "列入日期不能晚于今天 / the listing date cannot be in the future", field="listed_on"
+        )
+    enterprise = lock_enterprise(session, enterprise_id)
+    if enterprise.blacklisted:
+        raise InvalidTransition("企业已在失信名单中 / the enterprise is already on the list")
+    enterprise.blacklisted = True
+    enterprise.blacklist_reason = cleaned_reason
+    enterprise.blacklist_source = cleaned_source
+    enterprise.blacklisted_on = listed_on
+    session.add(
+        BlacklistEvent(
+            enterprise_id=enterprise.id,
+            action=BlacklistAction.ADDED,
+            reason=cleaned_reason,
+            source=cleaned_source,
+            effective_on=listed_on,
+            actor_id=actor_id,
+        )
+    )
+    session.flush()
+    record(
+        session,
+        "enterprise.blacklisted",
+        actor_id=actor_id,
+        subject_type="enterprise",
+        subject_id=enterprise.id,
+        reason=cleaned_reason,
+        source=cleaned_source,
+        listed_on=listed_on.isoformat(),
+    )
+    return enterprise
+
+
+def remove_from_blacklist(
+    session: Session,
+    enterprise_id: int,
+    *,
+    reason: str,
+    actor_id: int | None,
+    source: str | None = None,
+    today: date | None = None,
+) -> Enterprise:
+    """Take an enterprise off the dishonesty list; the history keeps both events.
+
+    Raises ReasonRequired, InvalidTransition (not listed)."""
+    today = today or rules.local_date(utcnow())
+    cleaned_reason = clean_text(reason, "reason")
+    cleaned_source = clean_text(source, "source", required=False, limit=200) or None
+    enterprise = lock_enterprise(session, enterprise_id)
+    if not enterprise.blacklisted:
+        raise InvalidTransition("企业不在失信名单中 / the enterprise is not on the list")
+    enterprise.blacklisted = False
+    enterprise.blacklist_reason = None
+    enterprise.blacklist_source = None
+    enterprise.blacklisted_on = None
+    session.add(
+        BlacklistEvent(
+            enterprise_id=enterprise.id,
+            action=BlacklistAction.REMOVED,
+            reason=cleaned_reason,
+            source=cleaned_source,
+            effective_on=today,
+            actor_id=actor_id,
+        )
+    )
+    session.flush()
+    record(
+        session,
+        "enterprise.unblacklisted",
+        actor_id=actor_id,
+        subject_type="enterprise",
+        subject_id=enterprise.id,
+        reason=cleaned_reason,
+    )
+    return enterprise
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileInput:
+    contact_name: str
+    contact_phone: str
+    contact_email: str
+    industry: str | None
+
+
+def update_profile(
+    session: Session,
+    enterprise_id: int,
+    data: ProfileInput,
+    *,
+    expected_version: int,
+    actor_id: int | None,
+) -> Enterprise:
+    """Edit the enterprise's contacts and industry (credit code, region and size class are
+    fixed by registration and verification). Raises PreconditionFailed, ValidationFailed."""
+    errors: dict[str, list[str]] = {}
+    values = {
+        "contact_name": (data.contact_name or "").strip(),
+        "contact_phone": (data.contact_phone or "").strip(),
+        "contact_email": (data.contact_email or "").strip().lower(),
+    }
+    limits = {"contact_name": (1, 100), "contact_phone": (5, 40), "contact_email": (3, 254)}
+    for name, (low, high) in limits.items():
+        if not low <= len(values[name]) <= high:
+            errors[name] = [f"{low}–{high} characters / {low}至{high}个字符"]
+    if "@" not in values["contact_email"]:
+        errors.setdefault("contact_email", []).append("not an e-mail address / 邮箱地址无效")
+    industry = (data.industry or "").strip() or None
+    for name, value in (*values.items(), ("industry", industry)):
+        refuse_nul(value, name)
+    if industry and len(industry) > 100:
+        errors["industry"] = ["at most 100 characters / 最多100个字符"]
+    if errors:
+        raise ValidationFailed("资料有误 / the profile is not valid", errors)
+    enterprise = lock_enterprise(session, enterprise_id)
+    if enterprise.version != expected_version:
+        raise PreconditionFailed(
+            "资料已被他人修改，请刷新后重试 / the profile changed since you loaded it; reload"
+        )
+    for name, value in values.items():
+        setattr(enterprise, name, value)
+    enterprise.industry = industry
+    enterprise.version += 1
+    session.flush()
+    record(
+        session,
+        "enterprise.profile_updated",
+        actor_id=actor_id,
+        subject_type="enterprise",
+        subject_id=enterprise.id,
+    )
+    return enterprise

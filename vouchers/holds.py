@@ -1,0 +1,455 @@
+"""Holds on vouchers for orders: place, capture, release. The orders work calls these.
+
+API
+---
+``place_hold(session, voucher, order_ref, requested_fen, price_fen, idempotency_key, now,
+service_category=None, actor_id=None) -> Hold``
+    Reserves ``min(requested, floor(price × ceiling), voucher balance, remaining annual cap)``
+    (:func:`vouchers.rules.split_order`) atomically: the voucher row and the enterprise's
+    quota row for the calendar year of ``now`` (China time) are locked, checked and updated
+    together with one ledger posting (voucher_balance → voucher_held). ``hold.amount_fen`` is
+    what the voucher covers; the enterprise pays ``price_fen − hold.amount_fen``.
+    Raises AmountInvalid, ValidationFailed (key or order_ref), EnterpriseBlacklisted,
+    EnterpriseUnverified, VoucherExpired,
+    VoucherNotYetValid, VoucherRevoked, VoucherExhausted, CapExceeded, NotEligible (category
+    not funded), IdempotencyConflict (key reused for a different hold).
+
+``release_hold(session, hold, idempotency_key, now, reason="cancelled", actor_id=None)``
+    Gives the whole hold back: to the voucher's balance while the voucher is live, straight to
+    the programme budget if the voucher has expired meanwhile. Raises HoldNotOpen.
+
+``capture_hold(session, hold, idempotency_key, now, provider_id, amount_fen=None,
+actor_id=None)``
+    Spends the hold (or ``amount_fen`` ≤ the hold, the rest is released in the same
+    transaction): voucher_held → provider_payable, budget_committed → budget_spent, and the
+    quota moves from held to used. Raises AmountInvalid, HoldNotOpen, ClaimDeadlinePassed.
+
+Each call is idempotent on its key: repeating it returns the same hold and changes nothing.
+A hold is resolved (captured or released) at most once: the hold row is locked and its status
+checked, and the ledger's UNIQUE ``resolves_hold_id`` refuses a second resolution outright.
+Services flush and never commit; each call's writes happen in a savepoint, so an error leaves
+nothing behind.
+
+Open holds and expiry (the documented rule): a hold placed before the voucher's use-by date
+stays valid after it. Its order may still be captured until the programme's claim deadline,
+or released (the amount then returns to the programme budget, not to the expired voucher).
+``flask vouchers expire`` releases whatever is still held after the claim deadline.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from marketplace.audit.services import record
+from marketplace.db import utcnow
+from marketplace.errors import NotFound, ValidationFailed
+from providers.models import Provider
+from vouchers import ledger, rules
+from vouchers.common import MAX_ID
+from vouchers.enums import AccountKind, HoldStatus, TransactionKind, VoucherStatus
+from vouchers.errors import (
+    AmountInvalid,
+    CapExceeded,
+    ClaimDeadlinePassed,
+    EnterpriseBlacklisted,
+    EnterpriseUnverified,
+    HoldNotOpen,
+    IdempotencyConflict,
+    NotEligible,
+    VoucherExhausted,
+    VoucherExpired,
+    VoucherNotYetValid,
+    VoucherRevoked,
+)
+from vouchers.ledger import Entry
+from vouchers.models import Enterprise, Hold, Programme, Quota, Voucher
+from vouchers.quota import lock_quota, lock_quota_by_id, read_quota
+
+MAX_ORDER_REF = 100
+
+
+def lock_voucher(session: Session, voucher_id: int) -> Voucher:
+    if not 0 < voucher_id <= MAX_ID:
+        raise NotFound("没有该电子券 / no such voucher")
+    voucher = session.scalars(
+        sa.select(Voucher)
+        .where(Voucher.id == voucher_id)
+        .with_for_update(of=Voucher)
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if voucher is None:
+        raise NotFound("没有该电子券 / no such voucher")
+    return voucher
+
+
+def _lock_hold(session: Session, hold_id: int) -> Hold:
+    return session.scalars(
+        sa.select(Hold)
+        .where(Hold.id == hold_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one()
+
+
+def _check_key(key: str, field: str = "idempotency_key") -> str:
+    if (
+        not isinstance(key, str)
+        or not key.strip()
+        or len(key) > ledger.MAX_KEY_LENGTH
+        or "\x00" in key
+    ):
+        raise ValidationFailed(
+            f"invalid {field}",
+            {
+                field: [
+                    f"1–{ledger.MAX_KEY_LENGTH} characters / 须为1至{ledger.MAX_KEY_LENGTH}个字符"
+                ]
+            },
+        )
+    return key
+
+
+def check_enterprise_may_use(enterprise: Enterprise) -> None:
+    if enterprise.blacklisted:
+        raise EnterpriseBlacklisted(
+            "企业已被列入失信名单，不能使用电子券 / the enterprise is on the dishonesty list"
+        )
+    if not enterprise.is_verified:
+        raise EnterpriseUnverified("企业尚未通过核验 / the enterprise is not verified")
+
+
+def check_voucher_usable(voucher: Voucher, now: datetime) -> None:
+    """Raise the specific VoucherNotUsable error if no new hold may be placed on it."""
+    today = rules.local_date(now)
+    if voucher.status is VoucherStatus.REVOKED:
+        raise VoucherRevoked(
+            f"电子券 {voucher.serial} 已被撤销 / voucher {voucher.serial} was revoked"
+        )
+    if voucher.status is VoucherStatus.EXPIRED or today > voucher.use_by:
+        raise VoucherExpired(
+            f"电子券 {voucher.serial} 已于 {voucher.use_by} 到期 / voucher {voucher.serial} "
+            f"could be used until {voucher.use_by}"
+        )
+    if today < voucher.valid_from:
+        raise VoucherNotYetValid(
+            f"电子券自 {voucher.valid_from} 起可用 / the voucher is valid from {voucher.valid_from}"
+        )
+    if voucher.balance_fen == 0:
+        raise VoucherExhausted(
+            f"电子券 {voucher.serial} 余额为零 / the voucher has no balance left"
+        )
+
+
+def _same_hold(hold: Hold, voucher_id: int, order_ref: str, requested: int, price: int) -> Hold:
+    if (hold.voucher_id, hold.order_ref, hold.requested_fen, hold.price_fen) != (
+        voucher_id,
+        order_ref,
+        requested,
+        price,
+    ):
+        raise IdempotencyConflict(
+            "该幂等键已用于另一笔冻结 / this idempotency key was used for a different hold"
+        )
+    return hold
+
+
+def preview_split(
+    session: Session, voucher: Voucher, requested_fen: int, price_fen: int, now: datetime
+) -> rules.Split:
+    """What :func:`place_hold` would take right now (no lock, nothing written)."""
+    rules.validate_amount(requested_fen, field="requested_fen")
+    rules.validate_amount(price_fen, field="price_fen")
+    programme = voucher.programme
+    quota = read_quota(session, voucher.enterprise_id, rules.local_date(now).year, programme)
+    return rules.split_order(
+        price_fen=price_fen,
+        requested_fen=requested_fen,
+        ceiling_bps=programme.ceiling_bps,
+        balance_fen=voucher.balance_fen if voucher.status.is_live else 0,
+        cap_remaining_fen=quota.remaining_fen,
+    )
+
+
+def place_hold(
+    session: Session,
+    voucher: Voucher | int,
+    order_ref: str,
+    requested_fen: int,
+    price_fen: int,
+    idempotency_key: str,
+    now: datetime | None = None,
+    *,
+    service_category: str | None = None,
+    actor_id: int | None = None,
+) -> Hold:
+    """Reserve voucher money for an order (see the module docstring for the rule and errors)."""
+    now = now or utcnow()
+    rules.validate_amount(requested_fen, field="requested_fen")
+    rules.validate_amount(price_fen, field="price_fen")
+    key = _check_key(idempotency_key)
+    _check_key(order_ref, "order_ref")
+    if len(order_ref) > MAX_ORDER_REF:
+        raise ValidationFailed(
+            "invalid order_ref", {"order_ref": ["1–100 characters / 须为1至100个字符"]}
+        )
+    voucher_id = voucher if isinstance(voucher, int) else voucher.id
+
+    with session.begin_nested():
+        # Lock order: voucher, then quota (see vouchers.quota).
+        locked = lock_voucher(session, voucher_id)
+        existing = session.scalar(sa.select(Hold).where(Hold.idempotency_key == key))
+        if existing is not None:
+            return _same_hold(existing, voucher_id, order_ref, requested_fen, price_fen)
+        programme: Programme = locked.programme
+        check_enterprise_may_use(locked.enterprise)
+        check_voucher_usable(locked, now)
+        if service_category is not None and service_category not in programme.eligible_categories:
+            raise NotEligible(
+                f"本券种不支持服务类别 {service_category} / the programme does not fund "
+                f"{service_category} services"
+            )
+        quota = lock_quota(session, locked.enterprise_id, rules.local_date(now).year, programme)
+        split = rules.split_order(
+            price_fen=price_fen,
+            requested_fen=requested_fen,
+            ceiling_bps=programme.ceiling_bps,
+            balance_fen=locked.balance_fen,
+            cap_remaining_fen=quota.remaining_fen,
+        )
+        if split.voucher_fen == 0:
+            if split.limited_by is rules.Limit.CAP:
+                raise CapExceeded(
+                    f"本年度可用额度已用完（上限 {quota.cap_fen} 分） / the enterprise's annual cap "
+                    f"of {quota.cap_fen} fen is used up for {quota.year}",
+                    extra={"cap_fen": quota.cap_fen, "remaining_fen": 0},
+                )
+            raise AmountInvalid(
+                "订单价格过低，按抵扣比例计算的券额不足1分 / the price is too small for the voucher to"
+                " cover a whole fen",
+                field="price_fen",
+            )
+        amount = split.voucher_fen
+        hold = Hold(
+            voucher_id=locked.id,
+            quota_id=quota.id,
+            order_ref=order_ref,
+            requested_fen=requested_fen,
+            price_fen=price_fen,
+            amount_fen=amount,
+            idempotency_key=key,
+            placed_at=now,
+        )
+        session.add(hold)
+        locked.balance_fen -= amount
+        locked.held_fen += amount
+        if locked.balance_fen == 0:
+            locked.status = VoucherStatus.EXHAUSTED
+        quota.held_fen += amount
+        session.flush()
+        accounts = ledger.voucher_accounts(session, programme.id, locked.id)
+        ledger.post(
+            session,
+            f"hold.place:{key}",
+            TransactionKind.HOLD,
+            ledger.transfer(accounts.balance, accounts.held, amount),
+            programme_id=programme.id,
+            voucher_id=locked.id,
+            hold_id=hold.id,
+            actor_id=actor_id,
+            memo=f"order {order_ref}",
+            now=now,
+        )
+        record(
+            session,
+            "hold.placed",
+            actor_id=actor_id,
+            subject_type="voucher",
+            subject_id=locked.id,
+            hold_id=hold.id,
+            order_ref=order_ref,
+            amount_fen=amount,
+            price_fen=price_fen,
+            limited_by=split.limited_by.value,
+        )
+    return hold
+
+
+def _lock_for_resolution(session: Session, hold: Hold | int) -> tuple[Voucher, Quota, Hold]:
+    hold_id = hold if isinstance(hold, int) else hold.id
+    current = session.get(Hold, hold_id)
+    if current is None:
+        raise NotFound("没有该冻结记录 / no such hold")
+    voucher = lock_voucher(session, current.voucher_id)
+    quota = lock_quota_by_id(session, current.quota_id)
+    return voucher, quota, _lock_hold(session, hold_id)
+
+
+def _already_resolved(hold: Hold, key: str) -> Hold:
+    if hold.resolution_key == key:
+        return hold
+    raise HoldNotOpen(
+        f"该冻结已{hold.status.zh}，不能再次处理 / the hold is already {hold.status.value}",
+        extra={"hold_status": hold.status.value},
+    )
+
+
+def _return_entries(
+    session: Session, voucher: Voucher, source: ledger.LedgerAccount, amount: int
+) -> list[Entry]:
+    """Entries that give ``amount`` from ``source`` (a voucher account) back: to the voucher's
+    balance while it is live, otherwise to the programme budget."""
+    if voucher.status.is_live:
+        voucher.balance_fen += amount
+        if voucher.status is VoucherStatus.EXHAUSTED:
+            voucher.status = VoucherStatus.ACTIVE
+        balance = ledger.voucher_accounts(session, voucher.programme_id, voucher.id).balance
+        return ledger.transfer(source, balance, amount)
+    voucher.returned_fen += amount
+    prog = ledger.programme_accounts(session, voucher.programme_id)
+    return ledger.transfer(source, prog.issued, amount) + ledger.transfer(
+        prog.committed, prog.available, amount
+    )
+
+
+def release_hold(
+    session: Session,
+    hold: Hold | int,
+    idempotency_key: str,
+    now: datetime | None = None,
+    *,
+    reason: str = "cancelled",
+    actor_id: int | None = None,
+) -> Hold:
+    """Release a hold in full. Raises HoldNotOpen (resolved under another key), NotFound."""
+    now = now or utcnow()
+    key = _check_key(idempotency_key)
+    with session.begin_nested():
+        voucher, quota, locked = _lock_for_resolution(session, hold)
+        if locked.status is not HoldStatus.OPEN:
+            return _already_resolved(locked, key)
+        amount = locked.amount_fen
+        held_account = ledger.voucher_accounts(session, voucher.programme_id, voucher.id).held
+        quota.held_fen -= amount
+        voucher.held_fen -= amount
+        entries = _return_entries(session, voucher, held_account, amount)
+        locked.status = HoldStatus.RELEASED
+        locked.released_fen = amount
+        locked.resolved_at = now
+        locked.resolution_key = key
+        locked.release_reason = reason[:40]
+        session.flush()
+        ledger.post(
+            session,
+            f"hold.release:{key}",
+            TransactionKind.RELEASE,
+            entries,
+            programme_id=voucher.programme_id,
+            voucher_id=voucher.id,
+            hold_id=locked.id,
+            resolves_hold_id=locked.id,
+            actor_id=actor_id,
+            memo=f"order {locked.order_ref}: {reason}",
+            now=now,
+        )
+        record(
+            session,
+            "hold.released",
+            actor_id=actor_id,
+            subject_type="voucher",
+            subject_id=voucher.id,
+            hold_id=locked.id,
+            amount_fen=amount,
+            reason=reason,
+        )
+    return locked
+
+
+def capture_hold(
+    session: Session,
+    hold: Hold | int,
+    idempotency_key: str,
+    now: datetime | None = None,
+    *,
+    provider_id: int,
+    amount_fen: int | None = None,
+    actor_id: int | None = None,
+) -> Hold:
+    """Spend a hold for a completed order; a smaller ``amount_fen`` releases the rest.
+
+    Raises AmountInvalid, HoldNotOpen, ClaimDeadlinePassed, NotFound (hold or provider).
+    """
+    now = now or utcnow()
+    key = _check_key(idempotency_key)
+    if amount_fen is not None:
+        rules.validate_amount(amount_fen)
+    if session.get(Provider, provider_id) is None:
+        raise NotFound("没有该服务机构 / no such provider")
+    with session.begin_nested():
+        voucher, quota, locked = _lock_for_resolution(session, hold)
+        if locked.status is not HoldStatus.OPEN:
+            return _already_resolved(locked, key)
+        captured = locked.amount_fen if amount_fen is None else amount_fen
+        if captured > locked.amount_fen:
+            raise AmountInvalid(
+                f"核销金额不能超过冻结金额 {locked.amount_fen} 分 / cannot capture more than the "
+                f"{locked.amount_fen} fen held",
+                field="amount_fen",
+            )
+        if rules.local_date(now) > voucher.claim_deadline:
+            raise ClaimDeadlinePassed(
+                f"已超过兑付申请截止日 {voucher.claim_deadline} / the claim deadline "
+                f"{voucher.claim_deadline} has passed"
+            )
+        rest = locked.amount_fen - captured
+        prog = ledger.programme_accounts(session, voucher.programme_id)
+        held_account = ledger.voucher_accounts(session, voucher.programme_id, voucher.id).held
+        payable = ledger.get_account(
+            session,
+            AccountKind.PROVIDER_PAYABLE,
+            programme_id=voucher.programme_id,
+            provider_id=provider_id,
+        )
+        quota.held_fen -= locked.amount_fen
+        quota.used_fen += captured
+        voucher.held_fen -= locked.amount_fen
+        voucher.used_fen += captured
+        entries = ledger.transfer(held_account, payable, captured) + ledger.transfer(
+            prog.committed, prog.spent, captured
+        )
+        if rest:
+            entries += _return_entries(session, voucher, held_account, rest)
+        locked.status = HoldStatus.CAPTURED
+        locked.captured_fen = captured
+        locked.released_fen = rest
+        locked.provider_id = provider_id
+        locked.resolved_at = now
+        locked.resolution_key = key
+        session.flush()
+        ledger.post(
+            session,
+            f"hold.capture:{key}",
+            TransactionKind.CAPTURE,
+            entries,
+            programme_id=voucher.programme_id,
+            voucher_id=voucher.id,
+            hold_id=locked.id,
+            resolves_hold_id=locked.id,
+            actor_id=actor_id,
+            memo=f"order {locked.order_ref}",
+            now=now,
+        )
+        record(
+            session,
+            "hold.captured",
+            actor_id=actor_id,
+            subject_type="voucher",
+            subject_id=voucher.id,
+            hold_id=locked.id,
+            amount_fen=captured,
+            released_fen=rest,
+            provider_id=provider_id,
+        )
+    return locked

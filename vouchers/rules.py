@@ -1,0 +1,278 @@
+"""The voucher policy as pure arithmetic: no database, no Flask, no clock of its own.
+
+* :func:`split_order` — how much of an order a voucher pays (POLICY.md rules 1 and 2):
+  ``min(requested, floor(price × ceiling), voucher balance, remaining annual cap)``; the
+  enterprise pays the rest. The two parts always add up to the price exactly.
+* :func:`validate_amount` — amounts are positive whole fen below a sanity maximum.
+* :func:`next_status` — the application state machine, one table.
+* Serial numbers with a check character, eligibility and budget-alert arithmetic.
+"""
+
+from __future__ import annotations
+
+import enum
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
+
+from marketplace.credit_code import CHARSET, PROVINCES
+from marketplace.enums import ServiceCategory, SizeClass
+from vouchers.enums import ApplicationAction, ApplicationStatus, ProgrammeKind, VerificationStatus
+from vouchers.errors import AmountInvalid, InvalidTransition
+
+#: China Standard Time has had no daylight saving since 1991; a fixed offset needs no tzdata.
+CHINA_TZ = timezone(timedelta(hours=8), "CST")
+BPS = 10_000
+#: ¥10 billion: far above any programme budget; refuses typos and overflow long before BIGINT.
+MAX_AMOUNT_FEN = 1_000_000_000_000
+
+
+def local_date(now: datetime) -> date:
+    """The calendar date in China at ``now`` (an aware datetime): caps run per calendar year."""
+    if now.tzinfo is None:
+        raise ValueError("naive datetime; pass an aware datetime")
+    return now.astimezone(CHINA_TZ).date()
+
+
+# --------------------------------------------------------------------------- amounts
+
+
+def validate_amount(
+    value: object, *, field: str = "amount_fen", maximum: int = MAX_AMOUNT_FEN
+) -> int:
+    """Return ``value`` if it is a whole number of fen in 1…maximum; raise AmountInvalid.
+
+    Booleans, floats (even 100.0), strings and Decimals are refused: money is never
+    rounded or coerced on the way in.
+    """
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise AmountInvalid(
+            f"金额必须是以分为单位的整数 / the amount must be a whole number of fen: {value!r}",
+            field=field,
+        )
+    if value <= 0:
+        raise AmountInvalid(f"金额必须大于零 / the amount must be positive: {value}", field=field)
+    if value > maximum:
+        raise AmountInvalid(
+            f"金额超出允许的最大值 / the amount exceeds the maximum of {maximum} fen: {value}",
+            field=field,
+        )
+    return value
+
+
+def ceiling_fen(price_fen: int, ceiling_bps: int) -> int:
+    """The most a voucher may pay of ``price_fen``, rounded down to the fen."""
+    if price_fen < 0 or not 0 < ceiling_bps <= BPS:
+        raise ValueError("price must be >= 0 and the ceiling in 1..10000 basis points")
+    return price_fen * ceiling_bps // BPS
+
+
+class Limit(enum.StrEnum):
+    """Which bound decided the voucher part of an order."""
+
+    REQUESTED = "requested"
+    CEILING = "ceiling"
+    BALANCE = "balance"
+    CAP = "cap"
+
+
+@dataclass(frozen=True, slots=True)
+class Split:
+    price_fen: int
+    voucher_fen: int
+    copay_fen: int
+    limited_by: Limit
+
+
+def split_order(
+    *,
+    price_fen: int,
+    requested_fen: int,
+    ceiling_bps: int,
+    balance_fen: int,
+    cap_remaining_fen: int,
+) -> Split:
+    """Split an order's price into the voucher part and the enterprise's co-payment.
+
+    When the voucher part is zero, ``limited_by`` names the bound that is exhausted (the cap
+    before the balance before the ceiling), so the caller can say why nothing was held.
+    """
+    for name, value in (
+        ("price_fen", price_fen),
+        ("requested_fen", requested_fen),
+        ("balance_fen", balance_fen),
+        ("cap_remaining_fen", cap_remaining_fen),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            raise ValueError(f"{name} must be a non-negative integer")
+    bounds = [
+        (Limit.CAP, cap_remaining_fen),
+        (Limit.BALANCE, balance_fen),
+        (Limit.CEILING, ceiling_fen(price_fen, ceiling_bps)),
+        (Limit.REQUESTED, requested_fen),
+    ]
+    voucher = min(value for _limit, value in bounds)
+    limited_by = next(limit for limit, value in bounds if value == voucher)
+    return Split(
+        price_fen=price_fen,
+        voucher_fen=voucher,
+        copay_fen=price_fen - voucher,
+        limited_by=limited_by,
+    )
+
+
+def cap_remaining(cap_fen: int, used_fen: int, held_fen: int) -> int:
+    return max(0, cap_fen - used_fen - held_fen)
+
+
+def issuance_headroom(cap_fen: int, used_fen: int, held_fen: int, outstanding_fen: int) -> int:
+    """How much more voucher value an enterprise can usefully be issued against one cap in a
+    year: the cap less what it used, holds, and still has unspent on live vouchers."""
+    return max(0, cap_fen - used_fen - held_fen - outstanding_fen)
+
+
+def budget_is_low(available_fen: int, total_fen: int, alert_bps: int) -> bool:
+    """True when what is left is at or below ``alert_bps`` of the total budget."""
+    return available_fen * BPS <= total_fen * alert_bps
+
+
+def bps_of(part: int, whole: int) -> int:
+    """``part / whole`` in basis points, rounded down (0 for an empty whole)."""
+    return 0 if whole <= 0 else part * BPS // whole
+
+
+# --------------------------------------------------------------------------- applications
+
+#: (current status or None for a new application, action) → new status. Anything else is
+#: refused with InvalidTransition.
+TRANSITIONS: dict[tuple[ApplicationStatus | None, ApplicationAction], ApplicationStatus] = {
+    (None, ApplicationAction.SUBMIT): ApplicationStatus.SUBMITTED,
+    (None, ApplicationAction.BULK_ISSUE): ApplicationStatus.APPROVED,
+    (
+        ApplicationStatus.SUBMITTED,
+        ApplicationAction.REQUEST_CLARIFICATION,
+    ): ApplicationStatus.CLARIFICATION_REQUESTED,
+    (ApplicationStatus.CLARIFICATION_REQUESTED, ApplicationAction.CLARIFY): (
+        ApplicationStatus.SUBMITTED
+    ),
+    (ApplicationStatus.SUBMITTED, ApplicationAction.APPROVE): ApplicationStatus.APPROVED,
+    (ApplicationStatus.SUBMITTED, ApplicationAction.REJECT): ApplicationStatus.REJECTED,
+    (ApplicationStatus.CLARIFICATION_REQUESTED, ApplicationAction.REJECT): (
+        ApplicationStatus.REJECTED
+    ),
+}
+
+
+def next_status(current: ApplicationStatus | None, action: ApplicationAction) -> ApplicationStatus:
+    try:
+        return TRANSITIONS[(current, action)]
+    except KeyError:
+        state = current.zh if current else "新申请"
+        state_en = current.en.lower() if current else "new"
+        raise InvalidTransition(
+            f"申请当前状态为“{state}”，不能执行“{action.zh}” / "
+            f"cannot '{action.value}' an application that is {state_en}"
+        ) from None
+
+
+#: Verification decisions a reviewer may take from each status.
+VERIFICATION_MOVES: dict[VerificationStatus, frozenset[VerificationStatus]] = {
+    VerificationStatus.PENDING: frozenset(
+        {VerificationStatus.VERIFIED, VerificationStatus.REJECTED}
+    ),
+    VerificationStatus.REJECTED: frozenset({VerificationStatus.VERIFIED}),
+    VerificationStatus.VERIFIED: frozenset({VerificationStatus.REJECTED}),
+}
+
+
+# --------------------------------------------------------------------------- eligibility
+
+
+def eligibility_problems(
+    *,
+    region_prefix: str,
+    eligible_size_classes: Iterable[str],
+    eligible_categories: Iterable[str],
+    region_code: str,
+    size_class: SizeClass,
+    planned_categories: Iterable[str] = (),
+) -> list[str]:
+    """Why an enterprise (or its planned services) does not fit a programme's rules; empty
+    when it fits. Verification and the blacklist are checked separately (own error codes)."""
+    problems = []
+    if not region_code.startswith(region_prefix):
+        problems.append(
+            f"注册地（{region_code}）不在本券种的适用地区（{region_prefix}）内 / "
+            f"registered in {region_code}, outside the programme's region {region_prefix}"
+        )
+    if size_class.value not in set(eligible_size_classes):
+        problems.append(
+            f"企业规模“{size_class.zh}”不在适用范围内 / size class {size_class.value} is not eligible"
+        )
+    funded = set(eligible_categories)
+    outside = [c for c in planned_categories if c not in funded]
+    if outside:
+        problems.append(
+            f"本券种不支持以下服务类别：{', '.join(outside)} / "
+            f"the programme does not fund: {', '.join(outside)}"
+        )
+    return problems
+
+
+def category_values() -> set[str]:
+    return {c.value for c in ServiceCategory}
+
+
+def size_class_values() -> set[str]:
+    return {s.value for s in SizeClass}
+
+
+_REGION_PREFIX = re.compile(r"^\d{2,6}$")
+
+
+def region_prefix_problem(prefix: str) -> str | None:
+    if not _REGION_PREFIX.match(prefix):
+        return "2–6 digits of an administrative-division code / 须为2至6位行政区划代码"
+    if prefix[:2] not in PROVINCES:
+        return f"no province with code {prefix[:2]} / 省级代码 {prefix[:2]} 不存在"
+    return None
+
+
+# --------------------------------------------------------------------------- serial numbers
+
+SERIAL_PREFIX = {ProgrammeKind.INNOVATION: "CX", ProgrammeKind.SERVICE: "FW"}
+SERIAL_BODY_LENGTH = 8
+_CHAR_VALUE = {c: i for i, c in enumerate(CHARSET)}
+_MODULUS = len(CHARSET)  # 31, a prime
+_SERIAL = re.compile(r"^(CX|FW)(\d{4})-([0-9A-Z]{8})-([0-9A-Z])$")
+
+
+def serial_check_character(payload: str) -> str:
+    """Weighted mod-31 check character over ``payload`` (credit-code alphabet).
+
+    The check character carries weight 1 and the payload's characters 3¹, 3², …: powers of
+    3, a primitive root mod 31, are distinct and non-zero for up to 30 positions, so every
+    single-character error and every transposition of two different characters (the check
+    character included) changes the weighted sum mod 31 and is detected.
+    """
+    total = sum(_CHAR_VALUE[c] * pow(3, i + 1, _MODULUS) for i, c in enumerate(payload))
+    return CHARSET[(-total) % _MODULUS]
+
+
+def make_serial(kind: ProgrammeKind, year: int, body: str) -> str:
+    if len(body) != SERIAL_BODY_LENGTH or any(c not in _CHAR_VALUE for c in body):
+        raise ValueError("serial body must be 8 characters of the credit-code alphabet")
+    payload = f"{SERIAL_PREFIX[kind]}{year:04d}{body}"
+    return f"{SERIAL_PREFIX[kind]}{year:04d}-{body}-{serial_check_character(payload)}"
+
+
+def serial_is_valid(serial: str) -> bool:
+    match = _SERIAL.match(serial.strip().upper())
+    if not match:
+        return False
+    prefix, year, body, check = match.groups()
+    payload = prefix + year + body
+    if any(c not in _CHAR_VALUE for c in payload + check):
+        return False
+    return serial_check_character(payload) == check

@@ -1,0 +1,101 @@
+"""Verification tokens: what an enterprise shows a provider so the provider can check that a
+voucher is genuine and how much it can still cover.
+
+A token is the voucher's serial and a random per-voucher nonce, signed with the application's
+SECRET_KEY (itsdangerous, HMAC-SHA256, salted for this purpose only). It cannot be guessed or
+forged from a serial, and rotating the nonce invalidates tokens already handed out.
+"""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from datetime import datetime
+
+import sqlalchemy as sa
+from itsdangerous import BadSignature, URLSafeSerializer
+from sqlalchemy.orm import Session
+
+from marketplace.db import utcnow
+from marketplace.errors import DomainError
+from vouchers import rules
+from vouchers.errors import VoucherTokenInvalid
+from vouchers.holds import check_enterprise_may_use, check_voucher_usable
+from vouchers.models import Voucher
+from vouchers.quota import read_quota
+
+SALT = "voucher-verification-v1"
+
+
+def _serializer(secret_key: str) -> URLSafeSerializer:
+    if not secret_key:
+        raise ValueError("a secret key is required to sign voucher tokens")
+    return URLSafeSerializer(secret_key, salt=SALT)
+
+
+def verification_token(secret_key: str, voucher: Voucher) -> str:
+    return str(_serializer(secret_key).dumps([voucher.serial, voucher.token_nonce]))
+
+
+def voucher_for_token(session: Session, secret_key: str, token: str) -> Voucher:
+    """The voucher a token was issued for. Raises VoucherTokenInvalid for anything else."""
+    invalid = VoucherTokenInvalid(
+        "验证码无效，不是本平台签发的电子券 / not a genuine voucher token"
+    )
+    try:
+        payload = _serializer(secret_key).loads((token or "").strip())
+    except BadSignature:
+        raise invalid from None
+    if (
+        not isinstance(payload, list)
+        or len(payload) != 2
+        or not all(isinstance(part, str) for part in payload)
+    ):
+        raise invalid
+    serial, nonce = payload
+    voucher = session.scalar(sa.select(Voucher).where(Voucher.serial == serial))
+    if voucher is None or not hmac.compare_digest(voucher.token_nonce, nonce):
+        raise invalid
+    return voucher
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    voucher: Voucher
+    usable: bool
+    #: Stable code of why the voucher cannot take a hold now (None when usable).
+    reason: str | None
+    can_cover_fen: int
+    cap_remaining_fen: int
+
+    @property
+    def genuine(self) -> bool:
+        return True
+
+
+def verify(
+    session: Session, secret_key: str, token: str, now: datetime | None = None
+) -> Verification:
+    """Check a token: genuine (else VoucherTokenInvalid), usable now, and how much it can
+    still cover: the smaller of its balance and the enterprise's remaining annual cap."""
+    now = now or utcnow()
+    voucher = voucher_for_token(session, secret_key, token)
+    quota = read_quota(
+        session, voucher.enterprise_id, rules.local_date(now).year, voucher.programme
+    )
+    reason: str | None = None
+    try:
+        check_enterprise_may_use(voucher.enterprise)
+        check_voucher_usable(voucher, now)
+    except DomainError as exc:
+        reason = exc.code
+    if reason is None and quota.remaining_fen == 0:
+        reason = "cap_exceeded"
+    can_cover = 0 if reason else min(voucher.balance_fen, quota.remaining_fen)
+    return Verification(
+        voucher=voucher,
+        usable=reason is None,
+        reason=reason,
+        can_cover_fen=can_cover,
+        cap_remaining_fen=quota.remaining_fen,
+    )
