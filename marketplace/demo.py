@@ -251,8 +251,8 @@ def seed_vouchers(
     programmes = {
         p.kind: p for p in session.scalars(sa.select(Programme).where(Programme.year == today.year))
     }
-    for programme in programmes.values():
-        services.ensure_funded(session, programme, now=now)
+    for funded in programmes.values():
+        services.ensure_funded(session, funded, now=now)
     reviewer = session.scalar(sa.select(User).where(User.role == Role.REVIEWER).order_by(User.id))
     for index, kind, amount, approve in DEMO_VOUCHERS:
         enterprise, programme = enterprises[index], programmes.get(kind)

@@ -51,7 +51,7 @@ def settle(today: datetime | None) -> None:
     finally:
         session.close()
     click.echo(f"settled {settled} order(s) as of {day.isoformat()}")
-    for order_id, exc in problems:
-        click.echo(f"  order {order_id}: {exc.code} — {exc.message}")
+    for order_id, problem in problems:
+        click.echo(f"  order {order_id}: {problem.code} — {problem.message}")
     if problems:
         raise SystemExit(1)

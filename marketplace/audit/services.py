@@ -38,7 +38,7 @@ def filtered(
     actor_id: int | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
-) -> sa.Select[tuple[AuditEvent]]:
+) -> sa.Select[AuditEvent]:
     """A query for audit events; ``action`` ending in '.' matches every action with that prefix."""
     stmt = sa.select(AuditEvent)
     if action:

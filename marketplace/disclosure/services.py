@@ -43,7 +43,7 @@ class Grant:
     revoked: bool
 
 
-def grants_query(year: int, programme_id: int | None = None) -> sa.Select[tuple[Voucher]]:
+def grants_query(year: int, programme_id: int | None = None) -> sa.Select[Voucher]:
     """Vouchers issued in ``year`` (China time), newest first by id."""
     start, end = _year_bounds(year)
     stmt = sa.select(Voucher).where(Voucher.issued_at >= start, Voucher.issued_at < end)
@@ -146,6 +146,7 @@ def statistics(session: Session, year: int) -> Statistics:
             Hold.status == HoldStatus.CAPTURED, Hold.resolved_at >= start, Hold.resolved_at < end
         )
     ):
+        assert resolved_at is not None  # a captured hold is resolved
         stats.redeemed_fen += captured
         redeemed_by_month[(resolved_at + CHINA).month] += captured
     stats.by_region = dict(sorted(by_region.items(), key=lambda kv: -kv[1]))
