@@ -2,7 +2,10 @@
 
 The pages use no inline script and load nothing from other hosts, so a strict Content Security
 Policy costs nothing and stops injected markup from running. Swagger UI (the API docs) sets
-inline styles, so its page alone allows them.
+inline styles, so its page alone allows them. The one exception to "nothing from other hosts"
+is the card payment form, shown only when the Stripe gateway is configured: Stripe requires
+Stripe.js to be loaded from js.stripe.com (card data must never touch our pages), so that
+response alone widens the policy to Stripe's documented hosts (``card_payment_csp``).
 """
 
 from __future__ import annotations
@@ -15,6 +18,19 @@ STRICT_CSP = (
     "base-uri 'self'; object-src 'none'"
 )
 DOCS_CSP = STRICT_CSP.replace("style-src 'self'", "style-src 'self' 'unsafe-inline'")
+STRIPE_JS_URL = "https://js.stripe.com/v3/"
+
+
+def card_payment_csp() -> str:
+    """The strict policy plus what Stripe.js needs (Stripe's CSP guidance)."""
+    return (
+        STRICT_CSP.replace("script-src 'self'", "script-src 'self' https://js.stripe.com")
+        .replace("connect-src 'self'", "connect-src 'self' https://api.stripe.com")
+        .replace(
+            "frame-ancestors 'none'",
+            "frame-src https://js.stripe.com https://hooks.stripe.com; frame-ancestors 'none'",
+        )
+    )
 
 
 def init_app(app: Flask) -> None:

@@ -56,6 +56,7 @@ from marketplace.orders.models import Dispute, DisputeStatus, Order
 from marketplace.orders.rules import Actor, OrderAction, OrderStatus, allowed_actions
 from marketplace.payments import services as payments
 from marketplace.payments.models import PaymentStatus
+from marketplace.security import STRIPE_JS_URL, card_payment_csp
 from providers.catalogue import get_service
 from vouchers.enums import VoucherStatus
 from vouchers.models import Voucher
@@ -236,8 +237,12 @@ def _render(order: Order, status: int = 200, **forms: Any) -> ResponseReturnValu
         except DomainError as exc:
             flash(exc.message, "error")
     rated = services.rating_of(session, order)
-    return render_template(
+    publishable_key = current_app.config["SETTINGS"].stripe_publishable_key
+    card_form = bool(checkout and checkout.client_secret and publishable_key)
+    page = render_template(
         "orders/detail.html",
+        stripe_publishable_key=publishable_key,
+        stripe_js_url=STRIPE_JS_URL,
         order=order,
         actor=actor,
         actions={a.value for a in actions},
@@ -257,7 +262,9 @@ def _render(order: Order, status: int = 200, **forms: Any) -> ResponseReturnValu
         refund_form=forms.get("refund") or RefundForm(version=version),
         is_admin=user.role in ADMIN_ROLES,
         requested_status=OrderStatus.REQUESTED,
-    ), status
+    )
+    headers = {"Content-Security-Policy": card_payment_csp()} if card_form else {}
+    return page, status, headers
 
 
 @bp.get("/<int:order_id>")

@@ -202,3 +202,44 @@ def test_forms_carry_csrf_tokens(make_app, create_user, create_payment):
     )
     assert refused.status_code == 400
     assert 'name="csrf_token"' in client.get(f"/admin/payments/{payment.id}").get_data(as_text=True)
+
+
+def test_the_sme_pays_by_card_on_the_order_page(stripe_app, session, order_world, dashboard):
+    from marketplace.orders.rules import OrderStatus
+    from marketplace.payments import services
+
+    order = order_world.create(OrderStatus.AGREED, app=stripe_app)
+    sme = stripe_app.test_client()
+    assert AuthActions(sme).login(order_world.sme(order)).status_code == 302
+    response = sme.get(f"/orders/{order.id}")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    session.expire_all()
+    payment = services.live_payment(session, f"order:{order.id}")
+    intent = dashboard.client.v1.payment_intents.retrieve(payment.external_id)
+    assert f'data-client-secret="{intent.client_secret}"' in page
+    assert 'data-publishable-key="pk_test_local"' in page
+    assert '<script src="https://js.stripe.com/v3/"></script>' in page
+    policy = response.headers["Content-Security-Policy"]
+    assert "script-src 'self' https://js.stripe.com;" in policy
+    assert "frame-src https://js.stripe.com https://hooks.stripe.com;" in policy
+    assert "frame-ancestors 'none'" in policy and "object-src 'none'" in policy
+
+    # The provider sees the same order without the form, under the strict policy.
+    seller = stripe_app.test_client()
+    assert AuthActions(seller).login(order_world.provider_user(order)).status_code == 302
+    other = seller.get(f"/orders/{order.id}")
+    assert "card-payment" not in other.get_data(as_text=True)
+    assert "stripe.com" not in other.headers["Content-Security-Policy"]
+
+
+def test_bank_transfer_orders_load_nothing_from_stripe(app, order_world):
+    from marketplace.orders.rules import OrderStatus
+
+    order = order_world.create(OrderStatus.AGREED)
+    sme = app.test_client()
+    assert AuthActions(sme).login(order_world.sme(order)).status_code == 302
+    response = sme.get(f"/orders/{order.id}")
+    assert 'data-testid="pay-instructions"' in response.get_data(as_text=True)
+    assert "stripe" not in response.get_data(as_text=True).lower()
+    assert "stripe.com" not in response.headers["Content-Security-Policy"]

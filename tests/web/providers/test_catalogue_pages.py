@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marketplace.enums import InstitutionType, ServiceCategory
+from marketplace.enums import InstitutionType, Role, ServiceCategory
 from providers.credit import rate_service
 from providers.models import ProviderStatus
 
@@ -77,3 +77,22 @@ def test_instrument_details_on_the_service_page(client, create_service):
     )
     page = _text(client.get(f"/catalogue/services/{service.id}"))
     assert "JSM-7610F" in page and "大学城B201" in page and "¥600.00" in page
+
+
+def test_the_service_page_leads_an_enterprise_to_the_order_form(
+    client, auth, create_service, create_user
+):
+    service = create_service(title="电磁兼容测试")
+    order_form = f"/orders/new?service_id={service.id}"
+    anonymous = _text(client.get(f"/catalogue/services/{service.id}"))
+    assert 'data-testid="order-service"' not in anonymous
+    assert "/login?next=" in anonymous and f"service_id%3D{service.id}" in anonymous
+
+    auth.login(create_user(Role.PROVIDER))
+    assert "order-service" not in _text(client.get(f"/catalogue/services/{service.id}"))
+    auth.logout()
+
+    auth.login(create_user(Role.ENTERPRISE))
+    page = _text(client.get(f"/catalogue/services/{service.id}"))
+    assert f'href="{order_form.replace("&", "&amp;")}"' in page
+    assert client.get(order_form).status_code == 200
