@@ -14,6 +14,7 @@ from providers.catalogue import MAX_LEAD_TIME_DAYS, MAX_PRICE_FEN
 from providers.models import (
     AccreditationLevel,
     AssessorKind,
+    CreditEventKind,
     DocumentKind,
     ObjectionStatus,
     ParticipationStatus,
@@ -248,6 +249,15 @@ class ObjectionOut(ObjectionReceiptOut):
     decision_reason = fields.String(allow_none=True)
     decided_by_id = fields.Integer(allow_none=True)
     decided_at = ZonedDateTime(allow_none=True)
+
+
+class CreditEventOut(Schema):
+    id = fields.Integer(required=True)
+    kind = fields.Enum(CreditEventKind, by_value=True, required=True)
+    order_ref = fields.String(required=True)
+    occurred_on = fields.Date(required=True)
+    note = fields.String(allow_none=True)
+    recorded_at = ZonedDateTime(required=True)
 
 
 class AssessmentOut(Schema):
@@ -526,3 +536,4 @@ class ProviderListQuery(PageQuerySchema):
 
 class ObjectionListQuery(PageQuerySchema):
     status = fields.Enum(ObjectionStatus, by_value=True, load_default=None)
+    provider_id = Id(load_default=None)

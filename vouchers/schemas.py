@@ -182,6 +182,9 @@ class ApplicationIn(StrictSchema):
 class ApplicationQuery(PageQuerySchema):
     status = _enum(ApplicationStatus, load_default=None)
     programme_id = _id(load_default=None)
+    enterprise_id = _id(
+        load_default=None, metadata={"description": "administrators: one enterprise's only"}
+    )
 
 
 class ApproveIn(StrictSchema):
@@ -255,6 +258,9 @@ class VoucherQuery(PageQuerySchema):
     status = _enum(VoucherStatus, load_default=None)
     programme_id = _id(load_default=None)
     enterprise_id = _id(load_default=None)
+    serial = Text(
+        40, load_default=None, metadata={"description": "part of the serial (any letter case)"}
+    )
 
 
 class VoucherTokenIn(StrictSchema):
@@ -413,8 +419,20 @@ class VoucherOut(Schema):
     revoke_reason = fields.String(allow_none=True)
 
 
+class RecoveryFlagOut(Schema):
+    amount_fen = fields.Integer(required=True, metadata={"description": "redeemed, to recover"})
+    reason = fields.String(required=True)
+    actor_id = fields.Integer(allow_none=True)
+    created_at = ZonedDateTime(required=True)
+
+
 class VoucherDetailOut(VoucherOut):
     holds = fields.List(fields.Nested(VoucherHoldOut), required=True)
+    recovery = fields.Nested(
+        RecoveryFlagOut,
+        allow_none=True,
+        metadata={"description": "administrators only: a revoked voucher's redeemed money"},
+    )
     verification_token = fields.String(
         allow_none=True,
         metadata={"description": "only for the owning enterprise: give it to a provider"},
@@ -472,7 +490,7 @@ class BulkRowOut(Schema):
     serial = fields.String(allow_none=True)
 
 
-class BatchOut(Schema):
+class BatchSummaryOut(Schema):
     id = fields.Integer(required=True)
     programme_id = fields.Integer(required=True)
     filename = fields.String(required=True)
@@ -480,8 +498,11 @@ class BatchOut(Schema):
     issued_count = fields.Integer(required=True)
     refused_count = fields.Integer(required=True)
     issued_fen = fields.Integer(required=True)
-    replayed = fields.Boolean(required=True)
     created_at = ZonedDateTime(required=True)
+
+
+class BatchOut(BatchSummaryOut):
+    replayed = fields.Boolean(required=True)
     rows = fields.List(fields.Nested(BulkRowOut), attribute="report", required=True)
 
 

@@ -42,6 +42,7 @@ from marketplace.orders.schemas import (
     DecisionIn,
     DeliverIn,
     DisputeDetailOut,
+    DisputeDocumentContentOut,
     DisputeDocumentOut,
     DisputeMessageOut,
     DisputeOut,
@@ -581,6 +582,28 @@ def add_dispute_document(order_id: int, body: dict[str, Any]) -> Any:
     return disputes.add_document(
         db_session(), _storage(), order_id, api_user(), upload=_upload(body)
     )
+
+
+@endpoint(
+    bp,
+    "/orders/<int:order_id>/dispute/documents/<int:document_id>",
+    "GET",
+    roles=ANY_ROLE,
+    response=DisputeDocumentContentOut,
+    tags=DISPUTE_TAGS,
+    errors=[404],
+    summary="One piece of mediation evidence with its content (base64)",
+    description="For whoever may see the order: its parties and administrators.",
+)
+def get_dispute_document(order_id: int, document_id: int) -> dict[str, Any]:
+    document = disputes.get_document(db_session(), order_id, document_id, api_user())
+    path = _storage().path_for(document.stored_name)
+    if not path.is_file():
+        raise NotFound("材料文件缺失 / the document file is missing")
+    return {
+        **{name: getattr(document, name) for name in DisputeDocumentOut().fields},
+        "content_base64": base64.b64encode(path.read_bytes()).decode(),
+    }
 
 
 @endpoint(

@@ -19,7 +19,7 @@ from marketplace.api.problems import ApiProblem
 from marketplace.db import db_session
 from marketplace.enums import Role
 from marketplace.payments import services
-from marketplace.payments.models import Payment, PaymentRefund
+from marketplace.payments.models import Payment, PaymentRefund, WebhookEvent
 from marketplace.payments.schemas import (
     OfflineReceiptIn,
     PaymentDetailOut,
@@ -27,6 +27,7 @@ from marketplace.payments.schemas import (
     PaymentQuery,
     PaymentRefundIn,
     PaymentRefundOut,
+    WebhookEventOut,
     payment_view,
 )
 
@@ -108,6 +109,29 @@ def list_payments(query: dict[str, Any]) -> Page:
 )
 def get_payment(payment_id: int) -> dict[str, Any]:
     return _detail(services.get_payment(db_session(), payment_id))
+
+
+@endpoint(
+    bp,
+    "/payments/<int:payment_id>/webhook-events",
+    "GET",
+    roles=READERS,
+    response=WebhookEventOut,
+    many=True,
+    tags=["payments"],
+    errors=[404],
+    summary="The gateway events received for one payment, in order (Stripe; none offline)",
+)
+def list_payment_webhook_events(payment_id: int) -> list[WebhookEvent]:
+    session = db_session()
+    payment = services.get_payment(session, payment_id)
+    return list(
+        session.scalars(
+            sa.select(WebhookEvent)
+            .where(WebhookEvent.payment_id == payment.id)
+            .order_by(WebhookEvent.id)
+        )
+    )
 
 
 @endpoint(

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from marketplace.api import bp
 from marketplace.api.endpoint import api_user, endpoint
-from marketplace.api.pagination import Page, paginate
+from marketplace.api.pagination import Page, PageQuerySchema, paginate
 from marketplace.api.vouchers import PROGRAMME_MANAGERS, READERS, REVIEWERS, TAGS
 from marketplace.db import db_session
 from marketplace.errors import NotFound
@@ -18,6 +18,7 @@ from vouchers import issuance, services
 from vouchers.models import IssuanceBatch, Programme
 from vouchers.schemas import (
     BatchOut,
+    BatchSummaryOut,
     BudgetOut,
     BulkIssueIn,
     ProgrammeIn,
@@ -175,6 +176,31 @@ def bulk_issue(programme_id: int, body: dict[str, Any]) -> tuple[dict[str, Any],
         actor_id=api_user().id,
     )
     return _batch_out(batch, replayed), 200 if replayed else 201
+
+
+@endpoint(
+    bp,
+    "/programmes/<int:programme_id>/bulk-issuances",
+    "GET",
+    roles=READERS,
+    query=PageQuerySchema,
+    response=BatchSummaryOut,
+    paginated=True,
+    tags=TAGS,
+    summary="A programme's bulk issuances, newest first (each batch's rows: /issuance-batches)",
+)
+def list_bulk_issuances(programme_id: int, query: dict[str, Any]) -> Page:
+    session = db_session()
+    programme = services.get_programme(session, programme_id)
+    return paginate(
+        session,
+        sa.select(IssuanceBatch).where(IssuanceBatch.programme_id == programme.id),
+        sort_column=IssuanceBatch.id,
+        id_column=IssuanceBatch.id,
+        cursor=query["cursor"],
+        limit=query["limit"],
+        descending=True,
+    )
 
 
 @endpoint(

@@ -43,6 +43,7 @@ from providers.schemas import (
     CnasIn,
     CommitmentIn,
     CommitmentTextOut,
+    CreditEventOut,
     CreditOut,
     DocumentContentOut,
     DocumentOut,
@@ -850,6 +851,19 @@ def _decision(action: str, provider_id: int, reason: str | None) -> Extended:
 
 @endpoint(
     bp,
+    "/admin/providers/<int:provider_id>/commitment",
+    "GET",
+    roles=ADMINS,
+    response=CommitmentTextOut,
+    tags=["admin: providers"],
+    summary="Whether and by whom the provider signed the current credit commitment",
+)
+def admin_commitment(provider_id: int) -> dict[str, Any]:
+    return commitment_view(db_session(), _admin_provider(provider_id).id)
+
+
+@endpoint(
+    bp,
     "/admin/providers/<int:provider_id>/pass-to-notice",
     "POST",
     roles=REVIEWERS,
@@ -968,12 +982,14 @@ def admin_participation(provider_id: int, programme_id: int, body: dict[str, Any
     response=ObjectionOut,
     paginated=True,
     tags=["admin: providers"],
-    summary="Objections filed against providers in notice",
+    summary="Objections filed against providers in notice (all, or one provider's)",
 )
 def admin_objections(query: dict[str, Any]) -> Page:
     stmt = sa.select(Objection)
     if query["status"] is not None:
         stmt = stmt.where(Objection.status == query["status"])
+    if query["provider_id"] is not None:
+        stmt = stmt.where(Objection.provider_id == query["provider_id"])
     return paginate(
         db_session(),
         stmt,
@@ -1073,6 +1089,20 @@ def admin_third_party_assess(provider_id: int, body: dict[str, Any]) -> Any:
         actor_id=api_user().id,
         **body,
     )
+
+
+@endpoint(
+    bp,
+    "/admin/providers/<int:provider_id>/credit-events",
+    "GET",
+    roles=ADMINS,
+    response=CreditEventOut,
+    many=True,
+    tags=["admin: providers"],
+    summary="Upheld disputes and late deliveries counted against the provider, newest first",
+)
+def admin_credit_events(provider_id: int) -> list[Any]:
+    return credit.credit_events_of(db_session(), _admin_provider(provider_id).id)
 
 
 @endpoint(

@@ -22,7 +22,7 @@ from marketplace.db import db_session
 from marketplace.enums import ADMIN_ROLES, Role
 from marketplace.errors import NotFound
 from vouchers import applications, expiry, services, tokens
-from vouchers.models import Application, Hold, Voucher
+from vouchers.models import Application, Hold, RecoveryFlag, Voucher
 from vouchers.schemas import (
     ApplicationDetailOut,
     ApplicationIn,
@@ -115,6 +115,8 @@ def list_applications(query: dict[str, Any]) -> Page:
     own = _enterprise_id(api_user())
     if own is not None:
         stmt = stmt.where(Application.enterprise_id == own)
+    elif query["enterprise_id"] is not None:
+        stmt = stmt.where(Application.enterprise_id == query["enterprise_id"])
     if query["status"] is not None:
         stmt = stmt.where(Application.status == query["status"])
     if query["programme_id"] is not None:
@@ -282,6 +284,8 @@ def list_vouchers(query: dict[str, Any]) -> Page:
         stmt = stmt.where(Voucher.status == query["status"])
     if query["programme_id"] is not None:
         stmt = stmt.where(Voucher.programme_id == query["programme_id"])
+    if query["serial"] is not None:
+        stmt = stmt.where(Voucher.serial.contains(query["serial"].strip().upper(), autoescape=True))
     return paginate(
         db_session(),
         stmt,
@@ -309,20 +313,22 @@ def _voucher_for(voucher_id: int, user: User) -> Voucher:
     response=VoucherDetailOut,
     tags=TAGS,
     summary="One voucher with its holds; the owner also gets the verification token",
+    description="Administrators also see the recovery flag of a revoked voucher.",
 )
 def get_voucher(voucher_id: int) -> WithExtras:
     user = api_user()
     voucher = _voucher_for(voucher_id, user)
+    session = db_session()
+    owner = user.role is Role.ENTERPRISE
     return WithExtras(
         voucher,
         holds=list(
-            db_session().scalars(
-                sa.select(Hold).where(Hold.voucher_id == voucher.id).order_by(Hold.id)
-            )
+            session.scalars(sa.select(Hold).where(Hold.voucher_id == voucher.id).order_by(Hold.id))
         ),
-        verification_token=(
-            tokens.verification_token(_secret(), voucher) if user.role is Role.ENTERPRISE else None
-        ),
+        verification_token=tokens.verification_token(_secret(), voucher) if owner else None,
+        recovery=None
+        if owner
+        else session.scalar(sa.select(RecoveryFlag).where(RecoveryFlag.voucher_id == voucher.id)),
     )
 
 

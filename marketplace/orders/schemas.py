@@ -282,6 +282,10 @@ class DisputeDocumentOut(Schema):
     uploaded_at = ZonedDateTime(required=True)
 
 
+class DisputeDocumentContentOut(DisputeDocumentOut):
+    content_base64 = fields.String(required=True, metadata={"description": "the file, base64"})
+
+
 class DisputeOut(Schema):
     id = fields.Integer(required=True)
     order_id = fields.Integer(required=True)

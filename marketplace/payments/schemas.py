@@ -7,7 +7,7 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 
 from marketplace.api.pagination import PageQuerySchema
-from marketplace.payments.models import GatewayKind, PaymentStatus, RefundStatus
+from marketplace.payments.models import GatewayKind, PaymentStatus, RefundStatus, WebhookOutcome
 from marketplace.schemas import Fen, StrictSchema, ZonedDateTime
 
 
@@ -60,6 +60,17 @@ class PaymentOut(Schema):
 
 class PaymentDetailOut(PaymentOut):
     refunds = fields.List(fields.Nested(PaymentRefundOut), required=True)
+
+
+class WebhookEventOut(Schema):
+    id = fields.Integer(required=True)
+    gateway = fields.Enum(GatewayKind, by_value=True, required=True)
+    event_id = fields.String(required=True)
+    event_type = fields.String(required=True)
+    occurred_at = ZonedDateTime(required=True, metadata={"description": "the gateway's clock"})
+    received_at = ZonedDateTime(required=True)
+    outcome = fields.Enum(WebhookOutcome, by_value=True, required=True)
+    note = fields.String(allow_none=True)
 
 
 class _VersionedIn(StrictSchema):

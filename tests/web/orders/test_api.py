@@ -353,6 +353,45 @@ def test_dispute_mediation_and_decision(client, order_world, create_order, api_t
     assert verify_ledger(order_world.session).ok
 
 
+def test_dispute_documents_are_read_back(client, order_world, create_order, api_token, now):
+    """The mediation page's evidence downloads: the parties and administrators read a
+    document back with its content; another organisation, or another order's document, is 404."""
+    order = create_order(S.DELIVERED, now=now)
+    url = f"/api/v1/orders/{order.id}"
+    sme = api_token(order_world.sme(order))
+    seller = api_token(order_world.provider_user(order))
+    assert (
+        client.post(f"{url}/dispute", json={"reason": "数据缺失"}, headers=sme).status_code == 201
+    )
+    added = client.post(
+        f"{url}/dispute/documents",
+        json={"filename": "证据.pdf", "content_base64": _b64(PDF)},
+        headers=seller,
+    )
+    assert added.status_code == 201, added.json
+    document_url = f"{url}/dispute/documents/{added.json['id']}"
+    for headers in (sme, seller, api_token(order_world.staff(Role.AUDITOR))):
+        read = client.get(document_url, headers=headers)
+        assert read.status_code == 200, read.json
+        assert base64.b64decode(read.json["content_base64"]) == PDF
+        assert (read.json["original_filename"], read.json["party"]) == ("证据.pdf", "provider")
+        assert read.json["content_type"] == "application/pdf"
+    stranger = api_token(order_world.sme(order_world.create_enterprise()))
+    assert client.get(document_url, headers=stranger).json["code"] == "order_not_found"
+    other_seller = api_token(order_world.provider_user(order_world.create_provider()))
+    assert client.get(document_url, headers=other_seller).status_code == 404
+    other = create_order(S.DELIVERED, now=now)
+    other_sme = api_token(order_world.sme(other))
+    client.post(f"/api/v1/orders/{other.id}/dispute", json={"reason": "不符"}, headers=other_sme)
+    wrong_order = client.get(
+        f"/api/v1/orders/{other.id}/dispute/documents/{added.json['id']}", headers=other_sme
+    )
+    assert wrong_order.status_code == 404 and wrong_order.json["code"] == "dispute_not_found"
+    assert client.get(f"{url}/dispute/documents/999999", headers=sme).status_code == 404
+    assert client.get(document_url).status_code == 401
+    assert client.get(f"{document_url}?inline=1", headers=sme).status_code == 422
+
+
 def test_payment_info_and_report_visibility(client, order_world, create_order, api_token, now):
     order = create_order(S.DELIVERED, now=now)
     url = f"/api/v1/orders/{order.id}"

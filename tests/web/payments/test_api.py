@@ -7,8 +7,16 @@ import uuid
 import pytest
 
 from marketplace.audit.models import AuditEvent
+from marketplace.db import utcnow
 from marketplace.enums import Role
-from marketplace.payments.models import GatewayKind, PaymentRefund, PaymentStatus, RefundStatus
+from marketplace.payments.models import (
+    GatewayKind,
+    PaymentRefund,
+    PaymentStatus,
+    RefundStatus,
+    WebhookEvent,
+    WebhookOutcome,
+)
 from tests.conftest import rows
 
 
@@ -69,6 +77,47 @@ def test_detail_and_not_found(client, create_payment, finance_headers):
     assert body["remittance_code"] == payment.remittance_code and body["version"] == payment.version
     missing = client.get("/api/v1/payments/999999", headers=finance_headers)
     assert missing.status_code == 404 and missing.json["code"] == "payment_not_found"
+
+
+def test_webhook_events_of_a_payment(client, session, api_token, create_user, create_payment):
+    """What the payment page shows under the payment: the gateway events it received."""
+    payment = create_payment(gateway=GatewayKind.STRIPE, external_id="pi_events")
+    other = create_payment(gateway=GatewayKind.STRIPE, external_id="pi_other")
+    received = [
+        (payment, WebhookOutcome.APPLIED),
+        (other, WebhookOutcome.APPLIED),
+        (payment, WebhookOutcome.IGNORED),
+    ]
+    for n, (target, outcome) in enumerate(received):
+        session.add(
+            WebhookEvent(
+                gateway=GatewayKind.STRIPE,
+                event_id=f"evt_parity_{n}",
+                event_type="payment_intent.succeeded",
+                occurred_at=utcnow(),
+                payment_id=target.id,
+                outcome=outcome,
+                note="replayed" if outcome is WebhookOutcome.IGNORED else None,
+            )
+        )
+    session.flush()
+    url = f"/api/v1/payments/{payment.id}/webhook-events"
+    auditor = api_token(create_user(Role.AUDITOR))
+    events = client.get(url, headers=auditor)
+    assert events.status_code == 200, events.json
+    assert [(e["event_id"], e["outcome"]) for e in events.json] == [
+        ("evt_parity_0", "applied"),
+        ("evt_parity_2", "ignored"),
+    ]
+    assert events.json[1]["note"] == "replayed" and events.json[0]["gateway"] == "stripe"
+    offline = create_payment()
+    finance = api_token(create_user(Role.FINANCE))
+    assert client.get(f"/api/v1/payments/{offline.id}/webhook-events", headers=finance).json == []
+    assert client.get(url, headers=api_token(create_user(Role.ENTERPRISE))).status_code == 403
+    assert client.get(url).status_code == 401
+    missing = client.get("/api/v1/payments/999999/webhook-events", headers=finance)
+    assert missing.status_code == 404 and missing.json["code"] == "payment_not_found"
+    assert client.get(f"{url}?limit=5", headers=finance).status_code == 422
 
 
 def test_offline_receipt_needs_a_key_and_replays(
@@ -197,5 +246,6 @@ def test_endpoints_are_documented(client):
         "/api/v1/payments/{payment_id}/offline-receipt",
         "/api/v1/payments/{payment_id}/refunds",
         "/api/v1/payments/{payment_id}/sync",
+        "/api/v1/payments/{payment_id}/webhook-events",
     ):
         assert path in spec["paths"], path

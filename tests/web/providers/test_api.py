@@ -11,8 +11,8 @@ import pytest
 import sqlalchemy as sa
 
 from marketplace.enums import InstitutionType, Role, ServiceCategory
-from providers import services
-from providers.models import ProviderDocument, ProviderStatus, Service
+from providers import admission, credit, services
+from providers.models import CreditEventKind, ProviderDocument, ProviderStatus, Service
 from tests.support.fixtures import unique_credit_code
 from tests.support.provider_fixtures import ELF, PDF, PNG
 
@@ -419,6 +419,74 @@ def test_review_notice_objection_and_admission_through_the_api(
     assert assessment.status_code == 201
     credit = client.get(f"/api/v1/admin/providers/{provider.id}/credit", headers=headers).get_json()
     assert credit["score"] == 80 and credit["administrators"] == 90
+
+
+def test_what_the_provider_page_shows_administrators(
+    client, session, api_token, create_user, create_provider, provider_stages
+):
+    """The admin provider page's commitment, credit events and that provider's objections."""
+    provider = provider_stages.in_notice()
+    neighbour = provider_stages.in_notice()
+    unsigned = create_provider(status=ProviderStatus.PENDING)
+    for target, grounds in (
+        (provider, "检测能力与申报情况不符。"),
+        (neighbour, "注册地址与实际经营地址不一致。"),
+    ):
+        admission.file_objection(
+            session,
+            target.id,
+            objector_name="李女士",
+            objector_contact="li@example.cn",
+            grounds=grounds,
+            today=target.notice_starts_on,
+        )
+    day = provider.notice_starts_on
+    credit.record_credit_event(
+        session, provider.id, CreditEventKind.LATE_DELIVERY, "order:7", occurred_on=day
+    )
+    credit.record_credit_event(
+        session, provider.id, CreditEventKind.UPHELD_DISPUTE, "order:9", occurred_on=day
+    )
+    auditor = api_token(create_user(Role.AUDITOR))
+    url = f"/api/v1/admin/providers/{provider.id}"
+
+    commitment = client.get(f"{url}/commitment", headers=auditor).get_json()
+    assert commitment["signed"] and commitment["signer_name"] == "张伟"
+    assert commitment["text"] and commitment["version"]
+    blank = client.get(f"/api/v1/admin/providers/{unsigned.id}/commitment", headers=auditor)
+    assert blank.status_code == 200 and blank.get_json()["signed"] is False
+
+    events = client.get(f"{url}/credit-events", headers=auditor).get_json()
+    assert [(e["kind"], e["order_ref"]) for e in events] == [
+        ("upheld_dispute", "order:9"),
+        ("late_delivery", "order:7"),
+    ]
+    assert events[0]["occurred_on"] == day.isoformat() and events[0]["recorded_at"]
+    neighbours = client.get(
+        f"/api/v1/admin/providers/{neighbour.id}/credit-events", headers=auditor
+    )
+    assert neighbours.get_json() == []
+
+    objections = client.get(
+        "/api/v1/admin/objections", headers=auditor, query_string={"provider_id": provider.id}
+    ).get_json()
+    assert [o["grounds"] for o in objections["items"]] == ["检测能力与申报情况不符。"]
+    everyone = client.get("/api/v1/admin/objections", headers=auditor).get_json()
+    assert len(everyone["items"]) == 2
+
+    own = api_token(create_user(Role.PROVIDER, provider=provider))
+    _problem(client.get(f"{url}/commitment", headers=own), 403, "forbidden")
+    _problem(client.get(f"{url}/credit-events", headers=own), 403, "forbidden")
+    for path in ("commitment", "credit-events"):
+        _problem(
+            client.get(f"/api/v1/admin/providers/999999/{path}", headers=auditor), 404, "not_found"
+        )
+    _problem(client.get(f"{url}/credit-events?limit=5", headers=auditor), 422, "validation_failed")
+    _problem(
+        client.get("/api/v1/admin/objections?provider_id=0", headers=auditor),
+        422,
+        "validation_failed",
+    )
 
 
 def test_participation_through_the_api(client, api_token, reviewer, provider_stages):

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 from marketplace.db import utcnow
 from marketplace.enums import Role
 from vouchers import applications, holds, rules
-from vouchers.enums import ApplicationStatus, VerificationStatus, VoucherStatus
+from vouchers.enums import ApplicationStatus, ProgrammeKind, VerificationStatus, VoucherStatus
 from vouchers.models import Application, IssuanceBatch, Programme, Voucher
 
 NOW = utcnow()
@@ -271,6 +271,61 @@ def test_revoke_over_the_api_is_idempotent(client, session, programme, headers_f
     assert session.get(Voucher, voucher.id).status is VoucherStatus.REVOKED
 
 
+def test_revoked_voucher_shows_its_recovery_flag_to_administrators(
+    client, session, programme, headers_for, issue_voucher, create_provider
+):
+    user, sme = headers_for(Role.ENTERPRISE)
+    voucher = issue_voucher(user.enterprise, programme, amount_fen=1_000_000, now=NOW)
+    spent = holds.place_hold(session, voucher, "o-1", 200_000, 400_000, "h-1", NOW)
+    holds.capture_hold(session, spent, "c-1", NOW, provider_id=create_provider().id)
+    _auditor, auditor = headers_for(Role.AUDITOR)
+    url = f"{API}/vouchers/{voucher.id}"
+    assert client.get(url, headers=auditor).json["recovery"] is None
+    _reviewer, reviewer = headers_for(Role.REVIEWER)
+    revoked = client.post(
+        f"{url}/revoke", json={"reason": "虚构交易"}, headers={**reviewer, "Idempotency-Key": "r"}
+    )
+    assert revoked.status_code == 200, revoked.json
+    recovery = client.get(url, headers=auditor).json["recovery"]
+    assert (recovery["amount_fen"], recovery["reason"]) == (200_000, "虚构交易")
+    assert recovery["actor_id"] == _reviewer.id and recovery["created_at"]
+    assert client.get(url, headers=sme).json["recovery"] is None  # as on the SME's page
+
+
+def test_voucher_list_finds_part_of_a_serial(client, programme, headers_for, issue_voucher):
+    """The voucher list's serial search box: part of a serial, any letter case."""
+    first = issue_voucher(programme=programme, now=NOW)
+    second = issue_voucher(programme=programme, now=NOW)
+    _auditor, auditor = headers_for(Role.AUDITOR)
+    body = second.serial.split("-")[1]
+    assert body not in first.serial
+    found = client.get(
+        f"{API}/vouchers", query_string={"serial": f" {body.lower()} "}, headers=auditor
+    )
+    assert [v["id"] for v in found.json["items"]] == [second.id]
+    prefix = client.get(f"{API}/vouchers", query_string={"serial": "-"}, headers=auditor).json
+    assert [v["id"] for v in prefix["items"]] == [second.id, first.id]
+    wildcard = client.get(f"{API}/vouchers", query_string={"serial": "%"}, headers=auditor).json
+    assert wildcard["items"] == []  # LIKE wildcards match only themselves
+    for bad in ("", "x" * 41, "CX\x00"):
+        refused = client.get(f"{API}/vouchers", query_string={"serial": bad}, headers=auditor)
+        assert refused.status_code == 422 and "serial" in refused.json["errors"]
+
+
+def test_applications_of_one_enterprise(client, programme, headers_for, submit_application):
+    _user, sme = headers_for(Role.ENTERPRISE)
+    mine = submit_application(_user.enterprise, programme, now=NOW)
+    other = submit_application(programme=programme, now=NOW)
+    _reviewer, reviewer = headers_for(Role.REVIEWER)
+    listed = client.get(f"{API}/applications?enterprise_id={other.enterprise_id}", headers=reviewer)
+    assert [a["id"] for a in listed.json["items"]] == [other.id]
+    # An enterprise sees only its own, whatever it asks for.
+    asked = client.get(f"{API}/applications?enterprise_id={other.enterprise_id}", headers=sme)
+    assert [a["id"] for a in asked.json["items"]] == [mine.id]
+    bad = client.get(f"{API}/applications?enterprise_id=0", headers=reviewer)
+    assert bad.status_code == 422 and "enterprise_id" in bad.json["errors"]
+
+
 # --------------------------------------------------------------------------- programmes
 
 
@@ -359,6 +414,43 @@ def test_bulk_issuance_over_the_api(client, session, programme, headers_for, cre
     assert _count(session, Voucher) == 1 and _count(session, IssuanceBatch) == 1
     report = client.get(f"{API}/issuance-batches/{body['id']}", headers=reviewer)
     assert report.json["rows"] == body["rows"]
+
+
+def test_bulk_issuances_of_a_programme_are_listed(
+    client, programme, funded_programme, headers_for, create_enterprise
+):
+    """The programme page's list of its bulk issuances, newest first, paged by cursor."""
+    _reviewer, reviewer = headers_for(Role.REVIEWER)
+    url = f"{API}/programmes/{programme.id}/bulk-issuances"
+    made = []
+    for n in range(3):
+        rows = [{"credit_code": create_enterprise().credit_code, "amount_fen": 100_000}]
+        made.append(
+            client.post(
+                url,
+                json={"rows": rows, "filename": f"第{n}批.csv"},
+                headers={**reviewer, "Idempotency-Key": f"list-{n}"},
+            ).json
+        )
+    elsewhere = funded_programme(year=YEAR, kind=ProgrammeKind.SERVICE, name="另一券种")
+    client.post(
+        f"{API}/programmes/{elsewhere.id}/bulk-issuances",
+        json={"rows": [{"credit_code": create_enterprise().credit_code, "amount_fen": 100_000}]},
+        headers={**reviewer, "Idempotency-Key": "list-elsewhere"},
+    )
+    _auditor, auditor = headers_for(Role.AUDITOR)
+    first = client.get(f"{url}?limit=2", headers=auditor)
+    assert first.status_code == 200, first.json
+    assert [b["id"] for b in first.json["items"]] == [made[2]["id"], made[1]["id"]]
+    item = first.json["items"][0]
+    assert (item["filename"], item["issued_count"], item["issued_fen"]) == ("第2批.csv", 1, 100_000)
+    assert "rows" not in item  # the per-row report is /issuance-batches/{id}
+    rest = client.get(f"{url}?cursor={first.json['next_cursor']}", headers=auditor).json
+    assert [b["id"] for b in rest["items"]] == [made[0]["id"]] and rest["next_cursor"] is None
+    _sme, sme = headers_for(Role.ENTERPRISE)
+    assert client.get(url, headers=sme).status_code == 403
+    assert client.get(f"{API}/programmes/999999/bulk-issuances", headers=auditor).status_code == 404
+    assert client.get(f"{url}?limit=0", headers=auditor).status_code == 422
 
 
 # --------------------------------------------------------------------------- enterprises
