@@ -88,6 +88,33 @@ def payment_filename(batch: PayoutBatch) -> str:
     return f"payout-{batch.reference}.csv"
 
 
+def confirmation_template(batch: PayoutBatch, value_date: date) -> str:
+    """A confirmation file for ``batch`` to complete from the bank's statement: one row per
+    line still awaiting the bank, marked paid on ``value_date``, the bank transaction id left
+    blank (it must come from the bank). Change a row to ``failed`` with a reason where the
+    bank refused it. The import reads it as it reads any confirmation."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    writer.writerow(CONFIRMATION_COLUMNS)
+    for line in batch.lines:
+        if line.status is PayoutLineStatus.PENDING:
+            writer.writerow(
+                [
+                    line.id,
+                    line.reference,
+                    PayoutLineStatus.PAID.value,
+                    "",
+                    value_date.isoformat(),
+                    "",
+                ]
+            )
+    return BOM + out.getvalue()
+
+
+def confirmation_template_filename(batch: PayoutBatch) -> str:
+    return f"confirmation-{batch.reference}.csv"
+
+
 @dataclass(frozen=True, slots=True)
 class ConfirmationRow:
     """One bank confirmation, as read from a file or a JSON body (``row`` counts from 1)."""

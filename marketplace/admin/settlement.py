@@ -17,7 +17,7 @@ from flask_login import current_user
 
 from marketplace.admin.views import bp
 from marketplace.auth.permissions import roles_required
-from marketplace.db import db_session, rollback
+from marketplace.db import db_session, rollback, utcnow
 from marketplace.enums import Role
 from marketplace.errors import DomainError
 from marketplace.i18n import _
@@ -32,6 +32,7 @@ from providers.settlement_enums import (
     ClaimStatus,
     PayoutBatchStatus,
 )
+from vouchers.rules import local_date
 
 PAGE_SIZE = 50
 PAYOUT_READERS = (Role.FINANCE, Role.AUDITOR)
@@ -231,11 +232,25 @@ def settlement_batch(batch_id: int) -> ResponseReturnValue:
 @roles_required(*PAYOUT_READERS)
 def settlement_payment_file(batch_id: int) -> ResponseReturnValue:
     batch = payouts.get_batch(db_session(), batch_id)
+    return _csv_download(payout_files.payment_file(batch), payout_files.payment_filename(batch))
+
+
+@bp.get("/settlement/payouts/<int:batch_id>/confirmation-template.csv")
+@roles_required(*PAYOUT_READERS)
+def settlement_confirmation_template(batch_id: int) -> ResponseReturnValue:
+    batch = payouts.get_batch(db_session(), batch_id)
+    return _csv_download(
+        payout_files.confirmation_template(batch, local_date(utcnow())),
+        payout_files.confirmation_template_filename(batch),
+    )
+
+
+def _csv_download(content: str, filename: str) -> Response:
     return Response(
-        payout_files.payment_file(batch).encode("utf-8"),
+        content.encode("utf-8"),
         mimetype="text/csv",
         headers={
-            "Content-Disposition": f'attachment; filename="{payout_files.payment_filename(batch)}"',
+            "Content-Disposition": f'attachment; filename="{filename}"',
             "Cache-Control": "no-store",
         },
     )

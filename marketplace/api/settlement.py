@@ -442,6 +442,26 @@ def settlement_payment_file(batch_id: int) -> dict[str, Any]:
 
 @endpoint(
     bp,
+    "/payout-batches/<int:batch_id>/confirmation-template",
+    "GET",
+    roles=PAYOUT_READERS,
+    response=PayoutPaymentFileOut,
+    tags=TAGS,
+    summary="A bank confirmation file to complete: the lines awaiting the bank, marked paid today",
+    description="Fill in each bank_transaction_id from the bank's statement (or mark a row "
+    "failed with a reason), then import it.",
+)
+def settlement_confirmation_template(batch_id: int) -> dict[str, Any]:
+    batch = payouts.get_batch(db_session(), batch_id)
+    return {
+        "filename": payout_files.confirmation_template_filename(batch),
+        "content_type": "text/csv; charset=utf-8",
+        "content": payout_files.confirmation_template(batch, local_date(utcnow())),
+    }
+
+
+@endpoint(
+    bp,
     "/payout-batches/<int:batch_id>/sent",
     "POST",
     roles=[Role.FINANCE],

@@ -253,6 +253,11 @@ def test_payout_batches_over_the_api(
         f"{url}/sent", headers={**finance, **_key(), "If-Match": str(batch["version"])}
     )
     assert sent.status_code == 200 and sent.json["status"] == "sent"
+    template = client.get(f"{url}/confirmation-template", headers=finance).json
+    assert template["filename"] == f"confirmation-{batch['reference']}.csv"
+    assert f"{line['id']},{line['reference']},paid,," in template["content"]
+    seller = api_token(w.seller(first))
+    assert client.get(f"{url}/confirmation-template", headers=seller).status_code == 403
 
     unknown = client.post(
         f"{url}/confirmation",

@@ -3,6 +3,7 @@ batches; every route gated by role, other organisations' claims not found, audit
 
 from __future__ import annotations
 
+import csv
 import io
 import re
 
@@ -18,6 +19,7 @@ from providers.settlement_enums import (
     PayoutLineStatus,
 )
 from tests.support.settlement_fixtures import set_bank_account
+from vouchers.rules import local_date
 
 
 def _claim_now(w, *orders):
@@ -254,3 +256,48 @@ def test_pages_render_in_both_languages(client, auth, session, settlement_world,
     auth.login(w.finance)
     for url in ("/admin/settlement/claims", f"/admin/settlement/claims/{claim.id}"):
         assert client.get(url, query_string={"lang": lang, "status": "all"}).status_code == 200
+
+
+def test_the_confirmation_template_is_completed_and_imported(
+    client, auth, session, settlement_world
+):
+    w = settlement_world
+    order = w.recent_order()
+    _approved(w, session, order)
+    auth.login(w.finance)
+    batch_url = client.post("/admin/settlement/payouts").headers["Location"]
+    batch_id = int(batch_url.rstrip("/").rsplit("/", 1)[1])
+    assert client.post(f"/admin/settlement/payouts/{batch_id}/sent").status_code == 302
+    assert 'data-testid="confirmation-template"' in client.get(batch_url).get_data(as_text=True)
+
+    template_url = f"/admin/settlement/payouts/{batch_id}/confirmation-template.csv"
+    download = client.get(template_url)
+    assert download.status_code == 200 and download.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(download.get_data().decode("utf-8").lstrip("\ufeff"))))
+    today = local_date(utcnow()).isoformat()
+    assert [(r["status"], r["bank_transaction_id"], r["date"]) for r in rows] == [
+        ("paid", "", today)
+    ]
+    assert rows[0]["reference"].startswith("VMPAY")
+
+    def upload(rows_):
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=list(rows_[0]))
+        writer.writeheader()
+        writer.writerows(rows_)
+        return client.post(
+            f"/admin/settlement/payouts/{batch_id}/confirmation",
+            data={"file": (io.BytesIO(out.getvalue().encode()), "bank.csv")},
+            content_type="multipart/form-data",
+        )
+
+    # As downloaded it is not yet a confirmation: the bank's transaction id is missing.
+    assert upload(rows).status_code == 422
+    session.expire_all()
+    assert order.status is OrderStatus.CLAIM_APPROVED
+    rows[0]["bank_transaction_id"] = "BK20261123-0001"
+    assert upload(rows).status_code == 302
+    session.expire_all()
+    assert order.status is OrderStatus.PAID_OUT
+    after = client.get(template_url).get_data().decode("utf-8").lstrip("\ufeff")
+    assert after.splitlines() == ["line_id,reference,status,bank_transaction_id,date,reason"]
