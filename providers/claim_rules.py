@@ -1,7 +1,7 @@
 """Settlement policy as pure functions: the claim pre-check, the claim-line state table,
 the cooling-off arithmetic and invoice keys. No database, no Flask, no clock of its own.
 
-The pre-check (POLICY.md rules 1, 2, 5, 8, 10) evaluates nine rules for one order line from
+The pre-check (POLICY.md rules 1, 2, 5, 6, 8, 10) evaluates ten rules for one order line from
 plain facts gathered by :mod:`providers.claims`; each failing rule names the domain error that
 refuses an approval of that line, so the checklist item and the API error share one code.
 """
@@ -25,6 +25,7 @@ from providers.settlement_errors import (
     InvoicePartiesMismatch,
     OrderDisputed,
     VoucherPartAboveCeiling,
+    VoucherRevoked,
 )
 from vouchers.errors import CapExceeded, ClaimDeadlinePassed
 from vouchers.rules import ceiling_fen, local_date
@@ -63,6 +64,9 @@ class ClaimFacts:
     #: invoice stays the one issued at delivery (the provider's red-letter correction is its
     #: own bookkeeping), so it is compared with the price it was issued for.
     price_reduction_fen: int = 0
+    #: The order's voucher was revoked (fraud): what it paid for is to be recovered, and
+    #: paying the provider for it would pay out money the treasury is reclaiming.
+    voucher_revoked: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +99,7 @@ ERRORS: dict[CheckRule, type[DomainError]] = {
     CheckRule.CLAIM_DEADLINE: ClaimDeadlinePassed,
     CheckRule.INVOICE_UNIQUE: InvoiceAlreadyClaimed,
     CheckRule.NOT_DISPUTED: OrderDisputed,
+    CheckRule.VOUCHER_NOT_REVOKED: VoucherRevoked,
 }
 
 
@@ -103,7 +108,7 @@ def _same_party(a: str, b: str) -> bool:
 
 
 def precheck(facts: ClaimFacts) -> list[Check]:
-    """The nine checklist items for one line, in a fixed order."""
+    """The ten checklist items for one line, in a fixed order."""
     f = facts
     limit = ceiling_fen(f.invoice_amount_fen, f.ceiling_bps)
     buyer_ok = _same_party(f.invoice_buyer_id, f.enterprise_credit_code)
@@ -183,6 +188,11 @@ def precheck(facts: ClaimFacts) -> list[Check]:
             CheckRule.NOT_DISPUTED,
             not f.order_disputed,
             "订单争议处理中 / the order is in dispute" if f.order_disputed else "无争议 / none",
+        ),
+        Check(
+            CheckRule.VOUCHER_NOT_REVOKED,
+            not f.voucher_revoked,
+            "电子券已被撤销 / the voucher was revoked" if f.voucher_revoked else "正常 / in force",
         ),
     ]
 

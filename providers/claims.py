@@ -61,8 +61,9 @@ from providers.settlement_errors import (
     NotClaimable,
     OrderDisputed,
     SeparationOfDuties,
+    VoucherRevoked,
 )
-from vouchers.enums import HoldStatus
+from vouchers.enums import HoldStatus, VoucherStatus
 from vouchers.errors import ClaimDeadlinePassed, ReasonRequired
 from vouchers.models import Quota
 from vouchers.quota import scope_of
@@ -169,6 +170,7 @@ def gather_facts(
         programme_claim_deadline=programme.claim_deadline,
         invoice_claimed_elsewhere=_invoice_claimed_elsewhere(session, invoice, line_id),
         price_reduction_fen=order.price_reduction_fen,
+        voucher_revoked=voucher.status is VoucherStatus.REVOKED,
     )
 
 
@@ -336,6 +338,12 @@ def _ensure_claimable(
             f"订单 {order.id} 没有电子发票或券支付部分 / order {order.id} has no invoice or "
             "voucher part to claim",
             extra={"order_id": order.id},
+        )
+    if order.voucher.status is VoucherStatus.REVOKED:
+        raise VoucherRevoked(
+            f"订单 {order.id} 使用的电子券已被撤销，券支付部分待追回，不能申请兑付 / the voucher of "
+            f"order {order.id} was revoked; its voucher part is recovered and cannot be claimed",
+            extra={"order_id": order.id, "voucher_id": order.voucher.id},
         )
     first_day = claim_rules.claimable_on(_confirmed_on(order), cooling_off_days)
     if today < first_day:

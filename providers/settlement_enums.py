@@ -86,6 +86,11 @@ class CheckRule(LabelledEnum):
         "Invoice never claimed before on the platform",
     )
     NOT_DISPUTED = "not_disputed", "订单不存在争议", "Order not disputed"
+    VOUCHER_NOT_REVOKED = (
+        "voucher_not_revoked",
+        "电子券未被撤销（撤销的券已用金额待追回，不予兑付）",
+        "Voucher not revoked (a revoked voucher's used amount is recovered, never paid out)",
+    )
 
 
 class PayoutBatchStatus(LabelledEnum):

@@ -28,6 +28,11 @@ class NotClaimable(Conflict):
     title = "The order cannot be claimed"
 
 
+class VoucherRevoked(Conflict):
+    code = "voucher_revoked"
+    title = "The order's voucher was revoked; its voucher part is recovered, not paid out"
+
+
 class OrderDisputed(Conflict):
     code = "order_disputed"
     title = "The order is in dispute; its claim line is frozen"

@@ -22,6 +22,7 @@ from providers.settlement_enums import CheckRule, ClaimAction, ClaimLineStatus, 
 from tests.conftest import rows
 from tests.support.settlement_fixtures import CLAIM_NOW
 from tests.support.voucher_fixtures import VOUCHER_YEAR
+from vouchers import expiry
 from vouchers.enums import CapScope
 from vouchers.rules import local_date
 
@@ -546,3 +547,36 @@ def test_an_invoice_for_another_amount_still_fails_after_a_price_cut(settlement_
     # The voucher part (¥1,000) is also above half of that ¥1,600 invoice.
     assert failed == {CheckRule.INVOICE_AMOUNT.value, CheckRule.CEILING.value}
     assert not line.precheck_passed
+
+
+def _revoke(session, order):
+    expiry.revoke_voucher(
+        session,
+        order.voucher.id,
+        reason="虚假材料骗取创新券",
+        actor_id=None,
+        idempotency_key=f"revoke-{order.voucher.id}",
+        now=CLAIM_NOW,
+    )
+
+
+def test_a_revoked_vouchers_order_cannot_be_claimed(settlement_world, session):
+    w = settlement_world
+    order = w.order()
+    _revoke(session, order)
+    _refused(session, lambda: w.claim(order), "voucher_revoked")
+
+
+def test_a_revocation_after_submission_stops_approval(settlement_world, session):
+    w = settlement_world
+    order = w.order()
+    claim = w.claim(order)
+    _revoke(session, order)
+    with pytest.raises(DomainError) as caught:
+        w.review(claim)
+    assert caught.value.code == "voucher_revoked"
+    assert caught.value.extra["rule"] == CheckRule.VOUCHER_NOT_REVOKED.value
+    line = claim.lines[0]
+    assert line.status is ClaimLineStatus.PENDING_REVIEW
+    w.review(claim, A.REJECT, reason="电子券已撤销")
+    assert line.status is ClaimLineStatus.REJECTED
