@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from flask import Flask
+
 from benchmarks.harness import Result, measure
 from marketplace.auth.services import create_api_token
 from marketplace.db import unit_of_work
 from marketplace.demo import seed
 
 
-def run(app) -> list[Result]:  # type: ignore[no-untyped-def]
+def run(app: Flask) -> list[Result]:
     with app.app_context(), unit_of_work() as session:
         seed(session)
         import sqlalchemy as sa
@@ -16,6 +18,7 @@ def run(app) -> list[Result]:  # type: ignore[no-untyped-def]
         from marketplace.auth.models import User
 
         user = session.scalar(sa.select(User).where(User.email == "sme@demo.example.cn"))
+        assert user is not None
         _token, plain = create_api_token(session, user, name="bench")
     client = app.test_client()
     headers = {"Authorization": f"Bearer {plain}"}

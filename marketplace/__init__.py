@@ -80,10 +80,12 @@ def _init_extensions(app: Flask, settings: Settings) -> None:
     def _load_user(user_id: str) -> Any:
         from marketplace.auth.models import User
         from marketplace.db import get_db
+        from marketplace.parsing import ascii_int
 
-        if not user_id.isdigit():
+        number = ascii_int(user_id)
+        if number is None:
             return None
-        user = get_db().session.get(User, int(user_id))
+        user = get_db().session.get(User, number)
         return user if user is not None and user.is_active else None
 
     templating.init_app(app)

@@ -39,6 +39,7 @@ from providers.models import (
     ProviderAction,
     ProviderDocument,
     ProviderStatus,
+    ProviderStatusChange,
 )
 from providers.rules import (
     PARTICIPATION_REASON_REQUIRED,
@@ -149,6 +150,24 @@ def in_notice(session: Session, today: date) -> list[Provider]:
 # --------------------------------------------------------------------------- objections
 
 
+def current_notice_round(session: Session, provider_id: int) -> int | None:
+    """The id of the provider's latest pass-to-notice step: its current notice round (None if
+    it never went to notice). Objections are filed into, and admission judges, this round."""
+    return session.scalar(
+        sa.select(sa.func.max(ProviderStatusChange.id)).where(
+            ProviderStatusChange.provider_id == provider_id,
+            ProviderStatusChange.action == ProviderAction.PASS_TO_NOTICE,
+        )
+    )
+
+
+def _in_round(provider_id: int, notice_round: int | None) -> sa.ColumnElement[bool]:
+    return sa.and_(
+        Objection.provider_id == provider_id,
+        Objection.notice_change_id.is_not_distinct_from(notice_round),
+    )
+
+
 def file_objection(
     session: Session,
     provider_id: int,
@@ -182,7 +201,11 @@ def file_objection(
     if errors:
         raise ValidationFailed("异议信息有误 / the objection has invalid fields", errors)
     objection = Objection(
-        provider_id=provider.id, objector_name=name, objector_contact=contact, grounds=text
+        provider_id=provider.id,
+        notice_change_id=current_notice_round(session, provider.id),
+        objector_name=name,
+        objector_contact=contact,
+        grounds=text,
     )
     session.add(objection)
     session.flush()
@@ -205,7 +228,9 @@ def decide_objection(
     reason: str,
     actor_id: int | None,
 ) -> Objection:
-    """Uphold or dismiss an objection, with a reason. Upholding refuses the admission at once.
+    """Uphold or dismiss an objection, with a reason. Upholding an objection of the current
+    notice round refuses the admission at once; one left over from an earlier round is only
+    recorded (that round already ended).
 
     Raises NotFound, ObjectionAlreadyDecided, ReasonRequired.
     """
@@ -233,7 +258,8 @@ def decide_objection(
             objection_id=objection.id,
             reason=text,
         )
-        if uphold and provider.status is ProviderStatus.IN_NOTICE:
+        current = objection.notice_change_id == current_notice_round(session, provider.id)
+        if uphold and current and provider.status is ProviderStatus.IN_NOTICE:
             why = f"异议成立 / objection upheld: {text}"
             change_status(
                 session, provider, ProviderAction.UPHOLD_OBJECTION, actor_id=actor_id, reason=why
@@ -276,8 +302,9 @@ def _ensure_accreditation_valid(session: Session, provider: Provider, today: dat
 
 
 def admit(session: Session, provider: Provider, *, actor_id: int | None, today: date) -> Provider:
-    """Admit a provider whose notice ended with no objection open or upheld; its applied
-    programmes become admitted.
+    """Admit a provider whose notice ended with no objection open or upheld in this notice
+    round; its applied programmes become admitted. Objections of earlier rounds do not count:
+    an upheld one already refused that application, and the provider re-applied since.
 
     Raises TransitionNotAllowed (not in notice), NoticeNotOver, ObjectionsPending,
     AccreditationLapsed.
@@ -289,8 +316,9 @@ def admit(session: Session, provider: Provider, *, actor_id: int | None, today: 
             f"公示期至 {provider.notice_ends_on} 结束 / the notice runs until {provider.notice_ends_on}",
             extra={"notice_ends_on": str(provider.notice_ends_on)},
         )
+    notice_round = current_notice_round(session, provider.id)
     statuses = set(
-        session.scalars(sa.select(Objection.status).where(Objection.provider_id == provider.id))
+        session.scalars(sa.select(Objection.status).where(_in_round(provider.id, notice_round)))
     )
     if ObjectionStatus.OPEN in statuses:
         raise ObjectionsPending("仍有未处理的异议 / objections are still open; decide them first")

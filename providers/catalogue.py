@@ -1,8 +1,10 @@
 """The service catalogue: a provider's services and instrument-sharing listings.
 
 A provider may prepare services before it is admitted; they are listed (and orderable) only
-while the provider is admitted and the service is active (providers.search,
-providers.related.ensure_orderable). An instrument listing is a service of the
+while the provider is admitted, the service is active and its category is one the provider
+was admitted with (providers.search, providers.related.ensure_orderable). After admission the
+categories are locked (providers.services.update_profile), so a service can only be created
+in, or moved to, a category that was reviewed. An instrument listing is a service of the
 instrument-sharing category whose price is the instrument's hourly rate.
 """
 
@@ -16,7 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 from marketplace.audit.services import record
 from marketplace.enums import ServiceCategory
 from marketplace.errors import NotFound, PreconditionFailed, ValidationFailed
-from providers.errors import ApplicationLocked, CategoryNotDeclared
+from providers.errors import ApplicationLocked, CategoryNotAdmitted, CategoryNotDeclared
 from providers.models import (
     InstrumentListing,
     PricingMode,
@@ -24,6 +26,7 @@ from providers.models import (
     ProviderStatus,
     Service,
 )
+from providers.search import category_admitted
 
 HOUR_UNIT = "小时"
 MAX_LEAD_TIME_DAYS = 365
@@ -54,6 +57,33 @@ class ServiceInput:
     instrument: InstrumentInput | None = None
 
 
+#: Statuses in which the categories were reviewed and can no longer change.
+_REVIEWED_STATUSES = frozenset(
+    {ProviderStatus.ADMITTED, ProviderStatus.SUSPENDED, ProviderStatus.REVOKED}
+)
+
+
+def _not_admitted(provider: Provider, category: ServiceCategory) -> CategoryNotAdmitted:
+    return CategoryNotAdmitted(
+        f"本机构未以“{category.zh}”类别入库，不能在该类别下提供服务；新增类别须重新申请并经审核，"
+        f"平台暂不支持此类申请 / the institution was not admitted for {category.en} and cannot "
+        "offer services in it; adding a category needs a new application and review, which the "
+        "platform does not offer yet",
+        field="category",
+        extra={
+            "category": category.value,
+            "service_categories": list(provider.service_categories or []),
+        },
+    )
+
+
+def ensure_category_admitted(provider: Provider, category: ServiceCategory) -> None:
+    """Raises CategoryNotAdmitted unless ``category`` is one of the provider's (reviewed)
+    service categories."""
+    if category.value not in (provider.service_categories or []):
+        raise _not_admitted(provider, category)
+
+
 def _length(errors: dict[str, list[str]], key: str, text: str, low: int, high: int) -> None:
     if not low <= len(text) <= high:
         errors.setdefault(key, []).append(f"{low}–{high} 字 / {low} to {high} characters")
@@ -63,6 +93,8 @@ def validate_service(provider: Provider, data: ServiceInput) -> ServiceInput:
     """The input, normalised (instrument listings take their price and unit from the hourly
     rate). Raises ValidationFailed with field-level messages."""
     if data.category.value not in (provider.service_categories or []):
+        if provider.status in _REVIEWED_STATUSES:
+            raise _not_admitted(provider, data.category)
         raise CategoryNotDeclared(
             f"请先在机构资料中登记“{data.category.zh}”类别 / declare {data.category.en} in your "
             "institution's file first",
@@ -257,10 +289,13 @@ def set_service_active(
     actor_id: int | None,
     expected_version: int | None = None,
 ) -> Service:
-    """Offer or withdraw a service. Raises NotFound, PreconditionFailed, ApplicationLocked."""
+    """Offer or withdraw a service. Raises NotFound, PreconditionFailed, ApplicationLocked,
+    CategoryNotAdmitted (offering a service outside the admitted categories)."""
     _ensure_may_list(provider)
     service = get_service(session, service_id, provider_id=provider.id)
     _check_version(service, expected_version)
+    if active and provider.status in _REVIEWED_STATUSES:
+        ensure_category_admitted(provider, service.category)
     if service.is_active != active:
         service.is_active = active
         service.version += 1
@@ -277,6 +312,8 @@ def set_service_active(
 
 
 def services_of(session: Session, provider_id: int, *, active_only: bool = False) -> list[Service]:
+    """A provider's services; with ``active_only``, those it offers publicly (active, in a
+    category it was admitted with)."""
     stmt = (
         sa.select(Service)
         .where(Service.provider_id == provider_id)
@@ -284,5 +321,7 @@ def services_of(session: Session, provider_id: int, *, active_only: bool = False
         .order_by(Service.category, Service.id)
     )
     if active_only:
-        stmt = stmt.where(Service.is_active.is_(True))
+        stmt = stmt.join(Provider, Provider.id == Service.provider_id).where(
+            Service.is_active.is_(True), category_admitted()
+        )
     return list(session.scalars(stmt))

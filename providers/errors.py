@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marketplace.errors import Conflict, DomainError, ValidationFailed
+from marketplace.errors import Conflict, DomainError, PermissionDenied, ValidationFailed
 
 
 class InvalidCreditCode(DomainError):
@@ -158,3 +158,29 @@ class DuplicateRating(Conflict):
 class DuplicateDeclaration(Conflict):
     code = "duplicate_declaration"
     title = "This enterprise is already declared"
+
+
+class CategoryNotAdmitted(Conflict):
+    code = "category_not_admitted"
+    title = "The provider was not admitted for this service category"
+
+
+class ServiceCategoriesLocked(Conflict):
+    code = "service_categories_locked"
+    title = "Service categories cannot change after admission"
+
+
+class BankAccountNameMismatch(DomainError):
+    code = "bank_account_name_mismatch"
+    status = 422
+    title = "The account name must be the institution's registered name"
+
+
+class BankChangeNotPending(Conflict):
+    code = "bank_change_not_pending"
+    title = "The bank account change was already decided"
+
+
+class BankChangeSelfApproval(PermissionDenied):
+    code = "bank_change_self_approval"
+    title = "Whoever asked for a bank account change cannot decide it"

@@ -84,6 +84,13 @@ class ObjectionStatus(LabelledEnum):
     DISMISSED = "dismissed", "异议不成立", "Dismissed"
 
 
+class BankChangeStatus(LabelledEnum):
+    PENDING = "pending", "待财务审批", "Awaiting finance approval"
+    APPROVED = "approved", "已批准", "Approved"
+    REJECTED = "rejected", "已驳回", "Rejected"
+    SUPERSEDED = "superseded", "已被新申请取代", "Replaced by a newer request"
+
+
 class PricingMode(LabelledEnum):
     FIXED = "fixed", "固定价格", "Fixed price"
     QUOTE = "quote", "询价", "Quote on request"
@@ -316,6 +323,12 @@ class Objection(IdMixin, Base):
     __tablename__ = "provider_objections"
 
     provider_id: Mapped[int] = _provider_fk()
+    #: The pass-to-notice step that opened the notice round the objection was filed in. Only
+    #: objections of the current round bear on admission: after an upheld objection the
+    #: provider may re-apply and be judged on its new notice (providers.admission.admit).
+    notice_change_id: Mapped[int | None] = mapped_column(
+        BigInt, sa.ForeignKey("provider_status_changes.id", ondelete="CASCADE"), index=True
+    )
     objector_name: Mapped[str] = mapped_column(sa.String(100))
     objector_contact: Mapped[str] = mapped_column(sa.String(200))
     grounds: Mapped[str] = mapped_column(sa.Text)
@@ -333,6 +346,51 @@ class Objection(IdMixin, Base):
         sa.CheckConstraint(
             "status = 'open' OR (decision_reason IS NOT NULL AND decided_at IS NOT NULL)",
             name="decision_has_reason",
+        ),
+    )
+
+
+class BankAccountChange(IdMixin, Base):
+    """A requested change of an admitted (or suspended) provider's settlement bank account.
+
+    Maker-checker: the provider asks, a finance officer who is not the requester approves or
+    rejects it with a reason. Only approval copies the account to ``providers.bank_*``, which
+    payout batches read, so money is only ever sent to an approved account. At most one
+    request per provider is pending; a newer request supersedes it.
+    """
+
+    __tablename__ = "provider_bank_changes"
+
+    provider_id: Mapped[int] = _provider_fk()
+    bank_account_name: Mapped[str] = mapped_column(sa.String(200))
+    bank_name: Mapped[str] = mapped_column(sa.String(200))
+    bank_account_number: Mapped[str] = mapped_column(sa.String(40))
+    status: Mapped[BankChangeStatus] = enum_column(
+        BankChangeStatus, "status", default=BankChangeStatus.PENDING
+    )
+    requested_by_id: Mapped[int | None] = _actor_fk()
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_by_id: Mapped[int | None] = _actor_fk()
+    decided_at: Mapped[datetime | None]
+    decision_reason: Mapped[str | None] = mapped_column(sa.Text)
+
+    __table_args__ = (
+        sa.CheckConstraint(
+            "status = 'pending' OR decided_at IS NOT NULL", name="decision_has_time"
+        ),
+        sa.CheckConstraint(
+            "status != 'rejected' OR decision_reason IS NOT NULL", name="rejection_has_reason"
+        ),
+        sa.CheckConstraint(
+            "decided_by_id IS NULL OR requested_by_id IS NULL OR decided_by_id != requested_by_id",
+            name="checker_is_not_maker",
+        ),
+        sa.Index(
+            "uq_provider_bank_changes_one_pending",
+            "provider_id",
+            unique=True,
+            sqlite_where=sa.text("status = 'pending'"),
+            postgresql_where=sa.text("status = 'pending'"),
         ),
     )
 

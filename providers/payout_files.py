@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from marketplace.parsing import ascii_int
 from providers.claim_rules import yuan_text
 from providers.payout_models import PayoutBatch
 from providers.settlement_enums import PayoutLineStatus
@@ -145,9 +146,8 @@ def _parse_row(row: int, raw: Mapping[str, Any]) -> tuple[ConfirmationRow | None
     line_id: int | None = None
     line_text = text("line_id")
     if line_text:
-        if line_text.isdigit() and 0 < int(line_text) < 2**63:
-            line_id = int(line_text)
-        else:
+        line_id = ascii_int(line_text) or None
+        if line_id is None:
             problems.append(f"line_id 不是有效编号 / line_id is not a valid id: {line_text!r}")
     reference = text("reference").upper() or None
     if reference is not None and not _REFERENCE.match(reference):

@@ -134,5 +134,6 @@ class PayoutItem(IdMixin, Base):
     )
 
 
-# Make sure the claim tables are registered whenever the payout tables are imported.
-from providers import claim_models  # noqa: E402, F401
+# Make sure the claim tables are registered whenever the payout tables are imported, and the
+# payout side of `flask ledger verify` with them.
+from providers import claim_models, ledger_checks  # noqa: E402, F401

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from marketplace.enums import ServiceCategory
+from providers.bank_changes import pending_change
 from providers.catalogue import InstrumentInput, ServiceInput
 from providers.credit import CreditBreakdown
 from providers.models import PricingMode, Provider
@@ -25,10 +26,12 @@ from providers.services import (
 
 
 def provider_file(session: Session, provider: Provider, today: date) -> Extended:
-    """The provider with its history, programmes and what the application lacks."""
+    """The provider with its history, programmes, a settlement account change awaiting
+    approval, and what the application lacks."""
     session.refresh(provider)
     return Extended(
         provider,
+        pending_bank_change=pending_change(session, provider.id),
         history=list(provider.history),
         programmes=participations(session, provider.id),
         missing=missing_for_submission(session, provider, today),

@@ -15,6 +15,7 @@ from marketplace.credit_code import CreditCodeError, parse_credit_code
 from marketplace.db import utcnow
 from marketplace.errors import NotFound, ValidationFailed
 from providers.errors import (
+    CategoryNotAdmitted,
     CategoryNotEligible,
     DuplicateDeclaration,
     InvalidCreditCode,
@@ -173,7 +174,8 @@ def ensure_orderable(
     money moves.
 
     Raises ProviderSuspended, ProviderRevoked, ProviderNotAdmitted, ServiceInactive,
-    RelatedParty, NotInProgramme, CategoryNotEligible.
+    CategoryNotAdmitted (a category the provider was not admitted with), RelatedParty,
+    NotInProgramme, CategoryNotEligible.
     """
     provider = session.get(Provider, service.provider_id)
     if provider is None:  # pragma: no cover - the foreign key forbids it
@@ -196,6 +198,12 @@ def ensure_orderable(
         raise ServiceInactive(
             "该服务已下架 / the service is not offered at the moment",
             extra={"service_id": service.id},
+        )
+    if service.category.value not in (provider.service_categories or []):
+        raise CategoryNotAdmitted(
+            f"该服务机构未以“{service.category.zh}”类别入库，不能下单 / the provider was not "
+            f"admitted for {service.category.en}; the service cannot be ordered",
+            extra={"service_id": service.id, "category": service.category.value},
         )
     if are_related(session, provider, enterprise):
         raise RelatedPartyConflict(

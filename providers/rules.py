@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -212,6 +213,21 @@ def normalise_bank_account(raw: str) -> str | None:
     if not text.strip() or not re.match(BANK_ACCOUNT_INPUT, text):
         return None
     return _SEPARATORS.sub("", text)
+
+
+def comparable_name(name: str | None) -> str:
+    """A name as banks compare it: NFKC (full-width brackets and letters become ASCII) with
+    all white space removed."""
+    return "".join(unicodedata.normalize("NFKC", name or "").split())
+
+
+def account_name_matches(account_name: str | None, registered_name: str) -> bool:
+    """Whether the settlement account is held in the institution's registered name.
+
+    Decision: the account must be the institution's own (户名 = 登记名称), so vouchers are never
+    paid to a third party; only width and spacing differences are forgiven.
+    """
+    return bool(account_name) and comparable_name(account_name) == comparable_name(registered_name)
 
 
 # --------------------------------------------------------------------------- completeness

@@ -14,6 +14,7 @@ from providers.catalogue import MAX_LEAD_TIME_DAYS, MAX_PRICE_FEN
 from providers.models import (
     AccreditationLevel,
     AssessorKind,
+    BankChangeStatus,
     CreditEventKind,
     DocumentKind,
     ObjectionStatus,
@@ -124,6 +125,22 @@ class StatusChangeOut(Schema):
     occurred_at = ZonedDateTime(required=True)
 
 
+class BankChangeOut(Schema):
+    """A requested change of the settlement account (approved by finance after admission)."""
+
+    id = fields.Integer(required=True)
+    provider_id = fields.Integer(required=True)
+    bank_account_name = fields.String(required=True)
+    bank_name = fields.String(required=True)
+    bank_account_number = fields.String(required=True)
+    status = fields.Enum(BankChangeStatus, by_value=True, required=True)
+    requested_by_id = fields.Integer(allow_none=True)
+    requested_at = ZonedDateTime(required=True)
+    decided_by_id = fields.Integer(allow_none=True)
+    decided_at = ZonedDateTime(allow_none=True)
+    decision_reason = fields.String(allow_none=True)
+
+
 class ProviderOut(ProviderPublicOut):
     """The whole admission file, for the provider itself and administrators."""
 
@@ -139,6 +156,14 @@ class ProviderOut(ProviderPublicOut):
     bank_account_name = fields.String(allow_none=True)
     bank_name = fields.String(allow_none=True)
     bank_account_number = fields.String(allow_none=True)
+    pending_bank_change = fields.Nested(
+        BankChangeOut,
+        allow_none=True,
+        metadata={
+            "description": "a new settlement account awaiting finance approval; the bank_* "
+            "fields above stay the live account (the one payouts use) until it is approved"
+        },
+    )
     version = fields.Integer(required=True)
     history = fields.List(fields.Nested(StatusChangeOut), required=True)
     programmes = fields.List(fields.Nested(ParticipationOut), required=True)
@@ -243,6 +268,13 @@ class ObjectionReceiptOut(Schema):
 
 
 class ObjectionOut(ObjectionReceiptOut):
+    notice_change_id = fields.Integer(
+        allow_none=True,
+        metadata={
+            "description": "the pass-to-notice step (history id) opening the notice round it "
+            "was filed in; only the current round's objections bear on admission"
+        },
+    )
     objector_name = fields.String(required=True)
     objector_contact = fields.String(required=True)
     grounds = fields.String(required=True)
@@ -532,6 +564,16 @@ class ProviderListQuery(PageQuerySchema):
     submitted = fields.Boolean(
         load_default=None, metadata={"description": "pending only: submitted (true) or drafts"}
     )
+
+
+class BankChangeListQuery(PageQuerySchema):
+    status = fields.Enum(
+        BankChangeStatus,
+        by_value=True,
+        load_default=None,
+        metadata={"description": "pending: the finance officers' queue"},
+    )
+    provider_id = Id(load_default=None)
 
 
 class ObjectionListQuery(PageQuerySchema):

@@ -19,7 +19,8 @@ the user's input escaped). A query is cut into terms at white space and punctuat
 switch between Chinese and other scripts ("SEM扫描电镜" → SEM, 扫描电镜); a service matches when
 it contains every term.
 
-Only active services of admitted providers are ever returned.
+Only active services of admitted providers, in a category the provider was admitted with, are
+ever returned.
 """
 
 from __future__ import annotations
@@ -169,12 +170,28 @@ def _sort_key(criteria: SearchCriteria, terms: list[str]) -> tuple[Any, bool]:
     return Provider.credit_score, True
 
 
+def category_admitted() -> sa.ColumnElement[bool]:
+    """SQL for "the service's category is one its provider was admitted with".
+
+    ``service_categories`` is a JSON array of category values (lower-case ASCII), so the
+    quoted value occurring in its text is the same test on SQLite and PostgreSQL, without
+    dialect-specific JSON operators.
+    """
+    quoted = sa.literal('"') + sa.cast(Service.category, sa.String) + sa.literal('"')
+    return sa.cast(Provider.service_categories, sa.Text).contains(quoted)
+
+
 def listed_services() -> sa.Select[Any]:
-    """Active services of admitted providers — the only ones anyone may find or order."""
+    """Active services of admitted providers, in a category the provider was admitted with —
+    the only ones anyone may find or order (providers.related.ensure_orderable)."""
     return (
         sa.select(Service)
         .join(Provider, Provider.id == Service.provider_id)
-        .where(Service.is_active.is_(True), Provider.status == ProviderStatus.ADMITTED)
+        .where(
+            Service.is_active.is_(True),
+            Provider.status == ProviderStatus.ADMITTED,
+            category_admitted(),
+        )
     )
 
 

@@ -23,8 +23,10 @@ from marketplace.errors import NotFound, PreconditionFailed, ValidationFailed
 from providers.errors import (
     ApplicationIncomplete,
     ApplicationLocked,
+    BankAccountNameMismatch,
     DuplicateQualification,
     QualificationExpired,
+    ServiceCategoriesLocked,
     TransitionNotAllowed,
 )
 from providers.models import (
@@ -48,6 +50,7 @@ from providers.rules import (
     REASON_REQUIRED,
     WEBSITE_INPUT,
     ApplicationFacts,
+    account_name_matches,
     application_problems,
     clean_reason,
     commitment_digest,
@@ -133,6 +136,11 @@ PROFILE_FIELDS = (
 )
 #: Fields only a draft (or rejected) application may change: they are what was reviewed.
 _REVIEWED_FIELDS = frozenset({"accreditation_level"})
+#: The settlement account. After admission a change is a request that finance approves
+#: (providers.bank_changes); payouts copy only the live, approved values.
+BANK_FIELDS = ("bank_account_name", "bank_name", "bank_account_number")
+#: Statuses in which the file was reviewed and the bank account is under maker-checker.
+ADMITTED_STATUSES = frozenset({ProviderStatus.ADMITTED, ProviderStatus.SUSPENDED})
 _LIMITS = {
     "description": 5000,
     "address": 300,
@@ -185,6 +193,17 @@ def _clean_profile(changes: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str
     return values, errors
 
 
+def ensure_account_name(provider: Provider, account_name: str | None) -> None:
+    """Raises BankAccountNameMismatch unless the account is held in the registered name."""
+    if account_name and not account_name_matches(account_name, provider.name):
+        raise BankAccountNameMismatch(
+            f"结算账户户名须与机构登记名称“{provider.name}”一致 / the account must be held in the "
+            f"institution's registered name, {provider.name}",
+            field="bank_account_name",
+            extra={"registered_name": provider.name},
+        )
+
+
 def update_profile(
     session: Session,
     provider: Provider,
@@ -195,15 +214,24 @@ def update_profile(
 ) -> Provider:
     """Change fields of the admission file (only those given).
 
-    Raises ApplicationLocked (under review, revoked, or a reviewed field after admission),
-    PreconditionFailed (stale version), ValidationFailed.
+    Before admission every field changes directly (the file is reviewed at admission). Once
+    admitted (or suspended), the accreditation level and service categories are locked, and a
+    new settlement account does not replace the live one: it becomes a request that a finance
+    officer approves (:func:`providers.bank_changes.request_change`).
+
+    Raises ApplicationLocked (under review, revoked, or the accreditation level after
+    admission), ServiceCategoriesLocked, BankAccountNameMismatch, PreconditionFailed (stale
+    version), ValidationFailed.
     """
+    from providers import bank_changes
+
     provider = get_provider(session, provider.id, lock=True)
     _check_version(provider, expected_version)
     _ensure_not_frozen(provider)
     values, errors = _clean_profile(changes)
     if errors:
         raise ValidationFailed("资料有误 / the file has invalid fields", errors)
+    admitted = provider.status in ADMITTED_STATUSES
     if not is_editable(provider):
         locked = sorted(
             n for n in _REVIEWED_FIELDS & values.keys() if values[n] != getattr(provider, n)
@@ -214,12 +242,33 @@ def update_profile(
                 "admission; ask a reviewer",
                 field=locked[0],
             )
+    categories = values.get("service_categories")
+    if (
+        admitted
+        and categories is not None
+        and set(categories) != set(provider.service_categories or [])
+    ):
+        raise ServiceCategoriesLocked(
+            "入库后服务类别不能修改：类别是入库审核的内容，新增类别须重新申请并经审核，平台暂不"
+            "支持此类申请 / service categories cannot change after admission: they were "
+            "reviewed for admission, and adding one needs a new application and review, "
+            "which the platform does not offer yet",
+            field="service_categories",
+            extra={"service_categories": list(provider.service_categories or [])},
+        )
+    ensure_account_name(provider, values.get("bank_account_name"))
+    bank = {n: values.pop(n) for n in BANK_FIELDS if n in values} if admitted else {}
+    # The request is checked (complete, registered name) before anything else changes.
+    requested = (
+        bank_changes.request_change(session, provider, bank, actor_id=actor_id) if bank else None
+    )
     changed = sorted(n for n, v in values.items() if getattr(provider, n) != v)
     for name in changed:
         setattr(provider, name, values[name])
-    if changed:
+    if changed or requested is not None:
         provider.version += 1
         session.flush()
+    if changed:
         record(
             session,
             "provider.profile_updated",
@@ -547,6 +596,14 @@ def application_facts(session: Session, provider: Provider, today: date) -> Appl
             ),
         )
     )
+    extra: dict[str, list[str]] = {}
+    if provider.bank_account_name and not account_name_matches(
+        provider.bank_account_name, provider.name
+    ):
+        extra["bank_account"] = [
+            "结算账户户名须与机构登记名称一致 / the settlement account must be held in the "
+            "institution's registered name"
+        ]
     return ApplicationFacts(
         institution_type=provider.institution_type,
         accreditation_level=provider.accreditation_level,
@@ -561,6 +618,7 @@ def application_facts(session: Session, provider: Provider, today: date) -> Appl
         valid_documents=valid_documents,
         commitment_signed=current_commitment(session, provider.id) is not None,
         programmes_applied=int(applied or 0),
+        extra=extra,
     )
 
 

@@ -14,15 +14,22 @@ service_category=None, actor_id=None) -> Hold``
     VoucherNotYetValid, VoucherRevoked, VoucherExhausted, CapExceeded, NotEligible (category
     not funded), IdempotencyConflict (key reused for a different hold).
 
-``release_hold(session, hold, idempotency_key, now, reason="cancelled", actor_id=None)``
+``release_hold(session, hold, idempotency_key, now, reason="cancelled", actor_id=None,
+to_budget=False)``
     Gives the whole hold back: to the voucher's balance while the voucher is live, straight to
-    the programme budget if the voucher has expired meanwhile. Raises HoldNotOpen.
+    the programme budget if the voucher has expired meanwhile (or ``to_budget`` asks for it:
+    an order confirmed after the claim deadline). Raises HoldNotOpen.
 
 ``capture_hold(session, hold, idempotency_key, now, provider_id, amount_fen=None,
 actor_id=None)``
     Spends the hold (or ``amount_fen`` ≤ the hold, the rest is released in the same
     transaction): voucher_held → provider_payable, budget_committed → budget_spent, and the
     quota moves from held to used. Raises AmountInvalid, HoldNotOpen, ClaimDeadlinePassed.
+
+``reverse_capture(session, hold_id, amount_fen, idempotency_key, now, actor_id=None, memo="")``
+    Gives back ``amount_fen`` of a captured hold, when a dispute is upheld after confirmation
+    (see :func:`reverse_capture`). Raises NotFound, HoldNotOpen (not captured), AmountInvalid,
+    InsufficientFunds (the provider was already paid out that money).
 
 Each call is idempotent on its key: repeating it returns the same hold and changes nothing.
 A hold is resolved (captured or released) at most once: the hold row is locked and its status
@@ -65,10 +72,13 @@ from vouchers.errors import (
     VoucherRevoked,
 )
 from vouchers.ledger import Entry
+from vouchers.ledger_models import LedgerTransaction
 from vouchers.models import Enterprise, Hold, Programme, Quota, Voucher
 from vouchers.quota import lock_quota, lock_quota_by_id, read_quota
 
 MAX_ORDER_REF = 100
+#: The release reason of a hold whose whole capture was reversed by an upheld dispute.
+REVERSAL_REASON = "dispute_upheld"
 
 
 def lock_voucher(session: Session, voucher_id: int) -> Voucher:
@@ -297,11 +307,16 @@ def _already_resolved(hold: Hold, key: str) -> Hold:
 
 
 def _return_entries(
-    session: Session, voucher: Voucher, source: ledger.LedgerAccount, amount: int
+    session: Session,
+    voucher: Voucher,
+    source: ledger.LedgerAccount,
+    amount: int,
+    *,
+    to_budget: bool = False,
 ) -> list[Entry]:
     """Entries that give ``amount`` from ``source`` (a voucher account) back: to the voucher's
-    balance while it is live, otherwise to the programme budget."""
-    if voucher.status.is_live:
+    balance while it is live (unless ``to_budget``), otherwise to the programme budget."""
+    if voucher.status.is_live and not to_budget:
         voucher.balance_fen += amount
         if voucher.status is VoucherStatus.EXHAUSTED:
             voucher.status = VoucherStatus.ACTIVE
@@ -322,8 +337,13 @@ def release_hold(
     *,
     reason: str = "cancelled",
     actor_id: int | None = None,
+    to_budget: bool = False,
 ) -> Hold:
-    """Release a hold in full. Raises HoldNotOpen (resolved under another key), NotFound."""
+    """Release a hold in full: to the live voucher's balance, or to the programme budget when
+    the voucher is no longer live or ``to_budget`` is set (the money can no longer be spent
+    on this voucher: its order was confirmed after the claim deadline).
+
+    Raises HoldNotOpen (resolved under another key), NotFound."""
     now = now or utcnow()
     key = _check_key(idempotency_key)
     with session.begin_nested():
@@ -334,7 +354,7 @@ def release_hold(
         held_account = ledger.voucher_accounts(session, voucher.programme_id, voucher.id).held
         quota.held_fen -= amount
         voucher.held_fen -= amount
-        entries = _return_entries(session, voucher, held_account, amount)
+        entries = _return_entries(session, voucher, held_account, amount, to_budget=to_budget)
         locked.status = HoldStatus.RELEASED
         locked.released_fen = amount
         locked.resolved_at = now
@@ -451,5 +471,112 @@ def capture_hold(
             amount_fen=captured,
             released_fen=rest,
             provider_id=provider_id,
+        )
+    return locked
+
+
+def reverse_capture(
+    session: Session,
+    hold_id: int,
+    amount_fen: int,
+    idempotency_key: str,
+    now: datetime | None = None,
+    *,
+    actor_id: int | None = None,
+    memo: str = "",
+) -> Hold:
+    """Return ``amount_fen`` (1 … captured) of a captured hold to its voucher or the budget.
+
+    A capture is final for :func:`capture_hold`, but the SME may dispute a confirmed
+    (captured) order until its confirmation deadline, and an upheld dispute must then restore
+    (part of) the voucher. This is the exact inverse of the captured part of
+    :func:`capture_hold`, with the same locks in the same order (voucher, quota, hold) and one
+    balanced posting keyed ``hold.reverse:<idempotency_key>``:
+
+    * ``provider_payable → voucher_balance`` and ``budget_spent → budget_committed`` while the
+      voucher is live (the amount is spendable again), or
+    * ``provider_payable → vouchers_issued`` and ``budget_spent → budget_available`` once the
+      voucher has expired or was revoked (back to the programme budget, as a release after
+      expiry does);
+
+    and the cached counters move with it: the hold's ``captured_fen`` down and
+    ``released_fen`` up (a hold whose whole capture is reversed becomes *released*, reason
+    ``dispute_upheld``), the voucher's and the enterprise's annual ``used_fen`` down. The
+    posting does not *resolve* the hold again (a hold is still resolved exactly once), so
+    ``flask ledger verify`` holds after every reversal. Idempotent on its key.
+
+    Raises NotFound, HoldNotOpen (the hold is not captured), AmountInvalid (more than was
+    captured), InsufficientFunds (the provider was already paid out that money).
+    """
+    now = now or utcnow()
+    key = f"hold.reverse:{idempotency_key}"
+    with session.begin_nested():
+        voucher, quota, locked = _lock_for_resolution(session, hold_id)
+        done = session.scalar(
+            sa.select(LedgerTransaction.id).where(LedgerTransaction.idempotency_key == key)
+        )
+        if done is not None:
+            return locked
+        if locked.status is not HoldStatus.CAPTURED or locked.provider_id is None:
+            raise HoldNotOpen(
+                f"该冻结未核销，无需冲回 / the hold is {locked.status.value}, not captured",
+                extra={"hold_status": locked.status.value},
+            )
+        if isinstance(amount_fen, bool) or not 0 < amount_fen <= locked.captured_fen:
+            raise AmountInvalid(
+                f"冲回金额须为1至{locked.captured_fen}分 / the amount to give back must be 1–"
+                f"{locked.captured_fen} fen",
+                field="amount_fen",
+            )
+        programme_id = voucher.programme_id
+        prog = ledger.programme_accounts(session, programme_id)
+        payable = ledger.get_account(
+            session,
+            AccountKind.PROVIDER_PAYABLE,
+            programme_id=programme_id,
+            provider_id=locked.provider_id,
+        )
+        if voucher.status.is_live:
+            balance = ledger.voucher_accounts(session, programme_id, voucher.id).balance
+            entries = ledger.transfer(payable, balance, amount_fen) + ledger.transfer(
+                prog.spent, prog.committed, amount_fen
+            )
+            voucher.balance_fen += amount_fen
+            if voucher.status is VoucherStatus.EXHAUSTED:
+                voucher.status = VoucherStatus.ACTIVE
+        else:
+            entries = ledger.transfer(payable, prog.issued, amount_fen) + ledger.transfer(
+                prog.spent, prog.available, amount_fen
+            )
+            voucher.returned_fen += amount_fen
+        voucher.used_fen -= amount_fen
+        quota.used_fen -= amount_fen
+        locked.captured_fen -= amount_fen
+        locked.released_fen += amount_fen
+        if locked.captured_fen == 0:
+            locked.status = HoldStatus.RELEASED
+            locked.release_reason = REVERSAL_REASON
+        ledger.post(
+            session,
+            key,
+            TransactionKind.RELEASE,
+            entries,
+            programme_id=programme_id,
+            voucher_id=voucher.id,
+            hold_id=locked.id,
+            actor_id=actor_id,
+            memo=memo or f"order {locked.order_ref}: capture reversed, dispute upheld",
+            now=now,
+        )
+        session.flush()
+        record(
+            session,
+            "hold.capture_reversed",
+            actor_id=actor_id,
+            subject_type="voucher",
+            subject_id=voucher.id,
+            hold_id=locked.id,
+            amount_fen=amount_fen,
+            captured_fen=locked.captured_fen,
         )
     return locked

@@ -2,6 +2,10 @@
 
 Read-only. Each check states what it covers and how many rows it looked at; a breach lists
 the offending ids. The command exits non-zero when any check fails.
+
+Packages built on top of vouchers add their own checks with :func:`register_check` (vouchers
+never imports them): :mod:`providers.ledger_checks` registers the payout side when the payout
+models are imported, so :func:`verify_ledger` and ``flask ledger verify`` run it too.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -44,6 +49,33 @@ class Report:
     @property
     def breach_count(self) -> int:
         return sum(len(c.breaches) for c in self.checks)
+
+
+#: A check's body: reads through the session, fills ``check.checked`` and ``check.breaches``.
+CheckRun = Callable[[Session, Check], None]
+
+
+@dataclass(frozen=True)
+class RegisteredCheck:
+    name: str
+    description: str
+    run: CheckRun
+
+
+_registered: dict[str, RegisteredCheck] = {}
+
+
+def register_check(name: str, description: str, run: CheckRun) -> None:
+    """Add a check that :func:`verify_ledger` runs after its own, in registration order.
+
+    For packages that build on the ledger (the payout side in :mod:`providers`), so that
+    vouchers need not import them. Registering a name again replaces the earlier check.
+    """
+    _registered[name] = RegisteredCheck(name, description, run)
+
+
+def registered_checks() -> list[RegisteredCheck]:
+    return list(_registered.values())
 
 
 def _transactions_balance(session: Session, check: Check) -> None:
@@ -245,6 +277,44 @@ def _holds_resolved_once(session: Session, check: Check) -> None:
             )
 
 
+def _provider_payable(session: Session, check: Check) -> None:
+    """Per (programme, provider): payable = what was captured for the provider (net of
+    reversals: a hold's ``captured_fen`` goes down with each) − what was paid out."""
+    balances: dict[tuple[int, int], dict[AccountKind, int]] = defaultdict(dict)
+    for programme_id, provider_id, kind, balance in session.execute(
+        sa.select(
+            LedgerAccount.programme_id,
+            LedgerAccount.provider_id,
+            LedgerAccount.kind,
+            LedgerAccount.balance_fen,
+        ).where(LedgerAccount.provider_id.is_not(None))
+    ):
+        if provider_id is not None:
+            balances[(programme_id, provider_id)][AccountKind(kind)] = int(balance)
+    captured = {
+        (programme_id, provider_id): int(total or 0)
+        for programme_id, provider_id, total in session.execute(
+            sa.select(Voucher.programme_id, Hold.provider_id, sa.func.sum(Hold.captured_fen))
+            .join(Voucher, Voucher.id == Hold.voucher_id)
+            .where(Hold.provider_id.is_not(None))
+            .group_by(Voucher.programme_id, Hold.provider_id)
+        )
+        if provider_id is not None
+    }
+    keys = sorted(set(balances) | set(captured))
+    check.checked = len(keys)
+    for programme_id, provider_id in keys:
+        accounts = balances.get((programme_id, provider_id), {})
+        payable = accounts.get(AccountKind.PROVIDER_PAYABLE, 0)
+        paid = accounts.get(AccountKind.PROVIDER_PAID, 0)
+        net = captured.get((programme_id, provider_id), 0)
+        if payable != net - paid:
+            check.breaches.append(
+                f"programme {programme_id}, provider {provider_id}: payable {payable} ≠ captured "
+                f"{net} (net of reversals) − paid out {paid}"
+            )
+
+
 def verify_ledger(session: Session) -> Report:
     """Run every check; never raises for a breach (it is reported)."""
     report = Report()
@@ -270,6 +340,11 @@ def verify_ledger(session: Session) -> Report:
     vouchers = add("vouchers_match_ledger", "each voucher's balance and holds match the ledger")
     caps = add("caps_respected", "per enterprise and year: used + held ≤ cap, matching the holds")
     holds = add("holds_resolved_once", "each hold resolved at most once (open: never)")
+    payable = add(
+        "provider_payable",
+        "per programme and provider: payable = captured voucher parts (net of reversals) − "
+        "paid out",
+    )
     steps = [
         lambda: _transactions_balance(session, balanced),
         lambda: _totals_balance(session, totals),
@@ -278,7 +353,10 @@ def verify_ledger(session: Session) -> Report:
         lambda: _vouchers_match_ledger(session, vouchers),
         lambda: _caps(session, caps),
         lambda: _holds_resolved_once(session, holds),
+        lambda: _provider_payable(session, payable),
     ]
+    for registered in registered_checks():
+        steps.append(partial(registered.run, session, add(registered.name, registered.description)))
     for step in steps:
         step()
     for check in report.checks:

@@ -1,5 +1,5 @@
-"""Enterprise verification queue and dishonesty-list (失信) management. Reviewers and system
-administrators act; every administrator role may read."""
+"""Enterprise verification queue and dishonesty-list (失信) management. Reviewers act; every
+administrator role may read."""
 
 from __future__ import annotations
 
@@ -26,7 +26,8 @@ from vouchers.models import (
     Voucher,
 )
 
-REVIEWERS = (Role.REVIEWER, Role.SYSADMIN)
+#: Reviewers decide; system administrators only read (separation of duties).
+REVIEWERS = (Role.REVIEWER,)
 PAGE = 100
 
 

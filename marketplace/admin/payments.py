@@ -25,6 +25,7 @@ from marketplace.enums import Role
 from marketplace.errors import DomainError
 from marketplace.i18n import _, _l
 from marketplace.money import MoneyFormatError, parse_yuan
+from marketplace.parsing import form_version
 from marketplace.payments import services
 from marketplace.payments.models import (
     GatewayKind,
@@ -73,8 +74,7 @@ class SyncForm(FlaskForm):
 
 
 def _version(form: OfflineReceiptForm | RefundForm) -> int | None:
-    raw = (form.version.data or "").strip()
-    return int(raw) if raw.isdigit() else None
+    return form_version(form.version.data)
 
 
 @bp.get("/payments")
@@ -148,7 +148,10 @@ def _detail(
         can_record=can_act
         and payment.gateway is GatewayKind.OFFLINE
         and payment.status is PaymentStatus.PENDING,
-        can_refund=can_act and payment.status is PaymentStatus.SUCCEEDED,
+        can_refund=can_act
+        and payment.status is PaymentStatus.SUCCEEDED
+        and services.refund_owner_message(payment) is None,
+        refund_elsewhere=services.refund_owner_message(payment),
         can_sync=can_act and payment.gateway is not GatewayKind.OFFLINE,
         receipt_form=receipt_form,
         refund_form=refund_form,

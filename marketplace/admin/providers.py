@@ -1,8 +1,9 @@
 """Administration of providers: the review queue, public notice and objections, admission,
 suspension, per-programme participation, assessments, and the documents behind them.
 
-Every administrator may read; reviewers and system administrators decide (auditors are
-read-only at the blueprint, finance officers are refused here).
+Every administrator may read; reviewers decide (auditors are read-only at the blueprint;
+system administrators read only; finance officers decide settlement bank-account changes and
+nothing else here).
 """
 
 from __future__ import annotations
@@ -27,10 +28,12 @@ from marketplace.forms import enum_choices
 from marketplace.i18n import _, _l
 from marketplace.provider.forms import ReasonForm, SafeForm
 from marketplace.provider.views import send_document
-from providers import admission, credit, documents, related, services
+from providers import admission, bank_changes, credit, documents, related, services
 from providers.documents import DocumentStorage
 from providers.models import (
     AssessorKind,
+    BankAccountChange,
+    BankChangeStatus,
     Objection,
     ObjectionStatus,
     ParticipationStatus,
@@ -39,7 +42,8 @@ from providers.models import (
 )
 from providers.presenters import commitment_view, provider_file
 
-DECIDERS = (Role.REVIEWER, Role.SYSADMIN)
+#: Reviewers decide admission; system administrators only read (separation of duties).
+DECIDERS = (Role.REVIEWER,)
 QUEUES: dict[str, tuple[Any, ...]] = {
     "review": (Provider.status == ProviderStatus.PENDING, Provider.submitted_at.is_not(None)),
     "drafts": (Provider.status == ProviderStatus.PENDING, Provider.submitted_at.is_(None)),
@@ -48,7 +52,15 @@ QUEUES: dict[str, tuple[Any, ...]] = {
     "suspended": (Provider.status == ProviderStatus.SUSPENDED,),
     "rejected": (Provider.status == ProviderStatus.REJECTED,),
     "revoked": (Provider.status == ProviderStatus.REVOKED,),
+    "bank_changes": (
+        sa.exists().where(
+            BankAccountChange.provider_id == Provider.id,
+            BankAccountChange.status == BankChangeStatus.PENDING,
+        ),
+    ),
 }
+#: Settlement bank-account changes are approved by finance (maker-checker, never a reviewer).
+BANK_DECIDERS = (Role.FINANCE,)
 
 
 class AssessmentForm(SafeForm):
@@ -134,8 +146,11 @@ def provider_detail(provider_id: int) -> ResponseReturnValue:
         credit=credit.credit_breakdown(session, provider.id),
         events=credit.credit_events_of(session, provider.id),
         related_parties=related.related_parties_of(session, provider.id),
+        bank_changes=bank_changes.changes_of(session, provider.id),
+        notice_round=admission.current_notice_round(session, provider.id),
         today=services.local_today(),
         can_decide=current_user.role in DECIDERS,
+        can_decide_bank=current_user.role in BANK_DECIDERS,
         reason_form=ReasonForm(),
         assessment_form=AssessmentForm(),
         participation_form=ParticipationForm(),
@@ -181,6 +196,26 @@ def provider_action(provider_id: int, action: str) -> ResponseReturnValue:
         else:
             admission.revoke(session, provider, reason=reason, actor_id=actor)
             flash(_("Admission revoked."), "success")
+    except DomainError as exc:
+        return _refused(exc, provider_id)
+    return _back(provider_id)
+
+
+@bp.post("/providers/<int:provider_id>/bank-changes/<int:change_id>/<decision>")
+@roles_required(*BANK_DECIDERS)
+def decide_bank_change(provider_id: int, change_id: int, decision: str) -> ResponseReturnValue:
+    session = db_session()
+    change = session.get(BankAccountChange, change_id)
+    if change is None or change.provider_id != provider_id or decision not in {"approve", "reject"}:
+        return _back(provider_id)
+    reason = ReasonForm().reason.data or ""
+    try:
+        if decision == "approve":
+            bank_changes.approve(session, change_id, actor_id=current_user.id, reason=reason)
+            flash(_("Bank account change approved; payments now go to the new account."), "success")
+        else:
+            bank_changes.reject(session, change_id, actor_id=current_user.id, reason=reason)
+            flash(_("Bank account change rejected."), "success")
     except DomainError as exc:
         return _refused(exc, provider_id)
     return _back(provider_id)

@@ -21,6 +21,7 @@ from marketplace.db import db_session, rollback, utcnow
 from marketplace.enums import Role
 from marketplace.errors import DomainError
 from marketplace.i18n import _
+from marketplace.parsing import form_version
 from marketplace.settlement.forms import BatchForm, ConfirmationForm, DecisionForm, SentForm
 from marketplace.settlement.views import RULES
 from providers import claims, payout_files, payouts
@@ -46,8 +47,7 @@ _DEFAULT_QUEUE = {Role.REVIEWER: ClaimStatus.IN_REVIEW, Role.FINANCE: ClaimStatu
 
 
 def _version(raw: str | None) -> int | None:
-    text = (raw or "").strip()
-    return int(text) if text.isdigit() else None
+    return form_version(raw)
 
 
 def _decision_form(actions: tuple[ClaimAction, ...], **kwargs: Any) -> DecisionForm:

@@ -27,12 +27,14 @@ from marketplace.enterprise.forms import fen_of
 from marketplace.enums import Role, ServiceCategory
 from marketplace.errors import DomainError, NotFound, ValidationFailed
 from marketplace.i18n import _
+from marketplace.parsing import ascii_int
 from vouchers import applications, expiry, issuance, services
 from vouchers.enums import ApplicationStatus, CapScope, FundingBody, ProgrammeKind, VoucherStatus
 from vouchers.models import Application, Hold, IssuanceBatch, Programme, RecoveryFlag, Voucher
 from vouchers.verify import verify_ledger
 
-REVIEWERS = (Role.REVIEWER, Role.SYSADMIN)
+#: Reviewers decide; system administrators manage programmes and only read the queues.
+REVIEWERS = (Role.REVIEWER,)
 PAGE = 50
 
 
@@ -127,7 +129,7 @@ def voucher_programme_edit(programme_id: int) -> ResponseReturnValue:
                 session,
                 programme.id,
                 _programme_input(form),
-                expected_version=int(version) if version.isdigit() else -1,
+                expected_version=ascii_int(version) or -1,
                 actor_id=current_user.id,
             )
         except DomainError as exc:

@@ -1,6 +1,6 @@
 """Enterprises over JSON: the verification queue and decisions, the dishonesty list, and an
-enterprise's own profile. Reviewers and system administrators act, every administrator role
-reads; an enterprise user sees and edits only its own enterprise."""
+enterprise's own profile. Reviewers act, every administrator role (system administrators
+included) reads; an enterprise user sees and edits only its own enterprise."""
 
 from __future__ import annotations
 

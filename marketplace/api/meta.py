@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import current_app, jsonify, render_template, send_from_directory
+from flask import current_app, render_template, send_from_directory
 from flask.typing import ResponseReturnValue
 from swagger_ui_bundle import swagger_ui_path
 
@@ -12,11 +12,13 @@ from marketplace.api.openapi import build_openapi
 
 @bp.get("/openapi.json")
 def openapi_json() -> ResponseReturnValue:
-    document = current_app.extensions.get("openapi_document")
-    if document is None:
-        document = build_openapi(current_app)
-        current_app.extensions["openapi_document"] = document
-    return jsonify(document)
+    """Built and serialised once per application: the document is over 300 KB, and encoding
+    it on every request cost more than the request itself (benchmarks/bench_api.py)."""
+    body = current_app.extensions.get("openapi_json")
+    if body is None:
+        body = current_app.json.dumps(build_openapi(current_app)) + "\n"
+        current_app.extensions["openapi_json"] = body
+    return current_app.response_class(body, mimetype="application/json")
 
 
 @bp.get("/docs")

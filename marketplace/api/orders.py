@@ -62,6 +62,7 @@ from marketplace.orders.schemas import (
     RefundOut,
     RefundRecordIn,
 )
+from marketplace.parsing import ascii_int
 from marketplace.payments import services as payments
 from marketplace.payments.models import GatewayKind, Payment, PaymentStatus, remittance_code
 
@@ -81,12 +82,11 @@ def _expected_version(body: dict[str, Any] | None = None) -> int | None:
     header = request.headers.get("If-Match")
     from_header: int | None = None
     if header is not None:
-        raw = header.strip().removeprefix("W/").strip('"')
-        if not raw.isdigit() or len(raw) > 18:
+        from_header = ascii_int(header.strip().removeprefix("W/").strip('"'))
+        if from_header is None:
             raise ApiProblem(
                 400, "invalid_if_match", "Invalid If-Match", "If-Match must be a version number"
             )
-        from_header = int(raw)
     from_body = (body or {}).get("version")
     if from_header is not None and from_body is not None and from_header != from_body:
         raise ApiProblem(
@@ -136,6 +136,7 @@ def order_view(order: Order, user: User, *, detail: bool = False) -> dict[str, A
     if detail:
         view["invoice"] = order.invoice
         view["events"] = list(order.events)
+        view["voucher_lapsed_fen"] = order.voucher_lapsed_fen
     return view
 
 

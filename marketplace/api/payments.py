@@ -18,6 +18,7 @@ from marketplace.api.pagination import Page, paginate
 from marketplace.api.problems import ApiProblem
 from marketplace.db import db_session
 from marketplace.enums import Role
+from marketplace.parsing import ascii_int
 from marketplace.payments import services
 from marketplace.payments.models import Payment, PaymentRefund, WebhookEvent
 from marketplace.payments.schemas import (
@@ -40,12 +41,11 @@ def _expected_version(body: dict[str, Any]) -> int | None:
     header = request.headers.get("If-Match")
     from_header: int | None = None
     if header is not None:
-        raw = header.strip().removeprefix("W/").strip('"')
-        if not raw.isdigit():
+        from_header = ascii_int(header.strip().removeprefix("W/").strip('"'))
+        if from_header is None:
             raise ApiProblem(
                 400, "invalid_if_match", "Invalid If-Match", "If-Match must be a version number"
             )
-        from_header = int(raw)
     from_body = body.get("version")
     if from_header is not None and from_body is not None and from_header != from_body:
         raise ApiProblem(

@@ -18,9 +18,10 @@ from marketplace.api.problems import ApiProblem
 from marketplace.db import db_session
 from marketplace.enums import ADMIN_ROLES, Role
 from marketplace.extensions import limiter
-from providers import admission, catalogue, credit, documents, related, services
+from providers import admission, bank_changes, catalogue, credit, documents, related, services
 from providers.models import (
     AssessorKind,
+    BankAccountChange,
     Objection,
     ParticipationStatus,
     Provider,
@@ -39,6 +40,8 @@ from providers.presenters import (
 from providers.schemas import (
     AssessmentIn,
     AssessmentOut,
+    BankChangeListQuery,
+    BankChangeOut,
     CmaIn,
     CnasIn,
     CommitmentIn,
@@ -81,8 +84,11 @@ from providers.schemas import (
 from providers.search import SearchCriteria, public_provider, public_service, search_services
 
 PROVIDER = [Role.PROVIDER]
-REVIEWERS = [Role.REVIEWER, Role.SYSADMIN]
+#: Reviewers decide admission; system administrators may read but not decide.
+REVIEWERS = [Role.REVIEWER]
 ADMINS = sorted(ADMIN_ROLES)
+#: Settlement bank-account changes after admission are approved by finance (maker-checker).
+BANK_DECIDERS = [Role.FINANCE]
 
 
 def _today() -> date:
@@ -262,6 +268,15 @@ def my_application() -> Extended:
     idempotent=False,
     tags=["provider portal"],
     summary="Change fields of your admission file (send the version you read)",
+    description=(
+        "Before admission every field changes at once. Once admitted (or suspended): the "
+        "accreditation level (application_locked) and the service categories "
+        "(service_categories_locked) cannot change, and a new settlement account (bank_*) "
+        "does not replace the live one: it becomes `pending_bank_change`, the live account "
+        "with the fields you sent replaced, which a finance officer approves or rejects; a "
+        "newer request replaces a pending one. The account must be held in the registered "
+        "name (bank_account_name_mismatch)."
+    ),
 )
 def update_my_application(body: dict[str, Any]) -> Extended:
     version = body.pop("version")
@@ -269,6 +284,20 @@ def update_my_application(body: dict[str, Any]) -> Extended:
         db_session(), _own_provider(), body, actor_id=api_user().id, expected_version=version
     )
     return _file(provider)
+
+
+@endpoint(
+    bp,
+    "/provider/application/bank-changes",
+    "GET",
+    roles=PROVIDER,
+    response=BankChangeOut,
+    many=True,
+    tags=["provider portal"],
+    summary="Your settlement account change requests and their decisions, newest first",
+)
+def my_bank_changes() -> list[Any]:
+    return bank_changes.changes_of(db_session(), _own_provider().id)
 
 
 def _kind(kind: str) -> QualificationKind:
@@ -970,6 +999,73 @@ def admin_participation(provider_id: int, programme_id: int, body: dict[str, Any
         ParticipationStatus(body["status"]),
         reason=body["reason"],
         actor_id=api_user().id,
+    )
+
+
+@endpoint(
+    bp,
+    "/admin/bank-changes",
+    "GET",
+    roles=ADMINS,
+    query=BankChangeListQuery,
+    response=BankChangeOut,
+    paginated=True,
+    tags=["admin: providers"],
+    summary="Settlement account change requests (the finance queue: status=pending)",
+)
+def admin_bank_changes(query: dict[str, Any]) -> Page:
+    stmt = sa.select(BankAccountChange)
+    if query["status"] is not None:
+        stmt = stmt.where(BankAccountChange.status == query["status"])
+    if query["provider_id"] is not None:
+        stmt = stmt.where(BankAccountChange.provider_id == query["provider_id"])
+    return paginate(
+        db_session(),
+        stmt,
+        sort_column=BankAccountChange.id,
+        id_column=BankAccountChange.id,
+        cursor=query["cursor"],
+        limit=query["limit"],
+        descending=True,
+    )
+
+
+@endpoint(
+    bp,
+    "/admin/bank-changes/<int:change_id>/approve",
+    "POST",
+    roles=BANK_DECIDERS,
+    body=ReasonIn,
+    response=BankChangeOut,
+    errors=[403, 409],
+    tags=["admin: providers"],
+    summary="Approve a settlement account change: payouts use the new account from now on",
+    description=(
+        "Finance officers only, never the person who asked (bank_change_self_approval). The "
+        "reason records how the account was checked (e.g. the account opening licence). A "
+        "request already decided or superseded answers bank_change_not_pending."
+    ),
+)
+def admin_approve_bank_change(change_id: int, body: dict[str, Any]) -> BankAccountChange:
+    return bank_changes.approve(
+        db_session(), change_id, actor_id=api_user().id, reason=body["reason"]
+    )
+
+
+@endpoint(
+    bp,
+    "/admin/bank-changes/<int:change_id>/reject",
+    "POST",
+    roles=BANK_DECIDERS,
+    body=ReasonIn,
+    response=BankChangeOut,
+    errors=[403, 409],
+    tags=["admin: providers"],
+    summary="Reject a settlement account change, with a reason (the live account stays)",
+)
+def admin_reject_bank_change(change_id: int, body: dict[str, Any]) -> BankAccountChange:
+    return bank_changes.reject(
+        db_session(), change_id, actor_id=api_user().id, reason=body["reason"]
     )
 
 

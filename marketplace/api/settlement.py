@@ -24,6 +24,7 @@ from marketplace.api.pagination import Page, paginate
 from marketplace.api.problems import ApiProblem
 from marketplace.db import db_session, utcnow
 from marketplace.enums import ADMIN_ROLES, Role
+from marketplace.parsing import ascii_int
 from marketplace.settlement import cooling_off_days
 from providers import claims, payout_files, payouts
 from providers.claim_models import Claim
@@ -67,12 +68,11 @@ def _expected_version(body: dict[str, Any]) -> int | None:
     header = request.headers.get("If-Match")
     from_header: int | None = None
     if header is not None:
-        raw = header.strip().removeprefix("W/").strip('"')
-        if not raw.isdigit():
+        from_header = ascii_int(header.strip().removeprefix("W/").strip('"'))
+        if from_header is None:
             raise ApiProblem(
                 400, "invalid_if_match", "Invalid If-Match", "If-Match must be a version number"
             )
-        from_header = int(raw)
     from_body = body.get("version")
     if from_header is not None and from_body is not None and from_header != from_body:
         raise ApiProblem(

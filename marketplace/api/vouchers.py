@@ -3,8 +3,9 @@ verification for providers, and the ledger check. Programmes, budgets and bulk i
 :mod:`marketplace.api.programmes`, enterprises in :mod:`marketplace.api.enterprises`.
 
 Roles: enterprises see only their own applications and vouchers (another enterprise's answer
-404); reviewers and system administrators review and issue; system administrators manage
-programmes; every administrator role (auditors included) may read; providers verify tokens.
+404); reviewers review and issue; system administrators manage programmes and may read the
+review queues but never decide them; every administrator role (auditors included) may read;
+providers verify tokens.
 """
 
 from __future__ import annotations
@@ -44,7 +45,10 @@ from vouchers.verify import verify_ledger
 
 ENTERPRISE = frozenset({Role.ENTERPRISE})
 READERS = ADMIN_ROLES
-REVIEWERS = frozenset({Role.REVIEWER, Role.SYSADMIN})
+#: Who decides applications, issues in bulk, revokes, verifies and blacklists: reviewers only.
+#: System administrators create the programmes, so letting them also verify an enterprise and
+#: issue to it would put every step of a grant in one person's hands (separation of duties).
+REVIEWERS = frozenset({Role.REVIEWER})
 PROGRAMME_MANAGERS = frozenset({Role.SYSADMIN})
 TAGS = ["vouchers"]
 

@@ -120,7 +120,9 @@ def _criteria(form: SearchForm) -> tuple[SearchCriteria, dict[str, list[str]]]:
 
 
 def _region(value: str) -> str:
-    if value not in YUNNAN_PREFECTURES and not (value.isdigit() and len(value) in (2, 4, 6)):
+    if value not in YUNNAN_PREFECTURES and not (
+        value.isascii() and value.isdigit() and len(value) in (2, 4, 6)
+    ):
         raise ValueError(value)
     return value
 

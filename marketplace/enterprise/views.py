@@ -20,6 +20,7 @@ from marketplace.enterprise.forms import (
 from marketplace.enums import Role, ServiceCategory
 from marketplace.errors import DomainError, NotFound, ValidationFailed
 from marketplace.i18n import _
+from marketplace.parsing import ascii_int
 from vouchers import applications, rules, services, tokens
 from vouchers.models import Application, Hold, Programme, Voucher
 
@@ -202,7 +203,7 @@ def profile() -> ResponseReturnValue:
                     contact_email=form.contact_email.data or "",
                     industry=form.industry.data,
                 ),
-                expected_version=int(version) if version.isdigit() else -1,
+                expected_version=ascii_int(version) or -1,
                 actor_id=current_user.id,
             )
         except DomainError as exc:

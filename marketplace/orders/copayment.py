@@ -24,6 +24,7 @@ from marketplace.db import utcnow
 from marketplace.orders import notices
 from marketplace.orders.access import actor_of, lock_order
 from marketplace.orders.core import (
+    PAYMENT_REFERENCE_KIND,
     check_version,
     lock_with_payment,
     owe_refund,
@@ -164,6 +165,7 @@ def record_refund(
         actor_id=user.id,
         bank_reference=bank_reference,
         now=now,
+        owner=PAYMENT_REFERENCE_KIND,
     )
 
 

@@ -31,15 +31,20 @@ from marketplace.payments.models import (
 )
 from vouchers import holds
 from vouchers.enums import HoldStatus
+from vouchers.errors import HoldNotOpen
 from vouchers.models import Hold
+from vouchers.rules import local_date
 
 MAX_TEXT = 2000
 
 __all__ = [
+    "LAPSE_REASON",
     "MAX_TEXT",
+    "PAYMENT_REFERENCE_KIND",
     "capture_voucher_part",
     "check_version",
     "clean_text",
+    "lapse_detail",
     "lock_order",
     "lock_with_payment",
     "owe_refund",
@@ -47,11 +52,21 @@ __all__ = [
     "record_transition",
     "refund_in_flight_fen",
     "release_voucher_part",
+    "tell_lapse",
 ]
 
 
+#: The kind of an order's payment reference; refunds of such payments go through the order.
+PAYMENT_REFERENCE_KIND = "order"
+payments.own_refunds(
+    PAYMENT_REFERENCE_KIND,
+    "订单的自付款只能在订单上按订单应退金额退款 / an order's co-payment is refunded from the "
+    "order, for what the order owes back",
+)
+
+
 def payment_reference(order_id: int) -> str:
-    return f"order:{order_id}"
+    return f"{PAYMENT_REFERENCE_KIND}:{order_id}"
 
 
 # --------------------------------------------------------------------------- helpers
@@ -145,27 +160,85 @@ def _hold(session: Session, order: Order) -> Hold | None:
     return session.get(Hold, order.hold_id) if order.hold_id is not None else None
 
 
+#: Release reason of a hold whose order was confirmed after the voucher's claim deadline.
+LAPSE_REASON = "claim_deadline_passed"
+
+
 def capture_voucher_part(
     session: Session,
     order: Order,
     now: datetime,
     actor_id: int | None,
     amount_fen: int | None = None,
-) -> None:
-    """Capture the order's open hold (all of it, or ``amount_fen``): the voucher part becomes
-    payable to the provider. Raises ClaimDeadlinePassed, HoldNotOpen, AmountInvalid."""
+) -> int:
+    """Capture the order's open hold (all of it, or ``amount_fen``) as the order is confirmed:
+    the voucher part becomes payable to the provider. Returns the voucher part that *lapsed*
+    instead (0 when it was captured, already captured, or the order has no voucher).
+
+    Confirmation is always possible. Once the voucher's claim deadline has passed the voucher
+    part can no longer be captured (nor claimed): the open hold is released to the programme
+    budget (reason ``claim_deadline_passed``) and the amount lapses. A hold released before
+    the confirmation — by ``flask vouchers expire`` after the claim deadline, or by a
+    revocation — lapses the same way. The co-payment stays as agreed.
+
+    Raises AmountInvalid, HoldNotOpen (a concurrent capture).
+    """
     hold = _hold(session, order)
-    if hold is None or hold.status is not HoldStatus.OPEN:
-        return
-    holds.capture_hold(
-        session,
-        hold.id,
-        f"{payment_reference(order.id)}:capture",
-        now,
-        provider_id=order.provider_id,
-        amount_fen=amount_fen,
-        actor_id=actor_id,
-    )
+    if hold is None or hold.status is HoldStatus.CAPTURED:
+        return 0
+    wanted = hold.amount_fen if amount_fen is None else amount_fen
+    if hold.status is HoldStatus.OPEN:
+        voucher = hold.voucher
+        if local_date(now) <= voucher.claim_deadline:
+            holds.capture_hold(
+                session,
+                hold.id,
+                f"{payment_reference(order.id)}:capture",
+                now,
+                provider_id=order.provider_id,
+                amount_fen=amount_fen,
+                actor_id=actor_id,
+            )
+            return 0
+        try:
+            holds.release_hold(
+                session,
+                hold.id,
+                f"{payment_reference(order.id)}:lapse",
+                now,
+                reason=LAPSE_REASON,
+                actor_id=actor_id,
+                to_budget=True,
+            )
+        except HoldNotOpen:
+            # `vouchers expire` released it meanwhile (the order row does not stop it).
+            session.refresh(hold)
+            if hold.status is not HoldStatus.RELEASED:
+                raise
+    return wanted
+
+
+def lapse_detail(session: Session, order: Order, lapsed_fen: int) -> dict[str, Any]:
+    """The order event's detail for a lapsed voucher part (empty when nothing lapsed)."""
+    if not lapsed_fen:
+        return {}
+    hold = _hold(session, order)
+    return {
+        "voucher_lapsed_fen": lapsed_fen,
+        "voucher_lapse_reason": (hold.release_reason if hold is not None else None) or LAPSE_REASON,
+    }
+
+
+def tell_lapse(session: Session, order: Order, lapsed_fen: int) -> None:
+    """Tell both parties that ``lapsed_fen`` of the voucher part will not be paid."""
+    if lapsed_fen:
+        hold = _hold(session, order)
+        notices.tell_voucher_lapsed(
+            session,
+            order,
+            lapsed_fen,
+            reason=(hold.release_reason if hold is not None else None) or LAPSE_REASON,
+        )
 
 
 def release_voucher_part(
@@ -219,7 +292,12 @@ def owe_refund(
     session.flush()
     if payment.gateway is GatewayKind.STRIPE:
         payments.refund(
-            session, payment.id, amount_fen=amount, reason=reason[:500], actor_id=actor_id
+            session,
+            payment.id,
+            amount_fen=amount,
+            reason=reason[:500],
+            actor_id=actor_id,
+            owner=PAYMENT_REFERENCE_KIND,
         )
     else:
         notices.tell(session, order, "refund_due")

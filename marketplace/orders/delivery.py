@@ -21,8 +21,10 @@ from marketplace.orders.core import (
     capture_voucher_part,
     check_version,
     clean_text,
+    lapse_detail,
     payment_reference,
     record_transition,
+    tell_lapse,
 )
 from marketplace.orders.errors import (
     InvoiceMismatch,
@@ -65,9 +67,9 @@ def check_invoice(
     code = (invoice.code or "").strip()
     number = (invoice.number or "").strip()
     errors: dict[str, list[str]] = {}
-    if code and not (code.isdigit() and len(code) in (10, 12)):
+    if code and not (code.isascii() and code.isdigit() and len(code) in (10, 12)):
         errors["code"] = ["发票代码为10或12位数字，全电发票可留空 / 10 or 12 digits, or empty"]
-    if not (number.isdigit() and len(number) in (8, 20)):
+    if not (number.isascii() and number.isdigit() and len(number) in (8, 20)):
         errors["number"] = ["发票号码为8或20位数字 / 8 or 20 digits"]
     if errors:
         raise ValidationFailed("发票信息有误 / the invoice details are invalid", errors)
@@ -207,17 +209,25 @@ def confirm(
     now: datetime | None = None,
 ) -> Order:
     """The SME accepts the delivery: the voucher hold is captured, so the voucher part becomes
-    payable to the provider. Raises OrderNotFound, ActorNotAllowed, IllegalTransition,
-    PreconditionFailed, ClaimDeadlinePassed (the voucher's claim deadline is over)."""
+    payable to the provider. After the voucher's claim deadline the voucher part lapses
+    instead (:func:`.core.capture_voucher_part`): the order is confirmed all the same, the
+    event records ``voucher_lapsed_fen`` and both parties are told.
+
+    Raises OrderNotFound, ActorNotAllowed, IllegalTransition, PreconditionFailed."""
     now = now or utcnow()
     order = lock_order(session, order_id)
     actor = actor_of(user, order)
     check_version(order, expected_version)
     transition(order.status, A.CONFIRM, actor)
-    capture_voucher_part(session, order, now, user.id)
+    lapsed = capture_voucher_part(session, order, now, user.id)
     order.confirmed_at = now
-    record_transition(session, order, A.CONFIRM, actor, user.id, now=now)
-    notices.tell(session, order, "confirmed", except_user_id=user.id)
+    record_transition(
+        session, order, A.CONFIRM, actor, user.id, now=now, **lapse_detail(session, order, lapsed)
+    )
+    if lapsed:
+        tell_lapse(session, order, lapsed)
+    else:
+        notices.tell(session, order, "confirmed", except_user_id=user.id)
     return order
 
 
@@ -229,8 +239,10 @@ def china_noon(day: date) -> datetime:
 def auto_confirm(session: Session, order_id: int, *, now: datetime) -> Order:
     """Confirm a delivered order whose confirmation deadline has passed (the platform acts).
 
+    After the voucher's claim deadline the voucher part lapses, as in :func:`confirm`.
+
     Raises OrderNotFound, IllegalTransition (no longer delivered: confirmed, disputed …),
-    NotYetConfirmable (the deadline is today or later), ClaimDeadlinePassed.
+    NotYetConfirmable (the deadline is today or later).
     """
     order = lock_order(session, order_id)
     transition(order.status, A.AUTO_CONFIRM, Actor.SYSTEM)
@@ -239,7 +251,7 @@ def auto_confirm(session: Session, order_id: int, *, now: datetime) -> Order:
             f"确认期限 {order.confirm_by} 尚未届满 / the confirmation period ends on "
             f"{order.confirm_by}"
         )
-    capture_voucher_part(session, order, now, None)
+    lapsed = capture_voucher_part(session, order, now, None)
     order.confirmed_at = now
     record_transition(
         session,
@@ -249,8 +261,12 @@ def auto_confirm(session: Session, order_id: int, *, now: datetime) -> Order:
         None,
         now=now,
         confirm_by=str(order.confirm_by),
+        **lapse_detail(session, order, lapsed),
     )
-    notices.tell(session, order, "auto_confirmed")
+    if lapsed:
+        tell_lapse(session, order, lapsed)
+    else:
+        notices.tell(session, order, "auto_confirmed")
     return order
 
 

@@ -7,7 +7,8 @@
   rules as the delivery report) while the dispute is open.
 * The reviewer decides, with a reason:
 
-  - **dismiss** → confirmed; the voucher hold is captured if it was not yet;
+  - **dismiss** → confirmed; the voucher hold is captured if it was not yet (after the
+    voucher's claim deadline it lapses to the programme budget instead);
   - **uphold in part** → confirmed at a lower price: ``refund_fen`` of the co-payment goes
     back to the SME, ``voucher_restore_fen`` of the voucher part back to the voucher (the
     hold is captured for the reduced voucher part, or an earlier capture partly reversed);
@@ -49,21 +50,23 @@ from marketplace.orders.models import (
     Order,
 )
 from marketplace.orders.remedies import partial_remedy
-from marketplace.orders.reversal import reverse_capture
 from marketplace.orders.rules import Actor, OrderAction, transition
 from marketplace.orders.services import (
     capture_voucher_part,
     check_version,
     clean_text,
+    lapse_detail,
     lock_with_payment,
     owe_refund,
     payment_reference,
     record_transition,
     release_voucher_part,
+    tell_lapse,
 )
 from providers.credit import record_credit_event
 from providers.models import CreditEventKind
 from vouchers.enums import HoldStatus
+from vouchers.holds import reverse_capture
 from vouchers.models import Hold
 from vouchers.rules import local_date
 
@@ -254,10 +257,13 @@ def decide(
 ) -> Dispute:
     """The mediator's decision (see the module docstring for what each outcome does).
 
+    A dismissal or partial uphold after the voucher's claim deadline confirms the order with
+    its voucher part lapsed (:func:`.core.capture_voucher_part`).
+
     Raises OrderNotFound, ActorNotAllowed (not a reviewer), IllegalTransition (not disputed),
     PreconditionFailed, ValidationFailed (no reason), DisputeNotFound, RemedyInvalid,
-    ClaimDeadlinePassed, InsufficientFunds (the provider was paid out meanwhile), and the
-    refund errors of the payments module.
+    InsufficientFunds (the provider was paid out meanwhile), and the refund errors of the
+    payments module.
     """
     now = now or utcnow()
     order, payment = lock_with_payment(session, order_id)
@@ -268,9 +274,9 @@ def decide(
     dispute = dispute_of(session, order, lock=True)
     hold = session.get(Hold, order.hold_id) if order.hold_id is not None else None
     key = f"{payment_reference(order.id)}:dispute"
-    refund = restored = 0
+    refund = restored = lapsed = 0
     if outcome is Outcome.DISMISS:
-        capture_voucher_part(session, order, now, user.id)
+        lapsed = capture_voucher_part(session, order, now, user.id)
     elif outcome is Outcome.UPHOLD_PARTIAL:
         assert order.price_fen is not None and order.co_payment_fen is not None
         remedy = partial_remedy(
@@ -281,17 +287,16 @@ def decide(
             restore_fen=voucher_restore_fen,
             ceiling_bps=hold.voucher.programme.ceiling_bps if hold is not None else None,
         )
-        if hold is not None and hold.status is HoldStatus.OPEN:
-            if remedy.voucher_part_fen > 0:
-                capture_voucher_part(session, order, now, user.id, remedy.voucher_part_fen)
-            else:
-                release_voucher_part(session, order, now, user.id, "dispute_upheld")
-        elif (
-            hold is not None and hold.status is HoldStatus.CAPTURED and remedy.voucher_restored_fen
-        ):
-            reverse_capture(
-                session, hold.id, remedy.voucher_restored_fen, key, now, actor_id=user.id
-            )
+        if hold is not None and hold.status is HoldStatus.CAPTURED:
+            if remedy.voucher_restored_fen:
+                reverse_capture(
+                    session, hold.id, remedy.voucher_restored_fen, key, now, actor_id=user.id
+                )
+        elif remedy.voucher_part_fen > 0:
+            # Captures the reduced part, or it lapses after the claim deadline.
+            lapsed = capture_voucher_part(session, order, now, user.id, remedy.voucher_part_fen)
+        else:
+            release_voucher_part(session, order, now, user.id, "dispute_upheld")
         refund = owe_refund(
             session,
             order,
@@ -348,6 +353,8 @@ def decide(
         now=now,
         refund_fen=refund,
         voucher_restored_fen=restored,
+        **lapse_detail(session, order, lapsed),
     )
     notices.tell(session, order, "dispute_decided", except_user_id=user.id)
+    tell_lapse(session, order, lapsed)
     return dispute

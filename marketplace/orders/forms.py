@@ -22,14 +22,14 @@ from marketplace.enterprise.forms import YuanField
 from marketplace.i18n import _l
 from marketplace.orders.disputes import MAX_MESSAGE, Outcome
 from marketplace.orders.services import MAX_QUANTITY, MAX_TEXT
+from marketplace.parsing import form_version
 
 
 class _Versioned(FlaskForm):
     version = HiddenField()
 
     def expected_version(self) -> int | None:
-        raw = (self.version.data or "").strip()
-        return int(raw) if raw.isdigit() and len(raw) < 18 else None
+        return form_version(self.version.data)
 
 
 class RequestForm(FlaskForm):

@@ -104,6 +104,12 @@ class Order(IdMixin, TimestampMixin, Base):
         """How the payments module knows this order's co-payment."""
         return f"order:{self.id}"
 
+    @property
+    def voucher_lapsed_fen(self) -> int:
+        """The voucher part that lapsed instead of being captured (the order was confirmed
+        after the voucher's claim deadline), as its history records it; 0 normally."""
+        return sum(int((e.detail or {}).get("voucher_lapsed_fen", 0)) for e in self.events)
+
 
 class OrderEvent(IdMixin, Base):
     """One step in an order's history. Append-only: an order with history cannot be deleted

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from marketplace.auth.models import User
 from marketplace.enums import Role
+from marketplace.money import format_fen
 from marketplace.notifications import notify
 from marketplace.orders.models import Order
 
@@ -123,6 +124,16 @@ NOTICES: dict[str, Notice] = {
         "The outcome and any refund or voucher restoration are on the order page.",
         (E, P),
     ),
+    "voucher_lapsed": Notice(
+        "券抵扣部分已失效，不予兑付",
+        "the voucher part lapsed and will not be paid",
+        "订单已确认验收，但{reason_zh}：券抵扣部分 {amount} 未能核销，已退回财政资金，不能申请兑付。"
+        "企业自付部分按协议不变。",
+        "The order is confirmed, but {reason_en}: the voucher part of {amount} could not be"
+        " captured, went back to the programme budget and cannot be claimed. The enterprise's"
+        " co-payment stays as agreed.",
+        (E, P),
+    ),
     "refund_due": Notice(
         "有一笔自付部分待退款",
         "a co-payment refund is due",
@@ -130,6 +141,17 @@ NOTICES: dict[str, Notice] = {
         "Please make the refund by bank transfer and record its bank reference on the order.",
         (F,),
     ),
+}
+
+
+#: Why a voucher part lapsed (the hold's release reason), in both languages.
+LAPSE_REASONS: dict[str, tuple[str, str]] = {
+    "claim_deadline_passed": (
+        "电子券的兑付申请截止日期已过",
+        "the voucher's claim deadline has passed",
+    ),
+    "claim_deadline": ("电子券的兑付申请截止日期已过", "the voucher's claim deadline has passed"),
+    "revoked": ("电子券已被撤销", "the voucher was revoked"),
 }
 
 
@@ -146,10 +168,26 @@ def _recipients(session: Session, order: Order, audience: Audience) -> list[User
     return list(session.scalars(stmt))
 
 
-def tell(session: Session, order: Order, event: str, *, except_user_id: int | None = None) -> int:
+def tell(
+    session: Session,
+    order: Order,
+    event: str,
+    *,
+    except_user_id: int | None = None,
+    values: dict[str, str] | None = None,
+) -> int:
     """Queue the e-mails for ``event`` on ``order``; returns how many were queued. The user
-    who took the step (``except_user_id``) is not told about their own action."""
+    who took the step (``except_user_id``) is not told about their own action. ``values``
+    fill the ``{name}`` fields of the notice's texts."""
     notice = NOTICES[event]
+    if values is not None:
+        notice = Notice(
+            notice.headline_zh.format(**values),
+            notice.headline_en.format(**values),
+            notice.next_zh.format(**values),
+            notice.next_en.format(**values),
+            notice.audiences,
+        )
     sent = 0
     seen: set[int] = set()
     for audience in notice.audiences:
@@ -171,3 +209,22 @@ def tell(session: Session, order: Order, event: str, *, except_user_id: int | No
             )
             sent += 1
     return sent
+
+
+def tell_voucher_lapsed(session: Session, order: Order, amount_fen: int, *, reason: str) -> int:
+    """Tell both parties (everyone, the acting user too: the lapse is a consequence, not their
+    step) that ``amount_fen`` of the voucher part lapsed for ``reason`` (a hold release
+    reason)."""
+    reason_zh, reason_en = LAPSE_REASONS.get(
+        reason, ("电子券冻结额度已释放", "the voucher hold was released")
+    )
+    return tell(
+        session,
+        order,
+        "voucher_lapsed",
+        values={
+            "amount": format_fen(amount_fen),
+            "reason_zh": reason_zh,
+            "reason_en": reason_en,
+        },
+    )

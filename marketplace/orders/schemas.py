@@ -249,6 +249,14 @@ class OrderOut(Schema):
 class OrderDetailOut(OrderOut):
     invoice = fields.Nested(InvoiceOut, allow_none=True)
     events = fields.List(fields.Nested(OrderEventOut), required=True)
+    voucher_lapsed_fen = fields.Integer(
+        required=True,
+        metadata={
+            "description": "voucher part that lapsed instead of being captured: the order was "
+            "confirmed after the voucher's claim deadline (the confirming event's detail says "
+            "so too); it cannot be claimed, the co-payment is unchanged"
+        },
+    )
 
 
 class PaymentInfoOut(Schema):

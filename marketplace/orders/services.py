@@ -47,12 +47,14 @@ from marketplace.orders.core import (
     capture_voucher_part,
     check_version,
     clean_text,
+    lapse_detail,
     lock_with_payment,
     owe_refund,
     payment_reference,
     record_transition,
     refund_in_flight_fen,
     release_voucher_part,
+    tell_lapse,
 )
 from marketplace.orders.delivery import (
     CONFIRM_WINDOW_DAYS,
@@ -95,6 +97,7 @@ __all__ = [
     "decline",
     "deliver",
     "due_for_auto_confirm",
+    "lapse_detail",
     "lock_order",
     "lock_with_payment",
     "owe_refund",
@@ -108,6 +111,7 @@ __all__ = [
     "refund_in_flight_fen",
     "release_voucher_part",
     "request_service",
+    "tell_lapse",
 ]
 
 MAX_QUANTITY = 10_000

@@ -85,6 +85,23 @@ OPEN_JOB = "marketplace.payments.services.open_at_gateway"
 REFUND_JOB = "marketplace.payments.services.execute_refund"
 SYNC_JOB = "marketplace.payments.services.sync_from_gateway"
 
+#: Reference kinds (the part before ":") whose refunds the owning module decides, with the
+#: message that says where to refund instead. An order's co-payment, for one, may only be
+#: refunded for what the order owes back: a free refund would let the voucher end up above
+#: 50% of what the SME actually paid (POLICY rule 2).
+_REFUND_OWNERS: dict[str, str] = {}
+
+
+def own_refunds(kind: str, message: str) -> None:
+    """Declare that refunds of ``kind:…`` payments go through the owning module only."""
+    _REFUND_OWNERS[kind] = message
+
+
+def refund_owner_message(payment: Payment) -> str | None:
+    """Where refunds of ``payment`` must be made instead, if its kind is owned."""
+    return _REFUND_OWNERS.get(payment.reference.partition(":")[0])
+
+
 _STATUS_CHANGE = {
     PaymentStatus.SUCCEEDED: PaymentChangeKind.SUCCEEDED,
     PaymentStatus.FAILED: PaymentChangeKind.FAILED,
@@ -547,8 +564,10 @@ def refund(
     bank_reference: str | None = None,
     now: datetime | None = None,
     expected_version: int | None = None,
+    owner: str | None = None,
 ) -> PaymentRefund:
-    """Refund ``amount_fen`` of a succeeded payment (full or partial).
+    """Refund ``amount_fen`` of a succeeded payment (full or partial). A payment whose
+    reference kind is owned (:func:`own_refunds`) is refunded only by its owner (``owner``).
 
     Never more than what remains: paid − refunded − refunds in flight, checked under the row
     lock and guarded again by the CHECK ``refunded_fen <= amount_fen``. Offline: finance has
@@ -558,6 +577,9 @@ def refund(
     PaymentNotFound and PreconditionFailed.
     """
     payment = get_payment(session, payment_id, lock=True)
+    owned = refund_owner_message(payment)
+    if owned is not None and owner != payment.reference.partition(":")[0]:
+        raise RefundNotAllowed(owned, extra={"reference": payment.reference})
     _check_version(payment, expected_version)
     reason = (reason or "").strip()
     if not 1 <= len(reason) <= 500:

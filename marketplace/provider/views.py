@@ -27,6 +27,7 @@ from marketplace.enums import Role
 from marketplace.errors import DomainError, ValidationFailed
 from marketplace.i18n import _
 from marketplace.money import format_fen
+from marketplace.parsing import form_version
 from marketplace.provider.forms import (
     CommitmentForm,
     DocumentForm,
@@ -37,7 +38,7 @@ from marketplace.provider.forms import (
     RelatedPartyForm,
     ServiceForm,
 )
-from providers import catalogue, credit, documents, related, services
+from providers import bank_changes, catalogue, credit, documents, related, services
 from providers.documents import DocumentStorage
 from providers.models import (
     DocumentKind,
@@ -120,9 +121,23 @@ def submit() -> ResponseReturnValue:
 # --------------------------------------------------------------------------- the file
 
 
+def _application_page(form: ProfileForm, provider: Provider) -> str:
+    session = db_session()
+    return render_template(
+        "provider/application.html",
+        form=form,
+        provider=provider,
+        admitted=provider.status in services.ADMITTED_STATUSES,
+        pending=bank_changes.pending_change(session, provider.id),
+        bank_history=bank_changes.changes_of(session, provider.id),
+    )
+
+
 @bp.route("/application", methods=["GET", "POST"])
 def application() -> ResponseReturnValue:
+    session = db_session()
     provider = _provider()
+    admitted = provider.status in services.ADMITTED_STATUSES
     form = ProfileForm(obj=None if _is_post() else provider)
     if not _is_post():
         form.version.data = str(provider.version)
@@ -131,21 +146,37 @@ def application() -> ResponseReturnValue:
         )
         form.service_categories.data = list(provider.service_categories or [])
     if form.validate_on_submit():
+        changes = form.changes()
+        if admitted:
+            # Shown, not posted: the categories were reviewed for admission and stay as they are.
+            changes.pop("service_categories", None)
+        before = bank_changes.pending_change(session, provider.id)
         try:
             services.update_profile(
-                db_session(),
+                session,
                 provider,
-                form.changes(),
+                changes,
                 actor_id=current_user.id,
                 expected_version=_version(form.version.data),
             )
         except DomainError as exc:
+            rollback(session)
             show_error(form, exc)
-            return render_template("provider/application.html", form=form), exc.status
+            provider = _provider()
+            return _application_page(form, provider), exc.status
+        after = bank_changes.pending_change(session, provider.id)
+        if after is not None and (before is None or after.id != before.id):
+            flash(
+                _(
+                    "Your new settlement account awaits approval by a finance officer. Until "
+                    "then, payments go to the current account."
+                ),
+                "success",
+            )
         flash(_("Saved."), "success")
         return redirect(url_for("provider.dashboard"))
     status = 400 if form.errors else 200
-    return render_template("provider/application.html", form=form), status
+    return _application_page(form, provider), status
 
 
 def _is_post() -> bool:
@@ -153,10 +184,7 @@ def _is_post() -> bool:
 
 
 def _version(raw: Any) -> int | None:
-    try:
-        return int(raw)
-    except (TypeError, ValueError):
-        return None
+    return form_version(raw if isinstance(raw, str) else None)
 
 
 @bp.route("/application/qualifications", methods=["GET", "POST"])

@@ -16,6 +16,7 @@ from marketplace.db import db_session, rollback, utcnow
 from marketplace.enums import Role
 from marketplace.errors import DomainError
 from marketplace.i18n import _
+from marketplace.parsing import form_version
 from marketplace.settlement import cooling_off_days
 from marketplace.settlement.forms import ClaimForm, ResubmitForm
 from providers import claims
@@ -43,8 +44,7 @@ def _provider_id() -> int:
 
 
 def _version(raw: str | None) -> int | None:
-    text = (raw or "").strip()
-    return int(text) if text.isdigit() else None
+    return form_version(raw)
 
 
 @bp.get("/")

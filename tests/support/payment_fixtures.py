@@ -316,7 +316,8 @@ def job_queue_name(redis_url: str) -> Iterator[str]:
 
 
 class Heard:
-    """What a payment listener registered for ``order:`` references was told, in order."""
+    """What a payment listener registered for ``fee:`` references (the kind of the payments
+    these tests start, see :func:`unique_reference`) was told, in order."""
 
     def __init__(self) -> None:
         self.changes: list[tuple[int, str, PaymentChange]] = []
@@ -331,9 +332,9 @@ class Heard:
 @pytest.fixture
 def heard() -> Iterator[Heard]:
     listener = Heard()
-    on_payment_status("order:", listener)
+    on_payment_status("fee:", listener)
     yield listener
-    remove_listener("order:", listener)
+    remove_listener("fee:", listener)
 
 
 # --------------------------------------------------------------------------- factories
@@ -376,5 +377,5 @@ def create_payment(session: Session) -> Callable[..., Payment]:
     return factory
 
 
-def unique_reference(kind: str = "order") -> str:
+def unique_reference(kind: str = "fee") -> str:
     return f"{kind}:{next(_serial)}{uuid.uuid4().hex[:8]}"

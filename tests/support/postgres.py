@@ -107,6 +107,9 @@ class ThrowawayServer:
             "trust",
             "-E",
             "UTF8",
+            # As production should be (README): under the C character type pg_trgm splits
+            # Chinese text apart and the catalogue's trigram index cannot serve Chinese queries.
+            "--locale=C.UTF-8",
             "--no-sync",
             "--no-instructions",
         )

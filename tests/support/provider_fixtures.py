@@ -218,7 +218,9 @@ def provider_stages(
 def create_service(
     session: Session, create_provider: Callable[..., Provider]
 ) -> Callable[..., Service]:
-    """A service row (listed when its provider is admitted), with its search text built."""
+    """A service row (listed when its provider is admitted), with its search text built. The
+    provider gets the service's category if it lacks it: services are only listed and
+    orderable in a category their provider was admitted with."""
 
     def factory(provider: Provider | None = None, **overrides: Any) -> Service:
         provider = provider or create_provider()
@@ -236,6 +238,9 @@ def create_service(
         values.update(overrides)
         if values["pricing"] is PricingMode.QUOTE:
             values["price_fen"] = None
+        declared = list(provider.service_categories or [])
+        if values["category"].value not in declared:
+            provider.service_categories = [*declared, values["category"].value]
         service = Service(provider_id=provider.id, provider=provider, **values)
         if instrument is not None:
             service.instrument = InstrumentListing(**instrument)

@@ -64,7 +64,11 @@ PARITY: dict[str, tuple[str, ...] | str] = {
     # ------------------------------------------------------------------ provider portal
     "provider.dashboard": (f"GET {A}/provider/application", f"GET {A}/provider/credit"),
     "provider.submit": (f"POST {A}/provider/application/submit",),
-    "provider.application": (f"GET {A}/provider/application", f"PATCH {A}/provider/application"),
+    "provider.application": (
+        f"GET {A}/provider/application",
+        f"PATCH {A}/provider/application",
+        f"GET {A}/provider/application/bank-changes",
+    ),
     "provider.qualifications": (
         f"GET {A}/provider/application",
         f"PUT {A}/provider/application/qualifications/cma",
@@ -200,7 +204,11 @@ PARITY: dict[str, tuple[str, ...] | str] = {
     "admin.enterprise_blacklist": (f"POST {A}/enterprises/{{enterprise_id}}/blacklist",),
     "admin.enterprise_unblacklist": (f"POST {A}/enterprises/{{enterprise_id}}/blacklist/removal",),
     # providers
-    "admin.providers_queue": (f"GET {A}/admin/providers", f"GET {A}/admin/objections"),
+    "admin.providers_queue": (
+        f"GET {A}/admin/providers",
+        f"GET {A}/admin/objections",
+        f"GET {A}/admin/bank-changes",
+    ),
     "admin.provider_detail": (
         f"GET {A}/admin/providers/{{provider_id}}",
         f"GET {A}/admin/providers/{{provider_id}}/documents",
@@ -210,6 +218,11 @@ PARITY: dict[str, tuple[str, ...] | str] = {
         f"GET {A}/admin/providers/{{provider_id}}/credit",
         f"GET {A}/admin/providers/{{provider_id}}/credit-events",
         f"GET {A}/admin/providers/{{provider_id}}/related-parties",
+        f"GET {A}/admin/bank-changes",
+    ),
+    "admin.decide_bank_change": (  # <decision> is approve or reject
+        f"POST {A}/admin/bank-changes/{{change_id}}/approve",
+        f"POST {A}/admin/bank-changes/{{change_id}}/reject",
     ),
     "admin.provider_document": (
         f"GET {A}/admin/providers/{{provider_id}}/documents/{{document_id}}",

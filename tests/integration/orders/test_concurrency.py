@@ -74,6 +74,7 @@ def _factories(session: Session) -> dict[str, Callable[..., Any]]:
             contact_name="联系人",
             contact_phone="0871-65550000",
             contact_email=unique_email("p"),
+            service_categories=[ServiceCategory.TESTING.value],
             **overrides,
         )
         session.add(provider)

@@ -74,7 +74,7 @@ def test_rerun_after_a_crash_yields_exactly_one_intent(
     fresh_stripe_app, local_stripe, dashboard, when
 ):
     app, config = fresh_stripe_app
-    reference = unique_reference("order")
+    reference = unique_reference()
 
     payment_id, out = _crash(config, when, reference)
 
@@ -100,7 +100,7 @@ def test_after_stripe_forgot_the_key_the_intent_is_found_not_duplicated(
     fresh_stripe_app, local_stripe, dashboard
 ):
     app, config = fresh_stripe_app
-    reference = unique_reference("order")
+    reference = unique_reference()
     payment_id, _ = _crash(config, "after-stripe", reference)
     local_stripe.forget_idempotency_keys(dashboard.keys.secret_key)  # 24 hours later
     created_at = _load(app, payment_id).created_at
@@ -117,7 +117,7 @@ def test_late_open_without_any_earlier_intent_uses_a_dated_key(
     fresh_stripe_app, local_stripe, dashboard
 ):
     app, _config = fresh_stripe_app
-    reference = unique_reference("order")
+    reference = unique_reference()
     with app.app_context(), unit_of_work() as session:
         payment = services.start_payment(session, reference, 700, description="late")
         payment_id, created_at = payment.id, payment.created_at
@@ -132,7 +132,7 @@ def test_late_open_without_any_earlier_intent_uses_a_dated_key(
 
 def test_concurrent_openers_make_one_intent(fresh_stripe_app, dashboard):
     app, _config = fresh_stripe_app
-    reference = unique_reference("order")
+    reference = unique_reference()
     with app.app_context(), unit_of_work() as session:
         payment_id = services.start_payment(session, reference, 4_200, description="race").id
         session.info.clear()

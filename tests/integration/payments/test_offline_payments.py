@@ -35,7 +35,7 @@ from tests.support.payment_fixtures import unique_reference
 def _start(session, amount=50_000, payer=None, reference=None):
     return services.start_payment(
         session,
-        reference or unique_reference("order"),
+        reference or unique_reference(),
         amount,
         description="检测服务自付部分",
         payer_id=payer.id if payer else None,
@@ -301,7 +301,7 @@ def test_concurrent_refunds_cannot_exceed_the_payment(fresh_app):
 
 
 def test_concurrent_starts_make_one_payment(fresh_app):
-    reference = unique_reference("order")
+    reference = unique_reference()
     results = _race(fresh_app, [lambda s: _start(s, reference=reference).id for _ in range(4)])
     assert len(set(results)) == 1 and isinstance(results[0], int)
     with fresh_app.app_context(), unit_of_work() as session:

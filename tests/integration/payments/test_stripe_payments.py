@@ -110,7 +110,7 @@ def test_sync_records_success_once_with_listener_and_receipt(
     session, stripe_ctx, dashboard, create_user, heard
 ):
     payer = create_user()
-    payment = _start(session, payer=payer, reference=unique_reference("order"))
+    payment = _start(session, payer=payer, reference=unique_reference())
     commit(session)
     session.refresh(payment)
     dashboard.pay(payment.external_id)
@@ -129,7 +129,7 @@ def test_sync_records_success_once_with_listener_and_receipt(
 
 def test_a_declined_card_fails_the_payment(session, stripe_ctx, dashboard, heard, create_user):
     payer = create_user()
-    payment = _start(session, payer=payer, reference=unique_reference("order"))
+    payment = _start(session, payer=payer, reference=unique_reference())
     commit(session)
     session.refresh(payment)
     dashboard.decline(payment.external_id)
@@ -145,7 +145,7 @@ def test_a_declined_card_fails_the_payment(session, stripe_ctx, dashboard, heard
 
 
 def _paid(session, dashboard, amount=10_000, payer=None):
-    payment = _start(session, amount=amount, payer=payer, reference=unique_reference("order"))
+    payment = _start(session, amount=amount, payer=payer, reference=unique_reference())
     commit(session)
     session.refresh(payment)
     dashboard.pay(payment.external_id)
@@ -228,7 +228,7 @@ def test_a_refund_stripe_refuses_is_marked_failed_and_frees_the_amount(
 
 
 def test_cancel_unpaid_at_stripe_first(session, stripe_ctx, dashboard, heard):
-    payment = _start(session, reference=unique_reference("order"))
+    payment = _start(session, reference=unique_reference())
     commit(session)
     session.refresh(payment)
     services.cancel_payment(session, payment.id, actor_id=None, reason="订单取消")

@@ -29,7 +29,7 @@ def opened(session, stripe_ctx, create_user):
     """A Stripe payment opened at localstripe (PaymentIntent id stored), with a payer."""
     payer = create_user()
     payment = services.start_payment(
-        session, unique_reference("order"), 30_000, description="自付 co-payment", payer_id=payer.id
+        session, unique_reference(), 30_000, description="自付 co-payment", payer_id=payer.id
     )
     commit(session)
     session.refresh(payment)
@@ -346,9 +346,7 @@ def test_concurrent_deliveries_of_one_event_apply_once(
     )
     try:
         with app.app_context(), unit_of_work() as s:
-            payment_id = services.start_payment(
-                s, unique_reference("order"), 1_500, description="race"
-            ).id
+            payment_id = services.start_payment(s, unique_reference(), 1_500, description="race").id
         with app.app_context(), unit_of_work() as s:
             external_id = s.get(Payment, payment_id).external_id
         dashboard.pay(external_id)

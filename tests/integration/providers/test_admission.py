@@ -22,6 +22,7 @@ from providers.errors import (
     ObjectionsPending,
     ParticipationNotAllowed,
     ReasonRequired,
+    ServiceCategoriesLocked,
     TransitionNotAllowed,
 )
 from providers.models import (
@@ -261,6 +262,85 @@ def test_an_upheld_objection_refuses_the_admission_with_its_reason(
         admission.admit(
             session, provider, actor_id=None, today=provider.notice_ends_on + timedelta(days=1)
         )
+
+
+def test_after_an_upheld_objection_a_new_application_is_judged_on_its_own_notice(
+    session, provider_stages, reviewer
+):
+    provider = provider_stages.in_notice()
+    first_round = admission.current_notice_round(session, provider.id)
+    upheld, left_open = _object(session, provider), _object(session, provider)
+    assert upheld.notice_change_id == first_round == left_open.notice_change_id
+    admission.decide_objection(
+        session, upheld.id, uphold=True, reason="报告确有造假。", actor_id=reviewer.id
+    )
+    assert provider.status is ProviderStatus.REJECTED
+    # The provider puts things right and applies again: a new review and a new notice.
+    services.submit_application(session, provider, actor_id=None, today=TODAY)
+    admission.pass_to_notice(session, provider, actor_id=reviewer.id, today=TODAY)
+    second_round = admission.current_notice_round(session, provider.id)
+    assert second_round is not None and second_round != first_round
+    after = provider.notice_ends_on + timedelta(days=1)
+    # An objection of this round still counts …
+    fresh = _object(session, provider)
+    assert fresh.notice_change_id == second_round
+    with pytest.raises(ObjectionsPending):
+        admission.admit(session, provider, actor_id=reviewer.id, today=after)
+    admission.decide_objection(
+        session, fresh.id, uphold=False, reason="已整改到位。", actor_id=reviewer.id
+    )
+    # … while the earlier round's (upheld, or left open) no longer do. Deciding a leftover
+    # records the decision without refusing the new application.
+    admission.decide_objection(
+        session, left_open.id, uphold=True, reason="同一问题，已整改。", actor_id=reviewer.id
+    )
+    assert provider.status is ProviderStatus.IN_NOTICE
+    admission.admit(session, provider, actor_id=reviewer.id, today=after)
+    assert provider.status is ProviderStatus.ADMITTED
+    assert [p.status for p in services.participations(session, provider.id)] == [
+        ParticipationStatus.ADMITTED
+    ]
+
+
+def test_an_upheld_objection_of_the_current_round_still_blocks_admission(
+    session, provider_stages, reviewer
+):
+    provider = provider_stages.in_notice()
+    objection = _object(session, provider)
+    # Upheld outside the usual path (the status left in notice): admission must still refuse.
+    objection.status = ObjectionStatus.UPHELD
+    objection.decision_reason = "成立"
+    objection.decided_at = provider.created_at
+    session.flush()
+    with pytest.raises(TransitionNotAllowed):
+        admission.admit(
+            session, provider, actor_id=None, today=provider.notice_ends_on + timedelta(days=1)
+        )
+
+
+def test_admitted_service_categories_are_locked(session, provider_stages):
+    draft = provider_stages.draft()
+    services.update_profile(session, draft, {"service_categories": ["testing"]}, actor_id=None)
+    assert draft.service_categories == ["testing"]
+
+    provider = provider_stages.admitted()
+    held = list(provider.service_categories)
+    for wanted in ([*held, "audit"], held[:1]):
+        with pytest.raises(ServiceCategoriesLocked) as caught:
+            services.update_profile(
+                session, provider, {"service_categories": wanted}, actor_id=None
+            )
+        assert caught.value.field == "service_categories"
+        assert "new application" in caught.value.message
+    assert provider.service_categories == held
+    # Sending the same categories (in any order) with other changes is fine.
+    services.update_profile(
+        session,
+        provider,
+        {"service_categories": list(reversed(held)), "address": "昆明市呈贡区"},
+        actor_id=None,
+    )
+    assert provider.address == "昆明市呈贡区" and provider.service_categories == held
 
 
 def test_rejection_needs_a_reason_and_resubmission_reapplies(session, provider_stages, reviewer):

@@ -11,7 +11,7 @@ from marketplace.enums import ServiceCategory
 from marketplace.errors import NotFound, PreconditionFailed, ValidationFailed
 from providers import admission, catalogue
 from providers.catalogue import HOUR_UNIT, InstrumentInput, ServiceInput
-from providers.errors import ApplicationLocked, CategoryNotDeclared
+from providers.errors import ApplicationLocked, CategoryNotAdmitted, CategoryNotDeclared
 from providers.models import InstrumentListing, PricingMode, ProviderStatus
 from providers.search import SearchCriteria, search_services
 
@@ -79,9 +79,15 @@ def test_invalid_services_are_refused_field_by_field(session, create_provider):
     assert {"title", "description", "price_fen", "unit", "lead_time_days"} <= set(
         caught.value.errors
     )
-    with pytest.raises(CategoryNotDeclared) as caught:
+    with pytest.raises(CategoryNotAdmitted) as caught:
         catalogue.create_service(
             session, provider, _testing(category=ServiceCategory.AUDIT), actor_id=None
+        )
+    assert caught.value.field == "category" and "new application" in caught.value.message
+    draft = create_provider(status=ProviderStatus.PENDING, service_categories=["testing"])
+    with pytest.raises(CategoryNotDeclared) as caught:
+        catalogue.create_service(
+            session, draft, _testing(category=ServiceCategory.AUDIT), actor_id=None
         )
     assert caught.value.field == "category"
     with pytest.raises(ValidationFailed):
@@ -159,3 +165,39 @@ def test_a_revoked_provider_cannot_list(session, create_provider):
     provider = create_provider(service_categories=["testing"], status=ProviderStatus.REVOKED)
     with pytest.raises(ApplicationLocked):
         catalogue.create_service(session, provider, _testing(), actor_id=None)
+
+
+def test_an_admitted_provider_offers_services_only_in_its_admitted_categories(
+    session, provider_stages
+):
+    provider = provider_stages.in_notice(
+        categories=(ServiceCategory.TESTING, ServiceCategory.AUDIT)
+    )
+    audit = catalogue.create_service(
+        session,
+        provider,
+        _testing(title="专项审计服务", category=ServiceCategory.AUDIT),
+        actor_id=None,
+    )
+    admission.admit(
+        session, provider, actor_id=None, today=provider.notice_ends_on + timedelta(days=1)
+    )
+    # The categories are what was reviewed: the listed service stays listed …
+    assert [s.id for s in search_services(session, SearchCriteria(q="专项审计")).items] == [
+        audit.id
+    ]
+    # … and nothing outside them can be created, moved there or offered.
+    with pytest.raises(CategoryNotAdmitted):
+        catalogue.create_service(
+            session, provider, _testing(category=ServiceCategory.RND), actor_id=None
+        )
+    with pytest.raises(CategoryNotAdmitted):
+        catalogue.update_service(
+            session, provider, audit.id, _testing(category=ServiceCategory.RND), actor_id=None
+        )
+    catalogue.set_service_active(session, provider, audit.id, False, actor_id=None)
+    provider.service_categories = ["testing"]  # e.g. data from before the categories were locked
+    session.flush()
+    with pytest.raises(CategoryNotAdmitted):
+        catalogue.set_service_active(session, provider, audit.id, True, actor_id=None)
+    assert not audit.is_active

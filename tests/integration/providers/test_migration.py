@@ -145,3 +145,70 @@ def test_downgrade_keeps_existing_providers_and_upgrade_restores(database):
         engine.dispose()
     assert row[0] == 75 and row[1] == 1
     assert _provider_diff(url) == []
+
+
+def test_0007_ties_existing_objections_to_the_notice_round_they_were_filed_in(database):
+    url = database.fresh("objection_rounds")
+    migrate.downgrade(url, "0006")
+    assert "notice_change_id" not in _columns(url, "provider_objections")
+    assert "provider_bank_changes" not in _tables(url)
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            provider_id = conn.execute(
+                sa.text(
+                    "INSERT INTO providers (name, credit_code, region_code, institution_type,"
+                    " status, contact_name, contact_phone, contact_email, created_at, updated_at)"
+                    " VALUES ('再申请机构', '91530102MA6N00022A', '530102', 'testing_centre',"
+                    " 'in_notice', '联系人', '0871', 'a@b.cn', :t, :t) RETURNING id"
+                ),
+                {"t": "2026-01-01 00:00:00"},
+            ).scalar_one()
+
+            def step(action: str, before: str, after: str, when: str) -> int:
+                return conn.execute(
+                    sa.text(
+                        "INSERT INTO provider_status_changes (provider_id, action, from_status,"
+                        " to_status, reason, occurred_at) VALUES (:p, :a, :f, :s, :r, :t)"
+                        " RETURNING id"
+                    ),
+                    {
+                        "p": provider_id,
+                        "a": action,
+                        "f": before,
+                        "s": after,
+                        "r": "理由",
+                        "t": when,
+                    },
+                ).scalar_one()
+
+            def objection(when: str) -> None:
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO provider_objections (provider_id, objector_name,"
+                        " objector_contact, grounds, filed_at, status)"
+                        " VALUES (:p, '王先生', '13900000000', '异议理由十个字以上。', :t, 'open')"
+                    ),
+                    {"p": provider_id, "t": when},
+                )
+
+            first = step("pass_to_notice", "pending", "in_notice", "2026-02-01 00:00:00")
+            objection("2026-02-02 00:00:00")
+            step("uphold_objection", "in_notice", "rejected", "2026-02-03 00:00:00")
+            step("submit", "rejected", "pending", "2026-02-04 00:00:00")
+            second = step("pass_to_notice", "pending", "in_notice", "2026-02-05 00:00:00")
+            objection("2026-02-06 00:00:00")
+    finally:
+        engine.dispose()
+    migrate.upgrade(url, "heads")
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            rounds = conn.execute(
+                sa.text("SELECT notice_change_id FROM provider_objections ORDER BY id")
+            ).scalars()
+            assert list(rounds) == [first, second]
+    finally:
+        engine.dispose()
+    assert {"provider_bank_changes"} <= _tables(url)
+    assert _provider_diff(url) == []

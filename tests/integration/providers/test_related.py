@@ -9,6 +9,7 @@ from marketplace.enums import ServiceCategory
 from marketplace.errors import NotFound, ValidationFailed
 from providers import related
 from providers.errors import (
+    CategoryNotAdmitted,
     CategoryNotEligible,
     DuplicateDeclaration,
     InvalidCreditCode,
@@ -137,6 +138,20 @@ def test_inactive_services_cannot_be_ordered(session, create_service, create_ent
     service = create_service(is_active=False)
     with pytest.raises(ServiceInactive):
         related.ensure_orderable(session, service, create_enterprise())
+
+
+def test_services_outside_the_admitted_categories_cannot_be_ordered(
+    session, create_service, create_enterprise
+):
+    service = create_service(category=ServiceCategory.AUDIT)
+    enterprise = create_enterprise()
+    related.ensure_orderable(session, service, enterprise)
+    # A service prepared before admission in a category the provider then dropped.
+    service.provider.service_categories = ["testing"]
+    session.flush()
+    with pytest.raises(CategoryNotAdmitted) as caught:
+        related.ensure_orderable(session, service, enterprise)
+    assert caught.value.extra == {"service_id": service.id, "category": "audit"}
 
 
 def test_programme_rules(session, create_service, create_enterprise, create_programme):

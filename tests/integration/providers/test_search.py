@@ -9,6 +9,7 @@ import sqlalchemy as sa
 
 from marketplace.enums import InstitutionType, ServiceCategory
 from marketplace.errors import NotFound, ValidationFailed
+from providers.catalogue import services_of
 from providers.credit import rate_service
 from providers.models import PricingMode, ProviderStatus
 from providers.search import (
@@ -136,6 +137,26 @@ def test_only_admitted_providers_active_services_are_found(
         public_service(session, catalogue["材料"].id)
     with pytest.raises(NotFound):
         public_provider(session, catalogue["providers"]["testing"].id)
+
+
+def test_services_outside_the_admitted_categories_are_not_listed(
+    session, catalogue, create_provider, create_service
+):
+    lab = create_provider(name="昆明审计检测中心")
+    kept = create_service(lab, title="类别内材料检测")
+    dropped = create_service(lab, title="类别外专项审计检测", category=ServiceCategory.AUDIT)
+    assert {"类别内材料检测", "类别外专项审计检测"} <= set(_titles(session, q="检测"))
+    # The provider was admitted with testing only (audit was dropped before admission).
+    lab.service_categories = ["testing"]
+    session.flush()
+    titles = _titles(session, q="检测")
+    assert "类别内材料检测" in titles and "类别外专项审计检测" not in titles
+    assert _titles(session, category=ServiceCategory.AUDIT) == []
+    assert public_service(session, kept.id).id == kept.id
+    with pytest.raises(NotFound):
+        public_service(session, dropped.id)
+    assert [s.id for s in services_of(session, lab.id, active_only=True)] == [kept.id]
+    assert {s.id for s in services_of(session, lab.id)} == {kept.id, dropped.id}
 
 
 def test_search_index_follows_updates_and_deletes(session, catalogue):

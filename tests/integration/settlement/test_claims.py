@@ -188,6 +188,8 @@ def _invoice_before_validity(w, session, order):
 
 
 def _co_payment_partly_refunded(w, session, order):
+    # Through the orders' own refund path (the owner of order payments' refunds), as when the
+    # order owed part of the co-payment back.
     payment = payments.live_payment(session, order.payment_reference)
     payments.refund(
         session,
@@ -196,6 +198,7 @@ def _co_payment_partly_refunded(w, session, order):
         reason="部分退款",
         bank_reference="REFUND-1",
         actor_id=w.finance.id,
+        owner="order",
     )
 
 

@@ -1,4 +1,5 @@
-"""Holds: the split rule, caps across programmes, capture and release, idempotency, refusals."""
+"""Holds: the split rule, caps across programmes, capture and release, capture reversal,
+idempotency, refusals."""
 
 from __future__ import annotations
 
@@ -7,9 +8,17 @@ from datetime import UTC, date, datetime
 import pytest
 import sqlalchemy as sa
 
+from marketplace.errors import NotFound
 from tests.support.voucher_fixtures import VOUCHER_NOW, VOUCHER_YEAR
-from vouchers import holds
-from vouchers.enums import CapScope, HoldStatus, ProgrammeKind, VoucherStatus
+from vouchers import holds, ledger
+from vouchers.enums import (
+    AccountKind,
+    CapScope,
+    HoldStatus,
+    ProgrammeKind,
+    TransactionKind,
+    VoucherStatus,
+)
 from vouchers.errors import (
     AmountInvalid,
     CapExceeded,
@@ -18,11 +27,13 @@ from vouchers.errors import (
     EnterpriseUnverified,
     HoldNotOpen,
     IdempotencyConflict,
+    InsufficientFunds,
     NotEligible,
     VoucherExhausted,
     VoucherExpired,
     VoucherNotYetValid,
 )
+from vouchers.expiry import expire_voucher
 from vouchers.ledger_models import LedgerEntry, LedgerTransaction
 from vouchers.models import Hold, Quota
 from vouchers.verify import verify_ledger
@@ -248,3 +259,135 @@ def test_the_quota_check_constraint_refuses_a_breach(session, issue_voucher, pla
     place_hold(issue_voucher(amount_fen=1_000_000), requested_fen=1_000, price_fen=2_000)
     with pytest.raises(sa.exc.IntegrityError), session.begin_nested():
         session.execute(sa.text("UPDATE enterprise_year_quotas SET used_fen = cap_fen"))
+
+
+# --------------------------------------------------------------------------- capture reversal
+
+
+def _balance(session, kind, programme_id, **owner) -> int:
+    account = ledger.get_account(session, kind, programme_id=programme_id, **owner)
+    return ledger.balance_of(session, account)
+
+
+def _captured(session, voucher, provider, *, amount_fen=100_000, place_hold):
+    hold = place_hold(voucher, requested_fen=amount_fen, price_fen=2 * amount_fen)
+    holds.capture_hold(session, hold, f"cap-{hold.id}", VOUCHER_NOW, provider_id=provider.id)
+    return hold
+
+
+def test_reversing_part_of_a_capture_gives_it_back_to_the_live_voucher(
+    session, issue_voucher, place_hold, create_provider
+):
+    provider = create_provider()
+    voucher = issue_voucher(amount_fen=1_000_000)
+    hold = _captured(session, voucher, provider, place_hold=place_hold)
+    pid = voucher.programme_id
+    spent_before = _balance(session, AccountKind.BUDGET_SPENT, pid)
+    holds.reverse_capture(session, hold.id, 40_000, "order:1:dispute", VOUCHER_NOW)
+    assert (hold.status, hold.captured_fen, hold.released_fen) == (
+        HoldStatus.CAPTURED,
+        60_000,
+        40_000,
+    )
+    assert (voucher.balance_fen, voucher.used_fen) == (940_000, 60_000)
+    assert session.scalars(sa.select(Quota)).one().used_fen == 60_000
+    assert _balance(session, AccountKind.PROVIDER_PAYABLE, pid, provider_id=provider.id) == 60_000
+    assert _balance(session, AccountKind.BUDGET_SPENT, pid) == spent_before - 40_000
+    txn = session.scalars(
+        sa.select(LedgerTransaction).where(
+            LedgerTransaction.idempotency_key == "hold.reverse:order:1:dispute"
+        )
+    ).one()
+    # A reversal is a release posting on the hold but does not resolve it a second time.
+    assert (txn.kind, txn.hold_id, txn.resolves_hold_id) == (TransactionKind.RELEASE, hold.id, None)
+    assert verify_ledger(session).ok
+
+
+def test_reversing_a_whole_capture_releases_the_hold_and_reactivates_the_voucher(
+    session, issue_voucher, place_hold, create_provider
+):
+    provider = create_provider()
+    voucher = issue_voucher(amount_fen=100_000)
+    hold = _captured(session, voucher, provider, place_hold=place_hold)
+    assert voucher.status is VoucherStatus.EXHAUSTED
+    holds.reverse_capture(session, hold.id, 100_000, "k", VOUCHER_NOW)
+    assert (hold.status, hold.release_reason, hold.captured_fen) == (
+        HoldStatus.RELEASED,
+        "dispute_upheld",
+        0,
+    )
+    assert (voucher.status, voucher.balance_fen, voucher.used_fen) == (
+        VoucherStatus.ACTIVE,
+        100_000,
+        0,
+    )
+    assert verify_ledger(session).ok
+
+
+def test_a_reversal_after_expiry_goes_back_to_the_programme_budget(
+    session, issue_voucher, place_hold, create_provider
+):
+    provider = create_provider()
+    voucher = issue_voucher(amount_fen=1_000_000)
+    hold = _captured(session, voucher, provider, place_hold=place_hold)
+    expire_voucher(session, voucher.id, today=date(VOUCHER_YEAR + 1, 1, 1))
+    pid = voucher.programme_id
+    available = _balance(session, AccountKind.BUDGET_AVAILABLE, pid)
+    holds.reverse_capture(session, hold.id, 30_000, "k", VOUCHER_NOW)
+    assert (voucher.status, voucher.balance_fen) == (VoucherStatus.EXPIRED, 0)
+    assert (voucher.returned_fen, voucher.used_fen) == (930_000, 70_000)
+    assert _balance(session, AccountKind.BUDGET_AVAILABLE, pid) == available + 30_000
+    assert verify_ledger(session).ok
+
+
+def test_a_reversal_happens_once_per_key_and_is_refused_when_impossible(
+    session, issue_voucher, place_hold, create_provider
+):
+    provider = create_provider()
+    voucher = issue_voucher(amount_fen=1_000_000)
+    hold = _captured(session, voucher, provider, place_hold=place_hold)
+    holds.reverse_capture(session, hold.id, 10_000, "once", VOUCHER_NOW)
+    before = _counts(session)
+    again = holds.reverse_capture(session, hold.id, 10_000, "once", VOUCHER_NOW)
+    assert again.captured_fen == 90_000 and _counts(session) == before
+    for amount in (0, -1, 90_001, True):
+        with pytest.raises(AmountInvalid):
+            holds.reverse_capture(session, hold.id, amount, f"bad-{amount}", VOUCHER_NOW)
+    open_hold = place_hold(voucher)
+    with pytest.raises(HoldNotOpen):
+        holds.reverse_capture(session, open_hold.id, 1, "open", VOUCHER_NOW)
+    with pytest.raises(NotFound):
+        holds.reverse_capture(session, 10**12, 1, "missing", VOUCHER_NOW)
+    assert _counts(session) == (before[0] + 1, before[1] + 1, before[2] + 2)  # the new hold only
+    assert hold.captured_fen == 90_000
+    assert verify_ledger(session).ok
+
+
+def test_money_already_paid_out_cannot_be_reversed(
+    session, issue_voucher, place_hold, create_provider
+):
+    provider = create_provider()
+    voucher = issue_voucher(amount_fen=1_000_000)
+    hold = _captured(session, voucher, provider, place_hold=place_hold)
+    pid = voucher.programme_id
+    payable = ledger.get_account(
+        session, AccountKind.PROVIDER_PAYABLE, programme_id=pid, provider_id=provider.id
+    )
+    paid = ledger.get_account(
+        session, AccountKind.PROVIDER_PAID, programme_id=pid, provider_id=provider.id
+    )
+    ledger.post(
+        session,
+        "payout:test",
+        TransactionKind.PAYOUT,
+        ledger.transfer(payable, paid, 100_000),
+        programme_id=pid,
+        now=VOUCHER_NOW,
+    )
+    with pytest.raises(InsufficientFunds):
+        holds.reverse_capture(session, hold.id, 1, "late", VOUCHER_NOW)
+    assert (hold.captured_fen, voucher.used_fen) == (100_000, 100_000)
+    # The voucher books close; only the payout side (providers.ledger_checks) sees that no
+    # payment line confirmed by the bank stands behind this posting.
+    report = verify_ledger(session)
+    assert [c.name for c in report.checks if not c.ok] == ["provider_paid"]

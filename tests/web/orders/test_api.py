@@ -405,3 +405,21 @@ def test_payment_info_and_report_visibility(client, order_world, create_order, a
     missing = client.get(f"/api/v1/orders/{fresh.id}/payment", headers=auditor)
     assert missing.status_code == 404
     assert client.get(f"/api/v1/orders/{fresh.id}/report", headers=auditor).status_code == 404
+
+
+def test_an_order_payment_is_refunded_only_through_its_order(
+    client, session, order_world, create_order, api_token, now
+):
+    # A free refund of the co-payment would leave the voucher above 50% of what the SME paid.
+    order = create_order(S.PAID, now=now)
+    payment = session.scalar(sa.select(Payment).where(Payment.reference == f"order:{order.id}"))
+    finance = api_token(order_world.staff(Role.FINANCE))
+    refused = client.post(
+        f"/api/v1/payments/{payment.id}/refunds",
+        json={"amount_fen": 1_000, "reason": "好意退款", "bank_reference": "GOODWILL-1"},
+        headers={**finance, **_key()},
+    )
+    assert refused.status_code == 409 and refused.json["code"] == "refund_not_allowed"
+    assert "order" in refused.json["detail"]
+    session.expire_all()
+    assert payment.refunded_fen == 0 and not payment.refunds

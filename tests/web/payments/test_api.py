@@ -216,7 +216,7 @@ def test_stripe_refund_and_sync(stripe_app, stripe_ctx, session, dashboard, api_
     from marketplace.payments import services
     from tests.support.payment_fixtures import unique_reference
 
-    payment = services.start_payment(session, unique_reference("order"), 6_600, description="api")
+    payment = services.start_payment(session, unique_reference(), 6_600, description="api")
     commit(session)
     session.refresh(payment)
     dashboard.pay(payment.external_id)

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 
 from marketplace.enums import Role
-from marketplace.payments.models import GatewayKind, PaymentRefund, PaymentStatus, RefundStatus
+from marketplace.payments.models import (
+    GatewayKind,
+    Payment,
+    PaymentRefund,
+    PaymentStatus,
+    RefundStatus,
+)
 from tests.conftest import rows
 from tests.support.fixtures import AuthActions
 
@@ -154,9 +161,7 @@ def test_stripe_refund_and_sync_through_the_pages(
     from marketplace.payments import services
     from tests.support.payment_fixtures import unique_reference
 
-    payment = services.start_payment(
-        session, unique_reference("order"), 8_000, description="在线支付"
-    )
+    payment = services.start_payment(session, unique_reference(), 8_000, description="在线支付")
     commit(session)
     session.refresh(payment)
     dashboard.pay(payment.external_id)
@@ -243,3 +248,20 @@ def test_bank_transfer_orders_load_nothing_from_stripe(app, order_world):
     assert 'data-testid="pay-instructions"' in response.get_data(as_text=True)
     assert "stripe" not in response.get_data(as_text=True).lower()
     assert "stripe.com" not in response.headers["Content-Security-Policy"]
+
+
+def test_an_order_payment_page_sends_refunds_to_the_order(app, session, order_world):
+    from marketplace.orders.rules import OrderStatus
+
+    order = order_world.create(OrderStatus.PAID)
+    payment = session.scalar(sa.select(Payment).where(Payment.reference == f"order:{order.id}"))
+    finance = app.test_client()
+    assert AuthActions(finance).login(order_world.staff(Role.FINANCE)).status_code == 302
+    page = finance.get(f"/admin/payments/{payment.id}").get_data(as_text=True)
+    assert 'data-testid="refund-elsewhere"' in page and f'href="/orders/{order.id}"' in page
+    assert f'action="/admin/payments/{payment.id}/refunds"' not in page
+    refused = finance.post(
+        f"/admin/payments/{payment.id}/refunds",
+        data={"amount": "10.00", "reason": "好意", "bank_reference": "GW-1", "version": "1"},
+    )
+    assert refused.status_code == 409

@@ -9,9 +9,10 @@ import pytest
 import sqlalchemy as sa
 
 from marketplace.enums import Role
-from providers import admission, services
+from providers import admission, bank_changes, services
 from providers.models import (
     Assessment,
+    BankChangeStatus,
     ObjectionStatus,
     ParticipationStatus,
     ProviderAction,
@@ -209,3 +210,118 @@ def test_assessments_update_the_credit_score(client, auth, session, reviewer, cr
     assert session.scalar(sa.select(sa.func.count()).select_from(Assessment)) == 1
     assert provider.credit_score == 82  # (50*75 + 25*95) / 75 = 81.67 → 82
     assert 'data-testid="credit-score">82<' in _text(client.get(f"/admin/providers/{provider.id}"))
+
+
+def _request_new_account(session, provider, user):
+    services.update_profile(
+        session,
+        provider,
+        {"bank_account_number": "6222021100001234567"},
+        actor_id=user.id,
+    )
+    return bank_changes.pending_change(session, provider.id)
+
+
+def test_finance_approves_a_bank_account_change_on_the_provider_page(
+    client, auth, session, provider_stages, create_user
+):
+    provider = provider_stages.admitted()
+    change = _request_new_account(session, provider, create_user(Role.PROVIDER, provider=provider))
+    live = provider.bank_account_number
+    finance = create_user(Role.FINANCE)
+    auth.login(finance)
+    queue = _text(client.get("/admin/providers?queue=bank_changes"))
+    assert provider.name in queue
+    page = _text(client.get(f"/admin/providers/{provider.id}"))
+    approve = f"/admin/providers/{provider.id}/bank-changes/{change.id}/approve"
+    reject = f"/admin/providers/{provider.id}/bank-changes/{change.id}/reject"
+    assert approve in page and reject in page and "6222021100001234567" in page
+    assert "/admit" not in page and "/suspend" not in page  # finance does not decide admission
+
+    no_reason = client.post(reject, data={"reason": ""})
+    assert no_reason.status_code == 302
+    session.expire_all()
+    assert change.status is BankChangeStatus.PENDING and provider.bank_account_number == live
+
+    assert client.post(approve, data={"reason": ""}).status_code == 302  # refused: say how
+    session.expire_all()
+    assert change.status is BankChangeStatus.PENDING
+    assert client.post(approve, data={"reason": "已核对开户许可证"}).status_code == 302
+    session.expire_all()
+    assert change.status is BankChangeStatus.APPROVED and change.decided_by_id == finance.id
+    assert change.decision_reason == "已核对开户许可证"
+    assert provider.bank_account_number == "6222021100001234567"
+    assert provider.name not in _text(client.get("/admin/providers?queue=bank_changes"))
+
+
+def test_finance_rejects_with_a_reason(client, auth, session, provider_stages, create_user):
+    provider = provider_stages.admitted()
+    change = _request_new_account(session, provider, create_user(Role.PROVIDER, provider=provider))
+    live = provider.bank_account_number
+    auth.login(create_user(Role.FINANCE))
+    url = f"/admin/providers/{provider.id}/bank-changes/{change.id}/reject"
+    assert client.post(url, data={"reason": "开户证明与户名不符"}).status_code == 302
+    session.expire_all()
+    assert change.status is BankChangeStatus.REJECTED
+    assert change.decision_reason == "开户证明与户名不符"
+    assert provider.bank_account_number == live
+    assert "开户证明与户名不符" in _text(client.get(f"/admin/providers/{provider.id}"))
+
+
+@pytest.mark.parametrize("role", [Role.REVIEWER, Role.SYSADMIN, Role.AUDITOR])
+def test_only_finance_decides_bank_account_changes(
+    client, auth, session, provider_stages, create_user, role
+):
+    provider = provider_stages.admitted()
+    change = _request_new_account(session, provider, create_user(Role.PROVIDER, provider=provider))
+    auth.login(create_user(role))
+    page = _text(client.get(f"/admin/providers/{provider.id}"))
+    assert "6222021100001234567" in page and "/bank-changes/" not in page
+    url = f"/admin/providers/{provider.id}/bank-changes/{change.id}/approve"
+    assert client.post(url, data={"reason": "已核对"}).status_code == 403
+    session.expire_all()
+    assert change.status is BankChangeStatus.PENDING
+
+
+def test_sysadmins_read_the_provider_queues_but_do_not_decide(
+    client, auth, session, provider_stages, create_user, today
+):
+    submitted = provider_stages.submitted()
+    admitted = provider_stages.admitted()
+    auth.login(create_user(Role.SYSADMIN))
+    assert submitted.name in _text(client.get("/admin/providers"))
+    page = _text(client.get(f"/admin/providers/{submitted.id}"))
+    assert "/pass-to-notice" not in page and "/reject" not in page
+    for provider, action in (
+        (submitted, "pass-to-notice"),
+        (submitted, "reject"),
+        (admitted, "suspend"),
+        (admitted, "revoke"),
+    ):
+        response = client.post(
+            f"/admin/providers/{provider.id}/{action}", data={"reason": "自行决定"}
+        )
+        assert response.status_code == 403, action
+    session.expire_all()
+    assert submitted.status is ProviderStatus.PENDING
+    assert admitted.status is ProviderStatus.ADMITTED
+
+
+def test_objections_of_an_earlier_notice_round_are_marked(
+    client, auth, session, reviewer, provider_stages, today
+):
+    provider = _in_notice(provider_stages, today)
+    old = admission.file_objection(
+        session,
+        provider.id,
+        objector_name="王先生",
+        objector_contact="13900000000",
+        grounds="该机构检测报告存在造假问题，请核查。",
+        today=today,
+    )
+    admission.decide_objection(session, old.id, uphold=True, reason="属实", actor_id=reviewer.id)
+    services.submit_application(session, provider, actor_id=None, today=today)
+    admission.pass_to_notice(session, provider, actor_id=reviewer.id, today=today)
+    auth.login(reviewer)
+    page = _text(client.get(f"/admin/providers/{provider.id}?lang=en"))
+    assert 'data-testid="earlier-round"' in page and "earlier notice round" in page

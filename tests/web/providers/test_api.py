@@ -250,7 +250,7 @@ def test_services_through_the_api_with_versions_and_ownership(
             json={**update, "category": "audit", "price_fen": 100},
         ),
         409,
-        "category_not_declared",
+        "category_not_admitted",
     )
     response = client.put(
         f"/api/v1/provider/services/{created['id']}/active",
@@ -532,3 +532,134 @@ def test_nul_characters_are_refused_not_crashed_on(client, api_token, create_use
         422,
         "validation_failed",
     )
+
+
+def test_sysadmins_read_provider_queues_but_do_not_decide(
+    client, session, api_token, create_user, provider_stages
+):
+    submitted = provider_stages.submitted()
+    admitted = provider_stages.admitted()
+    sysadmin = api_token(create_user(Role.SYSADMIN))
+    listed = client.get("/api/v1/admin/providers?status=pending&submitted=true", headers=sysadmin)
+    assert listed.status_code == 200
+    assert submitted.id in [p["id"] for p in listed.get_json()["items"]]
+    assert client.get("/api/v1/admin/objections", headers=sysadmin).status_code == 200
+    for provider, action, body in (
+        (submitted, "pass-to-notice", None),
+        (submitted, "reject", {"reason": "自行决定"}),
+        (admitted, "suspend", {"reason": "自行决定"}),
+        (admitted, "revoke", {"reason": "自行决定"}),
+    ):
+        _problem(
+            client.post(
+                f"/api/v1/admin/providers/{provider.id}/{action}", headers=sysadmin, json=body
+            ),
+            403,
+            "forbidden",
+        )
+    session.expire_all()
+    assert (submitted.status, admitted.status) == (ProviderStatus.PENDING, ProviderStatus.ADMITTED)
+
+
+CHECKED = {"reason": "已核对开户许可证"}
+
+
+def test_bank_account_changes_through_the_api(
+    client, session, api_token, create_user, provider_stages
+):
+    provider = provider_stages.admitted()
+    own = api_token(create_user(Role.PROVIDER, provider=provider))
+    finance_user = create_user(Role.FINANCE)
+    finance = api_token(finance_user)
+    live = provider.bank_account_number
+    current = client.get("/api/v1/provider/application", headers=own).get_json()
+    assert current["pending_bank_change"] is None
+
+    # Categories were reviewed for admission and stay as they are.
+    locked = _problem(
+        client.patch(
+            "/api/v1/provider/application",
+            headers=own,
+            json={"version": current["version"], "service_categories": ["testing", "audit"]},
+        ),
+        409,
+        "service_categories_locked",
+    )
+    assert "new application" in locked["detail"]
+    mismatch = _problem(
+        client.patch(
+            "/api/v1/provider/application",
+            headers=own,
+            json={"version": current["version"], "bank_account_name": "某某贸易有限公司"},
+        ),
+        422,
+        "bank_account_name_mismatch",
+    )
+    assert mismatch["registered_name"] == provider.name
+
+    asked = client.patch(
+        "/api/v1/provider/application",
+        headers=own,
+        json={"version": current["version"], "bank_account_number": "6222 0211 0000 1234 567"},
+    )
+    assert asked.status_code == 200, asked.get_data(as_text=True)
+    body = asked.get_json()
+    assert body["bank_account_number"] == live  # the live account is what payouts use
+    pending = body["pending_bank_change"]
+    assert (
+        pending["status"] == "pending" and pending["bank_account_number"] == "6222021100001234567"
+    )
+    assert pending["bank_account_name"] == provider.name
+    mine = client.get("/api/v1/provider/application/bank-changes", headers=own).get_json()
+    assert [c["id"] for c in mine] == [pending["id"]]
+
+    queue = client.get("/api/v1/admin/bank-changes?status=pending", headers=finance).get_json()
+    assert [c["id"] for c in queue["items"]] == [pending["id"]]
+    approve = f"/api/v1/admin/bank-changes/{pending['id']}/approve"
+    for role in (Role.REVIEWER, Role.SYSADMIN, Role.AUDITOR):
+        _problem(
+            client.post(approve, headers=api_token(create_user(role)), json=CHECKED),
+            403,
+            "forbidden",
+        )
+    _problem(client.post(approve, headers=own, json=CHECKED), 403, "forbidden")
+    _problem(client.post(approve, headers=finance, json={}), 422, "validation_failed")
+    _problem(
+        client.post(f"/api/v1/admin/bank-changes/{pending['id']}/reject", headers=finance, json={}),
+        422,
+        "validation_failed",
+    )
+    approved = client.post(approve, headers=finance, json={"reason": "已核对开户许可证"})
+    assert approved.status_code == 200, approved.get_data(as_text=True)
+    assert approved.get_json()["status"] == "approved"
+    assert approved.get_json()["decided_by_id"] == finance_user.id
+    again = client.post(approve, headers=finance, json=CHECKED)
+    _problem(again, 409, "bank_change_not_pending")
+    after = client.get(f"/api/v1/admin/providers/{provider.id}", headers=finance).get_json()
+    assert after["bank_account_number"] == "6222021100001234567"
+    assert after["pending_bank_change"] is None
+    assert (
+        client.get("/api/v1/admin/bank-changes?status=pending", headers=finance).get_json()["items"]
+        == []
+    )
+
+    # A rejection keeps the live account and says why.
+    version = client.get("/api/v1/provider/application", headers=own).get_json()["version"]
+    second = client.patch(
+        "/api/v1/provider/application",
+        headers=own,
+        json={"version": version, "bank_name": "中国建设银行昆明分行"},
+    ).get_json()["pending_bank_change"]
+    rejected = client.post(
+        f"/api/v1/admin/bank-changes/{second['id']}/reject",
+        headers=finance,
+        json={"reason": "开户证明与户名不符"},
+    )
+    assert rejected.status_code == 200
+    assert rejected.get_json()["decision_reason"] == "开户证明与户名不符"
+    history = client.get(
+        f"/api/v1/admin/bank-changes?provider_id={provider.id}", headers=finance
+    ).get_json()["items"]
+    assert [c["status"] for c in history] == ["rejected", "approved"]
+    final = client.get("/api/v1/provider/application", headers=own).get_json()
+    assert final["bank_name"] != "中国建设银行昆明分行"

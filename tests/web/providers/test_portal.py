@@ -11,6 +11,8 @@ import sqlalchemy as sa
 from marketplace.enums import Role
 from providers import services
 from providers.models import (
+    BankAccountChange,
+    BankChangeStatus,
     DocumentKind,
     ParticipationStatus,
     ProviderDocument,
@@ -339,3 +341,74 @@ def test_nul_characters_in_forms_are_refused(client, auth, session, provider_use
     )
     assert response.status_code == 400
     assert session.scalar(sa.select(sa.func.count()).select_from(RelatedParty)) == 0
+
+
+def _admitted_form(provider, **overrides):
+    data = {
+        "version": str(provider.version),
+        "accreditation_level": provider.accreditation_level.value,
+        "description": provider.description or "",
+        "contact_name": provider.contact_name,
+        "contact_phone": provider.contact_phone,
+        "contact_email": provider.contact_email,
+        "bank_account_name": provider.bank_account_name,
+        "bank_name": provider.bank_name,
+        "bank_account_number": provider.bank_account_number,
+    }
+    data.update(overrides)
+    return data
+
+
+def test_an_admitted_provider_asks_finance_to_approve_a_new_account(
+    client, auth, session, provider_stages, create_user
+):
+    provider = provider_stages.admitted()
+    auth.login(create_user(Role.PROVIDER, provider=provider))
+    page = _text(client.get("/provider/application?lang=en"))
+    # The categories are shown, not offered for change.
+    assert 'data-testid="admitted-categories"' in page
+    assert 'name="service_categories"' not in page
+    assert "a new account takes effect only after a finance officer approves it" in page
+    live = provider.bank_account_number
+
+    response = client.post(
+        "/provider/application?lang=en",
+        data=_admitted_form(
+            provider, bank_name="中国建设银行昆明分行", bank_account_number="6222021100001234567"
+        ),
+    )
+    assert response.status_code == 302
+    flashed = _text(client.get(response.headers["Location"]))
+    assert "awaits approval by a finance officer" in flashed
+    session.expire_all()
+    assert provider.bank_account_number == live  # payouts still go to the approved account
+    assert provider.service_categories == ["testing", "instrument_sharing"]
+    (change,) = session.scalars(sa.select(BankAccountChange)).all()
+    assert change.bank_account_number == "6222021100001234567"
+    assert change.status is BankChangeStatus.PENDING
+    page = _text(client.get("/provider/application?lang=en"))
+    assert 'data-testid="pending-bank-change"' in page and "6222021100001234567" in page
+
+    wrong = client.post(
+        "/provider/application?lang=en",
+        data=_admitted_form(provider, bank_account_name="某某贸易有限公司"),
+    )
+    assert wrong.status_code == 422
+    assert "registered name" in _text(wrong)
+    session.expire_all()
+    assert session.scalar(sa.select(sa.func.count()).select_from(BankAccountChange)) == 1
+
+
+def test_an_admitted_providers_categories_cannot_be_posted_either(
+    client, auth, session, provider_stages, create_user
+):
+    provider = provider_stages.admitted()
+    auth.login(create_user(Role.PROVIDER, provider=provider))
+    response = client.post(
+        "/provider/application",
+        data=_admitted_form(provider, service_categories=["audit"], address="昆明市呈贡区"),
+    )
+    assert response.status_code == 302  # the other fields are saved …
+    session.expire_all()
+    assert provider.address == "昆明市呈贡区"
+    assert provider.service_categories == ["testing", "instrument_sharing"]  # … these are not
