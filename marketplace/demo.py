@@ -89,6 +89,9 @@ DEMO_ENTERPRISES: list[tuple[DemoOrganisation, SizeClass, str]] = [
 DEMO_ACCOUNTS: list[tuple[str, Role, str, int | None]] = [
     ("sme@demo.example.cn", Role.ENTERPRISE, "李明 (昆明滇池智能装备)", 0),
     ("sme2@demo.example.cn", Role.ENTERPRISE, "王芳 (玉溪云岭新材料)", 1),
+    # No applications yet: the account to try "apply for a voucher" with (the innovation
+    # voucher is province-wide; the service voucher is Kunming's, and this is Dali).
+    ("sme3@demo.example.cn", Role.ENTERPRISE, "杨磊 (大理苍山数字)", 3),
     ("provider@demo.example.cn", Role.PROVIDER, "张伟 (省质检院)", 0),
     ("ip@demo.example.cn", Role.PROVIDER, "陈静 (知信专利)", 2),
     ("reviewer@demo.example.cn", Role.REVIEWER, "审核员 赵磊", None),

@@ -69,11 +69,25 @@ def programmes() -> ResponseReturnValue:
             )
         ).all()
     )
+    enterprise = services.get_enterprise(session, _enterprise_id())
+    programmes = services.open_programmes(session, today)
+    # Say up front why a programme is closed to this enterprise, rather than after the form.
+    ineligible = {
+        p.id: rules.eligibility_problems(
+            region_prefix=p.region_prefix,
+            eligible_size_classes=p.eligible_size_classes,
+            eligible_categories=p.eligible_categories,
+            region_code=enterprise.region_code,
+            size_class=enterprise.size_class,
+        )
+        for p in programmes
+    }
     return render_template(
         "enterprise/programmes.html",
-        programmes=services.open_programmes(session, today),
+        programmes=programmes,
         applied=applied,
-        enterprise=services.get_enterprise(session, _enterprise_id()),
+        enterprise=enterprise,
+        ineligible=ineligible,
     )
 
 

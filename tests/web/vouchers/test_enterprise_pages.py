@@ -231,3 +231,16 @@ def test_a_nul_character_in_a_form_is_a_field_error_not_a_crash(client, session,
     )
     assert response.status_code == 422
     assert session.scalar(sa.select(sa.func.count()).select_from(Application)) == 0
+
+
+def test_programmes_outside_the_enterprises_region_say_why_instead_of_offering_apply(
+    client, sme, funded_programme
+):
+    elsewhere = funded_programme(year=YEAR, region_prefix="5329")  # Dali; the SME is elsewhere
+    assert not sme.enterprise.region_code.startswith("5329")
+    page = _text(client.get("/enterprise/programmes?lang=en"))
+    assert elsewhere.name in page
+    assert f"/enterprise/programmes/{elsewhere.id}/apply" not in page
+    assert (
+        'data-testid="not-eligible"' in page and "outside the programme&#39;s region 5329" in page
+    )
