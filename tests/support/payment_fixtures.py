@@ -8,7 +8,9 @@ import email.policy
 import itertools
 import json
 import os
+import shutil
 import socket
+import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -264,22 +266,62 @@ def mailbox(smtp_server: SmtpServer) -> Iterator[Mailbox]:
 # --------------------------------------------------------------------------- Redis / RQ
 
 
-@pytest.fixture(scope="session")
-def redis_url() -> str:
-    """The real Redis. Unreachable: skip loudly, or fail under CI=true."""
+def _ping(url: str) -> Exception | None:
     import redis
 
-    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=2)
+    client = redis.Redis.from_url(url, socket_connect_timeout=2)
     try:
         client.ping()
     except redis.RedisError as exc:
-        message = f"Redis at {REDIS_URL} is not reachable ({exc}); RQ tests cannot run"
+        return exc
+    finally:
+        client.close()
+    return None
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The real Redis: ``TEST_REDIS_URL`` (default the local 6379); when that is unreachable,
+    a throwaway ``redis-server`` from the installed binary on a free loopback port, kept in
+    memory only. Neither: skip loudly, or fail under CI=true."""
+    problem = _ping(REDIS_URL)
+    if problem is None:
+        yield REDIS_URL
+        return
+    binary = shutil.which("redis-server")
+    if binary is None:
+        message = (
+            f"Redis at {REDIS_URL} is not reachable ({problem}) and redis-server is not "
+            "installed; RQ tests cannot run"
+        )
         if IN_CI:
             pytest.fail(message + " (CI=true: Redis is required)", pytrace=False)
         pytest.skip("!!! " + message)
+    port = free_port()
+    server = subprocess.Popen(
+        [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"],
+        cwd=tmp_path_factory.mktemp("redis"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    try:
+        # Its log says when it listens (or it exits, and the pipe ends): no polling.
+        assert server.stdout is not None
+        log = []
+        for line in server.stdout:
+            log.append(line)
+            if "Ready to accept connections" in line:
+                break
+        if (problem := _ping(url)) is not None:
+            pytest.fail(f"the throwaway redis-server did not start: {problem}: {''.join(log)}")
+        yield url
     finally:
-        client.close()
-    return REDIS_URL
+        server.terminate()
+        server.wait(timeout=10)
+        if server.stdout is not None:
+            server.stdout.close()
 
 
 @pytest.fixture
