@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from marketplace.audit.services import record
 from marketplace.db import utcnow
 from marketplace.errors import NotFound, ValidationFailed
+from providers import evidence
 from providers.errors import (
     AccreditationLapsed,
     NoticeNotOver,
@@ -40,6 +41,7 @@ from providers.models import (
     ProviderDocument,
     ProviderStatus,
     ProviderStatusChange,
+    ReviewStatus,
 )
 from providers.rules import (
     PARTICIPATION_REASON_REQUIRED,
@@ -86,7 +88,8 @@ def notice_days_for(session: Session, provider: Provider, today: date) -> int:
 def pass_to_notice(
     session: Session, provider: Provider, *, actor_id: int | None, today: date
 ) -> Provider:
-    """The reviewer's check passed: start the public notice (公示) today.
+    """The reviewer's check passed: start the public notice (公示) today, and accept the
+    application's documents with it.
 
     Raises TransitionNotAllowed (not a submitted pending application), ApplicationIncomplete
     (e.g. a document expired since submission).
@@ -100,6 +103,9 @@ def pass_to_notice(
         provider.notice_starts_on, provider.notice_ends_on = notice_window(
             today, notice_days_for(session, provider, today)
         )
+        # The reviewer checked the whole file: its documents are accepted with it. Anything
+        # uploaded from now on waits for a decision of its own (providers.evidence).
+        evidence.accept_with_application(session, provider, actor_id=actor_id)
         session.flush()
     return provider
 
@@ -282,10 +288,15 @@ def objections_of(session: Session, provider_id: int) -> list[Objection]:
 def lapsed_accreditation(
     session: Session, provider_id: int, today: date
 ) -> dict[DocumentKind, date]:
-    """Accreditation document kinds with no copy valid today → their latest expiry."""
+    """Accreditation document kinds with no accepted copy valid today → their latest expiry.
+
+    Only documents a reviewer accepted count: a renewal the provider uploaded keeps the
+    accreditation alive once it is accepted, not before (providers.evidence).
+    """
     rows = session.execute(
         sa.select(ProviderDocument.kind, ProviderDocument.expires_on).where(
-            ProviderDocument.provider_id == provider_id
+            ProviderDocument.provider_id == provider_id,
+            ProviderDocument.review_status == ReviewStatus.ACCEPTED,
         )
     )
     return lapsed_documents(((kind, expires) for kind, expires in rows), today)
@@ -374,7 +385,7 @@ def reinstate(
     session: Session, provider: Provider, *, reason: str, actor_id: int | None, today: date
 ) -> Provider:
     """Lift a suspension. Raises TransitionNotAllowed, ReasonRequired, AccreditationLapsed
-    (renew the expired certificate first)."""
+    (the renewed certificate must be uploaded and accepted by a reviewer first)."""
     provider = get_provider(session, provider.id, lock=True)
     clean_reason(reason, required=True)
     if provider.status is ProviderStatus.SUSPENDED:
@@ -406,13 +417,15 @@ class LapsedProvider:
 
 
 def lapsed_providers(session: Session, today: date) -> list[LapsedProvider]:
-    """Admitted providers with an accreditation document kind that has no valid copy today."""
+    """Admitted providers with an accreditation document kind that has no accepted copy valid
+    today."""
     candidates = session.execute(
         sa.select(Provider.id, Provider.name)
         .where(
             Provider.status == ProviderStatus.ADMITTED,
             sa.exists().where(
                 ProviderDocument.provider_id == Provider.id,
+                ProviderDocument.review_status == ReviewStatus.ACCEPTED,
                 ProviderDocument.expires_on < today,
             ),
         )

@@ -4,7 +4,9 @@ Before admission the provider edits its account directly: the whole file is revi
 admission. Afterwards a new account is only a request (:class:`BankAccountChange`): a finance
 officer other than the requester approves it — then, and only then, it is copied to
 ``providers.bank_*``, the values payout batches copy when they are built — or rejects it with
-a reason (approval too: how the account was checked). Every step leaves an audit event, and the provider is told the decision by e-mail.
+a reason (approval too: how the account was checked). Every step leaves an audit event, and the
+provider is told the decision by e-mail. The steps shared with the reviewers' maker-checker
+(locking, who may decide, the e-mail) are in :mod:`providers.reviews`.
 
 Lock order: provider (``FOR NO KEY UPDATE``) → change row, the same in every function here.
 """
@@ -12,21 +14,20 @@ Lock order: provider (``FOR NO KEY UPDATE``) → change row, the same in every f
 from __future__ import annotations
 
 from collections.abc import Mapping
+from enum import Enum
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from marketplace.audit.services import record
-from marketplace.auth.models import User
 from marketplace.db import utcnow
 from marketplace.enums import Role
-from marketplace.errors import NotFound, PermissionDenied, ValidationFailed
-from marketplace.notifications import notify
+from marketplace.errors import ValidationFailed
 from providers.errors import BankChangeNotPending, BankChangeSelfApproval
 from providers.models import BankAccountChange, BankChangeStatus, Provider
+from providers.reviews import Checker, decidable, stamp, tell_provider
 from providers.rules import clean_reason
-from providers.services import BANK_FIELDS, ensure_account_name, get_provider
-from providers.settlement_notices import provider_recipients
+from providers.services import BANK_FIELDS, ensure_account_name
 
 DECISION_TEMPLATE = "provider_bank_change_decision"
 
@@ -121,6 +122,27 @@ def request_change(
     return change
 
 
+def _not_pending(status: Enum) -> BankChangeNotPending:
+    assert isinstance(status, BankChangeStatus)
+    return BankChangeNotPending(
+        f"该申请已处理（{status.zh}） / the request was already {status.en.lower()}",
+        extra={"status": status.value},
+    )
+
+
+#: Finance decides, never whoever asked (the shared steps are in providers.reviews).
+CHECKER = Checker(
+    model=BankAccountChange,
+    decider=Role.FINANCE,
+    not_found="no such bank account change / 账户变更申请不存在",
+    wrong_role="结算账户变更须由财务人员审批 / only a finance officer may decide a bank account change",
+    self_review=lambda: BankChangeSelfApproval(
+        "申请人不能审批自己的账户变更 / whoever asked for the change cannot decide it"
+    ),
+    not_pending=_not_pending,
+)
+
+
 def _decidable(
     session: Session, change_id: int, actor_id: int | None
 ) -> tuple[Provider, BankAccountChange]:
@@ -129,43 +151,20 @@ def _decidable(
     Raises NotFound, PermissionDenied (not a finance officer), BankChangeSelfApproval,
     BankChangeNotPending.
     """
-    found = session.get(BankAccountChange, change_id)
-    if found is None:
-        raise NotFound("no such bank account change / 账户变更申请不存在")
-    provider = get_provider(session, found.provider_id, lock=True)
-    change = session.get(BankAccountChange, change_id, with_for_update=True, populate_existing=True)
-    assert change is not None  # the provider's lock keeps its rows
-    decider = session.get(User, actor_id) if actor_id is not None else None
-    if decider is None or decider.role is not Role.FINANCE:
-        raise PermissionDenied(
-            "结算账户变更须由财务人员审批 / only a finance officer may decide a bank account change"
-        )
-    if change.requested_by_id is not None and change.requested_by_id == actor_id:
-        raise BankChangeSelfApproval(
-            "申请人不能审批自己的账户变更 / whoever asked for the change cannot decide it"
-        )
-    if change.status is not BankChangeStatus.PENDING:
-        raise BankChangeNotPending(
-            f"该申请已处理（{change.status.zh}） / the request was already "
-            f"{change.status.en.lower()}",
-            extra={"status": change.status.value},
-        )
+    provider, change = decidable(session, CHECKER, change_id, actor_id)
     return provider, change
 
 
 def _tell_provider(session: Session, provider: Provider, change: BankAccountChange) -> None:
-    for recipient in provider_recipients(session, provider.id):
-        notify(
-            session,
-            recipient,
-            DECISION_TEMPLATE,
-            name=recipient.display_name if isinstance(recipient, User) else provider.name,
-            provider_name=provider.name,
-            approved=change.status is BankChangeStatus.APPROVED,
-            bank_name=change.bank_name,
-            account=account_tail(change.bank_account_number),
-            reason=change.decision_reason or "",
-        )
+    tell_provider(
+        session,
+        provider,
+        DECISION_TEMPLATE,
+        approved=change.status is BankChangeStatus.APPROVED,
+        bank_name=change.bank_name,
+        account=account_tail(change.bank_account_number),
+        reason=change.decision_reason or "",
+    )
 
 
 def approve(
@@ -184,10 +183,7 @@ def approve(
     for name in BANK_FIELDS:
         setattr(provider, name, getattr(change, name))
     provider.version += 1
-    change.status = BankChangeStatus.APPROVED
-    change.decided_by_id = actor_id
-    change.decided_at = utcnow()
-    change.decision_reason = text
+    stamp(change, CHECKER, BankChangeStatus.APPROVED, actor_id, text)
     session.flush()
     record(
         session,
@@ -214,10 +210,7 @@ def reject(
     """
     provider, change = _decidable(session, change_id, actor_id)
     text = clean_reason(reason, required=True)
-    change.status = BankChangeStatus.REJECTED
-    change.decided_by_id = actor_id
-    change.decided_at = utcnow()
-    change.decision_reason = text
+    stamp(change, CHECKER, BankChangeStatus.REJECTED, actor_id, text)
     session.flush()
     record(
         session,

@@ -1,7 +1,7 @@
 """Settlement policy as pure functions: the claim pre-check, the claim-line state table,
 the cooling-off arithmetic and invoice keys. No database, no Flask, no clock of its own.
 
-The pre-check (POLICY.md rules 1, 2, 5, 6, 8, 10) evaluates ten rules for one order line from
+The pre-check (POLICY.md rules 1, 2, 5, 6, 8, 10) evaluates eleven rules for one order line from
 plain facts gathered by :mod:`providers.claims`; each failing rule names the domain error that
 refuses an approval of that line, so the checklist item and the API error share one code.
 """
@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 
 from marketplace.errors import DomainError
 from marketplace.money import FEN_PER_YUAN, format_fen
+from providers.errors import RelatedPartyConflict
 from providers.settlement_enums import CheckRule, ClaimAction, ClaimLineStatus, ClaimStatus
 from providers.settlement_errors import (
     ClaimStateConflict,
@@ -67,6 +68,9 @@ class ClaimFacts:
     #: The order's voucher was revoked (fraud): what it paid for is to be recovered, and
     #: paying the provider for it would pay out money the treasury is reclaiming.
     voucher_revoked: bool = False
+    #: The provider and the enterprise are related parties now (a declaration made after the
+    #: order counts too): the voucher must not pay for a service bought from oneself.
+    related_parties: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +103,7 @@ ERRORS: dict[CheckRule, type[DomainError]] = {
     CheckRule.CLAIM_DEADLINE: ClaimDeadlinePassed,
     CheckRule.INVOICE_UNIQUE: InvoiceAlreadyClaimed,
     CheckRule.NOT_DISPUTED: OrderDisputed,
+    CheckRule.NOT_RELATED: RelatedPartyConflict,
     CheckRule.VOUCHER_NOT_REVOKED: VoucherRevoked,
 }
 
@@ -108,7 +113,7 @@ def _same_party(a: str, b: str) -> bool:
 
 
 def precheck(facts: ClaimFacts) -> list[Check]:
-    """The ten checklist items for one line, in a fixed order."""
+    """The eleven checklist items for one line, in a fixed order."""
     f = facts
     limit = ceiling_fen(f.invoice_amount_fen, f.ceiling_bps)
     buyer_ok = _same_party(f.invoice_buyer_id, f.enterprise_credit_code)
@@ -188,6 +193,13 @@ def precheck(facts: ClaimFacts) -> list[Check]:
             CheckRule.NOT_DISPUTED,
             not f.order_disputed,
             "订单争议处理中 / the order is in dispute" if f.order_disputed else "无争议 / none",
+        ),
+        Check(
+            CheckRule.NOT_RELATED,
+            not f.related_parties,
+            "企业与服务机构为关联方 / the enterprise and the provider are related parties"
+            if f.related_parties
+            else "无关联 / not related",
         ),
         Check(
             CheckRule.VOUCHER_NOT_REVOKED,

@@ -53,6 +53,7 @@ from marketplace.payments.services import live_payment, refundable_fen
 from providers import claim_rules, settlement_notices
 from providers.claim_models import Claim, ClaimedInvoice, ClaimEvent, ClaimLine
 from providers.claim_rules import Check, ClaimFacts
+from providers.related import related_at
 from providers.settlement_enums import ClaimAction, ClaimLineStatus
 from providers.settlement_errors import (
     ClaimNotFound,
@@ -171,6 +172,7 @@ def gather_facts(
         invoice_claimed_elsewhere=_invoice_claimed_elsewhere(session, invoice, line_id),
         price_reduction_fen=order.price_reduction_fen,
         voucher_revoked=voucher.status is VoucherStatus.REVOKED,
+        related_parties=related_at(session, order.provider_id, order.enterprise_id),
     )
 
 

@@ -57,7 +57,8 @@ def admit_due(today: datetime | None) -> None:
 @providers_cli.command("suspend-lapsed")
 @_today_option
 def suspend_lapsed(today: datetime | None) -> None:
-    """Suspend admitted providers whose accreditation documents have all expired."""
+    """Suspend admitted providers whose accepted accreditation documents of a kind have all
+    expired (a renewal counts once a reviewer accepted it)."""
     day = _day(today)
     session = db_session()
     lapsed = admission.lapsed_providers(session, day)

@@ -15,6 +15,9 @@ The formula (integer arithmetic only; "round" is half up):
    With no ratings E = 75.
 2. **Administrators (G)**: the mean of the administrators' assessment scores (0–100).
 3. **Third parties (T)**: the mean of the third-party evaluators' scores (0–100).
+
+   Each evaluator has one assessment per period (per assessor kind): a new one replaces it,
+   so an evaluator repeating itself weighs no more (:func:`record_assessment`).
 4. **Combined** = round((50·E + 25·G + 25·T) ÷ (sum of the weights present)); a component
    with no assessment yet drops out with its weight, so the score is never dragged down by
    an evaluation that has not happened.
@@ -36,6 +39,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from marketplace.audit.services import record
+from marketplace.db import utcnow
 from marketplace.errors import ValidationFailed
 from providers.errors import DuplicateRating
 from providers.models import (
@@ -47,6 +51,7 @@ from providers.models import (
     Rating,
     Service,
 )
+from providers.rules import normalise_period
 from providers.services import get_provider
 from vouchers.models import Enterprise
 
@@ -285,6 +290,12 @@ def ratings_of_provider(session: Session, provider_id: int, *, limit: int = 20) 
 # --------------------------------------------------------------------------- assessments
 
 
+def evaluator_key(name: str) -> str:
+    """An evaluator's name as stored and compared: trimmed, each run of white space inside
+    collapsed to one space (so "昆明市 科技局" and "昆明市  科技局" are one evaluator)."""
+    return " ".join((name or "").split())
+
+
 def record_assessment(
     session: Session,
     provider: Provider,
@@ -299,16 +310,25 @@ def record_assessment(
 ) -> Assessment:
     """An administrator's own assessment, or a third-party evaluator's entered by an
     administrator (evaluators have no accounts; ``evaluator_name`` and ``report_ref`` say
-    whose report it is). Raises ValidationFailed."""
-    name, text, when = evaluator_name.strip(), comment.strip(), period.strip()
+    whose report it is).
+
+    One assessment counts per provider, assessor kind, evaluator and period (a UNIQUE key):
+    recording another for the same key replaces it in place, so repeating an assessment
+    cannot weigh more in the credit score. The replaced values stay in the audit trail
+    (``provider.assessment_replaced``). Raises ValidationFailed.
+    """
+    name, text, when = evaluator_key(evaluator_name), comment.strip(), normalise_period(period)
     ref = (report_ref or "").strip() or None
     errors: dict[str, list[str]] = {}
     if isinstance(score, bool) or not isinstance(score, int) or not 0 <= score <= 100:
         errors["score"] = ["0–100 分 / 0 to 100"]
     if not 2 <= len(name) <= 200:
         errors["evaluator_name"] = ["评价单位 2–200 字 / the evaluator, 2–200 characters"]
-    if not 4 <= len(when) <= 20:
-        errors["period"] = ["评价期间，如 2026 或 2026-H1 / the period, e.g. 2026 or 2026-H1"]
+    if when is None:
+        errors["period"] = [
+            "评价期间：年度、半年或季度，如 2026、2026-H1、2026-Q3 / the period: a year, a half "
+            "or a quarter, e.g. 2026, 2026-H1, 2026-Q3"
+        ]
     if not 5 <= len(text) <= 5000:
         errors["comment"] = ["评价意见 5–5000 字 / the findings, 5–5000 characters"]
     if assessor_kind is AssessorKind.THIRD_PARTY and ref is None:
@@ -317,19 +337,52 @@ def record_assessment(
         ]
     if ref is not None and len(ref) > 100:
         errors["report_ref"] = ["不超过100字 / at most 100 characters"]
-    if errors:
+    if errors or when is None:
         raise ValidationFailed("评价有误 / the assessment has invalid fields", errors)
-    assessment = Assessment(
-        provider_id=provider.id,
-        assessor_kind=assessor_kind,
-        evaluator_name=name,
-        score=score,
-        period=when,
-        comment=text,
-        report_ref=ref,
-        recorded_by_id=actor_id,
+    # The provider's lock serialises assessments of one provider: the look-up below and the
+    # insert or update cannot race (the UNIQUE key backs it up).
+    get_provider(session, provider.id, lock=True)
+    assessment = session.scalar(
+        sa.select(Assessment).where(
+            Assessment.provider_id == provider.id,
+            Assessment.assessor_kind == assessor_kind,
+            Assessment.evaluator_name == name,
+            Assessment.period == when,
+        )
     )
-    session.add(assessment)
+    if assessment is not None:
+        record(
+            session,
+            "provider.assessment_replaced",
+            actor_id=actor_id,
+            subject_type="provider",
+            subject_id=provider.id,
+            assessment_id=assessment.id,
+            assessor_kind=assessor_kind.value,
+            evaluator_name=name,
+            period=when,
+            previous={
+                "score": assessment.score,
+                "comment": assessment.comment,
+                "report_ref": assessment.report_ref,
+                "recorded_by_id": assessment.recorded_by_id,
+                "recorded_at": assessment.created_at.isoformat(),
+            },
+            score=score,
+        )
+    else:
+        assessment = Assessment(
+            provider_id=provider.id,
+            assessor_kind=assessor_kind,
+            evaluator_name=name,
+            period=when,
+        )
+        session.add(assessment)
+    assessment.score = score
+    assessment.comment = text
+    assessment.report_ref = ref
+    assessment.recorded_by_id = actor_id
+    assessment.created_at = utcnow()
     session.flush()
     record(
         session,
@@ -339,6 +392,8 @@ def record_assessment(
         subject_id=provider.id,
         assessment_id=assessment.id,
         assessor_kind=assessor_kind.value,
+        evaluator_name=name,
+        period=when,
         score=score,
     )
     refresh_credit_score(session, provider.id)

@@ -35,7 +35,13 @@ from providers.errors import (
     FileTooLarge,
     UnsupportedFileType,
 )
-from providers.models import DocumentKind, Provider, ProviderDocument, ProviderStatus
+from providers.models import (
+    DocumentKind,
+    Provider,
+    ProviderDocument,
+    ProviderStatus,
+    ReviewStatus,
+)
 from providers.rules import EXPIRY_REQUIRED
 
 #: Content type → file-name extensions that may carry it.
@@ -200,7 +206,12 @@ def upload_document(
     actor_id: int | None,
     today: date,
 ) -> ProviderDocument:
-    """Check, store and record one supporting document.
+    """Check, store and record one supporting document, pending review.
+
+    A document of an application still to be reviewed is accepted with it when a reviewer
+    passes the application to public notice; one uploaded later (in notice, admitted,
+    suspended) counts only once a reviewer accepts it (providers.evidence), so until then the
+    documents accepted before stay in force.
 
     Raises FileTooLarge, EmptyFile, UnsupportedFileType, FileExtensionMismatch,
     ValidationFailed (expiry date missing), DocumentExpired, ApplicationLocked (revoked).
@@ -209,7 +220,7 @@ def upload_document(
         raise ApplicationLocked("资格已撤销，不能上传材料 / the provider was revoked")
     if kind in EXPIRY_REQUIRED and expires_on is None:
         raise ValidationFailed(
-            "该类证书须填写有效期 / this certificate needs its expiry date",
+            "资质证明文件须填写有效期 / an accreditation document needs its expiry date",
             {"expires_on": [f"{kind.zh}须填写有效期 / required for {kind.en}"]},
         )
     if expires_on is not None and expires_on < today:
@@ -231,6 +242,7 @@ def upload_document(
         sha256=hashlib.sha256(data).hexdigest(),
         expires_on=expires_on,
         uploaded_by_id=actor_id,
+        review_status=ReviewStatus.PENDING,
     )
     session.add(document)
     try:
@@ -247,6 +259,8 @@ def upload_document(
         document_id=document.id,
         kind=kind.value,
         sha256=document.sha256,
+        expires_on=expires_on.isoformat() if expires_on else None,
+        review_status=document.review_status.value,
     )
     return document
 

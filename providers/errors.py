@@ -184,3 +184,13 @@ class BankChangeNotPending(Conflict):
 class BankChangeSelfApproval(PermissionDenied):
     code = "bank_change_self_approval"
     title = "Whoever asked for a bank account change cannot decide it"
+
+
+class ReviewNotPending(Conflict):
+    code = "review_not_pending"
+    title = "The request was already decided"
+
+
+class ReviewSelfApproval(PermissionDenied):
+    code = "review_self_approval"
+    title = "Whoever made a change cannot review it"

@@ -2,7 +2,8 @@
 ratings and assessments, credit events and related-party declarations.
 
 Every state change leaves a row in a history table (who, why, when); rows that record
-something that happened (ratings, assessments, credit events, history) are only inserted.
+something that happened (ratings, credit events, history) are only inserted. An assessment is
+replaced by a newer one of the same evaluator and period (the audit trail keeps the old one).
 """
 
 from __future__ import annotations
@@ -87,6 +88,16 @@ class ObjectionStatus(LabelledEnum):
 class BankChangeStatus(LabelledEnum):
     PENDING = "pending", "待财务审批", "Awaiting finance approval"
     APPROVED = "approved", "已批准", "Approved"
+    REJECTED = "rejected", "已驳回", "Rejected"
+    SUPERSEDED = "superseded", "已被新申请取代", "Replaced by a newer request"
+
+
+class ReviewStatus(LabelledEnum):
+    """A reviewer's decision on evidence a provider changes once its file was reviewed: a
+    document, a qualification number, the withdrawal of a related-party declaration."""
+
+    PENDING = "pending", "待审核", "Awaiting review"
+    ACCEPTED = "accepted", "已通过", "Accepted"
     REJECTED = "rejected", "已驳回", "Rejected"
     SUPERSEDED = "superseded", "已被新申请取代", "Replaced by a newer request"
 
@@ -208,8 +219,56 @@ class ProviderQualification(IdMixin, TimestampMixin, Base):
     )
 
 
+class QualificationChange(IdMixin, Base):
+    """A qualification number an admitted (or suspended) provider asks to set: a new number,
+    a new kind, or a new validity. Maker-checker like :class:`BankAccountChange`: a reviewer
+    accepts it — only then is it copied to ``provider_qualifications``, which the public pages
+    show — or rejects it with a reason. At most one request per provider and kind is pending;
+    a newer one supersedes it (providers.evidence)."""
+
+    __tablename__ = "provider_qualification_changes"
+
+    provider_id: Mapped[int] = _provider_fk()
+    kind: Mapped[QualificationKind] = enum_column(QualificationKind, "kind")
+    number: Mapped[str] = mapped_column(sa.String(40))
+    valid_until: Mapped[date | None] = mapped_column(sa.Date)
+    status: Mapped[ReviewStatus] = enum_column(ReviewStatus, "status", default=ReviewStatus.PENDING)
+    requested_by_id: Mapped[int | None] = _actor_fk()
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_by_id: Mapped[int | None] = _actor_fk()
+    decided_at: Mapped[datetime | None]
+    decision_reason: Mapped[str | None] = mapped_column(sa.Text)
+
+    __table_args__ = (
+        sa.CheckConstraint(
+            "status = 'pending' OR decided_at IS NOT NULL", name="decision_has_time"
+        ),
+        sa.CheckConstraint(
+            "status != 'rejected' OR decision_reason IS NOT NULL", name="rejection_has_reason"
+        ),
+        sa.CheckConstraint(
+            "decided_by_id IS NULL OR requested_by_id IS NULL OR decided_by_id != requested_by_id",
+            name="checker_is_not_maker",
+        ),
+        sa.Index(
+            "uq_provider_qualification_changes_one_pending",
+            "provider_id",
+            "kind",
+            unique=True,
+            sqlite_where=sa.text("status = 'pending'"),
+            postgresql_where=sa.text("status = 'pending'"),
+        ),
+    )
+
+
 class ProviderDocument(IdMixin, Base):
-    """A supporting document. The file lives under UPLOAD_DIR with a random name."""
+    """A supporting document. The file lives under UPLOAD_DIR with a random name.
+
+    Its ``review_status`` says whether it counts: documents of an application are accepted
+    with it when a reviewer passes it to public notice; a document uploaded later (in notice,
+    admitted, suspended) waits for a reviewer's decision of its own. Only accepted documents
+    keep an accreditation alive (providers.admission.lapsed_accreditation).
+    """
 
     __tablename__ = "provider_documents"
 
@@ -223,13 +282,39 @@ class ProviderDocument(IdMixin, Base):
     expires_on: Mapped[date | None] = mapped_column(sa.Date)
     uploaded_by_id: Mapped[int | None] = _actor_fk()
     uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    review_status: Mapped[ReviewStatus] = enum_column(
+        ReviewStatus, "review_status", default=ReviewStatus.PENDING
+    )
+    decided_by_id: Mapped[int | None] = _actor_fk()
+    decided_at: Mapped[datetime | None]
+    decision_reason: Mapped[str | None] = mapped_column(sa.Text)
 
     provider: Mapped[Provider] = relationship(back_populates="documents")
 
-    __table_args__ = (sa.CheckConstraint("size_bytes > 0", name="size_positive"),)
+    __table_args__ = (
+        sa.CheckConstraint("size_bytes > 0", name="size_positive"),
+        sa.CheckConstraint(
+            "review_status IN ('pending', 'accepted', 'rejected')", name="review_status_known"
+        ),
+        sa.CheckConstraint(
+            "review_status = 'pending' OR decided_at IS NOT NULL", name="decision_has_time"
+        ),
+        sa.CheckConstraint(
+            "review_status != 'rejected' OR decision_reason IS NOT NULL",
+            name="rejection_has_reason",
+        ),
+        sa.CheckConstraint(
+            "decided_by_id IS NULL OR uploaded_by_id IS NULL OR decided_by_id != uploaded_by_id",
+            name="checker_is_not_maker",
+        ),
+    )
 
     def is_valid_on(self, day: date) -> bool:
         return self.expires_on is None or self.expires_on >= day
+
+    @property
+    def is_accepted(self) -> bool:
+        return self.review_status is ReviewStatus.ACCEPTED
 
 
 class CreditCommitment(IdMixin, Base):
@@ -498,7 +583,12 @@ class Assessment(IdMixin, Base):
     recorded_by_id: Mapped[int | None] = _actor_fk()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    __table_args__ = (sa.CheckConstraint("score >= 0 AND score <= 100", name="score_range"),)
+    __table_args__ = (
+        sa.CheckConstraint("score >= 0 AND score <= 100", name="score_range"),
+        # One assessment per evaluator and period: a new one replaces it (providers.credit), so
+        # repeating an assessment cannot weigh more in the credit score.
+        sa.UniqueConstraint("provider_id", "assessor_kind", "evaluator_name", "period"),
+    )
 
 
 class CreditEvent(IdMixin, Base):
@@ -518,7 +608,12 @@ class CreditEvent(IdMixin, Base):
 
 
 class RelatedParty(IdMixin, Base):
-    """An enterprise the provider declares affiliated; orders between them are refused."""
+    """An enterprise the provider declares affiliated; orders between them are refused.
+
+    Once the application was submitted, the provider cannot end a declaration itself: it asks
+    (:class:`RelatedPartyWithdrawal`) and the declaration stays in force until a reviewer
+    accepts; ``withdrawn_*`` then record when it ended, who decided and the provider's reason.
+    """
 
     __tablename__ = "provider_related_parties"
 
@@ -541,6 +636,58 @@ class RelatedParty(IdMixin, Base):
         ),
     )
 
+    withdrawals: Mapped[list[RelatedPartyWithdrawal]] = relationship(
+        back_populates="declaration", order_by="RelatedPartyWithdrawal.id"
+    )
+
     @property
     def is_active(self) -> bool:
         return self.withdrawn_at is None
+
+    @property
+    def pending_withdrawal(self) -> RelatedPartyWithdrawal | None:
+        """The provider's request to end this declaration awaiting a reviewer, if any."""
+        return next((w for w in self.withdrawals if w.status is ReviewStatus.PENDING), None)
+
+
+class RelatedPartyWithdrawal(IdMixin, Base):
+    """A provider's request to end a related-party declaration, with its reason. Maker-checker
+    like :class:`BankAccountChange`: a reviewer accepts it (the declaration ends) or rejects it
+    with a reason (it stays in force). At most one request per declaration is pending; a newer
+    one supersedes it (providers.related)."""
+
+    __tablename__ = "provider_related_party_withdrawals"
+
+    provider_id: Mapped[int] = _provider_fk()
+    declaration_id: Mapped[int] = mapped_column(
+        BigInt, sa.ForeignKey("provider_related_parties.id", ondelete="CASCADE"), index=True
+    )
+    reason: Mapped[str] = mapped_column(sa.Text)
+    status: Mapped[ReviewStatus] = enum_column(ReviewStatus, "status", default=ReviewStatus.PENDING)
+    requested_by_id: Mapped[int | None] = _actor_fk()
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_by_id: Mapped[int | None] = _actor_fk()
+    decided_at: Mapped[datetime | None]
+    decision_reason: Mapped[str | None] = mapped_column(sa.Text)
+
+    declaration: Mapped[RelatedParty] = relationship(back_populates="withdrawals")
+
+    __table_args__ = (
+        sa.CheckConstraint(
+            "status = 'pending' OR decided_at IS NOT NULL", name="decision_has_time"
+        ),
+        sa.CheckConstraint(
+            "status != 'rejected' OR decision_reason IS NOT NULL", name="rejection_has_reason"
+        ),
+        sa.CheckConstraint(
+            "decided_by_id IS NULL OR requested_by_id IS NULL OR decided_by_id != requested_by_id",
+            name="checker_is_not_maker",
+        ),
+        sa.Index(
+            "uq_provider_related_party_withdrawals_one_pending",
+            "declaration_id",
+            unique=True,
+            sqlite_where=sa.text("status = 'pending'"),
+            postgresql_where=sa.text("status = 'pending'"),
+        ),
+    )

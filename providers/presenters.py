@@ -14,6 +14,7 @@ from marketplace.enums import ServiceCategory
 from providers.bank_changes import pending_change
 from providers.catalogue import InstrumentInput, ServiceInput
 from providers.credit import CreditBreakdown
+from providers.evidence import pending_qualification_changes
 from providers.models import PricingMode, Provider
 from providers.rules import COMMITMENT_TEXT, COMMITMENT_VERSION, commitment_digest
 from providers.schemas import Extended
@@ -27,11 +28,12 @@ from providers.services import (
 
 def provider_file(session: Session, provider: Provider, today: date) -> Extended:
     """The provider with its history, programmes, a settlement account change awaiting
-    approval, and what the application lacks."""
+    approval, qualification changes awaiting a reviewer, and what the application lacks."""
     session.refresh(provider)
     return Extended(
         provider,
         pending_bank_change=pending_change(session, provider.id),
+        pending_qualification_changes=pending_qualification_changes(session, provider.id),
         history=list(provider.history),
         programmes=participations(session, provider.id),
         missing=missing_for_submission(session, provider, today),

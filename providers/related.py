@@ -3,9 +3,14 @@
 A provider declares the enterprises it is affiliated with (by unified social credit code).
 An order is refused when the enterprise is one of them, or when the enterprise and the
 provider share a credit code, so vouchers cannot be spent inside one group of companies.
+Declaring takes effect at once; ending a declaration after the application was submitted is a
+request a reviewer decides (maker-checker, :mod:`providers.reviews`), and until then the
+declaration stays in force. :func:`related_at` answers the same question later, for a claim.
 """
 
 from __future__ import annotations
+
+from enum import Enum
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -13,6 +18,7 @@ from sqlalchemy.orm import Session
 from marketplace.audit.services import record
 from marketplace.credit_code import CreditCodeError, parse_credit_code
 from marketplace.db import utcnow
+from marketplace.enums import Role
 from marketplace.errors import NotFound, ValidationFailed
 from providers.errors import (
     CategoryNotAdmitted,
@@ -24,6 +30,8 @@ from providers.errors import (
     ProviderRevoked,
     ProviderSuspended,
     RelatedPartyConflict,
+    ReviewNotPending,
+    ReviewSelfApproval,
     ServiceInactive,
 )
 from providers.models import (
@@ -32,11 +40,17 @@ from providers.models import (
     Provider,
     ProviderStatus,
     RelatedParty,
+    RelatedPartyWithdrawal,
     RelationKind,
+    ReviewStatus,
     Service,
 )
+from providers.reviews import Checker, decidable, stamp, tell_provider
 from providers.rules import clean_reason
+from providers.services import get_provider, is_editable
 from vouchers.models import Enterprise, Programme
+
+DECISION_TEMPLATE = "provider_review_decision"
 
 
 def declare_related_party(
@@ -106,6 +120,33 @@ def declare_related_party(
     return row
 
 
+def _not_pending(status: Enum) -> ReviewNotPending:
+    assert isinstance(status, ReviewStatus)
+    return ReviewNotPending(
+        f"该撤回申请已处理（{status.zh}） / the withdrawal was already {status.en.lower()}",
+        extra={"status": status.value},
+    )
+
+
+#: Reviewers decide withdrawals, never whoever asked (shared steps: providers.reviews).
+WITHDRAWAL_CHECKER = Checker(
+    model=RelatedPartyWithdrawal,
+    decider=Role.REVIEWER,
+    not_found="no such withdrawal request / 撤回申请不存在",
+    wrong_role="关联方撤回须由审核员审核 / only a reviewer may decide a withdrawal",
+    self_review=lambda: ReviewSelfApproval(
+        "申请人不能审核自己的撤回申请 / whoever asked for the withdrawal cannot decide it"
+    ),
+    not_pending=_not_pending,
+)
+
+
+def _end(row: RelatedParty, reason: str, actor_id: int | None) -> None:
+    row.withdrawal_reason = reason
+    row.withdrawn_at = utcnow()
+    row.withdrawn_by_id = actor_id
+
+
 def withdraw_related_party(
     session: Session,
     provider: Provider,
@@ -114,24 +155,150 @@ def withdraw_related_party(
     reason: str,
     actor_id: int | None,
 ) -> RelatedParty:
-    """End a declaration (it stays on record). Raises NotFound, ReasonRequired."""
+    """End a declaration (it stays on record), with a reason.
+
+    While the application is a draft (or was rejected) it ends at once: nothing was reviewed
+    yet. Once submitted, the provider only asks (:class:`RelatedPartyWithdrawal`) and the
+    declaration stays in force — orders between the two stay refused — until a reviewer
+    accepts; a newer request supersedes a pending one, the same request changes nothing.
+
+    Raises NotFound, ReasonRequired.
+    """
+    provider = get_provider(session, provider.id, lock=True)
     row = session.get(RelatedParty, declaration_id)
     if row is None or row.provider_id != provider.id or not row.is_active:
         raise NotFound("no such declaration / 申报不存在")
-    row.withdrawal_reason = clean_reason(reason, required=True)
-    row.withdrawn_at = utcnow()
-    row.withdrawn_by_id = actor_id
+    text = clean_reason(reason, required=True)
+    assert text is not None
+    current = row.pending_withdrawal
+    if current is not None and (is_editable(provider) or current.reason != text):
+        current.status = ReviewStatus.SUPERSEDED
+        current.decided_at = utcnow()
+        # Free the one-pending-per-declaration index before a new request is inserted.
+        session.flush()
+        session.expire(row, ["withdrawals"])
+        record(
+            session,
+            "provider.related_party_withdrawal_superseded",
+            actor_id=actor_id,
+            subject_type="provider",
+            subject_id=provider.id,
+            withdrawal_id=current.id,
+        )
+    elif current is not None:
+        return row
+    if is_editable(provider):
+        _end(row, text, actor_id)
+        session.flush()
+        record(
+            session,
+            "provider.related_party_withdrawn",
+            actor_id=actor_id,
+            subject_type="provider",
+            subject_id=provider.id,
+            credit_code=row.credit_code,
+            reason=text,
+        )
+        return row
+    request = RelatedPartyWithdrawal(
+        provider_id=provider.id,
+        declaration_id=row.id,
+        reason=text,
+        status=ReviewStatus.PENDING,
+        requested_by_id=actor_id,
+    )
+    session.add(request)
     session.flush()
+    session.expire(row, ["withdrawals"])
     record(
         session,
-        "provider.related_party_withdrawn",
+        "provider.related_party_withdrawal_requested",
         actor_id=actor_id,
         subject_type="provider",
         subject_id=provider.id,
+        withdrawal_id=request.id,
         credit_code=row.credit_code,
-        reason=row.withdrawal_reason,
+        reason=text,
     )
     return row
+
+
+def _decide_withdrawal(
+    session: Session,
+    withdrawal_id: int,
+    status: ReviewStatus,
+    *,
+    actor_id: int | None,
+    reason: str | None,
+) -> RelatedPartyWithdrawal:
+    provider, request = decidable(session, WITHDRAWAL_CHECKER, withdrawal_id, actor_id)
+    text = clean_reason(reason, required=status is ReviewStatus.REJECTED)
+    declaration = request.declaration
+    stamp(request, WITHDRAWAL_CHECKER, status, actor_id, text)
+    if status is ReviewStatus.ACCEPTED and declaration.is_active:
+        _end(declaration, request.reason, actor_id)
+    session.flush()
+    session.expire(declaration, ["withdrawals"])
+    record(
+        session,
+        f"provider.related_party_withdrawal_{status.value}",
+        actor_id=actor_id,
+        subject_type="provider",
+        subject_id=provider.id,
+        withdrawal_id=request.id,
+        credit_code=declaration.credit_code,
+        reason=text,
+    )
+    tell_provider(
+        session,
+        provider,
+        DECISION_TEMPLATE,
+        accepted=status is ReviewStatus.ACCEPTED,
+        what_zh=f"撤回关联方申报（{declaration.name}，{declaration.credit_code}）的申请",
+        what_en=(
+            f"request to withdraw the related-party declaration of {declaration.name} "
+            f"({declaration.credit_code})"
+        ),
+        reason=text or "",
+        path="/provider/related-parties",
+    )
+    return request
+
+
+def approve_withdrawal(
+    session: Session, withdrawal_id: int, *, actor_id: int | None, reason: str | None = None
+) -> RelatedPartyWithdrawal:
+    """A reviewer accepts the withdrawal: the declaration ends now (a note is optional).
+
+    Raises NotFound, PermissionDenied (not a reviewer), ReviewSelfApproval, ReviewNotPending,
+    ReasonRequired (a note that is too long).
+    """
+    return _decide_withdrawal(
+        session, withdrawal_id, ReviewStatus.ACCEPTED, actor_id=actor_id, reason=reason
+    )
+
+
+def reject_withdrawal(
+    session: Session, withdrawal_id: int, *, actor_id: int | None, reason: str
+) -> RelatedPartyWithdrawal:
+    """A reviewer refuses the withdrawal, with a reason: the declaration stays in force.
+
+    Raises NotFound, PermissionDenied, ReviewSelfApproval, ReviewNotPending, ReasonRequired.
+    """
+    return _decide_withdrawal(
+        session, withdrawal_id, ReviewStatus.REJECTED, actor_id=actor_id, reason=reason
+    )
+
+
+def withdrawals_of(session: Session, provider_id: int) -> list[RelatedPartyWithdrawal]:
+    """The provider's withdrawal requests, newest first."""
+    return list(
+        session.scalars(
+            sa.select(RelatedPartyWithdrawal)
+            .where(RelatedPartyWithdrawal.provider_id == provider_id)
+            .order_by(RelatedPartyWithdrawal.id.desc())
+        )
+    )
 
 
 def related_parties_of(
@@ -148,7 +315,8 @@ def related_parties_of(
 
 
 def are_related(session: Session, provider: Provider, enterprise: Enterprise) -> bool:
-    """Same credit code, or an active declaration naming the enterprise."""
+    """Same credit code, or a declaration in force naming the enterprise (one whose
+    withdrawal awaits a reviewer is still in force)."""
     if provider.credit_code == enterprise.credit_code:
         return True
     return (
@@ -161,6 +329,21 @@ def are_related(session: Session, provider: Provider, enterprise: Enterprise) ->
         )
         is not None
     )
+
+
+def related_at(session: Session, provider_id: int, enterprise_id: int) -> bool:
+    """Whether provider and enterprise are related parties now: the same credit code, or a
+    declaration in force (a withdrawal awaiting a reviewer keeps it in force).
+
+    For the checks after an order was placed — a claim must not pay an order between related
+    parties even when the declaration came after the order. Raises NotFound for an unknown
+    provider or enterprise.
+    """
+    provider = session.get(Provider, provider_id)
+    enterprise = session.get(Enterprise, enterprise_id)
+    if provider is None or enterprise is None:
+        raise NotFound("no such provider or enterprise / 服务机构或企业不存在")
+    return are_related(session, provider, enterprise)
 
 
 def ensure_orderable(

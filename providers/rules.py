@@ -180,8 +180,8 @@ ACCREDITED_CENTRE_TYPES = frozenset(
     {InstitutionType.KEY_LABORATORY, InstitutionType.ENGINEERING_CENTRE}
 )
 
-#: Documents that carry the accreditation itself: when every one of a kind has expired, the
-#: accreditation has lapsed (providers.cli suspend-lapsed).
+#: Documents that carry the accreditation itself: when every accepted one of a kind has
+#: expired, the accreditation has lapsed (providers.cli suspend-lapsed).
 ACCREDITATION_DOCUMENTS = frozenset(
     {
         DocumentKind.ACCREDITATION,
@@ -190,10 +190,9 @@ ACCREDITATION_DOCUMENTS = frozenset(
         DocumentKind.PATENT_AGENCY_LICENCE,
     }
 )
-#: Certificates whose validity is printed on them: an expiry date is required.
-EXPIRY_REQUIRED = frozenset(
-    {DocumentKind.CMA_CERTIFICATE, DocumentKind.CNAS_CERTIFICATE, DocumentKind.ACCREDITATION}
-)
+#: Every accreditation document needs its expiry date: one without could never lapse, and
+#: ``suspend-lapsed`` could never act on it.
+EXPIRY_REQUIRED = ACCREDITATION_DOCUMENTS
 CERTIFICATE_FOR: dict[QualificationKind, DocumentKind] = {
     QualificationKind.CMA: DocumentKind.CMA_CERTIFICATE,
     QualificationKind.CNAS: DocumentKind.CNAS_CERTIFICATE,
@@ -205,6 +204,18 @@ BANK_ACCOUNT_INPUT = rf"^{WS}*$|^{_WS_OR_HYPHEN}*([0-9]{_WS_OR_HYPHEN}*){{8,30}}
 _EMAIL_PART = rf"[^@{WS_CHARS}\x00]+"
 EMAIL_INPUT = rf"^{WS}*{_EMAIL_PART}@{_EMAIL_PART}\.{_EMAIL_PART}{WS}*$"
 WEBSITE_INPUT = rf"^{WS}*$|^{WS}*https?://{SOLID}+{WS}*$"
+
+
+#: An assessment period: a year, a half or a quarter (2026, 2026-H1, 2026-Q3), any case.
+PERIOD_INPUT = rf"^{WS}*[0-9]{{4}}(-([Hh][12]|[Qq][1-4]))?{WS}*$"
+
+
+def normalise_period(raw: str) -> str | None:
+    """The canonical period (2026, 2026-H1, 2026-Q3); None when ``raw`` is not one."""
+    text = raw or ""
+    if not re.match(PERIOD_INPUT, text):
+        return None
+    return text.strip().upper()
 
 
 def normalise_bank_account(raw: str) -> str | None:
@@ -311,8 +322,10 @@ def lapsed_documents(
 ) -> dict[DocumentKind, date]:
     """Accreditation kinds with no document still valid today → the latest expiry seen.
 
-    A renewed certificate (a newer upload of the same kind) keeps the accreditation alive;
-    documents without an expiry date never lapse.
+    Callers pass only accepted documents (a reviewer accepted them, alone or with the
+    application). A renewed certificate (a newer accepted upload of the same kind) keeps the
+    accreditation alive; a document without an expiry date (uploaded before one was required)
+    never lapses.
     """
     latest: dict[DocumentKind, date | None] = {}
     for kind, expires_on in documents:

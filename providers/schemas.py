@@ -24,11 +24,13 @@ from providers.models import (
     ProviderStatus,
     QualificationKind,
     RelationKind,
+    ReviewStatus,
 )
 from providers.rules import (
     BANK_ACCOUNT_INPUT,
     EMAIL_INPUT,
     MAX_REASON_LENGTH,
+    PERIOD_INPUT,
     QUALIFICATION_INPUTS,
     SOLID,
     WEBSITE_INPUT,
@@ -61,6 +63,39 @@ class QualificationOut(Schema):
     kind = fields.Enum(QualificationKind, by_value=True, required=True)
     number = fields.String(required=True)
     valid_until = fields.Date(allow_none=True)
+
+
+class QualificationChangeOut(Schema):
+    """A qualification number an admitted provider asked for, decided by a reviewer."""
+
+    id = fields.Integer(required=True)
+    provider_id = fields.Integer(required=True)
+    kind = fields.Enum(QualificationKind, by_value=True, required=True)
+    number = fields.String(required=True)
+    valid_until = fields.Date(allow_none=True)
+    status = fields.Enum(ReviewStatus, by_value=True, required=True)
+    requested_by_id = fields.Integer(allow_none=True)
+    requested_at = ZonedDateTime(required=True)
+    decided_by_id = fields.Integer(allow_none=True)
+    decided_at = ZonedDateTime(allow_none=True)
+    decision_reason = fields.String(allow_none=True)
+
+
+class QualificationSetOut(QualificationOut):
+    """The number sent, normalised, and whether it is in force or awaits a reviewer."""
+
+    in_force = fields.Boolean(
+        required=True,
+        metadata={
+            "description": "true: the number is the live one now (before admission); false: "
+            "it awaits a reviewer (after admission) and the number accepted before stays live"
+        },
+    )
+    change = fields.Nested(
+        QualificationChangeOut,
+        allow_none=True,
+        metadata={"description": "the request awaiting a reviewer, when in_force is false"},
+    )
 
 
 class ParticipationOut(Schema):
@@ -164,6 +199,14 @@ class ProviderOut(ProviderPublicOut):
             "fields above stay the live account (the one payouts use) until it is approved"
         },
     )
+    pending_qualification_changes = fields.List(
+        fields.Nested(QualificationChangeOut),
+        required=True,
+        metadata={
+            "description": "qualification numbers awaiting a reviewer; `qualifications` above "
+            "stay the live ones (shown publicly) until a change is accepted"
+        },
+    )
     version = fields.Integer(required=True)
     history = fields.List(fields.Nested(StatusChangeOut), required=True)
     programmes = fields.List(fields.Nested(ParticipationOut), required=True)
@@ -184,6 +227,20 @@ class DocumentOut(Schema):
     sha256 = fields.String(required=True)
     expires_on = fields.Date(allow_none=True)
     uploaded_at = ZonedDateTime(required=True)
+    provider_id = fields.Integer(required=True)
+    review_status = fields.Enum(
+        ReviewStatus,
+        by_value=True,
+        required=True,
+        metadata={
+            "description": "pending: awaits a reviewer (documents of an application are "
+            "accepted with it at the pass to public notice); only accepted documents count, "
+            "e.g. to keep an accreditation alive"
+        },
+    )
+    decided_by_id = fields.Integer(allow_none=True)
+    decided_at = ZonedDateTime(allow_none=True)
+    decision_reason = fields.String(allow_none=True)
 
 
 class DocumentContentOut(DocumentOut):
@@ -249,6 +306,21 @@ class RatingOut(Schema):
     created_at = ZonedDateTime(required=True)
 
 
+class RelatedPartyWithdrawalOut(Schema):
+    """A provider's request to end a declaration, decided by a reviewer."""
+
+    id = fields.Integer(required=True)
+    provider_id = fields.Integer(required=True)
+    declaration_id = fields.Integer(required=True)
+    reason = fields.String(required=True)
+    status = fields.Enum(ReviewStatus, by_value=True, required=True)
+    requested_by_id = fields.Integer(allow_none=True)
+    requested_at = ZonedDateTime(required=True)
+    decided_by_id = fields.Integer(allow_none=True)
+    decided_at = ZonedDateTime(allow_none=True)
+    decision_reason = fields.String(allow_none=True)
+
+
 class RelatedPartyOut(Schema):
     id = fields.Integer(required=True)
     credit_code = fields.String(required=True)
@@ -256,8 +328,18 @@ class RelatedPartyOut(Schema):
     relation = fields.Enum(RelationKind, by_value=True, required=True)
     note = fields.String(allow_none=True)
     declared_at = ZonedDateTime(required=True)
-    withdrawn_at = ZonedDateTime(allow_none=True)
+    withdrawn_at = ZonedDateTime(
+        allow_none=True, metadata={"description": "null: the declaration is in force"}
+    )
     withdrawal_reason = fields.String(allow_none=True)
+    pending_withdrawal = fields.Nested(
+        RelatedPartyWithdrawalOut,
+        allow_none=True,
+        metadata={
+            "description": "a request to end the declaration awaiting a reviewer; until it is "
+            "accepted the declaration stays in force"
+        },
+    )
 
 
 class ObjectionReceiptOut(Schema):
@@ -498,6 +580,12 @@ class ReasonIn(StrictSchema):
     reason = _reason
 
 
+class NoteIn(StrictSchema):
+    """An optional note with an acceptance."""
+
+    reason = Text(load_default=None, allow_none=True, max_length=MAX_REASON_LENGTH)
+
+
 class ObjectionIn(StrictSchema):
     objector_name = Text(required=True, min_length=2, max_length=100)
     objector_contact = Text(required=True, min_length=5, max_length=200)
@@ -523,7 +611,15 @@ class AssessmentIn(StrictSchema):
 
     evaluator_name = Text(required=True, min_length=2, max_length=200)
     score = fields.Integer(required=True, strict=True, validate=validate.Range(min=0, max=100))
-    period = Text(required=True, min_length=4, max_length=20)
+    period = Text(
+        required=True,
+        max_length=20,
+        pattern=PERIOD_INPUT,
+        metadata={
+            "description": "a year, a half or a quarter: 2026, 2026-H1, 2026-Q3. One assessment "
+            "counts per evaluator and period: another for the same replaces it"
+        },
+    )
     comment = Text(required=True, min_length=5, max_length=5000)
     report_ref = Text(load_default=None, allow_none=True, max_length=100)
 
@@ -572,6 +668,16 @@ class BankChangeListQuery(PageQuerySchema):
         by_value=True,
         load_default=None,
         metadata={"description": "pending: the finance officers' queue"},
+    )
+    provider_id = Id(load_default=None)
+
+
+class ReviewListQuery(PageQuerySchema):
+    status = fields.Enum(
+        ReviewStatus,
+        by_value=True,
+        load_default=None,
+        metadata={"description": "pending: the reviewers' queue"},
     )
     provider_id = Id(load_default=None)
 

@@ -41,7 +41,9 @@ from providers.models import (
     ProviderQualification,
     ProviderStatus,
     ProviderStatusChange,
+    QualificationChange,
     QualificationKind,
+    ReviewStatus,
 )
 from providers.rules import (
     COMMITMENT_TEXT,
@@ -289,12 +291,20 @@ def set_qualification(
     valid_until: date | None,
     actor_id: int | None,
     today: date,
-) -> ProviderQualification:
+) -> ProviderQualification | QualificationChange:
     """Add or replace the provider's number of one kind.
 
-    Raises InvalidQualification, DuplicateQualification, ValidationFailed (past validity),
-    ApplicationLocked.
+    Before admission the number changes directly (the application is reviewed as a whole).
+    Once admitted (or suspended) it does not: the request is returned, pending a reviewer
+    (:func:`providers.evidence.request_qualification_change`), and the number accepted before
+    stays the live one (the public pages show it) until then.
+
+    Raises InvalidQualification, DuplicateQualification, QualificationExpired (past validity),
+    ApplicationLocked (under review, in notice, revoked).
     """
+    from providers import evidence
+
+    provider = get_provider(session, provider.id, lock=True)
     _ensure_not_frozen(provider)
     normalised = normalise_qualification(kind, number)
     if valid_until is not None and valid_until < today:
@@ -313,6 +323,10 @@ def set_qualification(
             f"{kind.zh}编号 {normalised} 已由其他机构登记 / {kind.en} {normalised} is registered "
             "by another institution",
             field="number",
+        )
+    if provider.status in ADMITTED_STATUSES:
+        return evidence.request_qualification_change(
+            session, provider, kind, normalised, valid_until=valid_until, actor_id=actor_id
         )
     qualification = session.scalar(
         sa.select(ProviderQualification).where(
@@ -568,11 +582,14 @@ def choose_programmes(
 
 
 def application_facts(session: Session, provider: Provider, today: date) -> ApplicationFacts:
+    # Documents a reviewer rejected never count; pending ones are the application's own,
+    # accepted with it when it passes to public notice.
     valid_documents = frozenset(
         kind
         for kind, expires_on in session.execute(
             sa.select(ProviderDocument.kind, ProviderDocument.expires_on).where(
-                ProviderDocument.provider_id == provider.id
+                ProviderDocument.provider_id == provider.id,
+                ProviderDocument.review_status != ReviewStatus.REJECTED,
             )
         )
         if expires_on is None or expires_on >= today

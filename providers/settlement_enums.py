@@ -86,6 +86,11 @@ class CheckRule(LabelledEnum):
         "Invoice never claimed before on the platform",
     )
     NOT_DISPUTED = "not_disputed", "订单不存在争议", "Order not disputed"
+    NOT_RELATED = (
+        "not_related",
+        "企业与服务机构不是关联方",
+        "The enterprise and the provider are not related parties",
+    )
     VOUCHER_NOT_REVOKED = (
         "voucher_not_revoked",
         "电子券未被撤销（撤销的券已用金额待追回，不予兑付）",

@@ -30,6 +30,7 @@ from marketplace.payments import services
 from marketplace.payments.models import (
     GatewayKind,
     Payment,
+    PaymentDispute,
     PaymentRefund,
     PaymentStatus,
     RefundStatus,
@@ -121,6 +122,13 @@ def _detail(
             .order_by(PaymentRefund.id)
         )
     )
+    disputes = list(
+        session.scalars(
+            sa.select(PaymentDispute)
+            .where(PaymentDispute.payment_id == payment.id)
+            .order_by(PaymentDispute.id)
+        )
+    )
     events = list(
         session.scalars(
             sa.select(AuditEvent)
@@ -142,6 +150,7 @@ def _detail(
         "admin/payments/detail.html",
         payment=payment,
         refunds=refunds,
+        disputes=disputes,
         events=events,
         webhooks=webhooks,
         refundable_fen=services.refundable_fen(session, payment),

@@ -1,5 +1,7 @@
 """Administration of providers: the review queue, public notice and objections, admission,
-suspension, per-programme participation, assessments, and the documents behind them.
+suspension, per-programme participation, assessments, the documents behind them, and the
+reviewers' decisions on what a provider changes after its review (documents, qualification
+numbers, withdrawals of related-party declarations).
 
 Every administrator may read; reviewers decide (auditors are read-only at the blueprint;
 system administrators read only; finance officers decide settlement bank-account changes and
@@ -28,7 +30,7 @@ from marketplace.forms import enum_choices
 from marketplace.i18n import _, _l
 from marketplace.provider.forms import ReasonForm, SafeForm
 from marketplace.provider.views import send_document
-from providers import admission, bank_changes, credit, documents, related, services
+from providers import admission, bank_changes, credit, documents, evidence, related, services
 from providers.documents import DocumentStorage
 from providers.models import (
     AssessorKind,
@@ -38,7 +40,11 @@ from providers.models import (
     ObjectionStatus,
     ParticipationStatus,
     Provider,
+    ProviderDocument,
     ProviderStatus,
+    QualificationChange,
+    RelatedPartyWithdrawal,
+    ReviewStatus,
 )
 from providers.presenters import commitment_view, provider_file
 
@@ -56,6 +62,27 @@ QUEUES: dict[str, tuple[Any, ...]] = {
         sa.exists().where(
             BankAccountChange.provider_id == Provider.id,
             BankAccountChange.status == BankChangeStatus.PENDING,
+        ),
+    ),
+    # What a provider changed after its application was reviewed, awaiting a reviewer (the
+    # documents of an application still to be reviewed are decided with it: "review").
+    "evidence": (
+        sa.or_(
+            sa.and_(
+                Provider.status.in_(evidence.REVIEWED_STATUSES),
+                sa.exists().where(
+                    ProviderDocument.provider_id == Provider.id,
+                    ProviderDocument.review_status == ReviewStatus.PENDING,
+                ),
+            ),
+            sa.exists().where(
+                QualificationChange.provider_id == Provider.id,
+                QualificationChange.status == ReviewStatus.PENDING,
+            ),
+            sa.exists().where(
+                RelatedPartyWithdrawal.provider_id == Provider.id,
+                RelatedPartyWithdrawal.status == ReviewStatus.PENDING,
+            ),
         ),
     ),
 }
@@ -147,6 +174,9 @@ def provider_detail(provider_id: int) -> ResponseReturnValue:
         events=credit.credit_events_of(session, provider.id),
         related_parties=related.related_parties_of(session, provider.id),
         bank_changes=bank_changes.changes_of(session, provider.id),
+        qualification_changes=evidence.qualification_changes_of(session, provider.id),
+        withdrawals=related.withdrawals_of(session, provider.id),
+        documents_reviewed_alone=evidence.awaits_own_review(provider),
         notice_round=admission.current_notice_round(session, provider.id),
         today=services.local_today(),
         can_decide=current_user.role in DECIDERS,
@@ -219,6 +249,72 @@ def decide_bank_change(provider_id: int, change_id: int, decision: str) -> Respo
     except DomainError as exc:
         return _refused(exc, provider_id)
     return _back(provider_id)
+
+
+_DECISIONS = {"approve", "reject"}
+
+
+def _decide_evidence(
+    provider_id: int, decision: str, approve: Any, reject: Any, row_id: int
+) -> ResponseReturnValue:
+    reason = ReasonForm().reason.data or ""
+    try:
+        if decision == "approve":
+            approve(db_session(), row_id, actor_id=current_user.id, reason=reason or None)
+            flash(_("Accepted; it takes effect now."), "success")
+        else:
+            reject(db_session(), row_id, actor_id=current_user.id, reason=reason)
+            flash(_("Rejected; what was in force before stays in force."), "success")
+    except DomainError as exc:
+        return _refused(exc, provider_id)
+    return _back(provider_id)
+
+
+@bp.post("/providers/<int:provider_id>/documents/<int:document_id>/<decision>")
+@roles_required(*DECIDERS)
+def decide_document(provider_id: int, document_id: int, decision: str) -> ResponseReturnValue:
+    document = db_session().get(ProviderDocument, document_id)
+    if document is None or document.provider_id != provider_id or decision not in _DECISIONS:
+        return _back(provider_id)
+    return _decide_evidence(
+        provider_id,
+        decision,
+        evidence.approve_document,
+        evidence.reject_document,
+        document_id,
+    )
+
+
+@bp.post("/providers/<int:provider_id>/qualification-changes/<int:change_id>/<decision>")
+@roles_required(*DECIDERS)
+def decide_qualification_change(
+    provider_id: int, change_id: int, decision: str
+) -> ResponseReturnValue:
+    change = db_session().get(QualificationChange, change_id)
+    if change is None or change.provider_id != provider_id or decision not in _DECISIONS:
+        return _back(provider_id)
+    return _decide_evidence(
+        provider_id,
+        decision,
+        evidence.approve_qualification_change,
+        evidence.reject_qualification_change,
+        change_id,
+    )
+
+
+@bp.post("/providers/<int:provider_id>/related-party-withdrawals/<int:withdrawal_id>/<decision>")
+@roles_required(*DECIDERS)
+def decide_withdrawal(provider_id: int, withdrawal_id: int, decision: str) -> ResponseReturnValue:
+    request_row = db_session().get(RelatedPartyWithdrawal, withdrawal_id)
+    if request_row is None or request_row.provider_id != provider_id or decision not in _DECISIONS:
+        return _back(provider_id)
+    return _decide_evidence(
+        provider_id,
+        decision,
+        related.approve_withdrawal,
+        related.reject_withdrawal,
+        withdrawal_id,
+    )
 
 
 @bp.post("/providers/<int:provider_id>/programmes/<int:programme_id>")

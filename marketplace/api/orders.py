@@ -134,6 +134,8 @@ def order_view(order: Order, user: User, *, detail: bool = False) -> dict[str, A
     view = {name: getattr(order, name) for name in _ORDER_FIELDS}
     view["allowed_actions"] = _actions(user, order)
     if detail:
+        view["agreed_terms"] = order.agreed_terms
+        view["terms_changed_since"] = order.terms_changed_since
         view["invoice"] = order.invoice
         view["events"] = list(order.events)
         view["voucher_lapsed_fen"] = order.voucher_lapsed_fen
@@ -226,6 +228,7 @@ def _payment_view(payment: Payment, *, checkout: bool) -> dict[str, Any]:
         "gateway": payment.gateway.value,
         "amount_fen": payment.amount_fen,
         "refunded_fen": payment.refunded_fen,
+        "disputed_fen": payment.disputed_fen,
         "remittance_code": remittance_code(payment.id),
         "instructions": instructions,
         "client_secret": client_secret,

@@ -105,7 +105,7 @@ def list_payments(query: dict[str, Any]) -> Page:
     response=PaymentDetailOut,
     tags=["payments"],
     errors=[404],
-    summary="One payment with its refunds",
+    summary="One payment with its refunds and chargebacks (gateway disputes)",
 )
 def get_payment(payment_id: int) -> dict[str, Any]:
     return _detail(services.get_payment(db_session(), payment_id))

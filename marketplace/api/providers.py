@@ -18,15 +18,27 @@ from marketplace.api.problems import ApiProblem
 from marketplace.db import db_session
 from marketplace.enums import ADMIN_ROLES, Role
 from marketplace.extensions import limiter
-from providers import admission, bank_changes, catalogue, credit, documents, related, services
+from providers import (
+    admission,
+    bank_changes,
+    catalogue,
+    credit,
+    documents,
+    evidence,
+    related,
+    services,
+)
 from providers.models import (
     AssessorKind,
     BankAccountChange,
     Objection,
     ParticipationStatus,
     Provider,
+    ProviderDocument,
+    QualificationChange,
     QualificationKind,
     Rating,
+    RelatedPartyWithdrawal,
     Service,
 )
 from providers.presenters import (
@@ -54,6 +66,7 @@ from providers.schemas import (
     Extended,
     InstrumentServiceIn,
     InstrumentServiceUpdateIn,
+    NoteIn,
     NoticeOut,
     ObjectionIn,
     ObjectionListQuery,
@@ -69,11 +82,14 @@ from providers.schemas import (
     ProviderOut,
     ProviderProfileOut,
     ProviderSummaryOut,
-    QualificationOut,
+    QualificationChangeOut,
+    QualificationSetOut,
     RatingOut,
     ReasonIn,
     RelatedPartyIn,
     RelatedPartyOut,
+    RelatedPartyWithdrawalOut,
+    ReviewListQuery,
     ServiceActiveIn,
     ServiceIn,
     ServiceOut,
@@ -307,8 +323,8 @@ def _kind(kind: str) -> QualificationKind:
         raise ApiProblem(404, "not_found", "Not found", f"no qualification kind {kind!r}") from None
 
 
-def _set_qualification(kind: QualificationKind, body: dict[str, Any]) -> Any:
-    return services.set_qualification(
+def _set_qualification(kind: QualificationKind, body: dict[str, Any]) -> Extended:
+    result = services.set_qualification(
         db_session(),
         _own_provider(),
         kind,
@@ -317,6 +333,17 @@ def _set_qualification(kind: QualificationKind, body: dict[str, Any]) -> Any:
         actor_id=api_user().id,
         today=_today(),
     )
+    if isinstance(result, QualificationChange):
+        return Extended(result, in_force=False, change=result)
+    return Extended(result, in_force=True, change=None)
+
+
+_QUALIFICATION_AFTER_ADMISSION = (
+    "Before admission the number is set at once (in_force: true). Once admitted or suspended "
+    "it only becomes a request a reviewer accepts or rejects (in_force: false, `change`); the "
+    "number accepted before stays the live one, shown on the public pages, until then. A "
+    "newer request of the same kind replaces a pending one."
+)
 
 
 @endpoint(
@@ -325,11 +352,12 @@ def _set_qualification(kind: QualificationKind, body: dict[str, Any]) -> Any:
     "PUT",
     roles=PROVIDER,
     body=CmaIn,
-    response=QualificationOut,
+    response=QualificationSetOut,
     errors=[409],
     idempotent=False,
     tags=["provider portal"],
     summary="Set your CMA number (检验检测机构资质认定, 12 digits)",
+    description=_QUALIFICATION_AFTER_ADMISSION,
 )
 def set_cma(body: dict[str, Any]) -> Any:
     return _set_qualification(QualificationKind.CMA, body)
@@ -341,11 +369,12 @@ def set_cma(body: dict[str, Any]) -> Any:
     "PUT",
     roles=PROVIDER,
     body=CnasIn,
-    response=QualificationOut,
+    response=QualificationSetOut,
     errors=[409],
     idempotent=False,
     tags=["provider portal"],
     summary="Set your CNAS accreditation number (CNAS L1234 / CNAS I1234)",
+    description=_QUALIFICATION_AFTER_ADMISSION,
 )
 def set_cnas(body: dict[str, Any]) -> Any:
     return _set_qualification(QualificationKind.CNAS, body)
@@ -357,14 +386,29 @@ def set_cnas(body: dict[str, Any]) -> Any:
     "PUT",
     roles=PROVIDER,
     body=PatentAgencyIn,
-    response=QualificationOut,
+    response=QualificationSetOut,
     errors=[409],
     idempotent=False,
     tags=["provider portal"],
     summary="Set your patent agency licence code (5 digits)",
+    description=_QUALIFICATION_AFTER_ADMISSION,
 )
 def set_patent_agency(body: dict[str, Any]) -> Any:
     return _set_qualification(QualificationKind.PATENT_AGENCY, body)
+
+
+@endpoint(
+    bp,
+    "/provider/application/qualification-changes",
+    "GET",
+    roles=PROVIDER,
+    response=QualificationChangeOut,
+    many=True,
+    tags=["provider portal"],
+    summary="Your qualification change requests (after admission) and their decisions, newest first",
+)
+def my_qualification_changes() -> list[Any]:
+    return evidence.qualification_changes_of(db_session(), _own_provider().id)
 
 
 @endpoint(
@@ -410,10 +454,14 @@ def my_documents() -> list[Any]:
     description=(
         "Send multipart/form-data with the fields `kind` (business_licence, accreditation, "
         "cma_certificate, cnas_certificate, patent_agency_licence, other), `expires_on` "
-        "(YYYY-MM-DD; required for certificates) and the file in `file`. Only PDF, PNG and "
-        "JPEG are accepted, judged by content; the name's extension must agree "
-        "(unsupported_file_type, file_extension_mismatch); at most MAX_UPLOAD_BYTES "
-        "(file_too_large)."
+        "(YYYY-MM-DD; required for the accreditation documents: accreditation, "
+        "cma_certificate, cnas_certificate, patent_agency_licence) and the file in `file`. "
+        "Only PDF, PNG and JPEG are accepted, judged by content; the name's extension must "
+        "agree (unsupported_file_type, file_extension_mismatch); at most MAX_UPLOAD_BYTES "
+        "(file_too_large). The document is `review_status: pending`: an application's "
+        "documents are accepted with it when a reviewer passes it to public notice; one "
+        "uploaded later (in notice, admitted, suspended) counts only once a reviewer accepts "
+        "it — until then the documents accepted before stay in force."
     ),
 )
 def upload_document() -> Any:
@@ -760,6 +808,12 @@ def declare_related_party(body: dict[str, Any]) -> Any:
     response=RelatedPartyOut,
     tags=["provider portal"],
     summary="Withdraw a declaration, with a reason (it stays on record)",
+    description=(
+        "A draft (or rejected) application's declaration ends at once (`withdrawn_at`). Once "
+        "the application was submitted the withdrawal is a request (`pending_withdrawal`) a "
+        "reviewer accepts or rejects; until then the declaration stays in force and orders "
+        "between the two stay refused. A different reason replaces a pending request."
+    ),
 )
 def withdraw_related_party(declaration_id: int, body: dict[str, Any]) -> Any:
     return related.withdraw_related_party(
@@ -1066,6 +1120,183 @@ def admin_approve_bank_change(change_id: int, body: dict[str, Any]) -> BankAccou
 def admin_reject_bank_change(change_id: int, body: dict[str, Any]) -> BankAccountChange:
     return bank_changes.reject(
         db_session(), change_id, actor_id=api_user().id, reason=body["reason"]
+    )
+
+
+def _review_page(model: Any, status_column: Any, query: dict[str, Any]) -> Page:
+    stmt = sa.select(model)
+    if query["status"] is not None:
+        stmt = stmt.where(status_column == query["status"])
+    if query["provider_id"] is not None:
+        stmt = stmt.where(model.provider_id == query["provider_id"])
+    return paginate(
+        db_session(),
+        stmt,
+        sort_column=model.id,
+        id_column=model.id,
+        cursor=query["cursor"],
+        limit=query["limit"],
+        descending=True,
+    )
+
+
+@endpoint(
+    bp,
+    "/admin/documents",
+    "GET",
+    roles=ADMINS,
+    query=ReviewListQuery,
+    response=DocumentOut,
+    paginated=True,
+    tags=["admin: providers"],
+    summary="Providers' supporting documents by review status (the reviewers' queue: status=pending)",
+)
+def admin_review_documents(query: dict[str, Any]) -> Page:
+    return _review_page(ProviderDocument, ProviderDocument.review_status, query)
+
+
+@endpoint(
+    bp,
+    "/admin/documents/<int:document_id>/approve",
+    "POST",
+    roles=REVIEWERS,
+    body=NoteIn,
+    response=DocumentOut,
+    errors=[403, 409],
+    tags=["admin: providers"],
+    summary="Accept a pending document: from now on it counts (e.g. a renewed certificate)",
+    description=(
+        "Reviewers only, never whoever uploaded it (review_self_approval); the note is "
+        "optional. A document already decided answers review_not_pending."
+    ),
+)
+def admin_approve_document(document_id: int, body: dict[str, Any]) -> Any:
+    return evidence.approve_document(
+        db_session(), document_id, actor_id=api_user().id, reason=body["reason"]
+    )
+
+
+@endpoint(
+    bp,
+    "/admin/documents/<int:document_id>/reject",
+    "POST",
+    roles=REVIEWERS,
+    body=ReasonIn,
+    response=DocumentOut,
+    errors=[403, 409],
+    tags=["admin: providers"],
+    summary="Reject a pending document, with a reason (it never counts)",
+)
+def admin_reject_document(document_id: int, body: dict[str, Any]) -> Any:
+    return evidence.reject_document(
+        db_session(), document_id, actor_id=api_user().id, reason=body["reason"]
+    )
+
+
+@endpoint(
+    bp,
+    "/admin/qualification-changes",
+    "GET",
+    roles=ADMINS,
+    query=ReviewListQuery,
+    response=QualificationChangeOut,
+    paginated=True,
+    tags=["admin: providers"],
+    summary="Qualification number changes asked for after admission (the queue: status=pending)",
+)
+def admin_qualification_changes(query: dict[str, Any]) -> Page:
+    return _review_page(QualificationChange, QualificationChange.status, query)
+
+
+@endpoint(
+    bp,
+    "/admin/qualification-changes/<int:change_id>/approve",
+    "POST",
+    roles=REVIEWERS,
+    body=NoteIn,
+    response=QualificationChangeOut,
+    errors=[403, 409],
+    tags=["admin: providers"],
+    summary="Accept a qualification change: the number becomes the live one, shown publicly",
+    description=(
+        "Reviewers only, never whoever asked (review_self_approval); the note is optional. "
+        "A number another institution registered since answers duplicate_qualification, a "
+        "request already decided or superseded review_not_pending."
+    ),
+)
+def admin_approve_qualification_change(change_id: int, body: dict[str, Any]) -> Any:
+    return evidence.approve_qualification_change(
+        db_session(), change_id, actor_id=api_user().id, reason=body["reason"]
+    )
+
+
+@endpoint(
+    bp,
+    "/admin/qualification-changes/<int:change_id>/reject",
+    "POST",
+    roles=REVIEWERS,
+    body=ReasonIn,
+    response=QualificationChangeOut,
+    errors=[403, 409],
+    tags=["admin: providers"],
+    summary="Reject a qualification change, with a reason (the live number stays)",
+)
+def admin_reject_qualification_change(change_id: int, body: dict[str, Any]) -> Any:
+    return evidence.reject_qualification_change(
+        db_session(), change_id, actor_id=api_user().id, reason=body["reason"]
+    )
+
+
+@endpoint(
+    bp,
+    "/admin/related-party-withdrawals",
+    "GET",
+    roles=ADMINS,
+    query=ReviewListQuery,
+    response=RelatedPartyWithdrawalOut,
+    paginated=True,
+    tags=["admin: providers"],
+    summary="Providers' requests to end related-party declarations (the queue: status=pending)",
+)
+def admin_related_party_withdrawals(query: dict[str, Any]) -> Page:
+    return _review_page(RelatedPartyWithdrawal, RelatedPartyWithdrawal.status, query)
+
+
+@endpoint(
+    bp,
+    "/admin/related-party-withdrawals/<int:withdrawal_id>/approve",
+    "POST",
+    roles=REVIEWERS,
+    body=NoteIn,
+    response=RelatedPartyWithdrawalOut,
+    errors=[403, 409],
+    tags=["admin: providers"],
+    summary="Accept a withdrawal: the declaration ends now (orders between the two are allowed)",
+    description=(
+        "Reviewers only, never whoever asked (review_self_approval); the note is optional. "
+        "A request already decided or superseded answers review_not_pending."
+    ),
+)
+def admin_approve_withdrawal(withdrawal_id: int, body: dict[str, Any]) -> Any:
+    return related.approve_withdrawal(
+        db_session(), withdrawal_id, actor_id=api_user().id, reason=body["reason"]
+    )
+
+
+@endpoint(
+    bp,
+    "/admin/related-party-withdrawals/<int:withdrawal_id>/reject",
+    "POST",
+    roles=REVIEWERS,
+    body=ReasonIn,
+    response=RelatedPartyWithdrawalOut,
+    errors=[403, 409],
+    tags=["admin: providers"],
+    summary="Reject a withdrawal, with a reason (the declaration stays in force)",
+)
+def admin_reject_withdrawal(withdrawal_id: int, body: dict[str, Any]) -> Any:
+    return related.reject_withdrawal(
+        db_session(), withdrawal_id, actor_id=api_user().id, reason=body["reason"]
     )
 
 

@@ -46,9 +46,12 @@ S, A = OrderStatus, OrderAction
 def mark_paid(
     session: Session, order: Order, actor: Actor, actor_id: int | None, paid_at: datetime
 ) -> None:
-    """Move a locked, agreed order to *paid*; work is due after the service's lead time."""
+    """Move a locked, agreed order to *paid*; work is due after the lead time agreed (copied
+    from the service at acceptance, so a later edit of the service does not move it)."""
+    lead_time = order.agreed_lead_time_days
+    assert lead_time is not None  # accepted orders carry their terms (CHECK accepted_has_terms)
     order.paid_at = paid_at
-    order.due_on = local_date(paid_at) + timedelta(days=order.service.lead_time_days)
+    order.due_on = local_date(paid_at) + timedelta(days=lead_time)
     record_transition(
         session, order, A.PAY, actor, actor_id, now=paid_at, due_on=order.due_on.isoformat()
     )

@@ -4,6 +4,11 @@ The price, the voucher part and the co-payment are stored, not derived at read t
 they are what the parties agreed to: ``voucher_part_fen`` is the hold the voucher service
 granted, ``co_payment_fen = price_fen − voucher_part_fen`` what the SME pays. CHECK
 constraints keep those three consistent in the database itself.
+
+For the same reason the service's terms are copied onto the order when the SME accepts the
+agreement (``agreed_*``: title, category, description, unit, lead time): the provider may edit
+the service afterwards, but the order keeps what was agreed, and the delivery date is computed
+from it. A CHECK makes an accepted order without its terms impossible.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.db import Base, BigInt, IdMixin, TimestampMixin, enum_column, money_column, utcnow
-from marketplace.enums import LabelledEnum
+from marketplace.enums import LabelledEnum, ServiceCategory
 from marketplace.orders.rules import Actor, OrderAction, OrderStatus
 from providers.models import Provider, Service
 from vouchers.models import Enterprise, Hold, Voucher
@@ -70,6 +75,15 @@ class Order(IdMixin, TimestampMixin, Base):
     refund_due_fen: Mapped[int] = money_column(default=0)
     #: How much an upheld dispute took off the invoiced price: invoice = price + reduction.
     price_reduction_fen: Mapped[int] = money_column(default=0)
+    #: The service's terms as the SME accepted them (copied at acceptance; None before).
+    agreed_title: Mapped[str | None] = mapped_column(sa.String(200))
+    agreed_category: Mapped[ServiceCategory | None] = enum_column(
+        ServiceCategory, "agreed_category", nullable=True
+    )
+    agreed_description: Mapped[str | None] = mapped_column(sa.Text)
+    agreed_unit: Mapped[str | None] = mapped_column(sa.String(20))
+    #: Days from payment to the expected delivery (``due_on``), as agreed.
+    agreed_lead_time_days: Mapped[int | None] = mapped_column(sa.Integer)
 
     enterprise: Mapped[Enterprise] = relationship()
     provider: Mapped[Provider] = relationship()
@@ -97,12 +111,62 @@ class Order(IdMixin, TimestampMixin, Base):
         sa.Index("ix_orders_status_confirm_by", "status", "confirm_by"),
         sa.CheckConstraint("refund_due_fen >= 0", name="refund_due_non_negative"),
         sa.CheckConstraint("price_reduction_fen >= 0", name="price_reduction_non_negative"),
+        sa.CheckConstraint(
+            "agreement_accepted_at IS NULL OR (agreed_title IS NOT NULL"
+            " AND agreed_category IS NOT NULL AND agreed_description IS NOT NULL"
+            " AND agreed_unit IS NOT NULL AND agreed_lead_time_days IS NOT NULL)",
+            name="accepted_has_terms",
+        ),
+        sa.CheckConstraint(
+            "agreed_lead_time_days IS NULL OR agreed_lead_time_days > 0",
+            name="agreed_lead_time_positive",
+        ),
     )
 
     @property
     def payment_reference(self) -> str:
         """How the payments module knows this order's co-payment."""
         return f"order:{self.id}"
+
+    @property
+    def agreed_terms(self) -> dict[str, Any] | None:
+        """The service's terms as accepted (None before the agreement)."""
+        if self.agreement_accepted_at is None or self.agreed_lead_time_days is None:
+            return None
+        return {
+            "title": self.agreed_title,
+            "category": self.agreed_category,
+            "description": self.agreed_description,
+            "unit": self.agreed_unit,
+            "lead_time_days": self.agreed_lead_time_days,
+            "accepted_at": self.agreement_accepted_at,
+        }
+
+    @property
+    def terms_changed_since(self) -> bool:
+        """Whether the provider has changed the service's terms since the agreement."""
+        service = self.service
+        return self.agreed_terms is not None and (
+            self.agreed_title,
+            self.agreed_category,
+            self.agreed_description,
+            self.agreed_unit,
+            self.agreed_lead_time_days,
+        ) != (
+            service.title,
+            service.category,
+            service.description,
+            service.unit,
+            service.lead_time_days,
+        )
+
+    def take_terms(self, service: Service) -> None:
+        """Copy the service's current terms onto the order (at acceptance)."""
+        self.agreed_title = service.title
+        self.agreed_category = service.category
+        self.agreed_description = service.description
+        self.agreed_unit = service.unit
+        self.agreed_lead_time_days = service.lead_time_days
 
     @property
     def voucher_lapsed_fen(self) -> int:

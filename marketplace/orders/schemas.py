@@ -12,6 +12,7 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 
 from marketplace.api.pagination import PageQuerySchema
+from marketplace.enums import ServiceCategory
 from marketplace.orders.disputes import MAX_MESSAGE, Outcome
 from marketplace.orders.models import DisputeStatus
 from marketplace.orders.rules import Actor, OrderAction, OrderStatus
@@ -246,7 +247,32 @@ class OrderOut(Schema):
     )
 
 
+class AgreedTermsOut(Schema):
+    title = fields.String(required=True)
+    category = fields.Enum(ServiceCategory, by_value=True, required=True)
+    description = fields.String(required=True)
+    unit = fields.String(required=True)
+    lead_time_days = fields.Integer(
+        required=True, metadata={"description": "days from payment to the expected delivery"}
+    )
+    accepted_at = ZonedDateTime(required=True)
+
+
 class OrderDetailOut(OrderOut):
+    agreed_terms = fields.Nested(
+        AgreedTermsOut,
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "the service's terms as the enterprise accepted them (null before "
+            "the agreement); later edits of the service do not change them, and due_on is "
+            "computed from this lead time"
+        },
+    )
+    terms_changed_since = fields.Boolean(
+        required=True,
+        metadata={"description": "the provider has edited the service since the agreement"},
+    )
     invoice = fields.Nested(InvoiceOut, allow_none=True)
     events = fields.List(fields.Nested(OrderEventOut), required=True)
     voucher_lapsed_fen = fields.Integer(
@@ -265,6 +291,10 @@ class PaymentInfoOut(Schema):
     gateway = fields.String(required=True)
     amount_fen = fields.Integer(required=True)
     refunded_fen = fields.Integer(required=True)
+    disputed_fen = fields.Integer(
+        required=True,
+        metadata={"description": "card chargebacks open or lost: not counted as received (Stripe)"},
+    )
     remittance_code = fields.String(required=True)
     instructions = fields.String(allow_none=True)
     client_secret = fields.String(

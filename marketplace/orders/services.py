@@ -262,7 +262,10 @@ def accept(
 ) -> Order:
     """The SME accepts the quote and the agreement, paying with one of its vouchers.
 
-    The voucher hold takes ``min(requested, ceiling × price, balance, remaining annual cap)``
+    The service's terms (title, category, description, unit, lead time) are copied onto the
+    order: later edits of the service do not change what was agreed, and the delivery date is
+    computed from the copied lead time. The voucher hold takes
+    ``min(requested, ceiling × price, balance, remaining annual cap)``
     (:func:`vouchers.holds.place_hold`, reference ``order:<id>``); the order stores that as
     its voucher part and the rest as the co-payment, whose payment is started at once.
     Without a voucher the SME pays the whole price.
@@ -313,6 +316,8 @@ def accept(
     order.voucher_part_fen = voucher_part
     order.co_payment_fen = price - voucher_part
     order.agreement_accepted_at = now
+    # The terms agreed stay with the order, whatever the provider edits later.
+    order.take_terms(order.service)
     record_transition(
         session,
         order,
@@ -323,6 +328,8 @@ def accept(
         voucher_id=order.voucher_id,
         voucher_part_fen=voucher_part,
         co_payment_fen=order.co_payment_fen,
+        service_version=order.service.version,
+        lead_time_days=order.agreed_lead_time_days,
     )
     notices.tell(session, order, "agreed", except_user_id=user.id)
     if order.co_payment_fen > 0:

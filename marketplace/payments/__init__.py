@@ -3,13 +3,15 @@
 Map of the package:
 
 * ``models``    — ``payments`` (one per payable reference), ``payment_refunds`` (append-only),
-  ``payment_webhook_events`` (each gateway event id once);
+  ``payment_disputes`` (chargebacks, as the gateway reports them), ``payment_webhook_events``
+  (each gateway event id once);
 * ``gateway``   — the :class:`~.gateway.PaymentGateway` protocol, its value objects and the one
   factory (:func:`~.gateway.gateway_for` / :func:`~.gateway.current_gateway`);
 * ``stripe_gateway`` / ``offline`` — the two implementations (only the first imports ``stripe``);
 * ``services``  — ``start_payment``, ``open_at_gateway``, ``checkout``,
   ``record_offline_payment``, ``refund``, ``execute_refund``, ``cancel_payment``,
-  ``sync_from_gateway``;
+  ``apply_gateway_dispute``, ``sync_from_gateway``; ``refundable_fen`` is also what counts as
+  received (open or lost chargebacks are withheld from it);
 * ``webhooks``  — ``process_webhook`` (verify, record once, apply in order-independent way);
 * ``listeners`` — ``on_payment_status(prefix, callback)``: how the owner of a reference learns
   that its payment succeeded, failed, was canceled or refunded, in the same transaction;

@@ -19,7 +19,12 @@ from typing import Protocol, runtime_checkable
 
 from marketplace.config import PaymentGatewayKind, Settings
 from marketplace.payments.errors import GatewayNotConfigured
-from marketplace.payments.models import GatewayKind, PaymentStatus, RefundStatus
+from marketplace.payments.models import (
+    GatewayKind,
+    PaymentDisputeStatus,
+    PaymentStatus,
+    RefundStatus,
+)
 
 
 @dataclass(frozen=True)
@@ -52,6 +57,25 @@ class GatewayRefund:
 
 
 @dataclass(frozen=True)
+class GatewayDispute:
+    """A chargeback as the gateway reports it (Stripe: a Dispute object)."""
+
+    external_id: str
+    status: PaymentDisputeStatus
+    #: The gateway's own status word, kept for people and for the precedence among open states.
+    gateway_status: str
+    amount_fen: int
+    currency: str
+    #: When the payer's bank opened it (the gateway's clock), if stated.
+    opened_at: datetime | None = None
+    #: PaymentIntent id (Stripe sends it on recent API versions); None when only the charge is
+    #: named, and the payment is then found through the charge.
+    payment_external_id: str | None = None
+    charge_external_id: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
 class GatewayEvent:
     """A verified webhook event, reduced to what the payment services act on."""
 
@@ -66,6 +90,8 @@ class GatewayEvent:
     payment_external_id: str | None = None
     #: Cumulative refunded amount when the event states it (``charge.refunded``).
     amount_refunded_fen: int | None = None
+    #: Chargebacks carried by the event (``charge.dispute.*``).
+    disputes: tuple[GatewayDispute, ...] = ()
     raw: Mapping[str, object] = field(default_factory=dict, repr=False)
 
 
@@ -115,6 +141,15 @@ class PaymentGateway(Protocol):
 
     def list_refunds(self, payment_external_id: str) -> list[GatewayRefund]:
         """Every refund the gateway holds for a payment."""
+        ...
+
+    def list_disputes(self, payment_external_id: str) -> list[GatewayDispute]:
+        """Every chargeback the gateway holds for a payment (none for bank transfers)."""
+        ...
+
+    def intent_id_for_charge(self, charge_external_id: str) -> str | None:
+        """The payment (PaymentIntent) id a charge belongs to, or None if the gateway has no
+        such charge. For disputes that name only their charge."""
         ...
 
     def parse_webhook(self, payload: bytes, signature: str | None, *, now: float) -> GatewayEvent:

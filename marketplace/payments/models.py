@@ -6,7 +6,9 @@ The database itself guards the money rules, so a bug in a service cannot break t
 * at most one live (not canceled) payment per ``reference``: a partial unique index, so two
   concurrent "pay this order" requests cannot both create a payment;
 * one row per gateway object: ``(gateway, external_id)`` is unique for payments and refunds;
-* one row per webhook event id: a replayed event fails on the unique key and is not applied.
+* one row per webhook event id: a replayed event fails on the unique key and is not applied;
+* one row per gateway dispute (chargeback), ``(gateway, external_id)`` unique; the payment's
+  ``disputed_fen`` is the sum of its open and lost disputes, CHECKed within the amount.
 
 Refunds are their own rows and are never deleted or re-priced: only their status (pending →
 succeeded / failed) and gateway id are filled in when the gateway answers.
@@ -50,6 +52,22 @@ class RefundStatus(LabelledEnum):
     FAILED = "failed", "退款失败", "Failed"
 
 
+class PaymentDisputeStatus(LabelledEnum):
+    """A chargeback (Stripe: a dispute) as far as money is concerned. ``open`` covers Stripe's
+    ``needs_response``/``under_review`` and the inquiry states ``warning_*``; ``closed`` an
+    inquiry closed without a chargeback (``warning_closed``, ``prevented``, ``charge_refunded``)."""
+
+    OPEN = "open", "拒付处理中", "Chargeback open"
+    WON = "won", "拒付已撤销", "Chargeback won (money kept)"
+    LOST = "lost", "拒付成立", "Chargeback lost (money returned to the payer)"
+    CLOSED = "closed", "拒付查询已结束", "Closed without chargeback"
+
+
+#: Disputes whose amount the platform cannot count as received: open ones may still take the
+#: money back, lost ones have.
+DISPUTE_WITHHOLDS = frozenset({PaymentDisputeStatus.OPEN, PaymentDisputeStatus.LOST})
+
+
 class WebhookOutcome(StrEnum):
     APPLIED = "applied"
     IGNORED = "ignored"
@@ -71,6 +89,9 @@ class Payment(IdMixin, TimestampMixin, Base):
     )
     #: Sum of the succeeded refunds, kept in step by the services (CHECKed against amount).
     refunded_fen: Mapped[int] = money_column(default=0)
+    #: Sum of the open and lost chargebacks (:class:`PaymentDispute`), kept in step by the
+    #: services: money the payer's bank has taken back, or may still take back.
+    disputed_fen: Mapped[int] = money_column(default=0)
     #: The gateway's id: a Stripe PaymentIntent id, or the bank-transfer reference (offline).
     external_id: Mapped[str | None] = mapped_column(sa.String(100))
     #: Who pays (receipts go there); None for payments started by the system.
@@ -89,6 +110,9 @@ class Payment(IdMixin, TimestampMixin, Base):
     refunds: Mapped[list[PaymentRefund]] = relationship(
         back_populates="payment", order_by="PaymentRefund.id", lazy="selectin"
     )
+    disputes: Mapped[list[PaymentDispute]] = relationship(
+        back_populates="payment", order_by="PaymentDispute.id", lazy="selectin"
+    )
 
     __mapper_args__ = {"version_id_col": version}
     __table_args__ = (
@@ -102,6 +126,11 @@ class Payment(IdMixin, TimestampMixin, Base):
         sa.CheckConstraint(
             "status != 'succeeded' OR succeeded_at IS NOT NULL", name="succeeded_has_time"
         ),
+        sa.CheckConstraint("disputed_fen >= 0", name="disputed_non_negative"),
+        sa.CheckConstraint("disputed_fen <= amount_fen", name="disputed_within_amount"),
+        sa.CheckConstraint(
+            "disputed_fen = 0 OR status = 'succeeded'", name="disputes_only_when_paid"
+        ),
         sa.UniqueConstraint("gateway", "external_id", name="uq_payments_gateway_external_id"),
         sa.Index(
             "uq_payments_live_reference",
@@ -114,11 +143,12 @@ class Payment(IdMixin, TimestampMixin, Base):
 
     @property
     def refundable_fen(self) -> int:
-        """What may still be refunded: paid minus succeeded and in-flight refunds."""
+        """What may still be refunded: paid minus succeeded and in-flight refunds, minus open
+        or lost chargebacks (never below zero)."""
         if self.status is not PaymentStatus.SUCCEEDED:
             return 0
         in_flight = sum(r.amount_fen for r in self.refunds if r.status is RefundStatus.PENDING)
-        return self.amount_fen - self.refunded_fen - in_flight
+        return max(0, self.amount_fen - self.refunded_fen - in_flight - self.disputed_fen)
 
     @property
     def remittance_code(self) -> str:
@@ -159,6 +189,51 @@ class PaymentRefund(IdMixin, Base):
             "gateway", "external_id", name="uq_payment_refunds_gateway_external_id"
         ),
     )
+
+
+class PaymentDispute(IdMixin, TimestampMixin, Base):
+    """A chargeback of (part of) a payment, as the gateway reports it (Stripe: a Dispute).
+
+    Only the gateway creates and decides these; we record them from webhooks and syncs. The
+    status moves forward only (:func:`marketplace.payments.rules.dispute_may_move`): an open
+    dispute may progress or close; a closed one (won, lost, closed) never changes again.
+    """
+
+    __tablename__ = "payment_disputes"
+
+    payment_id: Mapped[int] = mapped_column(
+        BigInt, sa.ForeignKey("payments.id", ondelete="RESTRICT"), index=True
+    )
+    gateway: Mapped[GatewayKind] = enum_column(GatewayKind, "dispute_gateway")
+    #: The gateway's dispute id (Stripe ``dp_…``).
+    external_id: Mapped[str] = mapped_column(sa.String(100))
+    #: The disputed charge (Stripe ``ch_…``/``py_…``), when the gateway names it.
+    charge_external_id: Mapped[str | None] = mapped_column(sa.String(100))
+    amount_fen: Mapped[int] = money_column()
+    status: Mapped[PaymentDisputeStatus] = enum_column(PaymentDisputeStatus, "dispute_status")
+    #: The gateway's own status word (Stripe: ``needs_response``, ``under_review``, ``won`` …).
+    gateway_status: Mapped[str] = mapped_column(sa.String(40))
+    #: The gateway's reason code (Stripe: ``fraudulent``, ``product_not_received`` …).
+    reason: Mapped[str | None] = mapped_column(sa.String(100))
+    #: When the payer's bank opened it (the gateway's clock).
+    opened_at: Mapped[datetime]
+    #: When we learned that it closed (won, lost or closed); None while open.
+    closed_at: Mapped[datetime | None]
+
+    payment: Mapped[Payment] = relationship(back_populates="disputes")
+
+    __table_args__ = (
+        sa.CheckConstraint("amount_fen > 0", name="amount_positive"),
+        sa.CheckConstraint("(status = 'open') = (closed_at IS NULL)", name="closed_has_time"),
+        sa.UniqueConstraint(
+            "gateway", "external_id", name="uq_payment_disputes_gateway_external_id"
+        ),
+    )
+
+    @property
+    def withholds(self) -> bool:
+        """Whether its amount is not counted as received (open or lost)."""
+        return self.status in DISPUTE_WITHHOLDS
 
 
 class WebhookEvent(IdMixin, Base):

@@ -10,7 +10,12 @@ their bank reference. The demo therefore works with no network at all.
 from __future__ import annotations
 
 from marketplace.payments.errors import GatewayError, InvalidWebhook
-from marketplace.payments.gateway import GatewayEvent, GatewayIntent, GatewayRefund
+from marketplace.payments.gateway import (
+    GatewayDispute,
+    GatewayEvent,
+    GatewayIntent,
+    GatewayRefund,
+)
 from marketplace.payments.models import GatewayKind, PaymentStatus, RefundStatus, remittance_code
 
 
@@ -76,6 +81,12 @@ class OfflineGateway:
 
     def list_refunds(self, payment_external_id: str) -> list[GatewayRefund]:
         return []
+
+    def list_disputes(self, payment_external_id: str) -> list[GatewayDispute]:
+        return []  # a bank transfer cannot be charged back
+
+    def intent_id_for_charge(self, charge_external_id: str) -> str | None:
+        return None
 
     def parse_webhook(self, payload: bytes, signature: str | None, *, now: float) -> GatewayEvent:
         raise InvalidWebhook("线下转账没有 Webhook / the offline gateway sends no webhooks")

@@ -15,13 +15,22 @@ moves *up* this ranking, whatever order the news arrives in::
 
 A payer retrying after a failure makes Stripe report ``processing`` again; we keep showing
 ``failed`` until the retry's outcome arrives, which is the only cost of the rule.
+
+Chargeback (dispute) precedence
+-------------------------------
+A dispute is open until the card network decides, then final: won, lost, or closed without a
+chargeback. A final state never changes again, and a final state always replaces an open one,
+whatever order the news comes in. Among the open states Stripe moves an inquiry forward
+(``warning_needs_response`` < ``warning_under_review``) and a chargeback forward
+(``needs_response`` < ``under_review``), an inquiry possibly escalating into a chargeback;
+news of an earlier open state is stale and ignored.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from marketplace.payments.models import PaymentStatus
+from marketplace.payments.models import PaymentDisputeStatus, PaymentStatus
 
 RANK: dict[PaymentStatus, int] = {
     PaymentStatus.PENDING: 0,
@@ -32,6 +41,14 @@ RANK: dict[PaymentStatus, int] = {
 }
 FINAL = frozenset({PaymentStatus.SUCCEEDED, PaymentStatus.CANCELED})
 
+#: Order of the open dispute states (Stripe's words); unknown words rank lowest.
+OPEN_DISPUTE_RANK: dict[str, int] = {
+    "warning_needs_response": 1,
+    "warning_under_review": 2,
+    "needs_response": 3,
+    "under_review": 4,
+}
+
 #: Stripe keeps an idempotency key for at least 24 hours; we stop trusting it an hour earlier.
 IDEMPOTENCY_WINDOW = timedelta(hours=23)
 
@@ -41,6 +58,21 @@ def may_move(current: PaymentStatus, new: PaymentStatus) -> bool:
     if current == new or current in FINAL:
         return False
     return RANK[new] > RANK[current]
+
+
+def dispute_may_move(
+    current: PaymentDisputeStatus,
+    current_word: str,
+    new: PaymentDisputeStatus,
+    new_word: str,
+) -> bool:
+    """Whether news of a dispute in ``new`` (the gateway's word ``new_word``) changes one we
+    hold as ``current`` (``current_word``). See the module docstring."""
+    if current is not PaymentDisputeStatus.OPEN:
+        return False
+    if new is not PaymentDisputeStatus.OPEN:
+        return True
+    return OPEN_DISPUTE_RANK.get(new_word, 0) > OPEN_DISPUTE_RANK.get(current_word, 0)
 
 
 def create_key(payment_id: int) -> str:

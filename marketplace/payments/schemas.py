@@ -7,7 +7,13 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 
 from marketplace.api.pagination import PageQuerySchema
-from marketplace.payments.models import GatewayKind, PaymentStatus, RefundStatus, WebhookOutcome
+from marketplace.payments.models import (
+    GatewayKind,
+    PaymentDisputeStatus,
+    PaymentStatus,
+    RefundStatus,
+    WebhookOutcome,
+)
 from marketplace.schemas import Fen, StrictSchema, ZonedDateTime
 
 
@@ -35,6 +41,27 @@ class PaymentRefundOut(Schema):
     failure_message = fields.String(allow_none=True)
 
 
+class PaymentDisputeOut(Schema):
+    id = fields.Integer(required=True)
+    payment_id = fields.Integer(required=True)
+    gateway = fields.Enum(GatewayKind, by_value=True, required=True)
+    external_id = fields.String(required=True, metadata={"description": "Stripe dispute id"})
+    charge_external_id = fields.String(allow_none=True)
+    amount_fen = fields.Integer(required=True, metadata={"description": "fen"})
+    status = fields.Enum(
+        PaymentDisputeStatus,
+        by_value=True,
+        required=True,
+        metadata={"description": "open and lost are withheld from what counts as received"},
+    )
+    gateway_status = fields.String(
+        required=True, metadata={"description": "the gateway's own status word"}
+    )
+    reason = fields.String(allow_none=True)
+    opened_at = ZonedDateTime(required=True, metadata={"description": "the gateway's clock"})
+    closed_at = ZonedDateTime(allow_none=True)
+
+
 class PaymentOut(Schema):
     id = fields.Integer(required=True)
     reference = fields.String(required=True)
@@ -44,7 +71,17 @@ class PaymentOut(Schema):
     gateway = fields.Enum(GatewayKind, by_value=True, required=True)
     status = fields.Enum(PaymentStatus, by_value=True, required=True)
     refunded_fen = fields.Integer(required=True)
-    refundable_fen = fields.Integer(required=True)
+    disputed_fen = fields.Integer(
+        required=True,
+        metadata={"description": "chargebacks open or lost: not counted as received"},
+    )
+    refundable_fen = fields.Integer(
+        required=True,
+        metadata={
+            "description": "paid − refunded − refunds in flight − disputed_fen: what the "
+            "platform holds (counted as received) and may still refund"
+        },
+    )
     external_id = fields.String(
         allow_none=True, metadata={"description": "Stripe PaymentIntent id or bank reference"}
     )
@@ -60,6 +97,11 @@ class PaymentOut(Schema):
 
 class PaymentDetailOut(PaymentOut):
     refunds = fields.List(fields.Nested(PaymentRefundOut), required=True)
+    disputes = fields.List(
+        fields.Nested(PaymentDisputeOut),
+        required=True,
+        metadata={"description": "chargebacks reported by the gateway (Stripe disputes)"},
+    )
 
 
 class WebhookEventOut(Schema):

@@ -16,6 +16,11 @@ number of runs, crashed or concurrent, yield exactly one PaymentIntent. Stripe f
 after 24 hours; past 23 hours the step first *searches* Stripe for a PaymentIntent carrying our
 payment id in its metadata and adopts it (see :func:`open_at_gateway`).
 
+Chargebacks (gateway disputes) are reported by the gateway only (:func:`apply_gateway_dispute`,
+from webhooks and :func:`sync_from_gateway`). An open or lost one withholds its amount from
+:func:`refundable_fen`, which is also what the platform counts as *received* (the claim
+pre-check's co-payment rule); a won one, or an inquiry closed without a chargeback, restores it.
+
 Refunds follow the same pattern: the refund row is written first (reserving the amount), the
 Stripe call runs after the commit with the key ``refund-<id>``. Offline refunds are bank
 transfers made by finance and are recorded as succeeded at once.
@@ -41,6 +46,7 @@ from marketplace import jobs
 from marketplace.audit.services import record
 from marketplace.auth.models import User
 from marketplace.db import utcnow
+from marketplace.enums import Role
 from marketplace.errors import PreconditionFailed
 from marketplace.notifications import notify
 from marketplace.payments import rules
@@ -58,6 +64,7 @@ from marketplace.payments.errors import (
     WrongGateway,
 )
 from marketplace.payments.gateway import (
+    GatewayDispute,
     GatewayIntent,
     GatewayRefund,
     PaymentGateway,
@@ -68,8 +75,11 @@ from marketplace.payments.gateway import (
 from marketplace.payments.listeners import PaymentChange, PaymentChangeKind, announce
 from marketplace.payments.models import (
     CURRENCY,
+    DISPUTE_WITHHOLDS,
     GatewayKind,
     Payment,
+    PaymentDispute,
+    PaymentDisputeStatus,
     PaymentRefund,
     PaymentStatus,
     RefundStatus,
@@ -133,16 +143,29 @@ def live_payment(session: Session, reference: str, *, lock: bool = False) -> Pay
     return session.scalar(stmt)
 
 
-def refundable_fen(session: Session, payment: Payment) -> int:
-    """Paid minus refunded minus refunds in flight (pending rows reserve their amount)."""
-    if payment.status is not PaymentStatus.SUCCEEDED:
-        return 0
+def refunds_in_flight_fen(session: Session, payment: Payment) -> int:
+    """The amount of the payment's pending refunds (each reserves its amount)."""
     in_flight = session.scalar(
         sa.select(sa.func.coalesce(sa.func.sum(PaymentRefund.amount_fen), 0)).where(
             PaymentRefund.payment_id == payment.id, PaymentRefund.status == RefundStatus.PENDING
         )
     )
-    return payment.amount_fen - payment.refunded_fen - int(in_flight or 0)
+    return int(in_flight or 0)
+
+
+def refundable_fen(session: Session, payment: Payment) -> int:
+    """What the platform holds of a paid payment: paid minus refunded minus refunds in flight
+    minus open or lost chargebacks, never below zero. It is both what may still be refunded
+    and what counts as *received* (the claim pre-check's co-payment rule)."""
+    if payment.status is not PaymentStatus.SUCCEEDED:
+        return 0
+    held = (
+        payment.amount_fen
+        - payment.refunded_fen
+        - refunds_in_flight_fen(session, payment)
+        - payment.disputed_fen
+    )
+    return max(0, held)
 
 
 def _check_version(payment: Payment, expected_version: int | None) -> None:
@@ -819,6 +842,151 @@ def apply_gateway_refund(
     return moved or created
 
 
+# --------------------------------------------------------------------------- chargebacks
+
+_DISPUTE_CLOSED_ACTION = {
+    PaymentDisputeStatus.WON: "payment.dispute_won",
+    PaymentDisputeStatus.LOST: "payment.dispute_lost",
+    PaymentDisputeStatus.CLOSED: "payment.dispute_closed",
+}
+
+
+def _dispute_mismatch(payment: Payment, found: GatewayDispute, row: PaymentDispute | None) -> str:
+    if row is not None and row.payment_id != payment.id:
+        return f"dispute belongs to payment {row.payment_id}"
+    if found.currency and found.currency != payment.currency:
+        return f"currency {found.currency}"
+    if not 0 < found.amount_fen <= payment.amount_fen:
+        return f"amount {found.amount_fen} fen"
+    return ""
+
+
+def apply_gateway_dispute(
+    session: Session, payment: Payment, found: GatewayDispute, *, now: datetime | None = None
+) -> bool:
+    """Record a chargeback the gateway reports (webhook or sync) about ``payment``, which the
+    caller has locked. Returns whether anything changed.
+
+    One row per gateway dispute id. The status only moves forward (:func:`rules.dispute_may_move`):
+    repeated, late or reordered news changes nothing. ``payment.disputed_fen`` is recomputed as
+    the sum of the open and lost disputes, so :func:`refundable_fen` (what counts as received)
+    drops while a chargeback is open or lost and recovers when it is won or closed. Every
+    change is audited; finance is e-mailed when a chargeback appears and when it closes. A
+    dispute that cannot belong to the payment (other currency, amount above the payment's, or
+    another payment's dispute id) is never applied and is audited as
+    ``payment.gateway_mismatch``. A payment not (yet) paid is left alone: the caller asks the
+    gateway for the whole picture instead (a sync).
+    """
+    if payment.status is not PaymentStatus.SUCCEEDED:
+        return False
+    now = now or utcnow()
+    row = session.scalar(
+        sa.select(PaymentDispute)
+        .where(
+            PaymentDispute.gateway == payment.gateway,
+            PaymentDispute.external_id == found.external_id,
+        )
+        .execution_options(populate_existing=True)
+    )
+    problem = _dispute_mismatch(payment, found, row)
+    if problem:
+        log.error("gateway dispute %s does not match payment %s", found.external_id, payment.id)
+        record(
+            session,
+            "payment.gateway_mismatch",
+            actor_id=None,
+            subject_type="payment",
+            subject_id=payment.id,
+            dispute_external_id=found.external_id,
+            gateway_amount_fen=found.amount_fen,
+            gateway_currency=found.currency,
+            problem=problem,
+        )
+        return False
+    closes = found.status is not PaymentDisputeStatus.OPEN
+    previous: str | None = None
+    if row is None:
+        row = PaymentDispute(
+            payment_id=payment.id,
+            gateway=payment.gateway,
+            external_id=found.external_id,
+            charge_external_id=found.charge_external_id,
+            amount_fen=found.amount_fen,
+            status=found.status,
+            gateway_status=found.gateway_status,
+            reason=found.reason,
+            opened_at=found.opened_at or now,
+            closed_at=now if closes else None,
+        )
+        session.add(row)
+        action = _DISPUTE_CLOSED_ACTION.get(found.status, "payment.dispute_opened")
+    else:
+        if not rules.dispute_may_move(
+            row.status, row.gateway_status, found.status, found.gateway_status
+        ):
+            return False
+        previous = row.gateway_status
+        row.status = found.status
+        row.gateway_status = found.gateway_status
+        row.amount_fen = found.amount_fen
+        row.reason = found.reason or row.reason
+        row.charge_external_id = row.charge_external_id or found.charge_external_id
+        row.closed_at = now if closes else None
+        action = _DISPUTE_CLOSED_ACTION.get(found.status, "payment.dispute_updated")
+    session.flush()
+    withheld = session.scalar(
+        sa.select(sa.func.coalesce(sa.func.sum(PaymentDispute.amount_fen), 0)).where(
+            PaymentDispute.payment_id == payment.id,
+            PaymentDispute.status.in_(DISPUTE_WITHHOLDS),
+        )
+    )
+    # A charge is disputed once, so this never exceeds the payment; the CHECK guards it too.
+    payment.disputed_fen = min(int(withheld or 0), payment.amount_fen)
+    session.flush()
+    record(
+        session,
+        action,
+        actor_id=None,
+        subject_type="payment",
+        subject_id=payment.id,
+        reference=payment.reference,
+        dispute_id=row.id,
+        external_id=row.external_id,
+        amount_fen=row.amount_fen,
+        gateway_status=row.gateway_status,
+        previous=previous,
+        reason=row.reason,
+        disputed_fen=payment.disputed_fen,
+    )
+    if previous is None or closes:
+        _tell_finance_of_dispute(session, payment, row)
+    return True
+
+
+def _tell_finance_of_dispute(session: Session, payment: Payment, row: PaymentDispute) -> None:
+    received = refundable_fen(session, payment)
+    officers = session.scalars(
+        sa.select(User).where(User.role == Role.FINANCE, User.is_active.is_(True)).order_by(User.id)
+    )
+    for officer in officers:
+        notify(
+            session,
+            officer,
+            "payment_disputed",
+            name=officer.display_name,
+            payment_id=payment.id,
+            reference=payment.reference,
+            description=payment.description,
+            paid_fen=payment.amount_fen,
+            amount_fen=row.amount_fen,
+            status=row.status.value,
+            gateway_status=row.gateway_status,
+            reason=row.reason,
+            disputed_fen=payment.disputed_fen,
+            received_fen=received,
+        )
+
+
 # --------------------------------------------------------------------------- convergence
 
 
@@ -830,8 +998,8 @@ def sync_from_gateway(
     now: datetime | None = None,
 ) -> Payment:
     """Re-read the payment from its gateway and converge: open it if it never was, apply its
-    status, pick up refunds (ours whose answer was lost, and any made elsewhere), and carry
-    out refunds still pending. Safe to run any number of times (also a job). Offline payments
+    status, pick up refunds (ours whose answer was lost, and any made elsewhere) and
+    chargebacks, and carry out refunds still pending. Safe to run any number of times (also a job). Offline payments
     are returned unchanged: the database is their record."""
     payment = get_payment(session, payment_id, lock=True)
     if payment.gateway is GatewayKind.OFFLINE:
@@ -844,6 +1012,8 @@ def sync_from_gateway(
     if payment.status is PaymentStatus.SUCCEEDED:
         for found in gw.list_refunds(payment.external_id):
             apply_gateway_refund(session, payment, found, now=now)
+        for dispute in gw.list_disputes(payment.external_id):
+            apply_gateway_dispute(session, payment, dispute, now=now)
         pending = session.scalars(
             sa.select(PaymentRefund.id).where(
                 PaymentRefund.payment_id == payment.id,
@@ -859,8 +1029,9 @@ def sync_from_gateway(
 def payments_needing_sync(
     session: Session, *, older_than: timedelta = timedelta(minutes=15), now: datetime | None = None
 ) -> list[int]:
-    """Gateway payments that may have lost an update: not yet final, or with a refund still
-    pending, and untouched for ``older_than``."""
+    """Gateway payments that may have lost an update: not yet final, with a refund still
+    pending, or with a chargeback still open, and untouched for ``older_than``. (A chargeback
+    stays open for weeks; re-reading it daily lets a lost "closed" event still arrive.)"""
     cutoff = (now or utcnow()) - older_than
     unsettled = sa.select(Payment.id).where(
         Payment.gateway != GatewayKind.OFFLINE,
@@ -876,5 +1047,15 @@ def payments_needing_sync(
             PaymentRefund.created_at < cutoff,
         )
     )
+    disputed = (
+        sa.select(PaymentDispute.payment_id)
+        .join(Payment, Payment.id == PaymentDispute.payment_id)
+        .where(
+            Payment.gateway != GatewayKind.OFFLINE,
+            PaymentDispute.status == PaymentDisputeStatus.OPEN,
+            PaymentDispute.updated_at < cutoff,
+        )
+    )
     ids = set(session.scalars(unsettled)) | set(session.scalars(refunding))
+    ids |= set(session.scalars(disputed))
     return sorted(ids)

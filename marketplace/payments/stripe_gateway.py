@@ -6,6 +6,11 @@ Stripe-compatible server), so nothing depends on the SDK's global state. The SDK
 network retries are off: every POST carries *our* idempotency key, derived from our database
 row, which survives a crash of this process; the SDK's random retry key would not.
 
+Chargebacks arrive as ``charge.dispute.*`` events carrying a Dispute object: its ``amount``,
+``status`` (``warning_needs_response`` … ``needs_response``, ``under_review``, ``won``,
+``lost``), ``charge`` and, on API versions since 2019, ``payment_intent``. A dispute that names
+only its charge is matched by reading the charge (:meth:`StripeGateway.intent_id_for_charge`).
+
 Webhook signatures follow Stripe's scheme: the ``Stripe-Signature`` header carries
 ``t=<unix time>`` and one or more ``v1=<hex>`` values, each an HMAC-SHA256 with the endpoint
 secret over ``"{t}.{raw body}"``. We check it ourselves (constant-time compare) so that the
@@ -30,8 +35,18 @@ from marketplace.payments.errors import (
     GatewayUnavailable,
     InvalidWebhook,
 )
-from marketplace.payments.gateway import GatewayEvent, GatewayIntent, GatewayRefund
-from marketplace.payments.models import GatewayKind, PaymentStatus, RefundStatus
+from marketplace.payments.gateway import (
+    GatewayDispute,
+    GatewayEvent,
+    GatewayIntent,
+    GatewayRefund,
+)
+from marketplace.payments.models import (
+    GatewayKind,
+    PaymentDisputeStatus,
+    PaymentStatus,
+    RefundStatus,
+)
 
 SIGNATURE_TOLERANCE_SECONDS = 300
 _TIMEOUT_SECONDS = 20
@@ -62,6 +77,29 @@ _EVENT_STATUS = {
 }
 _REFUND_EVENTS = frozenset(
     {"refund.created", "refund.updated", "refund.failed", "charge.refund.updated"}
+)
+#: Stripe's dispute statuses mapped onto ours; anything else (a status Stripe adds later)
+#: counts as open, so money is never counted as received while in doubt.
+_DISPUTE_STATUS = {
+    "warning_needs_response": PaymentDisputeStatus.OPEN,
+    "warning_under_review": PaymentDisputeStatus.OPEN,
+    "needs_response": PaymentDisputeStatus.OPEN,
+    "under_review": PaymentDisputeStatus.OPEN,
+    "won": PaymentDisputeStatus.WON,
+    "lost": PaymentDisputeStatus.LOST,
+    "warning_closed": PaymentDisputeStatus.CLOSED,
+    "prevented": PaymentDisputeStatus.CLOSED,
+    "charge_refunded": PaymentDisputeStatus.CLOSED,
+}
+#: Every event about a dispute carries the whole Dispute object; the status inside decides.
+_DISPUTE_EVENTS = frozenset(
+    {
+        "charge.dispute.created",
+        "charge.dispute.updated",
+        "charge.dispute.closed",
+        "charge.dispute.funds_withdrawn",
+        "charge.dispute.funds_reinstated",
+    }
 )
 
 
@@ -122,6 +160,31 @@ def refund_from(obj: Any) -> GatewayRefund:
         refund_id=_int_or_none(_get(metadata, "refund_id")),
         payment_external_id=payment_intent if isinstance(payment_intent, str) else None,
         failure_message=_get(obj, "failure_reason"),
+    )
+
+
+def _id_of(value: Any) -> str | None:
+    """An id field that may be a plain id or an expanded object."""
+    if isinstance(value, str):
+        return value or None
+    found = _get(value, "id")
+    return str(found) if found else None
+
+
+def dispute_from(obj: Any) -> GatewayDispute:
+    """Our view of a Stripe Dispute (SDK object or the dict inside an event)."""
+    stripe_status = str(_get(obj, "status", ""))
+    created = _int_or_none(_get(obj, "created"))
+    return GatewayDispute(
+        external_id=str(_get(obj, "id")),
+        status=_DISPUTE_STATUS.get(stripe_status, PaymentDisputeStatus.OPEN),
+        gateway_status=stripe_status[:40] or "unknown",
+        amount_fen=int(_get(obj, "amount", 0)),
+        currency=str(_get(obj, "currency", "")).upper(),
+        opened_at=datetime.fromtimestamp(created, UTC) if created else None,
+        payment_external_id=_id_of(_get(obj, "payment_intent")),
+        charge_external_id=_id_of(_get(obj, "charge")),
+        reason=(str(_get(obj, "reason"))[:100] if _get(obj, "reason") else None),
     )
 
 
@@ -271,6 +334,25 @@ class StripeGateway:
             )
         return [refund_from(r) for r in page.data]
 
+    # -------------------------------------------------------------- disputes
+
+    def list_disputes(self, payment_external_id: str) -> list[GatewayDispute]:
+        with _errors():
+            page = self.client.v1.disputes.list(
+                params={"payment_intent": payment_external_id, "limit": 100}
+            )
+        return [dispute_from(d) for d in page.data]
+
+    def intent_id_for_charge(self, charge_external_id: str) -> str | None:
+        try:
+            with _errors():
+                charge = self.client.v1.charges.retrieve(charge_external_id)
+        except GatewayError as exc:
+            if getattr(exc.__cause__, "http_status", None) == 404:
+                return None
+            raise
+        return _id_of(_get(charge, "payment_intent"))
+
     # -------------------------------------------------------------- webhooks
 
     def parse_webhook(self, payload: bytes, signature: str | None, *, now: float) -> GatewayEvent:
@@ -298,6 +380,11 @@ class StripeGateway:
             refund = refund_from(obj)
             return GatewayEvent(
                 **base, refunds=(refund,), payment_external_id=refund.payment_external_id
+            )
+        if event_type in _DISPUTE_EVENTS:
+            dispute = dispute_from(obj)
+            return GatewayEvent(
+                **base, disputes=(dispute,), payment_external_id=dispute.payment_external_id
             )
         if event_type == "charge.refunded":
             payment_intent = _get(obj, "payment_intent")

@@ -7,14 +7,18 @@
 * **once** — the event id is inserted into ``payment_webhook_events`` (unique per gateway)
   before anything is applied; a replay finds the row (or, when two deliveries race, fails on
   the unique key) and changes nothing;
-* **order-independent** — payment status only moves up the precedence of :mod:`.rules`, and
-  refunds are keyed by their own ids, so late, repeated or reordered events end in the state
-  the gateway holds;
+* **order-independent** — payment status only moves up the precedence of :mod:`.rules`,
+  refunds are keyed by their own ids, and chargebacks (``charge.dispute.*``) are keyed by the
+  dispute id and only move forward (open → won / lost / closed), so late, repeated or
+  reordered events end in the state the gateway holds;
 * **attributable** — the row records which payment it touched and whether it was applied.
 
 An event about a PaymentIntent whose id we never stored (the process died after Stripe
 created it) is matched through the payment id and reference in the intent's metadata, and
-the id is adopted. Events about unknown payments are acknowledged (200) and recorded as
+the id is adopted. A dispute that names only its charge (older Stripe API versions) is matched
+by asking the gateway which PaymentIntent the charge belongs to; if the gateway cannot be
+reached the delivery fails (nothing is recorded) and Stripe delivers it again later. Events
+about unknown payments are acknowledged (200) and recorded as
 ignored, so the gateway stops re-sending them.
 """
 
@@ -88,7 +92,7 @@ def process_webhook(
         # A concurrent delivery of the same event committed first.
         return _duplicate(event)
 
-    payment = _payment_for(session, gw.kind, event)
+    payment = _payment_for(session, gw, event)
     if payment is None:
         row.note = "no payment on this platform matches the event"
         session.flush()
@@ -134,9 +138,14 @@ def _result(row: WebhookEvent, event: GatewayEvent) -> WebhookResult:
     )
 
 
-def _payment_for(session: Session, kind: GatewayKind, event: GatewayEvent) -> Payment | None:
+def _payment_for(session: Session, gw: PaymentGateway, event: GatewayEvent) -> Payment | None:
     """The payment an event is about, locked; adopts the intent id after a lost response."""
+    kind = gw.kind
     external_id = event.intent.external_id if event.intent else event.payment_external_id
+    if external_id is None and event.disputes:
+        charge = event.disputes[0].charge_external_id
+        if charge:
+            external_id = gw.intent_id_for_charge(charge)
     if external_id:
         payment = session.scalar(
             sa.select(Payment)
@@ -185,6 +194,16 @@ def _apply(
         if services.apply_intent(session, payment, event.intent, now=event.occurred_at):
             return True, None
         return False, f"status {before.value} kept (event says {event.intent.status.value})"
+    if event.disputes:
+        if payment.status is not PaymentStatus.SUCCEEDED:
+            # Only a paid charge can be disputed, so the success event is late (or was lost).
+            jobs.enqueue(session, services.SYNC_JOB, payment.id)
+            return False, f"dispute event while {payment.status.value}; sync queued"
+        changed = False
+        for dispute in event.disputes:
+            moved = services.apply_gateway_dispute(session, payment, dispute, now=event.occurred_at)
+            changed = moved or changed
+        return changed, None if changed else "dispute news already recorded or stale"
     if event.refunds or event.amount_refunded_fen is not None:
         if payment.status is not PaymentStatus.SUCCEEDED:
             # Stripe refunds only paid charges, so the success event is late (or was lost):
@@ -194,7 +213,7 @@ def _apply(
         changed = False
         for found in event.refunds:
             changed = services.apply_gateway_refund(session, payment, found, now=now) or changed
-        known = payment.amount_fen - services.refundable_fen(session, payment)
+        known = payment.refunded_fen + services.refunds_in_flight_fen(session, payment)
         if event.amount_refunded_fen is not None and event.amount_refunded_fen > known:
             # The event states a total we cannot attribute to refund ids: ask the gateway.
             jobs.enqueue(session, services.SYNC_JOB, payment.id)

@@ -38,13 +38,14 @@ from marketplace.provider.forms import (
     RelatedPartyForm,
     ServiceForm,
 )
-from providers import bank_changes, catalogue, credit, documents, related, services
+from providers import bank_changes, catalogue, credit, documents, evidence, related, services
 from providers.documents import DocumentStorage
 from providers.models import (
     DocumentKind,
     ParticipationStatus,
     PricingMode,
     Provider,
+    QualificationChange,
     QualificationKind,
     RelationKind,
     Service,
@@ -189,6 +190,7 @@ def _version(raw: Any) -> int | None:
 
 @bp.route("/application/qualifications", methods=["GET", "POST"])
 def qualifications() -> ResponseReturnValue:
+    session = db_session()
     provider = _provider()
     forms = {kind: QualificationForm(prefix=kind.value) for kind in QualificationKind}
     status = 200
@@ -200,7 +202,7 @@ def qualifications() -> ResponseReturnValue:
         form = forms[kind]
         if form.validate_on_submit():
             try:
-                services.set_qualification(
+                result = services.set_qualification(
                     db_session(),
                     provider,
                     kind,
@@ -213,7 +215,16 @@ def qualifications() -> ResponseReturnValue:
                 show_error(form, exc)
                 status = exc.status
             else:
-                flash(_("Saved."), "success")
+                if isinstance(result, QualificationChange):
+                    flash(
+                        _(
+                            "Your new number awaits a reviewer. Until it is accepted, the "
+                            "current number stays in force."
+                        ),
+                        "success",
+                    )
+                else:
+                    flash(_("Saved."), "success")
                 return redirect(url_for("provider.qualifications"))
         else:
             status = 400
@@ -229,6 +240,8 @@ def qualifications() -> ResponseReturnValue:
         formats=QUALIFICATION_FORMATS,
         editable=services.is_editable(provider),
         remove_form=FlaskForm(),
+        pending={c.kind: c for c in evidence.pending_qualification_changes(session, provider.id)},
+        changes=evidence.qualification_changes_of(session, provider.id),
     ), status
 
 
@@ -272,7 +285,16 @@ def documents_page() -> ResponseReturnValue:
             show_error(form, exc)
             status = exc.status
         else:
-            flash(_("Document uploaded."), "success")
+            if evidence.awaits_own_review(provider):
+                flash(
+                    _(
+                        "Document uploaded. It counts once a reviewer accepts it; until then "
+                        "your accepted documents stay in force."
+                    ),
+                    "success",
+                )
+            else:
+                flash(_("Document uploaded."), "success")
             return redirect(url_for("provider.documents_page"))
     elif form.errors:
         status = 400
@@ -281,6 +303,7 @@ def documents_page() -> ResponseReturnValue:
         form=form,
         documents=documents.documents_of(session, provider.id),
         editable=services.is_editable(provider),
+        reviewed_alone=evidence.awaits_own_review(provider),
         delete_form=FlaskForm(),
         today=_today(),
     ), status
@@ -526,7 +549,7 @@ def related_parties() -> ResponseReturnValue:
 def withdraw_related_party(declaration_id: int) -> ResponseReturnValue:
     form = ReasonForm(prefix="withdraw")
     try:
-        related.withdraw_related_party(
+        declaration = related.withdraw_related_party(
             db_session(),
             _provider(),
             declaration_id,
@@ -535,5 +558,11 @@ def withdraw_related_party(declaration_id: int) -> ResponseReturnValue:
         )
     except DomainError as exc:
         return refuse(exc, "provider.related_parties")
-    flash(_("Declaration withdrawn."), "success")
+    if declaration.is_active:
+        flash(
+            _("Withdrawal requested. The declaration stays in force until a reviewer accepts it."),
+            "success",
+        )
+    else:
+        flash(_("Declaration withdrawn."), "success")
     return redirect(url_for("provider.related_parties"))

@@ -129,6 +129,47 @@ class StripeDashboard:
             params={"payment_intent": intent_id, "amount": amount_fen}
         ).to_dict()
 
+    def dispute(
+        self,
+        intent_id: str,
+        *,
+        amount_fen: int | None = None,
+        status: str = "needs_response",
+        reason: str = "fraudulent",
+        dispute_id: str | None = None,
+        name_the_intent: bool = True,
+    ) -> dict[str, Any]:
+        """The cardholder's bank disputes the intent's charge. localstripe has no disputes, so
+        the Dispute object is built here as Stripe documents it (around the real charge) and
+        handed to the server's dispute list; events carrying it are signed by the tests."""
+        charge = self.intent(intent_id)["latest_charge"]
+        charge_id = charge if isinstance(charge, str) else charge["id"]
+        dispute: dict[str, Any] = {
+            "id": dispute_id or f"dp_{uuid.uuid4().hex[:24]}",
+            "object": "dispute",
+            "amount": amount_fen if amount_fen is not None else self.intent(intent_id)["amount"],
+            "balance_transactions": [],
+            "charge": charge_id,
+            "created": int(time.time()) - 30,
+            "currency": "cny",
+            "evidence_details": {"has_evidence": False, "past_due": False, "submission_count": 0},
+            "is_charge_refundable": False,
+            "livemode": False,
+            "metadata": {},
+            "reason": reason,
+            "status": status,
+        }
+        if name_the_intent:  # API versions since 2019 name the PaymentIntent; older ones do not
+            dispute["payment_intent"] = intent_id
+        self.server.add_dispute(self.keys.secret_key, dispute)
+        return dispute
+
+    def move_dispute(self, dispute: dict[str, Any], status: str) -> dict[str, Any]:
+        """The dispute moves on at Stripe (evidence under review, won, lost …)."""
+        moved = {**dispute, "status": status}
+        self.server.add_dispute(self.keys.secret_key, moved)
+        return moved
+
     def events_for(self, intent_id: str) -> list[dict[str, Any]]:
         """The events localstripe generated for a PaymentIntent, oldest first."""
         everything = self.client.v1.events.list(params={"limit": 100}).auto_paging_iter()

@@ -20,14 +20,18 @@ documentation (so the real SDK and our real gateway code talk to it unchanged):
   PaymentIntent without a successful charge, of a fully refunded charge
   (``charge_already_refunded``) or above the unrefunded remainder is refused as Stripe does;
 * **search** (``GET /v1/payment_intents/search``): absent from localstripe; here the
-  ``metadata['key']:'value'`` clauses (joined by AND) that our gateway uses are supported.
+  ``metadata['key']:'value'`` clauses (joined by AND) that our gateway uses are supported;
+* **disputes** (``GET /v1/disputes?payment_intent=…|charge=…``): localstripe has no disputes at
+  all, and nothing at Stripe lets a test open one on demand through the API. Tests put Dispute
+  objects in with :meth:`LocalStripe.add_dispute` (per API key, as Stripe scopes them per
+  account) and the list endpoint answers from them, in Stripe's list format.
 
 It also records every request (method, path, Idempotency-Key), so tests can prove that each
 outbound POST carried the key we derived from our own row.
 
 Out of reach even with these additions: ``payment_intent.processing`` for cards (localstripe
-only makes SEPA debits asynchronous, on a timer), refund events (``charge.refunded``,
-``refund.*``) and webhook delivery with a per-endpoint secret we control from the test; the
+only makes SEPA debits asynchronous, on a timer), refund and dispute events
+(``charge.refunded``, ``refund.*``, ``charge.dispute.*``) and webhook delivery with a per-endpoint secret we control from the test; the
 webhook tests therefore sign their own events (with real localstripe payloads inside) using
 Stripe's signature scheme.
 """
@@ -96,6 +100,7 @@ class LocalStripe:
     def __init__(self) -> None:
         self.requests: list[RecordedRequest] = []
         self._saved: dict[tuple[str | None, str], _Saved] = {}
+        self._disputes: list[tuple[str, dict[str, Any]]] = []
         self._lock = threading.Lock()
         self._loop = asyncio.new_event_loop()
         self._runner: web.AppRunner | None = None
@@ -120,6 +125,7 @@ class LocalStripe:
         )
         # Before localstripe's routes, or /payment_intents/{id} would swallow "search".
         app.router.add_get("/v1/payment_intents/search", self._search_payment_intents)
+        app.router.add_get("/v1/disputes", self._list_disputes)
         for route in ls_server.app.router.routes():
             canonical = route.resource.canonical if route.resource else None
             if canonical is None or route.method == "HEAD":
@@ -185,6 +191,15 @@ class LocalStripe:
         with self._lock:
             for scope in [s for s in self._saved if s[0] == api_key]:
                 del self._saved[scope]
+
+    def add_dispute(self, api_key: str, dispute: dict[str, Any]) -> None:
+        """What Stripe holds once a cardholder's bank disputes a charge (replaces an earlier
+        state of the same dispute id)."""
+        with self._lock:
+            self._disputes = [
+                (k, d) for k, d in self._disputes if not (k == api_key and d["id"] == dispute["id"])
+            ]
+            self._disputes.append((api_key, dict(dispute)))
 
     def posts(self, path_prefix: str = "/v1/") -> list[RecordedRequest]:
         with self._lock:
@@ -278,6 +293,18 @@ class LocalStripe:
         return await handler(request)
 
     # ------------------------------------------------------------------ added endpoint
+
+    async def _list_disputes(self, request: web.Request) -> web.StreamResponse:
+        api_key = ls_server.get_api_key(request)
+        wanted = {k: request.query[k] for k in ("payment_intent", "charge") if k in request.query}
+        with self._lock:
+            found = [
+                d
+                for k, d in self._disputes
+                if k == api_key and all(d.get(f) == v for f, v in wanted.items())
+            ]
+        body = {"object": "list", "url": "/v1/disputes", "has_more": False, "data": found}
+        return web.Response(text=json.dumps(body), content_type="application/json")
 
     async def _search_payment_intents(self, request: web.Request) -> web.StreamResponse:
         query = request.query.get("query", "")

@@ -71,6 +71,7 @@ PARITY: dict[str, tuple[str, ...] | str] = {
     ),
     "provider.qualifications": (
         f"GET {A}/provider/application",
+        f"GET {A}/provider/application/qualification-changes",
         f"PUT {A}/provider/application/qualifications/cma",
         f"PUT {A}/provider/application/qualifications/cnas",
         f"PUT {A}/provider/application/qualifications/patent_agency",
@@ -208,6 +209,10 @@ PARITY: dict[str, tuple[str, ...] | str] = {
         f"GET {A}/admin/providers",
         f"GET {A}/admin/objections",
         f"GET {A}/admin/bank-changes",
+        # the "changes awaiting review" queue
+        f"GET {A}/admin/documents",
+        f"GET {A}/admin/qualification-changes",
+        f"GET {A}/admin/related-party-withdrawals",
     ),
     "admin.provider_detail": (
         f"GET {A}/admin/providers/{{provider_id}}",
@@ -219,10 +224,24 @@ PARITY: dict[str, tuple[str, ...] | str] = {
         f"GET {A}/admin/providers/{{provider_id}}/credit-events",
         f"GET {A}/admin/providers/{{provider_id}}/related-parties",
         f"GET {A}/admin/bank-changes",
+        f"GET {A}/admin/qualification-changes",
+        f"GET {A}/admin/related-party-withdrawals",
     ),
     "admin.decide_bank_change": (  # <decision> is approve or reject
         f"POST {A}/admin/bank-changes/{{change_id}}/approve",
         f"POST {A}/admin/bank-changes/{{change_id}}/reject",
+    ),
+    "admin.decide_document": (  # <decision> is approve or reject
+        f"POST {A}/admin/documents/{{document_id}}/approve",
+        f"POST {A}/admin/documents/{{document_id}}/reject",
+    ),
+    "admin.decide_qualification_change": (  # <decision> is approve or reject
+        f"POST {A}/admin/qualification-changes/{{change_id}}/approve",
+        f"POST {A}/admin/qualification-changes/{{change_id}}/reject",
+    ),
+    "admin.decide_withdrawal": (  # <decision> is approve or reject
+        f"POST {A}/admin/related-party-withdrawals/{{withdrawal_id}}/approve",
+        f"POST {A}/admin/related-party-withdrawals/{{withdrawal_id}}/reject",
     ),
     "admin.provider_document": (
         f"GET {A}/admin/providers/{{provider_id}}/documents/{{document_id}}",

@@ -11,6 +11,7 @@ import stripe
 
 from marketplace.payments import rules
 from marketplace.payments.errors import InvalidWebhook
+from marketplace.payments.models import PaymentDisputeStatus
 from marketplace.payments.models import PaymentStatus as S
 from marketplace.payments.stripe_gateway import StripeGateway, sign_payload, verify_signature
 
@@ -164,3 +165,80 @@ def test_the_gateway_parses_a_verified_event():
             stripe.WebhookSignature.generate_signature_header(body, SECRET),
             now=time.time(),
         )
+
+
+# --------------------------------------------------------------------------- chargebacks
+
+D = PaymentDisputeStatus
+OPEN_WORDS = ["warning_needs_response", "warning_under_review", "needs_response", "under_review"]
+FINAL = [(D.WON, "won"), (D.LOST, "lost"), (D.CLOSED, "warning_closed")]
+
+
+@pytest.mark.parametrize("current", range(len(OPEN_WORDS)))
+@pytest.mark.parametrize("news", range(len(OPEN_WORDS)))
+def test_an_open_dispute_only_moves_forward_among_open_states(current, news):
+    moves = rules.dispute_may_move(D.OPEN, OPEN_WORDS[current], D.OPEN, OPEN_WORDS[news])
+    assert moves is (news > current)
+
+
+@pytest.mark.parametrize("word", [*OPEN_WORDS, "some_new_word"])
+@pytest.mark.parametrize(("final", "final_word"), FINAL)
+def test_a_final_state_replaces_any_open_one_and_never_changes(word, final, final_word):
+    assert rules.dispute_may_move(D.OPEN, word, final, final_word) is True
+    assert rules.dispute_may_move(final, final_word, D.OPEN, word) is False
+    for other, other_word in FINAL:
+        assert rules.dispute_may_move(final, final_word, other, other_word) is False
+
+
+def _signed_event(event_type: str, obj: dict) -> tuple[bytes, str]:
+    payload = json.dumps(
+        {"id": "evt_d", "type": event_type, "created": 1_800_000_000, "data": {"object": obj}}
+    )
+    header = stripe.WebhookSignature.generate_signature_header(
+        payload, SECRET, timestamp=1_800_000_000
+    )
+    return payload.encode(), header
+
+
+@pytest.mark.parametrize(
+    ("word", "status"),
+    [
+        ("needs_response", D.OPEN),
+        ("under_review", D.OPEN),
+        ("warning_needs_response", D.OPEN),
+        ("warning_under_review", D.OPEN),
+        ("won", D.WON),
+        ("lost", D.LOST),
+        ("warning_closed", D.CLOSED),
+        ("prevented", D.CLOSED),
+        ("a_status_stripe_adds_later", D.OPEN),  # in doubt, not counted as received
+    ],
+)
+def test_the_gateway_parses_dispute_events(word, status):
+    gateway = StripeGateway(
+        api_key="sk_test_x", api_base="http://127.0.0.1:9", webhook_secret=SECRET
+    )
+    dispute = {
+        "id": "dp_1",
+        "object": "dispute",
+        "amount": 1_234,
+        "currency": "cny",
+        "charge": {"id": "ch_1", "object": "charge"},  # expanded, as with ?expand[]=charge
+        "payment_intent": "pi_1",
+        "created": 1_799_999_000,
+        "reason": "fraudulent",
+        "status": word,
+    }
+    for event_type in ("charge.dispute.created", "charge.dispute.updated", "charge.dispute.closed"):
+        payload, header = _signed_event(event_type, dispute)
+        event = gateway.parse_webhook(payload, header, now=1_800_000_000)
+        [found] = event.disputes
+        assert (event.payment_external_id, event.intent, event.refunds) == ("pi_1", None, ())
+        assert (found.external_id, found.status, found.gateway_status) == ("dp_1", status, word)
+        assert (found.amount_fen, found.currency, found.charge_external_id) == (
+            1_234,
+            "CNY",
+            "ch_1",
+        )
+        assert found.opened_at == datetime.fromtimestamp(1_799_999_000, UTC)
+        assert found.reason == "fraudulent"

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from marketplace.audit.models import AuditEvent
 from marketplace.enums import InstitutionType
 from marketplace.errors import PreconditionFailed, ValidationFailed
-from providers import admission, services
+from providers import admission, evidence, services
 from providers.errors import (
     AccreditationLapsed,
     ApplicationIncomplete,
@@ -407,7 +407,7 @@ def test_the_database_refuses_a_refusal_without_reason(session, create_provider)
 
 
 def test_lapsed_accreditation_suspends_and_blocks_reinstatement_until_renewed(
-    session, provider_stages, upload_provider_document
+    app, session, provider_stages, upload_provider_document, reviewer
 ):
     expiry = TODAY + timedelta(days=30)
     provider = provider_stages.admitted(expires_on=expiry)
@@ -425,13 +425,18 @@ def test_lapsed_accreditation_suspends_and_blocks_reinstatement_until_renewed(
     with pytest.raises(AccreditationLapsed) as caught:
         admission.reinstate(session, provider, reason="已续证", actor_id=None, today=after)
     assert caught.value.code == "accreditation_lapsed"
-    upload_provider_document(
+    renewal = upload_provider_document(
         provider,
         DocumentKind.CMA_CERTIFICATE,
         filename="cma-2027.pdf",
         expires_on=after + timedelta(days=365),
         today=after,
     )
+    # The renewal counts once a reviewer accepted it, not on the provider's word.
+    with pytest.raises(AccreditationLapsed):
+        admission.reinstate(session, provider, reason="已续证", actor_id=None, today=after)
+    with app.app_context():  # the provider is told the decision by e-mail
+        evidence.approve_document(session, renewal.id, actor_id=reviewer.id)
     admission.reinstate(session, provider, reason="已续证", actor_id=None, today=after)
     assert provider.status is ProviderStatus.ADMITTED
     assert admission.lapsed_providers(session, after) == []

@@ -1,8 +1,10 @@
-"""Migration 0003: models and schema agree, search structures exist, and it goes down and up."""
+"""Provider migrations: models and schema agree, search structures exist, it goes down and
+up, and 0007 / 0008b carry existing data over."""
 
 from __future__ import annotations
 
 import importlib.util
+import json
 from typing import Any
 
 import sqlalchemy as sa
@@ -211,4 +213,97 @@ def test_0007_ties_existing_objections_to_the_notice_round_they_were_filed_in(da
     finally:
         engine.dispose()
     assert {"provider_bank_changes"} <= _tables(url)
+    assert _provider_diff(url) == []
+
+
+def test_0008b_accepts_documents_on_file_and_keeps_the_latest_assessment_per_evaluator(database):
+    url = database.fresh("provider_evidence")
+    migrate.downgrade(url, "0007")
+    assert "review_status" not in _columns(url, "provider_documents")
+    assert "provider_qualification_changes" not in _tables(url)
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            provider_id = conn.execute(
+                sa.text(
+                    "INSERT INTO providers (name, credit_code, region_code, institution_type,"
+                    " status, contact_name, contact_phone, contact_email, credit_score,"
+                    " created_at, updated_at)"
+                    " VALUES ('评价机构', '91530102MA6N00033A', '530102', 'testing_centre',"
+                    " 'admitted', '联系人', '0871', 'a@b.cn', 92, :t, :t) RETURNING id"
+                ),
+                {"t": "2026-01-01 00:00:00"},
+            ).scalar_one()
+            conn.execute(
+                sa.text(
+                    "INSERT INTO provider_documents (provider_id, kind, original_filename,"
+                    " stored_name, content_type, size_bytes, sha256, expires_on, uploaded_at)"
+                    " VALUES (:p, 'cma_certificate', 'cma.pdf', 'abc.pdf', 'application/pdf',"
+                    " 10, 'x', '2027-01-01', '2026-01-02 03:04:05')"
+                ),
+                {"p": provider_id},
+            )
+
+            def assessment(name: str, period: str, score: int, when: str) -> int:
+                return conn.execute(
+                    sa.text(
+                        "INSERT INTO provider_assessments (provider_id, assessor_kind,"
+                        " evaluator_name, score, period, comment, created_at)"
+                        " VALUES (:p, 'administrator', :n, :s, :w, '年度评价意见。', :t)"
+                        " RETURNING id"
+                    ),
+                    {"p": provider_id, "n": name, "s": score, "w": period, "t": when},
+                ).scalar_one()
+
+            # The same evaluator and period three times: only the latest will count.
+            assessment("昆明市科技局", "2026", 100, "2026-02-01 00:00:00")
+            assessment("昆明市科技局", "2026", 100, "2026-03-01 00:00:00")
+            latest = assessment("昆明市科技局", "2026", 60, "2026-04-01 00:00:00")
+            # Spelled differently, the same key once normalised; the later one is kept.
+            other = assessment("云南省  科技厅", "2026-h1", 80, "2026-02-01 00:00:00")
+            assessment("云南省 科技厅", "2026-H1", 90, "2026-01-01 00:00:00")
+    finally:
+        engine.dispose()
+    migrate.upgrade(url, "heads")
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            status, decided_at, uploaded_at = conn.execute(
+                sa.text("SELECT review_status, decided_at, uploaded_at FROM provider_documents")
+            ).one()
+            kept = conn.execute(
+                sa.text(
+                    "SELECT id, evaluator_name, period, score FROM provider_assessments ORDER BY id"
+                )
+            ).all()
+            replaced = conn.execute(
+                sa.text(
+                    "SELECT subject_id, detail FROM audit_events"
+                    " WHERE action = 'provider.assessment_replaced' ORDER BY id"
+                )
+            ).all()
+            score = conn.execute(
+                sa.text("SELECT credit_score FROM providers WHERE id = :p"), {"p": provider_id}
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    assert status == "accepted" and decided_at == uploaded_at
+    assert [tuple(row) for row in kept] == [
+        (latest, "昆明市科技局", "2026", 60),
+        (other, "云南省 科技厅", "2026-H1", 80),
+    ]
+    assert len(replaced) == 3 and {r[0] for r in replaced} == {provider_id}
+    details = [r[1] if isinstance(r[1], dict) else json.loads(r[1]) for r in replaced]
+    assert sorted((d["assessment_id"], d["previous"]["score"]) for d in details) == sorted(
+        [(latest, 100), (latest, 100), (other, 90)]
+    )
+    assert {d["previous"]["recorded_at"][:10] for d in details} == {
+        "2026-01-01",
+        "2026-02-01",
+        "2026-03-01",
+    }
+    # The cached score no longer counts the duplicates. E = 75 with no ratings;
+    # G = (60 + 80) / 2 = 70: round((50 * 75 + 25 * 70) / 75) = 73 (it was 92).
+    assert score == 73
+    assert {"provider_qualification_changes", "provider_related_party_withdrawals"} <= _tables(url)
     assert _provider_diff(url) == []

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 
-from marketplace.enums import ServiceCategory
-from marketplace.errors import NotFound, ValidationFailed
+from marketplace.audit.models import AuditEvent
+from marketplace.enums import Role, ServiceCategory
+from marketplace.errors import NotFound, PermissionDenied, ValidationFailed
+from marketplace.notifications.models import OutboundEmail
 from providers import related
 from providers.errors import (
     CategoryNotAdmitted,
@@ -18,6 +21,7 @@ from providers.errors import (
     ProviderRevoked,
     ProviderSuspended,
     ReasonRequired,
+    ReviewNotPending,
     ServiceInactive,
 )
 from providers.models import (
@@ -25,8 +29,11 @@ from providers.models import (
     ProgrammeParticipation,
     ProviderStatus,
     RelatedParty,
+    RelatedPartyWithdrawal,
     RelationKind,
+    ReviewStatus,
 )
+from tests.conftest import rows
 from tests.support.fixtures import unique_credit_code
 
 
@@ -43,7 +50,7 @@ def _declare(session, provider, code, **overrides):
 
 
 def test_orders_between_declared_related_parties_are_refused(
-    session, create_service, create_enterprise
+    app, session, create_service, create_enterprise, reviewer
 ):
     service = create_service()
     enterprise = create_enterprise()
@@ -61,6 +68,12 @@ def test_orders_between_declared_related_parties_are_refused(
     related.withdraw_related_party(
         session, service.provider, declaration.id, reason="股权已转让。", actor_id=None
     )
+    # An admitted provider only asks: the declaration holds until a reviewer accepts.
+    with pytest.raises(related.RelatedPartyConflict):
+        related.ensure_orderable(session, service, enterprise)
+    assert declaration.pending_withdrawal is not None
+    with app.app_context():
+        related.approve_withdrawal(session, declaration.pending_withdrawal.id, actor_id=reviewer.id)
     related.ensure_orderable(session, service, enterprise)
     assert related.related_parties_of(session, service.provider.id, active_only=True) == []
     # Declaring it again re-activates the same record.
@@ -173,3 +186,117 @@ def test_programme_rules(session, create_service, create_enterprise, create_prog
     programme.eligible_categories = ["ip", "testing"]
     session.flush()
     related.ensure_orderable(session, service, enterprise, programme)
+
+
+# --------------------------------------------------------------------------- withdrawals
+
+
+@pytest.fixture
+def ctx(app):
+    """Decisions e-mail the provider; the outbox reads the app's settings."""
+    with app.app_context():
+        yield
+
+
+def test_a_withdrawal_is_a_request_and_the_declaration_holds_until_accepted(
+    ctx, session, create_service, create_enterprise, create_user, reviewer
+):
+    service = create_service()
+    provider, enterprise = service.provider, create_enterprise()
+    user = create_user(Role.PROVIDER, provider=provider)
+    declaration = _declare(session, provider, enterprise.credit_code, actor_id=user.id)
+    related.withdraw_related_party(
+        session, provider, declaration.id, reason="股权已于上月转让。", actor_id=user.id
+    )
+    assert declaration.is_active
+    request = declaration.pending_withdrawal
+    assert request is not None and request.status is ReviewStatus.PENDING
+    assert related.related_at(session, provider.id, enterprise.id)
+    with pytest.raises(related.RelatedPartyConflict):
+        related.ensure_orderable(session, service, enterprise)
+
+    # The same request again changes nothing; a different reason replaces it.
+    related.withdraw_related_party(
+        session, provider, declaration.id, reason="股权已于上月转让。", actor_id=user.id
+    )
+    assert declaration.pending_withdrawal.id == request.id
+    related.withdraw_related_party(
+        session, provider, declaration.id, reason="股权转让已完成工商变更。", actor_id=user.id
+    )
+    newer = declaration.pending_withdrawal
+    assert newer.id != request.id and request.status is ReviewStatus.SUPERSEDED
+
+    for role in (Role.FINANCE, Role.SYSADMIN, Role.PROVIDER):
+        with pytest.raises(PermissionDenied):
+            related.approve_withdrawal(session, newer.id, actor_id=create_user(role).id)
+    with pytest.raises(ReasonRequired):
+        related.reject_withdrawal(session, newer.id, actor_id=reviewer.id, reason=" ")
+    related.reject_withdrawal(
+        session, newer.id, actor_id=reviewer.id, reason="未见工商变更登记材料"
+    )
+    assert declaration.is_active and declaration.pending_withdrawal is None
+    assert newer.status is ReviewStatus.REJECTED and newer.decided_by_id == reviewer.id
+    with pytest.raises(ReviewNotPending):
+        related.approve_withdrawal(session, newer.id, actor_id=reviewer.id)
+    assert related.related_at(session, provider.id, enterprise.id)
+
+    third = related.withdraw_related_party(
+        session, provider, declaration.id, reason="附工商变更登记通知书。", actor_id=user.id
+    ).pending_withdrawal
+    related.approve_withdrawal(session, third.id, actor_id=reviewer.id, reason="已核对")
+    assert not declaration.is_active
+    assert declaration.withdrawal_reason == "附工商变更登记通知书。"
+    assert declaration.withdrawn_by_id == reviewer.id
+    assert not related.related_at(session, provider.id, enterprise.id)
+    related.ensure_orderable(session, service, enterprise)
+
+    actions = [
+        e.action
+        for e in rows(session, AuditEvent, AuditEvent.action.like("provider.related_party_%"))
+    ]
+    assert actions.count("provider.related_party_withdrawal_requested") == 3
+    assert {
+        "provider.related_party_withdrawal_superseded",
+        "provider.related_party_withdrawal_rejected",
+        "provider.related_party_withdrawal_accepted",
+    } <= set(actions)
+    mails = rows(session, OutboundEmail, OutboundEmail.template == "provider_review_decision")
+    assert len(mails) == 2 and all(m.to_address == user.email for m in mails)
+    assert any("未见工商变更登记材料" in m.body for m in mails)
+
+
+def test_a_draft_withdraws_at_once(session, create_provider):
+    provider = create_provider(status=ProviderStatus.PENDING)
+    declaration = _declare(session, provider, unique_credit_code())
+    related.withdraw_related_party(
+        session, provider, declaration.id, reason="误报。", actor_id=None
+    )
+    assert not declaration.is_active and declaration.withdrawals == []
+
+
+def test_related_at_sees_shared_codes_and_declarations_in_force(
+    session, create_provider, create_enterprise
+):
+    code = unique_credit_code()
+    same = create_provider(credit_code=code)
+    enterprise = create_enterprise(credit_code=code)
+    other = create_provider()
+    assert related.related_at(session, same.id, enterprise.id)
+    assert not related.related_at(session, other.id, enterprise.id)
+    _declare(session, other, enterprise.credit_code)
+    assert related.related_at(session, other.id, enterprise.id)
+    with pytest.raises(NotFound):
+        related.related_at(session, other.id, 10**12)
+
+
+def test_one_pending_withdrawal_per_declaration_in_the_database(session, create_provider):
+    provider = create_provider()
+    declaration = _declare(session, provider, unique_credit_code())
+    for reason in ("一", "二"):
+        session.add(
+            RelatedPartyWithdrawal(
+                provider_id=provider.id, declaration_id=declaration.id, reason=reason
+            )
+        )
+    with pytest.raises(IntegrityError), session.begin_nested():
+        session.flush()

@@ -583,3 +583,27 @@ def test_a_revocation_after_submission_stops_approval(settlement_world, session)
     assert line.status is ClaimLineStatus.PENDING_REVIEW
     w.review(claim, A.REJECT, reason="电子券已撤销")
     assert line.status is ClaimLineStatus.REJECTED
+
+
+def test_a_relation_declared_after_the_order_stops_the_claim(settlement_world, session):
+    # Checked when orders are placed; a declaration made later must still stop the payment.
+    from providers.models import RelationKind
+    from providers.related import declare_related_party
+
+    w = settlement_world
+    order = w.order()
+    claim = w.claim(order)
+    declare_related_party(
+        session,
+        order.provider,
+        credit_code=order.enterprise.credit_code,
+        name=order.enterprise.name,
+        relation=next(iter(RelationKind)),
+        note=None,
+        actor_id=None,
+    )
+    with pytest.raises(DomainError) as caught:
+        w.review(claim)
+    assert caught.value.code == "related_party"
+    assert caught.value.extra["rule"] == CheckRule.NOT_RELATED.value
+    assert claim.lines[0].status is ClaimLineStatus.PENDING_REVIEW

@@ -8,13 +8,16 @@ import re
 from hypothesis import given
 from hypothesis import strategies as st
 
+from providers.credit import evaluator_key
 from providers.errors import InvalidQualification
 from providers.models import QualificationKind
 from providers.rules import (
     BANK_ACCOUNT_INPUT,
     EMAIL_INPUT,
+    PERIOD_INPUT,
     QUALIFICATION_INPUTS,
     normalise_bank_account,
+    normalise_period,
     normalise_qualification,
 )
 from providers.schemas import ObjectionIn, ProfileIn, nonblank
@@ -58,3 +61,23 @@ def test_schemas_refuse_what_services_would():
         {"objector_name": " 王 ", "objector_contact": "   138   ", "grounds": " " * 20}
     )
     assert set(errors) == {"objector_name", "objector_contact", "grounds"}
+
+
+PERIODS = st.from_regex(r"\s*[0-9]{4}(-[HhQq][0-9])?\s*", fullmatch=True)
+
+
+@given(st.one_of(TEXT, PERIODS))
+def test_period_pattern_is_what_assessments_accept(text):
+    period = normalise_period(text)
+    assert (period is not None) == bool(re.match(PERIOD_INPUT, text))
+    if period is not None:
+        assert re.fullmatch(r"[0-9]{4}(-(H[12]|Q[1-4]))?", period)
+
+
+@given(TEXT)
+def test_evaluator_names_keep_the_lengths_the_schema_checks(text):
+    # The schema counts the trimmed length (2–200); the stored key is never shorter or longer.
+    key = evaluator_key(text)
+    stripped = text.strip()
+    assert len(key) <= len(stripped)
+    assert (len(key) >= 2) == (len(stripped) >= 2)

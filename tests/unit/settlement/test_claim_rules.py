@@ -50,11 +50,12 @@ BREAKS = {
     CheckRule.CLAIM_DEADLINE: {"claim_date": date(2027, 4, 1)},
     CheckRule.INVOICE_UNIQUE: {"invoice_claimed_elsewhere": True},
     CheckRule.NOT_DISPUTED: {"order_disputed": True},
+    CheckRule.NOT_RELATED: {"related_parties": True},
     CheckRule.VOUCHER_NOT_REVOKED: {"voucher_revoked": True},
 }
 
 
-def test_a_sound_line_passes_all_ten_rules_in_order():
+def test_a_sound_line_passes_all_eleven_rules_in_order():
     checks = claim_rules.precheck(GOOD)
     assert [c.rule for c in checks] == list(CheckRule)
     assert all(c.passed for c in checks)
@@ -79,6 +80,7 @@ def test_error_codes_are_the_promised_ones():
     assert codes[CheckRule.INVOICE_UNIQUE] == "invoice_already_claimed"
     assert codes[CheckRule.NOT_DISPUTED] == "order_disputed"
     assert codes[CheckRule.VOUCHER_NOT_REVOKED] == "voucher_revoked"
+    assert codes[CheckRule.NOT_RELATED] == "related_party"
     assert len(set(codes.values())) == len(codes)
 
 

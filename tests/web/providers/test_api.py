@@ -302,12 +302,49 @@ def test_related_parties_through_the_api(client, api_token, create_user):
         409,
         "duplicate_declaration",
     )
-    withdrawn = client.post(
+    requested = client.post(
         f"/api/v1/provider/related-parties/{created.get_json()['id']}/withdraw",
         headers=headers,
         json={"reason": "已转让"},
     )
-    assert withdrawn.get_json()["withdrawn_at"]
+    assert requested.status_code == 200, requested.get_data(as_text=True)
+    # The provider is admitted: the declaration stays in force until a reviewer accepts.
+    body = requested.get_json()
+    assert body["withdrawn_at"] is None
+    pending = body["pending_withdrawal"]
+    assert pending["status"] == "pending" and pending["reason"] == "已转让"
+    reviewer = api_token(create_user(Role.REVIEWER))
+    queue = client.get(
+        "/api/v1/admin/related-party-withdrawals?status=pending", headers=reviewer
+    ).get_json()["items"]
+    assert [w["id"] for w in queue] == [pending["id"]]
+    _problem(
+        client.post(
+            f"/api/v1/admin/related-party-withdrawals/{pending['id']}/approve",
+            headers=headers,
+            json={},
+        ),
+        403,
+        "forbidden",
+    )
+    decided = client.post(
+        f"/api/v1/admin/related-party-withdrawals/{pending['id']}/approve",
+        headers=reviewer,
+        json={},
+    )
+    assert decided.status_code == 200, decided.get_data(as_text=True)
+    assert decided.get_json()["status"] == "accepted"
+    (declaration,) = client.get("/api/v1/provider/related-parties", headers=headers).get_json()
+    assert declaration["withdrawn_at"] and declaration["pending_withdrawal"] is None
+    _problem(
+        client.post(
+            f"/api/v1/admin/related-party-withdrawals/{pending['id']}/reject",
+            headers=reviewer,
+            json={"reason": "重复"},
+        ),
+        409,
+        "review_not_pending",
+    )
 
 
 def test_roles_on_provider_and_admin_endpoints(client, api_token, create_user, create_provider):
