@@ -186,6 +186,22 @@ def _store_precheck(session: Session, line: ClaimLine, now: datetime) -> list[Ch
     return checks
 
 
+#: Lines still awaiting a decision: their checklist is re-run when shown (read-only).
+AWAITING_DECISION = (ClaimLineStatus.PENDING_REVIEW, ClaimLineStatus.REVIEWED)
+
+
+def current_checklist(session: Session, line: ClaimLine) -> list[dict[str, object]]:
+    """The checklist to show for ``line``: for a line awaiting a decision, the pre-check as it
+    stands now (a revocation, a dispute or a related-party declaration since submission shows
+    at once, as approval would find it); otherwise the one recorded. Writes nothing."""
+    if line.status not in AWAITING_DECISION:
+        return list(line.checklist)
+    checks = claim_rules.precheck(
+        gather_facts(session, line.order, claim_date=line.submitted_on, line_id=line.id)
+    )
+    return [c.as_dict() for c in checks]
+
+
 def preview(session: Session, order: Order, *, today: date) -> list[Check]:
     """The checklist an order would get if it were claimed ``today`` (read-only)."""
     return claim_rules.precheck(gather_facts(session, order, claim_date=today))

@@ -97,6 +97,7 @@ def _claim_page(
             claim=claim,
             events=claims.history(session, claim.id),
             rules=RULES,
+            checklists={ln.id: claims.current_checklist(session, ln) for ln in claim.lines},
             pending=pending,
             reviewed=reviewed,
             can_review=role is Role.REVIEWER and bool(pending),

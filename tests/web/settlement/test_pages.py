@@ -301,3 +301,33 @@ def test_the_confirmation_template_is_completed_and_imported(
     assert order.status is OrderStatus.PAID_OUT
     after = client.get(template_url).get_data().decode("utf-8").lstrip("\ufeff")
     assert after.splitlines() == ["line_id,reference,status,bank_transaction_id,date,reason"]
+
+
+def test_the_reviewer_sees_the_checks_as_they_stand_now(client, auth, session, settlement_world):
+    # Submitted with every check passed; the voucher is revoked before anyone decides.
+    from vouchers import expiry
+
+    w = settlement_world
+    order = w.recent_order()
+    claim = _claim_now(w, order)
+    assert claim.lines[0].precheck_passed
+    expiry.revoke_voucher(
+        session,
+        order.voucher.id,
+        reason="虚假材料",
+        actor_id=None,
+        idempotency_key=f"revoke-page-{order.voucher.id}",
+    )
+    session.flush()
+    auth.login(w.reviewer)
+    page = client.get(f"/admin/settlement/claims/{claim.id}").get_data(as_text=True)
+    assert 'data-rule="voucher_not_revoked" data-passed="no"' in page
+    refused = client.post(
+        f"/admin/settlement/claims/{claim.id}/review",
+        data={"decision": "approve", "version": str(claim.version)},
+    )
+    assert refused.status_code == 409
+    assert "voucher_revoked" in refused.get_data(as_text=True)
+    # What was recorded at submission is unchanged (reads write nothing).
+    session.expire_all()
+    assert claim.lines[0].precheck_passed
