@@ -242,6 +242,11 @@ def _render(order: Order, status: int = 200, **forms: Any) -> ResponseReturnValu
     page = render_template(
         "orders/detail.html",
         stripe_publishable_key=publishable_key,
+        voucher_part_lapses=bool(
+            order.voucher is not None
+            and order.voucher_part_fen
+            and today > order.voucher.claim_deadline
+        ),
         stripe_js_url=STRIPE_JS_URL,
         order=order,
         actor=actor,

@@ -48,3 +48,27 @@ def test_a_normal_order_shows_no_lapse(app, order_world, create_order, api_token
         .get_json()
     )
     assert body["voucher_lapsed_fen"] == 0
+
+
+def test_confirming_after_the_deadline_is_announced_before_it_happens(
+    app, session, order_world, create_order
+):
+    from datetime import timedelta
+
+    from marketplace.db import utcnow
+    from vouchers.rules import local_date
+
+    order = create_order(S.DELIVERED)
+    client = app.test_client()
+    assert AuthActions(client).login(order_world.sme(order)).status_code == 302
+    in_time = client.get(f"/orders/{order.id}?lang=en").get_data(as_text=True)
+    assert 'data-testid="lapse-warning"' not in in_time and "Confirming pays" in in_time
+
+    today = local_date(utcnow())
+    voucher = order.voucher
+    voucher.valid_from = min(voucher.valid_from, today - timedelta(days=30))
+    voucher.use_by, voucher.claim_deadline = today - timedelta(days=2), today - timedelta(days=1)
+    session.flush()
+    late = client.get(f"/orders/{order.id}?lang=en").get_data(as_text=True)
+    assert 'data-testid="lapse-warning"' in late
+    assert "can no longer be paid to the provider" in late and "¥1,000.00" in late
