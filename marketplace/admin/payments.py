@@ -74,10 +74,6 @@ class SyncForm(FlaskForm):
     submit = SubmitField(_l("Sync with the gateway"))
 
 
-def _version(form: OfflineReceiptForm | RefundForm) -> int | None:
-    return form_version(form.version.data)
-
-
 @bp.get("/payments")
 @roles_required(Role.FINANCE, Role.AUDITOR)
 def payments() -> ResponseReturnValue:
@@ -199,7 +195,7 @@ def record_receipt(payment_id: int) -> ResponseReturnValue:
             bank_reference=form.bank_reference.data or "",
             amount_fen=parse_yuan(form.amount.data or ""),
             actor_id=current_user.id,
-            expected_version=_version(form),
+            expected_version=form_version(form.version.data),
         )
     except DomainError as exc:
         rollback(session)
@@ -227,7 +223,7 @@ def refund(payment_id: int) -> ResponseReturnValue:
             reason=form.reason.data or "",
             bank_reference=form.bank_reference.data or None,
             actor_id=current_user.id,
-            expected_version=_version(form),
+            expected_version=form_version(form.version.data),
         )
     except DomainError as exc:
         rollback(session)

@@ -46,10 +46,6 @@ FINANCE_DECISIONS = (
 _DEFAULT_QUEUE = {Role.REVIEWER: ClaimStatus.IN_REVIEW, Role.FINANCE: ClaimStatus.AWAITING_FINANCE}
 
 
-def _version(raw: str | None) -> int | None:
-    return form_version(raw)
-
-
 def _decision_form(actions: tuple[ClaimAction, ...], **kwargs: Any) -> DecisionForm:
     form = DecisionForm(**kwargs)
     form.decision.choices = [(a.value, a.label) for a in actions]
@@ -132,7 +128,7 @@ def _decide(claim_id: int, actions: tuple[ClaimAction, ...], finance: bool) -> R
             actor_id=current_user.id,
             reason=form.reason.data,
             line_ids=form.line_ids.data or None,
-            expected_version=_version(form.version.data),
+            expected_version=form_version(form.version.data),
         )
     except DomainError as exc:
         rollback(session)
@@ -270,7 +266,7 @@ def settlement_mark_sent(batch_id: int) -> ResponseReturnValue:
             session,
             batch_id,
             actor_id=current_user.id,
-            expected_version=_version(form.version.data),
+            expected_version=form_version(form.version.data),
         )
     except DomainError as exc:
         rollback(session)

@@ -24,6 +24,7 @@ from marketplace.api.pagination import Page, page_schema
 from marketplace.api.problems import ApiProblem
 from marketplace.db import db_session
 from marketplace.enums import Role
+from marketplace.parsing import ascii_int
 from marketplace.schemas import MAX_ID
 
 #: Any signed-in role.
@@ -228,3 +229,22 @@ def api_user() -> Any:
     if user is None:  # pragma: no cover - guarded by the decorator
         raise ApiProblem(401, "unauthenticated", "Authentication required")
     return user
+
+
+def expected_version(body: dict[str, Any] | None = None) -> int | None:
+    """The version the caller read: ``If-Match: "3"`` (or ``3``) or the body's ``version``;
+    they must agree when both are sent. None: no check asked for."""
+    header = request.headers.get("If-Match")
+    from_header: int | None = None
+    if header is not None:
+        from_header = ascii_int(header.strip().removeprefix("W/").strip('"'))
+        if from_header is None:
+            raise ApiProblem(
+                400, "invalid_if_match", "Invalid If-Match", "If-Match must be a version number"
+            )
+    from_body = (body or {}).get("version")
+    if from_header is not None and from_body is not None and from_header != from_body:
+        raise ApiProblem(
+            400, "invalid_if_match", "Invalid If-Match", "If-Match and version disagree"
+        )
+    return from_header if from_header is not None else from_body

@@ -22,10 +22,10 @@ import io
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Response, current_app, request
+from flask import Response, current_app
 
 from marketplace.api import bp
-from marketplace.api.endpoint import ANY_ROLE, api_user, endpoint
+from marketplace.api.endpoint import ANY_ROLE, api_user, endpoint, expected_version
 from marketplace.api.pagination import Page, paginate
 from marketplace.api.problems import ApiProblem, problem
 from marketplace.auth.models import User
@@ -62,7 +62,6 @@ from marketplace.orders.schemas import (
     RefundOut,
     RefundRecordIn,
 )
-from marketplace.parsing import ascii_int
 from marketplace.payments import services as payments
 from marketplace.payments.models import GatewayKind, Payment, PaymentStatus, remittance_code
 
@@ -75,24 +74,6 @@ MEDIATION = (Role.ENTERPRISE, Role.PROVIDER, Role.REVIEWER)
 #: What the output schemas name, read from the order and dispute rows.
 _ORDER_FIELDS = tuple(name for name in OrderOut().fields if name != "allowed_actions")
 _DISPUTE_FIELDS = tuple(DisputeOut().fields)
-
-
-def _expected_version(body: dict[str, Any] | None = None) -> int | None:
-    """``If-Match: "3"`` (or ``3``) or the body's ``version``; they must agree when both sent."""
-    header = request.headers.get("If-Match")
-    from_header: int | None = None
-    if header is not None:
-        from_header = ascii_int(header.strip().removeprefix("W/").strip('"'))
-        if from_header is None:
-            raise ApiProblem(
-                400, "invalid_if_match", "Invalid If-Match", "If-Match must be a version number"
-            )
-    from_body = (body or {}).get("version")
-    if from_header is not None and from_body is not None and from_header != from_body:
-        raise ApiProblem(
-            400, "invalid_if_match", "Invalid If-Match", "If-Match and version disagree"
-        )
-    return from_header if from_header is not None else from_body
 
 
 @bp.errorhandler(IllegalTransition)
@@ -280,7 +261,7 @@ def quote_order(order_id: int, body: dict[str, Any]) -> dict[str, Any]:
         api_user(),
         price_fen=body["price_fen"],
         note=body["note"],
-        expected_version=_expected_version(body),
+        expected_version=expected_version(body),
     )
     return _detail(order)
 
@@ -302,7 +283,7 @@ def decline_order(order_id: int, body: dict[str, Any]) -> dict[str, Any]:
         order_id,
         api_user(),
         reason=body["reason"],
-        expected_version=_expected_version(body),
+        expected_version=expected_version(body),
     )
     return _detail(order)
 
@@ -327,7 +308,7 @@ def accept_order(order_id: int, body: dict[str, Any]) -> dict[str, Any]:
         voucher_id=body["voucher_id"],
         requested_fen=body["requested_fen"],
         agree=body["agree"],
-        expected_version=_expected_version(body),
+        expected_version=expected_version(body),
     )
     return _detail(order)
 
@@ -366,7 +347,7 @@ def deliver_order(order_id: int, body: dict[str, Any]) -> dict[str, Any]:
         ),
         report=_upload(body["report"]),
         note=body["note"],
-        expected_version=_expected_version(body),
+        expected_version=expected_version(body),
     )
     return _detail(order)
 
@@ -408,7 +389,7 @@ def get_report(order_id: int) -> dict[str, Any]:
 )
 def confirm_order(order_id: int) -> dict[str, Any]:
     order = services.confirm(
-        db_session(), order_id, api_user(), expected_version=_expected_version()
+        db_session(), order_id, api_user(), expected_version=expected_version()
     )
     return _detail(order)
 
@@ -431,7 +412,7 @@ def cancel_order(order_id: int, body: dict[str, Any]) -> dict[str, Any]:
         order_id,
         api_user(),
         reason=body["reason"],
-        expected_version=_expected_version(body),
+        expected_version=expected_version(body),
     )
     return _detail(order)
 
@@ -473,7 +454,7 @@ def refund_order(order_id: int, body: dict[str, Any]) -> Any:
         order_id,
         api_user(),
         bank_reference=body["bank_reference"],
-        expected_version=_expected_version(body),
+        expected_version=expected_version(body),
     )
 
 
@@ -533,7 +514,7 @@ def open_dispute(order_id: int, body: dict[str, Any]) -> dict[str, Any]:
         order_id,
         api_user(),
         reason=body["reason"],
-        expected_version=_expected_version(body),
+        expected_version=expected_version(body),
     )
     return _dispute_view(dispute)
 
@@ -637,6 +618,6 @@ def decide_dispute(order_id: int, body: dict[str, Any]) -> dict[str, Any]:
         note=body["note"],
         refund_fen=body["refund_fen"],
         voucher_restore_fen=body["voucher_restore_fen"],
-        expected_version=_expected_version(body),
+        expected_version=expected_version(body),
     )
     return _dispute_view(dispute)

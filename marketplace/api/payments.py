@@ -10,15 +10,12 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
-from flask import request
 
 from marketplace.api import bp
-from marketplace.api.endpoint import api_user, endpoint
+from marketplace.api.endpoint import api_user, endpoint, expected_version
 from marketplace.api.pagination import Page, paginate
-from marketplace.api.problems import ApiProblem
 from marketplace.db import db_session
 from marketplace.enums import Role
-from marketplace.parsing import ascii_int
 from marketplace.payments import services
 from marketplace.payments.models import Payment, PaymentRefund, WebhookEvent
 from marketplace.payments.schemas import (
@@ -34,24 +31,6 @@ from marketplace.payments.schemas import (
 
 READERS = (Role.FINANCE, Role.AUDITOR)
 WRITERS = (Role.FINANCE,)
-
-
-def _expected_version(body: dict[str, Any]) -> int | None:
-    """``If-Match: "3"`` (or ``3``) or the body's ``version``; they must agree when both sent."""
-    header = request.headers.get("If-Match")
-    from_header: int | None = None
-    if header is not None:
-        from_header = ascii_int(header.strip().removeprefix("W/").strip('"'))
-        if from_header is None:
-            raise ApiProblem(
-                400, "invalid_if_match", "Invalid If-Match", "If-Match must be a version number"
-            )
-    from_body = body.get("version")
-    if from_header is not None and from_body is not None and from_header != from_body:
-        raise ApiProblem(
-            400, "invalid_if_match", "Invalid If-Match", "If-Match and version disagree"
-        )
-    return from_header if from_header is not None else from_body
 
 
 def _detail(payment: Payment) -> dict[str, Any]:
@@ -153,7 +132,7 @@ def record_offline_receipt(payment_id: int, body: dict[str, Any]) -> dict[str, A
         bank_reference=body["bank_reference"],
         amount_fen=body["amount_fen"],
         actor_id=api_user().id,
-        expected_version=_expected_version(body),
+        expected_version=expected_version(body),
     )
     return _detail(payment)
 
@@ -184,7 +163,7 @@ def create_refund(payment_id: int, body: dict[str, Any]) -> PaymentRefund:
         reason=body["reason"],
         bank_reference=body["bank_reference"],
         actor_id=api_user().id,
-        expected_version=_expected_version(body),
+        expected_version=expected_version(body),
     )
 
 

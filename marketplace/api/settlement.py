@@ -16,15 +16,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import sqlalchemy as sa
-from flask import request
 
 from marketplace.api import bp
-from marketplace.api.endpoint import api_user, endpoint
+from marketplace.api.endpoint import api_user, endpoint, expected_version
 from marketplace.api.pagination import Page, paginate
-from marketplace.api.problems import ApiProblem
 from marketplace.db import db_session, utcnow
 from marketplace.enums import ADMIN_ROLES, Role
-from marketplace.parsing import ascii_int
 from marketplace.settlement import cooling_off_days
 from providers import claims, payout_files, payouts
 from providers.claim_models import Claim
@@ -61,24 +58,6 @@ from vouchers.rules import local_date
 CLAIM_READERS = (Role.PROVIDER, *sorted(ADMIN_ROLES))
 PAYOUT_READERS = (Role.FINANCE, Role.AUDITOR)
 TAGS = ["settlement"]
-
-
-def _expected_version(body: dict[str, Any]) -> int | None:
-    """``If-Match: "3"`` (or ``3``) or the body's ``version``; they must agree when both sent."""
-    header = request.headers.get("If-Match")
-    from_header: int | None = None
-    if header is not None:
-        from_header = ascii_int(header.strip().removeprefix("W/").strip('"'))
-        if from_header is None:
-            raise ApiProblem(
-                400, "invalid_if_match", "Invalid If-Match", "If-Match must be a version number"
-            )
-    from_body = body.get("version")
-    if from_header is not None and from_body is not None and from_header != from_body:
-        raise ApiProblem(
-            400, "invalid_if_match", "Invalid If-Match", "If-Match and version disagree"
-        )
-    return from_header if from_header is not None else from_body
 
 
 def _own_provider() -> int | None:
@@ -217,7 +196,7 @@ def settlement_resubmit_claim(claim_id: int, body: dict[str, Any]) -> dict[str, 
         provider_id,
         actor_id=api_user().id,
         line_ids=body["line_ids"],
-        expected_version=_expected_version(body),
+        expected_version=expected_version(body),
     )
     return _detail(claim)
 
@@ -233,7 +212,7 @@ def _decision(
         actor_id=api_user().id,
         reason=reason,
         line_ids=body["line_ids"],
-        expected_version=_expected_version(body),
+        expected_version=expected_version(body),
     )
     return _detail(claim)
 
@@ -474,7 +453,7 @@ def settlement_confirmation_template(batch_id: int) -> dict[str, Any]:
 )
 def settlement_mark_sent(batch_id: int) -> dict[str, Any]:
     batch = payouts.mark_sent(
-        db_session(), batch_id, actor_id=api_user().id, expected_version=_expected_version({})
+        db_session(), batch_id, actor_id=api_user().id, expected_version=expected_version({})
     )
     return batch_view(batch, detail=True)
 

@@ -43,10 +43,6 @@ def _provider_id() -> int:
     return int(current_user.provider_id)
 
 
-def _version(raw: str | None) -> int | None:
-    return form_version(raw)
-
-
 @bp.get("/")
 def claims_list() -> ResponseReturnValue:
     stmt = sa.select(Claim).where(Claim.provider_id == _provider_id()).order_by(Claim.id.desc())
@@ -156,7 +152,7 @@ def resubmit(claim_id: int) -> ResponseReturnValue:
             claim_id,
             _provider_id(),
             actor_id=current_user.id,
-            expected_version=_version(form.version.data),
+            expected_version=form_version(form.version.data),
         )
     except DomainError as exc:
         rollback(session)
