@@ -60,7 +60,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def _init_extensions(app: Flask, settings: Settings) -> None:
-    from marketplace import errors_web, security, templating
+    from marketplace import error_handlers, security, templating
     from marketplace.auth.passwords import use_fast_hashing_for_tests
     from marketplace.db import Database
     from marketplace.extensions import babel, csrf, limiter, login_manager, select_locale
@@ -89,7 +89,7 @@ def _init_extensions(app: Flask, settings: Settings) -> None:
         return user if user is not None and user.is_active else None
 
     templating.init_app(app)
-    errors_web.init_app(app)
+    error_handlers.init_app(app)
     security.init_app(app)
 
 

@@ -225,9 +225,9 @@ def seed_accounts(
         password_hash = password_hash or hash_password(DEMO_PASSWORD)
         user = User(email=email, password_hash=password_hash, display_name=display_name, role=role)
         if role is Role.ENTERPRISE and org_index is not None:
-            user.enterprise = enterprises[org_index]
+            enterprises[org_index].users.append(user)
         elif role is Role.PROVIDER and org_index is not None:
-            user.provider = providers[org_index]
+            providers[org_index].users.append(user)
         session.add(user)
         result.count("accounts")
 

@@ -31,12 +31,11 @@ from __future__ import annotations
 import functools
 import importlib
 import logging
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any
 
 import click
-from flask import Flask, current_app, has_app_context
+from flask import current_app, has_app_context
 from flask.cli import AppGroup
 from sqlalchemy.orm import Session
 
@@ -108,27 +107,16 @@ def _dispatch(settings: Settings, func_path: str, args: tuple[JobArg, ...]) -> N
 
 
 def run_job(func_path: str, *args: JobArg) -> Any:
-    """Entry point for RQ and for inline runs: one job, one transaction, inside the app."""
+    """Entry point for RQ and for inline runs: one job, one transaction, inside the app.
+
+    Jobs need the application (settings, database): inline runs have the request's, and
+    ``flask jobs worker`` runs queued jobs inside the application it was started with. A bare
+    ``rq worker`` has none and is refused here rather than half-configured.
+    """
     func = resolve(func_path)
-    with _app_context():
-        return run_in_transaction(lambda session: func(session, *args))
-
-
-@contextmanager
-def _app_context() -> Iterator[None]:
-    if has_app_context():
-        yield
-        return
-    with _worker_app().app_context():
-        yield
-
-
-@functools.cache
-def _worker_app() -> Flask:
-    """The application a bare ``rq worker`` process runs jobs in (built from the environment)."""
-    from marketplace import create_app
-
-    return create_app()
+    if not has_app_context():
+        raise JobError(f"job {func_path!r} needs the application: run `flask jobs worker`")
+    return run_in_transaction(lambda session: func(session, *args))
 
 
 @functools.cache

@@ -25,7 +25,8 @@ from marketplace.enums import Role
 from marketplace.errors import ValidationFailed
 from providers.errors import BankChangeNotPending, BankChangeSelfApproval
 from providers.models import BankAccountChange, BankChangeStatus, Provider
-from providers.reviews import Checker, decidable, stamp, tell_provider
+from providers.notices import tell_provider
+from providers.reviews import Checker, decidable, stamp
 from providers.rules import clean_reason
 from providers.services import BANK_FIELDS, ensure_account_name
 

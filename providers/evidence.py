@@ -43,7 +43,8 @@ from providers.models import (
     QualificationKind,
     ReviewStatus,
 )
-from providers.reviews import Checker, decidable, stamp, tell_provider
+from providers.notices import tell_provider
+from providers.reviews import Checker, decidable, stamp
 from providers.rules import clean_reason
 
 DECISION_TEMPLATE = "provider_review_decision"

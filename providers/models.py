@@ -12,8 +12,9 @@ from datetime import date, datetime
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
 
+from marketplace.auth.models import User
 from marketplace.db import Base, BigInt, IdMixin, TimestampMixin, enum_column, money_column, utcnow
 from marketplace.enums import InstitutionType, LabelledEnum, ServiceCategory
 
@@ -184,6 +185,11 @@ class Provider(IdMixin, TimestampMixin, Base):
     )
     participations: Mapped[list[ProgrammeParticipation]] = relationship(
         back_populates="provider", order_by="ProgrammeParticipation.programme_id"
+    )
+    #: The kernel's User knows only ``provider_id``; the provider domain adds the navigation
+    #: both ways (``provider.users``, ``user.provider``).
+    users: Mapped[list[User]] = relationship(
+        backref=backref("provider", lazy="joined"), order_by=User.id
     )
 
     __table_args__ = (

@@ -45,7 +45,8 @@ from providers.models import (
     ReviewStatus,
     Service,
 )
-from providers.reviews import Checker, decidable, stamp, tell_provider
+from providers.notices import tell_provider
+from providers.reviews import Checker, decidable, stamp
 from providers.rules import clean_reason
 from providers.services import get_provider, is_editable
 from vouchers.models import Enterprise, Programme

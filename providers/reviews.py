@@ -9,7 +9,7 @@ A request row has ``provider_id``, a status (``pending``, then one decision), th
 it, and ``decided_by_id`` / ``decided_at`` / ``decision_reason``. :func:`decidable` locks the
 provider (``FOR NO KEY UPDATE``) and then the row — the same lock order for every kind — and
 refuses a decider of the wrong role, the maker deciding their own request, and a request that
-is no longer pending. :func:`tell_provider` e-mails the provider's users the decision.
+is no longer pending. :func:`providers.notices.tell_provider` e-mails the provider's users the decision.
 """
 
 from __future__ import annotations
@@ -25,10 +25,8 @@ from marketplace.auth.models import User
 from marketplace.db import utcnow
 from marketplace.enums import Role
 from marketplace.errors import DomainError, NotFound, PermissionDenied
-from marketplace.notifications import notify
 from providers.models import Provider
 from providers.services import get_provider
-from providers.settlement_notices import provider_recipients
 
 PENDING = "pending"
 
@@ -81,17 +79,3 @@ def stamp(
     row.decided_by_id = actor_id
     row.decided_at = utcnow()
     row.decision_reason = reason
-
-
-def tell_provider(session: Session, provider: Provider, template: str, **context: Any) -> None:
-    """Queue ``template`` to each of the provider's users (its contact address without any),
-    with ``name`` and ``provider_name`` added to ``context``."""
-    for recipient in provider_recipients(session, provider.id):
-        notify(
-            session,
-            recipient,
-            template,
-            name=recipient.display_name if isinstance(recipient, User) else provider.name,
-            provider_name=provider.name,
-            **context,
-        )

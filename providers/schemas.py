@@ -6,9 +6,9 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
 
-from marketplace.api.pagination import PageQuerySchema
 from marketplace.credit_code import CreditCodeError, parse_credit_code
 from marketplace.enums import InstitutionType, ServiceCategory
+from marketplace.pagination import PageQuerySchema
 from marketplace.schemas import MAX_ID, Fen, Id, StrictSchema, ZonedDateTime
 from providers.catalogue import MAX_LEAD_TIME_DAYS, MAX_PRICE_FEN
 from providers.models import (

@@ -17,9 +17,12 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from marketplace.audit.services import record
+from marketplace.auth.models import User
+from marketplace.auth.services import OrganisationInput, add_organisation_user, check_account_input
+from marketplace.credit_code import parse_credit_code
 from marketplace.db import utcnow
-from marketplace.enums import ServiceCategory
-from marketplace.errors import NotFound, PreconditionFailed, ValidationFailed
+from marketplace.enums import InstitutionType, ServiceCategory
+from marketplace.errors import DuplicateRegistration, NotFound, PreconditionFailed, ValidationFailed
 from providers.errors import (
     ApplicationIncomplete,
     ApplicationLocked,
@@ -730,3 +733,39 @@ def submit_application(
         provider.notice_ends_on = None
         session.flush()
     return provider
+
+
+def register_provider(
+    session: Session, data: OrganisationInput, *, institution_type: InstitutionType
+) -> User:
+    """Create a provider (pending admission review) and its first user.
+
+    Raises ValidationFailed, DuplicateRegistration.
+    """
+    email, code = check_account_input(session, data)
+    if session.scalar(sa.select(Provider.id).where(Provider.credit_code == code)) is not None:
+        raise DuplicateRegistration(
+            "this credit code is already registered / 该统一社会信用代码已注册", field="credit_code"
+        )
+    parsed = parse_credit_code(code)
+    provider = Provider(
+        name=data.name.strip(),
+        credit_code=code,
+        region_code=parsed.division_code,
+        institution_type=institution_type,
+        contact_name=data.contact_name.strip(),
+        contact_phone=data.contact_phone.strip(),
+        contact_email=email,
+    )
+    session.add(provider)
+    session.flush()
+    user = add_organisation_user(session, data, email, provider_id=provider.id)
+    record(
+        session,
+        "provider.registered",
+        actor_id=user.id,
+        subject_type="provider",
+        subject_id=provider.id,
+        credit_code=code,
+    )
+    return user

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from marketplace.auth.models import User
 from marketplace.enums import Role
 from marketplace.notifications import notify
-from providers.models import Provider
+from providers.notices import provider_recipients
 from providers.settlement_enums import ClaimAction
 
 _WITH_REASON = frozenset(
@@ -33,25 +33,6 @@ _WITH_REASON = frozenset(
 if TYPE_CHECKING:
     from providers.claim_models import Claim, ClaimLine
     from providers.payout_models import PayoutBatch, PayoutLine
-
-
-def provider_recipients(session: Session, provider_id: int) -> list[User | str]:
-    """The provider's active users; its contact address when it has none."""
-    users: list[User | str] = list(
-        session.scalars(
-            sa.select(User)
-            .where(
-                User.provider_id == provider_id,
-                User.role == Role.PROVIDER,
-                User.is_active.is_(True),
-            )
-            .order_by(User.id)
-        )
-    )
-    if users:
-        return users
-    provider = session.get(Provider, provider_id)
-    return [provider.contact_email] if provider is not None and provider.contact_email else []
 
 
 def _name(recipient: User | str, fallback: str) -> str:

@@ -11,7 +11,7 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from marketplace.api.pagination import PageQuerySchema
+from marketplace.pagination import PageQuerySchema
 from marketplace.schemas import Id, StrictSchema, ZonedDateTime
 from providers.claim_models import Claim, ClaimEvent, ClaimLine
 from providers.claims import MAX_ORDERS_PER_CLAIM, MAX_REASON, ClaimableOrder

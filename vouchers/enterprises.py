@@ -1,7 +1,8 @@
 """Enterprises: verification by a reviewer, the dishonesty list (失信), the profile.
 
-Functions take the session first, flush and never commit. Registration itself is in
-:mod:`marketplace.auth.services` (the credit code is validated and the region derived there).
+Functions take the session first, flush and never commit. Registration creates the enterprise
+(the region derived from its credit code) and its first user through
+:mod:`marketplace.auth.services`.
 """
 
 from __future__ import annotations
@@ -13,8 +14,12 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from marketplace.audit.services import record
+from marketplace.auth.models import User
+from marketplace.auth.services import OrganisationInput, add_organisation_user, check_account_input
+from marketplace.credit_code import parse_credit_code
 from marketplace.db import utcnow
-from marketplace.errors import NotFound, PreconditionFailed, ValidationFailed
+from marketplace.enums import SizeClass
+from marketplace.errors import DuplicateRegistration, NotFound, PreconditionFailed, ValidationFailed
 from vouchers import rules
 from vouchers.common import MAX_ID, clean_text, fetch, refuse_nul
 from vouchers.enums import BlacklistAction, VerificationStatus
@@ -235,3 +240,40 @@ def update_profile(
         subject_id=enterprise.id,
     )
     return enterprise
+
+
+def register_enterprise(
+    session: Session, data: OrganisationInput, *, size_class: SizeClass, industry: str | None = None
+) -> User:
+    """Create an enterprise (pending verification) and its first user.
+
+    Raises ValidationFailed, DuplicateRegistration.
+    """
+    email, code = check_account_input(session, data)
+    if session.scalar(sa.select(Enterprise.id).where(Enterprise.credit_code == code)) is not None:
+        raise DuplicateRegistration(
+            "this credit code is already registered / 该统一社会信用代码已注册", field="credit_code"
+        )
+    parsed = parse_credit_code(code)
+    enterprise = Enterprise(
+        name=data.name.strip(),
+        credit_code=code,
+        region_code=parsed.division_code,
+        size_class=size_class,
+        industry=(industry or "").strip() or None,
+        contact_name=data.contact_name.strip(),
+        contact_phone=data.contact_phone.strip(),
+        contact_email=email,
+    )
+    session.add(enterprise)
+    session.flush()
+    user = add_organisation_user(session, data, email, enterprise_id=enterprise.id)
+    record(
+        session,
+        "enterprise.registered",
+        actor_id=user.id,
+        subject_type="enterprise",
+        subject_id=enterprise.id,
+        credit_code=code,
+    )
+    return user

@@ -53,7 +53,6 @@ from sqlalchemy.orm import Session
 from marketplace.audit.services import record
 from marketplace.db import utcnow
 from marketplace.errors import NotFound, ValidationFailed
-from providers.models import Provider
 from vouchers import ledger, rules
 from vouchers.common import MAX_ID
 from vouchers.enums import AccountKind, HoldStatus, TransactionKind, VoucherStatus
@@ -399,14 +398,13 @@ def capture_hold(
 ) -> Hold:
     """Spend a hold for a completed order; a smaller ``amount_fen`` releases the rest.
 
-    Raises AmountInvalid, HoldNotOpen, ClaimDeadlinePassed, NotFound (hold or provider).
+    Raises AmountInvalid, HoldNotOpen, ClaimDeadlinePassed, NotFound (hold). ``provider_id`` is
+    the order's provider; the ledger's foreign key refuses any other.
     """
     now = now or utcnow()
     key = _check_key(idempotency_key)
     if amount_fen is not None:
         rules.validate_amount(amount_fen)
-    if session.get(Provider, provider_id) is None:
-        raise NotFound("没有该服务机构 / no such provider")
     with session.begin_nested():
         voucher, quota, locked = _lock_for_resolution(session, hold)
         if locked.status is not HoldStatus.OPEN:

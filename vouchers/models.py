@@ -12,8 +12,9 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
 
+from marketplace.auth.models import User
 from marketplace.credit_code import CreditCodeError, parse_credit_code
 from marketplace.db import Base, BigInt, IdMixin, TimestampMixin, enum_column, money_column, utcnow
 from marketplace.enums import SizeClass
@@ -81,6 +82,12 @@ class Enterprise(IdMixin, TimestampMixin, Base):
     blacklisted_on: Mapped[date | None] = mapped_column(sa.Date)
     #: Optimistic concurrency for profile edits (If-Match / form field).
     version: Mapped[int] = mapped_column(sa.Integer, default=1, server_default="1")
+
+    #: The kernel's User knows only ``enterprise_id``; the domain that owns enterprises adds the
+    #: navigation both ways (``enterprise.users``, ``user.enterprise``).
+    users: Mapped[list[User]] = relationship(
+        backref=backref("enterprise", lazy="joined"), order_by=User.id
+    )
 
     __table_args__ = (
         sa.CheckConstraint("length(credit_code) = 18", name="credit_code_length"),

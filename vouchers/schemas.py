@@ -11,9 +11,9 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
 
-from marketplace.api.pagination import PageQuerySchema
 from marketplace.credit_code import PROVINCES
 from marketplace.enums import ServiceCategory, SizeClass
+from marketplace.pagination import PageQuerySchema
 from marketplace.schemas import StrictSchema, ZonedDateTime
 from vouchers.enums import (
     ApplicationAction,

@@ -8,7 +8,6 @@ import sqlalchemy as sa
 
 from marketplace.api import bp
 from marketplace.api.endpoint import api_user, endpoint
-from marketplace.api.pagination import Page, PageQuerySchema, paginate
 from marketplace.auth import services
 from marketplace.auth.models import ApiToken, User
 from marketplace.auth.schemas import (
@@ -21,6 +20,9 @@ from marketplace.auth.schemas import (
 )
 from marketplace.db import db_session
 from marketplace.extensions import limiter
+from marketplace.pagination import Page, PageQuerySchema, paginate
+from providers.services import register_provider as register_provider_account
+from vouchers.enterprises import register_enterprise as register_enterprise_account
 
 
 def _organisation_input(body: dict[str, Any]) -> services.OrganisationInput:
@@ -48,7 +50,7 @@ def _organisation_input(body: dict[str, Any]) -> services.OrganisationInput:
 )
 @limiter.limit("20 per hour")
 def register_enterprise(body: dict[str, Any]) -> User:
-    return services.register_enterprise(
+    return register_enterprise_account(
         db_session(),
         _organisation_input(body),
         size_class=body["size_class"],
@@ -70,7 +72,7 @@ def register_enterprise(body: dict[str, Any]) -> User:
 )
 @limiter.limit("20 per hour")
 def register_provider(body: dict[str, Any]) -> User:
-    return services.register_provider(
+    return register_provider_account(
         db_session(), _organisation_input(body), institution_type=body["institution_type"]
     )
 

@@ -6,12 +6,12 @@ from typing import Any
 
 from marketplace.api import bp
 from marketplace.api.endpoint import endpoint
-from marketplace.api.pagination import Page, paginate
 from marketplace.audit.models import AuditEvent
 from marketplace.audit.schemas import AuditEventOut, AuditQuerySchema
 from marketplace.audit.services import filtered
 from marketplace.db import db_session
 from marketplace.enums import ADMIN_ROLES
+from marketplace.pagination import Page, paginate
 
 
 @endpoint(

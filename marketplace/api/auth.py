@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from flask import g, request
 
-from marketplace.api.problems import ApiProblem
 from marketplace.auth.models import User
 from marketplace.auth.services import user_for_token
 from marketplace.db import db_session
+from marketplace.problems import ApiProblem
 
 
 def load_token_user() -> User | None:

@@ -6,7 +6,6 @@ from typing import Any
 
 from marketplace.api import bp
 from marketplace.api.endpoint import endpoint
-from marketplace.api.pagination import Page, paginate
 from marketplace.db import db_session
 from marketplace.disclosure import services
 from marketplace.disclosure.schemas import (
@@ -17,6 +16,7 @@ from marketplace.disclosure.schemas import (
     YearQuerySchema,
 )
 from marketplace.enums import ADMIN_ROLES
+from marketplace.pagination import Page, paginate
 from vouchers.models import Voucher
 
 

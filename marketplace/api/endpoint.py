@@ -20,11 +20,11 @@ from marshmallow import Schema, ValidationError
 
 from marketplace.api import idempotency
 from marketplace.api.auth import current_api_user, load_token_user
-from marketplace.api.pagination import Page, page_schema
-from marketplace.api.problems import ApiProblem
 from marketplace.db import db_session
 from marketplace.enums import Role
+from marketplace.pagination import Page, page_schema
 from marketplace.parsing import ascii_int
+from marketplace.problems import ApiProblem
 from marketplace.schemas import MAX_ID
 
 #: Any signed-in role.

@@ -10,9 +10,9 @@ import sqlalchemy as sa
 
 from marketplace.api import bp
 from marketplace.api.endpoint import api_user, endpoint
-from marketplace.api.pagination import Page, paginate
 from marketplace.api.vouchers import ENTERPRISE, READERS, REVIEWERS, TAGS, WithExtras
 from marketplace.db import db_session
+from marketplace.pagination import Page, paginate
 from vouchers import services
 from vouchers.enums import VerificationStatus
 from vouchers.models import BlacklistEvent, Enterprise, EnterpriseVerificationEvent

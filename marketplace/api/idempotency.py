@@ -19,8 +19,8 @@ from flask import Response
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from marketplace.api.problems import ApiProblem
 from marketplace.db import Base, IdMixin, utcnow
+from marketplace.problems import ApiProblem
 
 MAX_KEY_LENGTH = 200
 REPLAY_HEADER = "Idempotent-Replayed"

@@ -10,8 +10,8 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Flask
 
 from marketplace.api.endpoint import REGISTRY, EndpointSpec
-from marketplace.api.pagination import page_schema
-from marketplace.api.problems import PROBLEM_MEDIA_TYPE
+from marketplace.pagination import page_schema
+from marketplace.problems import PROBLEM_MEDIA_TYPE
 from marketplace.schemas import MAX_ID
 
 _CONVERTER = re.compile(r"<(?:(?P<conv>[a-z]+):)?(?P<name>\w+)>")

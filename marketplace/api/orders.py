@@ -26,8 +26,6 @@ from flask import Response, current_app
 
 from marketplace.api import bp
 from marketplace.api.endpoint import ANY_ROLE, api_user, endpoint, expected_version
-from marketplace.api.pagination import Page, paginate
-from marketplace.api.problems import ApiProblem, problem
 from marketplace.auth.models import User
 from marketplace.db import db_session
 from marketplace.enums import ADMIN_ROLES, Role
@@ -62,8 +60,10 @@ from marketplace.orders.schemas import (
     RefundOut,
     RefundRecordIn,
 )
+from marketplace.pagination import Page, paginate
 from marketplace.payments import services as payments
 from marketplace.payments.models import GatewayKind, Payment, PaymentStatus, remittance_code
+from marketplace.problems import ApiProblem, problem
 
 TAGS = ["orders"]
 DISPUTE_TAGS = ["orders", "disputes"]

@@ -13,9 +13,9 @@ import sqlalchemy as sa
 
 from marketplace.api import bp
 from marketplace.api.endpoint import api_user, endpoint, expected_version
-from marketplace.api.pagination import Page, paginate
 from marketplace.db import db_session
 from marketplace.enums import Role
+from marketplace.pagination import Page, paginate
 from marketplace.payments import services
 from marketplace.payments.models import Payment, PaymentRefund, WebhookEvent
 from marketplace.payments.schemas import (

@@ -10,10 +10,10 @@ import sqlalchemy as sa
 
 from marketplace.api import bp
 from marketplace.api.endpoint import api_user, endpoint
-from marketplace.api.pagination import Page, PageQuerySchema, paginate
 from marketplace.api.vouchers import PROGRAMME_MANAGERS, READERS, REVIEWERS, TAGS
 from marketplace.db import db_session
 from marketplace.errors import NotFound
+from marketplace.pagination import Page, PageQuerySchema, paginate
 from vouchers import issuance, services
 from vouchers.models import IssuanceBatch, Programme
 from vouchers.schemas import (

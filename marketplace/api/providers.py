@@ -13,11 +13,11 @@ from marshmallow import ValidationError
 
 from marketplace.api import bp
 from marketplace.api.endpoint import api_user, endpoint
-from marketplace.api.pagination import Page, PageQuerySchema, paginate
-from marketplace.api.problems import ApiProblem
 from marketplace.db import db_session
 from marketplace.enums import ADMIN_ROLES, Role
 from marketplace.extensions import limiter
+from marketplace.pagination import Page, PageQuerySchema, paginate
+from marketplace.problems import ApiProblem
 from providers import (
     admission,
     bank_changes,

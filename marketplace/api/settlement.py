@@ -19,9 +19,9 @@ import sqlalchemy as sa
 
 from marketplace.api import bp
 from marketplace.api.endpoint import api_user, endpoint, expected_version
-from marketplace.api.pagination import Page, paginate
 from marketplace.db import db_session, utcnow
 from marketplace.enums import ADMIN_ROLES, Role
+from marketplace.pagination import Page, paginate
 from marketplace.settlement import cooling_off_days
 from providers import claims, payout_files, payouts
 from providers.claim_models import Claim

@@ -17,11 +17,11 @@ from flask import current_app, request
 
 from marketplace.api import bp
 from marketplace.api.endpoint import api_user, endpoint
-from marketplace.api.pagination import Page, paginate
 from marketplace.auth.models import User
 from marketplace.db import db_session
 from marketplace.enums import ADMIN_ROLES, Role
 from marketplace.errors import NotFound
+from marketplace.pagination import Page, paginate
 from vouchers import applications, expiry, services, tokens
 from vouchers.models import Application, Hold, RecoveryFlag, Voucher
 from vouchers.schemas import (

@@ -7,13 +7,15 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.db import Base, BigInt, IdMixin, enum_column, utcnow
 from marketplace.enums import ADMIN_ROLES, Role
-from providers.models import Provider
-from vouchers.models import Enterprise
 
 
 class User(IdMixin, Base):
     """A person who signs in. Enterprise and provider users belong to exactly one organisation;
-    administrators belong to none (the CHECK constraint enforces the pairing)."""
+    administrators belong to none (the CHECK constraint enforces the pairing).
+
+    The organisations are the domains' tables, above this kernel: ``user.enterprise`` and
+    ``user.provider`` are added by :class:`vouchers.models.Enterprise` and
+    :class:`providers.models.Provider`."""
 
     __tablename__ = "users"
 
@@ -30,9 +32,6 @@ class User(IdMixin, Base):
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
-
-    enterprise: Mapped[Enterprise | None] = relationship(lazy="joined")
-    provider: Mapped[Provider | None] = relationship(lazy="joined")
 
     __table_args__ = (
         sa.CheckConstraint(

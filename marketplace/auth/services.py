@@ -21,7 +21,7 @@ from marketplace.auth.passwords import (
 )
 from marketplace.credit_code import CreditCodeError, parse_credit_code
 from marketplace.db import utcnow
-from marketplace.enums import ADMIN_ROLES, InstitutionType, Role, SizeClass
+from marketplace.enums import ADMIN_ROLES, Role
 from marketplace.errors import (
     DuplicateRegistration,
     InvalidCredentials,
@@ -29,8 +29,6 @@ from marketplace.errors import (
     PermissionDenied,
     ValidationFailed,
 )
-from providers.models import Provider
-from vouchers.models import Enterprise
 
 TOKEN_PREFIX = "vm_"
 DEFAULT_TOKEN_DAYS = 90
@@ -58,8 +56,11 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
-def _check_account_input(session: Session, data: OrganisationInput) -> tuple[str, str]:
-    """Validate what every registration shares; return (email, normalised credit code)."""
+def check_account_input(session: Session, data: OrganisationInput) -> tuple[str, str]:
+    """Validate what every registration shares; return (email, normalised credit code).
+
+    Raises ValidationFailed, DuplicateRegistration (the e-mail has an account).
+    """
     errors: dict[str, list[str]] = {}
     email = normalise_email(data.email)
     if "@" not in email or email.startswith("@") or email.endswith("@"):
@@ -83,88 +84,27 @@ def _check_account_input(session: Session, data: OrganisationInput) -> tuple[str
     return email, code
 
 
-def register_enterprise(
-    session: Session, data: OrganisationInput, *, size_class: SizeClass, industry: str | None = None
+def add_organisation_user(
+    session: Session,
+    data: OrganisationInput,
+    email: str,
+    *,
+    enterprise_id: int | None = None,
+    provider_id: int | None = None,
 ) -> User:
-    """Create an enterprise (pending verification) and its first user.
-
-    Raises ValidationFailed, DuplicateRegistration.
-    """
-    email, code = _check_account_input(session, data)
-    if session.scalar(sa.select(Enterprise.id).where(Enterprise.credit_code == code)) is not None:
-        raise DuplicateRegistration(
-            "this credit code is already registered / 该统一社会信用代码已注册", field="credit_code"
-        )
-    parsed = parse_credit_code(code)
-    enterprise = Enterprise(
-        name=data.name.strip(),
-        credit_code=code,
-        region_code=parsed.division_code,
-        size_class=size_class,
-        industry=(industry or "").strip() or None,
-        contact_name=data.contact_name.strip(),
-        contact_phone=data.contact_phone.strip(),
-        contact_email=email,
-    )
+    """The first user of a newly registered enterprise or provider (the domain that owns the
+    organisation creates it, then calls this with its id)."""
+    role = Role.ENTERPRISE if enterprise_id is not None else Role.PROVIDER
     user = User(
         email=email,
         password_hash=hash_password(data.password),
         display_name=data.contact_name.strip() or data.name.strip(),
-        role=Role.ENTERPRISE,
-        enterprise=enterprise,
+        role=role,
+        enterprise_id=enterprise_id,
+        provider_id=provider_id,
     )
-    session.add_all([enterprise, user])
+    session.add(user)
     session.flush()
-    record(
-        session,
-        "enterprise.registered",
-        actor_id=user.id,
-        subject_type="enterprise",
-        subject_id=enterprise.id,
-        credit_code=code,
-    )
-    return user
-
-
-def register_provider(
-    session: Session, data: OrganisationInput, *, institution_type: InstitutionType
-) -> User:
-    """Create a provider (pending admission review) and its first user.
-
-    Raises ValidationFailed, DuplicateRegistration.
-    """
-    email, code = _check_account_input(session, data)
-    if session.scalar(sa.select(Provider.id).where(Provider.credit_code == code)) is not None:
-        raise DuplicateRegistration(
-            "this credit code is already registered / 该统一社会信用代码已注册", field="credit_code"
-        )
-    parsed = parse_credit_code(code)
-    provider = Provider(
-        name=data.name.strip(),
-        credit_code=code,
-        region_code=parsed.division_code,
-        institution_type=institution_type,
-        contact_name=data.contact_name.strip(),
-        contact_phone=data.contact_phone.strip(),
-        contact_email=email,
-    )
-    user = User(
-        email=email,
-        password_hash=hash_password(data.password),
-        display_name=data.contact_name.strip() or data.name.strip(),
-        role=Role.PROVIDER,
-        provider=provider,
-    )
-    session.add_all([provider, user])
-    session.flush()
-    record(
-        session,
-        "provider.registered",
-        actor_id=user.id,
-        subject_type="provider",
-        subject_id=provider.id,
-        credit_code=code,
-    )
     return user
 
 

@@ -22,6 +22,8 @@ from marketplace.enums import InstitutionType, SizeClass
 from marketplace.errors import DomainError, ValidationFailed
 from marketplace.extensions import limiter
 from marketplace.i18n import _
+from providers.services import register_provider as register_provider_account
+from vouchers.enterprises import register_enterprise as register_enterprise_account
 
 bp = Blueprint("auth", __name__)
 
@@ -105,7 +107,7 @@ def register_enterprise() -> ResponseReturnValue:
     form = EnterpriseRegistrationForm()
     if form.validate_on_submit():
         try:
-            user = services.register_enterprise(
+            user = register_enterprise_account(
                 db_session(),
                 _organisation_input(form),
                 size_class=SizeClass(form.size_class.data),
@@ -127,7 +129,7 @@ def register_provider() -> ResponseReturnValue:
     form = ProviderRegistrationForm()
     if form.validate_on_submit():
         try:
-            user = services.register_provider(
+            user = register_provider_account(
                 db_session(),
                 _organisation_input(form),
                 institution_type=InstitutionType(form.institution_type.data),

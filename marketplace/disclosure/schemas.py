@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from marketplace.api.pagination import PageQuerySchema
+from marketplace.pagination import PageQuerySchema
 from marketplace.schemas import Id
 
 EARLIEST_YEAR = 2018  # the Kunming policy (000) that started the service voucher

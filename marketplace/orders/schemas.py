@@ -11,12 +11,12 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from marketplace.api.pagination import PageQuerySchema
 from marketplace.enums import ServiceCategory
 from marketplace.orders.disputes import MAX_MESSAGE, Outcome
 from marketplace.orders.models import DisputeStatus
 from marketplace.orders.rules import Actor, OrderAction, OrderStatus
 from marketplace.orders.services import MAX_QUANTITY, MAX_TEXT
+from marketplace.pagination import PageQuerySchema
 from marketplace.schemas import Fen, Id, StrictSchema, ZonedDateTime
 from vouchers.rules import MAX_AMOUNT_FEN
 

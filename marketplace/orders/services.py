@@ -76,7 +76,7 @@ from providers.credit import rate_service
 from providers.models import PricingMode, Rating
 from providers.related import ensure_orderable
 from vouchers import holds
-from vouchers.models import Voucher
+from vouchers.models import Enterprise, Voucher
 from vouchers.rules import validate_amount
 
 __all__ = [
@@ -147,7 +147,8 @@ def request_service(
     EnterpriseUnverified, ProviderSuspended, ProviderRevoked, ProviderNotAdmitted,
     ServiceInactive, RelatedPartyConflict, ValidationFailed.
     """
-    if user.enterprise_id is None or user.enterprise is None:
+    enterprise = session.get(Enterprise, user.enterprise_id) if user.enterprise_id else None
+    if enterprise is None:
         raise ActorNotAllowed("只有企业用户可以下单 / only enterprise users place orders")
     if (
         isinstance(quantity, bool)
@@ -157,7 +158,6 @@ def request_service(
         raise ValidationFailed("数量无效 / invalid quantity", {"quantity": [f"1–{MAX_QUANTITY}"]})
     text = clean_text(note, "note", required=False)
     service = get_service(session, service_id)
-    enterprise = user.enterprise
     holds.check_enterprise_may_use(enterprise)
     ensure_orderable(session, service, enterprise)
     now = now or utcnow()

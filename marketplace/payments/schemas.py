@@ -6,7 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
-from marketplace.api.pagination import PageQuerySchema
+from marketplace.pagination import PageQuerySchema
 from marketplace.payments.models import (
     GatewayKind,
     PaymentDisputeStatus,

@@ -5,12 +5,12 @@ from __future__ import annotations
 from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from marketplace.api.problems import problem
 from marketplace.db import db_session
 from marketplace.errors import DomainError
 from marketplace.extensions import csrf
 from marketplace.payments.gateway import current_settings
 from marketplace.payments.webhooks import process_webhook
+from marketplace.problems import problem
 
 bp = Blueprint("payments", __name__, url_prefix="/payments")
 # Stripe cannot send our CSRF token; the signature authenticates the request instead.

@@ -11,8 +11,10 @@ from marketplace.auth.models import ApiToken, User
 from marketplace.db import utcnow
 from marketplace.enums import InstitutionType, Role, SizeClass
 from marketplace.errors import DuplicateRegistration, InvalidCredentials, NotFound, ValidationFailed
-from providers.models import ProviderStatus
+from providers.models import Provider, ProviderStatus
+from providers.services import register_provider
 from tests.support.fixtures import unique_credit_code, unique_email
+from vouchers.enterprises import register_enterprise
 from vouchers.models import Enterprise, VerificationStatus
 
 
@@ -35,11 +37,11 @@ def _count(session, model):
 
 def test_enterprise_registration_is_pending_with_region_from_the_code(session):
     data = _input(credit_code=unique_credit_code("532901"), email="  Boss@Example.CN ")
-    user = services.register_enterprise(session, data, size_class=SizeClass.MICRO)
+    user = register_enterprise(session, data, size_class=SizeClass.MICRO)
     assert user.role is Role.ENTERPRISE
     assert user.email == "boss@example.cn"
     assert user.password_hash.startswith("$argon2id$")
-    enterprise = user.enterprise
+    enterprise = session.get(Enterprise, user.enterprise_id)
     assert enterprise.verification_status is VerificationStatus.PENDING
     assert enterprise.region_code == "532901"
     event = session.scalar(
@@ -49,11 +51,10 @@ def test_enterprise_registration_is_pending_with_region_from_the_code(session):
 
 
 def test_provider_registration_is_pending_review(session):
-    user = services.register_provider(
-        session, _input(), institution_type=InstitutionType.KEY_LABORATORY
-    )
-    assert user.provider.status is ProviderStatus.PENDING
-    assert user.provider.institution_type is InstitutionType.KEY_LABORATORY
+    user = register_provider(session, _input(), institution_type=InstitutionType.KEY_LABORATORY)
+    provider = session.get(Provider, user.provider_id)
+    assert provider.status is ProviderStatus.PENDING
+    assert provider.institution_type is InstitutionType.KEY_LABORATORY
 
 
 @pytest.mark.parametrize(
@@ -72,19 +73,21 @@ def test_invalid_registrations_say_which_field_and_write_nothing(
 ):
     before = (_count(session, User), _count(session, Enterprise))
     with pytest.raises(ValidationFailed) as info:
-        services.register_enterprise(session, _input(**overrides), size_class=SizeClass.SMALL)
+        register_enterprise(session, _input(**overrides), size_class=SizeClass.SMALL)
     assert fragment in " ".join(info.value.errors[field])
     assert (_count(session, User), _count(session, Enterprise)) == before
 
 
 def test_duplicate_email_or_credit_code_is_refused(session):
-    first = services.register_enterprise(session, _input(), size_class=SizeClass.SMALL)
+    first = register_enterprise(session, _input(), size_class=SizeClass.SMALL)
     with pytest.raises(DuplicateRegistration) as info:
-        services.register_enterprise(session, _input(email=first.email), size_class=SizeClass.SMALL)
+        register_enterprise(session, _input(email=first.email), size_class=SizeClass.SMALL)
     assert info.value.field == "email"
     with pytest.raises(DuplicateRegistration) as info:
-        services.register_enterprise(
-            session, _input(credit_code=first.enterprise.credit_code), size_class=SizeClass.SMALL
+        register_enterprise(
+            session,
+            _input(credit_code=session.get(Enterprise, first.enterprise_id).credit_code),
+            size_class=SizeClass.SMALL,
         )
     assert info.value.field == "credit_code"
     assert _count(session, Enterprise) == 1

@@ -2,7 +2,7 @@
 
 import json
 
-from marketplace.api.problems import problem
+from marketplace.problems import problem
 
 
 def test_extensions_are_added_and_clashes_go_under_context():

@@ -4,8 +4,8 @@ import re
 
 import sqlalchemy as sa
 
-from marketplace.api.problems import PROBLEM_MEDIA_TYPE
 from marketplace.enums import Role
+from marketplace.problems import PROBLEM_MEDIA_TYPE
 from tests.support.fixtures import PASSWORD, unique_credit_code, unique_email
 from vouchers.models import Enterprise
 

@@ -20,7 +20,12 @@ from providers.search import FTS_TABLE, TRGM_INDEX
 PROVIDER_TABLES = {
     table.name
     for table in metadata.sorted_tables
-    if table.name in {m.__tablename__ for m in vars(models).values() if hasattr(m, "__table__")}
+    if table.name
+    in {
+        m.__tablename__
+        for m in vars(models).values()
+        if hasattr(m, "__table__") and m.__module__ == models.__name__
+    }
 }
 
 

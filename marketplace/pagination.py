@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from marshmallow import Schema, fields, validate
 from sqlalchemy.orm import Session
 
-from marketplace.api.problems import ApiProblem
+from marketplace.errors import ValidationFailed
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
@@ -75,13 +75,7 @@ def _decode(cursor: str) -> list[Any]:
             raise ValueError("bad sort value")
         return [value, ident]
     except (ValueError, TypeError, KeyError, binascii.Error, UnicodeDecodeError):
-        raise ApiProblem(
-            422,
-            "validation_failed",
-            "The input is not valid",
-            "invalid cursor",
-            errors={"cursor": ["Invalid cursor."]},
-        ) from None
+        raise ValidationFailed("invalid cursor", {"cursor": ["Invalid cursor."]}) from None
 
 
 def paginate(

@@ -14,8 +14,8 @@ from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
-from marketplace.api.problems import ApiProblem, problem
 from marketplace.errors import DomainError, ValidationFailed
+from marketplace.problems import ApiProblem, problem
 
 log = logging.getLogger(__name__)
 
