@@ -60,7 +60,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def _init_extensions(app: Flask, settings: Settings) -> None:
-    from marketplace import error_handlers, security, templating
+    from marketplace import error_handlers, security
     from marketplace.auth.passwords import use_fast_hashing_for_tests
     from marketplace.db import Database
     from marketplace.extensions import babel, csrf, limiter, login_manager, select_locale
@@ -88,34 +88,15 @@ def _init_extensions(app: Flask, settings: Settings) -> None:
         user = get_db().session.get(User, number)
         return user if user is not None and user.is_active else None
 
-    templating.init_app(app)
     error_handlers.init_app(app)
     security.init_app(app)
 
 
 def _register_blueprints(app: Flask) -> None:
-    from marketplace.admin.views import bp as admin_bp
     from marketplace.api import register_api
-    from marketplace.auth.views import bp as auth_bp
-    from marketplace.catalogue.views import bp as catalogue_bp
-    from marketplace.disclosure.views import bp as disclosure_bp
-    from marketplace.enterprise.views import bp as enterprise_bp
-    from marketplace.orders.views import bp as orders_bp
-    from marketplace.payments.views import bp as payments_bp
-    from marketplace.provider.views import bp as provider_bp
-    from marketplace.public.views import bp as public_bp
-    from marketplace.settlement.views import bp as settlement_bp
+    from marketplace.web import register_pages
 
-    app.register_blueprint(public_bp)
-    app.register_blueprint(auth_bp)
-    app.register_blueprint(disclosure_bp)
-    app.register_blueprint(admin_bp)
-    app.register_blueprint(enterprise_bp)
-    app.register_blueprint(payments_bp)
-    app.register_blueprint(catalogue_bp)
-    app.register_blueprint(provider_bp)
-    app.register_blueprint(settlement_bp)
-    app.register_blueprint(orders_bp)
+    register_pages(app)
     register_api(app)
 
 

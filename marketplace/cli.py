@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import click
-from flask import Flask, current_app
+from flask import Flask
 from flask.cli import AppGroup
 
 from marketplace import migrate
+from marketplace.config import current_settings
 from marketplace.db import db_session, transactional_command
 from marketplace.enums import ADMIN_ROLES, Role
 from marketplace.errors import DomainError
@@ -17,11 +18,11 @@ demo_cli = AppGroup("demo", help="Demo data.")
 
 
 def _url() -> str:
-    return str(current_app.config["SETTINGS"].database_url)
+    return str(current_settings().database_url)
 
 
 def _ensure_sqlite_dir() -> None:
-    settings = current_app.config["SETTINGS"]
+    settings = current_settings()
     if settings.is_sqlite:
         settings.instance_dir.mkdir(parents=True, exist_ok=True)
 

@@ -198,3 +198,11 @@ class Settings:
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+
+def current_settings() -> Settings:
+    """The running application's settings (web request, CLI command or job)."""
+    from flask import current_app
+
+    settings: Settings = current_app.config["SETTINGS"]
+    return settings

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from marketplace.auth.models import User
 from marketplace.auth.passwords import hash_password
+from marketplace.config import current_settings
 from marketplace.credit_code import make_credit_code, parse_credit_code
 from marketplace.enums import InstitutionType, Role, ServiceCategory, SizeClass
 from providers.models import Provider, ProviderStatus
@@ -753,7 +754,7 @@ def seed_orders(
     context, as ``flask demo seed`` runs. The request note is the natural key."""
     import io
 
-    from flask import current_app, has_app_context
+    from flask import has_app_context
 
     from marketplace.orders import services as orders
     from marketplace.orders.files import OrderFileStorage, Upload
@@ -766,7 +767,7 @@ def seed_orders(
     if not has_app_context():
         return
     now = datetime.combine(today, time(4, 0), UTC)
-    storage = OrderFileStorage.from_settings(current_app.config["SETTINGS"])
+    storage = OrderFileStorage.from_settings(current_settings())
 
     def user(**where: object) -> User | None:
         return session.scalar(sa.select(User).filter_by(**where).order_by(User.id).limit(1))

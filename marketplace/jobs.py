@@ -35,11 +35,11 @@ from collections.abc import Callable
 from typing import Any
 
 import click
-from flask import current_app, has_app_context
+from flask import has_app_context
 from flask.cli import AppGroup
 from sqlalchemy.orm import Session
 
-from marketplace.config import Settings
+from marketplace.config import Settings, current_settings
 from marketplace.db import after_commit, run_in_transaction
 
 log = logging.getLogger(__name__)
@@ -79,7 +79,7 @@ def enqueue(session: Session, func_path: str, *args: JobArg) -> None:
     for arg in args:
         if not isinstance(arg, str | int | float | bool | type(None)):
             raise JobError(f"job argument {arg!r} is not a plain value")
-    settings: Settings = current_app.config["SETTINGS"]
+    settings: Settings = current_settings()
     after_commit(session, functools.partial(_dispatch, settings, func_path, args))
 
 
@@ -146,7 +146,7 @@ def worker(burst: bool) -> None:
     """Run queued jobs. Jobs execute in this process (no fork), inside the application."""
     from rq import SimpleWorker
 
-    settings: Settings = current_app.config["SETTINGS"]
+    settings: Settings = current_settings()
     q = queue(settings)
     click.echo(f"working on queue {settings.job_queue!r}")
     SimpleWorker([q], connection=q.connection).work(burst=burst)

@@ -22,11 +22,12 @@ import io
 from typing import Any
 
 import sqlalchemy as sa
-from flask import Response, current_app
+from flask import Response
 
 from marketplace.api import bp
 from marketplace.api.endpoint import ANY_ROLE, api_user, endpoint, expected_version
 from marketplace.auth.models import User
+from marketplace.config import current_settings
 from marketplace.db import db_session
 from marketplace.enums import ADMIN_ROLES, Role
 from marketplace.errors import NotFound, PermissionDenied
@@ -86,7 +87,7 @@ def _illegal_transition(exc: IllegalTransition) -> Response:
 
 
 def _storage() -> OrderFileStorage:
-    return OrderFileStorage.from_settings(current_app.config["SETTINGS"])
+    return OrderFileStorage.from_settings(current_settings())
 
 
 def _upload(data: dict[str, Any]) -> Upload:

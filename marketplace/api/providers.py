@@ -8,11 +8,12 @@ from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app, request
+from flask import request
 from marshmallow import ValidationError
 
 from marketplace.api import bp
 from marketplace.api.endpoint import api_user, endpoint
+from marketplace.config import current_settings
 from marketplace.db import db_session
 from marketplace.enums import ADMIN_ROLES, Role
 from marketplace.extensions import limiter
@@ -112,7 +113,7 @@ def _today() -> date:
 
 
 def _storage() -> documents.DocumentStorage:
-    return documents.DocumentStorage.from_settings(current_app.config["SETTINGS"])
+    return documents.DocumentStorage.from_settings(current_settings())
 
 
 def _own_provider(*, lock: bool = False) -> Provider:

@@ -19,10 +19,10 @@ import sqlalchemy as sa
 
 from marketplace.api import bp
 from marketplace.api.endpoint import api_user, endpoint, expected_version
+from marketplace.config import current_settings
 from marketplace.db import db_session, utcnow
 from marketplace.enums import ADMIN_ROLES, Role
 from marketplace.pagination import Page, paginate
-from marketplace.settlement import cooling_off_days
 from providers import claims, payout_files, payouts
 from providers.claim_models import Claim
 from providers.claim_rules import REVIEW_ACTIONS
@@ -92,7 +92,7 @@ def settlement_claimable_orders() -> list[dict[str, Any]]:
         db_session(),
         provider_id,
         today=local_date(utcnow()),
-        cooling_off_days=cooling_off_days(),
+        cooling_off_days=current_settings().settlement_cooling_off_days,
     )
     return [claimable_view(item) for item in items]
 
@@ -125,7 +125,7 @@ def settlement_create_claim(body: dict[str, Any]) -> tuple[dict[str, Any], int]:
         body["order_ids"],
         actor_id=api_user().id,
         note=body["note"],
-        cooling_off_days=cooling_off_days(),
+        cooling_off_days=current_settings().settlement_cooling_off_days,
     )
     return _detail(claim), 201
 

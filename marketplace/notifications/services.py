@@ -6,12 +6,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
-from flask import current_app
 from sqlalchemy.orm import Session
 
 from marketplace import jobs
 from marketplace.auth.models import User
-from marketplace.config import Settings
+from marketplace.config import Settings, current_settings
 from marketplace.db import utcnow
 from marketplace.errors import ValidationFailed
 from marketplace.notifications import mailer
@@ -22,7 +21,7 @@ DELIVER_JOB = "marketplace.notifications.services.deliver"
 
 
 def _settings() -> Settings:
-    settings: Settings = current_app.config["SETTINGS"]
+    settings: Settings = current_settings()
     return settings
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-from marketplace.config import PaymentGatewayKind, Settings
+from marketplace.config import PaymentGatewayKind, Settings, current_settings
 from marketplace.payments.errors import GatewayNotConfigured
 from marketplace.payments.models import (
     GatewayKind,
@@ -183,14 +183,6 @@ def gateway_for(kind: GatewayKind | PaymentGatewayKind | str, settings: Settings
 def configured_kind(settings: Settings) -> GatewayKind:
     """The gateway new payments use (``PAYMENT_GATEWAY``)."""
     return GatewayKind(settings.payment_gateway.value)
-
-
-def current_settings() -> Settings:
-    """The running application's settings (web request, CLI command or job)."""
-    from flask import current_app
-
-    settings: Settings = current_app.config["SETTINGS"]
-    return settings
 
 
 def current_gateway(kind: GatewayKind | None = None) -> PaymentGateway:

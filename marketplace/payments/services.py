@@ -45,6 +45,7 @@ from sqlalchemy.orm import Session
 from marketplace import jobs
 from marketplace.audit.services import record
 from marketplace.auth.models import User
+from marketplace.config import current_settings
 from marketplace.db import utcnow
 from marketplace.enums import Role
 from marketplace.errors import PreconditionFailed
@@ -70,7 +71,6 @@ from marketplace.payments.gateway import (
     PaymentGateway,
     configured_kind,
     current_gateway,
-    current_settings,
 )
 from marketplace.payments.listeners import PaymentChange, PaymentChangeKind, announce
 from marketplace.payments.models import (

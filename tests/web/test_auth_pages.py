@@ -4,9 +4,9 @@ import pytest
 import sqlalchemy as sa
 from flask import Blueprint
 
-from marketplace.auth.permissions import gate_admin
-from marketplace.auth.views import safe_next
 from marketplace.enums import Role
+from marketplace.web.auth.views import safe_next
+from marketplace.web.permissions import gate_admin
 from providers.models import Provider
 from tests.support.fixtures import AuthActions, unique_credit_code, unique_email
 from vouchers.models import Enterprise, VerificationStatus

@@ -1,0 +1,310 @@
+"""Administration of settlement: the reviewers' claim queue, finance approval, payout batches.
+
+Claims: every administrator role reads; reviewers decide the first step, finance officers the
+second (never on a line they reviewed: the service refuses it). Payouts: finance officers act,
+auditors read; other roles have no business with bank files (403). Auditors never post (the
+admin blueprint refuses their POSTs and the forms are not shown to them).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from flask import Response, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+
+from marketplace.db import db_session, rollback, utcnow
+from marketplace.enums import Role
+from marketplace.errors import DomainError
+from marketplace.i18n import _
+from marketplace.parsing import form_version
+from marketplace.web.admin.views import bp
+from marketplace.web.permissions import roles_required
+from marketplace.web.settlement.forms import BatchForm, ConfirmationForm, DecisionForm, SentForm
+from marketplace.web.settlement.views import RULES
+from providers import claims, payout_files, payouts
+from providers.claim_models import Claim, ClaimLine
+from providers.payout_models import PayoutBatch
+from providers.settlement_enums import (
+    ClaimAction,
+    ClaimLineStatus,
+    ClaimStatus,
+    PayoutBatchStatus,
+)
+from vouchers.rules import local_date
+
+PAGE_SIZE = 50
+PAYOUT_READERS = (Role.FINANCE, Role.AUDITOR)
+REVIEW_DECISIONS = (ClaimAction.APPROVE, ClaimAction.REQUEST_CHANGES, ClaimAction.REJECT)
+FINANCE_DECISIONS = (
+    ClaimAction.FINANCE_APPROVE,
+    ClaimAction.FINANCE_RETURN,
+    ClaimAction.FINANCE_REJECT,
+)
+_DEFAULT_QUEUE = {Role.REVIEWER: ClaimStatus.IN_REVIEW, Role.FINANCE: ClaimStatus.AWAITING_FINANCE}
+
+
+def _decision_form(actions: tuple[ClaimAction, ...], **kwargs: Any) -> DecisionForm:
+    form = DecisionForm(**kwargs)
+    form.decision.choices = [(a.value, a.label) for a in actions]
+    return form
+
+
+# --------------------------------------------------------------------------- claims
+
+
+@bp.get("/settlement/claims")
+def settlement_claims() -> ResponseReturnValue:
+    default = _DEFAULT_QUEUE.get(current_user.role)
+    status = request.args.get("status", default.value if default else "")
+    stmt = sa.select(Claim).order_by(Claim.id)
+    if status in {s.value for s in ClaimStatus}:
+        stmt = stmt.where(Claim.status == ClaimStatus(status))
+    after = request.args.get("after", type=int)
+    if after:
+        stmt = stmt.where(Claim.id > after)
+    rows = list(db_session().scalars(stmt.limit(PAGE_SIZE + 1)))
+    newer = rows[PAGE_SIZE - 1].id if len(rows) > PAGE_SIZE else None
+    return render_template(
+        "admin/settlement/claims.html",
+        claims=rows[:PAGE_SIZE],
+        newer=newer,
+        statuses=list(ClaimStatus),
+        status=status,
+    )
+
+
+def _claim_page(
+    claim: Claim,
+    *,
+    review_form: DecisionForm | None = None,
+    finance_form: DecisionForm | None = None,
+    status: int = 200,
+) -> ResponseReturnValue:
+    session = db_session()
+    role = current_user.role
+    pending = [ln for ln in claim.lines if ln.status is ClaimLineStatus.PENDING_REVIEW]
+    reviewed = [ln for ln in claim.lines if ln.status is ClaimLineStatus.REVIEWED]
+    return (
+        render_template(
+            "admin/settlement/claim.html",
+            claim=claim,
+            events=claims.history(session, claim.id),
+            rules=RULES,
+            checklists={ln.id: claims.current_checklist(session, ln) for ln in claim.lines},
+            pending=pending,
+            reviewed=reviewed,
+            can_review=role is Role.REVIEWER and bool(pending),
+            can_finance=role is Role.FINANCE and bool(reviewed),
+            review_form=review_form or _decision_form(REVIEW_DECISIONS, version=str(claim.version)),
+            finance_form=finance_form
+            or _decision_form(FINANCE_DECISIONS, version=str(claim.version)),
+        ),
+        status,
+    )
+
+
+@bp.get("/settlement/claims/<int:claim_id>")
+def settlement_claim(claim_id: int) -> ResponseReturnValue:
+    return _claim_page(claims.get_claim(db_session(), claim_id))
+
+
+def _decide(claim_id: int, actions: tuple[ClaimAction, ...], finance: bool) -> ResponseReturnValue:
+    session = db_session()
+    claim = claims.get_claim(session, claim_id)
+    form = _decision_form(actions)
+    forms = {"finance_form" if finance else "review_form": form}
+    if not form.validate_on_submit():
+        return _claim_page(claim, status=400, **forms)
+    action = ClaimAction(form.decision.data)
+    decide = claims.finance_decide if finance else claims.review
+    try:
+        decide(
+            session,
+            claim_id,
+            action,
+            actor_id=current_user.id,
+            reason=form.reason.data,
+            line_ids=form.line_ids.data or None,
+            expected_version=form_version(form.version.data),
+        )
+    except DomainError as exc:
+        rollback(session)
+        if exc.code == "reason_required":
+            form.reason.errors = [*form.reason.errors, exc.message]
+        flash(exc.message, "error")
+        return _claim_page(claims.get_claim(session, claim_id), status=exc.status, **forms)
+    flash(_("Decision recorded: %(decision)s.", decision=action.label), "success")
+    return redirect(url_for("admin.settlement_claim", claim_id=claim_id))
+
+
+@bp.post("/settlement/claims/<int:claim_id>/review")
+@roles_required(Role.REVIEWER)
+def settlement_review(claim_id: int) -> ResponseReturnValue:
+    return _decide(claim_id, REVIEW_DECISIONS, finance=False)
+
+
+@bp.post("/settlement/claims/<int:claim_id>/finance")
+@roles_required(Role.FINANCE)
+def settlement_finance(claim_id: int) -> ResponseReturnValue:
+    return _decide(claim_id, FINANCE_DECISIONS, finance=True)
+
+
+# --------------------------------------------------------------------------- payouts
+
+
+def _payouts_page(status: int = 200) -> ResponseReturnValue:
+    session = db_session()
+    stmt = sa.select(PayoutBatch).order_by(PayoutBatch.id.desc())
+    before = request.args.get("before", type=int)
+    if before:
+        stmt = stmt.where(PayoutBatch.id < before)
+    rows = list(session.scalars(stmt.limit(PAGE_SIZE + 1)))
+    older = rows[PAGE_SIZE - 1].id if len(rows) > PAGE_SIZE else None
+    queue: list[ClaimLine] = payouts.payout_queue(session)
+    return (
+        render_template(
+            "admin/settlement/payouts.html",
+            batches=rows[:PAGE_SIZE],
+            older=older,
+            queue=queue,
+            queue_fen=sum(ln.amount_fen for ln in queue),
+            form=BatchForm(),
+            can_act=current_user.role is Role.FINANCE,
+        ),
+        status,
+    )
+
+
+@bp.get("/settlement/payouts")
+@roles_required(*PAYOUT_READERS)
+def settlement_payouts() -> ResponseReturnValue:
+    return _payouts_page()
+
+
+@bp.post("/settlement/payouts")
+@roles_required(Role.FINANCE)
+def settlement_create_batch() -> ResponseReturnValue:
+    session = db_session()
+    if not BatchForm().validate_on_submit():
+        return _payouts_page(400)
+    try:
+        result = payouts.create_batch(session, actor_id=current_user.id)
+    except DomainError as exc:
+        rollback(session)
+        flash(exc.message, "error")
+        return _payouts_page(exc.status)
+    for _provider_id, name in result.skipped:
+        flash(_("%(name)s was left out: no settlement bank account on file.", name=name), "warning")
+    flash(_("Payout batch %(ref)s built.", ref=result.batch.reference), "success")
+    return redirect(url_for("admin.settlement_batch", batch_id=result.batch.id))
+
+
+def _batch_page(
+    batch: PayoutBatch, *, upload_form: ConfirmationForm | None = None, status: int = 200
+) -> ResponseReturnValue:
+    can_act = current_user.role is Role.FINANCE
+    return (
+        render_template(
+            "admin/settlement/batch.html",
+            batch=batch,
+            sent_form=SentForm(version=str(batch.version)),
+            upload_form=upload_form or ConfirmationForm(),
+            can_send=can_act and batch.status is PayoutBatchStatus.DRAFT,
+            can_confirm=can_act and batch.status is not PayoutBatchStatus.DRAFT,
+        ),
+        status,
+    )
+
+
+@bp.get("/settlement/payouts/<int:batch_id>")
+@roles_required(*PAYOUT_READERS)
+def settlement_batch(batch_id: int) -> ResponseReturnValue:
+    return _batch_page(payouts.get_batch(db_session(), batch_id))
+
+
+@bp.get("/settlement/payouts/<int:batch_id>/payment-file.csv")
+@roles_required(*PAYOUT_READERS)
+def settlement_payment_file(batch_id: int) -> ResponseReturnValue:
+    batch = payouts.get_batch(db_session(), batch_id)
+    return _csv_download(payout_files.payment_file(batch), payout_files.payment_filename(batch))
+
+
+@bp.get("/settlement/payouts/<int:batch_id>/confirmation-template.csv")
+@roles_required(*PAYOUT_READERS)
+def settlement_confirmation_template(batch_id: int) -> ResponseReturnValue:
+    batch = payouts.get_batch(db_session(), batch_id)
+    return _csv_download(
+        payout_files.confirmation_template(batch, local_date(utcnow())),
+        payout_files.confirmation_template_filename(batch),
+    )
+
+
+def _csv_download(content: str, filename: str) -> Response:
+    return Response(
+        content.encode("utf-8"),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="{filename}"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@bp.post("/settlement/payouts/<int:batch_id>/sent")
+@roles_required(Role.FINANCE)
+def settlement_mark_sent(batch_id: int) -> ResponseReturnValue:
+    session = db_session()
+    batch = payouts.get_batch(session, batch_id)
+    form = SentForm()
+    if not form.validate_on_submit():
+        return _batch_page(batch, status=400)
+    try:
+        payouts.mark_sent(
+            session,
+            batch_id,
+            actor_id=current_user.id,
+            expected_version=form_version(form.version.data),
+        )
+    except DomainError as exc:
+        rollback(session)
+        flash(exc.message, "error")
+        return _batch_page(payouts.get_batch(session, batch_id), status=exc.status)
+    flash(_("The batch is marked as sent to the bank."), "success")
+    return redirect(url_for("admin.settlement_batch", batch_id=batch_id))
+
+
+@bp.post("/settlement/payouts/<int:batch_id>/confirmation")
+@roles_required(Role.FINANCE)
+def settlement_confirmation(batch_id: int) -> ResponseReturnValue:
+    session = db_session()
+    batch = payouts.get_batch(session, batch_id)
+    form = ConfirmationForm()
+    if not form.validate_on_submit():
+        return _batch_page(batch, upload_form=form, status=400)
+    try:
+        payouts.ensure_confirmable(batch)
+        rows = payout_files.parse_confirmation_csv(form.file.data.read())
+        result = payouts.import_confirmation(
+            session, batch_id, rows, actor_id=current_user.id, source="csv"
+        )
+    except DomainError as exc:
+        rollback(session)
+        details = [m for msgs in getattr(exc, "errors", {}).values() for m in msgs]
+        details += [f"{where}: {'; '.join(m)}" for where, m in exc.extra.get("rows", {}).items()]
+        form.file.errors = [*form.file.errors, exc.message, *details]
+        flash(exc.message, "error")
+        return _batch_page(
+            payouts.get_batch(session, batch_id), upload_form=form, status=exc.status
+        )
+    flash(
+        _(
+            "Confirmation imported: %(applied)s line(s) recorded, %(unchanged)s already recorded.",
+            applied=len(result.applied),
+            unchanged=len(result.unchanged),
+        ),
+        "success",
+    )
+    return redirect(url_for("admin.settlement_batch", batch_id=batch_id))

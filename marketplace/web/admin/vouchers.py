@@ -1,0 +1,436 @@
+"""Voucher administration: programmes (sysadmin), application review and bulk issuance
+(reviewers), budgets, vouchers and revocation, the ledger check. Every administrator role may
+read; the admin blueprint makes auditors read-only, and actions name the roles allowed."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import sqlalchemy as sa
+from flask import abort, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user
+
+from marketplace.db import db_session
+from marketplace.enums import Role, ServiceCategory
+from marketplace.errors import DomainError, NotFound, ValidationFailed
+from marketplace.i18n import _
+from marketplace.parsing import ascii_int
+from marketplace.web.admin.views import bp
+from marketplace.web.admin.voucher_forms import (
+    ApproveForm,
+    BulkIssueForm,
+    ClarifyForm,
+    ProgrammeForm,
+    RejectForm,
+    RevokeForm,
+)
+from marketplace.web.forms import fen_of
+from marketplace.web.permissions import roles_required
+from vouchers import applications, expiry, issuance, services
+from vouchers.enums import ApplicationStatus, CapScope, FundingBody, ProgrammeKind, VoucherStatus
+from vouchers.models import Application, Hold, IssuanceBatch, Programme, RecoveryFlag, Voucher
+from vouchers.verify import verify_ledger
+
+#: Reviewers decide; system administrators manage programmes and only read the queues.
+REVIEWERS = (Role.REVIEWER,)
+PAGE = 50
+
+
+@bp.context_processor
+def _voucher_vocabulary() -> dict[str, Any]:
+    return {"service_categories": {c.value: c for c in ServiceCategory}}
+
+
+def _flash_error(exc: DomainError, form: Any = None) -> None:
+    """Flash the message; put field-level messages on the form's fields."""
+    flash(exc.message, "error")
+    errors = exc.errors if isinstance(exc, ValidationFailed) else {}
+    if exc.field and not errors:
+        errors = {exc.field: [exc.message]}
+    if form is None:
+        return
+    names = {
+        "total_budget_fen": "total_budget",
+        "annual_cap_fen": "annual_cap",
+        "ceiling_bps": "ceiling_percent",
+        "low_budget_alert_bps": "low_budget_alert_percent",
+        "amount_fen": "amount",
+    }
+    for name, messages in errors.items():
+        field = getattr(form, names.get(name, name), None)
+        if field is not None:
+            field.errors = [*field.errors, *messages]
+
+
+# --------------------------------------------------------------------------- programmes
+
+
+@bp.get("/programmes")
+def voucher_programmes() -> ResponseReturnValue:
+    return render_template("admin/vouchers/programmes.html", budgets=services.budgets(db_session()))
+
+
+def _programme_input(form: ProgrammeForm) -> services.ProgrammeInput:
+    return services.ProgrammeInput(
+        kind=ProgrammeKind(form.kind.data),
+        year=int(form.year.data or 0),
+        name=form.name.data or "",
+        funding_body=FundingBody(form.funding_body.data),
+        total_budget_fen=fen_of(form.total_budget),
+        cap_scope=CapScope(form.cap_scope.data),
+        annual_cap_fen=fen_of(form.annual_cap),
+        ceiling_bps=fen_of(form.ceiling_percent),
+        eligible_categories=list(form.eligible_categories.data or []),
+        eligible_size_classes=list(form.eligible_size_classes.data or []),
+        region_prefix=form.region_prefix.data or "",
+        applications_open_on=form.applications_open_on.data,
+        applications_close_on=form.applications_close_on.data,
+        use_by=form.use_by.data,
+        claim_deadline=form.claim_deadline.data,
+        low_budget_alert_bps=fen_of(form.low_budget_alert_percent),
+        notice_days=int(form.notice_days.data or 0),
+    )
+
+
+@bp.route("/programmes/new", methods=["GET", "POST"])
+@roles_required(Role.SYSADMIN)
+def voucher_programme_new() -> ResponseReturnValue:
+    form = ProgrammeForm()
+    if form.validate_on_submit():
+        try:
+            programme = services.create_programme(
+                db_session(), _programme_input(form), actor_id=current_user.id
+            )
+        except DomainError as exc:
+            _flash_error(exc, form)
+            page = render_template("admin/vouchers/programme_form.html", form=form, programme=None)
+            return page, exc.status
+        flash(_("Programme created and its budget granted."), "success")
+        return redirect(url_for("admin.voucher_programme", programme_id=programme.id))
+    status = 400 if form.errors else 200
+    return render_template("admin/vouchers/programme_form.html", form=form, programme=None), status
+
+
+@bp.route("/programmes/<int:programme_id>/edit", methods=["GET", "POST"])
+@roles_required(Role.SYSADMIN)
+def voucher_programme_edit(programme_id: int) -> ResponseReturnValue:
+    session = db_session()
+    programme = services.get_programme(session, programme_id)
+    form = ProgrammeForm()
+    locked = services.has_vouchers(session, programme.id)
+    if request.method == "GET":
+        _fill(form, programme)
+    elif form.validate_on_submit():
+        version = form.version.data or ""
+        try:
+            services.update_programme(
+                session,
+                programme.id,
+                _programme_input(form),
+                expected_version=ascii_int(version) or -1,
+                actor_id=current_user.id,
+            )
+        except DomainError as exc:
+            _flash_error(exc, form)
+            page = render_template(
+                "admin/vouchers/programme_form.html", form=form, programme=programme, locked=locked
+            )
+            return page, exc.status
+        flash(_("Programme saved."), "success")
+        return redirect(url_for("admin.voucher_programme", programme_id=programme.id))
+    status = 400 if form.errors else 200
+    page = render_template(
+        "admin/vouchers/programme_form.html", form=form, programme=programme, locked=locked
+    )
+    return page, status
+
+
+def _fill(form: ProgrammeForm, programme: Programme) -> None:
+    def yuan(fen: int) -> str:
+        return f"{fen // 100}.{fen % 100:02d}"
+
+    form.kind.data = programme.kind.value
+    form.year.data = programme.year
+    form.name.data = programme.name
+    form.funding_body.data = programme.funding_body.value
+    form.total_budget.data = yuan(programme.total_budget_fen)
+    form.cap_scope.data = programme.cap_scope.value
+    form.annual_cap.data = yuan(programme.annual_cap_fen)
+    form.ceiling_percent.data = yuan(programme.ceiling_bps)
+    form.eligible_categories.data = list(programme.eligible_categories)
+    form.eligible_size_classes.data = list(programme.eligible_size_classes)
+    form.region_prefix.data = programme.region_prefix
+    form.applications_open_on.data = programme.applications_open_on
+    form.applications_close_on.data = programme.applications_close_on
+    form.use_by.data = programme.use_by
+    form.claim_deadline.data = programme.claim_deadline
+    form.low_budget_alert_percent.data = yuan(programme.low_budget_alert_bps)
+    form.notice_days.data = programme.notice_days
+    form.version.data = str(programme.version)
+
+
+@bp.get("/programmes/<int:programme_id>")
+def voucher_programme(programme_id: int) -> ResponseReturnValue:
+    session = db_session()
+    programme = services.get_programme(session, programme_id)
+    batches = session.scalars(
+        sa.select(IssuanceBatch)
+        .where(IssuanceBatch.programme_id == programme.id)
+        .order_by(IssuanceBatch.id.desc())
+    )
+    return render_template(
+        "admin/vouchers/programme.html",
+        programme=programme,
+        budget=services.budgets(session, [programme.id])[0],
+        locked=services.has_vouchers(session, programme.id),
+        batches=list(batches),
+        form=BulkIssueForm(),
+    )
+
+
+@bp.post("/programmes/<int:programme_id>/bulk-issuances")
+@roles_required(*REVIEWERS)
+def voucher_bulk_issue(programme_id: int) -> ResponseReturnValue:
+    session = db_session()
+    programme = services.get_programme(session, programme_id)
+    form = BulkIssueForm()
+
+    def again(status: int) -> ResponseReturnValue:
+        page = render_template(
+            "admin/vouchers/programme.html",
+            programme=programme,
+            budget=services.budgets(session, [programme.id])[0],
+            locked=services.has_vouchers(session, programme.id),
+            batches=[],
+            form=form,
+        )
+        return page, status
+
+    if not form.validate_on_submit():
+        return again(400)
+    upload = form.file.data
+    data = upload.read()
+    try:
+        rows = issuance.parse_csv(data)
+    except DomainError as exc:
+        _flash_error(exc)
+        return again(exc.status)
+    batch, replayed = issuance.issue_in_bulk(
+        session,
+        programme.id,
+        rows,
+        filename=upload.filename or "upload.csv",
+        digest=hashlib.sha256(data).hexdigest(),
+        actor_id=current_user.id,
+    )
+    if replayed:
+        flash(_("This file was already processed; nothing was issued again."), "error")
+    else:
+        flash(
+            _(
+                "%(issued)d voucher(s) issued, %(refused)d row(s) refused.",
+                issued=batch.issued_count,
+                refused=batch.refused_count,
+            ),
+            "success",
+        )
+    return redirect(url_for("admin.voucher_batch", batch_id=batch.id))
+
+
+@bp.get("/issuance-batches/<int:batch_id>")
+def voucher_batch(batch_id: int) -> ResponseReturnValue:
+    batch = services.fetch(db_session(), IssuanceBatch, batch_id)
+    if batch is None:
+        abort(404)
+    return render_template("admin/vouchers/batch.html", batch=batch)
+
+
+@bp.get("/budget")
+def voucher_budget() -> ResponseReturnValue:
+    return render_template("admin/vouchers/budget.html", budgets=services.budgets(db_session()))
+
+
+# --------------------------------------------------------------------------- applications
+
+
+@bp.get("/applications")
+def voucher_applications() -> ResponseReturnValue:
+    wanted = request.args.get("status", ApplicationStatus.SUBMITTED.value)
+    stmt = sa.select(Application).order_by(Application.id.desc()).limit(PAGE)
+    status = None
+    if wanted != "all":
+        try:
+            status = ApplicationStatus(wanted)
+        except ValueError:
+            abort(404)
+        stmt = stmt.where(Application.status == status)
+    return render_template(
+        "admin/vouchers/applications.html",
+        applications=list(db_session().scalars(stmt)),
+        status=status,
+        statuses=list(ApplicationStatus),
+    )
+
+
+def _review_page(application: Application, **forms: Any) -> str:
+    session = db_session()
+    budget = services.budgets(session, [application.programme_id])[0]
+    return render_template(
+        "admin/vouchers/application.html",
+        application=application,
+        budget=budget,
+        approve_form=forms.get("approve_form") or ApproveForm(),
+        clarify_form=forms.get("clarify_form") or ClarifyForm(),
+        reject_form=forms.get("reject_form") or RejectForm(),
+    )
+
+
+@bp.get("/applications/<int:application_id>")
+def voucher_application(application_id: int) -> ResponseReturnValue:
+    return _review_page(applications.get_application(db_session(), application_id))
+
+
+@bp.post("/applications/<int:application_id>/approve")
+@roles_required(*REVIEWERS)
+def voucher_application_approve(application_id: int) -> ResponseReturnValue:
+    session = db_session()
+    application = applications.get_application(session, application_id)
+    form = ApproveForm()
+    if not form.validate_on_submit():
+        return _review_page(application, approve_form=form), 400
+    try:
+        voucher = applications.approve(
+            session,
+            application.id,
+            amount_fen=form.amount.fen,
+            note=form.note.data,
+            actor_id=current_user.id,
+        )
+    except DomainError as exc:
+        _flash_error(exc, form)
+        return _review_page(application, approve_form=form), exc.status
+    flash(_("Approved: voucher %(serial)s issued.", serial=voucher.serial), "success")
+    return redirect(url_for("admin.voucher_application", application_id=application.id))
+
+
+@bp.post("/applications/<int:application_id>/clarify")
+@roles_required(*REVIEWERS)
+def voucher_application_clarify(application_id: int) -> ResponseReturnValue:
+    session = db_session()
+    application = applications.get_application(session, application_id)
+    form = ClarifyForm()
+    if not form.validate_on_submit():
+        return _review_page(application, clarify_form=form), 400
+    try:
+        applications.request_clarification(
+            session, application.id, question=form.question.data or "", actor_id=current_user.id
+        )
+    except DomainError as exc:
+        _flash_error(exc, form)
+        return _review_page(application, clarify_form=form), exc.status
+    flash(_("Clarification requested from the enterprise."), "success")
+    return redirect(url_for("admin.voucher_application", application_id=application.id))
+
+
+@bp.post("/applications/<int:application_id>/reject")
+@roles_required(*REVIEWERS)
+def voucher_application_reject(application_id: int) -> ResponseReturnValue:
+    session = db_session()
+    application = applications.get_application(session, application_id)
+    form = RejectForm()
+    if not form.validate_on_submit():
+        return _review_page(application, reject_form=form), 400
+    try:
+        applications.reject(
+            session, application.id, reason=form.reason.data or "", actor_id=current_user.id
+        )
+    except DomainError as exc:
+        _flash_error(exc, form)
+        return _review_page(application, reject_form=form), exc.status
+    flash(_("Application rejected."), "success")
+    return redirect(url_for("admin.voucher_application", application_id=application.id))
+
+
+# --------------------------------------------------------------------------- vouchers
+
+
+@bp.get("/vouchers")
+def voucher_list() -> ResponseReturnValue:
+    stmt = sa.select(Voucher).order_by(Voucher.id.desc()).limit(PAGE)
+    wanted = request.args.get("status", "")
+    status = None
+    if wanted:
+        try:
+            status = VoucherStatus(wanted)
+        except ValueError:
+            abort(404)
+        stmt = stmt.where(Voucher.status == status)
+    serial = request.args.get("serial", "").replace("\x00", "").strip().upper()
+    if serial:
+        stmt = stmt.where(Voucher.serial.contains(serial))
+    return render_template(
+        "admin/vouchers/vouchers.html",
+        vouchers=list(db_session().scalars(stmt)),
+        status=status,
+        statuses=list(VoucherStatus),
+        serial=serial,
+    )
+
+
+def _voucher_page(voucher: Voucher, form: RevokeForm | None = None) -> str:
+    session = db_session()
+    return render_template(
+        "admin/vouchers/voucher.html",
+        voucher=voucher,
+        holds=list(
+            session.scalars(
+                sa.select(Hold).where(Hold.voucher_id == voucher.id).order_by(Hold.id.desc())
+            )
+        ),
+        recovery=session.scalar(
+            sa.select(RecoveryFlag).where(RecoveryFlag.voucher_id == voucher.id)
+        ),
+        form=form or RevokeForm(),
+    )
+
+
+def _voucher(voucher_id: int) -> Voucher:
+    voucher = services.fetch(db_session(), Voucher, voucher_id)
+    if voucher is None:
+        raise NotFound(_("No such voucher."))
+    return voucher
+
+
+@bp.get("/vouchers/<int:voucher_id>")
+def voucher_detail(voucher_id: int) -> ResponseReturnValue:
+    return _voucher_page(_voucher(voucher_id))
+
+
+@bp.post("/vouchers/<int:voucher_id>/revoke")
+@roles_required(*REVIEWERS)
+def voucher_revoke(voucher_id: int) -> ResponseReturnValue:
+    voucher = _voucher(voucher_id)
+    form = RevokeForm()
+    if not form.validate_on_submit():
+        return _voucher_page(voucher, form), 400
+    try:
+        expiry.revoke_voucher(
+            db_session(),
+            voucher.id,
+            reason=form.reason.data or "",
+            actor_id=current_user.id,
+            idempotency_key=f"web:{current_user.id}:{form.idempotency_key.data}",
+        )
+    except DomainError as exc:
+        _flash_error(exc, form)
+        return _voucher_page(voucher, form), exc.status
+    flash(_("Voucher revoked; its balance went back to the programme budget."), "success")
+    return redirect(url_for("admin.voucher_detail", voucher_id=voucher.id))
+
+
+@bp.get("/ledger/verify")
+def voucher_ledger_verify() -> ResponseReturnValue:
+    report = verify_ledger(db_session())
+    return render_template("admin/vouchers/ledger.html", report=report)

@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import EmailField, PasswordField, SelectField, StringField, SubmitField
+from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
+
+from marketplace.auth.passwords import password_problems
+from marketplace.credit_code import CreditCodeError, parse_credit_code
+from marketplace.enums import InstitutionType, SizeClass
+from marketplace.i18n import _l
+from marketplace.web.forms import enum_choices
+
+
+class LoginForm(FlaskForm):
+    email = EmailField(_l("E-mail"), validators=[DataRequired(), Email()])
+    password = PasswordField(_l("Password"), validators=[DataRequired()])
+    submit = SubmitField(_l("Sign in"))
+
+
+def _credit_code_valid(_form: FlaskForm, field: StringField) -> None:
+    try:
+        field.data = parse_credit_code(field.data or "").value
+    except CreditCodeError as exc:
+        raise ValidationError(exc.message) from None
+
+
+def _password_strong(_form: FlaskForm, field: PasswordField) -> None:
+    problems = password_problems(field.data or "")
+    if problems:
+        raise ValidationError("; ".join(problems))
+
+
+class _OrganisationForm(FlaskForm):
+    name = StringField(_l("Organisation name"), validators=[DataRequired(), Length(2, 200)])
+    credit_code = StringField(
+        _l("Unified social credit code"), validators=[DataRequired(), _credit_code_valid]
+    )
+    contact_name = StringField(_l("Contact person"), validators=[DataRequired(), Length(1, 100)])
+    contact_phone = StringField(_l("Contact phone"), validators=[DataRequired(), Length(5, 40)])
+    email = EmailField(_l("E-mail"), validators=[DataRequired(), Email(), Length(max=254)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(), _password_strong])
+    confirm = PasswordField(
+        _l("Repeat password"),
+        validators=[DataRequired(), EqualTo("password", message=_l("Passwords do not match"))],
+    )
+    submit = SubmitField(_l("Register"))
+
+
+class EnterpriseRegistrationForm(_OrganisationForm):
+    size_class = SelectField(
+        _l("Size class"), choices=enum_choices(SizeClass), validators=[DataRequired()]
+    )
+    industry = StringField(_l("Industry"), validators=[Length(max=100)])
+
+
+class ProviderRegistrationForm(_OrganisationForm):
+    institution_type = SelectField(
+        _l("Institution type"), choices=enum_choices(InstitutionType), validators=[DataRequired()]
+    )
+
+
+class TokenForm(FlaskForm):
+    name = StringField(_l("Token name"), validators=[DataRequired(), Length(1, 100)])
+    submit = SubmitField(_l("Create token"))

@@ -1,0 +1,173 @@
+"""Sign-in, sign-out, registration and the account page (thin: forms in, services out)."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_login import current_user, login_required, login_user, logout_user
+
+from marketplace.auth import services
+from marketplace.auth.models import ApiToken
+from marketplace.db import db_session
+from marketplace.enums import InstitutionType, SizeClass
+from marketplace.errors import DomainError, ValidationFailed
+from marketplace.extensions import limiter
+from marketplace.i18n import _
+from marketplace.web.auth.forms import (
+    EnterpriseRegistrationForm,
+    LoginForm,
+    ProviderRegistrationForm,
+    TokenForm,
+)
+from providers.services import register_provider as register_provider_account
+from vouchers.enterprises import register_enterprise as register_enterprise_account
+
+bp = Blueprint("auth", __name__)
+
+
+def safe_next(target: str | None) -> str | None:
+    """Only same-site relative paths are followed after sign-in (no open redirects)."""
+    if not target:
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    if "\\" in target:
+        return None
+    return target
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit("10 per minute", methods=["POST"])
+def login() -> ResponseReturnValue:
+    if current_user.is_authenticated:
+        return redirect(url_for("auth.account"))
+    form = LoginForm()
+    if form.validate_on_submit():
+        try:
+            user = services.authenticate(
+                db_session(), form.email.data or "", form.password.data or ""
+            )
+        except DomainError:
+            flash(_("Wrong e-mail or password."), "error")
+            return render_template("auth/login.html", form=form), 401
+        login_user(user)
+        flash(_("Signed in."), "success")
+        return redirect(safe_next(request.args.get("next")) or url_for("auth.account"))
+    status = 400 if form.errors else 200
+    return render_template("auth/login.html", form=form), status
+
+
+@bp.post("/logout")
+@login_required
+def logout() -> ResponseReturnValue:
+    logout_user()
+    flash(_("Signed out."), "success")
+    return redirect(url_for("public.home"))
+
+
+@bp.get("/register")
+def register() -> ResponseReturnValue:
+    return render_template("auth/register_choice.html")
+
+
+def _organisation_input(
+    form: EnterpriseRegistrationForm | ProviderRegistrationForm,
+) -> services.OrganisationInput:
+    return services.OrganisationInput(
+        name=form.name.data or "",
+        credit_code=form.credit_code.data or "",
+        contact_name=form.contact_name.data or "",
+        contact_phone=form.contact_phone.data or "",
+        email=form.email.data or "",
+        password=form.password.data or "",
+    )
+
+
+def _show_domain_error(
+    form: EnterpriseRegistrationForm | ProviderRegistrationForm, exc: DomainError
+) -> None:
+    if isinstance(exc, ValidationFailed):
+        for name, messages in exc.errors.items():
+            field = getattr(form, name, None)
+            if field is not None:
+                field.errors = list(field.errors) + list(messages)
+    elif exc.field and getattr(form, exc.field, None) is not None:
+        field = getattr(form, exc.field)
+        field.errors = [*field.errors, exc.message]
+    flash(exc.message, "error")
+
+
+@bp.route("/register/enterprise", methods=["GET", "POST"])
+@limiter.limit("20 per hour", methods=["POST"])
+def register_enterprise() -> ResponseReturnValue:
+    form = EnterpriseRegistrationForm()
+    if form.validate_on_submit():
+        try:
+            user = register_enterprise_account(
+                db_session(),
+                _organisation_input(form),
+                size_class=SizeClass(form.size_class.data),
+                industry=form.industry.data,
+            )
+        except DomainError as exc:
+            _show_domain_error(form, exc)
+            return render_template("auth/register.html", form=form, kind="enterprise"), exc.status
+        login_user(user)
+        flash(_("Registered. Your enterprise is pending verification by a reviewer."), "success")
+        return redirect(url_for("auth.account"))
+    status = 400 if form.errors else 200
+    return render_template("auth/register.html", form=form, kind="enterprise"), status
+
+
+@bp.route("/register/provider", methods=["GET", "POST"])
+@limiter.limit("20 per hour", methods=["POST"])
+def register_provider() -> ResponseReturnValue:
+    form = ProviderRegistrationForm()
+    if form.validate_on_submit():
+        try:
+            user = register_provider_account(
+                db_session(),
+                _organisation_input(form),
+                institution_type=InstitutionType(form.institution_type.data),
+            )
+        except DomainError as exc:
+            _show_domain_error(form, exc)
+            return render_template("auth/register.html", form=form, kind="provider"), exc.status
+        login_user(user)
+        flash(_("Registered. Your institution is pending admission review."), "success")
+        return redirect(url_for("auth.account"))
+    status = 400 if form.errors else 200
+    return render_template("auth/register.html", form=form, kind="provider"), status
+
+
+@bp.get("/account")
+@login_required
+def account() -> ResponseReturnValue:
+    tokens = db_session().scalars(
+        sa.select(ApiToken).where(ApiToken.user_id == current_user.id).order_by(ApiToken.id.desc())
+    )
+    return render_template("auth/account.html", tokens=list(tokens), form=TokenForm())
+
+
+@bp.post("/account/tokens")
+@login_required
+def create_token() -> ResponseReturnValue:
+    form = TokenForm()
+    if not form.validate_on_submit():
+        flash(_("Give the token a name."), "error")
+        return redirect(url_for("auth.account"))
+    _token, plain = services.create_api_token(db_session(), current_user, name=form.name.data or "")
+    flash(_("New token (shown only once): %(token)s", token=plain), "token")
+    return redirect(url_for("auth.account"))
+
+
+@bp.post("/account/tokens/<int:token_id>/revoke")
+@login_required
+def revoke_token(token_id: int) -> ResponseReturnValue:
+    services.revoke_api_token(db_session(), current_user, token_id)
+    flash(_("Token revoked."), "success")
+    return redirect(url_for("auth.account"))
