@@ -5,7 +5,7 @@ services (quote, voucher hold, bank transfer, delivery with invoice and report, 
 800 are requested or quoted. Measured: the SME's wallet (API and page) and order list (API and
 page); the provider's pre-check of the 200 claimable orders (service, API and page); and the
 submission of all 200 for settlement. A claim holds at most 100 orders
-(providers.claims.MAX_ORDERS_PER_CLAIM), so 200 orders are two claims."""
+(marketplace.settlement.claims.MAX_ORDERS_PER_CLAIM), so 200 orders are two claims."""
 
 from __future__ import annotations
 
@@ -18,8 +18,8 @@ from flask import Flask
 from benchmarks.harness import Result, measure, note
 from benchmarks.seed import seed_orders, signed_in_client
 from marketplace.db import get_db
-from providers import claims
-from providers.claims import MAX_ORDERS_PER_CLAIM
+from marketplace.settlement import claims
+from marketplace.settlement.claims import MAX_ORDERS_PER_CLAIM
 
 #: Signed-in pages: p95 within 150 ms server time; API reads within 100 ms, the wallet (read
 #: on every visit to the SME's workspace) within 50 ms; at most 16 MiB per request.

@@ -53,6 +53,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # Flask-level keys (e.g. WTF_CSRF_ENABLED, RATELIMIT_ENABLED) pass straight through.
     app.config.update({k: v for k, v in overrides.items() if k.isupper()})
 
+    # Every table and relationship is known before the first request, command or job.
+    import marketplace.models  # noqa: F401
+
     _init_extensions(app, settings)
     _register_blueprints(app)
     _register_cli(app)

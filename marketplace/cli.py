@@ -95,9 +95,9 @@ def register_cli(app: Flask) -> None:
     from marketplace.notifications.cli import notifications_cli
     from marketplace.orders.cli import orders_cli
     from marketplace.payments.cli import payments_cli
+    from marketplace.settlement.cli import ledger_cli, settlement_cli
     from providers.cli import providers_cli
-    from providers.settlement_cli import settlement_cli
-    from vouchers.cli import ledger_cli, vouchers_cli
+    from vouchers.cli import vouchers_cli
 
     app.cli.add_command(db_cli)
     app.cli.add_command(users_cli)

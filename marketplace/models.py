@@ -1,14 +1,20 @@
-"""Imports every model module so that ``Base.metadata`` is complete (Alembic, tests)."""
+"""Every table of the platform, registered in one place.
 
-from marketplace.api import idempotency  # noqa: F401
-from marketplace.audit import models as audit_models  # noqa: F401
-from marketplace.auth import models as auth_models  # noqa: F401
+Importing this module imports every model module, so ``Base.metadata`` is complete and every
+relationship can be resolved: :func:`marketplace.create_app` imports it before anything runs,
+and so do Alembic (``migrations/env.py``) and the tests. A new model module is added here.
+"""
+
+from marketplace.api import idempotency  # noqa: F401 - the Idempotency-Key records
+from marketplace.audit import models as audit  # noqa: F401
+from marketplace.auth import models as auth  # noqa: F401
 from marketplace.db import Base
-from marketplace.notifications import models as notification_models  # noqa: F401
-from marketplace.orders import models as order_models  # noqa: F401
-from marketplace.payments import models as payment_models  # noqa: F401
-from providers import claim_models  # noqa: F401
-from providers import models as provider_models  # noqa: F401
-from vouchers import models as voucher_models  # noqa: F401
+from marketplace.notifications import models as notifications  # noqa: F401
+from marketplace.orders import models as orders  # noqa: F401
+from marketplace.payments import models as payments  # noqa: F401
+from marketplace.settlement import models as settlement  # noqa: F401
+from providers import models as providers  # noqa: F401
+from vouchers import ledger_models  # noqa: F401
+from vouchers import models as vouchers  # noqa: F401
 
 metadata = Base.metadata

@@ -1,1 +1,2 @@
-"""Provider domain: onboarding and accreditation, the service catalogue, search, ratings, claims."""
+"""Provider domain: admission and accreditation, evidence reviews, the service catalogue and
+its search, ratings and the credit score, related parties and the order gate."""

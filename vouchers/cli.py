@@ -1,4 +1,5 @@
-"""``flask vouchers expire`` and ``flask ledger verify``.
+"""``flask vouchers expire`` (``flask ledger verify`` is in :mod:`marketplace.settlement.cli`: the
+books include the payouts).
 
 ``expire`` commits voucher by voucher (one transaction each), so an interruption loses
 nothing and a re-run picks up where it stopped; each voucher's expiry posting is keyed
@@ -16,10 +17,8 @@ from marketplace.db import commit, db_session, rollback, utcnow
 from marketplace.money import format_fen
 from vouchers import rules
 from vouchers.expiry import expire_voucher, release_stale_hold, stale_holds, vouchers_due
-from vouchers.verify import verify_ledger
 
 vouchers_cli = AppGroup("vouchers", help="Voucher maintenance (expiry).")
-ledger_cli = AppGroup("ledger", help="The double-entry ledger.")
 
 
 @vouchers_cli.command("expire")
@@ -65,24 +64,3 @@ def expire(today: object | None) -> None:
         f"expired {expired} voucher(s), returned {format_fen(returned)} to programme budgets; "
         f"released {released} stale hold(s), {format_fen(released_fen)}"
     )
-
-
-@ledger_cli.command("verify")
-def verify() -> None:
-    """Check every ledger invariant; exit with status 1 if any is breached."""
-    session = db_session()
-    try:
-        report = verify_ledger(session)
-    finally:
-        rollback(session)
-        session.close()
-    for check in report.checks:
-        mark = "OK  " if check.ok else "FAIL"
-        click.echo(f"[{mark}] {check.name}: {check.description} ({check.checked} checked)")
-        for breach in check.breaches:
-            click.echo(f"         - {breach}")
-    if report.ok:
-        click.echo(f"ledger verified: {len(report.checks)} checks, no breach")
-        return
-    click.echo(f"LEDGER BREACHED: {report.breach_count} problem(s)", err=True)
-    raise SystemExit(1)

@@ -443,7 +443,3 @@ class RecoveryFlag(IdMixin, Base):
     voucher: Mapped[Voucher] = relationship(lazy="joined")
 
     __table_args__ = (sa.CheckConstraint("amount_fen > 0", name="amount_positive"),)
-
-
-# Register the ledger's tables on the same metadata whenever the models are imported.
-from vouchers import ledger_models  # noqa: E402, F401

@@ -3,15 +3,15 @@
 Read-only. Each check states what it covers and how many rows it looked at; a breach lists
 the offending ids. The command exits non-zero when any check fails.
 
-Packages built on top of vouchers add their own checks with :func:`register_check` (vouchers
-never imports them): :mod:`providers.ledger_checks` registers the payout side when the payout
-models are imported, so :func:`verify_ledger` and ``flask ledger verify`` run it too.
+Packages built on top of vouchers pass their own checks in (vouchers never imports them):
+:func:`marketplace.settlement.ledger_checks.verify_books` adds the payout side, and is what
+``flask ledger verify``, the ledger page and the API run.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -56,26 +56,12 @@ CheckRun = Callable[[Session, Check], None]
 
 
 @dataclass(frozen=True)
-class RegisteredCheck:
+class ExtraCheck:
+    """A check of a package built on the ledger, run after the ledger's own."""
+
     name: str
     description: str
     run: CheckRun
-
-
-_registered: dict[str, RegisteredCheck] = {}
-
-
-def register_check(name: str, description: str, run: CheckRun) -> None:
-    """Add a check that :func:`verify_ledger` runs after its own, in registration order.
-
-    For packages that build on the ledger (the payout side in :mod:`providers`), so that
-    vouchers need not import them. Registering a name again replaces the earlier check.
-    """
-    _registered[name] = RegisteredCheck(name, description, run)
-
-
-def registered_checks() -> list[RegisteredCheck]:
-    return list(_registered.values())
 
 
 def _transactions_balance(session: Session, check: Check) -> None:
@@ -315,8 +301,9 @@ def _provider_payable(session: Session, check: Check) -> None:
             )
 
 
-def verify_ledger(session: Session) -> Report:
-    """Run every check; never raises for a breach (it is reported)."""
+def verify_ledger(session: Session, extra_checks: Sequence[ExtraCheck] = ()) -> Report:
+    """Run every check of the voucher money, then ``extra_checks`` in order; never raises for a
+    breach (it is reported)."""
     report = Report()
 
     def add(name: str, description: str) -> Check:
@@ -355,12 +342,12 @@ def verify_ledger(session: Session) -> Report:
         lambda: _holds_resolved_once(session, holds),
         lambda: _provider_payable(session, payable),
     ]
-    for registered in registered_checks():
-        steps.append(partial(registered.run, session, add(registered.name, registered.description)))
+    for extra in extra_checks:
+        steps.append(partial(extra.run, session, add(extra.name, extra.description)))
     for step in steps:
         step()
     for check in report.checks:
         if len(check.breaches) > MAX_LISTED:
-            extra = len(check.breaches) - MAX_LISTED
-            check.breaches = [*check.breaches[:MAX_LISTED], f"… and {extra} more"]
+            more = len(check.breaches) - MAX_LISTED
+            check.breaches = [*check.breaches[:MAX_LISTED], f"… and {more} more"]
     return report

@@ -23,13 +23,11 @@ from marketplace.config import current_settings
 from marketplace.db import db_session, utcnow
 from marketplace.enums import ADMIN_ROLES, Role
 from marketplace.pagination import Page, paginate
-from providers import claims, payout_files, payouts
-from providers.claim_models import Claim
-from providers.claim_rules import REVIEW_ACTIONS
-from providers.models import Provider
-from providers.payout_models import PayoutBatch
-from providers.settlement_enums import ClaimAction
-from providers.settlement_schemas import (
+from marketplace.settlement import claims, payout_files, payouts
+from marketplace.settlement.enums import ClaimAction
+from marketplace.settlement.models import Claim, PayoutBatch
+from marketplace.settlement.rules import REVIEW_ACTIONS
+from marketplace.settlement.schemas import (
     ClaimableOrderOut,
     ClaimApproveIn,
     ClaimCreateIn,
@@ -53,6 +51,7 @@ from providers.settlement_schemas import (
     claimable_view,
     queue_view,
 )
+from providers.models import Provider
 from vouchers.rules import local_date
 
 CLAIM_READERS = (Role.PROVIDER, *sorted(ADMIN_ROLES))

@@ -22,6 +22,7 @@ from marketplace.db import db_session
 from marketplace.enums import ADMIN_ROLES, Role
 from marketplace.errors import NotFound
 from marketplace.pagination import Page, paginate
+from marketplace.settlement.ledger_checks import verify_books
 from vouchers import applications, expiry, services, tokens
 from vouchers.models import Application, Hold, RecoveryFlag, Voucher
 from vouchers.schemas import (
@@ -41,7 +42,6 @@ from vouchers.schemas import (
     VoucherTokenIn,
     WalletOut,
 )
-from vouchers.verify import verify_ledger
 
 ENTERPRISE = frozenset({Role.ENTERPRISE})
 READERS = ADMIN_ROLES
@@ -403,7 +403,7 @@ def verify_token(body: dict[str, Any]) -> dict[str, Any]:
     summary="Check every ledger invariant now (read-only)",
 )
 def ledger_verify() -> Any:
-    report = verify_ledger(db_session())
+    report = verify_books(db_session())
     return {
         "ok": report.ok,
         "breach_count": report.breach_count,

@@ -33,6 +33,7 @@ from flask.testing import FlaskClient
 
 from marketplace.db import utcnow
 from marketplace.enums import Role
+from marketplace.settlement.ledger_checks import verify_books
 from tests.support.fixtures import PASSWORD, unique_credit_code, unique_email
 from tests.support.order_fixtures import invoice_number
 from tests.support.provider_fixtures import PDF
@@ -40,7 +41,6 @@ from tests.support.settlement_fixtures import set_bank_account
 from vouchers import ledger
 from vouchers.enums import AccountKind
 from vouchers.rules import local_date
-from vouchers.verify import verify_ledger
 
 API = "/api/v1"
 VOUCHER_FEN = 1_000_000  # ¥10,000 applied for and granted
@@ -344,5 +344,5 @@ def test_one_order_from_voucher_application_to_payout(
     # ------------------------------------------------ 4. the books balance
     assert auditor.get("/ledger/verify")["ok"] is True
     session.expire_all()
-    report = verify_ledger(session)
+    report = verify_books(session)
     assert report.ok, [check.breaches for check in report.checks if not check.ok]

@@ -21,11 +21,10 @@ from marketplace.db import utcnow
 from marketplace.enums import Role
 from marketplace.orders.models import Order
 from marketplace.orders.rules import OrderStatus
-from providers import claims, payout_files, payouts
-from providers.claim_models import Claim
+from marketplace.settlement import claims, payout_files, payouts
+from marketplace.settlement.enums import ClaimAction
+from marketplace.settlement.models import Claim, PayoutBatch
 from providers.models import Provider
-from providers.payout_models import PayoutBatch
-from providers.settlement_enums import ClaimAction
 from tests.support.order_fixtures import OrderWorld
 from tests.support.voucher_fixtures import VOUCHER_NOW
 

@@ -20,19 +20,18 @@ from marketplace.enums import Role
 from marketplace.errors import DomainError
 from marketplace.i18n import _
 from marketplace.parsing import form_version
-from marketplace.web.admin.views import bp
-from marketplace.web.permissions import roles_required
-from marketplace.web.settlement.forms import BatchForm, ConfirmationForm, DecisionForm, SentForm
-from marketplace.web.settlement.views import RULES
-from providers import claims, payout_files, payouts
-from providers.claim_models import Claim, ClaimLine
-from providers.payout_models import PayoutBatch
-from providers.settlement_enums import (
+from marketplace.settlement import claims, payout_files, payouts
+from marketplace.settlement.enums import (
     ClaimAction,
     ClaimLineStatus,
     ClaimStatus,
     PayoutBatchStatus,
 )
+from marketplace.settlement.models import Claim, ClaimLine, PayoutBatch
+from marketplace.web.admin.views import bp
+from marketplace.web.permissions import roles_required
+from marketplace.web.settlement.forms import BatchForm, ConfirmationForm, DecisionForm, SentForm
+from marketplace.web.settlement.views import RULES
 from vouchers.rules import local_date
 
 PAGE_SIZE = 50

@@ -17,6 +17,7 @@ from marketplace.enums import Role, ServiceCategory
 from marketplace.errors import DomainError, NotFound, ValidationFailed
 from marketplace.i18n import _
 from marketplace.parsing import ascii_int
+from marketplace.settlement.ledger_checks import verify_books
 from marketplace.web.admin.views import bp
 from marketplace.web.admin.voucher_forms import (
     ApproveForm,
@@ -31,7 +32,6 @@ from marketplace.web.permissions import roles_required
 from vouchers import applications, expiry, issuance, services
 from vouchers.enums import ApplicationStatus, CapScope, FundingBody, ProgrammeKind, VoucherStatus
 from vouchers.models import Application, Hold, IssuanceBatch, Programme, RecoveryFlag, Voucher
-from vouchers.verify import verify_ledger
 
 #: Reviewers decide; system administrators manage programmes and only read the queues.
 REVIEWERS = (Role.REVIEWER,)
@@ -432,5 +432,5 @@ def voucher_revoke(voucher_id: int) -> ResponseReturnValue:
 
 @bp.get("/ledger/verify")
 def voucher_ledger_verify() -> ResponseReturnValue:
-    report = verify_ledger(db_session())
+    report = verify_books(db_session())
     return render_template("admin/vouchers/ledger.html", report=report)

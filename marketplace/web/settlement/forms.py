@@ -9,7 +9,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from marketplace.i18n import _l
-from providers.claims import MAX_REASON
+from marketplace.settlement.claims import MAX_REASON
 
 
 class CheckboxesField(SelectMultipleField):

@@ -1,6 +1,6 @@
 """Provider pages of settlement: claimable orders, submitting a claim, claims and checklists.
 
-Thin: read the form, call :mod:`providers.claims`, flash, redirect. Another provider's claim
+Thin: read the form, call :mod:`marketplace.settlement.claims`, flash, redirect. Another provider's claim
 answers 404 (the service looks claims up within the signed-in provider).
 """
 
@@ -17,11 +17,11 @@ from marketplace.enums import Role
 from marketplace.errors import DomainError
 from marketplace.i18n import _
 from marketplace.parsing import form_version
+from marketplace.settlement import claims
+from marketplace.settlement.enums import CheckRule, ClaimLineStatus, ClaimStatus
+from marketplace.settlement.models import Claim
 from marketplace.web.permissions import gate_blueprint
 from marketplace.web.settlement.forms import ClaimForm, ResubmitForm
-from providers import claims
-from providers.claim_models import Claim
-from providers.settlement_enums import CheckRule, ClaimLineStatus, ClaimStatus
 from vouchers.rules import local_date
 
 bp = Blueprint("settlement", __name__, url_prefix="/settlement")

@@ -14,8 +14,8 @@ from marketplace.orders import disputes, services
 from marketplace.orders.disputes import Outcome
 from marketplace.orders.models import Order, OrderEvent
 from marketplace.orders.rules import OrderStatus as S
-from providers import claims
-from providers.settlement_errors import NotClaimable
+from marketplace.settlement import claims
+from marketplace.settlement.errors import NotClaimable
 from tests.support.voucher_fixtures import VOUCHER_NOW, VOUCHER_YEAR
 from vouchers import ledger
 from vouchers.enums import AccountKind, HoldStatus, TransactionKind

@@ -21,8 +21,8 @@ from marketplace.orders.models import Order
 from marketplace.orders.rules import OrderStatus
 from marketplace.payments import services as payments
 from marketplace.payments.models import GatewayKind, Payment
-from providers import claim_rules, claims
-from providers.settlement_enums import CheckRule, ClaimLineStatus
+from marketplace.settlement import claims, rules
+from marketplace.settlement.enums import CheckRule, ClaimLineStatus
 from tests.conftest import rows
 from tests.support.payment_fixtures import stripe_event
 from tests.support.settlement_fixtures import CLAIM_NOW
@@ -71,7 +71,7 @@ def _failing(session, order, line=None) -> list[tuple[str, str]]:
     facts = claims.gather_facts(
         session, order, claim_date=local_date(CLAIM_NOW), line_id=line.id if line else None
     )
-    return [(c.rule.value, c.code) for c in claim_rules.precheck(facts) if not c.passed]
+    return [(c.rule.value, c.code) for c in rules.precheck(facts) if not c.passed]
 
 
 def _chargeback(session, order, dashboard, webhooks, status="needs_response", **kwargs):

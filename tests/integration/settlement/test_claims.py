@@ -16,9 +16,9 @@ from marketplace.orders import disputes
 from marketplace.orders.models import OrderEvent
 from marketplace.orders.rules import OrderAction, OrderStatus
 from marketplace.payments import services as payments
-from providers import claims
-from providers.claim_models import Claim, ClaimedInvoice, ClaimEvent, ClaimLine
-from providers.settlement_enums import CheckRule, ClaimAction, ClaimLineStatus, ClaimStatus
+from marketplace.settlement import claims
+from marketplace.settlement.enums import CheckRule, ClaimAction, ClaimLineStatus, ClaimStatus
+from marketplace.settlement.models import Claim, ClaimedInvoice, ClaimEvent, ClaimLine
 from tests.conftest import rows
 from tests.support.settlement_fixtures import CLAIM_NOW
 from tests.support.voucher_fixtures import VOUCHER_YEAR

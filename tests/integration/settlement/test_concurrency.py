@@ -26,15 +26,15 @@ from marketplace.errors import DomainError
 from marketplace.orders.models import Order, OrderEvent
 from marketplace.orders.rules import OrderAction
 from marketplace.orders.rules import OrderStatus as S
-from providers import payout_files, payouts
-from providers.claim_models import ClaimEvent, ClaimLine
-from providers.payout_models import PayoutBatch, PayoutLine
-from providers.settlement_enums import (
+from marketplace.settlement import payout_files, payouts
+from marketplace.settlement.enums import (
     ClaimAction,
     ClaimLineStatus,
     PayoutBatchStatus,
     PayoutLineStatus,
 )
+from marketplace.settlement.ledger_checks import verify_books
+from marketplace.settlement.models import ClaimEvent, ClaimLine, PayoutBatch, PayoutLine
 from tests.conftest import app_config
 from tests.integration.orders.test_concurrency import _factories
 from tests.support.order_fixtures import OrderWorld
@@ -42,7 +42,6 @@ from tests.support.settlement_fixtures import CLAIM_NOW, SettlementWorld
 from vouchers import ledger
 from vouchers.enums import AccountKind, TransactionKind
 from vouchers.ledger_models import LedgerTransaction
-from vouchers.verify import verify_ledger
 
 WORKERS = 8
 
@@ -173,7 +172,7 @@ def test_one_confirmation_imported_eight_times_at_once_pays_once(database, backe
             assert len(pays) == len(set(pays)) == 3
             confirmed_by = session.scalars(sa.select(PayoutLine.confirmed_by_id)).all()
             assert len(set(confirmed_by)) == 1  # one import's officer recorded every line
-            report = verify_ledger(session)
+            report = verify_books(session)
             assert report.ok, [(c.name, c.breaches) for c in report.checks if c.breaches]
         print(f"\n[{backend}] {WORKERS} concurrent imports: 1 applied, {WORKERS - 1} unchanged")
     finally:
@@ -222,7 +221,7 @@ def test_contradicting_confirmations_at_once_one_wins_the_rest_are_refused(
                 # Failed: the claim lines are back in the payout queue, once each.
                 queue = payouts.payout_queue(session)
                 assert sorted(cl.order_id for cl in queue) == sorted(facts["orders"])
-            report = verify_ledger(session)
+            report = verify_books(session)
             assert report.ok, [(c.name, c.breaches) for c in report.checks if c.breaches]
         print(f"\n[{backend}] contradicting imports: {'paid' if won_paid else 'failed'} won")
     finally:

@@ -9,13 +9,13 @@ from datetime import timedelta
 
 from marketplace.orders.models import OrderEvent
 from marketplace.orders.rules import OrderAction, OrderStatus
-from providers import payout_files
-from providers.settlement_enums import ClaimLineStatus, ClaimStatus, PayoutBatchStatus
+from marketplace.settlement import payout_files
+from marketplace.settlement.enums import ClaimLineStatus, ClaimStatus, PayoutBatchStatus
+from marketplace.settlement.ledger_checks import verify_books
 from tests.conftest import rows
 from tests.support.settlement_fixtures import PAID_ON, set_bank_account
 from vouchers import ledger
 from vouchers.enums import AccountKind
-from vouchers.verify import verify_ledger
 
 
 def _settle(app, *args):
@@ -68,5 +68,5 @@ def test_confirmed_order_to_settled(app, session, settlement_world):
         OrderAction.PAY_OUT,
         OrderAction.SETTLE,
     ]
-    report = verify_ledger(session)
+    report = verify_books(session)
     assert report.ok, [c.breaches for c in report.checks if not c.ok]

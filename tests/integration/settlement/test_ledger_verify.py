@@ -12,13 +12,14 @@ from marketplace.enums import Role
 from marketplace.orders import disputes
 from marketplace.orders.disputes import Outcome
 from marketplace.orders.rules import OrderStatus
-from providers import ledger_checks
-from providers.payout_models import PayoutItem, PayoutLine
-from providers.settlement_enums import PayoutLineStatus
+from marketplace.settlement import ledger_checks
+from marketplace.settlement.enums import PayoutLineStatus
+from marketplace.settlement.ledger_checks import verify_books
+from marketplace.settlement.models import PayoutItem, PayoutLine
 from tests.support.voucher_fixtures import VOUCHER_NOW
 from vouchers import ledger
 from vouchers.enums import AccountKind, TransactionKind
-from vouchers.verify import registered_checks, verify_ledger
+from vouchers.verify import verify_ledger
 
 pytestmark = pytest.mark.usefixtures("orders_ctx")
 
@@ -26,7 +27,7 @@ PROVIDER_CHECKS = ("provider_payable", "provider_paid")
 
 
 def _breaches(session) -> dict[str, list[str]]:
-    report = verify_ledger(session)
+    report = verify_books(session)
     return {c.name: c.breaches for c in report.checks if c.breaches}
 
 
@@ -75,12 +76,15 @@ def paid_world(settlement_world, session):
     return {"a1": a1, "a2": a2, "a3": a3, "reduced": reduced, "b1": b1}
 
 
-def test_the_provider_checks_are_registered_and_run():
-    assert ledger_checks.NAME in [c.name for c in registered_checks()]
+def test_the_books_add_the_payout_check_to_the_ledger_s_own(session):
+    voucher_side = [c.name for c in verify_ledger(session).checks]
+    books = [c.name for c in verify_books(session).checks]
+    assert ledger_checks.NAME not in voucher_side
+    assert books == [*voucher_side, ledger_checks.NAME]
 
 
 def test_a_clean_world_verifies(session, paid_world):
-    report = verify_ledger(session)
+    report = verify_books(session)
     assert report.ok, _breaches(session)
     checks = {c.name: c for c in report.checks}
     for name in PROVIDER_CHECKS:

@@ -14,21 +14,20 @@ from marketplace.errors import DomainError
 from marketplace.notifications.models import OutboundEmail
 from marketplace.orders.models import OrderEvent
 from marketplace.orders.rules import OrderAction, OrderStatus
-from providers import payout_files, payouts
-from providers.claim_models import ClaimEvent, ClaimLine
-from providers.payout_models import PayoutItem
-from providers.settlement_enums import (
+from marketplace.settlement import payout_files, payouts
+from marketplace.settlement.enums import (
     ClaimLineStatus,
     ClaimStatus,
     PayoutBatchStatus,
     PayoutLineStatus,
 )
+from marketplace.settlement.ledger_checks import verify_books
+from marketplace.settlement.models import ClaimEvent, ClaimLine, PayoutItem
 from tests.conftest import rows
 from tests.support.settlement_fixtures import CLAIM_NOW, PAID_ON, set_bank_account
 from vouchers import ledger
 from vouchers.enums import AccountKind, TransactionKind
 from vouchers.ledger_models import LedgerTransaction
-from vouchers.verify import verify_ledger
 
 # Services read the settings (notifications) from the test app's context.
 pytestmark = pytest.mark.usefixtures("orders_ctx")
@@ -179,7 +178,7 @@ def test_paid_lines_move_money_once_even_when_imported_twice(
     assert (
         claims_paid.status is ClaimLineStatus.PAID and claims_paid.claim.status is ClaimStatus.PAID
     )
-    report = verify_ledger(session)
+    report = verify_books(session)
     assert report.ok, [c.breaches for c in report.checks if not c.ok]
 
 
@@ -242,7 +241,7 @@ def test_a_failed_line_goes_back_to_the_queue_and_is_paid_later(
     assert claim.status is ClaimStatus.PAID
     items = rows(session, PayoutItem, PayoutItem.order_id == a1.id)
     assert len(items) == 2  # one in the failed payment, one in the paid one
-    report = verify_ledger(session)
+    report = verify_books(session)
     assert report.ok, [c.breaches for c in report.checks if not c.ok]
 
 

@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from marketplace.errors import NotFound
+from marketplace.settlement.ledger_checks import verify_books
 from tests.support.voucher_fixtures import VOUCHER_NOW, VOUCHER_YEAR
 from vouchers import holds, ledger
 from vouchers.enums import (
@@ -387,7 +388,8 @@ def test_money_already_paid_out_cannot_be_reversed(
     with pytest.raises(InsufficientFunds):
         holds.reverse_capture(session, hold.id, 1, "late", VOUCHER_NOW)
     assert (hold.captured_fen, voucher.used_fen) == (100_000, 100_000)
-    # The voucher books close; only the payout side (providers.ledger_checks) sees that no
-    # payment line confirmed by the bank stands behind this posting.
-    report = verify_ledger(session)
+    # The voucher books close; only the payout side (marketplace.settlement.ledger_checks) sees
+    # that no payment line confirmed by the bank stands behind this posting.
+    assert verify_ledger(session).ok
+    report = verify_books(session)
     assert [c.name for c in report.checks if not c.ok] == ["provider_paid"]

@@ -8,10 +8,15 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from providers import claim_rules
-from providers.claim_rules import LINE_TRANSITIONS, ClaimFacts, claim_status, next_line_status
-from providers.settlement_enums import CheckRule, ClaimAction, ClaimLineStatus, ClaimStatus
-from providers.settlement_errors import ClaimStateConflict
+from marketplace.settlement import rules
+from marketplace.settlement.enums import CheckRule, ClaimAction, ClaimLineStatus, ClaimStatus
+from marketplace.settlement.errors import ClaimStateConflict
+from marketplace.settlement.rules import (
+    LINE_TRANSITIONS,
+    ClaimFacts,
+    claim_status,
+    next_line_status,
+)
 
 ENTERPRISE = "91530102MA6T0001XX"
 PROVIDER = "12530000MA6T0002YY"
@@ -56,25 +61,25 @@ BREAKS = {
 
 
 def test_a_sound_line_passes_all_eleven_rules_in_order():
-    checks = claim_rules.precheck(GOOD)
+    checks = rules.precheck(GOOD)
     assert [c.rule for c in checks] == list(CheckRule)
     assert all(c.passed for c in checks)
-    assert claim_rules.first_failure(checks) is None
+    assert rules.first_failure(checks) is None
 
 
 @pytest.mark.parametrize("rule", list(CheckRule), ids=lambda r: r.value)
 def test_each_rule_fails_alone_and_names_its_error(rule):
-    checks = claim_rules.precheck(dataclasses.replace(GOOD, **BREAKS[rule]))
+    checks = rules.precheck(dataclasses.replace(GOOD, **BREAKS[rule]))
     assert [c.rule for c in checks if not c.passed] == [rule]
-    error = claim_rules.first_failure(checks)
-    assert error is not None and error.code == claim_rules.ERRORS[rule].code
+    error = rules.first_failure(checks)
+    assert error is not None and error.code == rules.ERRORS[rule].code
     assert error.extra["rule"] == rule.value
     item = next(c.as_dict() for c in checks if c.rule is rule)
     assert item["passed"] is False and item["code"] == error.code and item["detail"]
 
 
 def test_error_codes_are_the_promised_ones():
-    codes = {rule: cls.code for rule, cls in claim_rules.ERRORS.items()}
+    codes = {rule: cls.code for rule, cls in rules.ERRORS.items()}
     assert codes[CheckRule.INVOICE_AMOUNT] == "invoice_amount_mismatch"
     assert codes[CheckRule.CLAIM_DEADLINE] == "claim_deadline_passed"
     assert codes[CheckRule.INVOICE_UNIQUE] == "invoice_already_claimed"
@@ -86,9 +91,9 @@ def test_error_codes_are_the_promised_ones():
 
 def test_buyer_mismatch_fails_parties_and_case_does_not():
     lower = dataclasses.replace(GOOD, invoice_buyer_id=ENTERPRISE.lower() + " ")
-    assert all(c.passed for c in claim_rules.precheck(lower))
+    assert all(c.passed for c in rules.precheck(lower))
     other = dataclasses.replace(GOOD, invoice_buyer_id=PROVIDER)
-    failed = [c for c in claim_rules.precheck(other) if not c.passed]
+    failed = [c for c in rules.precheck(other) if not c.passed]
     assert [c.rule for c in failed] == [CheckRule.INVOICE_PARTIES]
     assert "buyer" in failed[0].detail
 
@@ -102,10 +107,10 @@ def test_edges_are_inclusive():
         voucher_part_fen=100_000,
         ceiling_bps=5_000,
     )
-    assert all(c.passed for c in claim_rules.precheck(edges))
+    assert all(c.passed for c in rules.precheck(edges))
     # Ceiling rounds down to the fen: 50% of 199,999 fen is 99,999 fen.
     odd = dataclasses.replace(GOOD, invoice_amount_fen=199_999, order_price_fen=199_999)
-    failed = [c.rule for c in claim_rules.precheck(odd) if not c.passed]
+    failed = [c.rule for c in rules.precheck(odd) if not c.passed]
     assert failed == [CheckRule.CEILING]
 
 
@@ -154,21 +159,21 @@ def test_claim_status_comes_from_what_still_needs_action(lines, expected):
 def test_cooling_off_counts_china_days():
     # 17:00 UTC on 16 June is already 17 June in Kunming.
     confirmed = datetime(2026, 6, 16, 17, 0, tzinfo=UTC)
-    assert claim_rules.claimable_on(confirmed, 0) == date(2026, 6, 17)
-    assert claim_rules.claimable_on(confirmed, 3) == date(2026, 6, 20)
+    assert rules.claimable_on(confirmed, 0) == date(2026, 6, 17)
+    assert rules.claimable_on(confirmed, 3) == date(2026, 6, 20)
     with pytest.raises(ValueError):
-        claim_rules.claimable_on(confirmed, -1)
+        rules.claimable_on(confirmed, -1)
 
 
 def test_invoice_keys_ignore_spaces_dashes_and_case():
-    assert claim_rules.invoice_key("0530 0230-0111", " 1234 5678 ") == ("053002300111", "12345678")
-    assert claim_rules.invoice_key("", "abc-1") == ("", "ABC1")
+    assert rules.invoice_key("0530 0230-0111", " 1234 5678 ") == ("053002300111", "12345678")
+    assert rules.invoice_key("", "abc-1") == ("", "ABC1")
 
 
 def test_yuan_text_is_exact():
-    assert claim_rules.yuan_text(0) == "0.00"
-    assert claim_rules.yuan_text(5) == "0.05"
-    assert claim_rules.yuan_text(123_456_789) == "1234567.89"
+    assert rules.yuan_text(0) == "0.00"
+    assert rules.yuan_text(5) == "0.05"
+    assert rules.yuan_text(123_456_789) == "1234567.89"
     for bad in (-1, 1.5, True):
         with pytest.raises(ValueError):
-            claim_rules.yuan_text(bad)  # type: ignore[arg-type]
+            rules.yuan_text(bad)  # type: ignore[arg-type]

@@ -8,10 +8,10 @@ from datetime import date
 
 import pytest
 
-from providers import payout_files
-from providers.payout_models import PayoutBatch, PayoutLine
-from providers.settlement_enums import PayoutLineStatus
-from providers.settlement_errors import ConfirmationInvalid
+from marketplace.settlement import payout_files
+from marketplace.settlement.enums import PayoutLineStatus
+from marketplace.settlement.errors import ConfirmationInvalid
+from marketplace.settlement.models import PayoutBatch, PayoutLine
 
 
 def _batch() -> PayoutBatch:

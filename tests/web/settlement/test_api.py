@@ -12,8 +12,8 @@ import sqlalchemy as sa
 from marketplace.db import utcnow
 from marketplace.enums import Role
 from marketplace.orders.rules import OrderStatus
-from providers.claim_models import ClaimLine
-from providers.settlement_enums import ClaimLineStatus
+from marketplace.settlement.enums import ClaimLineStatus
+from marketplace.settlement.models import ClaimLine
 from tests.support.settlement_fixtures import set_bank_account
 
 API = "/api/v1"

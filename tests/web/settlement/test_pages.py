@@ -12,7 +12,7 @@ import pytest
 from marketplace.db import utcnow
 from marketplace.enums import Role
 from marketplace.orders.rules import OrderStatus
-from providers.settlement_enums import (
+from marketplace.settlement.enums import (
     ClaimAction,
     ClaimLineStatus,
     PayoutBatchStatus,

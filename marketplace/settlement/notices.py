@@ -18,8 +18,8 @@ from sqlalchemy.orm import Session
 from marketplace.auth.models import User
 from marketplace.enums import Role
 from marketplace.notifications import notify
+from marketplace.settlement.enums import ClaimAction
 from providers.notices import provider_recipients
-from providers.settlement_enums import ClaimAction
 
 _WITH_REASON = frozenset(
     {
@@ -31,8 +31,7 @@ _WITH_REASON = frozenset(
 )
 
 if TYPE_CHECKING:
-    from providers.claim_models import Claim, ClaimLine
-    from providers.payout_models import PayoutBatch, PayoutLine
+    from marketplace.settlement.models import Claim, ClaimLine, PayoutBatch, PayoutLine
 
 
 def _name(recipient: User | str, fallback: str) -> str:

@@ -1,7 +1,7 @@
 """Vocabularies of settlement: claims (兑付申请), their lines and checklist, payout batches.
 
 Stored by value with named CHECK constraints; kept apart from the models so that
-:mod:`providers.claim_rules` stays free of SQLAlchemy.
+:mod:`marketplace.settlement.rules` stays free of SQLAlchemy.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from marketplace.enums import LabelledEnum
 
 
 class ClaimStatus(LabelledEnum):
-    """A claim's status, derived from its lines (:func:`providers.claim_rules.claim_status`)."""
+    """A claim's status, derived from its lines (:func:`marketplace.settlement.rules.claim_status`)."""
 
     IN_REVIEW = "in_review", "待初审", "Awaiting review"
     AWAITING_FINANCE = "awaiting_finance", "待财务审批", "Awaiting finance approval"

@@ -1,14 +1,12 @@
-"""The payout side of ``flask ledger verify``: what the ledger says was paid out to providers
-must be what the bank confirmed.
+"""The whole books, payouts included: what ``flask ledger verify``, the ledger page and the API
+run (:func:`verify_books`).
 
 :mod:`vouchers.verify` checks, per programme and provider, that payable = captured voucher
-parts (net of reversals) − paid out; it cannot see payouts, which live here. This module adds,
-through :func:`vouchers.verify.register_check` (vouchers never imports providers), the check
-that per programme and provider ``provider_paid`` = the items of the payment lines the bank
-confirmed as paid, and that every payment line's amount is the sum of its items. Together:
-payable = captured − reversals − the confirmed payouts. Registered when the payout models are
-imported (:mod:`providers.payout_models` imports this module), which every application and
-every migration of the schema does.
+parts (net of reversals) − paid out; it cannot see payouts, which live here (vouchers never
+imports settlement). This module adds the check that per programme and provider
+``provider_paid`` = the items of the payment lines the bank confirmed as paid, and that every
+payment line's amount is the sum of its items. Together: payable = captured − reversals − the
+confirmed payouts.
 """
 
 from __future__ import annotations
@@ -18,11 +16,11 @@ from collections import defaultdict
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from providers.payout_models import PayoutItem, PayoutLine
-from providers.settlement_enums import PayoutLineStatus
+from marketplace.settlement.enums import PayoutLineStatus
+from marketplace.settlement.models import PayoutItem, PayoutLine
 from vouchers.enums import AccountKind
 from vouchers.ledger_models import LedgerAccount
-from vouchers.verify import Check, register_check
+from vouchers.verify import Check, ExtraCheck, Report, verify_ledger
 
 NAME = "provider_paid"
 DESCRIPTION = (
@@ -77,4 +75,9 @@ def provider_paid(session: Session, check: Check) -> None:
     check.checked = len(keys) + len(lines)
 
 
-register_check(NAME, DESCRIPTION, provider_paid)
+PAYOUT_CHECKS = (ExtraCheck(NAME, DESCRIPTION, provider_paid),)
+
+
+def verify_books(session: Session) -> Report:
+    """Every ledger invariant, the payouts included; never raises for a breach."""
+    return verify_ledger(session, PAYOUT_CHECKS)

@@ -13,17 +13,16 @@ from marshmallow import Schema, fields, validate
 
 from marketplace.pagination import PageQuerySchema
 from marketplace.schemas import Id, StrictSchema, ZonedDateTime
-from providers.claim_models import Claim, ClaimEvent, ClaimLine
-from providers.claims import MAX_ORDERS_PER_CLAIM, MAX_REASON, ClaimableOrder
-from providers.payout_files import TRANSACTION_PATTERN
-from providers.payout_models import PayoutBatch, PayoutLine
-from providers.settlement_enums import (
+from marketplace.settlement.claims import MAX_ORDERS_PER_CLAIM, MAX_REASON, ClaimableOrder
+from marketplace.settlement.enums import (
     ClaimAction,
     ClaimLineStatus,
     ClaimStatus,
     PayoutBatchStatus,
     PayoutLineStatus,
 )
+from marketplace.settlement.models import Claim, ClaimEvent, ClaimLine, PayoutBatch, PayoutLine
+from marketplace.settlement.payout_files import TRANSACTION_PATTERN
 
 #: Text fields refuse NUL characters (PostgreSQL cannot store them); as a pattern, so the
 #: OpenAPI document says so too. One pattern per field: the document carries only one.

@@ -32,10 +32,10 @@ from datetime import date
 from typing import Any
 
 from marketplace.parsing import ascii_int
-from providers.claim_rules import yuan_text
-from providers.payout_models import PayoutBatch
-from providers.settlement_enums import PayoutLineStatus
-from providers.settlement_errors import ConfirmationInvalid
+from marketplace.settlement.enums import PayoutLineStatus
+from marketplace.settlement.errors import ConfirmationInvalid
+from marketplace.settlement.models import PayoutBatch
+from marketplace.settlement.rules import yuan_text
 
 PAYMENT_HEADER = (
     "line_id",

@@ -50,12 +50,9 @@ from marketplace.orders.models import Invoice, Order
 from marketplace.orders.rules import Actor, OrderAction, OrderStatus
 from marketplace.payments.models import PaymentStatus
 from marketplace.payments.services import live_payment, refundable_fen
-from providers import claim_rules, settlement_notices
-from providers.claim_models import Claim, ClaimedInvoice, ClaimEvent, ClaimLine
-from providers.claim_rules import Check, ClaimFacts
-from providers.related import related_at
-from providers.settlement_enums import ClaimAction, ClaimLineStatus
-from providers.settlement_errors import (
+from marketplace.settlement import notices, rules
+from marketplace.settlement.enums import ClaimAction, ClaimLineStatus
+from marketplace.settlement.errors import (
     ClaimNotFound,
     ClaimStateConflict,
     InvoiceAlreadyClaimed,
@@ -64,6 +61,9 @@ from providers.settlement_errors import (
     SeparationOfDuties,
     VoucherRevoked,
 )
+from marketplace.settlement.models import Claim, ClaimedInvoice, ClaimEvent, ClaimLine
+from marketplace.settlement.rules import Check, ClaimFacts
+from providers.related import related_at
 from vouchers.enums import HoldStatus, VoucherStatus
 from vouchers.errors import ClaimDeadlinePassed, ReasonRequired
 from vouchers.models import Quota
@@ -112,7 +112,7 @@ def _captured_fen(order: Order) -> int:
 
 
 def _invoice_claimed_elsewhere(session: Session, invoice: Invoice, line_id: int | None) -> bool:
-    code, number = claim_rules.invoice_key(invoice.code, invoice.number)
+    code, number = rules.invoice_key(invoice.code, invoice.number)
     owner = session.scalar(
         sa.select(ClaimedInvoice.claim_line_id).where(
             ClaimedInvoice.code_key == code, ClaimedInvoice.number_key == number
@@ -177,7 +177,7 @@ def gather_facts(
 
 
 def _store_precheck(session: Session, line: ClaimLine, now: datetime) -> list[Check]:
-    checks = claim_rules.precheck(
+    checks = rules.precheck(
         gather_facts(session, line.order, claim_date=line.submitted_on, line_id=line.id)
     )
     line.checklist = [c.as_dict() for c in checks]
@@ -196,7 +196,7 @@ def current_checklist(session: Session, line: ClaimLine) -> list[dict[str, objec
     at once, as approval would find it); otherwise the one recorded. Writes nothing."""
     if line.status not in AWAITING_DECISION:
         return list(line.checklist)
-    checks = claim_rules.precheck(
+    checks = rules.precheck(
         gather_facts(session, line.order, claim_date=line.submitted_on, line_id=line.id)
     )
     return [c.as_dict() for c in checks]
@@ -204,7 +204,7 @@ def current_checklist(session: Session, line: ClaimLine) -> list[dict[str, objec
 
 def preview(session: Session, order: Order, *, today: date) -> list[Check]:
     """The checklist an order would get if it were claimed ``today`` (read-only)."""
-    return claim_rules.precheck(gather_facts(session, order, claim_date=today))
+    return rules.precheck(gather_facts(session, order, claim_date=today))
 
 
 # --------------------------------------------------------------------------- claimable orders
@@ -251,7 +251,7 @@ def claimable_orders(
     for order in orders:
         if _captured_fen(order) <= 0:
             continue
-        day = claim_rules.claimable_on(_confirmed_on(order), cooling_off_days)
+        day = rules.claimable_on(_confirmed_on(order), cooling_off_days)
         result.append(
             ClaimableOrder(order, day, day <= today, preview(session, order, today=today))
         )
@@ -328,7 +328,7 @@ def _event(
 
 
 def refresh_claim_status(claim: Claim) -> None:
-    claim.status = claim_rules.claim_status(line.status for line in claim.lines)
+    claim.status = rules.claim_status(line.status for line in claim.lines)
 
 
 # --------------------------------------------------------------------------- submission
@@ -363,7 +363,7 @@ def _ensure_claimable(
             f"order {order.id} was revoked; its voucher part is recovered and cannot be claimed",
             extra={"order_id": order.id, "voucher_id": order.voucher.id},
         )
-    first_day = claim_rules.claimable_on(_confirmed_on(order), cooling_off_days)
+    first_day = rules.claimable_on(_confirmed_on(order), cooling_off_days)
     if today < first_day:
         raise NotClaimable(
             f"订单 {order.id} 处于确认后的冷静期，{first_day} 起可申请 / order {order.id} is in "
@@ -381,7 +381,7 @@ def _ensure_claimable(
 
 def _register_invoice(session: Session, line: ClaimLine, invoice: Invoice, now: datetime) -> None:
     """Record the invoice as claimed, once ever; InvoiceAlreadyClaimed if it was before."""
-    code, number = claim_rules.invoice_key(invoice.code, invoice.number)
+    code, number = rules.invoice_key(invoice.code, invoice.number)
     owner = session.scalar(
         sa.select(ClaimedInvoice.claim_line_id).where(
             ClaimedInvoice.code_key == code, ClaimedInvoice.number_key == number
@@ -543,7 +543,7 @@ def resubmit(
         for line in _lock_lines(session, [ln.id for ln in lines]):
             order = orders[line.order_id]
             before = line.status
-            line.status = claim_rules.next_line_status(line.status, A.RESUBMIT)
+            line.status = rules.next_line_status(line.status, A.RESUBMIT)
             _ensure_claimable(order, today=today, cooling_off_days=0, claimed_on=line.submitted_on)
             _snapshot(line, order)
             assert order.invoice is not None
@@ -603,7 +603,7 @@ def clean_text(value: str | None) -> str:
 
 def _reason(action: ClaimAction, reason: str | None) -> str | None:
     text = clean_text(reason)
-    if action in claim_rules.NEEDS_REASON and not text:
+    if action in rules.NEEDS_REASON and not text:
         raise ReasonRequired("退回或驳回必须说明理由 / a reason is required to send back or reject")
     return text[:MAX_REASON] or None
 
@@ -636,8 +636,8 @@ def _decide_line(
     now: datetime,
 ) -> None:
     before = line.status
-    target = claim_rules.next_line_status(line.status, action)
-    if action in claim_rules.FINANCE_ACTIONS and line.reviewed_by_id == actor_id:
+    target = rules.next_line_status(line.status, action)
+    if action in rules.FINANCE_ACTIONS and line.reviewed_by_id == actor_id:
         raise SeparationOfDuties(
             "财务审批人不能是该明细的初审人 / the finance officer cannot be the reviewer of "
             "the same line",
@@ -648,7 +648,7 @@ def _decide_line(
     approving = action in (A.APPROVE, A.FINANCE_APPROVE)
     if approving:
         _frozen_or_moved(order)
-        error = claim_rules.first_failure(_store_precheck(session, line, now))
+        error = rules.first_failure(_store_precheck(session, line, now))
         if error is not None:
             error.extra.setdefault("line_id", line.id)
             raise error
@@ -675,11 +675,11 @@ def _decide_line(
             claim_id=line.claim_id,
         )
     line.status = target
-    if action in claim_rules.REVIEW_ACTIONS:
+    if action in rules.REVIEW_ACTIONS:
         line.reviewed_by_id, line.reviewed_at, line.review_note = actor_id, now, reason
     else:
         line.finance_by_id, line.finance_at, line.finance_note = actor_id, now, reason
-    if action in claim_rules.NEEDS_REASON:
+    if action in rules.NEEDS_REASON:
         line.decision_reason = reason
     _event(session, line, action, before, actor_id=actor_id, now=now, note=reason)
 
@@ -717,9 +717,9 @@ def _decide(
                 now=now,
             )
         _finish(session, claim, f"claim.{action.value}", actor_id, [ln.id for ln in lines])
-        settlement_notices.claim_decided(session, claim, lines, action)
+        notices.claim_decided(session, claim, lines, action)
         if action is A.APPROVE:
-            settlement_notices.awaiting_finance(session, claim, lines)
+            notices.awaiting_finance(session, claim, lines)
     return claim
 
 
@@ -758,7 +758,7 @@ def review(
     failing rule's code. Raises ClaimNotFound, NotFound (a line not in the claim),
     ClaimStateConflict, ReasonRequired, OrderDisputed, NotClaimable, the pre-check errors,
     PreconditionFailed."""
-    if action not in claim_rules.REVIEW_ACTIONS:
+    if action not in rules.REVIEW_ACTIONS:
         raise ValueError(f"not a review decision: {action}")
     return _decide(
         session,
@@ -788,7 +788,7 @@ def finance_decide(
     """The finance officer's decision on reviewed lines: approve for payment (orders move to
     claim_approved), return for changes or reject. Never by the line's reviewer. Raises
     SeparationOfDuties plus everything :func:`review` raises."""
-    if action not in claim_rules.FINANCE_ACTIONS:
+    if action not in rules.FINANCE_ACTIONS:
         raise ValueError(f"not a finance decision: {action}")
     return _decide(
         session,

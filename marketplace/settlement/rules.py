@@ -2,7 +2,7 @@
 the cooling-off arithmetic and invoice keys. No database, no Flask, no clock of its own.
 
 The pre-check (POLICY.md rules 1, 2, 5, 6, 8, 10) evaluates eleven rules for one order line from
-plain facts gathered by :mod:`providers.claims`; each failing rule names the domain error that
+plain facts gathered by :mod:`marketplace.settlement.claims`; each failing rule names the domain error that
 refuses an approval of that line, so the checklist item and the API error share one code.
 """
 
@@ -15,9 +15,8 @@ from datetime import date, datetime, timedelta
 
 from marketplace.errors import DomainError
 from marketplace.money import FEN_PER_YUAN, format_fen
-from providers.errors import RelatedPartyConflict
-from providers.settlement_enums import CheckRule, ClaimAction, ClaimLineStatus, ClaimStatus
-from providers.settlement_errors import (
+from marketplace.settlement.enums import CheckRule, ClaimAction, ClaimLineStatus, ClaimStatus
+from marketplace.settlement.errors import (
     ClaimStateConflict,
     CoPaymentNotReceived,
     InvoiceAlreadyClaimed,
@@ -28,6 +27,7 @@ from providers.settlement_errors import (
     VoucherPartAboveCeiling,
     VoucherRevoked,
 )
+from providers.errors import RelatedPartyConflict
 from vouchers.errors import CapExceeded, ClaimDeadlinePassed
 from vouchers.rules import ceiling_fen, local_date
 

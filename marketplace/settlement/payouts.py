@@ -37,19 +37,15 @@ from marketplace.errors import NotFound, PreconditionFailed
 from marketplace.orders.access import lock_order
 from marketplace.orders.models import Order
 from marketplace.orders.rules import Actor, OrderAction, OrderStatus
-from providers import claim_rules, settlement_notices
-from providers.claim_models import Claim, ClaimEvent, ClaimLine
-from providers.claims import MAX_ID, move_order, refresh_claim_status
-from providers.models import Provider
-from providers.payout_files import ConfirmationRow
-from providers.payout_models import PayoutBatch, PayoutItem, PayoutLine
-from providers.settlement_enums import (
+from marketplace.settlement import notices, rules
+from marketplace.settlement.claims import MAX_ID, move_order, refresh_claim_status
+from marketplace.settlement.enums import (
     ClaimAction,
     ClaimLineStatus,
     PayoutBatchStatus,
     PayoutLineStatus,
 )
-from providers.settlement_errors import (
+from marketplace.settlement.errors import (
     BankAccountMissing,
     ClaimStateConflict,
     ConfirmationConflict,
@@ -58,6 +54,16 @@ from providers.settlement_errors import (
     PayoutBatchNotFound,
     PayoutStateConflict,
 )
+from marketplace.settlement.models import (
+    Claim,
+    ClaimEvent,
+    ClaimLine,
+    PayoutBatch,
+    PayoutItem,
+    PayoutLine,
+)
+from marketplace.settlement.payout_files import ConfirmationRow
+from providers.models import Provider
 from vouchers import ledger
 from vouchers.enums import AccountKind, TransactionKind
 from vouchers.rules import local_date
@@ -258,7 +264,7 @@ def create_batch(
                     )
                 )
                 before = ln.status
-                ln.status = claim_rules.next_line_status(ln.status, ClaimAction.BATCH)
+                ln.status = rules.next_line_status(ln.status, ClaimAction.BATCH)
                 ln.payout_line_id = payout_line.id
                 _claim_event(
                     session,
@@ -483,7 +489,7 @@ def _apply(
     order_action = OrderAction.PAY_OUT if paid else OrderAction.PAYOUT_FAILED
     for claim_line in claim_lines:
         before = claim_line.status
-        claim_line.status = claim_rules.next_line_status(claim_line.status, action)
+        claim_line.status = rules.next_line_status(claim_line.status, action)
         if not paid:
             # Back in the queue: the next batch may take it again.
             claim_line.payout_line_id = None
@@ -522,7 +528,7 @@ def _apply(
         ledger_transactions=transactions,
         claim_lines=[cl.id for cl in claim_lines],
     )
-    settlement_notices.payout_result(session, batch, line)
+    notices.payout_result(session, batch, line)
     return {cl.claim_id for cl in claim_lines}
 
 

@@ -1,4 +1,5 @@
-"""``flask settlement …``: settle paid-out orders once the bank's value date has come.
+"""``flask settlement settle``: settle paid-out orders once the bank's value date has come; and
+``flask ledger verify``: every invariant of the books, the payouts included.
 
 Safe to re-run: only orders still ``paid_out`` and due are touched, each in its own
 transaction, so an interrupted run loses nothing and a second run finds nothing to do.
@@ -13,10 +14,12 @@ from flask.cli import AppGroup
 
 from marketplace.db import commit, db_session, rollback, utcnow
 from marketplace.errors import DomainError
-from providers import payouts
+from marketplace.settlement import payouts
+from marketplace.settlement.ledger_checks import verify_books
 from vouchers.rules import local_date
 
 settlement_cli = AppGroup("settlement", help="Settlement: claims and payouts to providers.")
+ledger_cli = AppGroup("ledger", help="The double-entry ledger.")
 
 
 @settlement_cli.command("settle")
@@ -55,3 +58,24 @@ def settle(today: datetime | None) -> None:
         click.echo(f"  order {order_id}: {problem.code} — {problem.message}")
     if problems:
         raise SystemExit(1)
+
+
+@ledger_cli.command("verify")
+def verify() -> None:
+    """Check every ledger invariant; exit with status 1 if any is breached."""
+    session = db_session()
+    try:
+        report = verify_books(session)
+    finally:
+        rollback(session)
+        session.close()
+    for check in report.checks:
+        mark = "OK  " if check.ok else "FAIL"
+        click.echo(f"[{mark}] {check.name}: {check.description} ({check.checked} checked)")
+        for breach in check.breaches:
+            click.echo(f"         - {breach}")
+    if report.ok:
+        click.echo(f"ledger verified: {len(report.checks)} checks, no breach")
+        return
+    click.echo(f"LEDGER BREACHED: {report.breach_count} problem(s)", err=True)
+    raise SystemExit(1)
