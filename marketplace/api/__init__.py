@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
-
 from flask import Blueprint, Flask, current_app
 
 from marketplace.extensions import csrf, limiter
@@ -14,23 +12,30 @@ csrf.exempt(bp)
 # app built (one per test), and each copy would count every request again.
 limiter.limit(lambda: current_app.config["RATE_LIMIT_DEFAULT"])(bp)
 
-#: Modules that declare endpoints on ``bp``; imported once, when the app registers the API.
-ROUTE_MODULES = (
-    "marketplace.api.meta",
-    "marketplace.api.accounts",
-    "marketplace.api.audit",
-    "marketplace.api.disclosure",
-    "marketplace.api.payments",
-    "marketplace.api.orders",
-    "marketplace.api.providers",
-    "marketplace.api.settlement",
-    "marketplace.api.vouchers",
-    "marketplace.api.enterprises",
-    "marketplace.api.programmes",
-)
-
 
 def register_api(app: Flask) -> None:
-    for module in ROUTE_MODULES:
-        importlib.import_module(module)
+    """Register the API blueprint with every endpoint.
+
+    Importing a module declares its endpoints on ``bp``; this is the one place every endpoint
+    module is imported.
+    """
+    from marketplace.api import (  # noqa: F401 - endpoints on bp
+        accounts,
+        audit,
+        catalogue,
+        disclosure,
+        disputes,
+        enterprises,
+        meta,
+        orders,
+        payments,
+        programmes,
+        provider_admin,
+        provider_listings,
+        provider_portal,
+        provider_reviews,
+        settlement,
+        vouchers,
+    )
+
     app.register_blueprint(bp)

@@ -1,4 +1,5 @@
-"""Orders over JSON: create, list, read, every step as a POST, disputes and their mediation.
+"""Orders over JSON: create, list, read, and every step as a POST (disputes and their mediation
+are in :mod:`marketplace.api.disputes`).
 
 Who sees what: an enterprise its own orders, a provider its own (another organisation's order
 answers 404); every administrator role reads all. Which step a caller may take is the state
@@ -29,26 +30,17 @@ from marketplace.api.endpoint import ANY_ROLE, api_user, endpoint, expected_vers
 from marketplace.auth.models import User
 from marketplace.config import current_settings
 from marketplace.db import db_session
-from marketplace.enums import ADMIN_ROLES, Role
+from marketplace.enums import Role
 from marketplace.errors import NotFound, PermissionDenied
-from marketplace.orders import disputes, services
+from marketplace.orders import services
 from marketplace.orders.access import actor_of, get_order, visible
 from marketplace.orders.files import OrderFileStorage, Upload
-from marketplace.orders.models import Dispute, Order
+from marketplace.orders.models import Order
 from marketplace.orders.rules import IllegalTransition, allowed_actions
 from marketplace.orders.schemas import (
     AcceptIn,
-    DecisionIn,
     DeliverIn,
-    DisputeDetailOut,
-    DisputeDocumentContentOut,
-    DisputeDocumentOut,
-    DisputeMessageOut,
-    DisputeOut,
-    DisputeQuery,
-    DocumentIn,
     FileOut,
-    MessageIn,
     OrderCreateIn,
     OrderDetailOut,
     OrderOut,
@@ -67,14 +59,11 @@ from marketplace.payments.models import GatewayKind, Payment, PaymentStatus, rem
 from marketplace.problems import ApiProblem, problem
 
 TAGS = ["orders"]
-DISPUTE_TAGS = ["orders", "disputes"]
 ENTERPRISE = (Role.ENTERPRISE,)
 PROVIDER = (Role.PROVIDER,)
 PARTIES = (Role.ENTERPRISE, Role.PROVIDER)
-MEDIATION = (Role.ENTERPRISE, Role.PROVIDER, Role.REVIEWER)
-#: What the output schemas name, read from the order and dispute rows.
+#: What the output schema names, read from the order row.
 _ORDER_FIELDS = tuple(name for name in OrderOut().fields if name != "allowed_actions")
-_DISPUTE_FIELDS = tuple(DisputeOut().fields)
 
 
 @bp.errorhandler(IllegalTransition)
@@ -86,11 +75,13 @@ def _illegal_transition(exc: IllegalTransition) -> Response:
     return problem(exc.status, exc.code, exc.title, exc.message, **extra)
 
 
-def _storage() -> OrderFileStorage:
+def order_files() -> OrderFileStorage:
+    """Where delivery reports and dispute documents are stored."""
     return OrderFileStorage.from_settings(current_settings())
 
 
-def _upload(data: dict[str, Any]) -> Upload:
+def upload_of(data: dict[str, Any]) -> Upload:
+    """A file sent as ``{filename, content_base64}``, ready for the document rules."""
     try:
         raw = base64.b64decode(data["content_base64"], validate=True)
     except (binascii.Error, ValueError):  # pragma: no cover - the schema's pattern guards it
@@ -335,7 +326,7 @@ def deliver_order(order_id: int, body: dict[str, Any]) -> dict[str, Any]:
     invoice = body["invoice"]
     order = services.deliver(
         db_session(),
-        _storage(),
+        order_files(),
         order_id,
         api_user(),
         invoice=services.InvoiceInput(
@@ -346,7 +337,7 @@ def deliver_order(order_id: int, body: dict[str, Any]) -> dict[str, Any]:
             buyer_taxpayer_id=invoice["buyer_taxpayer_id"],
             seller_taxpayer_id=invoice["seller_taxpayer_id"],
         ),
-        report=_upload(body["report"]),
+        report=upload_of(body["report"]),
         note=body["note"],
         expected_version=expected_version(body),
     )
@@ -367,7 +358,7 @@ def get_report(order_id: int) -> dict[str, Any]:
     order = get_order(db_session(), order_id, api_user())
     if order.report_path is None:
         raise NotFound("该订单尚未交付报告 / no report delivered yet")
-    path = _storage().path_for(order.report_path)
+    path = order_files().path_for(order.report_path)
     if not path.is_file():
         raise NotFound("报告文件缺失 / the report file is missing")
     return {
@@ -457,168 +448,3 @@ def refund_order(order_id: int, body: dict[str, Any]) -> Any:
         bank_reference=body["bank_reference"],
         expected_version=expected_version(body),
     )
-
-
-# --------------------------------------------------------------------------- disputes
-
-
-def _dispute_view(dispute: Dispute) -> dict[str, Any]:
-    db_session().refresh(dispute)
-    return {
-        **{name: getattr(dispute, name) for name in _DISPUTE_FIELDS},
-        "messages": list(dispute.messages),
-        "documents": list(dispute.documents),
-    }
-
-
-@endpoint(
-    bp,
-    "/orders/disputes",
-    "GET",
-    roles=tuple(ADMIN_ROLES),
-    query=DisputeQuery,
-    response=DisputeOut,
-    paginated=True,
-    tags=DISPUTE_TAGS,
-    summary="Administrators: every dispute, newest first, filtered by status",
-)
-def list_disputes(query: dict[str, Any]) -> Page:
-    stmt = sa.select(Dispute)
-    if query["status"] is not None:
-        stmt = stmt.where(Dispute.status == query["status"])
-    return paginate(
-        db_session(),
-        stmt,
-        sort_column=Dispute.id,
-        id_column=Dispute.id,
-        cursor=query["cursor"],
-        limit=query["limit"],
-        descending=True,
-    )
-
-
-@endpoint(
-    bp,
-    "/orders/<int:order_id>/dispute",
-    "POST",
-    roles=ENTERPRISE,
-    body=ReasonIn,
-    response=DisputeDetailOut,
-    status=201,
-    tags=DISPUTE_TAGS,
-    errors=[403, 404, 409, 412],
-    summary="Dispute the delivery, with a reason, until the confirmation deadline",
-)
-def open_dispute(order_id: int, body: dict[str, Any]) -> dict[str, Any]:
-    dispute = disputes.open_dispute(
-        db_session(),
-        order_id,
-        api_user(),
-        reason=body["reason"],
-        expected_version=expected_version(body),
-    )
-    return _dispute_view(dispute)
-
-
-@endpoint(
-    bp,
-    "/orders/<int:order_id>/dispute",
-    "GET",
-    roles=ANY_ROLE,
-    response=DisputeDetailOut,
-    tags=DISPUTE_TAGS,
-    errors=[404],
-    summary="The order's dispute with its messages and documents",
-)
-def get_dispute(order_id: int) -> dict[str, Any]:
-    session = db_session()
-    order = get_order(session, order_id, api_user())
-    return _dispute_view(disputes.dispute_of(session, order))
-
-
-@endpoint(
-    bp,
-    "/orders/<int:order_id>/dispute/messages",
-    "POST",
-    roles=MEDIATION,
-    body=MessageIn,
-    response=DisputeMessageOut,
-    status=201,
-    tags=DISPUTE_TAGS,
-    errors=[403, 404, 409],
-    summary="Write in the mediation (the parties and the reviewer)",
-)
-def post_dispute_message(order_id: int, body: dict[str, Any]) -> Any:
-    return disputes.post_message(db_session(), order_id, api_user(), body=body["body"])
-
-
-@endpoint(
-    bp,
-    "/orders/<int:order_id>/dispute/documents",
-    "POST",
-    roles=MEDIATION,
-    body=DocumentIn,
-    response=DisputeDocumentOut,
-    status=201,
-    tags=DISPUTE_TAGS,
-    errors=[403, 404, 409, 413],
-    summary="Add evidence to the mediation (PDF, PNG or JPEG as base64)",
-)
-def add_dispute_document(order_id: int, body: dict[str, Any]) -> Any:
-    return disputes.add_document(
-        db_session(), _storage(), order_id, api_user(), upload=_upload(body)
-    )
-
-
-@endpoint(
-    bp,
-    "/orders/<int:order_id>/dispute/documents/<int:document_id>",
-    "GET",
-    roles=ANY_ROLE,
-    response=DisputeDocumentContentOut,
-    tags=DISPUTE_TAGS,
-    errors=[404],
-    summary="One piece of mediation evidence with its content (base64)",
-    description="For whoever may see the order: its parties and administrators.",
-)
-def get_dispute_document(order_id: int, document_id: int) -> dict[str, Any]:
-    document = disputes.get_document(db_session(), order_id, document_id, api_user())
-    path = _storage().path_for(document.stored_name)
-    if not path.is_file():
-        raise NotFound("材料文件缺失 / the document file is missing")
-    return {
-        **{name: getattr(document, name) for name in DisputeDocumentOut().fields},
-        "content_base64": base64.b64encode(path.read_bytes()).decode(),
-    }
-
-
-@endpoint(
-    bp,
-    "/orders/<int:order_id>/dispute/decision",
-    "POST",
-    roles=(Role.REVIEWER,),
-    body=DecisionIn,
-    response=DisputeDetailOut,
-    idempotency_required=True,
-    tags=DISPUTE_TAGS,
-    errors=[404, 409, 412],
-    summary="Reviewer: decide the dispute (dismiss, uphold in part, uphold in full)",
-    description=(
-        "dismiss → confirmed (voucher part captured); uphold_partial → confirmed at a lower "
-        "price, refund_fen of the co-payment refunded and voucher_restore_fen of the voucher "
-        "part restored (the voucher part must stay within the programme's ceiling of the "
-        "reduced price); uphold_full → refunded (hold released, co-payment refunded)."
-    ),
-)
-def decide_dispute(order_id: int, body: dict[str, Any]) -> dict[str, Any]:
-    dispute = disputes.decide(
-        db_session(),
-        order_id,
-        api_user(),
-        outcome=body["outcome"],
-        note=body["note"],
-        refund_fen=body["refund_fen"],
-        voucher_restore_fen=body["voucher_restore_fen"],
-        expected_version=expected_version(body),
-    )
-    return _dispute_view(dispute)
