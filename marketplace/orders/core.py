@@ -20,7 +20,7 @@ from marketplace.errors import PreconditionFailed, ValidationFailed
 from marketplace.orders import notices
 from marketplace.orders.access import lock_order
 from marketplace.orders.models import Order, OrderEvent
-from marketplace.orders.rules import Actor, OrderAction, OrderStatus, transition
+from marketplace.orders.rules import ORDER, Actor, OrderAction, OrderStatus, check_actor
 from marketplace.payments import services as payments
 from marketplace.payments.models import (
     GatewayKind,
@@ -117,9 +117,8 @@ def record_transition(
     payouts too. Raises ActorNotAllowed and IllegalTransition (nothing changed). Returns the
     status the order had before.
     """
-    before = order.status
-    after = transition(before, action, actor)
-    order.status = after
+    check_actor(action, actor)
+    before, after = ORDER.move(order, action)
     order.version += 1
     session.add(
         OrderEvent(

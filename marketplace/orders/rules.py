@@ -1,4 +1,4 @@
-"""The order state machine: one transition function, a table, and named errors.
+"""The order state machine: the table, who may take each step, and named errors.
 
 ::
 
@@ -21,6 +21,7 @@ from enum import StrEnum
 
 from marketplace.enums import LabelledEnum
 from marketplace.errors import Conflict, PermissionDenied
+from marketplace.statemachine import StateMachine
 
 
 class OrderStatus(LabelledEnum):
@@ -137,6 +138,18 @@ class ActorNotAllowed(PermissionDenied):
     title = "This party may not take this step"
 
 
+def _illegal(status: OrderStatus | None, action: OrderAction) -> IllegalTransition:
+    assert status is not None  # orders are created ``requested``, never by a move
+    return IllegalTransition(
+        f"订单状态为“{status.zh}”，不能执行“{action.value}” / "
+        f"cannot {action.value} an order that is {status.en.lower()}",
+        extra={"status": status.value, "action": action.value},
+    )
+
+
+ORDER = StateMachine("order", TRANSITIONS, refuse=_illegal)
+
+
 def transition(status: OrderStatus, action: OrderAction, actor: Actor) -> OrderStatus:
     """The state after ``actor`` takes ``action`` on an order in ``status``.
 
@@ -144,20 +157,18 @@ def transition(status: OrderStatus, action: OrderAction, actor: Actor) -> OrderS
     when the action is not possible from ``status``. The actor is checked first, so a party
     learns nothing about states it may not act on.
     """
+    check_actor(action, actor)
+    return ORDER.next(status, action)
+
+
+def check_actor(action: OrderAction, actor: Actor) -> None:
+    """Raises ActorNotAllowed unless ``action`` is ``actor``'s to take."""
     if actor not in ACTORS[action]:
         raise ActorNotAllowed(
             f"{actor.value} 不能执行“{action.value}” / {actor.value} may not {action.value} an order"
         )
-    target = TRANSITIONS.get((status, action))
-    if target is None:
-        raise IllegalTransition(
-            f"订单状态为“{status.zh}”，不能执行“{action.value}” / "
-            f"cannot {action.value} an order that is {status.en.lower()}",
-            extra={"status": status.value, "action": action.value},
-        )
-    return target
 
 
 def allowed_actions(status: OrderStatus, actor: Actor) -> list[OrderAction]:
     """What ``actor`` can do next (for buttons on pages and links in the API)."""
-    return [a for (s, a) in TRANSITIONS if s is status and actor in ACTORS[a]]
+    return [a for a in ORDER.actions_from(status) if actor in ACTORS[a]]
