@@ -2,8 +2,13 @@
 
 The rule of the house: **services flush, never commit**. Exactly one place commits:
 
-* a web request — :func:`Database.init_app` commits after a successful response (status < 400)
-  and rolls back otherwise, before the response leaves the process;
+* a web request — :func:`Database.init_app` commits after a successful response and rolls back
+  otherwise, before the response leaves the process. Successful means a status below 400 *and*
+  no domain error raised during the request that nobody recovered from
+  (:mod:`marketplace.errors`): a view that catches one to flash it needs no rollback of its
+  own. Once such an error was raised, the request's changes are undone before any page is
+  rendered, so a form shown again with its error shows the records as they are, not as the
+  failed attempt left them in memory;
 * a CLI command — :func:`transactional_command` wraps the command body;
 * a background job — :func:`run_in_transaction`.
 
@@ -21,11 +26,13 @@ from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
 
 import sqlalchemy as sa
-from flask import Flask, current_app, g
+from flask import Flask, before_render_template, current_app, g
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
+
+from marketplace.errors import FailureWatch
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -177,19 +184,40 @@ class Database:
         self._factory = sessionmaker(bind=self.engine, expire_on_commit=False)
         app.extensions["db"] = self
 
+        @app.before_request
+        def _watch_domain_errors() -> None:
+            g._failure_watch = FailureWatch()
+
         @app.after_request
         def _commit_unit_of_work(response: Any) -> Any:
+            watch: FailureWatch | None = g.pop("_failure_watch", None)
+            failed = watch is not None and watch.failed
+            if watch is not None:
+                watch.close()
             session: Session | None = g.pop("_db_session", None)
             if session is None:
                 return response
             try:
-                if response.status_code < 400:
+                if response.status_code < 400 and not failed:
                     commit(session)
                 else:
                     rollback(session)
             finally:
                 session.close()
             return response
+
+        @before_render_template.connect_via(app)
+        def _undo_failed_changes(_app: Flask, **_extra: Any) -> None:
+            watch: FailureWatch | None = g.get("_failure_watch")
+            session: Session | None = g.get("_db_session")
+            if watch is not None and watch.failed and session is not None:
+                rollback(session)
+
+        @app.teardown_request
+        def _stop_watching(_exc: BaseException | None) -> None:
+            watch: FailureWatch | None = g.pop("_failure_watch", None)
+            if watch is not None:  # the request ended in an exception, before after_request
+                watch.close()
 
         @app.teardown_appcontext
         def _close_session(_exc: BaseException | None) -> None:

@@ -8,10 +8,12 @@ from datetime import date, datetime
 
 import click
 from flask.cli import AppGroup
+from sqlalchemy.orm import Session
 
-from marketplace.db import commit, db_session, rollback
-from marketplace.errors import DomainError
+from marketplace.commands import each_in_its_own_transaction
+from marketplace.db import db_session
 from providers import admission
+from providers.errors import ObjectionsPending
 from providers.services import get_provider, local_today
 
 providers_cli = AppGroup(
@@ -35,23 +37,25 @@ def _day(today: datetime | None) -> date:
 def admit_due(today: datetime | None) -> None:
     """Admit providers whose notice ended with no objection open or upheld."""
     day = _day(today)
-    session = db_session()
-    due = admission.due_for_admission(session, day)
-    admitted = 0
-    skipped: list[tuple[admission.DueForAdmission, DomainError]] = []
-    with click.progressbar(due, label="admitting", show_pos=True) as bar:
-        for item in bar:
-            try:
-                provider = get_provider(session, item.provider_id)
-                admission.admit(session, provider, actor_id=None, today=day)
-                commit(session)
-                admitted += 1
-            except DomainError as exc:
-                rollback(session)
-                skipped.append((item, exc))
-    click.echo(f"admitted {admitted} provider(s) as of {day.isoformat()}")
-    for item, error in skipped:
-        click.echo(f"  skipped #{item.provider_id} {item.name}: {error.code} — {error.message}")
+
+    def admit(session: Session, item: admission.DueForAdmission) -> bool:
+        provider = get_provider(session, item.provider_id)
+        try:
+            admission.admit(session, provider, actor_id=None, today=day)
+        except ObjectionsPending as waiting:
+            waiting.recovered()  # not a failure: a reviewer decides the objections first
+            click.echo(f"\n  waiting #{item.provider_id} {item.name}: {waiting.code}")
+            return False
+        return True
+
+    report = each_in_its_own_transaction(
+        admission.due_for_admission(db_session(), day),
+        admit,
+        label="admitting",
+        item_id=lambda item: f"provider #{item.provider_id} {item.name}",
+    )
+    click.echo(f"admitted {sum(report.results)} provider(s) as of {day.isoformat()}")
+    report.exit_status()
 
 
 @providers_cli.command("suspend-lapsed")
@@ -60,13 +64,21 @@ def suspend_lapsed(today: datetime | None) -> None:
     """Suspend admitted providers whose accepted accreditation documents of a kind have all
     expired (a renewal counts once a reviewer accepted it)."""
     day = _day(today)
-    session = db_session()
-    lapsed = admission.lapsed_providers(session, day)
-    suspended = 0
-    with click.progressbar(lapsed, label="suspending", show_pos=True) as bar:
-        for item in bar:
-            if admission.suspend_lapsed(session, item.provider_id, actor_id=None, today=day):
-                suspended += 1
-                click.echo(f"\n  suspended #{item.provider_id} {item.name}: {item.reason}")
-            commit(session)
-    click.echo(f"suspended {suspended} provider(s) as of {day.isoformat()}")
+
+    def suspend(
+        session: Session, item: admission.LapsedProvider
+    ) -> admission.LapsedProvider | None:
+        suspended = admission.suspend_lapsed(session, item.provider_id, actor_id=None, today=day)
+        return item if suspended else None
+
+    report = each_in_its_own_transaction(
+        admission.lapsed_providers(db_session(), day),
+        suspend,
+        label="suspending",
+        item_id=lambda item: f"provider #{item.provider_id} {item.name}",
+    )
+    suspended = [item for item in report.results if item is not None]
+    for item in suspended:
+        click.echo(f"  suspended #{item.provider_id} {item.name}: {item.reason}")
+    click.echo(f"suspended {len(suspended)} provider(s) as of {day.isoformat()}")
+    report.exit_status()

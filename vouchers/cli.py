@@ -13,7 +13,8 @@ from datetime import date
 import click
 from flask.cli import AppGroup
 
-from marketplace.db import commit, db_session, rollback, utcnow
+from marketplace.commands import each_in_its_own_transaction
+from marketplace.db import db_session, utcnow
 from marketplace.money import format_fen
 from vouchers import rules
 from vouchers.expiry import expire_voucher, release_stale_hold, stale_holds, vouchers_due
@@ -38,29 +39,22 @@ def expire(today: object | None) -> None:
     now = utcnow()
     day: date = today.date() if today is not None else rules.local_date(now)  # type: ignore[attr-defined]
     session = db_session()
-    try:
-        due = vouchers_due(session, day)
-        returned = expired = 0
-        with click.progressbar(due, label=f"Expiring vouchers used-by before {day}") as bar:
-            for voucher_id in bar:
-                amount = expire_voucher(session, voucher_id, today=day, now=now)
-                commit(session)
-                expired += 1
-                returned += amount
-        stale = stale_holds(session, day)
-        released_fen = released = 0
-        with click.progressbar(stale, label="Releasing holds past the claim deadline") as bar:
-            for hold_id in bar:
-                amount = release_stale_hold(session, hold_id, today=day, now=now)
-                commit(session)
-                released += 1 if amount else 0
-                released_fen += amount
-    except BaseException:
-        rollback(session)
-        raise
-    finally:
-        session.close()
-    click.echo(
-        f"expired {expired} voucher(s), returned {format_fen(returned)} to programme budgets; "
-        f"released {released} stale hold(s), {format_fen(released_fen)}"
+    vouchers = each_in_its_own_transaction(
+        vouchers_due(session, day),
+        lambda session, voucher_id: expire_voucher(session, voucher_id, today=day, now=now),
+        label=f"Expiring vouchers used-by before {day}",
+        item_id=lambda voucher_id: f"voucher {voucher_id}",
     )
+    holds = each_in_its_own_transaction(
+        stale_holds(session, day),
+        lambda session, hold_id: release_stale_hold(session, hold_id, today=day, now=now),
+        label="Releasing holds past the claim deadline",
+        item_id=lambda hold_id: f"hold {hold_id}",
+    )
+    released = [amount for amount in holds.results if amount]
+    click.echo(
+        f"expired {len(vouchers.results)} voucher(s), returned {format_fen(sum(vouchers.results))} "
+        f"to programme budgets; released {len(released)} stale hold(s), {format_fen(sum(released))}"
+    )
+    vouchers.failures.extend(holds.failures)
+    vouchers.exit_status()

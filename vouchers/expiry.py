@@ -138,8 +138,9 @@ def release_stale_hold(
         released = release_hold(
             session, hold_id, f"expiry:hold:{hold_id}", now, reason="claim_deadline"
         )
-    except HoldNotOpen:
+    except HoldNotOpen as race:
         # Resolved by its order in the meantime: nothing left to release.
+        race.recovered()
         return 0
     return released.released_fen
 

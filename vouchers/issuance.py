@@ -284,6 +284,7 @@ def issue_in_bulk(
             with session.begin_nested():
                 results.append(_issue_row(session, programme.id, row, actor_id=actor_id, now=now))
         except _Refused as exc:
+            exc.recovered()  # the row's savepoint undid it; the batch goes on
             results.append(
                 RowResult(
                     row.line,
@@ -297,6 +298,7 @@ def issue_in_bulk(
                 )
             )
         except DomainError as exc:
+            exc.recovered()
             results.append(
                 RowResult(
                     row.line, row.credit_code, "refused", exc.code, exc.message, None, None, None

@@ -88,6 +88,7 @@ def verify(
         check_enterprise_may_use(voucher.enterprise)
         check_voucher_usable(voucher, now)
     except DomainError as exc:
+        exc.recovered()  # an unusable voucher is an answer of the verification, not a failure
         reason = exc.code
     if reason is None and quota.remaining_fen == 0:
         reason = "cap_exceeded"

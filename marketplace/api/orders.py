@@ -31,9 +31,9 @@ from marketplace.auth.models import User
 from marketplace.config import current_settings
 from marketplace.db import db_session
 from marketplace.enums import Role
-from marketplace.errors import NotFound, PermissionDenied
+from marketplace.errors import NotFound
 from marketplace.orders import services
-from marketplace.orders.access import actor_of, get_order, visible
+from marketplace.orders.access import capacity_of, get_order, visible
 from marketplace.orders.files import OrderFileStorage, Upload
 from marketplace.orders.models import Order
 from marketplace.orders.rules import IllegalTransition, allowed_actions
@@ -96,11 +96,8 @@ def upload_of(data: dict[str, Any]) -> Upload:
 
 
 def _actions(user: User, order: Order) -> list[str]:
-    try:
-        actor = actor_of(user, order)
-    except (NotFound, PermissionDenied):
-        return []
-    return [a.value for a in allowed_actions(order.status, actor)]
+    actor = capacity_of(user, order)
+    return [] if actor is None else [a.value for a in allowed_actions(order.status, actor)]
 
 
 def order_view(order: Order, user: User, *, detail: bool = False) -> dict[str, Any]:

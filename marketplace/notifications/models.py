@@ -15,11 +15,22 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
 from marketplace.db import Base, BigInt, IdMixin, enum_column, utcnow
+from marketplace.statemachine import StateMachine
 
 
 class EmailStatus(StrEnum):
     QUEUED = "queued"
     SENT = "sent"
+
+
+class EmailEvent(StrEnum):
+    """What happens to a queued message: the SMTP server accepted it."""
+
+    DELIVERED = "delivered"
+
+
+#: A message is queued until the SMTP server accepts it, then sent for good.
+EMAIL = StateMachine("email", {(EmailStatus.QUEUED, EmailEvent.DELIVERED): EmailStatus.SENT})
 
 
 class OutboundEmail(IdMixin, Base):

@@ -14,7 +14,7 @@ from marketplace.config import Settings, current_settings
 from marketplace.db import utcnow
 from marketplace.errors import ValidationFailed
 from marketplace.notifications import mailer
-from marketplace.notifications.models import EmailStatus, OutboundEmail
+from marketplace.notifications.models import EMAIL, EmailEvent, EmailStatus, OutboundEmail
 from marketplace.notifications.rendering import compose
 
 DELIVER_JOB = "marketplace.notifications.services.deliver"
@@ -60,7 +60,7 @@ def deliver(session: Session, message_id: int, *, now: datetime | None = None) -
     """Job: send one queued message and mark it sent. Returns False when there was nothing to
     send (already sent, or gone). SMTP errors propagate, so the job is retried."""
     message = session.get(OutboundEmail, message_id, with_for_update=True, populate_existing=True)
-    if message is None or message.status is EmailStatus.SENT:
+    if message is None or not EMAIL.allows(message.status, EmailEvent.DELIVERED):
         return False
     settings = _settings()
     mailer.send(
@@ -74,7 +74,7 @@ def deliver(session: Session, message_id: int, *, now: datetime | None = None) -
             body=message.body,
         ),
     )
-    message.status = EmailStatus.SENT
+    EMAIL.move(message, EmailEvent.DELIVERED)
     message.sent_at = now or utcnow()
     session.flush()
     return True

@@ -73,6 +73,18 @@ def lock_order(session: Session, order_id: int) -> Order:
     return order
 
 
+def capacity_of(user: User, order: Order) -> Actor | None:
+    """The capacity in which ``user`` may act on ``order``; None when they only read it or may
+    not see it (for pages and API views that show what the user can do)."""
+    if not can_see(user, order):
+        return None
+    if user.role is Role.ENTERPRISE:
+        return Actor.ENTERPRISE
+    if user.role is Role.PROVIDER:
+        return Actor.PROVIDER
+    return _ADMIN_ACTORS.get(user.role)
+
+
 def actor_of(user: User, order: Order) -> Actor:
     """The capacity in which ``user`` acts on ``order``.
 
@@ -81,11 +93,7 @@ def actor_of(user: User, order: Order) -> Actor:
     """
     if not can_see(user, order):
         raise _not_found(order.id)
-    if user.role is Role.ENTERPRISE:
-        return Actor.ENTERPRISE
-    if user.role is Role.PROVIDER:
-        return Actor.PROVIDER
-    actor = _ADMIN_ACTORS.get(user.role)
+    actor = capacity_of(user, order)
     if actor is None:
         raise PermissionDenied(
             "您的角色只能查看订单 / your role may only read orders",

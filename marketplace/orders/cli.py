@@ -6,9 +6,10 @@ from datetime import date, datetime
 
 import click
 from flask.cli import AppGroup
+from sqlalchemy.orm import Session
 
-from marketplace.db import commit, db_session, rollback, utcnow
-from marketplace.errors import DomainError
+from marketplace.commands import each_in_its_own_transaction
+from marketplace.db import db_session, utcnow
 from marketplace.money import format_fen
 from marketplace.orders import services
 from vouchers.rules import local_date
@@ -26,42 +27,26 @@ orders_cli = AppGroup("orders", help="Orders: automatic confirmation.")
 def auto_confirm(today: datetime | None) -> None:
     """Confirm delivered orders whose confirmation deadline has passed (the voucher part is
     captured for the provider, or lapses after the voucher's claim deadline). One transaction
-    per order; safe to re-run: an order confirmed, disputed or cancelled meanwhile is skipped,
-    so nothing happens twice."""
+    per order; safe to re-run: an order confirmed, disputed or cancelled meanwhile fails alone
+    (reported; exit status 1), so nothing happens twice."""
     now = services.china_noon(today.date()) if today is not None else utcnow()
     day: date = local_date(now)
-    session = db_session()
-    confirmed = skipped = lapsed = lapsed_fen = 0
-    problems: list[str] = []
-    try:
-        due = services.due_for_auto_confirm(session, day)
-        with click.progressbar(due, label=f"Confirming orders due before {day}") as bar:
-            for order_id in bar:
-                try:
-                    order = services.auto_confirm(session, order_id, now=now)
-                    session.refresh(order, ["events"])
-                    amount = order.voucher_lapsed_fen
-                    commit(session)
-                    confirmed += 1
-                    lapsed += 1 if amount else 0
-                    lapsed_fen += amount
-                except DomainError as exc:
-                    # Disputed or confirmed by its SME since the list was read: report it,
-                    # carry on with the rest. (After the voucher's claim deadline the order
-                    # is confirmed with its voucher part lapsed, not skipped.)
-                    rollback(session)
-                    skipped += 1
-                    problems.append(f"order {order_id}: {exc.code}: {exc.message}")
-    except BaseException:
-        rollback(session)
-        raise
-    finally:
-        session.close()
-    click.echo(f"confirmed {confirmed} order(s), skipped {skipped}")
+    due = services.due_for_auto_confirm(db_session(), day)
+
+    def confirm(session: Session, order_id: int) -> int:
+        # Disputed or confirmed by its SME since the list was read: that order fails and the
+        # rest go on. (After the voucher's claim deadline the order is confirmed with its
+        # voucher part lapsed, not refused.)
+        order = services.auto_confirm(session, order_id, now=now)
+        session.refresh(order, ["events"])
+        return order.voucher_lapsed_fen
+
+    report = each_in_its_own_transaction(due, confirm, label=f"Confirming orders due before {day}")
+    lapsed = [amount for amount in report.results if amount]
+    click.echo(f"confirmed {len(report.results)} order(s), skipped {len(report.failures)}")
     if lapsed:
         click.echo(
-            f"  {lapsed} of them after the claim deadline: voucher part lapsed, "
-            f"{format_fen(lapsed_fen)} back to programme budgets"
+            f"  {len(lapsed)} of them after the claim deadline: voucher part lapsed, "
+            f"{format_fen(sum(lapsed))} back to programme budgets"
         )
-    for line in problems:
-        click.echo(f"  {line}", err=True)
+    report.exit_status()

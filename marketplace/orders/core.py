@@ -209,11 +209,12 @@ def capture_voucher_part(
                 actor_id=actor_id,
                 to_budget=True,
             )
-        except HoldNotOpen:
+        except HoldNotOpen as race:
             # `vouchers expire` released it meanwhile (the order row does not stop it).
             session.refresh(hold)
             if hold.status is not HoldStatus.RELEASED:
                 raise
+            race.recovered()
     return wanted
 
 

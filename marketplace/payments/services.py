@@ -699,6 +699,7 @@ def execute_refund(
     except GatewayUnavailable:
         raise
     except GatewayError as exc:
+        exc.recovered()  # the gateway's definitive no is recorded on the refund
         _set_refund_status(session, payment, row, RefundStatus.FAILED, now=now, failure=exc.message)
         return row
     _apply_refund_result(session, payment, row, result, now=now)

@@ -349,6 +349,7 @@ class StripeGateway:
                 charge = self.client.v1.charges.retrieve(charge_external_id)
         except GatewayError as exc:
             if getattr(exc.__cause__, "http_status", None) == 404:
+                exc.recovered()  # no such charge: an answer, not a failure
                 return None
             raise
         return _id_of(_get(charge, "payment_intent"))

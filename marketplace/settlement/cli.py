@@ -2,7 +2,8 @@
 ``flask ledger verify``: every invariant of the books, the payouts included.
 
 Safe to re-run: only orders still ``paid_out`` and due are touched, each in its own
-transaction, so an interrupted run loses nothing and a second run finds nothing to do.
+transaction (:mod:`marketplace.commands`), so an interrupted run loses nothing and a second run
+finds nothing to do.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ from datetime import date, datetime
 import click
 from flask.cli import AppGroup
 
-from marketplace.db import commit, db_session, rollback, utcnow
-from marketplace.errors import DomainError
+from marketplace.commands import each_in_its_own_transaction
+from marketplace.db import db_session, rollback, utcnow
 from marketplace.settlement import payouts
 from marketplace.settlement.ledger_checks import verify_books
 from vouchers.rules import local_date
@@ -33,31 +34,14 @@ def settle(today: datetime | None) -> None:
     """Move paid-out orders whose bank payment is confirmed and due to settled."""
     now = utcnow()
     day: date = today.date() if today is not None else local_date(now)
-    session = db_session()
-    settled = 0
-    problems: list[tuple[int, DomainError]] = []
-    try:
-        due = payouts.orders_to_settle(session, day)
-        with click.progressbar(due, label="settling orders", show_pos=True) as bar:
-            for order_id in bar:
-                try:
-                    if payouts.settle_order(session, order_id, today=day, now=now):
-                        settled += 1
-                    commit(session)
-                except DomainError as exc:
-                    # Report it and carry on: one order's problem must not hold up the rest.
-                    rollback(session)
-                    problems.append((order_id, exc))
-    except BaseException:
-        rollback(session)
-        raise
-    finally:
-        session.close()
-    click.echo(f"settled {settled} order(s) as of {day.isoformat()}")
-    for order_id, problem in problems:
-        click.echo(f"  order {order_id}: {problem.code} — {problem.message}")
-    if problems:
-        raise SystemExit(1)
+    report = each_in_its_own_transaction(
+        payouts.orders_to_settle(db_session(), day),
+        lambda session, order_id: payouts.settle_order(session, order_id, today=day, now=now),
+        label="settling orders",
+        item_id=lambda order_id: f"order {order_id}",
+    )
+    click.echo(f"settled {sum(report.results)} order(s) as of {day.isoformat()}")
+    report.exit_status()
 
 
 @ledger_cli.command("verify")

@@ -42,8 +42,6 @@ NOT_MOVES: dict[tuple[str, str], str] = {
 #: Writes that do not go through a machine yet, per package. Empty when done.
 NOT_YET_MACHINES: frozenset[tuple[str, str]] = frozenset(
     {
-        # notifications
-        ("marketplace/notifications/services.py", "message.status = EmailStatus.SENT"),
         # orders
         ("marketplace/orders/disputes.py", "dispute.status = outcome.status"),
         # payments

@@ -18,7 +18,7 @@ from wtforms import HiddenField, StringField, SubmitField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 
 from marketplace.audit.models import AuditEvent
-from marketplace.db import db_session, rollback
+from marketplace.db import db_session
 from marketplace.enums import Role
 from marketplace.errors import DomainError
 from marketplace.i18n import _, _l
@@ -198,7 +198,6 @@ def record_receipt(payment_id: int) -> ResponseReturnValue:
             expected_version=form_version(form.version.data),
         )
     except DomainError as exc:
-        rollback(session)
         _refused(form, exc)
         return _detail(
             services.get_payment(session, payment_id), receipt_form=form, status=exc.status
@@ -226,7 +225,6 @@ def refund(payment_id: int) -> ResponseReturnValue:
             expected_version=form_version(form.version.data),
         )
     except DomainError as exc:
-        rollback(session)
         _refused(form, exc)
         return _detail(
             services.get_payment(session, payment_id), refund_form=form, status=exc.status
@@ -245,7 +243,6 @@ def sync(payment_id: int) -> ResponseReturnValue:
     try:
         services.sync_from_gateway(session, payment_id)
     except DomainError as exc:
-        rollback(session)
         flash(exc.message, "error")
         return _detail(services.get_payment(session, payment_id), status=exc.status)
     flash(_("Synchronised with the gateway."), "success")

@@ -22,7 +22,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from marketplace.config import current_settings
-from marketplace.db import db_session, rollback
+from marketplace.db import db_session
 from marketplace.enums import Role
 from marketplace.errors import DomainError, ValidationFailed
 from marketplace.i18n import _, _l
@@ -126,7 +126,6 @@ def _back(provider_id: int) -> ResponseReturnValue:
 
 
 def _refused(exc: DomainError, provider_id: int) -> ResponseReturnValue:
-    rollback(db_session())
     flash(exc.message, "error")
     if isinstance(exc, ValidationFailed):
         for messages in exc.errors.values():

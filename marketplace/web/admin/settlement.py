@@ -15,7 +15,7 @@ from flask import Response, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
-from marketplace.db import db_session, rollback, utcnow
+from marketplace.db import db_session, utcnow
 from marketplace.enums import Role
 from marketplace.errors import DomainError
 from marketplace.i18n import _
@@ -130,7 +130,6 @@ def _decide(claim_id: int, actions: tuple[ClaimAction, ...], finance: bool) -> R
             expected_version=form_version(form.version.data),
         )
     except DomainError as exc:
-        rollback(session)
         if exc.code == "reason_required":
             form.reason.errors = [*form.reason.errors, exc.message]
         flash(exc.message, "error")
@@ -192,7 +191,6 @@ def settlement_create_batch() -> ResponseReturnValue:
     try:
         result = payouts.create_batch(session, actor_id=current_user.id)
     except DomainError as exc:
-        rollback(session)
         flash(exc.message, "error")
         return _payouts_page(exc.status)
     for _provider_id, name in result.skipped:
@@ -268,7 +266,6 @@ def settlement_mark_sent(batch_id: int) -> ResponseReturnValue:
             expected_version=form_version(form.version.data),
         )
     except DomainError as exc:
-        rollback(session)
         flash(exc.message, "error")
         return _batch_page(payouts.get_batch(session, batch_id), status=exc.status)
     flash(_("The batch is marked as sent to the bank."), "success")
@@ -290,7 +287,6 @@ def settlement_confirmation(batch_id: int) -> ResponseReturnValue:
             session, batch_id, rows, actor_id=current_user.id, source="csv"
         )
     except DomainError as exc:
-        rollback(session)
         details = [m for msgs in getattr(exc, "errors", {}).values() for m in msgs]
         details += [f"{where}: {'; '.join(m)}" for where, m in exc.extra.get("rows", {}).items()]
         form.file.errors = [*form.file.errors, exc.message, *details]

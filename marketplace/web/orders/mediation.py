@@ -8,16 +8,16 @@ from typing import Any
 from flask import abort, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 
-from marketplace.db import db_session, rollback
+from marketplace.db import db_session
 from marketplace.errors import DomainError, NotFound
 from marketplace.i18n import _
 from marketplace.orders import disputes
+from marketplace.orders.access import capacity_of
 from marketplace.orders.files import Upload
 from marketplace.orders.models import DisputeStatus, Order
 from marketplace.orders.rules import Actor
 from marketplace.web.orders.forms import DecisionForm, DocumentForm, MessageForm
 from marketplace.web.orders.views import (
-    actor_for,
     bp,
     flash_error,
     flash_form_errors,
@@ -37,7 +37,7 @@ def _mediation(order: Order, status: int = 200, **forms: Any) -> ResponseReturnV
     except NotFound:
         abort(404)
     session.refresh(found)
-    actor = actor_for(signed_in_user(), order)
+    actor = capacity_of(signed_in_user(), order)
     is_open = found.status is DisputeStatus.OPEN
     return render_template(
         "orders/mediation.html",
@@ -67,7 +67,6 @@ def _mediation_step(
     try:
         run(session, order, form)
     except DomainError as exc:
-        rollback(session)
         flash_error(exc)
         return _mediation(visible_order(order_id), exc.status, **{name: form})
     flash(done, "success")

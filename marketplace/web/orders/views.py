@@ -33,13 +33,13 @@ from wtforms.fields.choices import SelectChoice
 
 from marketplace.auth.models import User
 from marketplace.config import current_settings
-from marketplace.db import db_session, rollback, utcnow
+from marketplace.db import db_session, utcnow
 from marketplace.enums import ADMIN_ROLES, Role
-from marketplace.errors import DomainError, NotFound, PermissionDenied, ValidationFailed
+from marketplace.errors import DomainError, NotFound, ValidationFailed
 from marketplace.i18n import _
 from marketplace.money import format_fen
 from marketplace.orders import disputes, services
-from marketplace.orders.access import actor_of, get_order, visible
+from marketplace.orders.access import capacity_of, get_order, visible
 from marketplace.orders.files import OrderFileStorage, Upload
 from marketplace.orders.models import Dispute, DisputeStatus, Order
 from marketplace.orders.rules import Actor, OrderAction, OrderStatus, allowed_actions
@@ -164,7 +164,6 @@ def new() -> ResponseReturnValue:
                 quantity=int(form.quantity.data or 1),
             )
         except DomainError as exc:
-            rollback(session)
             flash_error(exc)
             status = exc.status
         else:
@@ -176,13 +175,6 @@ def new() -> ResponseReturnValue:
 
 
 # --------------------------------------------------------------------------- detail
-
-
-def actor_for(user: User, order: Order) -> Actor | None:
-    try:
-        return actor_of(user, order)
-    except (NotFound, PermissionDenied):
-        return None
 
 
 def _voucher_choices(order: Order) -> list[SelectChoice]:
@@ -210,7 +202,7 @@ def _render(order: Order, status: int = 200, **forms: Any) -> ResponseReturnValu
     session.flush()
     session.refresh(order)
     user = signed_in_user()
-    actor = actor_for(user, order)
+    actor = capacity_of(user, order)
     actions = set(allowed_actions(order.status, actor)) if actor is not None else set()
     today = local_date(utcnow())
     if order.confirm_by is not None and today > order.confirm_by:
@@ -287,7 +279,6 @@ def _step(order_id: int, name: str, form: Any, run: Any, done: str) -> ResponseR
     try:
         run(session, order, form)
     except DomainError as exc:
-        rollback(session)
         flash_error(exc)
         return _render(visible_order(order_id), exc.status, **{name: form})
     flash(done, "success")

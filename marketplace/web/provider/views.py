@@ -21,7 +21,7 @@ from flask_wtf import FlaskForm
 from wtforms.fields.choices import SelectChoice
 
 from marketplace.config import current_settings
-from marketplace.db import db_session, rollback
+from marketplace.db import db_session
 from marketplace.enums import Role
 from marketplace.errors import DomainError, ValidationFailed
 from marketplace.i18n import _
@@ -72,8 +72,7 @@ def _today() -> Any:
 
 
 def refuse(exc: DomainError, endpoint: str, **values: Any) -> ResponseReturnValue:
-    """Undo the request's writes, flash why, and go back (a redirect would otherwise commit)."""
-    rollback(db_session())
+    """Flash why, and go back (the failed request commits nothing: see marketplace.db)."""
     flash(exc.message, "error")
     return redirect(url_for(endpoint, **values))
 
@@ -161,7 +160,6 @@ def application() -> ResponseReturnValue:
                 expected_version=_version(form.version.data),
             )
         except DomainError as exc:
-            rollback(session)
             show_error(form, exc)
             provider = _provider()
             return _application_page(form, provider), exc.status

@@ -12,7 +12,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from marketplace.config import current_settings
-from marketplace.db import db_session, rollback, utcnow
+from marketplace.db import db_session, utcnow
 from marketplace.enums import Role
 from marketplace.errors import DomainError
 from marketplace.i18n import _
@@ -108,7 +108,6 @@ def create_claim() -> ResponseReturnValue:
             cooling_off_days=current_settings().settlement_cooling_off_days,
         )
     except DomainError as exc:
-        rollback(session)
         flash(exc.message, "error")
         return _claimable_page(form, exc.status)
     if all(line.precheck_passed for line in claim.lines):
@@ -158,7 +157,6 @@ def resubmit(claim_id: int) -> ResponseReturnValue:
             expected_version=form_version(form.version.data),
         )
     except DomainError as exc:
-        rollback(session)
         flash(exc.message, "error")
         return _detail(claims.get_claim(session, claim_id, provider_id=_provider_id()), exc.status)
     flash(_("The lines were resubmitted for review."), "success")

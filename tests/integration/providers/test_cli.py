@@ -31,7 +31,7 @@ def test_admit_due_admits_only_providers_whose_notice_ended_cleanly(app, session
 
     output = _run(app, "admit-due", "--today", day.isoformat())
     assert "admitted 1 provider(s)" in output
-    assert f"skipped #{objected.id}" in output and "objections_pending" in output
+    assert f"waiting #{objected.id} {objected.name}: objections_pending" in output
     session.expire_all()
     assert clean.status is ProviderStatus.ADMITTED
     assert objected.status is ProviderStatus.IN_NOTICE
