@@ -15,7 +15,8 @@ Map of the package:
 * ``webhooks``  — ``process_webhook`` (verify, record once, apply in order-independent way);
 * ``listeners`` — ``on_payment_status(prefix, callback)``: how the owner of a reference learns
   that its payment succeeded, failed, was canceled or refunded, in the same transaction;
-* ``rules``     — status precedence, idempotency keys, the refund limit (pure);
+* ``rules``     — the state machines of payments, refunds and chargebacks (status
+  precedence), idempotency keys, the refund limit (pure);
 * ``views``     — the webhook endpoint; finance pages live in ``marketplace/admin/payments.py``
   and the JSON API in ``marketplace/api/payments.py``; ``cli`` has ``flask payments sync``.
 

@@ -195,8 +195,8 @@ class PaymentDispute(IdMixin, TimestampMixin, Base):
     """A chargeback of (part of) a payment, as the gateway reports it (Stripe: a Dispute).
 
     Only the gateway creates and decides these; we record them from webhooks and syncs. The
-    status moves forward only (:func:`marketplace.payments.rules.dispute_may_move`): an open
-    dispute may progress or close; a closed one (won, lost, closed) never changes again.
+    status moves forward only (:data:`marketplace.payments.rules.DISPUTE`): an open dispute
+    may progress or close; a closed one (won, lost, closed) never changes again.
     """
 
     __tablename__ = "payment_disputes"

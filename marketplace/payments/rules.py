@@ -1,11 +1,17 @@
-"""Pure payment rules: status precedence, idempotency keys, the refund limit. No database.
+"""Pure payment rules: the three state machines, idempotency keys, the refund limit. No database.
 
-Status precedence
------------------
-Gateways deliver events late, twice and out of order. A payment's status therefore only ever
-moves *up* this ranking, whatever order the news arrives in::
+What we learn about a payment, a refund or a chargeback is *news*, mostly from the gateway
+(webhooks and syncs), which delivers it late, twice and out of order. Each machine below is a
+table ``(current status, news) → new status`` (:class:`~marketplace.statemachine.StateMachine`);
+news the table has no move for is stale and ignored — the services ask ``allows`` before they
+``move`` — so repeated, late or reordered news ends in the state the gateway holds. Each piece
+of news is named after the status it reports.
 
-    pending (0) < processing (1) < failed (2) < succeeded (3) = canceled (3)
+Payment (:data:`PAYMENT`)
+-------------------------
+A payment's status only ever moves *up* this ranking, whatever order the news arrives in::
+
+    pending < processing < failed < succeeded = canceled
 
 * a late ``processing`` never overrides ``failed`` or ``succeeded``;
 * ``failed`` may still become ``succeeded`` (Stripe lets the payer retry the same
@@ -16,30 +22,118 @@ moves *up* this ranking, whatever order the news arrives in::
 A payer retrying after a failure makes Stripe report ``processing`` again; we keep showing
 ``failed`` until the retry's outcome arrives, which is the only cost of the rule.
 
-Chargeback (dispute) precedence
--------------------------------
+A finance officer recording a bank transfer brings news of ``succeeded``, a cancellation news
+of ``canceled``. People take these steps on fewer states than the table allows (a transfer is
+recorded only on a pending payment, a payment is canceled only while pending or failed), so the
+services refuse them first, with their own errors (``PaymentStateError``).
+
+Refund (:data:`REFUND`)
+-----------------------
+A refund is pending until the gateway answers, then ``succeeded`` or ``failed``. A succeeded
+refund may still fail later (the bank returns the transfer: a reversal); a failed one is final.
+News of ``pending`` never changes a refund.
+
+Chargeback (dispute, :data:`DISPUTE`)
+-------------------------------------
 A dispute is open until the card network decides, then final: won, lost, or closed without a
 chargeback. A final state never changes again, and a final state always replaces an open one,
 whatever order the news comes in. Among the open states Stripe moves an inquiry forward
 (``warning_needs_response`` < ``warning_under_review``) and a chargeback forward
-(``needs_response`` < ``under_review``), an inquiry possibly escalating into a chargeback;
-news of an earlier open state is stale and ignored.
+(``needs_response`` < ``under_review``), an inquiry possibly escalating into a chargeback. The
+machine covers the status (open news moves an open dispute to open); whether that news is
+fresher than what we hold is decided by Stripe's word (:func:`is_later_open_word`): news of an
+earlier open state is stale and ignored.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from enum import StrEnum
 
-from marketplace.payments.models import PaymentDisputeStatus, PaymentStatus
+from marketplace.payments.models import PaymentDisputeStatus, PaymentStatus, RefundStatus
+from marketplace.statemachine import StateMachine
 
-RANK: dict[PaymentStatus, int] = {
-    PaymentStatus.PENDING: 0,
-    PaymentStatus.PROCESSING: 1,
-    PaymentStatus.FAILED: 2,
-    PaymentStatus.SUCCEEDED: 3,
-    PaymentStatus.CANCELED: 3,
-}
-FINAL = frozenset({PaymentStatus.SUCCEEDED, PaymentStatus.CANCELED})
+
+class PaymentNews(StrEnum):
+    """What we learn about a payment: the status its gateway reports, a finance officer's
+    record of the bank transfer (``succeeded``) or a cancellation (``canceled``)."""
+
+    PENDING = "pending"
+    PROCESSING = "processing"
+    FAILED = "failed"
+    SUCCEEDED = "succeeded"
+    CANCELED = "canceled"
+
+    @classmethod
+    def reporting(cls, status: PaymentStatus) -> PaymentNews:
+        """The news that the gateway reports the payment ``status``."""
+        return cls(status.value)
+
+
+class RefundNews(StrEnum):
+    """What the gateway reports about a refund (a refusal of the refund call is ``failed``)."""
+
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+    @classmethod
+    def reporting(cls, status: RefundStatus) -> RefundNews:
+        """The news that the gateway reports the refund ``status``."""
+        return cls(status.value)
+
+
+class DisputeNews(StrEnum):
+    """What the gateway reports about a chargeback (its word says which open state)."""
+
+    OPEN = "open"
+    WON = "won"
+    LOST = "lost"
+    CLOSED = "closed"
+
+    @classmethod
+    def reporting(cls, status: PaymentDisputeStatus) -> DisputeNews:
+        """The news that the gateway reports the dispute ``status``."""
+        return cls(status.value)
+
+
+PAYMENT: StateMachine[PaymentStatus, PaymentNews] = StateMachine(
+    "payment",
+    {
+        (PaymentStatus.PENDING, PaymentNews.PROCESSING): PaymentStatus.PROCESSING,
+        (PaymentStatus.PENDING, PaymentNews.FAILED): PaymentStatus.FAILED,
+        (PaymentStatus.PENDING, PaymentNews.SUCCEEDED): PaymentStatus.SUCCEEDED,
+        (PaymentStatus.PENDING, PaymentNews.CANCELED): PaymentStatus.CANCELED,
+        (PaymentStatus.PROCESSING, PaymentNews.FAILED): PaymentStatus.FAILED,
+        (PaymentStatus.PROCESSING, PaymentNews.SUCCEEDED): PaymentStatus.SUCCEEDED,
+        (PaymentStatus.PROCESSING, PaymentNews.CANCELED): PaymentStatus.CANCELED,
+        # the payer retried the same PaymentIntent with another card
+        (PaymentStatus.FAILED, PaymentNews.SUCCEEDED): PaymentStatus.SUCCEEDED,
+        (PaymentStatus.FAILED, PaymentNews.CANCELED): PaymentStatus.CANCELED,
+    },
+)
+
+REFUND: StateMachine[RefundStatus, RefundNews] = StateMachine(
+    "refund",
+    {
+        (RefundStatus.PENDING, RefundNews.SUCCEEDED): RefundStatus.SUCCEEDED,
+        (RefundStatus.PENDING, RefundNews.FAILED): RefundStatus.FAILED,
+        # the bank returned the refund transfer (a reversal)
+        (RefundStatus.SUCCEEDED, RefundNews.FAILED): RefundStatus.FAILED,
+    },
+)
+
+DISPUTE: StateMachine[PaymentDisputeStatus, DisputeNews] = StateMachine(
+    "payment dispute",
+    {
+        # progress among the open states, taken only when Stripe's word is later
+        # (is_later_open_word); earlier open news is stale
+        (PaymentDisputeStatus.OPEN, DisputeNews.OPEN): PaymentDisputeStatus.OPEN,
+        (PaymentDisputeStatus.OPEN, DisputeNews.WON): PaymentDisputeStatus.WON,
+        (PaymentDisputeStatus.OPEN, DisputeNews.LOST): PaymentDisputeStatus.LOST,
+        (PaymentDisputeStatus.OPEN, DisputeNews.CLOSED): PaymentDisputeStatus.CLOSED,
+    },
+)
 
 #: Order of the open dispute states (Stripe's words); unknown words rank lowest.
 OPEN_DISPUTE_RANK: dict[str, int] = {
@@ -53,26 +147,9 @@ OPEN_DISPUTE_RANK: dict[str, int] = {
 IDEMPOTENCY_WINDOW = timedelta(hours=23)
 
 
-def may_move(current: PaymentStatus, new: PaymentStatus) -> bool:
-    """Whether news of ``new`` changes a payment that is ``current`` (see module docstring)."""
-    if current == new or current in FINAL:
-        return False
-    return RANK[new] > RANK[current]
-
-
-def dispute_may_move(
-    current: PaymentDisputeStatus,
-    current_word: str,
-    new: PaymentDisputeStatus,
-    new_word: str,
-) -> bool:
-    """Whether news of a dispute in ``new`` (the gateway's word ``new_word``) changes one we
-    hold as ``current`` (``current_word``). See the module docstring."""
-    if current is not PaymentDisputeStatus.OPEN:
-        return False
-    if new is not PaymentDisputeStatus.OPEN:
-        return True
-    return OPEN_DISPUTE_RANK.get(new_word, 0) > OPEN_DISPUTE_RANK.get(current_word, 0)
+def is_later_open_word(held: str, news: str) -> bool:
+    """Whether Stripe's open-dispute word ``news`` comes after ``held``, the one we hold."""
+    return OPEN_DISPUTE_RANK.get(news, 0) > OPEN_DISPUTE_RANK.get(held, 0)
 
 
 def create_key(payment_id: int) -> str:

@@ -48,7 +48,7 @@ from marketplace.auth.models import User
 from marketplace.config import current_settings
 from marketplace.db import utcnow
 from marketplace.enums import Role
-from marketplace.errors import PreconditionFailed
+from marketplace.errors import DomainError, PreconditionFailed
 from marketplace.notifications import notify
 from marketplace.payments import rules
 from marketplace.payments.errors import (
@@ -84,6 +84,7 @@ from marketplace.payments.models import (
     PaymentStatus,
     RefundStatus,
 )
+from marketplace.payments.rules import DisputeNews, PaymentNews, RefundNews
 
 log = logging.getLogger(__name__)
 
@@ -370,8 +371,9 @@ def apply_intent(
     now: datetime | None = None,
 ) -> bool:
     """Apply what the gateway reports about ``payment`` (webhook or sync), under the status
-    precedence of :mod:`.rules`. Returns whether anything changed. An intent whose amount or
-    currency differs from ours is never applied (audited as ``payment.gateway_mismatch``)."""
+    precedence of :data:`rules.PAYMENT` (stale news is ignored). Returns whether anything
+    changed. An intent whose amount or currency differs from ours is never applied (audited as
+    ``payment.gateway_mismatch``)."""
     if not _intent_matches(payment, intent):
         log.error("gateway intent %s does not match payment %s", intent.external_id, payment.id)
         record(
@@ -385,12 +387,13 @@ def apply_intent(
             gateway_currency=intent.currency,
         )
         return False
-    if not rules.may_move(payment.status, intent.status):
-        return False
-    _transition(
+    news = PaymentNews.reporting(intent.status)
+    if not rules.PAYMENT.allows(payment.status, news):
+        return False  # stale or repeated news: the payment already holds a later status
+    _move_payment(
         session,
         payment,
-        intent.status,
+        news,
         now=now or utcnow(),
         actor_id=None,
         failure_message=intent.failure_message,
@@ -398,54 +401,55 @@ def apply_intent(
     return True
 
 
-def _transition(
+def _move_payment(
     session: Session,
     payment: Payment,
-    new: PaymentStatus,
+    news: PaymentNews,
     *,
     now: datetime,
     actor_id: int | None,
     failure_message: str | None = None,
+    on_unique_conflict: DomainError | None = None,
     **detail: Any,
 ) -> None:
-    old = payment.status
-    _set_status(payment, new, now=now, failure_message=failure_message)
-    session.flush()
-    _announce_status(session, payment, old, actor_id=actor_id, **detail)
+    """The one place a payment's status changes: move it by ``news`` (:data:`rules.PAYMENT`),
+    stamp what the new status needs, flush, then audit, tell the listeners and e-mail the payer.
 
-
-def _set_status(
-    payment: Payment, new: PaymentStatus, *, now: datetime, failure_message: str | None = None
-) -> None:
-    payment.status = new
-    if new is PaymentStatus.SUCCEEDED:
+    ``news`` must have a move from the current status: gateway news is asked about first
+    (stale news is ignored), people's steps are checked first with their own errors.
+    ``on_unique_conflict`` is raised instead of the IntegrityError when the flush breaks a
+    unique key the caller has just written (a bank reference recorded concurrently).
+    """
+    before, after = rules.PAYMENT.move(payment, news)
+    if after is PaymentStatus.SUCCEEDED:
         payment.succeeded_at = now
         payment.failure_message = None
-    elif new is PaymentStatus.FAILED:
+    elif after is PaymentStatus.FAILED:
         payment.failure_message = (failure_message or "支付被拒绝 / payment declined")[:500]
-
-
-def _announce_status(
-    session: Session, payment: Payment, old: PaymentStatus, *, actor_id: int | None, **detail: Any
-) -> None:
-    """Audit, tell the listeners and e-mail the payer about a status change already flushed."""
-    new = payment.status
+    if on_unique_conflict is None:
+        session.flush()
+    else:
+        try:
+            with session.begin_nested():
+                session.flush()
+        except IntegrityError:
+            raise on_unique_conflict from None
     record(
         session,
-        f"payment.{new.value}",
+        f"payment.{after.value}",
         actor_id=actor_id,
         subject_type="payment",
         subject_id=payment.id,
         reference=payment.reference,
-        previous=old.value,
+        previous=before.value,
         **detail,
     )
-    kind = _STATUS_CHANGE.get(new)
+    kind = _STATUS_CHANGE.get(after)
     if kind is not None:
         announce(session, payment, PaymentChange(kind=kind, amount_fen=payment.amount_fen))
-    if new is PaymentStatus.SUCCEEDED:
+    if after is PaymentStatus.SUCCEEDED:
         _receipt(session, payment, "payment_received")
-    elif new is PaymentStatus.FAILED:
+    elif after is PaymentStatus.FAILED:
         _receipt(session, payment, "payment_failed", reason=payment.failure_message or "")
 
 
@@ -507,17 +511,18 @@ def record_offline_payment(
     )
     if duplicate is not None:
         raise _duplicate_reference(bank_reference)
-    old = payment.status
     payment.external_id = bank_reference
     payment.recorded_by_id = actor_id
-    _set_status(payment, PaymentStatus.SUCCEEDED, now=now or utcnow())
-    try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError:
+    _move_payment(
+        session,
+        payment,
+        PaymentNews.SUCCEEDED,
+        now=now or utcnow(),
+        actor_id=actor_id,
         # A concurrent recording of the same reference won (unique gateway + external id).
-        raise _duplicate_reference(bank_reference) from None
-    _announce_status(session, payment, old, actor_id=actor_id, bank_reference=bank_reference)
+        on_unique_conflict=_duplicate_reference(bank_reference),
+        bank_reference=bank_reference,
+    )
     return payment
 
 
@@ -563,10 +568,10 @@ def cancel_payment(
     if payment.gateway is GatewayKind.STRIPE and payment.external_id is not None:
         gw = gateway or current_gateway(payment.gateway)
         gw.cancel_intent(payment.external_id, idempotency_key=rules.cancel_key(payment.id))
-    _transition(
+    _move_payment(
         session,
         payment,
-        PaymentStatus.CANCELED,
+        PaymentNews.CANCELED,
         now=now or utcnow(),
         actor_id=actor_id,
         reason=(reason or "").strip()[:500],
@@ -700,7 +705,7 @@ def execute_refund(
         raise
     except GatewayError as exc:
         exc.recovered()  # the gateway's definitive no is recorded on the refund
-        _set_refund_status(session, payment, row, RefundStatus.FAILED, now=now, failure=exc.message)
+        _move_refund(session, payment, row, RefundNews.FAILED, now=now, failure=exc.message)
         return row
     _apply_refund_result(session, payment, row, result, now=now)
     return row
@@ -712,28 +717,27 @@ def _apply_refund_result(
     if row.external_id is None:
         row.external_id = result.external_id
         session.flush()
-    _set_refund_status(
-        session, payment, row, result.status, now=now, failure=result.failure_message
-    )
+    news = RefundNews.reporting(result.status)
+    _move_refund(session, payment, row, news, now=now, failure=result.failure_message)
 
 
-def _set_refund_status(
+def _move_refund(
     session: Session,
     payment: Payment,
     row: PaymentRefund,
-    new: RefundStatus,
+    news: RefundNews,
     *,
     now: datetime,
     failure: str | None = None,
 ) -> bool:
-    """Move a refund forward (pending → succeeded/failed, succeeded → failed when the bank
-    returns it) and keep ``payment.refunded_fen`` equal to the sum of succeeded refunds."""
-    old = row.status
-    if new is old or old is RefundStatus.FAILED or new is RefundStatus.PENDING:
+    """The one place a refund's status changes: move it by ``news`` (:data:`rules.REFUND`),
+    keep ``payment.refunded_fen`` equal to the sum of succeeded refunds, audit, and tell the
+    listeners and the payer. Stale news changes nothing. Returns whether the refund moved."""
+    if not rules.REFUND.allows(row.status, news):
         return False
-    row.status = new
+    before, after = rules.REFUND.move(row, news)
     row.completed_at = row.completed_at or now
-    if new is RefundStatus.SUCCEEDED:
+    if after is RefundStatus.SUCCEEDED:
         payment.refunded_fen += row.amount_fen
         session.flush()
         record(
@@ -762,7 +766,7 @@ def _set_refund_status(
         )
         return True
     row.failure_message = (failure or "退款失败 / refund failed")[:500]
-    reversed_ = old is RefundStatus.SUCCEEDED
+    reversed_ = before is RefundStatus.SUCCEEDED
     if reversed_:
         payment.refunded_fen -= row.amount_fen
     session.flush()
@@ -837,9 +841,8 @@ def apply_gateway_refund(
     elif row.external_id is None:
         row.external_id = found.external_id
         session.flush()
-    moved = _set_refund_status(
-        session, payment, row, found.status, now=now, failure=found.failure_message
-    )
+    news = RefundNews.reporting(found.status)
+    moved = _move_refund(session, payment, row, news, now=now, failure=found.failure_message)
     return moved or created
 
 
@@ -868,15 +871,16 @@ def apply_gateway_dispute(
     """Record a chargeback the gateway reports (webhook or sync) about ``payment``, which the
     caller has locked. Returns whether anything changed.
 
-    One row per gateway dispute id. The status only moves forward (:func:`rules.dispute_may_move`):
-    repeated, late or reordered news changes nothing. ``payment.disputed_fen`` is recomputed as
-    the sum of the open and lost disputes, so :func:`refundable_fen` (what counts as received)
-    drops while a chargeback is open or lost and recovers when it is won or closed. Every
-    change is audited; finance is e-mailed when a chargeback appears and when it closes. A
-    dispute that cannot belong to the payment (other currency, amount above the payment's, or
-    another payment's dispute id) is never applied and is audited as
-    ``payment.gateway_mismatch``. A payment not (yet) paid is left alone: the caller asks the
-    gateway for the whole picture instead (a sync).
+    One row per gateway dispute id, created in the status the gateway reports; after that the
+    status only moves forward (:data:`rules.DISPUTE`, and :func:`rules.is_later_open_word`
+    among the open states): repeated, late or reordered news changes nothing.
+    ``payment.disputed_fen`` is recomputed as the sum of the open and lost disputes, so
+    :func:`refundable_fen` (what counts as received) drops while a chargeback is open or lost
+    and recovers when it is won or closed. Every change is audited; finance is e-mailed when a
+    chargeback appears and when it closes. A dispute that cannot belong to the payment (other
+    currency, amount above the payment's, or another payment's dispute id) is never applied
+    and is audited as ``payment.gateway_mismatch``. A payment not (yet) paid is left alone:
+    the caller asks the gateway for the whole picture instead (a sync).
     """
     if payment.status is not PaymentStatus.SUCCEEDED:
         return False
@@ -904,7 +908,8 @@ def apply_gateway_dispute(
             problem=problem,
         )
         return False
-    closes = found.status is not PaymentDisputeStatus.OPEN
+    news = DisputeNews.reporting(found.status)
+    closes = news is not DisputeNews.OPEN
     previous: str | None = None
     if row is None:
         row = PaymentDispute(
@@ -922,12 +927,12 @@ def apply_gateway_dispute(
         session.add(row)
         action = _DISPUTE_CLOSED_ACTION.get(found.status, "payment.dispute_opened")
     else:
-        if not rules.dispute_may_move(
-            row.status, row.gateway_status, found.status, found.gateway_status
-        ):
-            return False
+        if not rules.DISPUTE.allows(row.status, news):
+            return False  # decided: a final state never changes again
+        if not closes and not rules.is_later_open_word(row.gateway_status, found.gateway_status):
+            return False  # an open state the dispute has already passed
         previous = row.gateway_status
-        row.status = found.status
+        rules.DISPUTE.move(row, news)
         row.gateway_status = found.gateway_status
         row.amount_fen = found.amount_fen
         row.reason = found.reason or row.reason

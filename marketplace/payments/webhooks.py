@@ -7,9 +7,10 @@
 * **once** — the event id is inserted into ``payment_webhook_events`` (unique per gateway)
   before anything is applied; a replay finds the row (or, when two deliveries race, fails on
   the unique key) and changes nothing;
-* **order-independent** — payment status only moves up the precedence of :mod:`.rules`,
-  refunds are keyed by their own ids, and chargebacks (``charge.dispute.*``) are keyed by the
-  dispute id and only move forward (open → won / lost / closed), so late, repeated or
+* **order-independent** — payment status only moves up the precedence of the payment machine
+  (:data:`.rules.PAYMENT`), refunds are keyed by their own ids, and chargebacks
+  (``charge.dispute.*``) are keyed by the dispute id and only move forward (open → won / lost /
+  closed); news a machine has no move for is stale and ignored, so late, repeated or
   reordered events end in the state the gateway holds;
 * **attributable** — the row records which payment it touched and whether it was applied.
 

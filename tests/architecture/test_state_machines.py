@@ -44,10 +44,6 @@ NOT_YET_MACHINES: frozenset[tuple[str, str]] = frozenset(
     {
         # orders
         ("marketplace/orders/disputes.py", "dispute.status = outcome.status"),
-        # payments
-        ("marketplace/payments/services.py", "payment.status = new"),
-        ("marketplace/payments/services.py", "row.status = new"),
-        ("marketplace/payments/services.py", "row.status = found.status"),
         # settlement
         ("marketplace/settlement/claims.py", "line.status = target"),
         (
