@@ -303,23 +303,28 @@ def _check_version(claim: Claim, expected_version: int | None) -> None:
         )
 
 
-def _event(
+def move_line(
     session: Session,
     line: ClaimLine,
     action: ClaimAction,
-    before: ClaimLineStatus | None,
     *,
     actor_id: int | None,
     now: datetime,
     note: str | None = None,
 ) -> None:
+    """Take ``action`` on ``line`` through :data:`~marketplace.settlement.rules.CLAIM_LINE` and
+    append the step to the claim's history: the one way a claim line changes status, for
+    claims and payouts alike. A new line (no status yet) is given its first one by
+    ``submit``. Raises ClaimStateConflict (nothing changed) when the step is not possible."""
+    before, after = rules.CLAIM_LINE.move(line, action)
     session.add(
         ClaimEvent(
             claim_id=line.claim_id,
-            line_id=line.id,
+            # By the relationship, not the id: a new line's event is added before its insert.
+            line=line,
             action=action,
             from_status=before,
-            to_status=line.status,
+            to_status=after,
             actor_id=actor_id,
             note=note,
             occurred_at=now,
@@ -473,13 +478,13 @@ def create_claim(
                 order_id=order.id,
                 provider_id=provider_id,
                 programme_id=order.voucher.programme_id,
-                status=ClaimLineStatus.PENDING_REVIEW,
                 submitted_on=today,
             )
             _snapshot(line, order)
             try:
                 with session.begin_nested():
                     session.add(line)
+                    move_line(session, line, A.SUBMIT, actor_id=actor_id, now=now)
                     session.flush()
             except IntegrityError:
                 raise NotClaimable(
@@ -498,7 +503,6 @@ def create_claim(
                 claim_id=claim.id,
             )
             _store_precheck(session, line, now)
-            _event(session, line, A.SUBMIT, None, actor_id=actor_id, now=now)
         session.flush()
         session.refresh(claim, ["lines"])
         refresh_claim_status(claim)
@@ -542,8 +546,7 @@ def resubmit(
         orders = _lock_orders(session, [ln.order_id for ln in lines])
         for line in _lock_lines(session, [ln.id for ln in lines]):
             order = orders[line.order_id]
-            before = line.status
-            line.status = rules.next_line_status(line.status, A.RESUBMIT)
+            move_line(session, line, A.RESUBMIT, actor_id=actor_id, now=now)
             _ensure_claimable(order, today=today, cooling_off_days=0, claimed_on=line.submitted_on)
             _snapshot(line, order)
             assert order.invoice is not None
@@ -563,7 +566,6 @@ def resubmit(
                 resubmitted=True,
             )
             _store_precheck(session, line, now)
-            _event(session, line, A.RESUBMIT, before, actor_id=actor_id, now=now)
         _finish(session, claim, "claim.resubmitted", actor_id, [ln.id for ln in lines])
     return claim
 
@@ -635,8 +637,9 @@ def _decide_line(
     reason: str | None,
     now: datetime,
 ) -> None:
-    before = line.status
-    target = rules.next_line_status(line.status, action)
+    # The line's step is judged first (ClaimStateConflict before any other refusal); the move
+    # itself comes last, once everything the decision entails was allowed.
+    rules.CLAIM_LINE.next(line.status, action)
     if action in rules.FINANCE_ACTIONS and line.reviewed_by_id == actor_id:
         raise SeparationOfDuties(
             "财务审批人不能是该明细的初审人 / the finance officer cannot be the reviewer of "
@@ -674,14 +677,13 @@ def _decide_line(
             now=now,
             claim_id=line.claim_id,
         )
-    line.status = target
     if action in rules.REVIEW_ACTIONS:
         line.reviewed_by_id, line.reviewed_at, line.review_note = actor_id, now, reason
     else:
         line.finance_by_id, line.finance_at, line.finance_note = actor_id, now, reason
     if action in rules.NEEDS_REASON:
         line.decision_reason = reason
-    _event(session, line, action, before, actor_id=actor_id, now=now, note=reason)
+    move_line(session, line, action, actor_id=actor_id, now=now, note=reason)
 
 
 def _decide(

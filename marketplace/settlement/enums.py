@@ -104,7 +104,19 @@ class PayoutBatchStatus(LabelledEnum):
     COMPLETED = "completed", "银行已全部确认", "Confirmed by the bank"
 
 
+class PayoutBatchAction(LabelledEnum):
+    SEND = "send", "发送银行", "Sent to the bank"
+    COMPLETE = "complete", "银行全部确认", "Confirmed in full by the bank"
+
+
 class PayoutLineStatus(LabelledEnum):
     PENDING = "pending", "待银行确认", "Awaiting bank confirmation"
     PAID = "paid", "已到账", "Paid"
     FAILED = "failed", "拨付失败", "Failed"
+
+
+class PayoutLineAction(LabelledEnum):
+    """The bank's outcome for one payment line, as its confirmation reports it."""
+
+    PAY = "pay", "银行已拨付", "Paid by the bank"
+    FAIL = "fail", "银行拨付失败", "Failed at the bank"

@@ -197,6 +197,9 @@ class ClaimEvent(IdMixin, Base):
     note: Mapped[str | None] = mapped_column(sa.Text)
     occurred_at: Mapped[datetime] = mapped_column(default=utcnow)
 
+    #: Lets a line's submission be recorded before the line is inserted (it has no id yet).
+    line: Mapped[ClaimLine | None] = relationship()
+
 
 # --------------------------------------------------------------------------- payouts
 

@@ -38,11 +38,13 @@ from marketplace.orders.access import lock_order
 from marketplace.orders.models import Order
 from marketplace.orders.rules import Actor, OrderAction, OrderStatus
 from marketplace.settlement import notices, rules
-from marketplace.settlement.claims import MAX_ID, move_order, refresh_claim_status
+from marketplace.settlement.claims import MAX_ID, move_line, move_order, refresh_claim_status
 from marketplace.settlement.enums import (
     ClaimAction,
     ClaimLineStatus,
+    PayoutBatchAction,
     PayoutBatchStatus,
+    PayoutLineAction,
     PayoutLineStatus,
 )
 from marketplace.settlement.errors import (
@@ -56,7 +58,6 @@ from marketplace.settlement.errors import (
 )
 from marketplace.settlement.models import (
     Claim,
-    ClaimEvent,
     ClaimLine,
     PayoutBatch,
     PayoutItem,
@@ -125,30 +126,6 @@ class BatchResult:
     batch: PayoutBatch
     #: Providers left out for want of a settlement bank account: (provider id, name).
     skipped: list[tuple[int, str]] = field(default_factory=list)
-
-
-def _claim_event(
-    session: Session,
-    line: ClaimLine,
-    action: ClaimAction,
-    before: ClaimLineStatus,
-    *,
-    actor_id: int | None,
-    now: datetime,
-    note: str | None = None,
-) -> None:
-    session.add(
-        ClaimEvent(
-            claim_id=line.claim_id,
-            line_id=line.id,
-            action=action,
-            from_status=before,
-            to_status=line.status,
-            actor_id=actor_id,
-            note=note,
-            occurred_at=now,
-        )
-    )
 
 
 def _refresh_claims(session: Session, claim_ids: set[int]) -> None:
@@ -263,18 +240,10 @@ def create_batch(
                         amount_fen=ln.amount_fen,
                     )
                 )
-                before = ln.status
-                ln.status = rules.next_line_status(ln.status, ClaimAction.BATCH)
-                ln.payout_line_id = payout_line.id
-                _claim_event(
-                    session,
-                    ln,
-                    ClaimAction.BATCH,
-                    before,
-                    actor_id=actor_id,
-                    now=now,
-                    note=batch.reference,
+                move_line(
+                    session, ln, ClaimAction.BATCH, actor_id=actor_id, now=now, note=batch.reference
                 )
+                ln.payout_line_id = payout_line.id
                 claim_ids.add(ln.claim_id)
         _refresh_claims(session, claim_ids)
         session.refresh(batch, ["lines"])
@@ -306,10 +275,10 @@ def mark_sent(
     now = now or utcnow()
     with session.begin_nested():
         batch = _lock_batch(session, batch_id)
-        if batch.status is not PayoutBatchStatus.DRAFT:
+        if not rules.PAYOUT_BATCH.allows(batch.status, PayoutBatchAction.SEND):
             return batch
         _check_version(batch, expected_version)
-        batch.status = PayoutBatchStatus.SENT
+        rules.PAYOUT_BATCH.move(batch, PayoutBatchAction.SEND)
         batch.sent_at, batch.sent_by_id = now, actor_id
         batch.version += 1
         record(
@@ -467,7 +436,7 @@ def _apply(
         # Changed inside the savepoint: a bank transaction id already recorded for another
         # line fails on the UNIQUE key here and only this savepoint rolls back.
         with session.begin_nested():
-            line.status = row.status
+            rules.PAYOUT_LINE.move(line, PayoutLineAction.PAY if paid else PayoutLineAction.FAIL)
             line.bank_transaction_id = row.bank_transaction_id
             line.value_date = row.value_date
             line.failure_reason = None if paid else (row.reason or None)
@@ -488,20 +457,17 @@ def _apply(
     action = ClaimAction.PAY if paid else ClaimAction.PAYOUT_FAIL
     order_action = OrderAction.PAY_OUT if paid else OrderAction.PAYOUT_FAILED
     for claim_line in claim_lines:
-        before = claim_line.status
-        claim_line.status = rules.next_line_status(claim_line.status, action)
-        if not paid:
-            # Back in the queue: the next batch may take it again.
-            claim_line.payout_line_id = None
-        _claim_event(
+        move_line(
             session,
             claim_line,
             action,
-            before,
             actor_id=actor_id,
             now=now,
             note=f"{line.reference} {row.bank_transaction_id or row.reason or ''}".strip(),
         )
+        if not paid:
+            # Back in the queue: the next batch may take it again.
+            claim_line.payout_line_id = None
         move_order(
             session,
             orders[claim_line.order_id],
@@ -582,7 +548,7 @@ def import_confirmation(
         session.refresh(batch, ["lines"])
         if result.applied:
             if all(pl.status is not PayoutLineStatus.PENDING for pl in batch.lines):
-                batch.status = PayoutBatchStatus.COMPLETED
+                rules.PAYOUT_BATCH.move(batch, PayoutBatchAction.COMPLETE)
                 batch.completed_at = now
             batch.version += 1
         record(

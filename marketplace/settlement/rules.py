@@ -1,5 +1,6 @@
-"""Settlement policy as pure functions: the claim pre-check, the claim-line state table,
-the cooling-off arithmetic and invoice keys. No database, no Flask, no clock of its own.
+"""Settlement policy as pure functions: the claim pre-check, the state machines of claim lines,
+payout batches and payment lines, the cooling-off arithmetic and invoice keys. No database, no
+Flask, no clock of its own.
 
 The pre-check (POLICY.md rules 1, 2, 5, 6, 8, 10) evaluates eleven rules for one order line from
 plain facts gathered by :mod:`marketplace.settlement.claims`; each failing rule names the domain error that
@@ -15,18 +16,30 @@ from datetime import date, datetime, timedelta
 
 from marketplace.errors import DomainError
 from marketplace.money import FEN_PER_YUAN, format_fen
-from marketplace.settlement.enums import CheckRule, ClaimAction, ClaimLineStatus, ClaimStatus
+from marketplace.settlement.enums import (
+    CheckRule,
+    ClaimAction,
+    ClaimLineStatus,
+    ClaimStatus,
+    PayoutBatchAction,
+    PayoutBatchStatus,
+    PayoutLineAction,
+    PayoutLineStatus,
+)
 from marketplace.settlement.errors import (
     ClaimStateConflict,
+    ConfirmationConflict,
     CoPaymentNotReceived,
     InvoiceAlreadyClaimed,
     InvoiceAmountMismatch,
     InvoiceDateOutsideValidity,
     InvoicePartiesMismatch,
     OrderDisputed,
+    PayoutStateConflict,
     VoucherPartAboveCeiling,
     VoucherRevoked,
 )
+from marketplace.statemachine import StateMachine
 from providers.errors import RelatedPartyConflict
 from vouchers.errors import CapExceeded, ClaimDeadlinePassed
 from vouchers.rules import ceiling_fen, local_date
@@ -226,36 +239,44 @@ def first_failure(checks: Iterable[Check]) -> DomainError | None:
 
 L, A = ClaimLineStatus, ClaimAction
 
-#: (line status, action) → next line status. One table for the whole claim-line life cycle.
-LINE_TRANSITIONS: dict[tuple[ClaimLineStatus, ClaimAction], ClaimLineStatus] = {
-    (L.PENDING_REVIEW, A.APPROVE): L.REVIEWED,
-    (L.PENDING_REVIEW, A.REQUEST_CHANGES): L.CHANGES_REQUESTED,
-    (L.PENDING_REVIEW, A.REJECT): L.REJECTED,
-    (L.CHANGES_REQUESTED, A.RESUBMIT): L.PENDING_REVIEW,
-    (L.REVIEWED, A.FINANCE_APPROVE): L.APPROVED,
-    (L.REVIEWED, A.FINANCE_RETURN): L.CHANGES_REQUESTED,
-    (L.REVIEWED, A.FINANCE_REJECT): L.REJECTED,
-    (L.APPROVED, A.BATCH): L.IN_PAYOUT,
-    (L.IN_PAYOUT, A.PAY): L.PAID,
-    (L.IN_PAYOUT, A.PAYOUT_FAIL): L.APPROVED,
-}
+
+def _line_refusal(status: ClaimLineStatus | None, action: ClaimAction) -> ClaimStateConflict:
+    if status is None:  # only a submission makes a line; any other step needs one
+        return ClaimStateConflict(
+            f"兑付明细尚未提交，不能“{action.zh}” / a line not yet submitted cannot be "
+            f"{action.en.lower()}",
+            extra={"line_status": "new", "action": action.value},
+        )
+    return ClaimStateConflict(
+        f"兑付明细状态为“{status.zh}”，不能“{action.zh}” / "
+        f"a line that is {status.en.lower()} cannot be {action.en.lower()}",
+        extra={"line_status": status.value, "action": action.value},
+    )
+
+
+#: The whole claim-line life cycle; submission creates the line (no status before it).
+CLAIM_LINE: StateMachine[ClaimLineStatus, ClaimAction] = StateMachine(
+    "claim line",
+    {
+        (None, A.SUBMIT): L.PENDING_REVIEW,
+        (L.PENDING_REVIEW, A.APPROVE): L.REVIEWED,
+        (L.PENDING_REVIEW, A.REQUEST_CHANGES): L.CHANGES_REQUESTED,
+        (L.PENDING_REVIEW, A.REJECT): L.REJECTED,
+        (L.CHANGES_REQUESTED, A.RESUBMIT): L.PENDING_REVIEW,
+        (L.REVIEWED, A.FINANCE_APPROVE): L.APPROVED,
+        (L.REVIEWED, A.FINANCE_RETURN): L.CHANGES_REQUESTED,
+        (L.REVIEWED, A.FINANCE_REJECT): L.REJECTED,
+        (L.APPROVED, A.BATCH): L.IN_PAYOUT,
+        (L.IN_PAYOUT, A.PAY): L.PAID,
+        (L.IN_PAYOUT, A.PAYOUT_FAIL): L.APPROVED,
+    },
+    refuse=_line_refusal,
+)
 
 #: Decisions that need a written reason.
 NEEDS_REASON = frozenset({A.REQUEST_CHANGES, A.REJECT, A.FINANCE_RETURN, A.FINANCE_REJECT})
 REVIEW_ACTIONS = frozenset({A.APPROVE, A.REQUEST_CHANGES, A.REJECT})
 FINANCE_ACTIONS = frozenset({A.FINANCE_APPROVE, A.FINANCE_RETURN, A.FINANCE_REJECT})
-
-
-def next_line_status(status: ClaimLineStatus, action: ClaimAction) -> ClaimLineStatus:
-    """The line's status after ``action``; ClaimStateConflict when it is not possible."""
-    target = LINE_TRANSITIONS.get((status, action))
-    if target is None:
-        raise ClaimStateConflict(
-            f"兑付明细状态为“{status.zh}”，不能“{action.zh}” / "
-            f"a line that is {status.en.lower()} cannot be {action.en.lower()}",
-            extra={"line_status": status.value, "action": action.value},
-        )
-    return target
 
 
 def claim_status(line_statuses: Iterable[ClaimLineStatus]) -> ClaimStatus:
@@ -272,6 +293,54 @@ def claim_status(line_statuses: Iterable[ClaimLineStatus]) -> ClaimStatus:
     if L.PAID in present:
         return ClaimStatus.PAID
     return ClaimStatus.REJECTED
+
+
+# --------------------------------------------------------------------------- payouts
+
+
+def _batch_refusal(
+    status: PayoutBatchStatus | None, action: PayoutBatchAction
+) -> PayoutStateConflict:
+    assert status is not None  # a batch is created a draft, never by a move
+    return PayoutStateConflict(
+        f"拨付批次状态为“{status.zh}”，不能“{action.zh}” / "
+        f"a payout batch that is {status.en.lower()} cannot be {action.en.lower()}",
+        extra={"batch_status": status.value, "action": action.value},
+    )
+
+
+#: A batch is built a draft, goes to the bank once, and is complete when every line is confirmed.
+PAYOUT_BATCH: StateMachine[PayoutBatchStatus, PayoutBatchAction] = StateMachine(
+    "payout batch",
+    {
+        (PayoutBatchStatus.DRAFT, PayoutBatchAction.SEND): PayoutBatchStatus.SENT,
+        (PayoutBatchStatus.SENT, PayoutBatchAction.COMPLETE): PayoutBatchStatus.COMPLETED,
+    },
+    refuse=_batch_refusal,
+)
+
+
+def _payment_line_refusal(
+    status: PayoutLineStatus | None, action: PayoutLineAction
+) -> ConfirmationConflict:
+    assert status is not None  # a payment line is created pending, never by a move
+    return ConfirmationConflict(
+        f"付款行状态为“{status.zh}”，不能再记为“{action.zh}” / "
+        f"a payment line that is {status.en.lower()} cannot be {action.en.lower()}",
+        extra={"payment_line_status": status.value, "action": action.value},
+    )
+
+
+#: The bank confirms a payment line once: paid or failed, both final (a failed line's claim
+#: lines go back to the queue and a later batch pays them on a new payment line).
+PAYOUT_LINE: StateMachine[PayoutLineStatus, PayoutLineAction] = StateMachine(
+    "payment line",
+    {
+        (PayoutLineStatus.PENDING, PayoutLineAction.PAY): PayoutLineStatus.PAID,
+        (PayoutLineStatus.PENDING, PayoutLineAction.FAIL): PayoutLineStatus.FAILED,
+    },
+    refuse=_payment_line_refusal,
+)
 
 
 # --------------------------------------------------------------------------- time and keys

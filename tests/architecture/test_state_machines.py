@@ -44,23 +44,6 @@ NOT_YET_MACHINES: frozenset[tuple[str, str]] = frozenset(
     {
         # orders
         ("marketplace/orders/disputes.py", "dispute.status = outcome.status"),
-        # settlement
-        ("marketplace/settlement/claims.py", "line.status = target"),
-        (
-            "marketplace/settlement/claims.py",
-            "line.status = rules.next_line_status(line.status, A.RESUBMIT)",
-        ),
-        ("marketplace/settlement/payouts.py", "batch.status = PayoutBatchStatus.SENT"),
-        (
-            "marketplace/settlement/payouts.py",
-            "claim_line.status = rules.next_line_status(claim_line.status, action)",
-        ),
-        ("marketplace/settlement/payouts.py", "line.status = row.status"),
-        (
-            "marketplace/settlement/payouts.py",
-            "ln.status = rules.next_line_status(ln.status, ClaimAction.BATCH)",
-        ),
-        ("marketplace/settlement/payouts.py", "batch.status = PayoutBatchStatus.COMPLETED"),
         # providers
         (
             "providers/admission.py",

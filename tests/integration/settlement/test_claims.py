@@ -432,6 +432,7 @@ def test_decisions_out_of_turn_are_refused(settlement_world, session):
     with pytest.raises(DomainError) as caught:
         w.finance_decide(claim, line_ids=[line.id])
     assert caught.value.code == "claim_state_conflict"
+    assert caught.value.extra == {"line_status": "pending_review", "action": "finance_approve"}
     with pytest.raises(DomainError) as caught:
         w.review(claim, line_ids=[line.id + 1000])
     assert caught.value.code == "not_found"

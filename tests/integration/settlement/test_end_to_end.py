@@ -9,8 +9,13 @@ from datetime import timedelta
 
 from marketplace.orders.models import OrderEvent
 from marketplace.orders.rules import OrderAction, OrderStatus
-from marketplace.settlement import payout_files
-from marketplace.settlement.enums import ClaimLineStatus, ClaimStatus, PayoutBatchStatus
+from marketplace.settlement import claims, payout_files
+from marketplace.settlement.enums import (
+    ClaimAction,
+    ClaimLineStatus,
+    ClaimStatus,
+    PayoutBatchStatus,
+)
 from marketplace.settlement.ledger_checks import verify_books
 from tests.conftest import rows
 from tests.support.settlement_fixtures import PAID_ON, set_bank_account
@@ -67,6 +72,17 @@ def test_confirmed_order_to_settled(app, session, settlement_world):
         OrderAction.APPROVE_CLAIM,
         OrderAction.PAY_OUT,
         OrderAction.SETTLE,
+    ]
+    # Every step of the line, its submission included, is in the claim's history.
+    line, A, L = claim.lines[0], ClaimAction, ClaimLineStatus
+    assert [
+        (e.line_id, e.action, e.from_status, e.to_status) for e in claims.history(session, claim.id)
+    ] == [
+        (line.id, A.SUBMIT, None, L.PENDING_REVIEW),
+        (line.id, A.APPROVE, L.PENDING_REVIEW, L.REVIEWED),
+        (line.id, A.FINANCE_APPROVE, L.REVIEWED, L.APPROVED),
+        (line.id, A.BATCH, L.APPROVED, L.IN_PAYOUT),
+        (line.id, A.PAY, L.IN_PAYOUT, L.PAID),
     ]
     report = verify_books(session)
     assert report.ok, [c.breaches for c in report.checks if not c.ok]

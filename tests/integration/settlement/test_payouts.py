@@ -16,6 +16,7 @@ from marketplace.orders.models import OrderEvent
 from marketplace.orders.rules import OrderAction, OrderStatus
 from marketplace.settlement import payout_files, payouts
 from marketplace.settlement.enums import (
+    ClaimAction,
     ClaimLineStatus,
     ClaimStatus,
     PayoutBatchStatus,
@@ -241,6 +242,14 @@ def test_a_failed_line_goes_back_to_the_queue_and_is_paid_later(
     assert claim.status is ClaimStatus.PAID
     items = rows(session, PayoutItem, PayoutItem.order_id == a1.id)
     assert len(items) == 2  # one in the failed payment, one in the paid one
+    line = next(ln for ln in claim.lines if ln.order_id == a1.id)
+    steps = rows(session, ClaimEvent, ClaimEvent.line_id == line.id)
+    assert [(e.action, e.from_status, e.to_status) for e in steps[-4:]] == [
+        (ClaimAction.BATCH, ClaimLineStatus.APPROVED, ClaimLineStatus.IN_PAYOUT),
+        (ClaimAction.PAYOUT_FAIL, ClaimLineStatus.IN_PAYOUT, ClaimLineStatus.APPROVED),
+        (ClaimAction.BATCH, ClaimLineStatus.APPROVED, ClaimLineStatus.IN_PAYOUT),
+        (ClaimAction.PAY, ClaimLineStatus.IN_PAYOUT, ClaimLineStatus.PAID),
+    ]
     report = verify_books(session)
     assert report.ok, [c.breaches for c in report.checks if not c.ok]
 

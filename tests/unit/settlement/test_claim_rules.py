@@ -1,22 +1,19 @@
 """The settlement rules as pure functions: the pre-check (every rule failing alone), the
-claim-line state table over every (status, action) pair, claim status, cooling-off, keys."""
+claim-line machine over every (status, action) pair, claim status, cooling-off, keys."""
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 from datetime import UTC, date, datetime
+from types import SimpleNamespace
 
 import pytest
 
 from marketplace.settlement import rules
 from marketplace.settlement.enums import CheckRule, ClaimAction, ClaimLineStatus, ClaimStatus
 from marketplace.settlement.errors import ClaimStateConflict
-from marketplace.settlement.rules import (
-    LINE_TRANSITIONS,
-    ClaimFacts,
-    claim_status,
-    next_line_status,
-)
+from marketplace.settlement.rules import CLAIM_LINE, ClaimFacts, claim_status
 
 ENTERPRISE = "91530102MA6T0001XX"
 PROVIDER = "12530000MA6T0002YY"
@@ -117,21 +114,71 @@ def test_edges_are_inclusive():
 # --------------------------------------------------------------------------- claim lines
 
 
-@pytest.mark.parametrize("status", list(ClaimLineStatus), ids=lambda s: s.value)
-@pytest.mark.parametrize("action", list(ClaimAction), ids=lambda a: a.value)
-def test_line_transition_table(status, action):
-    expected = LINE_TRANSITIONS.get((status, action))
+#: The whole expected table, written out independently of CLAIM_LINE; "new" is a line not
+#: yet created (submission creates it).
+EXPECTED = {
+    "new": {"submit": "pending_review"},
+    "pending_review": {
+        "approve": "reviewed",
+        "request_changes": "changes_requested",
+        "reject": "rejected",
+    },
+    "changes_requested": {"resubmit": "pending_review"},
+    "reviewed": {
+        "finance_approve": "approved",
+        "finance_return": "changes_requested",
+        "finance_reject": "rejected",
+    },
+    "approved": {"batch": "in_payout"},
+    "in_payout": {"pay": "paid", "payout_fail": "approved"},
+    "paid": {},
+    "rejected": {},
+}
+
+LINE_STATES = [None, *ClaimLineStatus]
+
+
+def _name(status: ClaimLineStatus | None) -> str:
+    return "new" if status is None else status.value
+
+
+def test_expected_table_covers_every_state_and_action():
+    assert set(EXPECTED) == {_name(s) for s in LINE_STATES}
+    used = {action for moves in EXPECTED.values() for action in moves}
+    assert used == {a.value for a in ClaimAction}
+
+
+@pytest.mark.parametrize(
+    ("status", "action"),
+    list(itertools.product(LINE_STATES, ClaimAction)),
+    ids=lambda v: "new" if v is None else v.value,
+)
+def test_every_line_status_action_pair(status, action):
+    line = SimpleNamespace(status=status)
+    expected = EXPECTED[_name(status)].get(action.value)
     if expected is None:
-        with pytest.raises(ClaimStateConflict) as caught:
-            next_line_status(status, action)
-        assert caught.value.extra == {"line_status": status.value, "action": action.value}
+        with pytest.raises(ClaimStateConflict) as refused:
+            CLAIM_LINE.move(line, action)
+        assert refused.value.code == "claim_state_conflict" and refused.value.status == 409
+        assert refused.value.extra == {"line_status": _name(status), "action": action.value}
+        assert line.status is status
     else:
-        assert next_line_status(status, action) is expected
+        assert CLAIM_LINE.move(line, action) == (status, ClaimLineStatus(expected))
+        assert line.status is ClaimLineStatus(expected)
+
+
+def test_a_refusal_names_the_step_in_both_languages():
+    with pytest.raises(ClaimStateConflict) as refused:
+        CLAIM_LINE.next(ClaimLineStatus.PAID, ClaimAction.APPROVE)
+    assert refused.value.message == (
+        "兑付明细状态为“已拨付”，不能“初审通过” / "
+        "a line that is paid cannot be approved by the reviewer"
+    )
 
 
 def test_only_paid_and_rejected_are_final():
-    sources = {status for status, _action in LINE_TRANSITIONS}
-    assert set(ClaimLineStatus) - sources == {ClaimLineStatus.PAID, ClaimLineStatus.REJECTED}
+    final = {s for s in ClaimLineStatus if not CLAIM_LINE.actions_from(s)}
+    assert final == {ClaimLineStatus.PAID, ClaimLineStatus.REJECTED}
 
 
 L = ClaimLineStatus
