@@ -1,7 +1,7 @@
 """Applications for vouchers and their review; issuing a voucher commits programme budget.
 
-State machine: :data:`vouchers.rules.TRANSITIONS`. Every change appends an
-:class:`~vouchers.models.ApplicationEvent` (the history) and an audit event.
+State machine: :data:`vouchers.rules.APPLICATION`, moved only by :func:`_transition`. Every
+change appends an :class:`~vouchers.models.ApplicationEvent` (the history) and an audit event.
 
 Approval locks the application row, then the enterprise's quota row for the programme's year
 (so two approvals for one enterprise cannot both use the same cap headroom), then posts the
@@ -176,7 +176,7 @@ def apply(
                 enterprise_id=enterprise.id,
                 programme_id=programme.id,
                 live_programme_id=programme.id,
-                status=rules.next_status(None, ApplicationAction.SUBMIT),
+                status=rules.APPLICATION.next(None, ApplicationAction.SUBMIT),
                 source=ApplicationSource.ONLINE,
                 requested_fen=data.requested_fen,
                 planned_categories=planned,
@@ -244,9 +244,13 @@ def _transition(
     now: datetime,
     amount_fen: int | None = None,
 ) -> None:
-    before = application.status
-    application.status = rules.next_status(before, action)
-    if application.status is ApplicationStatus.REJECTED:
+    """Move a **locked** application by ``action``: status, version, history, audit.
+
+    The one place an application's status changes. Raises InvalidTransition (nothing changed).
+    """
+    before, after = rules.APPLICATION.move(application, action)
+    if after is ApplicationStatus.REJECTED:
+        # A rejected application no longer blocks a new one for the same programme.
         application.live_programme_id = None
     application.version += 1
     application.updated_at = now
@@ -275,8 +279,6 @@ def request_clarification(
     cleaned = clean_text(question, "question")
     with session.begin_nested():
         application = _lock_application(session, application_id)
-        rules.next_status(application.status, ApplicationAction.REQUEST_CLARIFICATION)
-        application.clarification_question = cleaned
         _transition(
             session,
             application,
@@ -285,6 +287,7 @@ def request_clarification(
             note=cleaned,
             now=now,
         )
+        application.clarification_question = cleaned
     return application
 
 
@@ -304,8 +307,6 @@ def respond_to_clarification(
     cleaned = clean_text(response, "response")
     with session.begin_nested():
         application = _lock_application(session, application_id, enterprise_id=enterprise_id)
-        rules.next_status(application.status, ApplicationAction.CLARIFY)
-        application.clarification_question = None
         _transition(
             session,
             application,
@@ -314,6 +315,7 @@ def respond_to_clarification(
             note=cleaned,
             now=now,
         )
+        application.clarification_question = None
     return application
 
 
@@ -330,13 +332,12 @@ def reject(
     cleaned = clean_text(reason, "reason")
     with session.begin_nested():
         application = _lock_application(session, application_id)
-        rules.next_status(application.status, ApplicationAction.REJECT)
-        application.decision_reason = cleaned
-        application.decided_at = now
-        application.clarification_question = None
         _transition(
             session, application, ApplicationAction.REJECT, actor_id=actor_id, note=cleaned, now=now
         )
+        application.decision_reason = cleaned
+        application.decided_at = now
+        application.clarification_question = None
     return application
 
 
@@ -361,7 +362,8 @@ def approve(
     cleaned = clean_text(note, "note", required=False) or None
     with session.begin_nested():
         application = _lock_application(session, application_id)
-        rules.next_status(application.status, ApplicationAction.APPROVE)
+        # Refused before anything else is checked or a voucher issued.
+        rules.APPLICATION.next(application.status, ApplicationAction.APPROVE)
         amount = application.requested_fen if amount_fen is None else amount_fen
         if amount > application.requested_fen:
             raise AmountAboveRequest(
@@ -370,23 +372,19 @@ def approve(
                 field="amount_fen",
             )
         check_eligible(application.programme, application.enterprise, [])
-        before = application.status
         voucher = issue_voucher(session, application, amount, actor_id=actor_id, now=now)
-        application.status = ApplicationStatus.APPROVED
+        # Before the move: CHECK approved_has_amount ties the amount to the approved status.
         application.approved_fen = amount
         application.decided_at = now
         application.decision_reason = cleaned
-        application.version += 1
-        application.updated_at = now
-        _event(
+        _transition(
             session,
             application,
             ApplicationAction.APPROVE,
-            before,
             actor_id=actor_id,
             note=cleaned,
-            amount_fen=amount,
             now=now,
+            amount_fen=amount,
         )
     return voucher
 

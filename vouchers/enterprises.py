@@ -56,24 +56,21 @@ def decide_verification(
     note: str | None,
     actor_id: int | None,
 ) -> Enterprise:
-    """Verify an enterprise or refuse verification (a note is then mandatory).
+    """Verify an enterprise or refuse verification (a note is then mandatory): the one place
+    its verification status changes, with the history row and the audit event.
 
     Raises NotFound, InvalidTransition (e.g. verifying a verified enterprise), ReasonRequired.
     """
     enterprise = lock_enterprise(session, enterprise_id)
-    current = enterprise.verification_status
-    if decision not in rules.VERIFICATION_MOVES.get(current, frozenset()):
-        raise InvalidTransition(
-            f"企业当前为“{current.zh}”，不能改为“{decision.zh}” / cannot go from "
-            f"{current.value} to {decision.value}"
-        )
+    # An impossible decision is refused before its note is asked for.
+    rules.VERIFICATION.next(enterprise.verification_status, decision)
     cleaned = clean_text(note, "note", required=decision is VerificationStatus.REJECTED)
-    enterprise.verification_status = decision
+    before, after = rules.VERIFICATION.move(enterprise, decision)
     session.add(
         EnterpriseVerificationEvent(
             enterprise_id=enterprise.id,
-            from_status=current,
-            to_status=decision,
+            from_status=before,
+            to_status=after,
             note=cleaned or None,
             actor_id=actor_id,
         )
@@ -81,11 +78,11 @@ def decide_verification(
     session.flush()
     record(
         session,
-        "enterprise.verified" if decision is VerificationStatus.VERIFIED else "enterprise.refused",
+        "enterprise.verified" if after is VerificationStatus.VERIFIED else "enterprise.refused",
         actor_id=actor_id,
         subject_type="enterprise",
         subject_id=enterprise.id,
-        from_status=current.value,
+        from_status=before.value,
         note=cleaned,
     )
     return enterprise

@@ -24,12 +24,13 @@ from sqlalchemy.orm import Session
 
 from marketplace.audit.services import record
 from marketplace.db import utcnow
-from vouchers import ledger
+from vouchers import ledger, rules
 from vouchers.common import clean_text
 from vouchers.enums import HoldStatus, TransactionKind, VoucherStatus
-from vouchers.errors import HoldNotOpen, InvalidTransition
+from vouchers.errors import HoldNotOpen
 from vouchers.holds import lock_voucher, release_hold
 from vouchers.models import Hold, Quota, RecoveryFlag, Voucher
+from vouchers.rules import VoucherAction
 
 LIVE = (VoucherStatus.ACTIVE, VoucherStatus.EXHAUSTED)
 
@@ -97,7 +98,10 @@ def expire_voucher(
     now = now or utcnow()
     with session.begin_nested():
         voucher = lock_voucher(session, voucher_id)
-        if voucher.status not in LIVE or voucher.use_by >= today:
+        if (
+            not rules.VOUCHER.allows(voucher.status, VoucherAction.EXPIRE)
+            or voucher.use_by >= today
+        ):
             return 0
         returned = _return_balance(
             session,
@@ -107,7 +111,7 @@ def expire_voucher(
             actor_id=None,
             now=now,
         )
-        voucher.status = VoucherStatus.EXPIRED
+        rules.VOUCHER.move(voucher, VoucherAction.EXPIRE)
         voucher.expired_at = now
         session.flush()
         record(
@@ -163,10 +167,10 @@ def revoke_voucher(
     cleaned = clean_text(reason, "reason")
     with session.begin_nested():
         voucher = lock_voucher(session, voucher_id)
-        if voucher.status is VoucherStatus.REVOKED:
-            if voucher.revocation_key == idempotency_key:
-                return voucher
-            raise InvalidTransition("电子券已被撤销 / the voucher is already revoked")
+        if voucher.status is VoucherStatus.REVOKED and voucher.revocation_key == idempotency_key:
+            return voucher  # a retry of this revocation
+        # Refused (revoked under another key) before any hold is released or money returned.
+        rules.VOUCHER.next(voucher.status, VoucherAction.REVOKE)
         open_holds = session.execute(
             sa.select(Hold.id)
             .join(Quota, Quota.id == Hold.quota_id)
@@ -193,7 +197,7 @@ def revoke_voucher(
             actor_id=actor_id,
             now=now,
         )
-        voucher.status = VoucherStatus.REVOKED
+        rules.VOUCHER.move(voucher, VoucherAction.REVOKE)
         voucher.revoked_at = now
         voucher.revoke_reason = cleaned
         voucher.revocation_key = idempotency_key

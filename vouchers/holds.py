@@ -32,8 +32,11 @@ actor_id=None)``
     InsufficientFunds (the provider was already paid out that money).
 
 Each call is idempotent on its key: repeating it returns the same hold and changes nothing.
-A hold is resolved (captured or released) at most once: the hold row is locked and its status
-checked, and the ledger's UNIQUE ``resolves_hold_id`` refuses a second resolution outright.
+A hold is resolved (captured or released) at most once: the hold row is locked and moved by
+:data:`vouchers.rules.HOLD`, which refuses a resolved hold (HoldNotOpen), and the ledger's
+UNIQUE ``resolves_hold_id`` refuses a second resolution outright. A voucher's status moves by
+:data:`vouchers.rules.VOUCHER`: exhausted when a hold takes its last fen, active again when
+money returns to its balance.
 Services flush and never commit; each call's writes happen in a savepoint, so an error leaves
 nothing behind.
 
@@ -55,14 +58,13 @@ from marketplace.db import utcnow
 from marketplace.errors import NotFound, ValidationFailed
 from vouchers import ledger, rules
 from vouchers.common import MAX_ID
-from vouchers.enums import AccountKind, HoldStatus, TransactionKind, VoucherStatus
+from vouchers.enums import AccountKind, TransactionKind, VoucherStatus
 from vouchers.errors import (
     AmountInvalid,
     CapExceeded,
     ClaimDeadlinePassed,
     EnterpriseBlacklisted,
     EnterpriseUnverified,
-    HoldNotOpen,
     IdempotencyConflict,
     NotEligible,
     VoucherExhausted,
@@ -74,6 +76,7 @@ from vouchers.ledger import Entry
 from vouchers.ledger_models import LedgerTransaction
 from vouchers.models import Enterprise, Hold, Programme, Quota, Voucher
 from vouchers.quota import lock_quota, lock_quota_by_id, read_quota
+from vouchers.rules import HoldAction, VoucherAction
 
 MAX_ORDER_REF = 100
 #: The release reason of a hold whose whole capture was reversed by an upheld dispute.
@@ -255,7 +258,7 @@ def place_hold(
         locked.balance_fen -= amount
         locked.held_fen += amount
         if locked.balance_fen == 0:
-            locked.status = VoucherStatus.EXHAUSTED
+            rules.VOUCHER.move(locked, VoucherAction.EXHAUST)
         quota.held_fen += amount
         session.flush()
         accounts = ledger.voucher_accounts(session, programme.id, locked.id)
@@ -296,13 +299,11 @@ def _lock_for_resolution(session: Session, hold: Hold | int) -> tuple[Voucher, Q
     return voucher, quota, _lock_hold(session, hold_id)
 
 
-def _already_resolved(hold: Hold, key: str) -> Hold:
-    if hold.resolution_key == key:
-        return hold
-    raise HoldNotOpen(
-        f"该冻结已{hold.status.zh}，不能再次处理 / the hold is already {hold.status.value}",
-        extra={"hold_status": hold.status.value},
-    )
+def _replenish(voucher: Voucher, amount: int) -> None:
+    """Put ``amount`` back on a live voucher's balance: an exhausted voucher is usable again."""
+    voucher.balance_fen += amount
+    if rules.VOUCHER.allows(voucher.status, VoucherAction.REPLENISH):
+        rules.VOUCHER.move(voucher, VoucherAction.REPLENISH)
 
 
 def _return_entries(
@@ -316,9 +317,7 @@ def _return_entries(
     """Entries that give ``amount`` from ``source`` (a voucher account) back: to the voucher's
     balance while it is live (unless ``to_budget``), otherwise to the programme budget."""
     if voucher.status.is_live and not to_budget:
-        voucher.balance_fen += amount
-        if voucher.status is VoucherStatus.EXHAUSTED:
-            voucher.status = VoucherStatus.ACTIVE
+        _replenish(voucher, amount)
         balance = ledger.voucher_accounts(session, voucher.programme_id, voucher.id).balance
         return ledger.transfer(source, balance, amount)
     voucher.returned_fen += amount
@@ -347,14 +346,18 @@ def release_hold(
     key = _check_key(idempotency_key)
     with session.begin_nested():
         voucher, quota, locked = _lock_for_resolution(session, hold)
-        if locked.status is not HoldStatus.OPEN:
-            return _already_resolved(locked, key)
+        if locked.resolution_key == key:
+            return locked  # a retry: this key resolved the hold already
+        # HoldNotOpen if resolved under another key, before anything changes.
+        rules.HOLD.next(locked.status, HoldAction.RELEASE)
         amount = locked.amount_fen
         held_account = ledger.voucher_accounts(session, voucher.programme_id, voucher.id).held
         quota.held_fen -= amount
         voucher.held_fen -= amount
         entries = _return_entries(session, voucher, held_account, amount, to_budget=to_budget)
-        locked.status = HoldStatus.RELEASED
+        # The status moves with the fields CHECK resolution_consistent ties to it, no query
+        # (and so no autoflush) in between.
+        rules.HOLD.move(locked, HoldAction.RELEASE)
         locked.released_fen = amount
         locked.resolved_at = now
         locked.resolution_key = key
@@ -407,8 +410,10 @@ def capture_hold(
         rules.validate_amount(amount_fen)
     with session.begin_nested():
         voucher, quota, locked = _lock_for_resolution(session, hold)
-        if locked.status is not HoldStatus.OPEN:
-            return _already_resolved(locked, key)
+        if locked.resolution_key == key:
+            return locked  # a retry: this key resolved the hold already
+        # HoldNotOpen if resolved under another key, before the amount and the date are checked.
+        rules.HOLD.next(locked.status, HoldAction.CAPTURE)
         captured = locked.amount_fen if amount_fen is None else amount_fen
         if captured > locked.amount_fen:
             raise AmountInvalid(
@@ -439,7 +444,7 @@ def capture_hold(
         )
         if rest:
             entries += _return_entries(session, voucher, held_account, rest)
-        locked.status = HoldStatus.CAPTURED
+        rules.HOLD.move(locked, HoldAction.CAPTURE)
         locked.captured_fen = captured
         locked.released_fen = rest
         locked.provider_id = provider_id
@@ -515,11 +520,10 @@ def reverse_capture(
         )
         if done is not None:
             return locked
-        if locked.status is not HoldStatus.CAPTURED or locked.provider_id is None:
-            raise HoldNotOpen(
-                f"该冻结未核销，无需冲回 / the hold is {locked.status.value}, not captured",
-                extra={"hold_status": locked.status.value},
-            )
+        # Giving back part of a capture, or all of it, needs a captured hold: HoldNotOpen.
+        rules.HOLD.next(locked.status, HoldAction.REVERSE_CAPTURE)
+        provider_id = locked.provider_id
+        assert provider_id is not None  # a captured hold has one (CHECK capture_has_provider)
         if isinstance(amount_fen, bool) or not 0 < amount_fen <= locked.captured_fen:
             raise AmountInvalid(
                 f"冲回金额须为1至{locked.captured_fen}分 / the amount to give back must be 1–"
@@ -532,16 +536,14 @@ def reverse_capture(
             session,
             AccountKind.PROVIDER_PAYABLE,
             programme_id=programme_id,
-            provider_id=locked.provider_id,
+            provider_id=provider_id,
         )
         if voucher.status.is_live:
             balance = ledger.voucher_accounts(session, programme_id, voucher.id).balance
             entries = ledger.transfer(payable, balance, amount_fen) + ledger.transfer(
                 prog.spent, prog.committed, amount_fen
             )
-            voucher.balance_fen += amount_fen
-            if voucher.status is VoucherStatus.EXHAUSTED:
-                voucher.status = VoucherStatus.ACTIVE
+            _replenish(voucher, amount_fen)
         else:
             entries = ledger.transfer(payable, prog.issued, amount_fen) + ledger.transfer(
                 prog.spent, prog.available, amount_fen
@@ -552,7 +554,7 @@ def reverse_capture(
         locked.captured_fen -= amount_fen
         locked.released_fen += amount_fen
         if locked.captured_fen == 0:
-            locked.status = HoldStatus.RELEASED
+            rules.HOLD.move(locked, HoldAction.REVERSE_CAPTURE)
             locked.release_reason = REVERSAL_REASON
         ledger.post(
             session,

@@ -30,7 +30,7 @@ from marketplace.errors import DomainError
 from marketplace.money import MoneyFormatError, parse_yuan
 from vouchers import rules
 from vouchers.applications import check_eligible, issue_voucher
-from vouchers.enums import ApplicationAction, ApplicationSource, ApplicationStatus
+from vouchers.enums import ApplicationAction, ApplicationSource
 from vouchers.errors import AmountInvalid, CsvInvalid, DuplicateApplication
 from vouchers.models import Application, ApplicationEvent, Enterprise, IssuanceBatch
 from vouchers.services import get_programme
@@ -188,7 +188,7 @@ def _issue_row(
         enterprise_id=enterprise.id,
         programme_id=programme.id,
         live_programme_id=programme.id,
-        status=ApplicationStatus.APPROVED,
+        status=rules.APPLICATION.next(None, ApplicationAction.BULK_ISSUE),
         source=ApplicationSource.BULK,
         requested_fen=amount,
         approved_fen=amount,
@@ -207,7 +207,7 @@ def _issue_row(
             application_id=application.id,
             action=ApplicationAction.BULK_ISSUE,
             from_status=None,
-            to_status=rules.next_status(None, ApplicationAction.BULK_ISSUE),
+            to_status=application.status,
             amount_fen=amount,
             note=row.note or None,
             actor_id=actor_id,

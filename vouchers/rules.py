@@ -4,7 +4,8 @@
   ``min(requested, floor(price × ceiling), voucher balance, remaining annual cap)``; the
   enterprise pays the rest. The two parts always add up to the price exactly.
 * :func:`validate_amount` — amounts are positive whole fen below a sanity maximum.
-* :func:`next_status` — the application state machine, one table.
+* The state machines of applications, enterprise verification, vouchers and holds
+  (:data:`APPLICATION`, :data:`VERIFICATION`, :data:`VOUCHER`, :data:`HOLD`).
 * Serial numbers with a check character, eligibility and budget-alert arithmetic.
 """
 
@@ -18,8 +19,16 @@ from datetime import date, datetime, timedelta, timezone
 
 from marketplace.credit_code import CHARSET, PROVINCES
 from marketplace.enums import ServiceCategory, SizeClass
-from vouchers.enums import ApplicationAction, ApplicationStatus, ProgrammeKind, VerificationStatus
-from vouchers.errors import AmountInvalid, InvalidTransition
+from marketplace.statemachine import StateMachine
+from vouchers.enums import (
+    ApplicationAction,
+    ApplicationStatus,
+    HoldStatus,
+    ProgrammeKind,
+    VerificationStatus,
+    VoucherStatus,
+)
+from vouchers.errors import AmountInvalid, HoldNotOpen, InvalidTransition
 
 #: China Standard Time has had no daylight saving since 1991; a fixed offset needs no tzdata.
 CHINA_TZ = timezone(timedelta(hours=8), "CST")
@@ -142,48 +151,138 @@ def bps_of(part: int, whole: int) -> int:
     return 0 if whole <= 0 else part * BPS // whole
 
 
-# --------------------------------------------------------------------------- applications
-
-#: (current status or None for a new application, action) → new status. Anything else is
-#: refused with InvalidTransition.
-TRANSITIONS: dict[tuple[ApplicationStatus | None, ApplicationAction], ApplicationStatus] = {
-    (None, ApplicationAction.SUBMIT): ApplicationStatus.SUBMITTED,
-    (None, ApplicationAction.BULK_ISSUE): ApplicationStatus.APPROVED,
-    (
-        ApplicationStatus.SUBMITTED,
-        ApplicationAction.REQUEST_CLARIFICATION,
-    ): ApplicationStatus.CLARIFICATION_REQUESTED,
-    (ApplicationStatus.CLARIFICATION_REQUESTED, ApplicationAction.CLARIFY): (
-        ApplicationStatus.SUBMITTED
-    ),
-    (ApplicationStatus.SUBMITTED, ApplicationAction.APPROVE): ApplicationStatus.APPROVED,
-    (ApplicationStatus.SUBMITTED, ApplicationAction.REJECT): ApplicationStatus.REJECTED,
-    (ApplicationStatus.CLARIFICATION_REQUESTED, ApplicationAction.REJECT): (
-        ApplicationStatus.REJECTED
-    ),
-}
+# --------------------------------------------------------------------------- state machines
+#
+# One machine per entity; ``move`` is the only writer of its status (marketplace.statemachine).
+#
+#   application:  (new) ─submit→ submitted ─approve→ approved ←bulk_issue─ (new)
+#                 submitted ─request_clarification→ clarification_requested ─clarify→ submitted
+#                 submitted, clarification_requested ─reject→ rejected
+#   verification: pending → verified | rejected; verified ⇄ rejected (the decision names the
+#                 status it leads to, so the target status is the action)
+#   voucher:      active ─exhaust→ exhausted ─replenish→ active; active, exhausted ─expire→
+#                 expired; active, exhausted, expired ─revoke→ revoked
+#   hold:         open ─capture→ captured ─reverse_capture→ released; open ─release→ released
 
 
-def next_status(current: ApplicationStatus | None, action: ApplicationAction) -> ApplicationStatus:
-    try:
-        return TRANSITIONS[(current, action)]
-    except KeyError:
-        state = current.zh if current else "新申请"
-        state_en = current.en.lower() if current else "new"
-        raise InvalidTransition(
-            f"申请当前状态为“{state}”，不能执行“{action.zh}” / "
-            f"cannot '{action.value}' an application that is {state_en}"
-        ) from None
+def _application_refused(
+    status: ApplicationStatus | None, action: ApplicationAction
+) -> InvalidTransition:
+    state = status.zh if status else "新申请"
+    state_en = status.en.lower() if status else "new"
+    return InvalidTransition(
+        f"申请当前状态为“{state}”，不能执行“{action.zh}” / "
+        f"cannot '{action.value}' an application that is {state_en}"
+    )
 
 
-#: Verification decisions a reviewer may take from each status.
-VERIFICATION_MOVES: dict[VerificationStatus, frozenset[VerificationStatus]] = {
-    VerificationStatus.PENDING: frozenset(
-        {VerificationStatus.VERIFIED, VerificationStatus.REJECTED}
-    ),
-    VerificationStatus.REJECTED: frozenset({VerificationStatus.VERIFIED}),
-    VerificationStatus.VERIFIED: frozenset({VerificationStatus.REJECTED}),
-}
+#: A ``None`` state is a new application: submitted online, or issued in bulk (approved).
+APPLICATION: StateMachine[ApplicationStatus, ApplicationAction] = StateMachine(
+    "application",
+    {
+        (None, ApplicationAction.SUBMIT): ApplicationStatus.SUBMITTED,
+        (None, ApplicationAction.BULK_ISSUE): ApplicationStatus.APPROVED,
+        (ApplicationStatus.SUBMITTED, ApplicationAction.REQUEST_CLARIFICATION): (
+            ApplicationStatus.CLARIFICATION_REQUESTED
+        ),
+        (ApplicationStatus.CLARIFICATION_REQUESTED, ApplicationAction.CLARIFY): (
+            ApplicationStatus.SUBMITTED
+        ),
+        (ApplicationStatus.SUBMITTED, ApplicationAction.APPROVE): ApplicationStatus.APPROVED,
+        (ApplicationStatus.SUBMITTED, ApplicationAction.REJECT): ApplicationStatus.REJECTED,
+        (ApplicationStatus.CLARIFICATION_REQUESTED, ApplicationAction.REJECT): (
+            ApplicationStatus.REJECTED
+        ),
+    },
+    refuse=_application_refused,
+)
+
+
+def _verification_refused(
+    status: VerificationStatus | None, decision: VerificationStatus
+) -> InvalidTransition:
+    assert status is not None  # an enterprise registers pending, never by a move
+    return InvalidTransition(
+        f"企业当前为“{status.zh}”，不能改为“{decision.zh}” / cannot go from "
+        f"{status.value} to {decision.value}"
+    )
+
+
+#: A reviewer's decision is the status it leads to; a decision can be revised either way.
+VERIFICATION: StateMachine[VerificationStatus, VerificationStatus] = StateMachine(
+    "verification",
+    {
+        (VerificationStatus.PENDING, VerificationStatus.VERIFIED): VerificationStatus.VERIFIED,
+        (VerificationStatus.PENDING, VerificationStatus.REJECTED): VerificationStatus.REJECTED,
+        (VerificationStatus.REJECTED, VerificationStatus.VERIFIED): VerificationStatus.VERIFIED,
+        (VerificationStatus.VERIFIED, VerificationStatus.REJECTED): VerificationStatus.REJECTED,
+    },
+    refuse=_verification_refused,
+    attribute="verification_status",
+)
+
+
+class VoucherAction(enum.StrEnum):
+    EXHAUST = "exhaust"  # a hold took the last of the balance
+    REPLENISH = "replenish"  # money came back to the balance of an exhausted voucher
+    EXPIRE = "expire"
+    REVOKE = "revoke"
+
+
+def _voucher_refused(status: VoucherStatus | None, action: VoucherAction) -> InvalidTransition:
+    assert status is not None  # vouchers are issued active, never by a move
+    if status is VoucherStatus.REVOKED:
+        # Revocation is final: whatever is asked of a revoked voucher gets the answer a
+        # second revocation has always had.
+        return InvalidTransition("电子券已被撤销 / the voucher is already revoked")
+    return InvalidTransition(
+        f"电子券当前为“{status.zh}”，不能执行“{action.value}” / "
+        f"cannot {action.value} a voucher that is {status.en.lower()}"
+    )
+
+
+VOUCHER: StateMachine[VoucherStatus, VoucherAction] = StateMachine(
+    "voucher",
+    {
+        (VoucherStatus.ACTIVE, VoucherAction.EXHAUST): VoucherStatus.EXHAUSTED,
+        (VoucherStatus.EXHAUSTED, VoucherAction.REPLENISH): VoucherStatus.ACTIVE,
+        (VoucherStatus.ACTIVE, VoucherAction.EXPIRE): VoucherStatus.EXPIRED,
+        (VoucherStatus.EXHAUSTED, VoucherAction.EXPIRE): VoucherStatus.EXPIRED,
+        # An expired voucher can still be revoked: its redeemed money is flagged for recovery.
+        (VoucherStatus.ACTIVE, VoucherAction.REVOKE): VoucherStatus.REVOKED,
+        (VoucherStatus.EXHAUSTED, VoucherAction.REVOKE): VoucherStatus.REVOKED,
+        (VoucherStatus.EXPIRED, VoucherAction.REVOKE): VoucherStatus.REVOKED,
+    },
+    refuse=_voucher_refused,
+)
+
+
+class HoldAction(enum.StrEnum):
+    CAPTURE = "capture"
+    RELEASE = "release"
+    #: An upheld dispute gives back (part of) a capture; giving back all of it releases the hold.
+    REVERSE_CAPTURE = "reverse_capture"
+
+
+def _hold_refused(status: HoldStatus | None, action: HoldAction) -> HoldNotOpen:
+    assert status is not None  # holds are placed open, never by a move
+    if action is HoldAction.REVERSE_CAPTURE:
+        message = f"该冻结未核销，无需冲回 / the hold is {status.value}, not captured"
+    else:
+        message = f"该冻结已{status.zh}，不能再次处理 / the hold is already {status.value}"
+    return HoldNotOpen(message, extra={"hold_status": status.value})
+
+
+#: A hold is resolved once, by capture or release.
+HOLD: StateMachine[HoldStatus, HoldAction] = StateMachine(
+    "hold",
+    {
+        (HoldStatus.OPEN, HoldAction.CAPTURE): HoldStatus.CAPTURED,
+        (HoldStatus.OPEN, HoldAction.RELEASE): HoldStatus.RELEASED,
+        (HoldStatus.CAPTURED, HoldAction.REVERSE_CAPTURE): HoldStatus.RELEASED,
+    },
+    refuse=_hold_refused,
+)
 
 
 # --------------------------------------------------------------------------- eligibility

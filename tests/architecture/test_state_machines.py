@@ -55,16 +55,6 @@ NOT_YET_MACHINES: frozenset[tuple[str, str]] = frozenset(
         ("providers/reviews.py", "setattr(row, checker.status_attr, status)"),
         ("providers/services.py", "participation.status = to_status"),
         ("providers/services.py", "provider.status = to_status"),
-        # vouchers
-        ("vouchers/applications.py", "application.status = rules.next_status(before, action)"),
-        ("vouchers/applications.py", "application.status = ApplicationStatus.APPROVED"),
-        ("vouchers/enterprises.py", "enterprise.verification_status = decision"),
-        ("vouchers/expiry.py", "voucher.status = VoucherStatus.EXPIRED"),
-        ("vouchers/expiry.py", "voucher.status = VoucherStatus.REVOKED"),
-        ("vouchers/holds.py", "locked.status = HoldStatus.RELEASED"),
-        ("vouchers/holds.py", "locked.status = HoldStatus.CAPTURED"),
-        ("vouchers/holds.py", "locked.status = VoucherStatus.EXHAUSTED"),
-        ("vouchers/holds.py", "voucher.status = VoucherStatus.ACTIVE"),
     }
 )
 

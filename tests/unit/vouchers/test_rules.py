@@ -1,4 +1,5 @@
-"""The money rules as properties (hypothesis), the state machine as a table, serial numbers."""
+"""The money rules as properties (hypothesis), serial numbers. The state machines have a
+table test each (``test_<entity>_machine.py``)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,8 @@ from hypothesis import strategies as st
 from marketplace.credit_code import CHARSET
 from marketplace.enums import SizeClass
 from vouchers import rules
-from vouchers.enums import ApplicationAction, ApplicationStatus, ProgrammeKind
-from vouchers.errors import AmountInvalid, InvalidTransition
+from vouchers.enums import ProgrammeKind
+from vouchers.errors import AmountInvalid
 
 fen = st.integers(min_value=0, max_value=rules.MAX_AMOUNT_FEN)
 positive_fen = st.integers(min_value=1, max_value=rules.MAX_AMOUNT_FEN)
@@ -131,36 +132,6 @@ def test_budget_alert_edges():
     assert rules.budget_is_low(1_000, 10_000, 1_000)  # exactly 10 % left
     assert not rules.budget_is_low(1_001, 10_000, 1_000)
     assert rules.bps_of(1, 3) == 3_333 and rules.bps_of(5, 0) == 0
-
-
-# --------------------------------------------------------------------------- the state machine
-
-EXPECTED = {
-    (None, ApplicationAction.SUBMIT): ApplicationStatus.SUBMITTED,
-    (None, ApplicationAction.BULK_ISSUE): ApplicationStatus.APPROVED,
-    (ApplicationStatus.SUBMITTED, ApplicationAction.REQUEST_CLARIFICATION): (
-        ApplicationStatus.CLARIFICATION_REQUESTED
-    ),
-    (ApplicationStatus.SUBMITTED, ApplicationAction.APPROVE): ApplicationStatus.APPROVED,
-    (ApplicationStatus.SUBMITTED, ApplicationAction.REJECT): ApplicationStatus.REJECTED,
-    (ApplicationStatus.CLARIFICATION_REQUESTED, ApplicationAction.CLARIFY): (
-        ApplicationStatus.SUBMITTED
-    ),
-    (ApplicationStatus.CLARIFICATION_REQUESTED, ApplicationAction.REJECT): (
-        ApplicationStatus.REJECTED
-    ),
-}
-
-
-@pytest.mark.parametrize("current", [None, *ApplicationStatus])
-@pytest.mark.parametrize("action", list(ApplicationAction))
-def test_every_state_and_action(current, action):
-    expected = EXPECTED.get((current, action))
-    if expected is None:
-        with pytest.raises(InvalidTransition):
-            rules.next_status(current, action)
-    else:
-        assert rules.next_status(current, action) is expected
 
 
 # --------------------------------------------------------------------------- serials
