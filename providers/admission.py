@@ -1,8 +1,10 @@
 """Admission review: pass to public notice or reject, objections, admission after the notice,
 suspension, reinstatement, revocation, and per-programme participation decisions.
 
-Every move goes through :func:`providers.services.change_status` (one transition function,
-history row + audit event), and every refusal states its reason.
+Every move goes through its machine in :mod:`providers.rules`: a provider's by
+:func:`providers.services.change_status`, a participation's by
+:func:`providers.services.change_participation` (each writes the history row and the audit
+event), an objection's by :func:`decide_objection`. Every refusal states its reason.
 
 Decision on the notice length: a provider applies once, possibly to several programmes, so
 its notice lasts the longest ``Programme.notice_days`` among the programmes it applied to;
@@ -25,7 +27,6 @@ from providers.errors import (
     AccreditationLapsed,
     NoticeNotOver,
     NotInNotice,
-    ObjectionAlreadyDecided,
     ObjectionsPending,
     ParticipationNotAllowed,
     TransitionNotAllowed,
@@ -44,15 +45,20 @@ from providers.models import (
     ReviewStatus,
 )
 from providers.rules import (
+    OBJECTION,
+    PARTICIPATION,
     PARTICIPATION_REASON_REQUIRED,
-    check_participation_move,
+    PROVIDER,
+    REVIEWER_DECISIONS,
+    ObjectionAction,
+    ParticipationAction,
     clean_reason,
     lapsed_documents,
-    next_status,
     notice_days,
     notice_over,
     notice_running,
     notice_window,
+    participation_refusal,
 )
 from providers.services import (
     change_participation,
@@ -118,7 +124,7 @@ def _reject_applied_programmes(
             change_participation(
                 session,
                 participation,
-                ParticipationStatus.REJECTED,
+                ParticipationAction.REJECT,
                 reason=reason,
                 actor_id=actor_id,
             )
@@ -244,20 +250,18 @@ def decide_objection(
     if objection is None:
         raise NotFound("no such objection / 异议不存在")
     provider = get_provider(session, objection.provider_id, lock=True)
-    if objection.status is not ObjectionStatus.OPEN:
-        raise ObjectionAlreadyDecided(
-            f"该异议已处理（{objection.status.zh}） / the objection was already {objection.status.en.lower()}"
-        )
+    action = ObjectionAction.UPHOLD if uphold else ObjectionAction.DISMISS
+    OBJECTION.next(objection.status, action)  # a decided objection is refused first
     text = clean_reason(reason, required=True)
     with session.begin_nested():
-        objection.status = ObjectionStatus.UPHELD if uphold else ObjectionStatus.DISMISSED
+        _, decision = OBJECTION.move(objection, action)
         objection.decision_reason = text
         objection.decided_by_id = actor_id
         objection.decided_at = utcnow()
         session.flush()
         record(
             session,
-            "provider.objection_upheld" if uphold else "provider.objection_dismissed",
+            f"provider.objection_{decision.value}",
             actor_id=actor_id,
             subject_type="provider",
             subject_id=provider.id,
@@ -321,7 +325,7 @@ def admit(session: Session, provider: Provider, *, actor_id: int | None, today: 
     AccreditationLapsed.
     """
     provider = get_provider(session, provider.id, lock=True)
-    next_status(provider.status, ProviderAction.ADMIT)
+    PROVIDER.next(provider.status, ProviderAction.ADMIT)  # not in notice: refused first
     if not notice_over(today, provider.notice_ends_on):
         raise NoticeNotOver(
             f"公示期至 {provider.notice_ends_on} 结束 / the notice runs until {provider.notice_ends_on}",
@@ -344,7 +348,7 @@ def admit(session: Session, provider: Provider, *, actor_id: int | None, today: 
                 change_participation(
                     session,
                     participation,
-                    ParticipationStatus.ADMITTED,
+                    ParticipationAction.ADMIT,
                     reason=None,
                     actor_id=actor_id,
                 )
@@ -467,7 +471,8 @@ def decide_participation(
     reason: str | None,
     actor_id: int | None,
 ) -> ProgrammeParticipation:
-    """An administrator admits, rejects or withdraws the provider in one programme.
+    """An administrator admits, rejects or withdraws the provider in one programme, the
+    decision named by its ``target`` (:data:`providers.rules.REVIEWER_DECISIONS`).
 
     Raises NotFound, ParticipationNotAllowed, ReasonRequired.
     """
@@ -480,8 +485,11 @@ def decide_participation(
     )
     if participation is None:
         raise NotFound("该机构未申请此项目 / the provider has not applied to this programme")
-    check_participation_move(participation.status, target)
-    if target is ParticipationStatus.ADMITTED and provider.status not in {
+    action = REVIEWER_DECISIONS.get(target)
+    if action is None:  # applying is the provider's own choice, never a reviewer's
+        raise participation_refusal(participation.status, target)
+    PARTICIPATION.next(participation.status, action)  # refused before the checks below
+    if action is ParticipationAction.ADMIT and provider.status not in {
         ProviderStatus.ADMITTED,
         ProviderStatus.SUSPENDED,
     }:
@@ -489,8 +497,8 @@ def decide_participation(
             "机构尚未入库；项目参与随入库一并决定 / the provider is not admitted yet; its "
             "programmes are decided with its admission"
         )
-    text = clean_reason(reason, required=target in PARTICIPATION_REASON_REQUIRED)
-    change_participation(session, participation, target, reason=text, actor_id=actor_id)
+    text = clean_reason(reason, required=action in PARTICIPATION_REASON_REQUIRED)
+    change_participation(session, participation, action, reason=text, actor_id=actor_id)
     return participation
 
 

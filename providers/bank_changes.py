@@ -14,20 +14,18 @@ Lock order: provider (``FOR NO KEY UPDATE``) → change row, the same in every f
 from __future__ import annotations
 
 from collections.abc import Mapping
-from enum import Enum
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from marketplace.audit.services import record
-from marketplace.db import utcnow
 from marketplace.enums import Role
 from marketplace.errors import ValidationFailed
-from providers.errors import BankChangeNotPending, BankChangeSelfApproval
+from providers.errors import BankChangeSelfApproval
 from providers.models import BankAccountChange, BankChangeStatus, Provider
 from providers.notices import tell_provider
-from providers.reviews import Checker, decidable, stamp
-from providers.rules import clean_reason
+from providers.reviews import Checker, decidable, stamp, supersede
+from providers.rules import BANK_CHANGE, ReviewAction, clean_reason
 from providers.services import BANK_FIELDS, ensure_account_name
 
 DECISION_TEMPLATE = "provider_bank_change_decision"
@@ -88,8 +86,7 @@ def request_change(
     if current is not None:
         if all(getattr(current, name) == proposal[name] for name in BANK_FIELDS):
             return None
-        current.status = BankChangeStatus.SUPERSEDED
-        current.decided_at = utcnow()
+        supersede(current, CHECKER)
         # Free the one-pending-per-provider index before the new request is inserted.
         session.flush()
         record(
@@ -123,36 +120,28 @@ def request_change(
     return change
 
 
-def _not_pending(status: Enum) -> BankChangeNotPending:
-    assert isinstance(status, BankChangeStatus)
-    return BankChangeNotPending(
-        f"该申请已处理（{status.zh}） / the request was already {status.en.lower()}",
-        extra={"status": status.value},
-    )
-
-
 #: Finance decides, never whoever asked (the shared steps are in providers.reviews).
 CHECKER = Checker(
     model=BankAccountChange,
+    machine=BANK_CHANGE,
     decider=Role.FINANCE,
     not_found="no such bank account change / 账户变更申请不存在",
     wrong_role="结算账户变更须由财务人员审批 / only a finance officer may decide a bank account change",
     self_review=lambda: BankChangeSelfApproval(
         "申请人不能审批自己的账户变更 / whoever asked for the change cannot decide it"
     ),
-    not_pending=_not_pending,
 )
 
 
 def _decidable(
-    session: Session, change_id: int, actor_id: int | None
+    session: Session, change_id: int, actor_id: int | None, action: ReviewAction
 ) -> tuple[Provider, BankAccountChange]:
-    """The locked provider and pending change, once the actor may decide it.
+    """The locked provider and pending change, once the actor may take ``action`` on it.
 
     Raises NotFound, PermissionDenied (not a finance officer), BankChangeSelfApproval,
     BankChangeNotPending.
     """
-    provider, change = decidable(session, CHECKER, change_id, actor_id)
+    provider, change = decidable(session, CHECKER, change_id, actor_id, action)
     return provider, change
 
 
@@ -177,14 +166,14 @@ def approve(
     Raises NotFound, PermissionDenied, BankChangeSelfApproval, BankChangeNotPending,
     BankAccountNameMismatch (the registered name changed since), ReasonRequired.
     """
-    provider, change = _decidable(session, change_id, actor_id)
+    provider, change = _decidable(session, change_id, actor_id, ReviewAction.APPROVE)
     text = clean_reason(reason, required=True)
     ensure_account_name(provider, change.bank_account_name)
     previous = account_tail(provider.bank_account_number)
     for name in BANK_FIELDS:
         setattr(provider, name, getattr(change, name))
     provider.version += 1
-    stamp(change, CHECKER, BankChangeStatus.APPROVED, actor_id, text)
+    stamp(change, CHECKER, ReviewAction.APPROVE, actor_id, text)
     session.flush()
     record(
         session,
@@ -209,9 +198,9 @@ def reject(
     Raises NotFound, PermissionDenied, BankChangeSelfApproval, BankChangeNotPending,
     ReasonRequired.
     """
-    provider, change = _decidable(session, change_id, actor_id)
+    provider, change = _decidable(session, change_id, actor_id, ReviewAction.REJECT)
     text = clean_reason(reason, required=True)
-    stamp(change, CHECKER, BankChangeStatus.REJECTED, actor_id, text)
+    stamp(change, CHECKER, ReviewAction.REJECT, actor_id, text)
     session.flush()
     record(
         session,

@@ -1,4 +1,8 @@
-"""Named errors of the provider domain. Each has a stable ``code`` the API returns."""
+"""Named errors of the provider domain. Each has a stable ``code`` the API returns.
+
+Reused from the voucher domain, with the same code: ``reason_required``
+(:class:`vouchers.errors.ReasonRequired`).
+"""
 
 from __future__ import annotations
 
@@ -9,12 +13,6 @@ class InvalidCreditCode(DomainError):
     code = "invalid_credit_code"
     status = 422
     title = "Invalid unified social credit code"
-
-
-class ReasonRequired(DomainError):
-    code = "reason_required"
-    status = 422
-    title = "A reason is required"
 
 
 class TransitionNotAllowed(Conflict):

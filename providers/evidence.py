@@ -25,15 +25,13 @@ Lock order: provider (``FOR NO KEY UPDATE``) → document or change row.
 from __future__ import annotations
 
 from datetime import date
-from enum import Enum
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from marketplace.audit.services import record
-from marketplace.db import utcnow
 from marketplace.enums import Role
-from providers.errors import DuplicateQualification, ReviewNotPending, ReviewSelfApproval
+from providers.errors import DuplicateQualification, ReviewSelfApproval
 from providers.models import (
     Provider,
     ProviderDocument,
@@ -44,22 +42,14 @@ from providers.models import (
     ReviewStatus,
 )
 from providers.notices import tell_provider
-from providers.reviews import Checker, decidable, stamp
-from providers.rules import clean_reason
+from providers.reviews import Checker, decidable, stamp, supersede
+from providers.rules import DOCUMENT_REVIEW, QUALIFICATION_CHANGE, ReviewAction, clean_reason
 
 DECISION_TEMPLATE = "provider_review_decision"
 #: Statuses in which the application was already reviewed: new evidence is decided on its own.
 REVIEWED_STATUSES = frozenset(
     {ProviderStatus.IN_NOTICE, ProviderStatus.ADMITTED, ProviderStatus.SUSPENDED}
 )
-
-
-def _not_pending(status: Enum) -> ReviewNotPending:
-    assert isinstance(status, ReviewStatus)
-    return ReviewNotPending(
-        f"该申请已处理（{status.zh}） / this was already decided ({status.en.lower()})",
-        extra={"status": status.value},
-    )
 
 
 def _self_review() -> ReviewSelfApproval:
@@ -70,21 +60,20 @@ def _self_review() -> ReviewSelfApproval:
 
 DOCUMENT_CHECKER = Checker(
     model=ProviderDocument,
+    machine=DOCUMENT_REVIEW,
     decider=Role.REVIEWER,
     not_found="no such document / 文件不存在",
     wrong_role="材料须由审核员审核 / only a reviewer may decide on a document",
     self_review=_self_review,
-    not_pending=_not_pending,
-    status_attr="review_status",
     maker_attr="uploaded_by_id",
 )
 QUALIFICATION_CHECKER = Checker(
     model=QualificationChange,
+    machine=QUALIFICATION_CHANGE,
     decider=Role.REVIEWER,
     not_found="no such qualification change / 资质变更申请不存在",
     wrong_role="资质变更须由审核员审核 / only a reviewer may decide a qualification change",
     self_review=_self_review,
-    not_pending=_not_pending,
 )
 
 
@@ -116,7 +105,7 @@ def accept_with_application(
     caller holds the provider's lock). Returns their ids."""
     accepted = pending_documents(session, provider.id)
     for document in accepted:
-        stamp(document, DOCUMENT_CHECKER, ReviewStatus.ACCEPTED, actor_id, None)
+        stamp(document, DOCUMENT_CHECKER, ReviewAction.APPROVE, actor_id, None)
     if accepted:
         session.flush()
         record(
@@ -142,18 +131,18 @@ def _document_label(document: ProviderDocument) -> tuple[str, str]:
 def _decide_document(
     session: Session,
     document_id: int,
-    status: ReviewStatus,
+    action: ReviewAction,
     *,
     actor_id: int | None,
     reason: str | None,
 ) -> ProviderDocument:
-    provider, document = decidable(session, DOCUMENT_CHECKER, document_id, actor_id)
-    text = clean_reason(reason, required=status is ReviewStatus.REJECTED)
-    stamp(document, DOCUMENT_CHECKER, status, actor_id, text)
+    provider, document = decidable(session, DOCUMENT_CHECKER, document_id, actor_id, action)
+    text = clean_reason(reason, required=action is ReviewAction.REJECT)
+    stamp(document, DOCUMENT_CHECKER, action, actor_id, text)
     session.flush()
     record(
         session,
-        f"provider.document_{status.value}",
+        f"provider.document_{document.review_status.value}",
         actor_id=actor_id,
         subject_type="provider",
         subject_id=provider.id,
@@ -167,7 +156,7 @@ def _decide_document(
         session,
         provider,
         DECISION_TEMPLATE,
-        accepted=status is ReviewStatus.ACCEPTED,
+        accepted=document.is_accepted,
         what_zh=what_zh,
         what_en=what_en,
         reason=text or "",
@@ -186,7 +175,7 @@ def approve_document(
     ReasonRequired (a note that is too long).
     """
     return _decide_document(
-        session, document_id, ReviewStatus.ACCEPTED, actor_id=actor_id, reason=reason
+        session, document_id, ReviewAction.APPROVE, actor_id=actor_id, reason=reason
     )
 
 
@@ -198,7 +187,7 @@ def reject_document(
     Raises NotFound, PermissionDenied, ReviewSelfApproval, ReviewNotPending, ReasonRequired.
     """
     return _decide_document(
-        session, document_id, ReviewStatus.REJECTED, actor_id=actor_id, reason=reason
+        session, document_id, ReviewAction.REJECT, actor_id=actor_id, reason=reason
     )
 
 
@@ -265,8 +254,7 @@ def request_qualification_change(
     if current is not None:
         if (current.number, current.valid_until) == (number, valid_until):
             return current
-        current.status = ReviewStatus.SUPERSEDED
-        current.decided_at = utcnow()
+        supersede(current, QUALIFICATION_CHECKER)
         # Free the one-pending-per-kind index before the new request is inserted.
         session.flush()
         record(
@@ -326,7 +314,9 @@ def approve_qualification_change(
     Raises NotFound, PermissionDenied (not a reviewer), ReviewSelfApproval, ReviewNotPending,
     DuplicateQualification (another institution registered the number since), ReasonRequired.
     """
-    provider, change = decidable(session, QUALIFICATION_CHECKER, change_id, actor_id)
+    provider, change = decidable(
+        session, QUALIFICATION_CHECKER, change_id, actor_id, ReviewAction.APPROVE
+    )
     text = clean_reason(reason, required=False)
     holder = session.scalar(
         sa.select(ProviderQualification.provider_id).where(
@@ -347,7 +337,7 @@ def approve_qualification_change(
         session.add(live)
     live.number = change.number
     live.valid_until = change.valid_until
-    stamp(change, QUALIFICATION_CHECKER, ReviewStatus.ACCEPTED, actor_id, text)
+    stamp(change, QUALIFICATION_CHECKER, ReviewAction.APPROVE, actor_id, text)
     session.flush()
     session.expire(provider, ["qualifications"])
     record(
@@ -373,9 +363,11 @@ def reject_qualification_change(
 
     Raises NotFound, PermissionDenied, ReviewSelfApproval, ReviewNotPending, ReasonRequired.
     """
-    provider, change = decidable(session, QUALIFICATION_CHECKER, change_id, actor_id)
+    provider, change = decidable(
+        session, QUALIFICATION_CHECKER, change_id, actor_id, ReviewAction.REJECT
+    )
     text = clean_reason(reason, required=True)
-    stamp(change, QUALIFICATION_CHECKER, ReviewStatus.REJECTED, actor_id, text)
+    stamp(change, QUALIFICATION_CHECKER, ReviewAction.REJECT, actor_id, text)
     session.flush()
     record(
         session,

@@ -10,8 +10,6 @@ declaration stays in force. :func:`related_at` answers the same question later, 
 
 from __future__ import annotations
 
-from enum import Enum
-
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
@@ -30,7 +28,6 @@ from providers.errors import (
     ProviderRevoked,
     ProviderSuspended,
     RelatedPartyConflict,
-    ReviewNotPending,
     ReviewSelfApproval,
     ServiceInactive,
 )
@@ -46,8 +43,8 @@ from providers.models import (
     Service,
 )
 from providers.notices import tell_provider
-from providers.reviews import Checker, decidable, stamp
-from providers.rules import clean_reason
+from providers.reviews import Checker, decidable, stamp, supersede
+from providers.rules import RELATED_PARTY_WITHDRAWAL, ReviewAction, clean_reason
 from providers.services import get_provider, is_editable
 from vouchers.models import Enterprise, Programme
 
@@ -121,24 +118,16 @@ def declare_related_party(
     return row
 
 
-def _not_pending(status: Enum) -> ReviewNotPending:
-    assert isinstance(status, ReviewStatus)
-    return ReviewNotPending(
-        f"该撤回申请已处理（{status.zh}） / the withdrawal was already {status.en.lower()}",
-        extra={"status": status.value},
-    )
-
-
 #: Reviewers decide withdrawals, never whoever asked (shared steps: providers.reviews).
 WITHDRAWAL_CHECKER = Checker(
     model=RelatedPartyWithdrawal,
+    machine=RELATED_PARTY_WITHDRAWAL,
     decider=Role.REVIEWER,
     not_found="no such withdrawal request / 撤回申请不存在",
     wrong_role="关联方撤回须由审核员审核 / only a reviewer may decide a withdrawal",
     self_review=lambda: ReviewSelfApproval(
         "申请人不能审核自己的撤回申请 / whoever asked for the withdrawal cannot decide it"
     ),
-    not_pending=_not_pending,
 )
 
 
@@ -173,8 +162,7 @@ def withdraw_related_party(
     assert text is not None
     current = row.pending_withdrawal
     if current is not None and (is_editable(provider) or current.reason != text):
-        current.status = ReviewStatus.SUPERSEDED
-        current.decided_at = utcnow()
+        supersede(current, WITHDRAWAL_CHECKER)
         # Free the one-pending-per-declaration index before a new request is inserted.
         session.flush()
         session.expire(row, ["withdrawals"])
@@ -227,22 +215,23 @@ def withdraw_related_party(
 def _decide_withdrawal(
     session: Session,
     withdrawal_id: int,
-    status: ReviewStatus,
+    action: ReviewAction,
     *,
     actor_id: int | None,
     reason: str | None,
 ) -> RelatedPartyWithdrawal:
-    provider, request = decidable(session, WITHDRAWAL_CHECKER, withdrawal_id, actor_id)
-    text = clean_reason(reason, required=status is ReviewStatus.REJECTED)
+    provider, request = decidable(session, WITHDRAWAL_CHECKER, withdrawal_id, actor_id, action)
+    text = clean_reason(reason, required=action is ReviewAction.REJECT)
     declaration = request.declaration
-    stamp(request, WITHDRAWAL_CHECKER, status, actor_id, text)
-    if status is ReviewStatus.ACCEPTED and declaration.is_active:
+    stamp(request, WITHDRAWAL_CHECKER, action, actor_id, text)
+    accepted = request.status is ReviewStatus.ACCEPTED
+    if accepted and declaration.is_active:
         _end(declaration, request.reason, actor_id)
     session.flush()
     session.expire(declaration, ["withdrawals"])
     record(
         session,
-        f"provider.related_party_withdrawal_{status.value}",
+        f"provider.related_party_withdrawal_{request.status.value}",
         actor_id=actor_id,
         subject_type="provider",
         subject_id=provider.id,
@@ -254,7 +243,7 @@ def _decide_withdrawal(
         session,
         provider,
         DECISION_TEMPLATE,
-        accepted=status is ReviewStatus.ACCEPTED,
+        accepted=accepted,
         what_zh=f"撤回关联方申报（{declaration.name}，{declaration.credit_code}）的申请",
         what_en=(
             f"request to withdraw the related-party declaration of {declaration.name} "
@@ -275,7 +264,7 @@ def approve_withdrawal(
     ReasonRequired (a note that is too long).
     """
     return _decide_withdrawal(
-        session, withdrawal_id, ReviewStatus.ACCEPTED, actor_id=actor_id, reason=reason
+        session, withdrawal_id, ReviewAction.APPROVE, actor_id=actor_id, reason=reason
     )
 
 
@@ -287,7 +276,7 @@ def reject_withdrawal(
     Raises NotFound, PermissionDenied, ReviewSelfApproval, ReviewNotPending, ReasonRequired.
     """
     return _decide_withdrawal(
-        session, withdrawal_id, ReviewStatus.REJECTED, actor_id=actor_id, reason=reason
+        session, withdrawal_id, ReviewAction.REJECT, actor_id=actor_id, reason=reason
     )
 
 

@@ -5,18 +5,19 @@ request shares, whoever decides it.
 * :mod:`providers.evidence` — documents and qualification numbers, decided by a reviewer;
 * :mod:`providers.related` — withdrawals of related-party declarations, decided by a reviewer.
 
-A request row has ``provider_id``, a status (``pending``, then one decision), the user who made
-it, and ``decided_by_id`` / ``decided_at`` / ``decision_reason``. :func:`decidable` locks the
-provider (``FOR NO KEY UPDATE``) and then the row — the same lock order for every kind — and
-refuses a decider of the wrong role, the maker deciding their own request, and a request that
-is no longer pending. :func:`providers.notices.tell_provider` e-mails the provider's users the decision.
+A request row has ``provider_id``, a status its kind's machine moves (``pending``, then one
+decision, or superseded by a newer request; :mod:`providers.rules`), the user who made it, and
+``decided_by_id`` / ``decided_at`` / ``decision_reason``. :func:`decidable` locks the provider
+(``FOR NO KEY UPDATE``) and then the row — the same lock order for every kind — and refuses a
+decider of the wrong role, the maker deciding their own request, and a request that is no
+longer pending. :func:`stamp` is the one place a request's status changes.
+:func:`providers.notices.tell_provider` e-mails the provider's users the decision.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from enum import Enum
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -25,33 +26,33 @@ from marketplace.auth.models import User
 from marketplace.db import utcnow
 from marketplace.enums import Role
 from marketplace.errors import DomainError, NotFound, PermissionDenied
+from marketplace.statemachine import StateMachine
 from providers.models import Provider
+from providers.rules import ReviewAction
 from providers.services import get_provider
-
-PENDING = "pending"
 
 
 @dataclass(frozen=True)
 class Checker:
-    """How one kind of request is decided: by whom, and the words of each refusal."""
+    """How one kind of request is decided: its machine (whose refusal names a request that is
+    no longer pending), by whom, and the words of the other refusals."""
 
     model: type[Any]
+    machine: StateMachine[Any, ReviewAction]
     decider: Role
     not_found: str
     wrong_role: str
     self_review: Callable[[], DomainError]
-    not_pending: Callable[[Enum], DomainError]
-    status_attr: str = "status"
     maker_attr: str = "requested_by_id"
 
 
 def decidable(
-    session: Session, checker: Checker, row_id: int, actor_id: int | None
+    session: Session, checker: Checker, row_id: int, actor_id: int | None, action: ReviewAction
 ) -> tuple[Provider, Any]:
-    """The locked provider and pending request ``row_id``, once the actor may decide it.
+    """The locked provider and request ``row_id``, once the actor may take ``action`` on it.
 
     Raises NotFound, PermissionDenied (not the deciding role), the checker's self-review
-    error, its not-pending error.
+    error, its machine's refusal (no longer pending).
     """
     found = session.get(checker.model, row_id)
     if found is None:
@@ -65,17 +66,22 @@ def decidable(
     maker = getattr(row, checker.maker_attr)
     if maker is not None and maker == actor_id:
         raise checker.self_review()
-    status = getattr(row, checker.status_attr)
-    if status.value != PENDING:
-        raise checker.not_pending(status)
+    checker.machine.next(getattr(row, checker.machine.attribute), action)
     return provider, row
 
 
 def stamp(
-    row: Any, checker: Checker, status: Enum, actor_id: int | None, reason: str | None
+    row: Any, checker: Checker, action: ReviewAction, actor_id: int | None, reason: str | None
 ) -> None:
-    """Record the decision on the request row (the caller flushes)."""
-    setattr(row, checker.status_attr, status)
+    """Move the request by ``action`` and record who decided, when and why (the caller
+    flushes). Raises the machine's refusal (nothing changed)."""
+    checker.machine.move(row, action)
     row.decided_by_id = actor_id
     row.decided_at = utcnow()
     row.decision_reason = reason
+
+
+def supersede(row: Any, checker: Checker) -> None:
+    """The maker asked for something else while ``row`` waited: nobody decided it, so it
+    keeps no decider and no reason (the caller flushes)."""
+    stamp(row, checker, ReviewAction.SUPERSEDE, None, None)

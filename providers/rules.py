@@ -1,5 +1,5 @@
-"""Pure policy of the provider domain: the admission state machine, the public notice,
-qualification numbers, what a complete application holds, and accreditation lapse.
+"""Pure policy of the provider domain: its state machines, the public notice, qualification
+numbers, what a complete application holds, and accreditation lapse.
 
 Nothing here touches the database; services gather the facts and call these functions.
 """
@@ -12,58 +12,69 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from enum import StrEnum
 
 from marketplace.enums import InstitutionType, ServiceCategory
+from marketplace.statemachine import StateMachine
 from providers.errors import (
+    BankChangeNotPending,
     InvalidQualification,
+    ObjectionAlreadyDecided,
     ParticipationNotAllowed,
-    ReasonRequired,
+    ReviewNotPending,
     TransitionNotAllowed,
 )
 from providers.models import (
     AccreditationLevel,
+    BankChangeStatus,
     DocumentKind,
+    ObjectionStatus,
     ParticipationStatus,
     ProviderAction,
     ProviderStatus,
     QualificationKind,
+    ReviewStatus,
 )
+from vouchers.errors import ReasonRequired
+
+# --------------------------------------------------------------------------- admission
 
 S = ProviderStatus
 A = ProviderAction
 
-# --------------------------------------------------------------------------- state machine
 
-#: (current status, action) → next status. Anything not listed is refused. ``SUBMIT`` keeps a
-#: pending provider pending (it only stamps ``submitted_at``) and lets a rejected one re-apply.
-TRANSITIONS: dict[tuple[ProviderStatus, ProviderAction], ProviderStatus] = {
-    (S.PENDING, A.SUBMIT): S.PENDING,
-    (S.REJECTED, A.SUBMIT): S.PENDING,
-    (S.PENDING, A.PASS_TO_NOTICE): S.IN_NOTICE,
-    (S.PENDING, A.REJECT): S.REJECTED,
-    (S.IN_NOTICE, A.UPHOLD_OBJECTION): S.REJECTED,
-    (S.IN_NOTICE, A.ADMIT): S.ADMITTED,
-    (S.ADMITTED, A.SUSPEND): S.SUSPENDED,
-    (S.SUSPENDED, A.REINSTATE): S.ADMITTED,
-    (S.ADMITTED, A.REVOKE): S.REVOKED,
-    (S.SUSPENDED, A.REVOKE): S.REVOKED,
-}
+def _refuse_provider(status: ProviderStatus | None, action: ProviderAction) -> TransitionNotAllowed:
+    assert status is not None  # a provider registers pending, never by a move
+    return TransitionNotAllowed(
+        f"“{action.zh}”不适用于当前状态“{status.zh}” / "
+        f"{action.en.lower()} is not allowed while the provider is {status.en.lower()}",
+        extra={"provider_status": status.value, "action": action.value},
+    )
+
+
+#: The admission life cycle (providers.services.change_status moves a provider through it).
+#: ``SUBMIT`` keeps a pending provider pending (it only stamps ``submitted_at``) and lets a
+#: rejected one re-apply.
+PROVIDER = StateMachine(
+    "provider",
+    {
+        (S.PENDING, A.SUBMIT): S.PENDING,
+        (S.REJECTED, A.SUBMIT): S.PENDING,
+        (S.PENDING, A.PASS_TO_NOTICE): S.IN_NOTICE,
+        (S.PENDING, A.REJECT): S.REJECTED,
+        (S.IN_NOTICE, A.UPHOLD_OBJECTION): S.REJECTED,
+        (S.IN_NOTICE, A.ADMIT): S.ADMITTED,
+        (S.ADMITTED, A.SUSPEND): S.SUSPENDED,
+        (S.SUSPENDED, A.REINSTATE): S.ADMITTED,
+        (S.ADMITTED, A.REVOKE): S.REVOKED,
+        (S.SUSPENDED, A.REVOKE): S.REVOKED,
+    },
+    refuse=_refuse_provider,
+)
 
 #: Every refusal, suspension, reinstatement and revocation states why.
 REASON_REQUIRED = frozenset({A.REJECT, A.UPHOLD_OBJECTION, A.SUSPEND, A.REINSTATE, A.REVOKE})
 MAX_REASON_LENGTH = 2000
-
-
-def next_status(current: ProviderStatus, action: ProviderAction) -> ProviderStatus:
-    """The status ``action`` leads to from ``current``. Raises TransitionNotAllowed."""
-    try:
-        return TRANSITIONS[(current, action)]
-    except KeyError:
-        raise TransitionNotAllowed(
-            f"“{action.zh}”不适用于当前状态“{current.zh}” / "
-            f"{action.en.lower()} is not allowed while the provider is {current.en.lower()}",
-            extra={"provider_status": current.value, "action": action.value},
-        ) from None
 
 
 def clean_reason(reason: str | None, *, required: bool) -> str | None:
@@ -79,28 +90,183 @@ def clean_reason(reason: str | None, *, required: bool) -> str | None:
     return text or None
 
 
-#: Moves an administrator may make on a programme participation (from → allowed targets).
-PARTICIPATION_MOVES: dict[ParticipationStatus, frozenset[ParticipationStatus]] = {
-    ParticipationStatus.APPLIED: frozenset(
-        {ParticipationStatus.ADMITTED, ParticipationStatus.REJECTED}
-    ),
-    ParticipationStatus.ADMITTED: frozenset({ParticipationStatus.WITHDRAWN}),
-    ParticipationStatus.WITHDRAWN: frozenset({ParticipationStatus.ADMITTED}),
-    ParticipationStatus.REJECTED: frozenset({ParticipationStatus.ADMITTED}),
+# --------------------------------------------------------------------------- programmes
+
+
+class ParticipationAction(StrEnum):
+    """How a provider's standing in one programme moves. The provider chooses its programmes
+    (it may ``APPLY`` again, or ``LEAVE`` one); its admission admits or rejects the ones it
+    applied to; afterwards a reviewer decides (:data:`REVIEWER_DECISIONS`)."""
+
+    APPLY = "apply"
+    LEAVE = "leave"
+    ADMIT = "admit"
+    REJECT = "reject"
+    WITHDRAW = "withdraw"
+
+
+P = ParticipationStatus
+PA = ParticipationAction
+
+
+def participation_refusal(
+    current: ParticipationStatus, target: ParticipationStatus
+) -> ParticipationNotAllowed:
+    return ParticipationNotAllowed(
+        f"项目参与状态不能从“{current.zh}”改为“{target.zh}” / "
+        f"a participation cannot go from {current.en.lower()} to {target.en.lower()}",
+        extra={"participation_status": current.value, "target": target.value},
+    )
+
+
+def _participation_target(action: ParticipationAction) -> ParticipationStatus:
+    """The status ``action`` leads to: one per action, from wherever it is allowed."""
+    return next(t for (_s, a), t in PARTICIPATION.transitions.items() if a is action)
+
+
+def _refuse_participation(
+    status: ParticipationStatus | None, action: ParticipationAction
+) -> ParticipationNotAllowed:
+    assert status is not None  # a participation is created applied, never by a move
+    return participation_refusal(status, _participation_target(action))
+
+
+#: A provider's standing in one programme (providers.services.change_participation).
+PARTICIPATION = StateMachine(
+    "participation",
+    {
+        # The provider's own choices (providers.services.choose_programmes, re-submission).
+        (P.REJECTED, PA.APPLY): P.APPLIED,
+        (P.WITHDRAWN, PA.APPLY): P.APPLIED,
+        (P.APPLIED, PA.LEAVE): P.WITHDRAWN,
+        (P.ADMITTED, PA.LEAVE): P.WITHDRAWN,
+        # Its admission decides the applied ones; a reviewer may admit again later.
+        (P.APPLIED, PA.ADMIT): P.ADMITTED,
+        (P.REJECTED, PA.ADMIT): P.ADMITTED,
+        (P.WITHDRAWN, PA.ADMIT): P.ADMITTED,
+        (P.APPLIED, PA.REJECT): P.REJECTED,
+        # A reviewer takes an admitted provider out; an open application is rejected instead.
+        (P.ADMITTED, PA.WITHDRAW): P.WITHDRAWN,
+    },
+    refuse=_refuse_participation,
+)
+
+#: What a reviewer may decide on one programme, named (in the API and on the pages) by the
+#: status it leads to. Applying and leaving are the provider's own choices.
+REVIEWER_DECISIONS: dict[ParticipationStatus, ParticipationAction] = {
+    P.ADMITTED: PA.ADMIT,
+    P.REJECTED: PA.REJECT,
+    P.WITHDRAWN: PA.WITHDRAW,
 }
-PARTICIPATION_REASON_REQUIRED = frozenset(
-    {ParticipationStatus.REJECTED, ParticipationStatus.WITHDRAWN}
+PARTICIPATION_REASON_REQUIRED = frozenset({PA.REJECT, PA.WITHDRAW})
+
+
+# --------------------------------------------------------------------------- objections
+
+
+class ObjectionAction(StrEnum):
+    """A reviewer's decision on an objection (providers.admission.decide_objection)."""
+
+    UPHOLD = "uphold"
+    DISMISS = "dismiss"
+
+
+def _refuse_objection(
+    status: ObjectionStatus | None, action: ObjectionAction
+) -> ObjectionAlreadyDecided:
+    assert status is not None  # an objection is filed open, never by a move
+    return ObjectionAlreadyDecided(
+        f"该异议已处理（{status.zh}） / the objection was already {status.en.lower()}"
+    )
+
+
+#: An objection to a provider's public notice, decided once (providers.admission).
+OBJECTION = StateMachine(
+    "objection",
+    {
+        (ObjectionStatus.OPEN, ObjectionAction.UPHOLD): ObjectionStatus.UPHELD,
+        (ObjectionStatus.OPEN, ObjectionAction.DISMISS): ObjectionStatus.DISMISSED,
+    },
+    refuse=_refuse_objection,
 )
 
 
-def check_participation_move(current: ParticipationStatus, target: ParticipationStatus) -> None:
-    """Raises ParticipationNotAllowed unless an administrator may move ``current`` → ``target``."""
-    if target not in PARTICIPATION_MOVES.get(current, frozenset()):
-        raise ParticipationNotAllowed(
-            f"项目参与状态不能从“{current.zh}”改为“{target.zh}” / "
-            f"a participation cannot go from {current.en.lower()} to {target.en.lower()}",
-            extra={"participation_status": current.value, "target": target.value},
-        )
+# --------------------------------------------------------------------------- maker-checker
+
+
+class ReviewAction(StrEnum):
+    """What happens to a pending maker-checker request (providers.reviews)."""
+
+    APPROVE = "approve"
+    REJECT = "reject"
+    #: The maker asked for something else while it waited; nobody decided it.
+    SUPERSEDE = "supersede"
+
+
+R = ReviewStatus
+RA = ReviewAction
+
+
+def _refuse_bank_change(
+    status: BankChangeStatus | None, action: ReviewAction
+) -> BankChangeNotPending:
+    assert status is not None  # a request is made pending, never by a move
+    return BankChangeNotPending(
+        f"该申请已处理（{status.zh}） / the request was already {status.en.lower()}",
+        extra={"status": status.value},
+    )
+
+
+def _refuse_evidence(status: ReviewStatus | None, action: ReviewAction) -> ReviewNotPending:
+    assert status is not None  # evidence is uploaded or requested pending, never by a move
+    return ReviewNotPending(
+        f"该申请已处理（{status.zh}） / this was already decided ({status.en.lower()})",
+        extra={"status": status.value},
+    )
+
+
+def _refuse_withdrawal(status: ReviewStatus | None, action: ReviewAction) -> ReviewNotPending:
+    assert status is not None  # a request is made pending, never by a move
+    return ReviewNotPending(
+        f"该撤回申请已处理（{status.zh}） / the withdrawal was already {status.en.lower()}",
+        extra={"status": status.value},
+    )
+
+
+#: A change of the settlement account, decided by finance (providers.bank_changes). Its
+#: statuses are its own (``approved``, where evidence is ``accepted``), hence its own table.
+BANK_CHANGE = StateMachine(
+    "bank account change",
+    {
+        (BankChangeStatus.PENDING, RA.APPROVE): BankChangeStatus.APPROVED,
+        (BankChangeStatus.PENDING, RA.REJECT): BankChangeStatus.REJECTED,
+        (BankChangeStatus.PENDING, RA.SUPERSEDE): BankChangeStatus.SUPERSEDED,
+    },
+    refuse=_refuse_bank_change,
+)
+
+#: A document uploaded once the file was reviewed (providers.evidence). A newer upload is a
+#: document of its own, so none is ever superseded.
+DOCUMENT_REVIEW = StateMachine(
+    "document review",
+    {(R.PENDING, RA.APPROVE): R.ACCEPTED, (R.PENDING, RA.REJECT): R.REJECTED},
+    refuse=_refuse_evidence,
+    attribute="review_status",
+)
+
+#: A request a newer one of the same subject replaces while it waits.
+_REQUEST_MOVES = {
+    (R.PENDING, RA.APPROVE): R.ACCEPTED,
+    (R.PENDING, RA.REJECT): R.REJECTED,
+    (R.PENDING, RA.SUPERSEDE): R.SUPERSEDED,
+}
+#: A new qualification number or validity (providers.evidence).
+QUALIFICATION_CHANGE = StateMachine("qualification change", _REQUEST_MOVES, refuse=_refuse_evidence)
+#: The end of a related-party declaration (providers.related): the same life cycle as a
+#: qualification change, refused in its own words.
+RELATED_PARTY_WITHDRAWAL = StateMachine(
+    "related-party withdrawal", _REQUEST_MOVES, refuse=_refuse_withdrawal
+)
 
 
 # --------------------------------------------------------------------------- public notice

@@ -52,14 +52,16 @@ from providers.rules import (
     COMMITMENT_TEXT,
     COMMITMENT_VERSION,
     EMAIL_INPUT,
+    PARTICIPATION,
+    PROVIDER,
     REASON_REQUIRED,
     WEBSITE_INPUT,
     ApplicationFacts,
+    ParticipationAction,
     account_name_matches,
     application_problems,
     clean_reason,
     commitment_digest,
-    next_status,
     normalise_bank_account,
     normalise_qualification,
 )
@@ -451,22 +453,25 @@ def sign_commitment(
 def change_participation(
     session: Session,
     participation: ProgrammeParticipation,
-    to_status: ParticipationStatus,
+    action: ParticipationAction,
     *,
     reason: str | None,
     actor_id: int | None,
 ) -> None:
-    """Move a participation and write its history row (callers check the move is allowed)."""
-    change = ParticipationChange(
-        participation_id=participation.id,
-        from_status=participation.status,
-        to_status=to_status,
-        reason=reason,
-        actor_id=actor_id,
-    )
-    participation.status = to_status
+    """Move a participation by ``action`` and record it (history row + audit): the one place
+    a participation's status changes. Raises ParticipationNotAllowed (nothing changed);
+    callers judge the reason."""
+    before, after = PARTICIPATION.move(participation, action)
     participation.reason = reason
-    session.add(change)
+    session.add(
+        ParticipationChange(
+            participation_id=participation.id,
+            from_status=before,
+            to_status=after,
+            reason=reason,
+            actor_id=actor_id,
+        )
+    )
     session.flush()
     record(
         session,
@@ -475,7 +480,7 @@ def change_participation(
         subject_type="provider",
         subject_id=participation.provider_id,
         programme_id=participation.programme_id,
-        to_status=to_status.value,
+        to_status=after.value,
         reason=reason,
     )
 
@@ -556,23 +561,18 @@ def choose_programmes(
                 programme_id=programme_id,
                 to_status=ParticipationStatus.APPLIED.value,
             )
-        elif participation.status in {ParticipationStatus.REJECTED, ParticipationStatus.WITHDRAWN}:
+        elif PARTICIPATION.allows(participation.status, ParticipationAction.APPLY):
             change_participation(
-                session,
-                participation,
-                ParticipationStatus.APPLIED,
-                reason=None,
-                actor_id=actor_id,
+                session, participation, ParticipationAction.APPLY, reason=None, actor_id=actor_id
             )
     for programme_id, participation in existing.items():
-        if programme_id not in wanted and participation.status in {
-            ParticipationStatus.APPLIED,
-            ParticipationStatus.ADMITTED,
-        }:
+        if programme_id not in wanted and PARTICIPATION.allows(
+            participation.status, ParticipationAction.LEAVE
+        ):
             change_participation(
                 session,
                 participation,
-                ParticipationStatus.WITHDRAWN,
+                ParticipationAction.LEAVE,
                 reason=WITHDRAWN_BY_APPLICANT,
                 actor_id=actor_id,
             )
@@ -665,24 +665,25 @@ def change_status(
     reason: str | None = None,
     now: datetime | None = None,
 ) -> ProviderStatusChange:
-    """Apply one transition of the admission state machine and record it (history + audit).
+    """Move a provider by ``action`` through its admission machine and record it (history row
+    + audit): the one place a provider's status changes.
 
-    Raises TransitionNotAllowed, ReasonRequired.
+    Raises TransitionNotAllowed, ReasonRequired (nothing changed).
     """
-    to_status = next_status(provider.status, action)
+    PROVIDER.next(provider.status, action)  # a move that is not possible is refused first
     text = clean_reason(reason, required=action in REASON_REQUIRED)
+    before, after = PROVIDER.move(provider, action)
     when = now or utcnow()
     change = ProviderStatusChange(
         provider_id=provider.id,
         action=action,
-        from_status=provider.status,
-        to_status=to_status,
+        from_status=before,
+        to_status=after,
         reason=text,
         actor_id=actor_id,
         occurred_at=when,
     )
     session.add(change)
-    provider.status = to_status
     provider.status_reason = text
     provider.status_changed_at = when
     session.flush()
@@ -692,8 +693,8 @@ def change_status(
         actor_id=actor_id,
         subject_type="provider",
         subject_id=provider.id,
-        from_status=change.from_status.value,
-        to_status=to_status.value,
+        from_status=before.value,
+        to_status=after.value,
         reason=text,
     )
     return change
@@ -712,7 +713,7 @@ def submit_application(
         raise TransitionNotAllowed(
             "申请已提交，正在审核 / the application was already submitted and awaits review"
         )
-    next_status(provider.status, ProviderAction.SUBMIT)
+    PROVIDER.next(provider.status, ProviderAction.SUBMIT)  # refused before anything moves
     # Several rows change together: a savepoint makes a refusal leave nothing behind.
     with session.begin_nested():
         if provider.status is ProviderStatus.REJECTED:
@@ -722,7 +723,7 @@ def submit_application(
                     change_participation(
                         session,
                         participation,
-                        ParticipationStatus.APPLIED,
+                        ParticipationAction.APPLY,
                         reason=None,
                         actor_id=actor_id,
                     )

@@ -44,17 +44,6 @@ NOT_YET_MACHINES: frozenset[tuple[str, str]] = frozenset(
     {
         # orders
         ("marketplace/orders/disputes.py", "dispute.status = outcome.status"),
-        # providers
-        (
-            "providers/admission.py",
-            "objection.status = ObjectionStatus.UPHELD if uphold else ObjectionStatus.DISMISSED",
-        ),
-        ("providers/bank_changes.py", "current.status = BankChangeStatus.SUPERSEDED"),
-        ("providers/evidence.py", "current.status = ReviewStatus.SUPERSEDED"),
-        ("providers/related.py", "current.status = ReviewStatus.SUPERSEDED"),
-        ("providers/reviews.py", "setattr(row, checker.status_attr, status)"),
-        ("providers/services.py", "participation.status = to_status"),
-        ("providers/services.py", "provider.status = to_status"),
     }
 )
 

@@ -21,7 +21,6 @@ from providers.errors import (
     ObjectionAlreadyDecided,
     ObjectionsPending,
     ParticipationNotAllowed,
-    ReasonRequired,
     ServiceCategoriesLocked,
     TransitionNotAllowed,
 )
@@ -36,6 +35,7 @@ from providers.models import (
     ProviderStatusChange,
 )
 from tests.support.provider_fixtures import TODAY
+from vouchers.errors import ReasonRequired
 from vouchers.models import ProgrammeKind
 
 

@@ -17,10 +17,10 @@ from providers.errors import (
     BankAccountNameMismatch,
     BankChangeNotPending,
     BankChangeSelfApproval,
-    ReasonRequired,
 )
 from providers.models import BankAccountChange, BankChangeStatus, ProviderStatus
 from tests.conftest import rows
+from vouchers.errors import ReasonRequired
 
 NEW_NUMBER = "6222 0211 0000 1234 567"
 NEW_DIGITS = "6222021100001234567"

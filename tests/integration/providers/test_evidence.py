@@ -19,7 +19,6 @@ from providers.errors import (
     AccreditationLapsed,
     ApplicationLocked,
     DuplicateQualification,
-    ReasonRequired,
     ReviewNotPending,
     ReviewSelfApproval,
 )
@@ -34,6 +33,7 @@ from providers.models import (
 from providers.search import public_provider
 from tests.conftest import rows
 from tests.support.provider_fixtures import PDF, TODAY, cma_number
+from vouchers.errors import ReasonRequired
 
 EXPIRY = TODAY + timedelta(days=30)
 AFTER = EXPIRY + timedelta(days=1)

@@ -20,7 +20,6 @@ from providers.errors import (
     ProviderNotAdmitted,
     ProviderRevoked,
     ProviderSuspended,
-    ReasonRequired,
     ReviewNotPending,
     ServiceInactive,
 )
@@ -35,6 +34,7 @@ from providers.models import (
 )
 from tests.conftest import rows
 from tests.support.fixtures import unique_credit_code
+from vouchers.errors import ReasonRequired
 
 
 def _declare(session, provider, code, **overrides):

@@ -1,67 +1,24 @@
-"""Pure provider policy: the admission state machine as a table, notice arithmetic,
-qualification numbers, completeness per institution type, accreditation lapse."""
+"""Pure provider policy: reasons, notice arithmetic, qualification numbers, completeness per
+institution type, accreditation lapse. The state machines have their own table tests
+(``test_*_machine.py``)."""
 
 from __future__ import annotations
 
 from datetime import date, timedelta
-from itertools import product
 
 import pytest
 
 from marketplace.enums import InstitutionType, ServiceCategory
 from providers import rules
-from providers.errors import (
-    InvalidQualification,
-    ParticipationNotAllowed,
-    ReasonRequired,
-    TransitionNotAllowed,
-)
-from providers.models import (
-    AccreditationLevel,
-    DocumentKind,
-    ParticipationStatus,
-    ProviderAction,
-    ProviderStatus,
-    QualificationKind,
-)
-
-S, A = ProviderStatus, ProviderAction
-
-EXPECTED = {
-    (S.PENDING, A.SUBMIT): S.PENDING,
-    (S.REJECTED, A.SUBMIT): S.PENDING,
-    (S.PENDING, A.PASS_TO_NOTICE): S.IN_NOTICE,
-    (S.PENDING, A.REJECT): S.REJECTED,
-    (S.IN_NOTICE, A.UPHOLD_OBJECTION): S.REJECTED,
-    (S.IN_NOTICE, A.ADMIT): S.ADMITTED,
-    (S.ADMITTED, A.SUSPEND): S.SUSPENDED,
-    (S.SUSPENDED, A.REINSTATE): S.ADMITTED,
-    (S.ADMITTED, A.REVOKE): S.REVOKED,
-    (S.SUSPENDED, A.REVOKE): S.REVOKED,
-}
+from providers.errors import InvalidQualification
+from providers.models import AccreditationLevel, DocumentKind, QualificationKind
+from vouchers.errors import ReasonRequired
 
 
-@pytest.mark.parametrize(("status", "action"), list(product(ProviderStatus, ProviderAction)))
-def test_every_status_action_pair(status, action):
-    expected = EXPECTED.get((status, action))
-    if expected is None:
-        with pytest.raises(TransitionNotAllowed) as caught:
-            rules.next_status(status, action)
-        assert caught.value.code == "provider_transition_not_allowed"
-        assert caught.value.extra == {"provider_status": status.value, "action": action.value}
-    else:
-        assert rules.next_status(status, action) is expected
-
-
-def test_revoked_is_final():
-    assert all((S.REVOKED, action) not in rules.TRANSITIONS for action in ProviderAction)
-
-
-@pytest.mark.parametrize("action", sorted(rules.REASON_REQUIRED))
-def test_refusals_need_reasons(action):
-    assert action in {A.REJECT, A.UPHOLD_OBJECTION, A.SUSPEND, A.REINSTATE, A.REVOKE}
-    with pytest.raises(ReasonRequired):
+def test_a_required_reason_cannot_be_blank():
+    with pytest.raises(ReasonRequired) as caught:
         rules.clean_reason("   ", required=True)
+    assert (caught.value.code, caught.value.status) == ("reason_required", 422)
     assert rules.clean_reason("  理由  ", required=True) == "理由"
 
 
@@ -69,25 +26,6 @@ def test_reasons_have_a_length_limit():
     with pytest.raises(ReasonRequired):
         rules.clean_reason("长" * (rules.MAX_REASON_LENGTH + 1), required=False)
     assert rules.clean_reason("", required=False) is None
-
-
-@pytest.mark.parametrize(
-    ("current", "target"),
-    list(product(ParticipationStatus, ParticipationStatus)),
-)
-def test_participation_moves(current, target):
-    allowed = {
-        (ParticipationStatus.APPLIED, ParticipationStatus.ADMITTED),
-        (ParticipationStatus.APPLIED, ParticipationStatus.REJECTED),
-        (ParticipationStatus.ADMITTED, ParticipationStatus.WITHDRAWN),
-        (ParticipationStatus.WITHDRAWN, ParticipationStatus.ADMITTED),
-        (ParticipationStatus.REJECTED, ParticipationStatus.ADMITTED),
-    }
-    if (current, target) in allowed:
-        rules.check_participation_move(current, target)
-    else:
-        with pytest.raises(ParticipationNotAllowed):
-            rules.check_participation_move(current, target)
 
 
 def test_notice_days_take_the_longest_programme_or_seven():
