@@ -114,6 +114,14 @@ class ValidationFailed(DomainError):
         self.errors = dict(errors or {})
 
 
+class ReasonRequired(DomainError):
+    """A decision that must say why (a refusal, a suspension, a revocation …) came without."""
+
+    code = "reason_required"
+    status = 422
+    title = "A reason is required"
+
+
 class Conflict(DomainError):
     code = "conflict"
     status = 409

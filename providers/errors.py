@@ -1,7 +1,7 @@
 """Named errors of the provider domain. Each has a stable ``code`` the API returns.
 
-Reused from the voucher domain, with the same code: ``reason_required``
-(:class:`vouchers.errors.ReasonRequired`).
+Shared with every domain, from the kernel: ``reason_required``
+(:class:`marketplace.errors.ReasonRequired`).
 """
 
 from __future__ import annotations

@@ -15,6 +15,7 @@ from datetime import date, timedelta
 from enum import StrEnum
 
 from marketplace.enums import InstitutionType, ServiceCategory
+from marketplace.errors import ReasonRequired
 from marketplace.statemachine import StateMachine
 from providers.errors import (
     BankChangeNotPending,
@@ -35,7 +36,6 @@ from providers.models import (
     QualificationKind,
     ReviewStatus,
 )
-from vouchers.errors import ReasonRequired
 
 # --------------------------------------------------------------------------- admission
 

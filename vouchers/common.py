@@ -6,8 +6,7 @@ from typing import TypeVar
 
 from sqlalchemy.orm import Session
 
-from marketplace.errors import ValidationFailed
-from vouchers.errors import ReasonRequired
+from marketplace.errors import ReasonRequired, ValidationFailed
 
 MAX_TEXT = 2000
 #: Ids are BIGINT; a larger number cannot name a row (and SQLite cannot even bind it).

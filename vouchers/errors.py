@@ -32,12 +32,6 @@ class DateInFuture(Conflict):
     title = "The date lies in the future"
 
 
-class ReasonRequired(DomainError):
-    code = "reason_required"
-    status = 422
-    title = "A reason is required"
-
-
 class ProgrammeClosed(Conflict):
     code = "programme_closed"
     title = "The programme is not open"

@@ -42,7 +42,7 @@ from sqlalchemy.orm import Session
 
 from marketplace.audit.services import record
 from marketplace.db import utcnow
-from marketplace.errors import NotFound, PreconditionFailed
+from marketplace.errors import NotFound, PreconditionFailed, ReasonRequired
 from marketplace.orders import services as order_services
 from marketplace.orders.access import lock_order
 from marketplace.orders.errors import OrderNotFound
@@ -65,7 +65,7 @@ from marketplace.settlement.models import Claim, ClaimedInvoice, ClaimEvent, Cla
 from marketplace.settlement.rules import Check, ClaimFacts
 from providers.related import related_at
 from vouchers.enums import HoldStatus, VoucherStatus
-from vouchers.errors import ClaimDeadlinePassed, ReasonRequired
+from vouchers.errors import ClaimDeadlinePassed
 from vouchers.models import Quota
 from vouchers.quota import scope_of
 from vouchers.rules import local_date

@@ -1,9 +1,9 @@
 """Named errors of settlement (claims and payouts). Stable ``code``s for the API and tests.
 
 Reused from the voucher domain, with the same codes: ``claim_deadline_passed``
-(:class:`vouchers.errors.ClaimDeadlinePassed`), ``cap_exceeded``
-(:class:`vouchers.errors.CapExceeded`) and ``reason_required``
-(:class:`vouchers.errors.ReasonRequired`).
+(:class:`vouchers.errors.ClaimDeadlinePassed`) and ``cap_exceeded``
+(:class:`vouchers.errors.CapExceeded`); from the kernel, ``reason_required``
+(:class:`marketplace.errors.ReasonRequired`).
 """
 
 from __future__ import annotations

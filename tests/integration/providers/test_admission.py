@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from marketplace.audit.models import AuditEvent
 from marketplace.enums import InstitutionType
-from marketplace.errors import PreconditionFailed, ValidationFailed
+from marketplace.errors import PreconditionFailed, ReasonRequired, ValidationFailed
 from providers import admission, evidence, services
 from providers.errors import (
     AccreditationLapsed,
@@ -35,7 +35,6 @@ from providers.models import (
     ProviderStatusChange,
 )
 from tests.support.provider_fixtures import TODAY
-from vouchers.errors import ReasonRequired
 from vouchers.models import ProgrammeKind
 
 

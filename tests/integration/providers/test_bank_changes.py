@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from marketplace.audit.models import AuditEvent
 from marketplace.enums import Role
-from marketplace.errors import NotFound, PermissionDenied, ValidationFailed
+from marketplace.errors import NotFound, PermissionDenied, ReasonRequired, ValidationFailed
 from marketplace.notifications.models import OutboundEmail
 from providers import admission, bank_changes, services
 from providers.errors import (
@@ -20,7 +20,6 @@ from providers.errors import (
 )
 from providers.models import BankAccountChange, BankChangeStatus, ProviderStatus
 from tests.conftest import rows
-from vouchers.errors import ReasonRequired
 
 NEW_NUMBER = "6222 0211 0000 1234 567"
 NEW_DIGITS = "6222021100001234567"

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from marketplace.audit.models import AuditEvent
 from marketplace.enums import InstitutionType, Role, ServiceCategory
-from marketplace.errors import NotFound, PermissionDenied, ValidationFailed
+from marketplace.errors import NotFound, PermissionDenied, ReasonRequired, ValidationFailed
 from marketplace.notifications.models import OutboundEmail
 from providers import admission, documents, evidence, services
 from providers.errors import (
@@ -33,7 +33,6 @@ from providers.models import (
 from providers.search import public_provider
 from tests.conftest import rows
 from tests.support.provider_fixtures import PDF, TODAY, cma_number
-from vouchers.errors import ReasonRequired
 
 EXPIRY = TODAY + timedelta(days=30)
 AFTER = EXPIRY + timedelta(days=1)

@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 
 from marketplace.audit.models import AuditEvent
 from marketplace.enums import Role, ServiceCategory
-from marketplace.errors import NotFound, PermissionDenied, ValidationFailed
+from marketplace.errors import NotFound, PermissionDenied, ReasonRequired, ValidationFailed
 from marketplace.notifications.models import OutboundEmail
 from providers import related
 from providers.errors import (
@@ -34,7 +34,6 @@ from providers.models import (
 )
 from tests.conftest import rows
 from tests.support.fixtures import unique_credit_code
-from vouchers.errors import ReasonRequired
 
 
 def _declare(session, provider, code, **overrides):

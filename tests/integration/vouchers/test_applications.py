@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from marketplace.enums import Role, SizeClass
-from marketplace.errors import NotFound, ValidationFailed
+from marketplace.errors import NotFound, ReasonRequired, ValidationFailed
 from tests.support.voucher_fixtures import VOUCHER_NOW, VOUCHER_YEAR
 from vouchers import applications, ledger, rules
 from vouchers.applications import ApplicationInput
@@ -25,7 +25,6 @@ from vouchers.errors import (
     InvalidTransition,
     NotEligible,
     ProgrammeClosed,
-    ReasonRequired,
 )
 from vouchers.ledger_models import LedgerEntry, LedgerTransaction
 from vouchers.models import Application, ApplicationEvent, Voucher

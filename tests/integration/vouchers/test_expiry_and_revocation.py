@@ -8,10 +8,11 @@ from datetime import UTC, date, datetime
 import pytest
 import sqlalchemy as sa
 
+from marketplace.errors import ReasonRequired
 from tests.support.voucher_fixtures import VOUCHER_NOW, VOUCHER_YEAR
 from vouchers import expiry, holds, ledger
 from vouchers.enums import HoldStatus, VoucherStatus
-from vouchers.errors import InvalidTransition, ReasonRequired, VoucherExpired, VoucherRevoked
+from vouchers.errors import InvalidTransition, VoucherExpired, VoucherRevoked
 from vouchers.ledger_models import LedgerTransaction
 from vouchers.models import RecoveryFlag, Voucher
 from vouchers.verify import verify_ledger

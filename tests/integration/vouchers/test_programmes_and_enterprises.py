@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 
 from marketplace.enums import ServiceCategory, SizeClass
-from marketplace.errors import PreconditionFailed, ValidationFailed
+from marketplace.errors import PreconditionFailed, ReasonRequired, ValidationFailed
 from tests.support.voucher_fixtures import VOUCHER_NOW, VOUCHER_YEAR
 from vouchers import applications, holds, ledger, services
 from vouchers.enums import (
@@ -29,7 +29,6 @@ from vouchers.errors import (
     EnterpriseBlacklisted,
     InvalidTransition,
     ProgrammeRulesLocked,
-    ReasonRequired,
 )
 from vouchers.ledger_models import LedgerTransaction
 from vouchers.models import (

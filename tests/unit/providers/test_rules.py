@@ -9,10 +9,10 @@ from datetime import date, timedelta
 import pytest
 
 from marketplace.enums import InstitutionType, ServiceCategory
+from marketplace.errors import ReasonRequired
 from providers import rules
 from providers.errors import InvalidQualification
 from providers.models import AccreditationLevel, DocumentKind, QualificationKind
-from vouchers.errors import ReasonRequired
 
 
 def test_a_required_reason_cannot_be_blank():
