@@ -39,21 +39,14 @@ from marketplace.credit_code import make_credit_code
 from marketplace.db import get_db, utcnow
 from marketplace.demo import SeedResult, seed_programmes
 from marketplace.enums import InstitutionType, Role, ServiceCategory, SizeClass
+from marketplace.orders import copayment, delivery
 from providers.catalogue import build_search_text
-from providers.models import (
-    InstrumentListing,
-    ParticipationStatus,
-    PricingMode,
-    ProgrammeParticipation,
-    Provider,
-    ProviderStatus,
-    Service,
-)
-from vouchers import services as voucher_services
-from vouchers.enums import HoldStatus, Side, TransactionKind
+from providers.enums import ParticipationStatus, PricingMode, ProviderStatus
+from providers.models import InstrumentListing, ProgrammeParticipation, Provider, Service
+from vouchers.enums import HoldStatus, ProgrammeKind, Side, TransactionKind, VerificationStatus
 from vouchers.ledger import voucher_accounts
 from vouchers.ledger_models import LedgerEntry, LedgerTransaction
-from vouchers.models import Enterprise, Hold, Programme, ProgrammeKind, VerificationStatus
+from vouchers.models import Enterprise, Hold, Programme
 from vouchers.rules import local_date
 
 BENCH_PASSWORD = "bench-password-2026"
@@ -624,7 +617,7 @@ def programme_of(session: Session, year: int) -> Programme:
     session.flush()
     programmes = session.scalars(sa.select(Programme).where(Programme.year == year)).all()
     for programme in programmes:
-        voucher_services.ensure_funded(session, programme)
+        programmes.ensure_funded(session, programme)
     return next(p for p in programmes if p.kind is ProgrammeKind.INNOVATION)
 
 
@@ -815,7 +808,7 @@ def seed_orders(app: Flask, *, confirmed: int = 200, open_requests: int = 800) -
                     orders.accept(
                         session, order.id, sme, voucher_id=voucher_id, agree=True, now=placed
                     )
-                    payment = orders.payment_of(session, order)
+                    payment = copayment.payment_of(session, order)
                     assert payment is not None
                     payments.record_offline_payment(
                         session,
@@ -826,12 +819,12 @@ def seed_orders(app: Flask, *, confirmed: int = 200, open_requests: int = 800) -
                         now=placed,
                     )
                     delivered = placed + timedelta(days=1)
-                    orders.deliver(
+                    delivery.deliver(
                         session,
                         storage,
                         order.id,
                         seller,
-                        invoice=orders.InvoiceInput(
+                        invoice=delivery.InvoiceInput(
                             code="053002300111",
                             number=f"{next(invoice_numbers) % 100_000_000:08d}",
                             issued_on=local_date(delivered),
@@ -842,7 +835,7 @@ def seed_orders(app: Flask, *, confirmed: int = 200, open_requests: int = 800) -
                         report=Upload(filename="report.pdf", stream=io.BytesIO(_PDF)),
                         now=delivered,
                     )
-                    orders.confirm(session, order.id, sme, now=placed + timedelta(days=2))
+                    delivery.confirm(session, order.id, sme, now=placed + timedelta(days=2))
                     world.confirmed_order_ids.append(order.id)
         with seeding() as session:
             sme, seller = people(session)

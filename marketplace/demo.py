@@ -19,15 +19,12 @@ from marketplace.auth.passwords import hash_password
 from marketplace.config import current_settings
 from marketplace.credit_code import make_credit_code, parse_credit_code
 from marketplace.enums import InstitutionType, Role, ServiceCategory, SizeClass
-from providers.models import Provider, ProviderStatus
-from vouchers.models import (
-    DEFAULT_ANNUAL_CAP_FEN,
-    Enterprise,
-    FundingBody,
-    Programme,
-    ProgrammeKind,
-    VerificationStatus,
-)
+from marketplace.orders import copayment, delivery
+from providers.enums import ProviderStatus
+from providers.models import Provider
+from vouchers.enums import FundingBody, ProgrammeKind, VerificationStatus
+from vouchers.models import DEFAULT_ANNUAL_CAP_FEN, Enterprise, Programme
+from vouchers.programmes import ensure_funded
 
 DEMO_PASSWORD = "voucher-demo-2026"
 
@@ -247,7 +244,7 @@ def seed_vouchers(
 ) -> None:
     """Fund the year's programmes in the ledger and issue a few vouchers through the real
     services (one application is left awaiting review). Skips what already exists."""
-    from vouchers import applications, services
+    from vouchers import applications
     from vouchers.models import Application
 
     # Noon in Kunming on ``today``: inside the programmes' windows.
@@ -256,7 +253,7 @@ def seed_vouchers(
         p.kind: p for p in session.scalars(sa.select(Programme).where(Programme.year == today.year))
     }
     for funded in programmes.values():
-        services.ensure_funded(session, funded, now=now)
+        ensure_funded(session, funded, now=now)
     reviewer = session.scalar(sa.select(User).where(User.role == Role.REVIEWER).order_by(User.id))
     for index, kind, amount, approve in DEMO_VOUCHERS:
         enterprise, programme = enterprises[index], programmes.get(kind)
@@ -556,16 +553,18 @@ def seed_catalogue(
     idempotent."""
     from providers import catalogue, credit, services
     from providers.catalogue import InstrumentInput, ServiceInput
-    from providers.models import (
+    from providers.enums import (
         AccreditationLevel,
-        CreditCommitment,
         ParticipationStatus,
         PricingMode,
-        ProgrammeParticipation,
         ProviderAction,
+        QualificationKind,
+    )
+    from providers.models import (
+        CreditCommitment,
+        ProgrammeParticipation,
         ProviderQualification,
         ProviderStatusChange,
-        QualificationKind,
         Rating,
         Service,
     )
@@ -757,9 +756,9 @@ def seed_orders(
     from flask import has_app_context
 
     from marketplace.orders import services as orders
+    from marketplace.orders.enums import OrderStatus
     from marketplace.orders.files import OrderFileStorage, Upload
     from marketplace.orders.models import Order
-    from marketplace.orders.rules import OrderStatus
     from marketplace.payments import services as payments
     from providers.models import Service
     from vouchers.models import Voucher
@@ -808,7 +807,7 @@ def seed_orders(
                 now=now,
             )
         if reach >= 3:
-            payment = orders.payment_of(session, order)
+            payment = copayment.payment_of(session, order)
             assert payment is not None
             payments.record_offline_payment(
                 session,
@@ -820,12 +819,12 @@ def seed_orders(
             )
         if reach >= 4:
             assert order.price_fen is not None
-            orders.deliver(
+            delivery.deliver(
                 session,
                 storage,
                 order.id,
                 seller,
-                invoice=orders.InvoiceInput(
+                invoice=delivery.InvoiceInput(
                     code="053002300111",
                     number=f"{today:%y%m}{number:04d}",
                     issued_on=today,
@@ -837,7 +836,7 @@ def seed_orders(
                 now=now,
             )
         if reach >= 5:
-            orders.confirm(session, order.id, sme, now=now)
+            delivery.confirm(session, order.id, sme, now=now)
         assert order.status is OrderStatus(target)
         result.count("orders")
 

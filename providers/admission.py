@@ -23,6 +23,16 @@ from marketplace.audit.services import record
 from marketplace.db import utcnow
 from marketplace.errors import NotFound, ValidationFailed
 from providers import evidence
+from providers.enums import (
+    DocumentKind,
+    ObjectionAction,
+    ObjectionStatus,
+    ParticipationAction,
+    ParticipationStatus,
+    ProviderAction,
+    ProviderStatus,
+    ReviewStatus,
+)
 from providers.errors import (
     AccreditationLapsed,
     NoticeNotOver,
@@ -32,17 +42,11 @@ from providers.errors import (
     TransitionNotAllowed,
 )
 from providers.models import (
-    DocumentKind,
     Objection,
-    ObjectionStatus,
-    ParticipationStatus,
     ProgrammeParticipation,
     Provider,
-    ProviderAction,
     ProviderDocument,
-    ProviderStatus,
     ProviderStatusChange,
-    ReviewStatus,
 )
 from providers.rules import (
     OBJECTION,
@@ -50,8 +54,6 @@ from providers.rules import (
     PARTICIPATION_REASON_REQUIRED,
     PROVIDER,
     REVIEWER_DECISIONS,
-    ObjectionAction,
-    ParticipationAction,
     clean_reason,
     lapsed_documents,
     notice_days,

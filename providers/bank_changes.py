@@ -21,11 +21,12 @@ from sqlalchemy.orm import Session
 from marketplace.audit.services import record
 from marketplace.enums import Role
 from marketplace.errors import ValidationFailed
+from providers.enums import BankChangeStatus, ReviewAction
 from providers.errors import BankChangeSelfApproval
-from providers.models import BankAccountChange, BankChangeStatus, Provider
+from providers.models import BankAccountChange, Provider
 from providers.notices import tell_provider
 from providers.reviews import Checker, decidable, stamp, supersede
-from providers.rules import BANK_CHANGE, ReviewAction, clean_reason
+from providers.rules import BANK_CHANGE, clean_reason
 from providers.services import BANK_FIELDS, ensure_account_name
 
 DECISION_TEMPLATE = "provider_bank_change_decision"

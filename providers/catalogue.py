@@ -18,14 +18,9 @@ from sqlalchemy.orm import Session, selectinload
 from marketplace.audit.services import record
 from marketplace.enums import ServiceCategory
 from marketplace.errors import NotFound, PreconditionFailed, ValidationFailed
+from providers.enums import PricingMode, ProviderStatus
 from providers.errors import ApplicationLocked, CategoryNotAdmitted, CategoryNotDeclared
-from providers.models import (
-    InstrumentListing,
-    PricingMode,
-    Provider,
-    ProviderStatus,
-    Service,
-)
+from providers.models import InstrumentListing, Provider, Service
 from providers.search import category_admitted
 
 HOUR_UNIT = "小时"

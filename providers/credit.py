@@ -41,16 +41,9 @@ from sqlalchemy.orm import Session
 from marketplace.audit.services import record
 from marketplace.db import utcnow
 from marketplace.errors import ValidationFailed
+from providers.enums import AssessorKind, CreditEventKind
 from providers.errors import DuplicateRating
-from providers.models import (
-    Assessment,
-    AssessorKind,
-    CreditEvent,
-    CreditEventKind,
-    Provider,
-    Rating,
-    Service,
-)
+from providers.models import Assessment, CreditEvent, Provider, Rating, Service
 from providers.rules import normalise_period
 from providers.services import get_provider
 from vouchers.models import Enterprise

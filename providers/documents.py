@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session
 from marketplace.audit.services import record
 from marketplace.db import after_commit
 from marketplace.errors import NotFound, ValidationFailed
+from providers.enums import DocumentKind, ProviderStatus, ReviewStatus
 from providers.errors import (
     ApplicationLocked,
     DocumentExpired,
@@ -35,13 +36,7 @@ from providers.errors import (
     FileTooLarge,
     UnsupportedFileType,
 )
-from providers.models import (
-    DocumentKind,
-    Provider,
-    ProviderDocument,
-    ProviderStatus,
-    ReviewStatus,
-)
+from providers.models import Provider, ProviderDocument
 from providers.rules import EXPIRY_REQUIRED
 
 #: Content type → file-name extensions that may carry it.

@@ -31,19 +31,12 @@ from sqlalchemy.orm import Session
 
 from marketplace.audit.services import record
 from marketplace.enums import Role
+from providers.enums import ProviderStatus, QualificationKind, ReviewAction, ReviewStatus
 from providers.errors import DuplicateQualification, ReviewSelfApproval
-from providers.models import (
-    Provider,
-    ProviderDocument,
-    ProviderQualification,
-    ProviderStatus,
-    QualificationChange,
-    QualificationKind,
-    ReviewStatus,
-)
+from providers.models import Provider, ProviderDocument, ProviderQualification, QualificationChange
 from providers.notices import tell_provider
 from providers.reviews import Checker, decidable, stamp, supersede
-from providers.rules import DOCUMENT_REVIEW, QUALIFICATION_CHANGE, ReviewAction, clean_reason
+from providers.rules import DOCUMENT_REVIEW, QUALIFICATION_CHANGE, clean_reason
 
 DECISION_TEMPLATE = "provider_review_decision"
 #: Statuses in which the application was already reviewed: new evidence is decided on its own.

@@ -14,8 +14,9 @@ from marketplace.enums import ServiceCategory
 from providers.bank_changes import pending_change
 from providers.catalogue import InstrumentInput, ServiceInput
 from providers.credit import CreditBreakdown
+from providers.enums import PricingMode
 from providers.evidence import pending_qualification_changes
-from providers.models import PricingMode, Provider
+from providers.models import Provider
 from providers.rules import COMMITMENT_TEXT, COMMITMENT_VERSION, commitment_digest
 from providers.schemas import Extended
 from providers.services import (

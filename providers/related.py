@@ -18,6 +18,13 @@ from marketplace.credit_code import CreditCodeError, parse_credit_code
 from marketplace.db import utcnow
 from marketplace.enums import Role
 from marketplace.errors import NotFound, ValidationFailed
+from providers.enums import (
+    ParticipationStatus,
+    ProviderStatus,
+    RelationKind,
+    ReviewAction,
+    ReviewStatus,
+)
 from providers.errors import (
     CategoryNotAdmitted,
     CategoryNotEligible,
@@ -32,19 +39,15 @@ from providers.errors import (
     ServiceInactive,
 )
 from providers.models import (
-    ParticipationStatus,
     ProgrammeParticipation,
     Provider,
-    ProviderStatus,
     RelatedParty,
     RelatedPartyWithdrawal,
-    RelationKind,
-    ReviewStatus,
     Service,
 )
 from providers.notices import tell_provider
 from providers.reviews import Checker, decidable, stamp, supersede
-from providers.rules import RELATED_PARTY_WITHDRAWAL, ReviewAction, clean_reason
+from providers.rules import RELATED_PARTY_WITHDRAWAL, clean_reason
 from providers.services import get_provider, is_editable
 from vouchers.models import Enterprise, Programme
 

@@ -27,8 +27,8 @@ from marketplace.db import utcnow
 from marketplace.enums import Role
 from marketplace.errors import DomainError, NotFound, PermissionDenied
 from marketplace.statemachine import StateMachine
+from providers.enums import ReviewAction
 from providers.models import Provider
-from providers.rules import ReviewAction
 from providers.services import get_provider
 
 

@@ -12,11 +12,24 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from enum import StrEnum
 
 from marketplace.enums import InstitutionType, ServiceCategory
 from marketplace.errors import ReasonRequired
 from marketplace.statemachine import StateMachine
+from providers.enums import (
+    AccreditationLevel,
+    BankChangeStatus,
+    DocumentKind,
+    ObjectionAction,
+    ObjectionStatus,
+    ParticipationAction,
+    ParticipationStatus,
+    ProviderAction,
+    ProviderStatus,
+    QualificationKind,
+    ReviewAction,
+    ReviewStatus,
+)
 from providers.errors import (
     BankChangeNotPending,
     InvalidQualification,
@@ -24,17 +37,6 @@ from providers.errors import (
     ParticipationNotAllowed,
     ReviewNotPending,
     TransitionNotAllowed,
-)
-from providers.models import (
-    AccreditationLevel,
-    BankChangeStatus,
-    DocumentKind,
-    ObjectionStatus,
-    ParticipationStatus,
-    ProviderAction,
-    ProviderStatus,
-    QualificationKind,
-    ReviewStatus,
 )
 
 # --------------------------------------------------------------------------- admission
@@ -91,18 +93,6 @@ def clean_reason(reason: str | None, *, required: bool) -> str | None:
 
 
 # --------------------------------------------------------------------------- programmes
-
-
-class ParticipationAction(StrEnum):
-    """How a provider's standing in one programme moves. The provider chooses its programmes
-    (it may ``APPLY`` again, or ``LEAVE`` one); its admission admits or rejects the ones it
-    applied to; afterwards a reviewer decides (:data:`REVIEWER_DECISIONS`)."""
-
-    APPLY = "apply"
-    LEAVE = "leave"
-    ADMIT = "admit"
-    REJECT = "reject"
-    WITHDRAW = "withdraw"
 
 
 P = ParticipationStatus
@@ -164,13 +154,6 @@ PARTICIPATION_REASON_REQUIRED = frozenset({PA.REJECT, PA.WITHDRAW})
 # --------------------------------------------------------------------------- objections
 
 
-class ObjectionAction(StrEnum):
-    """A reviewer's decision on an objection (providers.admission.decide_objection)."""
-
-    UPHOLD = "uphold"
-    DISMISS = "dismiss"
-
-
 def _refuse_objection(
     status: ObjectionStatus | None, action: ObjectionAction
 ) -> ObjectionAlreadyDecided:
@@ -192,15 +175,6 @@ OBJECTION = StateMachine(
 
 
 # --------------------------------------------------------------------------- maker-checker
-
-
-class ReviewAction(StrEnum):
-    """What happens to a pending maker-checker request (providers.reviews)."""
-
-    APPROVE = "approve"
-    REJECT = "reject"
-    #: The maker asked for something else while it waited; nobody decided it.
-    SUPERSEDE = "supersede"
 
 
 R = ReviewStatus

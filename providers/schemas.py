@@ -11,7 +11,7 @@ from marketplace.enums import InstitutionType, ServiceCategory
 from marketplace.pagination import PageQuerySchema
 from marketplace.schemas import MAX_ID, Fen, Id, StrictSchema, ZonedDateTime
 from providers.catalogue import MAX_LEAD_TIME_DAYS, MAX_PRICE_FEN
-from providers.models import (
+from providers.enums import (
     AccreditationLevel,
     AssessorKind,
     BankChangeStatus,

@@ -38,13 +38,8 @@ from sqlalchemy.orm import Session, contains_eager, selectinload
 
 from marketplace.enums import InstitutionType, LabelledEnum, ServiceCategory
 from marketplace.errors import NotFound, ValidationFailed
-from providers.models import (
-    ParticipationStatus,
-    ProgrammeParticipation,
-    Provider,
-    ProviderStatus,
-    Service,
-)
+from providers.enums import ParticipationStatus, ProviderStatus
+from providers.models import ProgrammeParticipation, Provider, Service
 from vouchers.models import Programme
 
 #: Created by migration 0003, outside the models; migrations/filters.py hides both from the

@@ -23,6 +23,15 @@ from marketplace.credit_code import parse_credit_code
 from marketplace.db import utcnow
 from marketplace.enums import InstitutionType, ServiceCategory
 from marketplace.errors import DuplicateRegistration, NotFound, PreconditionFailed, ValidationFailed
+from providers.enums import (
+    AccreditationLevel,
+    ParticipationAction,
+    ParticipationStatus,
+    ProviderAction,
+    ProviderStatus,
+    QualificationKind,
+    ReviewStatus,
+)
 from providers.errors import (
     ApplicationIncomplete,
     ApplicationLocked,
@@ -33,20 +42,14 @@ from providers.errors import (
     TransitionNotAllowed,
 )
 from providers.models import (
-    AccreditationLevel,
     CreditCommitment,
     ParticipationChange,
-    ParticipationStatus,
     ProgrammeParticipation,
     Provider,
-    ProviderAction,
     ProviderDocument,
     ProviderQualification,
-    ProviderStatus,
     ProviderStatusChange,
     QualificationChange,
-    QualificationKind,
-    ReviewStatus,
 )
 from providers.rules import (
     COMMITMENT_TEXT,
@@ -57,7 +60,6 @@ from providers.rules import (
     REASON_REQUIRED,
     WEBSITE_INPUT,
     ApplicationFacts,
-    ParticipationAction,
     account_name_matches,
     application_problems,
     clean_reason,

@@ -25,6 +25,7 @@ from marketplace.db import utcnow
 from marketplace.errors import NotFound, ValidationFailed
 from vouchers import ledger, rules
 from vouchers.common import MAX_ID, MAX_TEXT, clean_text, fetch, refuse_nul
+from vouchers.enterprises import get_enterprise
 from vouchers.enums import (
     ApplicationAction,
     ApplicationSource,
@@ -43,8 +44,8 @@ from vouchers.errors import (
 )
 from vouchers.holds import check_enterprise_may_use
 from vouchers.models import Application, ApplicationEvent, Enterprise, Programme, Voucher
+from vouchers.programmes import ensure_funded, get_programme
 from vouchers.quota import lock_quota, outstanding_in_scope, scope_of
-from vouchers.services import ensure_funded, get_enterprise, get_programme
 
 
 @dataclass(frozen=True, slots=True)

@@ -119,3 +119,17 @@ class TransactionKind(LabelledEnum):
     REVOKE = "revoke", "撤销回收", "Revoked balance returned"
     PAYOUT = "payout", "兑付", "Paid out to a provider"
     ADJUSTMENT = "adjustment", "调整", "Adjustment"
+
+
+class VoucherAction(StrEnum):
+    EXHAUST = "exhaust"  # a hold took the last of the balance
+    REPLENISH = "replenish"  # money came back to the balance of an exhausted voucher
+    EXPIRE = "expire"
+    REVOKE = "revoke"
+
+
+class HoldAction(StrEnum):
+    CAPTURE = "capture"
+    RELEASE = "release"
+    #: An upheld dispute gives back (part of) a capture; giving back all of it releases the hold.
+    REVERSE_CAPTURE = "reverse_capture"

@@ -26,11 +26,10 @@ from marketplace.audit.services import record
 from marketplace.db import utcnow
 from vouchers import ledger, rules
 from vouchers.common import clean_text
-from vouchers.enums import HoldStatus, TransactionKind, VoucherStatus
+from vouchers.enums import HoldStatus, TransactionKind, VoucherAction, VoucherStatus
 from vouchers.errors import HoldNotOpen
 from vouchers.holds import lock_voucher, release_hold
 from vouchers.models import Hold, Quota, RecoveryFlag, Voucher
-from vouchers.rules import VoucherAction
 
 LIVE = (VoucherStatus.ACTIVE, VoucherStatus.EXHAUSTED)
 

@@ -58,7 +58,7 @@ from marketplace.db import utcnow
 from marketplace.errors import NotFound, ValidationFailed
 from vouchers import ledger, rules
 from vouchers.common import MAX_ID
-from vouchers.enums import AccountKind, TransactionKind, VoucherStatus
+from vouchers.enums import AccountKind, HoldAction, TransactionKind, VoucherAction, VoucherStatus
 from vouchers.errors import (
     AmountInvalid,
     CapExceeded,
@@ -73,10 +73,9 @@ from vouchers.errors import (
     VoucherRevoked,
 )
 from vouchers.ledger import Entry
-from vouchers.ledger_models import LedgerTransaction
+from vouchers.ledger_models import LedgerAccount, LedgerTransaction
 from vouchers.models import Enterprise, Hold, Programme, Quota, Voucher
 from vouchers.quota import lock_quota, lock_quota_by_id, read_quota
-from vouchers.rules import HoldAction, VoucherAction
 
 MAX_ORDER_REF = 100
 #: The release reason of a hold whose whole capture was reversed by an upheld dispute.
@@ -309,7 +308,7 @@ def _replenish(voucher: Voucher, amount: int) -> None:
 def _return_entries(
     session: Session,
     voucher: Voucher,
-    source: ledger.LedgerAccount,
+    source: LedgerAccount,
     amount: int,
     *,
     to_budget: bool = False,

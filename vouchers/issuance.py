@@ -33,7 +33,7 @@ from vouchers.applications import check_eligible, issue_voucher
 from vouchers.enums import ApplicationAction, ApplicationSource
 from vouchers.errors import AmountInvalid, CsvInvalid, DuplicateApplication
 from vouchers.models import Application, ApplicationEvent, Enterprise, IssuanceBatch
-from vouchers.services import get_programme
+from vouchers.programmes import get_programme
 
 MAX_ROWS = 2000
 REQUIRED_COLUMNS = ("credit_code", "amount_yuan")

@@ -37,17 +37,13 @@ __all__ = [
     "Application",
     "ApplicationEvent",
     "BlacklistEvent",
-    "CapScope",
     "Enterprise",
     "EnterpriseVerificationEvent",
-    "FundingBody",
     "Hold",
     "IssuanceBatch",
     "Programme",
-    "ProgrammeKind",
     "Quota",
     "RecoveryFlag",
-    "VerificationStatus",
     "Voucher",
 ]
 

@@ -23,9 +23,11 @@ from marketplace.statemachine import StateMachine
 from vouchers.enums import (
     ApplicationAction,
     ApplicationStatus,
+    HoldAction,
     HoldStatus,
     ProgrammeKind,
     VerificationStatus,
+    VoucherAction,
     VoucherStatus,
 )
 from vouchers.errors import AmountInvalid, HoldNotOpen, InvalidTransition
@@ -222,13 +224,6 @@ VERIFICATION: StateMachine[VerificationStatus, VerificationStatus] = StateMachin
 )
 
 
-class VoucherAction(enum.StrEnum):
-    EXHAUST = "exhaust"  # a hold took the last of the balance
-    REPLENISH = "replenish"  # money came back to the balance of an exhausted voucher
-    EXPIRE = "expire"
-    REVOKE = "revoke"
-
-
 def _voucher_refused(status: VoucherStatus | None, action: VoucherAction) -> InvalidTransition:
     assert status is not None  # vouchers are issued active, never by a move
     if status is VoucherStatus.REVOKED:
@@ -255,13 +250,6 @@ VOUCHER: StateMachine[VoucherStatus, VoucherAction] = StateMachine(
     },
     refuse=_voucher_refused,
 )
-
-
-class HoldAction(enum.StrEnum):
-    CAPTURE = "capture"
-    RELEASE = "release"
-    #: An upheld dispute gives back (part of) a capture; giving back all of it releases the hold.
-    REVERSE_CAPTURE = "reverse_capture"
 
 
 def _hold_refused(status: HoldStatus | None, action: HoldAction) -> HoldNotOpen:

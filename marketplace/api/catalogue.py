@@ -14,7 +14,8 @@ from marketplace.db import db_session
 from marketplace.extensions import limiter
 from marketplace.pagination import Page, PageQuerySchema, paginate
 from providers import admission, credit, services
-from providers.models import Objection, ParticipationStatus, Rating, Service
+from providers.enums import ParticipationStatus
+from providers.models import Objection, Rating, Service
 from providers.presenters import credit_view
 from providers.schemas import (
     Extended,

@@ -13,7 +13,7 @@ from marketplace.api.endpoint import api_user, endpoint
 from marketplace.api.vouchers import ENTERPRISE, READERS, REVIEWERS, TAGS, WithExtras
 from marketplace.db import db_session
 from marketplace.pagination import Page, paginate
-from vouchers import services
+from vouchers import enterprises
 from vouchers.enums import VerificationStatus
 from vouchers.models import BlacklistEvent, Enterprise, EnterpriseVerificationEvent
 from vouchers.schemas import (
@@ -85,7 +85,7 @@ def list_enterprises(query: dict[str, Any]) -> Page:
     summary="One enterprise with its verification and blacklist history",
 )
 def get_enterprise(enterprise_id: int) -> WithExtras:
-    return _enterprise_detail(services.get_enterprise(db_session(), enterprise_id))
+    return _enterprise_detail(enterprises.get_enterprise(db_session(), enterprise_id))
 
 
 @endpoint(
@@ -101,7 +101,7 @@ def get_enterprise(enterprise_id: int) -> WithExtras:
 )
 def decide_verification(enterprise_id: int, body: dict[str, Any]) -> Enterprise:
     decision = VerificationStatus(body["decision"])
-    return services.decide_verification(
+    return enterprises.decide_verification(
         db_session(), enterprise_id, decision, note=body["note"], actor_id=api_user().id
     )
 
@@ -118,7 +118,7 @@ def decide_verification(enterprise_id: int, body: dict[str, Any]) -> Enterprise:
     summary="Put an enterprise on the dishonesty list (reason, source, date)",
 )
 def blacklist(enterprise_id: int, body: dict[str, Any]) -> Enterprise:
-    return services.blacklist_enterprise(
+    return enterprises.blacklist_enterprise(
         db_session(),
         enterprise_id,
         reason=body["reason"],
@@ -140,7 +140,7 @@ def blacklist(enterprise_id: int, body: dict[str, Any]) -> Enterprise:
     summary="Take an enterprise off the dishonesty list (with a reason)",
 )
 def unblacklist(enterprise_id: int, body: dict[str, Any]) -> Enterprise:
-    return services.remove_from_blacklist(
+    return enterprises.remove_from_blacklist(
         db_session(),
         enterprise_id,
         reason=body["reason"],
@@ -160,7 +160,7 @@ def unblacklist(enterprise_id: int, body: dict[str, Any]) -> Enterprise:
 )
 def my_enterprise() -> WithExtras:
     user = api_user()
-    return _enterprise_detail(services.get_enterprise(db_session(), user.enterprise_id))
+    return _enterprise_detail(enterprises.get_enterprise(db_session(), user.enterprise_id))
 
 
 @endpoint(
@@ -176,10 +176,10 @@ def my_enterprise() -> WithExtras:
 )
 def update_my_enterprise(body: dict[str, Any]) -> Enterprise:
     user = api_user()
-    return services.update_profile(
+    return enterprises.update_profile(
         db_session(),
         user.enterprise_id,
-        services.ProfileInput(
+        enterprises.ProfileInput(
             contact_name=body["contact_name"],
             contact_phone=body["contact_phone"],
             contact_email=body["contact_email"],

@@ -32,11 +32,12 @@ from marketplace.config import current_settings
 from marketplace.db import db_session
 from marketplace.enums import Role
 from marketplace.errors import NotFound
-from marketplace.orders import services
+from marketplace.orders import copayment, delivery, services
 from marketplace.orders.access import capacity_of, get_order, visible
+from marketplace.orders.errors import IllegalTransition
 from marketplace.orders.files import OrderFileStorage, Upload
 from marketplace.orders.models import Order
-from marketplace.orders.rules import IllegalTransition, allowed_actions
+from marketplace.orders.rules import allowed_actions
 from marketplace.orders.schemas import (
     AcceptIn,
     DeliverIn,
@@ -55,7 +56,8 @@ from marketplace.orders.schemas import (
 )
 from marketplace.pagination import Page, paginate
 from marketplace.payments import services as payments
-from marketplace.payments.models import GatewayKind, Payment, PaymentStatus, remittance_code
+from marketplace.payments.enums import GatewayKind, PaymentStatus
+from marketplace.payments.models import Payment, remittance_code
 from marketplace.problems import ApiProblem, problem
 
 TAGS = ["orders"]
@@ -223,7 +225,7 @@ def get_order_payment(order_id: int) -> dict[str, Any]:
     session = db_session()
     user = api_user()
     order = get_order(session, order_id, user)
-    payment = services.payment_of(session, order)
+    payment = copayment.payment_of(session, order)
     if payment is None:
         raise NotFound("该订单尚无付款 / the order has no payment yet")
     payer = user.role is Role.ENTERPRISE
@@ -321,12 +323,12 @@ def accept_order(order_id: int, body: dict[str, Any]) -> dict[str, Any]:
 )
 def deliver_order(order_id: int, body: dict[str, Any]) -> dict[str, Any]:
     invoice = body["invoice"]
-    order = services.deliver(
+    order = delivery.deliver(
         db_session(),
         order_files(),
         order_id,
         api_user(),
-        invoice=services.InvoiceInput(
+        invoice=delivery.InvoiceInput(
             code=invoice["code"],
             number=invoice["number"],
             issued_on=invoice["issued_on"],
@@ -377,7 +379,7 @@ def get_report(order_id: int) -> dict[str, Any]:
     description="Send If-Match with the version you read to make sure nothing changed.",
 )
 def confirm_order(order_id: int) -> dict[str, Any]:
-    order = services.confirm(
+    order = delivery.confirm(
         db_session(), order_id, api_user(), expected_version=expected_version()
     )
     return _detail(order)
@@ -438,7 +440,7 @@ def rate_order(order_id: int, body: dict[str, Any]) -> Any:
     summary="Finance: refund what the order owes the SME (bank transfers: with its reference)",
 )
 def refund_order(order_id: int, body: dict[str, Any]) -> Any:
-    return services.record_refund(
+    return copayment.record_refund(
         db_session(),
         order_id,
         api_user(),

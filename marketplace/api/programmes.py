@@ -14,7 +14,7 @@ from marketplace.api.vouchers import PROGRAMME_MANAGERS, READERS, REVIEWERS, TAG
 from marketplace.db import db_session
 from marketplace.errors import NotFound
 from marketplace.pagination import Page, PageQuerySchema, paginate
-from vouchers import issuance, services
+from vouchers import common, issuance, programmes
 from vouchers.models import IssuanceBatch, Programme
 from vouchers.schemas import (
     BatchOut,
@@ -28,9 +28,9 @@ from vouchers.schemas import (
 )
 
 
-def _programme_input(body: dict[str, Any]) -> services.ProgrammeInput:
-    return services.ProgrammeInput(
-        **{name: body[name] for name in services.ProgrammeInput.__dataclass_fields__}
+def _programme_input(body: dict[str, Any]) -> programmes.ProgrammeInput:
+    return programmes.ProgrammeInput(
+        **{name: body[name] for name in programmes.ProgrammeInput.__dataclass_fields__}
     )
 
 
@@ -71,7 +71,7 @@ def list_programmes(query: dict[str, Any]) -> Page:
     summary="One programme with its rules",
 )
 def get_programme(programme_id: int) -> Programme:
-    return services.get_programme(db_session(), programme_id)
+    return programmes.get_programme(db_session(), programme_id)
 
 
 @endpoint(
@@ -87,7 +87,7 @@ def get_programme(programme_id: int) -> Programme:
     summary="Create a programme and grant its budget",
 )
 def create_programme(body: dict[str, Any]) -> Programme:
-    return services.create_programme(db_session(), _programme_input(body), actor_id=api_user().id)
+    return programmes.create_programme(db_session(), _programme_input(body), actor_id=api_user().id)
 
 
 @endpoint(
@@ -103,7 +103,7 @@ def create_programme(body: dict[str, Any]) -> Programme:
 )
 def update_programme(programme_id: int, body: dict[str, Any]) -> Programme:
     version = body.pop("version")
-    return services.update_programme(
+    return programmes.update_programme(
         db_session(),
         programme_id,
         _programme_input(body),
@@ -122,8 +122,8 @@ def update_programme(programme_id: int, body: dict[str, Any]) -> Programme:
     tags=TAGS,
     summary="Budget overview of every programme, with the low-budget alert",
 )
-def list_budgets() -> list[services.Budget]:
-    return services.budgets(db_session())
+def list_budgets() -> list[programmes.Budget]:
+    return programmes.budgets(db_session())
 
 
 @endpoint(
@@ -135,8 +135,8 @@ def list_budgets() -> list[services.Budget]:
     tags=TAGS,
     summary="One programme's budget: available, committed, spent, paid out",
 )
-def get_budget(programme_id: int) -> services.Budget:
-    found = services.budgets(db_session(), [programme_id])
+def get_budget(programme_id: int) -> programmes.Budget:
+    found = programmes.budgets(db_session(), [programme_id])
     if not found:
         raise NotFound("没有该券种 / no such programme")
     return found[0]
@@ -191,7 +191,7 @@ def bulk_issue(programme_id: int, body: dict[str, Any]) -> tuple[dict[str, Any],
 )
 def list_bulk_issuances(programme_id: int, query: dict[str, Any]) -> Page:
     session = db_session()
-    programme = services.get_programme(session, programme_id)
+    programme = programmes.get_programme(session, programme_id)
     return paginate(
         session,
         sa.select(IssuanceBatch).where(IssuanceBatch.programme_id == programme.id),
@@ -213,7 +213,7 @@ def list_bulk_issuances(programme_id: int, query: dict[str, Any]) -> Page:
     summary="The per-row report of one bulk issuance",
 )
 def get_batch(batch_id: int) -> dict[str, Any]:
-    batch = services.fetch(db_session(), IssuanceBatch, batch_id)
+    batch = common.fetch(db_session(), IssuanceBatch, batch_id)
     if batch is None:
         raise NotFound("没有该批次 / no such batch")
     return _batch_out(batch, False)

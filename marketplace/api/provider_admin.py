@@ -13,7 +13,8 @@ from marketplace.api.provider_common import ADMINS, REVIEWERS, document_content,
 from marketplace.db import db_session
 from marketplace.pagination import Page, paginate
 from providers import admission, credit, documents, related, services
-from providers.models import AssessorKind, Objection, ParticipationStatus, Provider
+from providers.enums import AssessorKind, ParticipationStatus
+from providers.models import Objection, Provider
 from providers.presenters import commitment_view, credit_view
 from providers.schemas import (
     AssessmentIn,

@@ -22,7 +22,8 @@ from marketplace.api.provider_common import (
 from marketplace.db import db_session
 from marketplace.problems import ApiProblem
 from providers import bank_changes, credit, documents, evidence, related, services
-from providers.models import QualificationChange, QualificationKind
+from providers.enums import QualificationKind
+from providers.models import QualificationChange
 from providers.presenters import commitment_view, credit_view, programme_choices
 from providers.schemas import (
     BankChangeOut,

@@ -23,7 +23,7 @@ from marketplace.enums import ADMIN_ROLES, Role
 from marketplace.errors import NotFound
 from marketplace.pagination import Page, paginate
 from marketplace.settlement.ledger_checks import verify_books
-from vouchers import applications, expiry, services, tokens
+from vouchers import applications, common, expiry, tokens
 from vouchers.models import Application, Hold, RecoveryFlag, Voucher
 from vouchers.schemas import (
     ApplicationDetailOut,
@@ -42,6 +42,7 @@ from vouchers.schemas import (
     VoucherTokenIn,
     WalletOut,
 )
+from vouchers.wallet import wallet_of
 
 ENTERPRISE = frozenset({Role.ENTERPRISE})
 READERS = ADMIN_ROLES
@@ -243,7 +244,7 @@ def reject(application_id: int, body: dict[str, Any]) -> Application:
     summary="Your wallet: this year's cap, used, held and remaining, and every voucher",
 )
 def wallet() -> dict[str, Any]:
-    found = services.wallet(db_session(), api_user().enterprise_id)
+    found = wallet_of(db_session(), api_user().enterprise_id)
     return {
         "year": found.year,
         "cap_fen": found.shared.cap_fen,
@@ -302,7 +303,7 @@ def list_vouchers(query: dict[str, Any]) -> Page:
 
 
 def _voucher_for(voucher_id: int, user: User) -> Voucher:
-    voucher = services.fetch(db_session(), Voucher, voucher_id)
+    voucher = common.fetch(db_session(), Voucher, voucher_id)
     own = _enterprise_id(user)
     if voucher is None or (own is not None and voucher.enterprise_id != own):
         raise NotFound("没有该电子券 / no such voucher")

@@ -18,7 +18,7 @@ from marketplace.credit_code import region_name
 from providers.models import Provider
 from vouchers.enums import HoldStatus, VoucherStatus
 from vouchers.models import Enterprise, Hold, Programme, Voucher
-from vouchers.services import Budget, budgets
+from vouchers.programmes import Budget, budgets
 
 #: Vouchers are dated in China time (UTC+8) for publication, as the programmes are.
 CHINA = timedelta(hours=8)

@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 from marketplace.auth.models import User
 from marketplace.enums import ADMIN_ROLES, Role
 from marketplace.errors import PermissionDenied
+from marketplace.orders.enums import Actor
 from marketplace.orders.errors import OrderNotFound
 from marketplace.orders.models import Order
-from marketplace.orders.rules import Actor
 from marketplace.schemas import MAX_ID
 
 _ADMIN_ACTORS = {Role.REVIEWER: Actor.REVIEWER, Role.FINANCE: Actor.FINANCE}

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from marketplace.commands import each_in_its_own_transaction
 from marketplace.db import db_session, utcnow
 from marketplace.money import format_fen
-from marketplace.orders import services
+from marketplace.orders import delivery
 from vouchers.rules import local_date
 
 orders_cli = AppGroup("orders", help="Orders: automatic confirmation.")
@@ -29,15 +29,15 @@ def auto_confirm(today: datetime | None) -> None:
     captured for the provider, or lapses after the voucher's claim deadline). One transaction
     per order; safe to re-run: an order confirmed, disputed or cancelled meanwhile fails alone
     (reported; exit status 1), so nothing happens twice."""
-    now = services.china_noon(today.date()) if today is not None else utcnow()
+    now = delivery.china_noon(today.date()) if today is not None else utcnow()
     day: date = local_date(now)
-    due = services.due_for_auto_confirm(db_session(), day)
+    due = delivery.due_for_auto_confirm(db_session(), day)
 
     def confirm(session: Session, order_id: int) -> int:
         # Disputed or confirmed by its SME since the list was read: that order fails and the
         # rest go on. (After the voucher's claim deadline the order is confirmed with its
         # voucher part lapsed, not refused.)
-        order = services.auto_confirm(session, order_id, now=now)
+        order = delivery.auto_confirm(session, order_id, now=now)
         session.refresh(order, ["events"])
         return order.voucher_lapsed_fen
 

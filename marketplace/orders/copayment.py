@@ -32,9 +32,9 @@ from marketplace.orders.core import (
     record_transition,
     refund_in_flight_fen,
 )
-from marketplace.orders.errors import NoRefundDue
+from marketplace.orders.enums import Actor, OrderAction, OrderStatus
+from marketplace.orders.errors import ActorNotAllowed, NoRefundDue
 from marketplace.orders.models import Order
-from marketplace.orders.rules import Actor, ActorNotAllowed, OrderAction, OrderStatus
 from marketplace.payments import services as payments
 from marketplace.payments.listeners import PaymentChange, PaymentChangeKind, on_payment_status
 from marketplace.payments.models import Payment, PaymentRefund

@@ -19,16 +19,12 @@ from marketplace.db import utcnow
 from marketplace.errors import PreconditionFailed, ValidationFailed
 from marketplace.orders import notices
 from marketplace.orders.access import lock_order
+from marketplace.orders.enums import Actor, OrderAction, OrderStatus
 from marketplace.orders.models import Order, OrderEvent
-from marketplace.orders.rules import ORDER, Actor, OrderAction, OrderStatus, check_actor
+from marketplace.orders.rules import ORDER, check_actor
 from marketplace.payments import services as payments
-from marketplace.payments.models import (
-    GatewayKind,
-    Payment,
-    PaymentRefund,
-    PaymentStatus,
-    RefundStatus,
-)
+from marketplace.payments.enums import GatewayKind, PaymentStatus, RefundStatus
+from marketplace.payments.models import Payment, PaymentRefund
 from vouchers import holds
 from vouchers.enums import HoldStatus
 from vouchers.errors import HoldNotOpen
@@ -45,7 +41,6 @@ __all__ = [
     "check_version",
     "clean_text",
     "lapse_detail",
-    "lock_order",
     "lock_with_payment",
     "owe_refund",
     "payment_reference",

@@ -26,6 +26,7 @@ from marketplace.orders.core import (
     record_transition,
     tell_lapse,
 )
+from marketplace.orders.enums import Actor, OrderAction, OrderStatus
 from marketplace.orders.errors import (
     InvoiceMismatch,
     InvoiceReused,
@@ -33,9 +34,9 @@ from marketplace.orders.errors import (
     ReportRequired,
 )
 from marketplace.orders.models import Invoice, Order
-from marketplace.orders.rules import Actor, OrderAction, OrderStatus, transition
+from marketplace.orders.rules import transition
 from providers.credit import record_credit_event
-from providers.models import CreditEventKind
+from providers.enums import CreditEventKind
 from vouchers.rules import CHINA_TZ, local_date
 
 #: Days the SME has after delivery to confirm or dispute; afterwards the order confirms itself.

@@ -24,7 +24,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -36,22 +35,7 @@ from marketplace.db import utcnow
 from marketplace.errors import PermissionDenied
 from marketplace.orders import files, notices
 from marketplace.orders.access import actor_of, get_order, lock_order
-from marketplace.orders.errors import (
-    DisputeClosed,
-    DisputeExists,
-    DisputeNotFound,
-    DisputeWindowClosed,
-)
-from marketplace.orders.models import (
-    Dispute,
-    DisputeDocument,
-    DisputeMessage,
-    DisputeStatus,
-    Order,
-)
-from marketplace.orders.remedies import partial_remedy
-from marketplace.orders.rules import Actor, OrderAction, transition
-from marketplace.orders.services import (
+from marketplace.orders.core import (
     capture_voucher_part,
     check_version,
     clean_text,
@@ -63,8 +47,18 @@ from marketplace.orders.services import (
     release_voucher_part,
     tell_lapse,
 )
+from marketplace.orders.enums import Actor, DisputeStatus, OrderAction, Outcome
+from marketplace.orders.errors import (
+    DisputeClosed,
+    DisputeExists,
+    DisputeNotFound,
+    DisputeWindowClosed,
+)
+from marketplace.orders.models import Dispute, DisputeDocument, DisputeMessage, Order
+from marketplace.orders.remedies import partial_remedy
+from marketplace.orders.rules import DISPUTE, transition
 from providers.credit import record_credit_event
-from providers.models import CreditEventKind
+from providers.enums import CreditEventKind
 from vouchers.enums import HoldStatus
 from vouchers.holds import reverse_capture
 from vouchers.models import Hold
@@ -74,28 +68,6 @@ A = OrderAction
 #: Who takes part in a mediation.
 PARTICIPANTS = frozenset({Actor.ENTERPRISE, Actor.PROVIDER, Actor.REVIEWER})
 MAX_MESSAGE = 5000
-
-
-class Outcome(StrEnum):
-    DISMISS = "dismiss"
-    UPHOLD_PARTIAL = "uphold_partial"
-    UPHOLD_FULL = "uphold_full"
-
-    @property
-    def action(self) -> OrderAction:
-        return {
-            Outcome.DISMISS: A.DISMISS_DISPUTE,
-            Outcome.UPHOLD_PARTIAL: A.UPHOLD_PARTIAL,
-            Outcome.UPHOLD_FULL: A.UPHOLD_FULL,
-        }[self]
-
-    @property
-    def status(self) -> DisputeStatus:
-        return {
-            Outcome.DISMISS: DisputeStatus.DISMISSED,
-            Outcome.UPHOLD_PARTIAL: DisputeStatus.UPHELD_PARTIAL,
-            Outcome.UPHOLD_FULL: DisputeStatus.UPHELD_FULL,
-        }[self]
 
 
 def dispute_of(session: Session, order: Order, *, lock: bool = False) -> Dispute:
@@ -269,9 +241,10 @@ def decide(
     order, payment = lock_with_payment(session, order_id)
     actor = actor_of(user, order)
     check_version(order, expected_version)
-    transition(order.status, outcome.action, actor)
+    transition(order.status, outcome.order_action, actor)
     text = clean_text(note, "note", required=True, limit=MAX_MESSAGE)
     dispute = dispute_of(session, order, lock=True)
+    DISPUTE.next(dispute.status, outcome)  # refuse before any money moves
     hold = session.get(Hold, order.hold_id) if order.hold_id is not None else None
     key = f"{payment_reference(order.id)}:dispute"
     refund = restored = lapsed = 0
@@ -327,7 +300,7 @@ def decide(
         )
     if outcome is not Outcome.UPHOLD_FULL and order.confirmed_at is None:
         order.confirmed_at = now
-    dispute.status = outcome.status
+    DISPUTE.move(dispute, outcome)
     dispute.mediator_id = user.id
     dispute.decided_at = now
     dispute.decision_note = text
@@ -346,7 +319,7 @@ def decide(
     record_transition(
         session,
         order,
-        outcome.action,
+        outcome.order_action,
         actor,
         user.id,
         note=text,

@@ -1,4 +1,4 @@
-"""Named errors of the order domain (the state machine's own two live in :mod:`.rules`).
+"""Named errors of the order domain.
 
 Rules that depend on the order's state or on other records answer 409 (``Conflict``), so a
 request that is well-formed by the API's schema is refused with 422 only for its fields.
@@ -6,7 +6,7 @@ request that is well-formed by the API's schema is refused with 422 only for its
 
 from __future__ import annotations
 
-from marketplace.errors import Conflict, DomainError, NotFound
+from marketplace.errors import Conflict, DomainError, NotFound, PermissionDenied
 
 
 class OrderNotFound(NotFound):
@@ -76,3 +76,13 @@ class RatingNotAllowed(Conflict):
 class NoRefundDue(Conflict):
     code = "no_refund_due"
     title = "Nothing is owed back on this order"
+
+
+class IllegalTransition(Conflict):
+    code = "illegal_transition"
+    title = "This step is not possible in the order's current state"
+
+
+class ActorNotAllowed(PermissionDenied):
+    code = "actor_not_allowed"
+    title = "This party may not take this step"

@@ -20,8 +20,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.db import Base, BigInt, IdMixin, TimestampMixin, enum_column, money_column, utcnow
-from marketplace.enums import LabelledEnum, ServiceCategory
-from marketplace.orders.rules import Actor, OrderAction, OrderStatus
+from marketplace.enums import ServiceCategory
+from marketplace.orders.enums import Actor, DisputeStatus, OrderAction, OrderStatus
 from providers.models import Provider, Service
 from vouchers.models import Enterprise, Hold, Voucher
 
@@ -227,13 +227,6 @@ class Invoice(IdMixin, Base):
         sa.UniqueConstraint("code", "number"),
         sa.CheckConstraint("amount_fen > 0", name="amount_positive"),
     )
-
-
-class DisputeStatus(LabelledEnum):
-    OPEN = "open", "调解中", "Under mediation"
-    DISMISSED = "dismissed", "争议不成立", "Dismissed"
-    UPHELD_PARTIAL = "upheld_partial", "部分支持", "Partly upheld"
-    UPHELD_FULL = "upheld_full", "全部支持", "Fully upheld"
 
 
 class Dispute(IdMixin, TimestampMixin, Base):

@@ -17,60 +17,9 @@ co-payment (the services do that; this module only says whether the move is lega
 
 from __future__ import annotations
 
-from enum import StrEnum
-
-from marketplace.enums import LabelledEnum
-from marketplace.errors import Conflict, PermissionDenied
+from marketplace.orders.enums import Actor, DisputeStatus, OrderAction, OrderStatus, Outcome
+from marketplace.orders.errors import ActorNotAllowed, DisputeClosed, IllegalTransition
 from marketplace.statemachine import StateMachine
-
-
-class OrderStatus(LabelledEnum):
-    REQUESTED = "requested", "已提交需求", "Requested"
-    QUOTED = "quoted", "已报价", "Quoted"
-    DECLINED = "declined", "机构已拒绝", "Declined"
-    AGREED = "agreed", "已确认协议", "Agreed"
-    PAID = "paid", "已支付自付部分", "Co-payment received"
-    DELIVERED = "delivered", "已交付", "Delivered"
-    DISPUTED = "disputed", "争议处理中", "In dispute"
-    CONFIRMED = "confirmed", "已确认验收", "Confirmed"
-    CLAIMED = "claimed", "已申请兑付", "Claimed"
-    CLAIM_APPROVED = "claim_approved", "兑付已批准", "Claim approved"
-    PAID_OUT = "paid_out", "已拨付", "Paid out"
-    SETTLED = "settled", "已结算", "Settled"
-    CANCELLED = "cancelled", "已取消", "Cancelled"
-    REFUNDED = "refunded", "已退款", "Refunded"
-
-
-class OrderAction(StrEnum):
-    QUOTE = "quote"
-    DECLINE = "decline"
-    ACCEPT = "accept"
-    PAY = "pay"
-    DELIVER = "deliver"
-    CONFIRM = "confirm"
-    AUTO_CONFIRM = "auto_confirm"
-    DISPUTE = "dispute"
-    DISMISS_DISPUTE = "dismiss_dispute"
-    UPHOLD_PARTIAL = "uphold_partial"
-    UPHOLD_FULL = "uphold_full"
-    CLAIM = "claim"
-    REJECT_CLAIM = "reject_claim"
-    APPROVE_CLAIM = "approve_claim"
-    PAY_OUT = "pay_out"
-    PAYOUT_FAILED = "payout_failed"
-    SETTLE = "settle"
-    CANCEL = "cancel"
-
-
-class Actor(StrEnum):
-    """Who acts on an order: its two parties, the administrators, or the platform itself."""
-
-    ENTERPRISE = "enterprise"
-    PROVIDER = "provider"
-    REVIEWER = "reviewer"
-    FINANCE = "finance"
-    SYSTEM = "system"  # jobs, payment webhooks, bank confirmation imports
-
 
 S, A = OrderStatus, OrderAction
 
@@ -128,16 +77,6 @@ TERMINAL = frozenset({S.DECLINED, S.CANCELLED, S.REFUNDED, S.SETTLED})
 BEFORE_DELIVERY = frozenset({S.REQUESTED, S.QUOTED, S.AGREED, S.PAID})
 
 
-class IllegalTransition(Conflict):
-    code = "illegal_transition"
-    title = "This step is not possible in the order's current state"
-
-
-class ActorNotAllowed(PermissionDenied):
-    code = "actor_not_allowed"
-    title = "This party may not take this step"
-
-
 def _illegal(status: OrderStatus | None, action: OrderAction) -> IllegalTransition:
     assert status is not None  # orders are created ``requested``, never by a move
     return IllegalTransition(
@@ -172,3 +111,25 @@ def check_actor(action: OrderAction, actor: Actor) -> None:
 def allowed_actions(status: OrderStatus, actor: Actor) -> list[OrderAction]:
     """What ``actor`` can do next (for buttons on pages and links in the API)."""
     return [a for a in ORDER.actions_from(status) if actor in ACTORS[a]]
+
+
+# --------------------------------------------------------------------------- disputes
+
+
+def _decided(status: DisputeStatus | None, outcome: Outcome) -> DisputeClosed:
+    return DisputeClosed(
+        "争议已有结果 / the dispute is already decided",
+        extra={"dispute_status": None if status is None else status.value},
+    )
+
+
+#: A dispute is open (it is created so) until the mediator decides it, once.
+DISPUTE = StateMachine(
+    "dispute",
+    {
+        (DisputeStatus.OPEN, Outcome.DISMISS): DisputeStatus.DISMISSED,
+        (DisputeStatus.OPEN, Outcome.UPHOLD_PARTIAL): DisputeStatus.UPHELD_PARTIAL,
+        (DisputeStatus.OPEN, Outcome.UPHOLD_FULL): DisputeStatus.UPHELD_FULL,
+    },
+    refuse=_decided,
+)

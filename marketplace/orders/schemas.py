@@ -12,10 +12,10 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 
 from marketplace.enums import ServiceCategory
-from marketplace.orders.disputes import MAX_MESSAGE, Outcome
-from marketplace.orders.models import DisputeStatus
-from marketplace.orders.rules import Actor, OrderAction, OrderStatus
-from marketplace.orders.services import MAX_QUANTITY, MAX_TEXT
+from marketplace.orders.core import MAX_TEXT
+from marketplace.orders.disputes import MAX_MESSAGE
+from marketplace.orders.enums import Actor, DisputeStatus, OrderAction, OrderStatus, Outcome
+from marketplace.orders.services import MAX_QUANTITY
 from marketplace.pagination import PageQuerySchema
 from marketplace.schemas import Fen, Id, StrictSchema, ZonedDateTime
 from vouchers.rules import MAX_AMOUNT_FEN

@@ -24,8 +24,9 @@ upheld dispute) is added to ``refund_due_fen``: a Stripe refund is requested at 
 transfer refund waits for finance (:func:`record_refund`); the listener lowers
 ``refund_due_fen`` as refunds succeed.
 
-This module is the one entry point: it holds request, quote, decline, accept, cancel and
-rating, and re-exports the steps kept in :mod:`.core`, :mod:`.copayment` and :mod:`.delivery`.
+This module holds request, quote, decline, accept, cancel and rating; delivery and
+confirmation are in :mod:`.delivery`, the co-payment's side in :mod:`.copayment`, and what every
+step shares in :mod:`.core`.
 """
 
 from __future__ import annotations
@@ -41,77 +42,41 @@ from marketplace.db import utcnow
 from marketplace.errors import NotFound, ValidationFailed
 from marketplace.orders import notices
 from marketplace.orders.access import actor_of, get_order, lock_order
-from marketplace.orders.copayment import mark_paid, payment_of, record_refund
+from marketplace.orders.copayment import mark_paid
 from marketplace.orders.core import (
-    MAX_TEXT,
-    capture_voucher_part,
     check_version,
     clean_text,
-    lapse_detail,
     lock_with_payment,
     owe_refund,
     payment_reference,
     record_transition,
-    refund_in_flight_fen,
     release_voucher_part,
-    tell_lapse,
 )
-from marketplace.orders.delivery import (
-    CONFIRM_WINDOW_DAYS,
-    InvoiceInput,
-    auto_confirm,
-    check_invoice,
-    china_noon,
-    confirm,
-    deliver,
-    due_for_auto_confirm,
-)
-from marketplace.orders.errors import PriceRequired, RatingNotAllowed
+from marketplace.orders.enums import Actor, OrderAction, OrderStatus
+from marketplace.orders.errors import ActorNotAllowed, PriceRequired, RatingNotAllowed
 from marketplace.orders.models import Order
-from marketplace.orders.rules import Actor, ActorNotAllowed, OrderAction, OrderStatus, transition
+from marketplace.orders.rules import transition
 from marketplace.payments import services as payments
-from marketplace.payments.models import PaymentStatus
+from marketplace.payments.enums import PaymentStatus
 from providers.catalogue import get_service
 from providers.credit import rate_service
-from providers.models import PricingMode, Rating
+from providers.enums import PricingMode
+from providers.models import Rating
 from providers.related import ensure_orderable
 from vouchers import holds
 from vouchers.models import Enterprise, Voucher
 from vouchers.rules import validate_amount
 
 __all__ = [
-    "CONFIRM_WINDOW_DAYS",
     "MAX_QUANTITY",
-    "MAX_TEXT",
     "RATEABLE",
-    "InvoiceInput",
     "accept",
-    "auto_confirm",
     "cancel",
-    "capture_voucher_part",
-    "check_invoice",
-    "check_version",
-    "china_noon",
-    "clean_text",
-    "confirm",
     "decline",
-    "deliver",
-    "due_for_auto_confirm",
-    "lapse_detail",
-    "lock_order",
-    "lock_with_payment",
-    "owe_refund",
-    "payment_of",
-    "payment_reference",
     "quote",
     "rate",
     "rating_of",
-    "record_refund",
-    "record_transition",
-    "refund_in_flight_fen",
-    "release_voucher_part",
     "request_service",
-    "tell_lapse",
 ]
 
 MAX_QUANTITY = 10_000

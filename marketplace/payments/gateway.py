@@ -18,13 +18,13 @@ from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from marketplace.config import PaymentGatewayKind, Settings, current_settings
-from marketplace.payments.errors import GatewayNotConfigured
-from marketplace.payments.models import (
+from marketplace.payments.enums import (
     GatewayKind,
     PaymentDisputeStatus,
     PaymentStatus,
     RefundStatus,
 )
+from marketplace.payments.errors import GatewayNotConfigured
 
 
 @dataclass(frozen=True)

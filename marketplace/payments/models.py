@@ -17,13 +17,18 @@ succeeded / failed) and gateway id are filled in when the gateway answers.
 from __future__ import annotations
 
 from datetime import datetime
-from enum import StrEnum
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.db import Base, BigInt, IdMixin, TimestampMixin, enum_column, money_column, utcnow
-from marketplace.enums import LabelledEnum
+from marketplace.payments.enums import (
+    GatewayKind,
+    PaymentDisputeStatus,
+    PaymentStatus,
+    RefundStatus,
+    WebhookOutcome,
+)
 
 CURRENCY = "CNY"
 
@@ -33,44 +38,9 @@ def remittance_code(payment_id: int) -> str:
     return f"VM{payment_id:08d}"
 
 
-class GatewayKind(LabelledEnum):
-    OFFLINE = "offline", "线下转账", "Bank transfer (offline)"
-    STRIPE = "stripe", "Stripe 在线支付", "Stripe (online)"
-
-
-class PaymentStatus(LabelledEnum):
-    PENDING = "pending", "待支付", "Pending"
-    PROCESSING = "processing", "处理中", "Processing"
-    SUCCEEDED = "succeeded", "已支付", "Succeeded"
-    FAILED = "failed", "支付失败", "Failed"
-    CANCELED = "canceled", "已取消", "Canceled"
-
-
-class RefundStatus(LabelledEnum):
-    PENDING = "pending", "退款处理中", "Pending"
-    SUCCEEDED = "succeeded", "已退款", "Succeeded"
-    FAILED = "failed", "退款失败", "Failed"
-
-
-class PaymentDisputeStatus(LabelledEnum):
-    """A chargeback (Stripe: a dispute) as far as money is concerned. ``open`` covers Stripe's
-    ``needs_response``/``under_review`` and the inquiry states ``warning_*``; ``closed`` an
-    inquiry closed without a chargeback (``warning_closed``, ``prevented``, ``charge_refunded``)."""
-
-    OPEN = "open", "拒付处理中", "Chargeback open"
-    WON = "won", "拒付已撤销", "Chargeback won (money kept)"
-    LOST = "lost", "拒付成立", "Chargeback lost (money returned to the payer)"
-    CLOSED = "closed", "拒付查询已结束", "Closed without chargeback"
-
-
 #: Disputes whose amount the platform cannot count as received: open ones may still take the
 #: money back, lost ones have.
 DISPUTE_WITHHOLDS = frozenset({PaymentDisputeStatus.OPEN, PaymentDisputeStatus.LOST})
-
-
-class WebhookOutcome(StrEnum):
-    APPLIED = "applied"
-    IGNORED = "ignored"
 
 
 class Payment(IdMixin, TimestampMixin, Base):

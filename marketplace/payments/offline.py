@@ -9,6 +9,7 @@ their bank reference. The demo therefore works with no network at all.
 
 from __future__ import annotations
 
+from marketplace.payments.enums import GatewayKind, PaymentStatus, RefundStatus
 from marketplace.payments.errors import GatewayError, InvalidWebhook
 from marketplace.payments.gateway import (
     GatewayDispute,
@@ -16,7 +17,7 @@ from marketplace.payments.gateway import (
     GatewayIntent,
     GatewayRefund,
 )
-from marketplace.payments.models import GatewayKind, PaymentStatus, RefundStatus, remittance_code
+from marketplace.payments.models import remittance_code
 
 
 class OfflineGateway:

@@ -48,54 +48,16 @@ earlier open state is stale and ignored.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from enum import StrEnum
 
-from marketplace.payments.models import PaymentDisputeStatus, PaymentStatus, RefundStatus
+from marketplace.payments.enums import (
+    DisputeNews,
+    PaymentDisputeStatus,
+    PaymentNews,
+    PaymentStatus,
+    RefundNews,
+    RefundStatus,
+)
 from marketplace.statemachine import StateMachine
-
-
-class PaymentNews(StrEnum):
-    """What we learn about a payment: the status its gateway reports, a finance officer's
-    record of the bank transfer (``succeeded``) or a cancellation (``canceled``)."""
-
-    PENDING = "pending"
-    PROCESSING = "processing"
-    FAILED = "failed"
-    SUCCEEDED = "succeeded"
-    CANCELED = "canceled"
-
-    @classmethod
-    def reporting(cls, status: PaymentStatus) -> PaymentNews:
-        """The news that the gateway reports the payment ``status``."""
-        return cls(status.value)
-
-
-class RefundNews(StrEnum):
-    """What the gateway reports about a refund (a refusal of the refund call is ``failed``)."""
-
-    PENDING = "pending"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-
-    @classmethod
-    def reporting(cls, status: RefundStatus) -> RefundNews:
-        """The news that the gateway reports the refund ``status``."""
-        return cls(status.value)
-
-
-class DisputeNews(StrEnum):
-    """What the gateway reports about a chargeback (its word says which open state)."""
-
-    OPEN = "open"
-    WON = "won"
-    LOST = "lost"
-    CLOSED = "closed"
-
-    @classmethod
-    def reporting(cls, status: PaymentDisputeStatus) -> DisputeNews:
-        """The news that the gateway reports the dispute ``status``."""
-        return cls(status.value)
-
 
 PAYMENT: StateMachine[PaymentStatus, PaymentNews] = StateMachine(
     "payment",

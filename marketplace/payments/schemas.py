@@ -7,7 +7,7 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 
 from marketplace.pagination import PageQuerySchema
-from marketplace.payments.models import (
+from marketplace.payments.enums import (
     GatewayKind,
     PaymentDisputeStatus,
     PaymentStatus,

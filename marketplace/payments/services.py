@@ -51,6 +51,15 @@ from marketplace.enums import Role
 from marketplace.errors import DomainError, PreconditionFailed
 from marketplace.notifications import notify
 from marketplace.payments import rules
+from marketplace.payments.enums import (
+    DisputeNews,
+    GatewayKind,
+    PaymentDisputeStatus,
+    PaymentNews,
+    PaymentStatus,
+    RefundNews,
+    RefundStatus,
+)
 from marketplace.payments.errors import (
     AmountMismatch,
     DuplicateBankReference,
@@ -76,15 +85,10 @@ from marketplace.payments.listeners import PaymentChange, PaymentChangeKind, ann
 from marketplace.payments.models import (
     CURRENCY,
     DISPUTE_WITHHOLDS,
-    GatewayKind,
     Payment,
     PaymentDispute,
-    PaymentDisputeStatus,
     PaymentRefund,
-    PaymentStatus,
-    RefundStatus,
 )
-from marketplace.payments.rules import DisputeNews, PaymentNews, RefundNews
 
 log = logging.getLogger(__name__)
 

@@ -29,6 +29,12 @@ from typing import Any
 
 import stripe
 
+from marketplace.payments.enums import (
+    GatewayKind,
+    PaymentDisputeStatus,
+    PaymentStatus,
+    RefundStatus,
+)
 from marketplace.payments.errors import (
     GatewayError,
     GatewayNotConfigured,
@@ -40,12 +46,6 @@ from marketplace.payments.gateway import (
     GatewayEvent,
     GatewayIntent,
     GatewayRefund,
-)
-from marketplace.payments.models import (
-    GatewayKind,
-    PaymentDisputeStatus,
-    PaymentStatus,
-    RefundStatus,
 )
 
 SIGNATURE_TOLERANCE_SECONDS = 300

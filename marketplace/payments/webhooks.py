@@ -37,14 +37,9 @@ from marketplace import jobs
 from marketplace.audit.services import record
 from marketplace.db import utcnow
 from marketplace.payments import services
+from marketplace.payments.enums import GatewayKind, PaymentStatus, WebhookOutcome
 from marketplace.payments.gateway import GatewayEvent, PaymentGateway, current_gateway
-from marketplace.payments.models import (
-    GatewayKind,
-    Payment,
-    PaymentStatus,
-    WebhookEvent,
-    WebhookOutcome,
-)
+from marketplace.payments.models import Payment, WebhookEvent
 
 log = logging.getLogger(__name__)
 

@@ -43,12 +43,12 @@ from sqlalchemy.orm import Session
 from marketplace.audit.services import record
 from marketplace.db import utcnow
 from marketplace.errors import NotFound, PreconditionFailed, ReasonRequired
-from marketplace.orders import services as order_services
+from marketplace.orders import core
 from marketplace.orders.access import lock_order
+from marketplace.orders.enums import Actor, OrderAction, OrderStatus
 from marketplace.orders.errors import OrderNotFound
 from marketplace.orders.models import Invoice, Order
-from marketplace.orders.rules import Actor, OrderAction, OrderStatus
-from marketplace.payments.models import PaymentStatus
+from marketplace.payments.enums import PaymentStatus
 from marketplace.payments.services import live_payment, refundable_fen
 from marketplace.settlement import notices, rules
 from marketplace.settlement.enums import ClaimAction, ClaimLineStatus
@@ -96,9 +96,7 @@ def move_order(
     """Take ``action`` on a locked ``order``: the orders module's one transition function
     (:func:`marketplace.orders.rules.transition`, version + 1, an ``OrderEvent``, an audit
     event). Raises ActorNotAllowed / IllegalTransition."""
-    order_services.record_transition(
-        session, order, action, actor, actor_id, note=note, now=now, **detail
-    )
+    core.record_transition(session, order, action, actor, actor_id, note=note, now=now, **detail)
 
 
 def _captured_fen(order: Order) -> int:

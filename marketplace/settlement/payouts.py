@@ -35,8 +35,8 @@ from marketplace.audit.services import record
 from marketplace.db import utcnow
 from marketplace.errors import NotFound, PreconditionFailed
 from marketplace.orders.access import lock_order
+from marketplace.orders.enums import Actor, OrderAction, OrderStatus
 from marketplace.orders.models import Order
-from marketplace.orders.rules import Actor, OrderAction, OrderStatus
 from marketplace.settlement import notices, rules
 from marketplace.settlement.claims import MAX_ID, move_line, move_order, refresh_claim_status
 from marketplace.settlement.enums import (

@@ -39,14 +39,6 @@ NOT_MOVES: dict[tuple[str, str], str] = {
     ),
 }
 
-#: Writes that do not go through a machine yet, per package. Empty when done.
-NOT_YET_MACHINES: frozenset[tuple[str, str]] = frozenset(
-    {
-        # orders
-        ("marketplace/orders/disputes.py", "dispute.status = outcome.status"),
-    }
-)
-
 
 @dataclass(frozen=True)
 class Write:
@@ -98,8 +90,7 @@ def all_writes() -> list[Write]:
 
 
 def test_statuses_change_only_through_their_machine():
-    known = NOT_YET_MACHINES | set(NOT_MOVES)
-    stray = [w for w in all_writes() if (w.path, w.code) not in known]
+    stray = [w for w in all_writes() if (w.path, w.code) not in NOT_MOVES]
     assert not stray, "status written outside its state machine:\n" + "\n".join(
         f"  {w.path}:{w.line}: {w.code}" for w in stray
     )
@@ -107,8 +98,8 @@ def test_statuses_change_only_through_their_machine():
 
 def test_the_list_of_exceptions_only_holds_live_writes():
     live = {(w.path, w.code) for w in all_writes()}
-    stale = (NOT_YET_MACHINES | set(NOT_MOVES)) - live
-    assert not stale, f"no longer written directly, remove from NOT_YET_MACHINES: {sorted(stale)}"
+    stale = set(NOT_MOVES) - live
+    assert not stale, f"no longer written, remove from NOT_MOVES: {sorted(stale)}"
 
 
 @pytest.mark.parametrize(

@@ -11,11 +11,13 @@ from marketplace.auth.models import ApiToken, User
 from marketplace.db import utcnow
 from marketplace.enums import InstitutionType, Role, SizeClass
 from marketplace.errors import DuplicateRegistration, InvalidCredentials, NotFound, ValidationFailed
-from providers.models import Provider, ProviderStatus
+from providers.enums import ProviderStatus
+from providers.models import Provider
 from providers.services import register_provider
 from tests.support.fixtures import unique_credit_code, unique_email
 from vouchers.enterprises import register_enterprise
-from vouchers.models import Enterprise, VerificationStatus
+from vouchers.enums import VerificationStatus
+from vouchers.models import Enterprise
 
 
 def _input(**overrides):

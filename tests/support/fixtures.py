@@ -21,8 +21,10 @@ from marketplace.auth.passwords import hash_password, use_fast_hashing_for_tests
 from marketplace.auth.services import create_api_token
 from marketplace.credit_code import CHARSET, make_credit_code
 from marketplace.enums import InstitutionType, Role, ServiceCategory, SizeClass
-from providers.models import Provider, ProviderStatus
-from vouchers.models import Enterprise, FundingBody, Programme, ProgrammeKind, VerificationStatus
+from providers.enums import ProviderStatus
+from providers.models import Provider
+from vouchers.enums import FundingBody, ProgrammeKind, VerificationStatus
+from vouchers.models import Enterprise, Programme
 
 PASSWORD = "correct-horse-battery"
 _serial = itertools.count(1)

@@ -28,12 +28,13 @@ from sqlalchemy.orm import Session
 
 from marketplace.auth.models import User
 from marketplace.enums import Role
-from marketplace.orders import disputes, services
+from marketplace.orders import copayment, delivery, disputes, services
+from marketplace.orders.enums import OrderStatus, Outcome
 from marketplace.orders.files import OrderFileStorage, Upload
 from marketplace.orders.models import Order
-from marketplace.orders.rules import OrderStatus
 from marketplace.payments import services as payments
-from providers.models import ParticipationStatus, ProgrammeParticipation, Provider, Service
+from providers.enums import ParticipationStatus
+from providers.models import ProgrammeParticipation, Provider, Service
 from tests.support.provider_fixtures import PDF
 from tests.support.voucher_fixtures import VOUCHER_NOW, VOUCHER_YEAR
 from vouchers.enums import ProgrammeKind
@@ -63,7 +64,7 @@ def invoice_number() -> str:
     return f"{next(_numbers) % 100_000_000:08d}"
 
 
-def invoice_for(order: Order, *, today: Any = None, **overrides: Any) -> services.InvoiceInput:
+def invoice_for(order: Order, *, today: Any = None, **overrides: Any) -> delivery.InvoiceInput:
     """Invoice details that match ``order``; override any field to break one rule."""
     assert order.price_fen is not None
     values: dict[str, Any] = {
@@ -75,7 +76,7 @@ def invoice_for(order: Order, *, today: Any = None, **overrides: Any) -> service
         "seller_taxpayer_id": order.provider.credit_code,
     }
     values.update(overrides)
-    return services.InvoiceInput(**values)
+    return delivery.InvoiceInput(**values)
 
 
 def report(data: bytes = PDF, filename: str = "report.pdf") -> Upload:
@@ -181,7 +182,7 @@ class OrderWorld:
             return self._pay(order, now=now)
 
     def _pay(self, order: Order, *, now: datetime) -> Order:
-        payment = services.payment_of(self.session, order)
+        payment = copayment.payment_of(self.session, order)
         assert payment is not None
         payments.record_offline_payment(
             self.session,
@@ -199,7 +200,7 @@ class OrderWorld:
             return self._deliver(order, now=now, **invoice)
 
     def _deliver(self, order: Order, *, now: datetime, **invoice: Any) -> Order:
-        return services.deliver(
+        return delivery.deliver(
             self.session,
             self.storage,
             order.id,
@@ -272,7 +273,7 @@ class OrderWorld:
         if status is S.DELIVERED:
             return order
         if status is S.CONFIRMED:
-            return services.confirm(self.session, order.id, sme, now=now + timedelta(days=2))
+            return delivery.confirm(self.session, order.id, sme, now=now + timedelta(days=2))
         disputes.open_dispute(
             self.session, order.id, sme, reason="报告数据不完整。", now=now + timedelta(days=2)
         )
@@ -282,7 +283,7 @@ class OrderWorld:
             self.session,
             order.id,
             self.staff(Role.REVIEWER),
-            outcome=disputes.Outcome.UPHOLD_FULL,
+            outcome=Outcome.UPHOLD_FULL,
             note="报告缺失关键数据，全额退还。",
             now=now + timedelta(days=3),
         )

@@ -28,8 +28,9 @@ from werkzeug.test import TestResponse
 
 from marketplace.auth.models import User
 from marketplace.enums import Role
+from marketplace.payments.enums import GatewayKind, PaymentStatus
 from marketplace.payments.listeners import PaymentChange, on_payment_status, remove_listener
-from marketplace.payments.models import GatewayKind, Payment, PaymentStatus
+from marketplace.payments.models import Payment
 from tests.support.stripe_server import LocalStripe
 
 IN_CI = os.environ.get("CI", "").lower() == "true"

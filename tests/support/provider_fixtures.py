@@ -20,17 +20,16 @@ from marketplace.enums import InstitutionType, Role, ServiceCategory
 from providers import admission, documents, services
 from providers.catalogue import build_search_text
 from providers.documents import DocumentStorage
-from providers.models import (
+from providers.enums import (
     AccreditationLevel,
     DocumentKind,
-    InstrumentListing,
     PricingMode,
-    Provider,
     ProviderStatus,
     QualificationKind,
-    Service,
 )
-from vouchers.models import Programme, ProgrammeKind
+from providers.models import InstrumentListing, Provider, Service
+from vouchers.enums import ProgrammeKind
+from vouchers.models import Programme
 
 TODAY = date(2026, 6, 1)
 

@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 from marketplace.auth.models import User
 from marketplace.db import utcnow
 from marketplace.enums import Role
+from marketplace.orders.enums import OrderStatus
 from marketplace.orders.models import Order
-from marketplace.orders.rules import OrderStatus
 from marketplace.settlement import claims, payout_files, payouts
 from marketplace.settlement.enums import ClaimAction
 from marketplace.settlement.models import Claim, PayoutBatch

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from marketplace.enums import ServiceCategory
-from vouchers import applications, holds, services
+from vouchers import applications, holds, programmes
 from vouchers.applications import ApplicationInput
 from vouchers.models import Application, Enterprise, Hold, Programme, Voucher
 
@@ -50,7 +50,7 @@ def funded_programme(
         overrides.setdefault("claim_deadline", date(year + 1, 3, 31))
         overrides.setdefault("total_budget_fen", 100_000_000)
         programme = create_programme(**overrides)
-        services.ensure_funded(session, programme)
+        programmes.ensure_funded(session, programme)
         session.flush()
         return programme
 

@@ -9,7 +9,8 @@ from marketplace.web.auth.views import safe_next
 from marketplace.web.permissions import gate_admin
 from providers.models import Provider
 from tests.support.fixtures import AuthActions, unique_credit_code, unique_email
-from vouchers.models import Enterprise, VerificationStatus
+from vouchers.enums import VerificationStatus
+from vouchers.models import Enterprise
 
 
 def _registration(**overrides):

@@ -15,11 +15,11 @@ import sqlalchemy as sa
 from marketplace.db import utcnow
 from marketplace.enums import Role
 from marketplace.parsing import NO_SUCH_VERSION, ascii_int, form_version
-from marketplace.payments.models import PaymentStatus
+from marketplace.payments.enums import PaymentStatus
 from marketplace.settlement import payout_files
 from marketplace.settlement.enums import ClaimAction, ClaimLineStatus, PayoutBatchStatus
 from marketplace.settlement.errors import ConfirmationInvalid
-from providers.models import ProviderStatus
+from providers.enums import ProviderStatus
 from tests.support.settlement_fixtures import set_bank_account
 from tests.web.vouchers.test_admin_pages import _programme_form
 from vouchers.models import Enterprise, Programme

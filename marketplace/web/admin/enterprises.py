@@ -16,7 +16,7 @@ from marketplace.i18n import _
 from marketplace.web.admin.views import bp
 from marketplace.web.admin.voucher_forms import BlacklistForm, UnblacklistForm, VerificationForm
 from marketplace.web.permissions import roles_required
-from vouchers import services
+from vouchers import enterprises
 from vouchers.enums import VerificationStatus
 from vouchers.models import (
     Application,
@@ -106,19 +106,19 @@ def _refused(exc: DomainError, form: object) -> None:
 
 @bp.get("/enterprises/<int:enterprise_id>")
 def enterprise_detail(enterprise_id: int) -> ResponseReturnValue:
-    return _page(services.get_enterprise(db_session(), enterprise_id))
+    return _page(enterprises.get_enterprise(db_session(), enterprise_id))
 
 
 @bp.post("/enterprises/<int:enterprise_id>/verification")
 @roles_required(*REVIEWERS)
 def enterprise_verify(enterprise_id: int) -> ResponseReturnValue:
     session = db_session()
-    enterprise = services.get_enterprise(session, enterprise_id)
+    enterprise = enterprises.get_enterprise(session, enterprise_id)
     form = VerificationForm()
     if not form.validate_on_submit():
         return _page(enterprise, verification_form=form), 400
     try:
-        services.decide_verification(
+        enterprises.decide_verification(
             session,
             enterprise.id,
             VerificationStatus(form.decision.data),
@@ -136,12 +136,12 @@ def enterprise_verify(enterprise_id: int) -> ResponseReturnValue:
 @roles_required(*REVIEWERS)
 def enterprise_blacklist(enterprise_id: int) -> ResponseReturnValue:
     session = db_session()
-    enterprise = services.get_enterprise(session, enterprise_id)
+    enterprise = enterprises.get_enterprise(session, enterprise_id)
     form = BlacklistForm()
     if not form.validate_on_submit():
         return _page(enterprise, blacklist_form=form), 400
     try:
-        services.blacklist_enterprise(
+        enterprises.blacklist_enterprise(
             session,
             enterprise.id,
             reason=form.reason.data or "",
@@ -160,12 +160,12 @@ def enterprise_blacklist(enterprise_id: int) -> ResponseReturnValue:
 @roles_required(*REVIEWERS)
 def enterprise_unblacklist(enterprise_id: int) -> ResponseReturnValue:
     session = db_session()
-    enterprise = services.get_enterprise(session, enterprise_id)
+    enterprise = enterprises.get_enterprise(session, enterprise_id)
     form = UnblacklistForm()
     if not form.validate_on_submit():
         return _page(enterprise, unblacklist_form=form), 400
     try:
-        services.remove_from_blacklist(
+        enterprises.remove_from_blacklist(
             session,
             enterprise.id,
             reason=form.reason.data or "",

@@ -25,15 +25,8 @@ from marketplace.i18n import _, _l
 from marketplace.money import MoneyFormatError, parse_yuan
 from marketplace.parsing import form_version
 from marketplace.payments import services
-from marketplace.payments.models import (
-    GatewayKind,
-    Payment,
-    PaymentDispute,
-    PaymentRefund,
-    PaymentStatus,
-    RefundStatus,
-    WebhookEvent,
-)
+from marketplace.payments.enums import GatewayKind, PaymentStatus, RefundStatus
+from marketplace.payments.models import Payment, PaymentDispute, PaymentRefund, WebhookEvent
 from marketplace.web.admin.views import bp
 from marketplace.web.permissions import roles_required
 

@@ -33,19 +33,21 @@ from marketplace.web.provider.forms import ReasonForm, SafeForm
 from marketplace.web.provider.views import send_document
 from providers import admission, bank_changes, credit, documents, evidence, related, services
 from providers.documents import DocumentStorage
-from providers.models import (
+from providers.enums import (
     AssessorKind,
-    BankAccountChange,
     BankChangeStatus,
-    Objection,
     ObjectionStatus,
     ParticipationStatus,
+    ProviderStatus,
+    ReviewStatus,
+)
+from providers.models import (
+    BankAccountChange,
+    Objection,
     Provider,
     ProviderDocument,
-    ProviderStatus,
     QualificationChange,
     RelatedPartyWithdrawal,
-    ReviewStatus,
 )
 from providers.presenters import commitment_view, provider_file
 

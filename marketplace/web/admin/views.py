@@ -13,8 +13,10 @@ from marketplace.audit.models import AuditEvent
 from marketplace.auth.models import User
 from marketplace.db import db_session
 from marketplace.web.permissions import gate_admin
-from providers.models import Provider, ProviderStatus
-from vouchers.models import Enterprise, VerificationStatus
+from providers.enums import ProviderStatus
+from providers.models import Provider
+from vouchers.enums import VerificationStatus
+from vouchers.models import Enterprise
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 gate_admin(bp)

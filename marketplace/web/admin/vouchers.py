@@ -29,7 +29,7 @@ from marketplace.web.admin.voucher_forms import (
 )
 from marketplace.web.forms import fen_of
 from marketplace.web.permissions import roles_required
-from vouchers import applications, expiry, issuance, services
+from vouchers import applications, common, expiry, issuance, programmes
 from vouchers.enums import ApplicationStatus, CapScope, FundingBody, ProgrammeKind, VoucherStatus
 from vouchers.models import Application, Hold, IssuanceBatch, Programme, RecoveryFlag, Voucher
 
@@ -69,11 +69,13 @@ def _flash_error(exc: DomainError, form: Any = None) -> None:
 
 @bp.get("/programmes")
 def voucher_programmes() -> ResponseReturnValue:
-    return render_template("admin/vouchers/programmes.html", budgets=services.budgets(db_session()))
+    return render_template(
+        "admin/vouchers/programmes.html", budgets=programmes.budgets(db_session())
+    )
 
 
-def _programme_input(form: ProgrammeForm) -> services.ProgrammeInput:
-    return services.ProgrammeInput(
+def _programme_input(form: ProgrammeForm) -> programmes.ProgrammeInput:
+    return programmes.ProgrammeInput(
         kind=ProgrammeKind(form.kind.data),
         year=int(form.year.data or 0),
         name=form.name.data or "",
@@ -100,7 +102,7 @@ def voucher_programme_new() -> ResponseReturnValue:
     form = ProgrammeForm()
     if form.validate_on_submit():
         try:
-            programme = services.create_programme(
+            programme = programmes.create_programme(
                 db_session(), _programme_input(form), actor_id=current_user.id
             )
         except DomainError as exc:
@@ -117,15 +119,15 @@ def voucher_programme_new() -> ResponseReturnValue:
 @roles_required(Role.SYSADMIN)
 def voucher_programme_edit(programme_id: int) -> ResponseReturnValue:
     session = db_session()
-    programme = services.get_programme(session, programme_id)
+    programme = programmes.get_programme(session, programme_id)
     form = ProgrammeForm()
-    locked = services.has_vouchers(session, programme.id)
+    locked = programmes.has_vouchers(session, programme.id)
     if request.method == "GET":
         _fill(form, programme)
     elif form.validate_on_submit():
         version = form.version.data or ""
         try:
-            services.update_programme(
+            programmes.update_programme(
                 session,
                 programme.id,
                 _programme_input(form),
@@ -174,7 +176,7 @@ def _fill(form: ProgrammeForm, programme: Programme) -> None:
 @bp.get("/programmes/<int:programme_id>")
 def voucher_programme(programme_id: int) -> ResponseReturnValue:
     session = db_session()
-    programme = services.get_programme(session, programme_id)
+    programme = programmes.get_programme(session, programme_id)
     batches = session.scalars(
         sa.select(IssuanceBatch)
         .where(IssuanceBatch.programme_id == programme.id)
@@ -183,8 +185,8 @@ def voucher_programme(programme_id: int) -> ResponseReturnValue:
     return render_template(
         "admin/vouchers/programme.html",
         programme=programme,
-        budget=services.budgets(session, [programme.id])[0],
-        locked=services.has_vouchers(session, programme.id),
+        budget=programmes.budgets(session, [programme.id])[0],
+        locked=programmes.has_vouchers(session, programme.id),
         batches=list(batches),
         form=BulkIssueForm(),
     )
@@ -194,15 +196,15 @@ def voucher_programme(programme_id: int) -> ResponseReturnValue:
 @roles_required(*REVIEWERS)
 def voucher_bulk_issue(programme_id: int) -> ResponseReturnValue:
     session = db_session()
-    programme = services.get_programme(session, programme_id)
+    programme = programmes.get_programme(session, programme_id)
     form = BulkIssueForm()
 
     def again(status: int) -> ResponseReturnValue:
         page = render_template(
             "admin/vouchers/programme.html",
             programme=programme,
-            budget=services.budgets(session, [programme.id])[0],
-            locked=services.has_vouchers(session, programme.id),
+            budget=programmes.budgets(session, [programme.id])[0],
+            locked=programmes.has_vouchers(session, programme.id),
             batches=[],
             form=form,
         )
@@ -241,7 +243,7 @@ def voucher_bulk_issue(programme_id: int) -> ResponseReturnValue:
 
 @bp.get("/issuance-batches/<int:batch_id>")
 def voucher_batch(batch_id: int) -> ResponseReturnValue:
-    batch = services.fetch(db_session(), IssuanceBatch, batch_id)
+    batch = common.fetch(db_session(), IssuanceBatch, batch_id)
     if batch is None:
         abort(404)
     return render_template("admin/vouchers/batch.html", batch=batch)
@@ -249,7 +251,7 @@ def voucher_batch(batch_id: int) -> ResponseReturnValue:
 
 @bp.get("/budget")
 def voucher_budget() -> ResponseReturnValue:
-    return render_template("admin/vouchers/budget.html", budgets=services.budgets(db_session()))
+    return render_template("admin/vouchers/budget.html", budgets=programmes.budgets(db_session()))
 
 
 # --------------------------------------------------------------------------- applications
@@ -276,7 +278,7 @@ def voucher_applications() -> ResponseReturnValue:
 
 def _review_page(application: Application, **forms: Any) -> str:
     session = db_session()
-    budget = services.budgets(session, [application.programme_id])[0]
+    budget = programmes.budgets(session, [application.programme_id])[0]
     return render_template(
         "admin/vouchers/application.html",
         application=application,
@@ -397,7 +399,7 @@ def _voucher_page(voucher: Voucher, form: RevokeForm | None = None) -> str:
 
 
 def _voucher(voucher_id: int) -> Voucher:
-    voucher = services.fetch(db_session(), Voucher, voucher_id)
+    voucher = common.fetch(db_session(), Voucher, voucher_id)
     if voucher is None:
         raise NotFound(_("No such voucher."))
     return voucher

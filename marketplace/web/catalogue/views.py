@@ -24,7 +24,7 @@ from marketplace.web.forms import enum_choices
 from marketplace.web.provider.forms import SafeForm
 from providers import admission, credit, services
 from providers.catalogue import services_of
-from providers.models import ParticipationStatus, ProviderStatus
+from providers.enums import ParticipationStatus, ProviderStatus
 from providers.search import (
     SearchCriteria,
     SortOrder,

@@ -17,8 +17,10 @@ from marketplace.parsing import ascii_int
 from marketplace.web.enterprise.forms import ApplyForm, ClarificationResponseForm, ProfileForm
 from marketplace.web.forms import fen_of
 from marketplace.web.permissions import gate_blueprint
-from vouchers import applications, rules, services, tokens
+from vouchers import applications, common, enterprises, rules, tokens
 from vouchers.models import Application, Hold, Programme, Voucher
+from vouchers.programmes import get_programme, open_programmes
+from vouchers.wallet import wallet_of
 
 bp = Blueprint("enterprise", __name__, url_prefix="/enterprise")
 gate_blueprint(bp, Role.ENTERPRISE)
@@ -45,11 +47,11 @@ def _flash_error(exc: DomainError) -> None:
 @bp.get("/")
 def wallet() -> ResponseReturnValue:
     session = db_session()
-    found = services.wallet(session, _enterprise_id())
+    found = wallet_of(session, _enterprise_id())
     return render_template(
         "enterprise/wallet.html",
         wallet=found,
-        enterprise=services.get_enterprise(session, _enterprise_id()),
+        enterprise=enterprises.get_enterprise(session, _enterprise_id()),
     )
 
 
@@ -65,8 +67,8 @@ def programmes() -> ResponseReturnValue:
             )
         ).all()
     )
-    enterprise = services.get_enterprise(session, _enterprise_id())
-    programmes = services.open_programmes(session, today)
+    enterprise = enterprises.get_enterprise(session, _enterprise_id())
+    programmes = open_programmes(session, today)
     # Say up front why a programme is closed to this enterprise, rather than after the form.
     ineligible = {
         p.id: rules.eligibility_problems(
@@ -99,7 +101,7 @@ def _category_choices(programme: Programme) -> list[SelectChoice]:
 @bp.route("/programmes/<int:programme_id>/apply", methods=["GET", "POST"])
 def apply(programme_id: int) -> ResponseReturnValue:
     session = db_session()
-    programme = services.get_programme(session, programme_id)
+    programme = get_programme(session, programme_id)
     if not programme.is_open_on(rules.local_date(utcnow())):
         flash(_("This programme is not open for applications."), "error")
         return redirect(url_for("enterprise.programmes"))
@@ -181,7 +183,7 @@ def respond(application_id: int) -> ResponseReturnValue:
 @bp.get("/vouchers/<int:voucher_id>")
 def voucher(voucher_id: int) -> ResponseReturnValue:
     session = db_session()
-    found = services.fetch(session, Voucher, voucher_id)
+    found = common.fetch(session, Voucher, voucher_id)
     if found is None or found.enterprise_id != _enterprise_id():
         raise NotFound(_("No such voucher."))
     found_holds = session.scalars(
@@ -199,15 +201,15 @@ def voucher(voucher_id: int) -> ResponseReturnValue:
 @bp.route("/profile", methods=["GET", "POST"])
 def profile() -> ResponseReturnValue:
     session = db_session()
-    enterprise = services.get_enterprise(session, _enterprise_id())
+    enterprise = enterprises.get_enterprise(session, _enterprise_id())
     form = ProfileForm(obj=enterprise)
     if form.validate_on_submit():
         version = form.version.data or ""
         try:
-            services.update_profile(
+            enterprises.update_profile(
                 session,
                 enterprise.id,
-                services.ProfileInput(
+                enterprises.ProfileInput(
                     contact_name=form.contact_name.data or "",
                     contact_phone=form.contact_phone.data or "",
                     contact_email=form.contact_email.data or "",

@@ -19,8 +19,10 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from marketplace.i18n import _l
-from marketplace.orders.disputes import MAX_MESSAGE, Outcome
-from marketplace.orders.services import MAX_QUANTITY, MAX_TEXT
+from marketplace.orders.core import MAX_TEXT
+from marketplace.orders.disputes import MAX_MESSAGE
+from marketplace.orders.enums import Outcome
+from marketplace.orders.services import MAX_QUANTITY
 from marketplace.parsing import form_version
 from marketplace.web.forms import YuanField
 

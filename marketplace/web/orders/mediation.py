@@ -13,9 +13,9 @@ from marketplace.errors import DomainError, NotFound
 from marketplace.i18n import _
 from marketplace.orders import disputes
 from marketplace.orders.access import capacity_of
+from marketplace.orders.enums import Actor, DisputeStatus, Outcome
 from marketplace.orders.files import Upload
-from marketplace.orders.models import DisputeStatus, Order
-from marketplace.orders.rules import Actor
+from marketplace.orders.models import Order
 from marketplace.web.orders.forms import DecisionForm, DocumentForm, MessageForm
 from marketplace.web.orders.views import (
     bp,
@@ -106,7 +106,7 @@ def decide(order_id: int) -> ResponseReturnValue:
             s,
             o.id,
             signed_in_user(),
-            outcome=disputes.Outcome(f.outcome.data),
+            outcome=Outcome(f.outcome.data),
             note=f.note.data,
             refund_fen=f.refund.fen or 0,
             voucher_restore_fen=f.restore.fen or 0,

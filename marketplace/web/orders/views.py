@@ -38,13 +38,14 @@ from marketplace.enums import ADMIN_ROLES, Role
 from marketplace.errors import DomainError, NotFound, ValidationFailed
 from marketplace.i18n import _
 from marketplace.money import format_fen
-from marketplace.orders import disputes, services
+from marketplace.orders import copayment, delivery, disputes, services
 from marketplace.orders.access import capacity_of, get_order, visible
+from marketplace.orders.enums import Actor, DisputeStatus, OrderAction, OrderStatus
 from marketplace.orders.files import OrderFileStorage, Upload
-from marketplace.orders.models import Dispute, DisputeStatus, Order
-from marketplace.orders.rules import Actor, OrderAction, OrderStatus, allowed_actions
+from marketplace.orders.models import Dispute, Order
+from marketplace.orders.rules import allowed_actions
 from marketplace.payments import services as payments
-from marketplace.payments.models import PaymentStatus
+from marketplace.payments.enums import PaymentStatus
 from marketplace.security import STRIPE_JS_URL, card_payment_csp
 from marketplace.web.orders.forms import (
     AcceptForm,
@@ -217,7 +218,7 @@ def _render(order: Order, status: int = 200, **forms: Any) -> ResponseReturnValu
         seller_taxpayer_id=order.provider.credit_code,
         issued_on=today,
     )
-    payment = services.payment_of(session, order)
+    payment = copayment.payment_of(session, order)
     checkout = None
     if (
         payment is not None
@@ -346,12 +347,12 @@ def deliver(order_id: int) -> ResponseReturnValue:
 
     def run(s: Any, o: Order, f: DeliverForm) -> None:
         upload = f.report.data
-        services.deliver(
+        delivery.deliver(
             s,
             order_storage(),
             o.id,
             signed_in_user(),
-            invoice=services.InvoiceInput(
+            invoice=delivery.InvoiceInput(
                 code=f.invoice_code.data or "",
                 number=f.invoice_number.data or "",
                 issued_on=f.issued_on.data,
@@ -374,7 +375,7 @@ def confirm(order_id: int) -> ResponseReturnValue:
         order_id,
         "confirm",
         form,
-        lambda s, o, f: services.confirm(
+        lambda s, o, f: delivery.confirm(
             s, o.id, signed_in_user(), expected_version=f.expected_version()
         ),
         _("Delivery confirmed. Thank you; you can now rate the service."),
@@ -431,7 +432,7 @@ def refund(order_id: int) -> ResponseReturnValue:
         order_id,
         "refund",
         form,
-        lambda s, o, f: services.record_refund(
+        lambda s, o, f: copayment.record_refund(
             s,
             o.id,
             signed_in_user(),

@@ -26,7 +26,7 @@ from marketplace.enums import ServiceCategory
 from marketplace.i18n import _l
 from marketplace.money import MoneyFormatError, parse_yuan
 from marketplace.web.forms import enum_choices
-from providers.models import AccreditationLevel, DocumentKind, PricingMode, RelationKind
+from providers.enums import AccreditationLevel, DocumentKind, PricingMode, RelationKind
 
 
 class SafeForm(FlaskForm):

@@ -40,16 +40,14 @@ from marketplace.web.provider.forms import (
 )
 from providers import bank_changes, catalogue, credit, documents, evidence, related, services
 from providers.documents import DocumentStorage
-from providers.models import (
+from providers.enums import (
     DocumentKind,
     ParticipationStatus,
     PricingMode,
-    Provider,
-    QualificationChange,
     QualificationKind,
     RelationKind,
-    Service,
 )
+from providers.models import Provider, QualificationChange, Service
 from providers.presenters import commitment_view, programme_choices, provider_file, service_input
 from providers.rules import QUALIFICATION_FORMATS
 

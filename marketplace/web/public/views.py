@@ -7,8 +7,10 @@ from flask import Blueprint, render_template
 from flask.typing import ResponseReturnValue
 
 from marketplace.db import db_session
-from providers.models import Provider, ProviderStatus
-from vouchers.models import Enterprise, VerificationStatus
+from providers.enums import ProviderStatus
+from providers.models import Provider
+from vouchers.enums import VerificationStatus
+from vouchers.models import Enterprise
 
 bp = Blueprint("public", __name__)
 

@@ -14,9 +14,9 @@ from sqlalchemy.exc import IntegrityError
 from marketplace import migrate
 from marketplace.enums import ServiceCategory
 from marketplace.orders import services
+from marketplace.orders.enums import OrderAction
+from marketplace.orders.enums import OrderStatus as S
 from marketplace.orders.models import Order, OrderEvent
-from marketplace.orders.rules import OrderAction
-from marketplace.orders.rules import OrderStatus as S
 from providers import catalogue
 from providers.catalogue import ServiceInput
 from tests.support.voucher_fixtures import VOUCHER_NOW

@@ -5,8 +5,8 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from marketplace.orders import disputes
+from marketplace.orders.enums import OrderStatus as S
 from marketplace.orders.models import Order
-from marketplace.orders.rules import OrderStatus as S
 from vouchers.enums import HoldStatus
 from vouchers.models import Hold
 from vouchers.verify import verify_ledger

@@ -10,10 +10,10 @@ import sqlalchemy as sa
 
 from marketplace.enums import Role
 from marketplace.notifications.models import OutboundEmail
-from marketplace.orders import disputes, services
-from marketplace.orders.disputes import Outcome
+from marketplace.orders import delivery, disputes
+from marketplace.orders.enums import OrderStatus as S
+from marketplace.orders.enums import Outcome
 from marketplace.orders.models import Order, OrderEvent
-from marketplace.orders.rules import OrderStatus as S
 from marketplace.settlement import claims
 from marketplace.settlement.errors import NotClaimable
 from tests.support.voucher_fixtures import VOUCHER_NOW, VOUCHER_YEAR
@@ -96,7 +96,7 @@ def test_confirming_after_the_claim_deadline_lapses_the_voucher_part(
     provider_user, sme = order_world.provider_user(order), order_world.sme(order)
     other_sme = order_world.create_user(Role.ENTERPRISE, enterprise=order.enterprise)
 
-    services.confirm(session, order.id, sme, now=LATE)
+    delivery.confirm(session, order.id, sme, now=LATE)
 
     _assert_lapsed(session, order, 100_000)
     # The voucher is past its use-by date (not yet marked expired): straight to the budget.
@@ -119,7 +119,7 @@ def test_confirming_after_the_claim_deadline_lapses_the_voucher_part(
 
 def test_the_claim_deadline_day_itself_still_captures(session, order_world, create_order):
     order = create_order(S.DELIVERED)
-    services.confirm(session, order.id, order_world.sme(order), now=ON_DEADLINE)
+    delivery.confirm(session, order.id, order_world.sme(order), now=ON_DEADLINE)
     assert session.get(Hold, order.hold_id).status is HoldStatus.CAPTURED
     assert "voucher_lapsed_fen" not in _last_event(session, order).detail
     assert order.voucher_lapsed_fen == 0
@@ -128,7 +128,7 @@ def test_the_claim_deadline_day_itself_still_captures(session, order_world, crea
 
 def test_a_lapsed_order_cannot_be_claimed(session, order_world, create_order):
     order = create_order(S.DELIVERED)
-    services.confirm(session, order.id, order_world.sme(order), now=LATE)
+    delivery.confirm(session, order.id, order_world.sme(order), now=LATE)
     for today in (LATE, VOUCHER_NOW + timedelta(days=30)):
         with pytest.raises(NotClaimable) as info:
             claims.create_claim(
@@ -170,7 +170,7 @@ def test_a_hold_already_released_by_expiry_lapses_too(session, order_world, crea
     released = release_stale_hold(session, order.hold_id, today=date(VOUCHER_YEAR + 1, 4, 1))
     assert released == 100_000
     postings = session.scalar(sa.select(sa.func.count()).select_from(LedgerTransaction))
-    services.confirm(session, order.id, order_world.sme(order), now=LATE)
+    delivery.confirm(session, order.id, order_world.sme(order), now=LATE)
     _assert_lapsed(session, order, 100_000, reason="claim_deadline")
     assert session.scalar(sa.select(sa.func.count()).select_from(LedgerTransaction)) == postings
 
@@ -230,7 +230,7 @@ def test_a_hold_released_by_revocation_is_recorded_as_lapsed_too(
         now=VOUCHER_NOW + timedelta(days=2),
     )
     sme = order_world.sme(order)
-    services.confirm(session, order.id, sme, now=VOUCHER_NOW + timedelta(days=3))
+    delivery.confirm(session, order.id, sme, now=VOUCHER_NOW + timedelta(days=3))
     _assert_lapsed(session, order, 100_000, reason="revoked")
     mail = _mails(session, order_world.provider_user(order))[-1]
     assert "the voucher was revoked" in mail.body and "电子券已被撤销" in mail.body

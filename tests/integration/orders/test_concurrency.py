@@ -23,17 +23,17 @@ from marketplace.auth.passwords import hash_password
 from marketplace.db import create_engine
 from marketplace.enums import InstitutionType, Role, ServiceCategory, SizeClass
 from marketplace.errors import DomainError
-from marketplace.orders import services
+from marketplace.orders import delivery
+from marketplace.orders.enums import OrderStatus as S
 from marketplace.orders.models import Invoice, Order
-from marketplace.orders.rules import OrderStatus as S
 from providers.catalogue import build_search_text
-from providers.models import PricingMode, Provider, ProviderStatus, Service
+from providers.enums import PricingMode, ProviderStatus
+from providers.models import Provider, Service
 from tests.conftest import app_config
 from tests.support.fixtures import unique_credit_code, unique_email
 from tests.support.order_fixtures import OrderWorld, invoice_for, report
 from tests.support.voucher_fixtures import VOUCHER_NOW
-from vouchers import applications
-from vouchers import services as voucher_services
+from vouchers import applications, programmes
 from vouchers.applications import ApplicationInput
 from vouchers.enums import FundingBody, HoldStatus, ProgrammeKind, VerificationStatus
 from vouchers.models import Enterprise, Hold, Programme
@@ -129,7 +129,7 @@ def _factories(session: Session) -> dict[str, Callable[..., Any]]:
         )
         session.add(programme)
         session.flush()
-        voucher_services.ensure_funded(session, programme)
+        programmes.ensure_funded(session, programme)
         return programme
 
     def issue_voucher(enterprise: Enterprise, programme: Programme, **kwargs: Any) -> Any:
@@ -202,7 +202,7 @@ def test_conflicting_steps_one_winner(database, tmp_path: Path):
         when = VOUCHER_NOW + timedelta(days=2)
 
         def confirm(session: Session) -> None:
-            services.confirm(session, ids["contested"], session.get(User, ids["sme"]), now=when)
+            delivery.confirm(session, ids["contested"], session.get(User, ids["sme"]), now=when)
 
         # The same confirmation sent twice at once (two tabs, a double click).
         outcomes = _race(app, engine, [confirm, confirm])
@@ -210,7 +210,7 @@ def test_conflicting_steps_one_winner(database, tmp_path: Path):
 
         def deliver(key: str, seller: int, invoice: Any) -> Callable[[Session], None]:
             def step(session: Session) -> None:
-                services.deliver(
+                delivery.deliver(
                     session,
                     storage,
                     ids[key],

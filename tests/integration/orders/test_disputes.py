@@ -11,22 +11,24 @@ import sqlalchemy as sa
 
 from marketplace.enums import Role
 from marketplace.errors import PermissionDenied, PreconditionFailed
-from marketplace.orders import disputes, services
-from marketplace.orders.disputes import Outcome
+from marketplace.orders import copayment, core, delivery, disputes
+from marketplace.orders.enums import Actor, DisputeStatus, OrderAction, Outcome
+from marketplace.orders.enums import OrderStatus as S
 from marketplace.orders.errors import (
+    ActorNotAllowed,
     DisputeClosed,
     DisputeExists,
     DisputeWindowClosed,
+    IllegalTransition,
     OrderNotFound,
     RemedyInvalid,
 )
 from marketplace.orders.files import Upload
-from marketplace.orders.models import DisputeStatus, Order
-from marketplace.orders.rules import Actor, ActorNotAllowed, IllegalTransition, OrderAction
-from marketplace.orders.rules import OrderStatus as S
+from marketplace.orders.models import Order
 from marketplace.payments.models import Payment
+from providers.enums import CreditEventKind
 from providers.errors import UnsupportedFileType
-from providers.models import CreditEvent, CreditEventKind, Provider
+from providers.models import CreditEvent, Provider
 from tests.support.provider_fixtures import ELF, PNG
 from tests.support.voucher_fixtures import VOUCHER_NOW
 from vouchers import ledger
@@ -87,7 +89,7 @@ def _upheld_events(session, order):
 
 def test_dispute_within_the_window_freezes_the_order(session, order_world, create_order):
     order = create_order(S.DELIVERED)
-    dispute = _dispute(session, order_world, order, when=services.china_noon(order.confirm_by))
+    dispute = _dispute(session, order_world, order, when=delivery.china_noon(order.confirm_by))
     assert (order.status, dispute.status, dispute.opened_from) == (
         S.DISPUTED,
         DisputeStatus.OPEN,
@@ -103,7 +105,7 @@ def test_dispute_after_the_window_is_refused(session, order_world, create_order)
             session,
             order_world,
             order,
-            when=services.china_noon(order.confirm_by + timedelta(days=1)),
+            when=delivery.china_noon(order.confirm_by + timedelta(days=1)),
         )
     assert order.status is S.DELIVERED
 
@@ -254,7 +256,7 @@ def test_partial_uphold_before_capture(session, order_world, create_order):
     assert order.invoice.amount_fen == order.price_fen + order.price_reduction_fen
     assert _upheld_events(session, order) == [CreditEventKind.UPHELD_DISPUTE]
     # Finance makes the bank refund; the amount owed drops to zero.
-    services.record_refund(
+    copayment.record_refund(
         session, order.id, order_world.staff(Role.FINANCE), bank_reference="RF-1"
     )
     session.refresh(order)
@@ -321,7 +323,7 @@ def test_full_uphold_before_capture_refunds_everything(session, order_world, cre
     )
     assert session.get(Hold, order.hold_id).status is HoldStatus.RELEASED
     assert order.voucher.balance_fen == order.voucher.face_value_fen
-    services.record_refund(
+    copayment.record_refund(
         session, order.id, order_world.staff(Role.FINANCE), bank_reference="RF-2"
     )
     session.refresh(order)
@@ -355,8 +357,8 @@ def test_a_claimed_order_can_be_disputed_and_returns_to_confirmed(
 ):
     """The settlement work moves a confirmed order to claimed; a dispute freezes it there."""
     order = create_order(S.CONFIRMED)
-    locked = services.lock_with_payment(session, order.id)[0]
-    services.record_transition(
+    locked = core.lock_with_payment(session, order.id)[0]
+    core.record_transition(
         session, locked, OrderAction.CLAIM, Actor.PROVIDER, order_world.provider_user(order).id
     )
     dispute = _dispute(session, order_world, order)

@@ -13,8 +13,11 @@ from marketplace.audit.models import AuditEvent
 from marketplace.enums import Role
 from marketplace.errors import NotFound, PreconditionFailed, ValidationFailed
 from marketplace.notifications.models import OutboundEmail
-from marketplace.orders import services
+from marketplace.orders import copayment, delivery, services
+from marketplace.orders.enums import Actor, OrderStatus
 from marketplace.orders.errors import (
+    ActorNotAllowed,
+    IllegalTransition,
     InvoiceMismatch,
     InvoiceReused,
     OrderNotFound,
@@ -24,8 +27,9 @@ from marketplace.orders.errors import (
 )
 from marketplace.orders.files import Upload
 from marketplace.orders.models import Invoice, Order, OrderEvent
-from marketplace.orders.rules import Actor, ActorNotAllowed, IllegalTransition, OrderStatus
-from marketplace.payments.models import Payment, PaymentStatus
+from marketplace.payments.enums import PaymentStatus
+from marketplace.payments.models import Payment
+from providers.enums import CreditEventKind, PricingMode, ProviderStatus, RelationKind
 from providers.errors import (
     DuplicateRating,
     NotInProgramme,
@@ -34,20 +38,13 @@ from providers.errors import (
     ServiceInactive,
     UnsupportedFileType,
 )
-from providers.models import (
-    CreditEvent,
-    CreditEventKind,
-    PricingMode,
-    ProviderStatus,
-    RelatedParty,
-    RelationKind,
-)
+from providers.models import CreditEvent, RelatedParty
 from tests.support.order_fixtures import invoice_for, report
 from tests.support.provider_fixtures import ELF
 from tests.support.voucher_fixtures import VOUCHER_NOW
-from vouchers.enums import HoldStatus
+from vouchers.enums import HoldStatus, VerificationStatus
 from vouchers.errors import EnterpriseBlacklisted, EnterpriseUnverified
-from vouchers.models import Hold, VerificationStatus
+from vouchers.models import Hold
 from vouchers.verify import verify_ledger
 
 S = OrderStatus
@@ -318,7 +315,7 @@ def test_deliver_records_invoice_report_and_deadline(session, order_world, creat
 def test_invoice_must_match_the_order(session, order_world, create_order, override, field):
     order = create_order(S.PAID)
     with pytest.raises(InvoiceMismatch) as info:
-        services.deliver(
+        delivery.deliver(
             session,
             order_world.storage,
             order.id,
@@ -337,7 +334,7 @@ def test_an_invoice_is_used_once_on_the_whole_platform(session, order_world, cre
     used = session.scalar(sa.select(Invoice).where(Invoice.order_id == first.id))
     second = create_order(S.PAID)
     with pytest.raises(InvoiceReused) as info:
-        services.deliver(
+        delivery.deliver(
             session,
             order_world.storage,
             second.id,
@@ -354,7 +351,7 @@ def test_invoice_number_format_and_report_are_checked(session, order_world, crea
     order = create_order(S.PAID)
     seller = order_world.provider_user(order)
     with pytest.raises(ValidationFailed) as bad:
-        services.deliver(
+        delivery.deliver(
             session,
             order_world.storage,
             order.id,
@@ -365,7 +362,7 @@ def test_invoice_number_format_and_report_are_checked(session, order_world, crea
         )
     assert set(bad.value.errors) == {"number", "code"}
     with pytest.raises(ReportRequired):
-        services.deliver(
+        delivery.deliver(
             session,
             order_world.storage,
             order.id,
@@ -375,7 +372,7 @@ def test_invoice_number_format_and_report_are_checked(session, order_world, crea
             now=NOW,
         )
     with pytest.raises(UnsupportedFileType):
-        services.deliver(
+        delivery.deliver(
             session,
             order_world.storage,
             order.id,
@@ -430,9 +427,9 @@ def test_confirm_captures_the_voucher_part_for_the_provider(session, order_world
 def test_provider_may_not_confirm_its_own_delivery(session, order_world, create_order):
     order = create_order(S.DELIVERED)
     with pytest.raises(ActorNotAllowed):
-        services.confirm(session, order.id, order_world.provider_user(order))
+        delivery.confirm(session, order.id, order_world.provider_user(order))
     with pytest.raises(PreconditionFailed):
-        services.confirm(session, order.id, order_world.sme(order), expected_version=1)
+        delivery.confirm(session, order.id, order_world.sme(order), expected_version=1)
     _unchanged(session, order, S.DELIVERED, 5)
     assert session.get(Hold, order.hold_id).status is HoldStatus.OPEN
 
@@ -443,15 +440,15 @@ def test_auto_confirm_only_after_the_deadline(session, create_order):
     order = create_order(S.DELIVERED)
     deadline = order.confirm_by
     with pytest.raises(NotYetConfirmable):
-        services.auto_confirm(session, order.id, now=services.china_noon(deadline))
-    assert services.due_for_auto_confirm(session, deadline) == []
-    assert services.due_for_auto_confirm(session, deadline + timedelta(days=1)) == [order.id]
-    services.auto_confirm(session, order.id, now=services.china_noon(deadline + timedelta(days=1)))
+        delivery.auto_confirm(session, order.id, now=delivery.china_noon(deadline))
+    assert delivery.due_for_auto_confirm(session, deadline) == []
+    assert delivery.due_for_auto_confirm(session, deadline + timedelta(days=1)) == [order.id]
+    delivery.auto_confirm(session, order.id, now=delivery.china_noon(deadline + timedelta(days=1)))
     assert order.status is S.CONFIRMED and order.events[-1].actor is Actor.SYSTEM
     assert session.get(Hold, order.hold_id).status is HoldStatus.CAPTURED
     with pytest.raises(IllegalTransition):
-        services.auto_confirm(
-            session, order.id, now=services.china_noon(deadline + timedelta(days=2))
+        delivery.auto_confirm(
+            session, order.id, now=delivery.china_noon(deadline + timedelta(days=2))
         )
     _assert_ledger_ok(session)
 
@@ -477,8 +474,8 @@ def test_cancel_after_payment_refunds_the_co_payment(session, order_world, creat
     assert order.refund_due_fen == order.co_payment_fen == 100_000
     finance = order_world.staff(Role.FINANCE)
     with pytest.raises(ActorNotAllowed):
-        services.record_refund(session, order.id, order_world.sme(order), bank_reference="R1")
-    refund = services.record_refund(
+        copayment.record_refund(session, order.id, order_world.sme(order), bank_reference="R1")
+    refund = copayment.record_refund(
         session, order.id, finance, bank_reference="REFUND0001", now=NOW
     )
     assert refund.amount_fen == 100_000
@@ -488,7 +485,7 @@ def test_cancel_after_payment_refunds_the_co_payment(session, order_world, creat
     from marketplace.orders.errors import NoRefundDue
 
     with pytest.raises(NoRefundDue):
-        services.record_refund(session, order.id, finance, bank_reference="REFUND0002")
+        copayment.record_refund(session, order.id, finance, bank_reference="REFUND0002")
     assert [e.action.value for e in order.events][-1] == "cancel"
     _assert_ledger_ok(session)
 
@@ -506,8 +503,9 @@ def test_stripe_co_payment_refund_is_requested_and_settles_the_due(
     """With Stripe the refund is requested at once; the listener clears the amount owed when
     the gateway reports it (simulated here: no network in this test)."""
     from marketplace.payments import services as payments
+    from marketplace.payments.enums import GatewayKind, RefundStatus
     from marketplace.payments.gateway import GatewayIntent, GatewayRefund
-    from marketplace.payments.models import GatewayKind, PaymentRefund, RefundStatus
+    from marketplace.payments.models import PaymentRefund
 
     stripe = make_app(
         PAYMENT_GATEWAY="stripe",
@@ -517,7 +515,7 @@ def test_stripe_co_payment_refund_is_requested_and_settles_the_due(
     )
     order = create_order(S.AGREED, app=stripe)
     with stripe.app_context():
-        payment = services.payment_of(session, order)
+        payment = copayment.payment_of(session, order)
         assert payment.gateway is GatewayKind.STRIPE
         payments.apply_intent(
             session,
@@ -565,7 +563,7 @@ def test_rating_after_confirmation_once(session, order_world, create_order):
     sme = order_world.sme(order)
     with pytest.raises(RatingNotAllowed):
         services.rate(session, order.id, sme, stars=5, comment=None)
-    services.confirm(session, order.id, sme, now=NOW + timedelta(days=2))
+    delivery.confirm(session, order.id, sme, now=NOW + timedelta(days=2))
     with pytest.raises(ActorNotAllowed):
         services.rate(session, order.id, order_world.provider_user(order), stars=5, comment=None)
     rating = services.rate(session, order.id, sme, stars=4, comment="报告规范")

@@ -21,14 +21,9 @@ from marketplace.db import commit, utcnow
 from marketplace.enums import Role
 from marketplace.notifications.models import OutboundEmail
 from marketplace.payments import services
+from marketplace.payments.enums import PaymentDisputeStatus, PaymentStatus
 from marketplace.payments.errors import RefundNotAllowed
-from marketplace.payments.models import (
-    Payment,
-    PaymentDispute,
-    PaymentDisputeStatus,
-    PaymentStatus,
-    WebhookEvent,
-)
+from marketplace.payments.models import Payment, PaymentDispute, WebhookEvent
 from tests.conftest import rows
 from tests.support.payment_fixtures import stripe_event, unique_reference
 

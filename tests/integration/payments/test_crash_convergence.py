@@ -20,7 +20,8 @@ import pytest
 from marketplace import create_app
 from marketplace.db import unit_of_work
 from marketplace.payments import services
-from marketplace.payments.models import Payment, PaymentStatus
+from marketplace.payments.enums import PaymentStatus
+from marketplace.payments.models import Payment
 from tests.conftest import app_config
 from tests.support.payment_fixtures import stripe_config, unique_reference
 

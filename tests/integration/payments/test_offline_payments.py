@@ -13,6 +13,7 @@ from marketplace.db import unit_of_work
 from marketplace.errors import DomainError, PreconditionFailed
 from marketplace.notifications.models import OutboundEmail
 from marketplace.payments import services
+from marketplace.payments.enums import GatewayKind, PaymentStatus, RefundStatus
 from marketplace.payments.errors import (
     AmountMismatch,
     DuplicateBankReference,
@@ -21,13 +22,7 @@ from marketplace.payments.errors import (
     RefundNotAllowed,
     WrongGateway,
 )
-from marketplace.payments.models import (
-    GatewayKind,
-    Payment,
-    PaymentRefund,
-    PaymentStatus,
-    RefundStatus,
-)
+from marketplace.payments.models import Payment, PaymentRefund
 from tests.conftest import app_config, rows
 from tests.support.payment_fixtures import unique_reference
 

@@ -12,9 +12,9 @@ import pytest
 import stripe
 
 from marketplace.payments import rules
+from marketplace.payments.enums import PaymentDisputeStatus
+from marketplace.payments.enums import PaymentStatus as S
 from marketplace.payments.errors import InvalidWebhook
-from marketplace.payments.models import PaymentDisputeStatus
-from marketplace.payments.models import PaymentStatus as S
 from marketplace.payments.stripe_gateway import StripeGateway, sign_payload, verify_signature
 
 

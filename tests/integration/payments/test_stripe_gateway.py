@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from marketplace.config import Settings
+from marketplace.payments.enums import GatewayKind, PaymentStatus, RefundStatus
 from marketplace.payments.errors import GatewayError, GatewayNotConfigured, GatewayUnavailable
 from marketplace.payments.gateway import PaymentGateway, gateway_for
-from marketplace.payments.models import GatewayKind, PaymentStatus, RefundStatus
 from marketplace.payments.offline import OfflineGateway
 from marketplace.payments.stripe_gateway import StripeGateway
 from tests.support.payment_fixtures import free_port, unique_reference

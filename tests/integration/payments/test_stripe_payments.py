@@ -10,6 +10,7 @@ from marketplace.db import commit, rollback
 from marketplace.errors import PreconditionFailed
 from marketplace.notifications.models import OutboundEmail
 from marketplace.payments import services
+from marketplace.payments.enums import GatewayKind, PaymentStatus, RefundStatus
 from marketplace.payments.errors import (
     GatewayError,
     InvalidPayment,
@@ -17,13 +18,7 @@ from marketplace.payments.errors import (
     PaymentStateError,
     RefundNotAllowed,
 )
-from marketplace.payments.models import (
-    GatewayKind,
-    Payment,
-    PaymentRefund,
-    PaymentStatus,
-    RefundStatus,
-)
+from marketplace.payments.models import Payment, PaymentRefund
 from tests.conftest import rows
 from tests.support.payment_fixtures import unique_reference
 

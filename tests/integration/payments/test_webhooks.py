@@ -11,14 +11,8 @@ import sqlalchemy as sa
 from marketplace.db import commit
 from marketplace.notifications.models import OutboundEmail
 from marketplace.payments import services
-from marketplace.payments.models import (
-    Payment,
-    PaymentRefund,
-    PaymentStatus,
-    RefundStatus,
-    WebhookEvent,
-    WebhookOutcome,
-)
+from marketplace.payments.enums import PaymentStatus, RefundStatus, WebhookOutcome
+from marketplace.payments.models import Payment, PaymentRefund, WebhookEvent
 from marketplace.payments.stripe_gateway import StripeGateway
 from tests.conftest import rows
 from tests.support.payment_fixtures import stripe_event, unique_reference

@@ -12,6 +12,13 @@ from marketplace.audit.models import AuditEvent
 from marketplace.enums import InstitutionType
 from marketplace.errors import PreconditionFailed, ReasonRequired, ValidationFailed
 from providers import admission, evidence, services
+from providers.enums import (
+    DocumentKind,
+    ObjectionStatus,
+    ParticipationStatus,
+    ProviderAction,
+    ProviderStatus,
+)
 from providers.errors import (
     AccreditationLapsed,
     ApplicationIncomplete,
@@ -24,18 +31,9 @@ from providers.errors import (
     ServiceCategoriesLocked,
     TransitionNotAllowed,
 )
-from providers.models import (
-    DocumentKind,
-    Objection,
-    ObjectionStatus,
-    ParticipationChange,
-    ParticipationStatus,
-    ProviderAction,
-    ProviderStatus,
-    ProviderStatusChange,
-)
+from providers.models import Objection, ParticipationChange, ProviderStatusChange
 from tests.support.provider_fixtures import TODAY
-from vouchers.models import ProgrammeKind
+from vouchers.enums import ProgrammeKind
 
 
 def _history(session, provider):

@@ -13,12 +13,13 @@ from marketplace.enums import Role
 from marketplace.errors import NotFound, PermissionDenied, ReasonRequired, ValidationFailed
 from marketplace.notifications.models import OutboundEmail
 from providers import admission, bank_changes, services
+from providers.enums import BankChangeStatus, ProviderStatus
 from providers.errors import (
     BankAccountNameMismatch,
     BankChangeNotPending,
     BankChangeSelfApproval,
 )
-from providers.models import BankAccountChange, BankChangeStatus, ProviderStatus
+from providers.models import BankAccountChange
 from tests.conftest import rows
 
 NEW_NUMBER = "6222 0211 0000 1234 567"

@@ -11,8 +11,9 @@ from marketplace.enums import ServiceCategory
 from marketplace.errors import NotFound, PreconditionFailed, ValidationFailed
 from providers import admission, catalogue
 from providers.catalogue import HOUR_UNIT, InstrumentInput, ServiceInput
+from providers.enums import PricingMode, ProviderStatus
 from providers.errors import ApplicationLocked, CategoryNotAdmitted, CategoryNotDeclared
-from providers.models import InstrumentListing, PricingMode, ProviderStatus
+from providers.models import InstrumentListing
 from providers.search import SearchCriteria, search_services
 
 

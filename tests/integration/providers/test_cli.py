@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from providers import admission
-from providers.models import ProviderAction, ProviderStatus
+from providers.enums import ProviderAction, ProviderStatus
 from tests.support.provider_fixtures import TODAY
 
 

@@ -14,10 +14,12 @@ from marketplace.db import create_engine
 from marketplace.enums import InstitutionType, ServiceCategory, SizeClass
 from providers.catalogue import build_search_text
 from providers.credit import compute_credit_score, credit_inputs, rate_service
+from providers.enums import PricingMode, ProviderStatus
 from providers.errors import DuplicateRating
-from providers.models import PricingMode, Provider, ProviderStatus, Rating, Service
+from providers.models import Provider, Rating, Service
 from tests.support.fixtures import unique_credit_code
-from vouchers.models import Enterprise, VerificationStatus
+from vouchers.enums import VerificationStatus
+from vouchers.models import Enterprise
 
 THREADS = 8
 

@@ -11,8 +11,9 @@ from sqlalchemy.exc import IntegrityError
 from marketplace.audit.models import AuditEvent
 from marketplace.errors import ValidationFailed
 from providers import credit
+from providers.enums import AssessorKind, CreditEventKind
 from providers.errors import DuplicateRating
-from providers.models import Assessment, AssessorKind, CreditEvent, CreditEventKind, Rating
+from providers.models import Assessment, CreditEvent, Rating
 from tests.conftest import rows
 
 

@@ -9,13 +9,12 @@ import sqlalchemy as sa
 
 from marketplace import demo
 from marketplace.enums import ServiceCategory
+from providers.enums import ParticipationStatus, ProviderStatus
 from providers.models import (
     InstrumentListing,
-    ParticipationStatus,
     ProgrammeParticipation,
     Provider,
     ProviderQualification,
-    ProviderStatus,
     Service,
 )
 from providers.search import SearchCriteria, search_services

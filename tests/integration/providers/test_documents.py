@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from marketplace.db import commit, rollback
 from marketplace.errors import NotFound, ValidationFailed
 from providers import documents, services
+from providers.enums import DocumentKind, ProviderStatus
 from providers.errors import (
     ApplicationLocked,
     DocumentExpired,
@@ -21,7 +22,7 @@ from providers.errors import (
     FileTooLarge,
     UnsupportedFileType,
 )
-from providers.models import DocumentKind, ProviderDocument, ProviderStatus
+from providers.models import ProviderDocument
 from tests.support.provider_fixtures import ELF, JPEG, PDF, PNG, TODAY, WINDOWS_EXE
 
 

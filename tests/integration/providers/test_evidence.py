@@ -15,6 +15,7 @@ from marketplace.enums import InstitutionType, Role, ServiceCategory
 from marketplace.errors import NotFound, PermissionDenied, ReasonRequired, ValidationFailed
 from marketplace.notifications.models import OutboundEmail
 from providers import admission, documents, evidence, services
+from providers.enums import DocumentKind, ProviderStatus, QualificationKind, ReviewStatus
 from providers.errors import (
     AccreditationLapsed,
     ApplicationLocked,
@@ -22,14 +23,7 @@ from providers.errors import (
     ReviewNotPending,
     ReviewSelfApproval,
 )
-from providers.models import (
-    DocumentKind,
-    ProviderDocument,
-    ProviderStatus,
-    QualificationChange,
-    QualificationKind,
-    ReviewStatus,
-)
+from providers.models import ProviderDocument, QualificationChange
 from providers.search import public_provider
 from tests.conftest import rows
 from tests.support.provider_fixtures import PDF, TODAY, cma_number

@@ -11,6 +11,7 @@ from marketplace.enums import Role, ServiceCategory
 from marketplace.errors import NotFound, PermissionDenied, ReasonRequired, ValidationFailed
 from marketplace.notifications.models import OutboundEmail
 from providers import related
+from providers.enums import ParticipationStatus, ProviderStatus, RelationKind, ReviewStatus
 from providers.errors import (
     CategoryNotAdmitted,
     CategoryNotEligible,
@@ -23,15 +24,7 @@ from providers.errors import (
     ReviewNotPending,
     ServiceInactive,
 )
-from providers.models import (
-    ParticipationStatus,
-    ProgrammeParticipation,
-    ProviderStatus,
-    RelatedParty,
-    RelatedPartyWithdrawal,
-    RelationKind,
-    ReviewStatus,
-)
+from providers.models import ProgrammeParticipation, RelatedParty, RelatedPartyWithdrawal
 from tests.conftest import rows
 from tests.support.fixtures import unique_credit_code
 

@@ -11,7 +11,7 @@ from marketplace.enums import InstitutionType, ServiceCategory
 from marketplace.errors import NotFound, ValidationFailed
 from providers.catalogue import services_of
 from providers.credit import rate_service
-from providers.models import PricingMode, ProviderStatus
+from providers.enums import PricingMode, ProviderStatus
 from providers.search import (
     FTS_TABLE,
     SearchCriteria,

@@ -16,11 +16,12 @@ import pytest
 from marketplace.db import commit
 from marketplace.errors import DomainError
 from marketplace.notifications.models import OutboundEmail
-from marketplace.orders import services
+from marketplace.orders import delivery, services
+from marketplace.orders.enums import OrderStatus
 from marketplace.orders.models import Order
-from marketplace.orders.rules import OrderStatus
 from marketplace.payments import services as payments
-from marketplace.payments.models import GatewayKind, Payment
+from marketplace.payments.enums import GatewayKind
+from marketplace.payments.models import Payment
 from marketplace.settlement import claims, rules
 from marketplace.settlement.enums import CheckRule, ClaimLineStatus
 from tests.conftest import rows
@@ -51,7 +52,7 @@ def card_order(settlement_world, stripe_app, session, dashboard, webhooks) -> Or
     assert order.status is OrderStatus.PAID
     w.orders.deliver(order, now=VOUCHER_NOW + timedelta(days=1))
     with w.orders.app.app_context():
-        services.confirm(
+        delivery.confirm(
             session, order.id, w.orders.sme(order), now=VOUCHER_NOW + timedelta(days=2)
         )
     assert order.status is OrderStatus.CONFIRMED

@@ -13,8 +13,8 @@ from marketplace.enums import Role
 from marketplace.errors import DomainError, PreconditionFailed
 from marketplace.notifications.models import OutboundEmail
 from marketplace.orders import disputes
+from marketplace.orders.enums import OrderAction, OrderStatus, Outcome
 from marketplace.orders.models import OrderEvent
-from marketplace.orders.rules import OrderAction, OrderStatus
 from marketplace.payments import services as payments
 from marketplace.settlement import claims
 from marketplace.settlement.enums import CheckRule, ClaimAction, ClaimLineStatus, ClaimStatus
@@ -275,7 +275,7 @@ def test_a_dispute_after_submission_freezes_the_line(settlement_world, session):
         session,
         order.id,
         w.reviewer,
-        outcome=disputes.Outcome.DISMISS,
+        outcome=Outcome.DISMISS,
         note="争议不成立",
         now=CLAIM_NOW,
     )
@@ -518,7 +518,7 @@ def test_a_partly_upheld_order_is_claimed_for_its_reduced_voucher_part(settlemen
         session,
         order.id,
         w.reviewer,
-        outcome=disputes.Outcome.UPHOLD_PARTIAL,
+        outcome=Outcome.UPHOLD_PARTIAL,
         note="部分支持，减价 400 元",
         refund_fen=20_000,
         voucher_restore_fen=20_000,
@@ -588,7 +588,7 @@ def test_a_revocation_after_submission_stops_approval(settlement_world, session)
 
 def test_a_relation_declared_after_the_order_stops_the_claim(settlement_world, session):
     # Checked when orders are placed; a declaration made later must still stop the payment.
-    from providers.models import RelationKind
+    from providers.enums import RelationKind
     from providers.related import declare_related_party
 
     w = settlement_world

@@ -23,9 +23,9 @@ from marketplace import create_app
 from marketplace.db import create_engine
 from marketplace.enums import Role
 from marketplace.errors import DomainError
+from marketplace.orders.enums import OrderAction
+from marketplace.orders.enums import OrderStatus as S
 from marketplace.orders.models import Order, OrderEvent
-from marketplace.orders.rules import OrderAction
-from marketplace.orders.rules import OrderStatus as S
 from marketplace.settlement import payout_files, payouts
 from marketplace.settlement.enums import (
     ClaimAction,

@@ -7,8 +7,8 @@ import csv
 import io
 from datetime import timedelta
 
+from marketplace.orders.enums import OrderAction, OrderStatus
 from marketplace.orders.models import OrderEvent
-from marketplace.orders.rules import OrderAction, OrderStatus
 from marketplace.settlement import claims, payout_files
 from marketplace.settlement.enums import (
     ClaimAction,

@@ -10,8 +10,7 @@ import sqlalchemy as sa
 
 from marketplace.enums import Role
 from marketplace.orders import disputes
-from marketplace.orders.disputes import Outcome
-from marketplace.orders.rules import OrderStatus
+from marketplace.orders.enums import OrderStatus, Outcome
 from marketplace.settlement import ledger_checks
 from marketplace.settlement.enums import PayoutLineStatus
 from marketplace.settlement.ledger_checks import verify_books

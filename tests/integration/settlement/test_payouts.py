@@ -12,8 +12,8 @@ import sqlalchemy as sa
 
 from marketplace.errors import DomainError
 from marketplace.notifications.models import OutboundEmail
+from marketplace.orders.enums import OrderAction, OrderStatus
 from marketplace.orders.models import OrderEvent
-from marketplace.orders.rules import OrderAction, OrderStatus
 from marketplace.settlement import payout_files, payouts
 from marketplace.settlement.enums import (
     ClaimAction,

@@ -21,9 +21,10 @@ from sqlalchemy.orm import Session
 from marketplace.db import create_engine
 from marketplace.enums import InstitutionType, ServiceCategory, SizeClass
 from marketplace.errors import DomainError
-from providers.models import Provider, ProviderStatus
+from providers.enums import ProviderStatus
+from providers.models import Provider
 from tests.support.fixtures import unique_credit_code
-from vouchers import applications, holds, services
+from vouchers import applications, holds, programmes
 from vouchers.applications import ApplicationInput
 from vouchers.enums import FundingBody, HoldStatus, ProgrammeKind, VerificationStatus
 from vouchers.models import DEFAULT_ANNUAL_CAP_FEN, Enterprise, Hold, Programme, Quota, Voucher
@@ -53,7 +54,7 @@ def _programme(session: Session, kind: ProgrammeKind, year: int) -> Programme:
     )
     session.add(programme)
     session.flush()
-    services.ensure_funded(session, programme)
+    programmes.ensure_funded(session, programme)
     return programme
 
 
@@ -383,7 +384,7 @@ def test_concurrent_approvals_never_commit_more_than_the_budget(database, backen
             )
             session.add(programme)
             session.flush()
-            services.ensure_funded(session, programme)
+            programmes.ensure_funded(session, programme)
             ids = []
             for i in range(12):
                 code = unique_credit_code()

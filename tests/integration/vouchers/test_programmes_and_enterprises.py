@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from marketplace.enums import ServiceCategory, SizeClass
 from marketplace.errors import PreconditionFailed, ReasonRequired, ValidationFailed
 from tests.support.voucher_fixtures import VOUCHER_NOW, VOUCHER_YEAR
-from vouchers import applications, holds, ledger, services
+from vouchers import applications, enterprises, holds, ledger, programmes
 from vouchers.enums import (
     BlacklistAction,
     CapScope,
@@ -38,9 +38,10 @@ from vouchers.models import (
     Programme,
 )
 from vouchers.verify import verify_ledger
+from vouchers.wallet import wallet_of
 
 
-def _input(**overrides) -> services.ProgrammeInput:
+def _input(**overrides) -> programmes.ProgrammeInput:
     values = dict(
         kind=ProgrammeKind.INNOVATION,
         year=VOUCHER_YEAR,
@@ -61,30 +62,30 @@ def _input(**overrides) -> services.ProgrammeInput:
         notice_days=7,
     )
     values.update(overrides)
-    return services.ProgrammeInput(**values)
+    return programmes.ProgrammeInput(**values)
 
 
-def _budget(session, programme) -> services.Budget:
-    return services.budgets(session, [programme.id])[0]
+def _budget(session, programme) -> programmes.Budget:
+    return programmes.budgets(session, [programme.id])[0]
 
 
 def test_creating_a_programme_grants_its_budget(session):
-    programme = services.create_programme(session, _input(), actor_id=None, now=VOUCHER_NOW)
+    programme = programmes.create_programme(session, _input(), actor_id=None, now=VOUCHER_NOW)
     budget = _budget(session, programme)
     assert (budget.total_fen, budget.available_fen, budget.committed_fen) == (10_000_000,) * 2 + (
         0,
     )
     assert verify_ledger(session).ok
     with pytest.raises(DuplicateProgramme):
-        services.create_programme(session, _input(), actor_id=None)
+        programmes.create_programme(session, _input(), actor_id=None)
 
 
 def test_a_shared_cap_programme_uses_the_policy_cap(session):
-    programme = services.create_programme(
+    programme = programmes.create_programme(
         session, _input(annual_cap_fen=1_000), actor_id=None, now=VOUCHER_NOW
     )
     assert programme.annual_cap_fen == DEFAULT_ANNUAL_CAP_FEN
-    own = services.create_programme(
+    own = programmes.create_programme(
         session,
         _input(kind=ProgrammeKind.SERVICE, cap_scope=CapScope.PROGRAMME, annual_cap_fen=1_000_000),
         actor_id=None,
@@ -110,15 +111,15 @@ def test_a_shared_cap_programme_uses_the_policy_cap(session):
 )
 def test_invalid_programmes_write_nothing(session, overrides, error):
     with pytest.raises(error):
-        services.create_programme(session, _input(**overrides), actor_id=None)
+        programmes.create_programme(session, _input(**overrides), actor_id=None)
     assert session.scalar(sa.select(sa.func.count()).select_from(Programme)) == 0
     assert session.scalar(sa.select(sa.func.count()).select_from(LedgerTransaction)) == 0
 
 
 def test_budget_changes_are_posted_and_cannot_undercut_commitments(session, submit_application):
-    programme = services.create_programme(session, _input(), actor_id=None, now=VOUCHER_NOW)
-    data = services.programme_input_from(programme)
-    services.update_programme(
+    programme = programmes.create_programme(session, _input(), actor_id=None, now=VOUCHER_NOW)
+    data = programmes.programme_input_from(programme)
+    programmes.update_programme(
         session,
         programme.id,
         dataclasses.replace(data, total_budget_fen=12_000_000),
@@ -129,14 +130,14 @@ def test_budget_changes_are_posted_and_cannot_undercut_commitments(session, subm
     application = submit_application(programme=programme, requested_fen=3_000_000)
     applications.approve(session, application.id, actor_id=None, now=VOUCHER_NOW)
     with pytest.raises(BudgetExceeded):
-        services.update_programme(
+        programmes.update_programme(
             session,
             programme.id,
             dataclasses.replace(data, total_budget_fen=2_999_999),
             expected_version=2,
             actor_id=None,
         )
-    services.update_programme(
+    programmes.update_programme(
         session,
         programme.id,
         dataclasses.replace(data, total_budget_fen=3_000_000),
@@ -154,8 +155,8 @@ def test_budget_changes_are_posted_and_cannot_undercut_commitments(session, subm
 
 def test_rules_freeze_once_vouchers_exist(session, funded_programme, issue_voucher):
     programme = funded_programme()
-    data = services.programme_input_from(programme)
-    changed = services.update_programme(
+    data = programmes.programme_input_from(programme)
+    changed = programmes.update_programme(
         session,
         programme.id,
         dataclasses.replace(data, ceiling_bps=4_000),
@@ -164,7 +165,7 @@ def test_rules_freeze_once_vouchers_exist(session, funded_programme, issue_vouch
     )
     assert changed.ceiling_bps == 4_000
     issue_voucher(programme=programme)
-    data = services.programme_input_from(programme)
+    data = programmes.programme_input_from(programme)
     for field, value in (
         ("ceiling_bps", 5_000),
         ("region_prefix", "5301"),
@@ -172,7 +173,7 @@ def test_rules_freeze_once_vouchers_exist(session, funded_programme, issue_vouch
         ("eligible_categories", ["ip"]),
     ):
         with pytest.raises(ProgrammeRulesLocked) as info:
-            services.update_programme(
+            programmes.update_programme(
                 session,
                 programme.id,
                 dataclasses.replace(data, **{field: value}),
@@ -181,7 +182,7 @@ def test_rules_freeze_once_vouchers_exist(session, funded_programme, issue_vouch
             )
         assert info.value.extra["fields"] == [field]
     # Category order is not a change; the name and the window still are editable.
-    renamed = services.update_programme(
+    renamed = programmes.update_programme(
         session,
         programme.id,
         dataclasses.replace(
@@ -195,23 +196,23 @@ def test_rules_freeze_once_vouchers_exist(session, funded_programme, issue_vouch
     )
     assert renamed.name == "新名称"
     with pytest.raises(PreconditionFailed):
-        services.update_programme(session, programme.id, data, expected_version=1, actor_id=None)
+        programmes.update_programme(session, programme.id, data, expected_version=1, actor_id=None)
 
 
 def test_verification_moves_and_history(session, create_enterprise, create_user):
     enterprise = create_enterprise(verification_status=VerificationStatus.PENDING)
     with pytest.raises(ReasonRequired):
-        services.decide_verification(
+        enterprises.decide_verification(
             session, enterprise.id, VerificationStatus.REJECTED, note=" ", actor_id=None
         )
-    services.decide_verification(
+    enterprises.decide_verification(
         session, enterprise.id, VerificationStatus.REJECTED, note="执照过期", actor_id=None
     )
-    services.decide_verification(
+    enterprises.decide_verification(
         session, enterprise.id, VerificationStatus.VERIFIED, note=None, actor_id=None
     )
     with pytest.raises(InvalidTransition):
-        services.decide_verification(
+        enterprises.decide_verification(
             session, enterprise.id, VerificationStatus.VERIFIED, note=None, actor_id=None
         )
     events = session.scalars(
@@ -228,7 +229,7 @@ def test_blacklisting_blocks_new_holds_and_keeps_history(session, create_enterpr
     voucher = issue_voucher(enterprise)
     today = date(VOUCHER_YEAR, 6, 15)
     with pytest.raises(DateInFuture):
-        services.blacklist_enterprise(
+        enterprises.blacklist_enterprise(
             session,
             enterprise.id,
             reason="r",
@@ -238,7 +239,7 @@ def test_blacklisting_blocks_new_holds_and_keeps_history(session, create_enterpr
             today=today,
         )
     with pytest.raises(ReasonRequired):
-        services.blacklist_enterprise(
+        enterprises.blacklist_enterprise(
             session,
             enterprise.id,
             reason="r",
@@ -247,7 +248,7 @@ def test_blacklisting_blocks_new_holds_and_keeps_history(session, create_enterpr
             actor_id=None,
             today=today,
         )
-    services.blacklist_enterprise(
+    enterprises.blacklist_enterprise(
         session,
         enterprise.id,
         reason="失信被执行人",
@@ -257,7 +258,7 @@ def test_blacklisting_blocks_new_holds_and_keeps_history(session, create_enterpr
         today=today,
     )
     with pytest.raises(InvalidTransition):
-        services.blacklist_enterprise(
+        enterprises.blacklist_enterprise(
             session,
             enterprise.id,
             reason="again",
@@ -268,7 +269,7 @@ def test_blacklisting_blocks_new_holds_and_keeps_history(session, create_enterpr
         )
     with pytest.raises(EnterpriseBlacklisted):
         holds.place_hold(session, voucher, "o", 100, 1_000, "k", VOUCHER_NOW)
-    services.remove_from_blacklist(
+    enterprises.remove_from_blacklist(
         session, enterprise.id, reason="已履行", actor_id=None, today=today
     )
     assert holds.place_hold(session, voucher, "o", 100, 1_000, "k", VOUCHER_NOW).amount_fen == 100
@@ -282,20 +283,20 @@ def test_blacklisting_blocks_new_holds_and_keeps_history(session, create_enterpr
 
 def test_profile_update_uses_optimistic_concurrency(session, create_enterprise):
     enterprise = create_enterprise()
-    data = services.ProfileInput("李四", "13900001111", "LI@Example.CN", "  ")
-    services.update_profile(session, enterprise.id, data, expected_version=1, actor_id=None)
+    data = enterprises.ProfileInput("李四", "13900001111", "LI@Example.CN", "  ")
+    enterprises.update_profile(session, enterprise.id, data, expected_version=1, actor_id=None)
     assert (enterprise.contact_email, enterprise.industry, enterprise.version) == (
         "li@example.cn",
         None,
         2,
     )
     with pytest.raises(PreconditionFailed):
-        services.update_profile(session, enterprise.id, data, expected_version=1, actor_id=None)
+        enterprises.update_profile(session, enterprise.id, data, expected_version=1, actor_id=None)
     with pytest.raises(ValidationFailed):
-        services.update_profile(
+        enterprises.update_profile(
             session,
             enterprise.id,
-            services.ProfileInput("", "1", "x", None),
+            enterprises.ProfileInput("", "1", "x", None),
             expected_version=2,
             actor_id=None,
         )
@@ -317,7 +318,7 @@ def test_wallet_counts_the_current_year_across_programmes(
     holds.capture_hold(session, hold, "c1", VOUCHER_NOW, provider_id=create_provider().id)
     holds.place_hold(session, a, "o2", 100_000, 600_000, "k2", VOUCHER_NOW)
     holds.place_hold(session, b, "o3", 50_000, 600_000, "k3", VOUCHER_NOW)
-    found = services.wallet(session, enterprise.id, VOUCHER_NOW)
+    found = wallet_of(session, enterprise.id, VOUCHER_NOW)
     assert found.year == VOUCHER_YEAR
     shared = found.shared
     assert (shared.cap_fen, shared.used_fen, shared.held_fen, shared.remaining_fen) == (

@@ -4,16 +4,13 @@ import itertools
 
 import pytest
 
+from marketplace.orders.enums import Actor, OrderAction, OrderStatus
+from marketplace.orders.errors import ActorNotAllowed, IllegalTransition
 from marketplace.orders.rules import (
     ACTORS,
     BEFORE_DELIVERY,
     TERMINAL,
     TRANSITIONS,
-    Actor,
-    ActorNotAllowed,
-    IllegalTransition,
-    OrderAction,
-    OrderStatus,
     allowed_actions,
     transition,
 )

@@ -6,8 +6,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from marketplace.payments.models import PaymentDisputeStatus
-from marketplace.payments.rules import DISPUTE, DisputeNews, is_later_open_word
+from marketplace.payments.enums import DisputeNews, PaymentDisputeStatus
+from marketplace.payments.rules import DISPUTE, is_later_open_word
 from marketplace.statemachine import IllegalMove
 
 #: The whole expected table, written out independently of DISPUTE; a missing pair is stale

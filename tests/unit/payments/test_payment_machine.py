@@ -5,8 +5,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from marketplace.payments.models import PaymentStatus
-from marketplace.payments.rules import PAYMENT, PaymentNews
+from marketplace.payments.enums import PaymentNews, PaymentStatus
+from marketplace.payments.rules import PAYMENT
 from marketplace.statemachine import IllegalMove
 
 #: The whole expected table, written out independently of PAYMENT: the status only moves up

@@ -5,8 +5,8 @@ from types import SimpleNamespace
 
 import pytest
 
-from marketplace.payments.models import RefundStatus
-from marketplace.payments.rules import REFUND, RefundNews
+from marketplace.payments.enums import RefundNews, RefundStatus
+from marketplace.payments.rules import REFUND
 from marketplace.statemachine import IllegalMove
 
 #: The whole expected table, written out independently of REFUND; a missing pair is stale

@@ -5,9 +5,9 @@ from types import SimpleNamespace
 
 import pytest
 
+from providers.enums import BankChangeStatus, ReviewAction
 from providers.errors import BankChangeNotPending
-from providers.models import BankChangeStatus
-from providers.rules import BANK_CHANGE, ReviewAction
+from providers.rules import BANK_CHANGE
 
 #: The whole expected table, written out independently of providers.rules.
 EXPECTED = {

@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from providers.credit import evaluator_key
+from providers.enums import QualificationKind
 from providers.errors import InvalidQualification
-from providers.models import QualificationKind
 from providers.rules import (
     BANK_ACCOUNT_INPUT,
     EMAIL_INPUT,

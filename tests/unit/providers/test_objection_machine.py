@@ -5,9 +5,9 @@ from types import SimpleNamespace
 
 import pytest
 
+from providers.enums import ObjectionAction, ObjectionStatus
 from providers.errors import ObjectionAlreadyDecided
-from providers.models import ObjectionStatus
-from providers.rules import OBJECTION, ObjectionAction
+from providers.rules import OBJECTION
 
 #: The whole expected table, written out independently of providers.rules.
 EXPECTED = {

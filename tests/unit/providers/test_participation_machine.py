@@ -6,14 +6,9 @@ from types import SimpleNamespace
 
 import pytest
 
+from providers.enums import ParticipationAction, ParticipationStatus
 from providers.errors import ParticipationNotAllowed
-from providers.models import ParticipationStatus
-from providers.rules import (
-    PARTICIPATION,
-    PARTICIPATION_REASON_REQUIRED,
-    REVIEWER_DECISIONS,
-    ParticipationAction,
-)
+from providers.rules import PARTICIPATION, PARTICIPATION_REASON_REQUIRED, REVIEWER_DECISIONS
 
 #: The whole expected table, written out independently of providers.rules.
 EXPECTED = {

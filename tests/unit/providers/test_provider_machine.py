@@ -5,8 +5,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from providers.enums import ProviderAction, ProviderStatus
 from providers.errors import TransitionNotAllowed
-from providers.models import ProviderAction, ProviderStatus
 from providers.rules import PROVIDER, REASON_REQUIRED
 
 #: The whole expected table, written out independently of providers.rules.

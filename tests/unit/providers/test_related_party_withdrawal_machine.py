@@ -6,9 +6,9 @@ from types import SimpleNamespace
 
 import pytest
 
+from providers.enums import ReviewAction, ReviewStatus
 from providers.errors import ReviewNotPending
-from providers.models import ReviewStatus
-from providers.rules import RELATED_PARTY_WITHDRAWAL, ReviewAction
+from providers.rules import RELATED_PARTY_WITHDRAWAL
 
 #: The whole expected table, written out independently of providers.rules.
 EXPECTED = {

@@ -11,8 +11,8 @@ import pytest
 from marketplace.enums import InstitutionType, ServiceCategory
 from marketplace.errors import ReasonRequired
 from providers import rules
+from providers.enums import AccreditationLevel, DocumentKind, QualificationKind
 from providers.errors import InvalidQualification
-from providers.models import AccreditationLevel, DocumentKind, QualificationKind
 
 
 def test_a_required_reason_cannot_be_blank():

@@ -5,9 +5,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from vouchers.enums import HoldStatus
+from vouchers.enums import HoldAction, HoldStatus
 from vouchers.errors import HoldNotOpen
-from vouchers.rules import HOLD, HoldAction
+from vouchers.rules import HOLD
 
 #: The whole expected table, written out independently of the machine.
 EXPECTED = {

@@ -5,9 +5,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from vouchers.enums import VoucherStatus
+from vouchers.enums import VoucherAction, VoucherStatus
 from vouchers.errors import InvalidTransition
-from vouchers.rules import VOUCHER, VoucherAction
+from vouchers.rules import VOUCHER
 
 #: The whole expected table, written out independently of the machine.
 EXPECTED = {

@@ -9,11 +9,11 @@ import pytest
 
 from marketplace.db import utcnow
 from marketplace.enums import Role
-from marketplace.orders import services
-from marketplace.orders.rules import OrderStatus as S
+from marketplace.orders import copayment
+from marketplace.orders.enums import OrderStatus as S
 from marketplace.payments import services as payments
+from marketplace.payments.enums import GatewayKind, PaymentDisputeStatus
 from marketplace.payments.gateway import GatewayDispute
-from marketplace.payments.models import GatewayKind, PaymentDisputeStatus
 from providers.catalogue import ServiceInput, update_service
 from tests.support.fixtures import AuthActions
 
@@ -107,7 +107,7 @@ def test_a_charged_back_co_payment_shows_on_the_order(
     app, session, client, login, api_token, order_world, create_order
 ):
     order = create_order(S.PAID, now=utcnow())
-    payment = services.payment_of(session, order)
+    payment = copayment.payment_of(session, order)
     # A card payment (as if paid through Stripe) whose charge the SME's bank disputed.
     payment.gateway, payment.external_id = GatewayKind.STRIPE, "pi_order_views"
     session.flush()

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from marketplace.orders import services
-from marketplace.orders.rules import OrderStatus as S
+from marketplace.orders import delivery
+from marketplace.orders.enums import OrderStatus as S
 from tests.support.fixtures import AuthActions
 from tests.support.voucher_fixtures import VOUCHER_YEAR
 
@@ -17,7 +17,7 @@ def test_the_order_page_and_the_api_show_the_lapse(app, order_world, create_orde
     order = create_order(S.DELIVERED)
     sme = order_world.sme(order)
     with app.app_context():
-        services.confirm(order_world.session, order.id, sme, now=LATE)
+        delivery.confirm(order_world.session, order.id, sme, now=LATE)
     client = app.test_client()
     assert AuthActions(client).login(sme).status_code == 302
     page = client.get(f"/orders/{order.id}").get_data(as_text=True)

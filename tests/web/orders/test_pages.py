@@ -10,8 +10,8 @@ import sqlalchemy as sa
 
 from marketplace.db import utcnow
 from marketplace.enums import Role
+from marketplace.orders.enums import OrderStatus as S
 from marketplace.orders.models import Dispute, Order
-from marketplace.orders.rules import OrderStatus as S
 from marketplace.payments.models import Payment
 from tests.support.fixtures import AuthActions
 from tests.support.order_fixtures import invoice_number

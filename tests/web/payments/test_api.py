@@ -9,14 +9,8 @@ import pytest
 from marketplace.audit.models import AuditEvent
 from marketplace.db import utcnow
 from marketplace.enums import Role
-from marketplace.payments.models import (
-    GatewayKind,
-    PaymentRefund,
-    PaymentStatus,
-    RefundStatus,
-    WebhookEvent,
-    WebhookOutcome,
-)
+from marketplace.payments.enums import GatewayKind, PaymentStatus, RefundStatus, WebhookOutcome
+from marketplace.payments.models import PaymentRefund, WebhookEvent
 from tests.conftest import rows
 
 

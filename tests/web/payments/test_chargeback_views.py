@@ -12,8 +12,8 @@ from datetime import UTC, datetime
 import pytest
 
 from marketplace.payments import services
+from marketplace.payments.enums import GatewayKind, PaymentDisputeStatus, PaymentStatus
 from marketplace.payments.gateway import GatewayDispute
-from marketplace.payments.models import GatewayKind, PaymentDisputeStatus, PaymentStatus
 
 
 @pytest.fixture

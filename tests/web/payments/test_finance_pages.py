@@ -6,13 +6,8 @@ import pytest
 import sqlalchemy as sa
 
 from marketplace.enums import Role
-from marketplace.payments.models import (
-    GatewayKind,
-    Payment,
-    PaymentRefund,
-    PaymentStatus,
-    RefundStatus,
-)
+from marketplace.payments.enums import GatewayKind, PaymentStatus, RefundStatus
+from marketplace.payments.models import Payment, PaymentRefund
 from tests.conftest import rows
 from tests.support.fixtures import AuthActions
 
@@ -210,7 +205,7 @@ def test_forms_carry_csrf_tokens(make_app, create_user, create_payment):
 
 
 def test_the_sme_pays_by_card_on_the_order_page(stripe_app, session, order_world, dashboard):
-    from marketplace.orders.rules import OrderStatus
+    from marketplace.orders.enums import OrderStatus
     from marketplace.payments import services
 
     order = order_world.create(OrderStatus.AGREED, app=stripe_app)
@@ -239,7 +234,7 @@ def test_the_sme_pays_by_card_on_the_order_page(stripe_app, session, order_world
 
 
 def test_bank_transfer_orders_load_nothing_from_stripe(app, order_world):
-    from marketplace.orders.rules import OrderStatus
+    from marketplace.orders.enums import OrderStatus
 
     order = order_world.create(OrderStatus.AGREED)
     sme = app.test_client()
@@ -251,7 +246,7 @@ def test_bank_transfer_orders_load_nothing_from_stripe(app, order_world):
 
 
 def test_an_order_payment_page_sends_refunds_to_the_order(app, session, order_world):
-    from marketplace.orders.rules import OrderStatus
+    from marketplace.orders.enums import OrderStatus
 
     order = order_world.create(OrderStatus.PAID)
     payment = session.scalar(sa.select(Payment).where(Payment.reference == f"order:{order.id}"))

@@ -10,15 +10,15 @@ import sqlalchemy as sa
 
 from marketplace.enums import Role
 from providers import admission, bank_changes, services
-from providers.models import (
-    Assessment,
+from providers.enums import (
     BankChangeStatus,
     ObjectionStatus,
     ParticipationStatus,
     ProviderAction,
     ProviderStatus,
 )
-from vouchers.models import ProgrammeKind
+from providers.models import Assessment
+from vouchers.enums import ProgrammeKind
 
 
 @pytest.fixture

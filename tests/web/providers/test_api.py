@@ -12,7 +12,8 @@ import sqlalchemy as sa
 
 from marketplace.enums import InstitutionType, Role, ServiceCategory
 from providers import admission, credit, services
-from providers.models import CreditEventKind, ProviderDocument, ProviderStatus, Service
+from providers.enums import CreditEventKind, ProviderStatus
+from providers.models import ProviderDocument, Service
 from tests.support.fixtures import unique_credit_code
 from tests.support.provider_fixtures import ELF, PDF, PNG
 

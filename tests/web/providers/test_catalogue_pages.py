@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marketplace.enums import InstitutionType, Role, ServiceCategory
 from providers.credit import rate_service
-from providers.models import ProviderStatus
+from providers.enums import ProviderStatus
 
 
 def _text(response) -> str:

@@ -12,15 +12,8 @@ import sqlalchemy as sa
 
 from marketplace.enums import Role
 from providers import related, services
-from providers.models import (
-    ProviderDocument,
-    ProviderStatus,
-    QualificationChange,
-    QualificationKind,
-    RelatedParty,
-    RelationKind,
-    ReviewStatus,
-)
+from providers.enums import ProviderStatus, QualificationKind, RelationKind, ReviewStatus
+from providers.models import ProviderDocument, QualificationChange, RelatedParty
 from tests.support.fixtures import unique_credit_code
 from tests.support.provider_fixtures import PDF, cma_number
 

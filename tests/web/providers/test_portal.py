@@ -10,16 +10,8 @@ import sqlalchemy as sa
 
 from marketplace.enums import Role
 from providers import services
-from providers.models import (
-    BankAccountChange,
-    BankChangeStatus,
-    DocumentKind,
-    ParticipationStatus,
-    ProviderDocument,
-    ProviderStatus,
-    RelatedParty,
-    Service,
-)
+from providers.enums import BankChangeStatus, DocumentKind, ParticipationStatus, ProviderStatus
+from providers.models import BankAccountChange, ProviderDocument, RelatedParty, Service
 from tests.support.fixtures import unique_credit_code
 from tests.support.provider_fixtures import ELF, PDF, PNG, TODAY
 

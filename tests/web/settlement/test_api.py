@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from marketplace.db import utcnow
 from marketplace.enums import Role
-from marketplace.orders.rules import OrderStatus
+from marketplace.orders.enums import OrderStatus
 from marketplace.settlement.enums import ClaimLineStatus
 from marketplace.settlement.models import ClaimLine
 from tests.support.settlement_fixtures import set_bank_account

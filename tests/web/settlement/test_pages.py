@@ -11,7 +11,7 @@ import pytest
 
 from marketplace.db import utcnow
 from marketplace.enums import Role
-from marketplace.orders.rules import OrderStatus
+from marketplace.orders.enums import OrderStatus
 from marketplace.settlement.enums import (
     ClaimAction,
     ClaimLineStatus,

@@ -1,7 +1,5 @@
-"""The voucher services' front door: the enterprise's wallet, and (re-exported) enterprises
-and programmes. Applications and issuance are in :mod:`vouchers.applications`, holds in
-:mod:`vouchers.holds`, expiry and revocation in :mod:`vouchers.expiry`, bulk issuance in
-:mod:`vouchers.issuance`. Every function takes the session first, flushes, never commits.
+"""The enterprise's wallet: its vouchers, what it has used and holds, and what is left of its
+annual cap. Read only.
 """
 
 from __future__ import annotations
@@ -14,59 +12,9 @@ from sqlalchemy.orm import Session
 
 from marketplace.db import utcnow
 from vouchers import rules
-from vouchers.common import MAX_ID, MAX_TEXT, clean_text, fetch
-from vouchers.enterprises import (
-    ProfileInput,
-    blacklist_enterprise,
-    decide_verification,
-    get_enterprise,
-    lock_enterprise,
-    remove_from_blacklist,
-    update_profile,
-)
 from vouchers.enums import CapScope, VoucherStatus
 from vouchers.models import DEFAULT_ANNUAL_CAP_FEN, Programme, Quota, Voucher
-from vouchers.programmes import (
-    RULE_FIELDS,
-    Budget,
-    ProgrammeInput,
-    budgets,
-    create_programme,
-    ensure_funded,
-    get_programme,
-    has_vouchers,
-    open_programmes,
-    programme_input_from,
-    update_programme,
-)
 from vouchers.quota import SHARED_SCOPE, QuotaView
-
-__all__ = [
-    "MAX_ID",
-    "MAX_TEXT",
-    "RULE_FIELDS",
-    "Budget",
-    "ProfileInput",
-    "ProgrammeInput",
-    "Wallet",
-    "blacklist_enterprise",
-    "budgets",
-    "clean_text",
-    "create_programme",
-    "decide_verification",
-    "ensure_funded",
-    "fetch",
-    "get_enterprise",
-    "get_programme",
-    "has_vouchers",
-    "lock_enterprise",
-    "open_programmes",
-    "programme_input_from",
-    "remove_from_blacklist",
-    "update_profile",
-    "update_programme",
-    "wallet",
-]
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,7 +29,7 @@ class Wallet:
         return sum(v.balance_fen for v in self.vouchers if v.status.is_live)
 
 
-def wallet(session: Session, enterprise_id: int, now: datetime | None = None) -> Wallet:
+def wallet_of(session: Session, enterprise_id: int, now: datetime | None = None) -> Wallet:
     """The enterprise's cap, used, held and remaining for the current (China) calendar year,
     across programmes, plus programmes with their own cap, and every voucher."""
     year = rules.local_date(now or utcnow()).year
