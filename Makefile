@@ -1,6 +1,7 @@
 # Two commands do everything on a fresh machine with Python 3.11+ and make:
 #   make demo   — set up, migrate, seed demo data and serve http://127.0.0.1:5000 (SQLite)
-#   make test   — set up and run every test (SQLite and PostgreSQL, browser tests in Chromium)
+#   make test   — set up and run every check and test: ruff, ruff format, mypy, then the suite on
+#                 SQLite and PostgreSQL (browser tests in Chromium) with coverage and its floor
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -32,8 +33,9 @@ demo: setup
 	$(FLASK) demo seed
 	$(FLASK) run --host 127.0.0.1 --port 5000
 
-test: setup browser
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup
+# Lint, format and types first (seconds), then the whole suite with coverage and its floor.
+test: setup browser lint typecheck
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist loadgroup --cov --cov-report=term
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
