@@ -15,10 +15,13 @@ Map of the package:
 * ``webhooks``  — ``process_webhook`` (verify, record once, apply in order-independent way);
 * ``listeners`` — ``on_payment_status(prefix, callback)``: how the owner of a reference learns
   that its payment succeeded, failed, was canceled or refunded, in the same transaction;
+* ``enums``     — gateways, statuses, and the news that moves them;
 * ``rules``     — the state machines of payments, refunds and chargebacks (status
   precedence), idempotency keys, the refund limit (pure);
-* ``views``     — the webhook endpoint; finance pages live in ``marketplace/admin/payments.py``
-  and the JSON API in ``marketplace/api/payments.py``; ``cli`` has ``flask payments sync``.
+* ``cli``       — ``flask payments sync``.
+
+The webhook endpoint is a page route (``marketplace/web/payments/views.py``), the finance pages
+are in ``marketplace/web/admin/payments.py`` and the JSON API in ``marketplace/api/payments.py``.
 
 How an order uses it (the orders module)::
 

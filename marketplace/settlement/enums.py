@@ -21,7 +21,7 @@ class ClaimStatus(LabelledEnum):
 
 
 class ClaimLineStatus(LabelledEnum):
-    """One order in a claim. The order's own status moves alongside (see claim_rules)."""
+    """One order in a claim. The order's own status moves alongside (see marketplace.settlement.rules)."""
 
     PENDING_REVIEW = "pending_review", "待初审", "Awaiting review"
     CHANGES_REQUESTED = "changes_requested", "待补正", "Changes requested"

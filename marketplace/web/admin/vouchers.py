@@ -16,6 +16,7 @@ from marketplace.db import db_session
 from marketplace.enums import Role, ServiceCategory
 from marketplace.errors import DomainError, NotFound, ValidationFailed
 from marketplace.i18n import _
+from marketplace.money import format_fen
 from marketplace.parsing import ascii_int
 from marketplace.settlement.ledger_checks import verify_books
 from marketplace.web.admin.views import bp
@@ -150,17 +151,15 @@ def voucher_programme_edit(programme_id: int) -> ResponseReturnValue:
 
 
 def _fill(form: ProgrammeForm, programme: Programme) -> None:
-    def yuan(fen: int) -> str:
-        return f"{fen // 100}.{fen % 100:02d}"
-
+    # Amounts as one types them: yuan, and percentages (basis points) read the same way.
     form.kind.data = programme.kind.value
     form.year.data = programme.year
     form.name.data = programme.name
     form.funding_body.data = programme.funding_body.value
-    form.total_budget.data = yuan(programme.total_budget_fen)
+    form.total_budget.data = format_fen(programme.total_budget_fen, symbol=False)
     form.cap_scope.data = programme.cap_scope.value
-    form.annual_cap.data = yuan(programme.annual_cap_fen)
-    form.ceiling_percent.data = yuan(programme.ceiling_bps)
+    form.annual_cap.data = format_fen(programme.annual_cap_fen, symbol=False)
+    form.ceiling_percent.data = format_fen(programme.ceiling_bps, symbol=False)
     form.eligible_categories.data = list(programme.eligible_categories)
     form.eligible_size_classes.data = list(programme.eligible_size_classes)
     form.region_prefix.data = programme.region_prefix
@@ -168,7 +167,7 @@ def _fill(form: ProgrammeForm, programme: Programme) -> None:
     form.applications_close_on.data = programme.applications_close_on
     form.use_by.data = programme.use_by
     form.claim_deadline.data = programme.claim_deadline
-    form.low_budget_alert_percent.data = yuan(programme.low_budget_alert_bps)
+    form.low_budget_alert_percent.data = format_fen(programme.low_budget_alert_bps, symbol=False)
     form.notice_days.data = programme.notice_days
     form.version.data = str(programme.version)
 
