@@ -12,13 +12,15 @@ class MoneyFormatError(ValueError):
     """A money amount could not be read."""
 
 
-def format_fen(fen: int, *, symbol: bool = True) -> str:
-    """``123456`` → ``¥1,234.56``; negative amounts keep their sign in front."""
+def format_fen(fen: int, *, symbol: bool = True, grouping: bool = True) -> str:
+    """``123456`` → ``¥1,234.56``; negative amounts keep their sign in front. Without symbol
+    and grouping (``1234.56``) it is what a person types into a form."""
     if not isinstance(fen, int) or isinstance(fen, bool):
         raise TypeError("money is integer fen")
     sign = "-" if fen < 0 else ""
     yuan, cents = divmod(abs(fen), FEN_PER_YUAN)
-    return f"{sign}{'¥' if symbol else ''}{yuan:,}.{cents:02d}"
+    whole = f"{yuan:,}" if grouping else str(yuan)
+    return f"{sign}{'¥' if symbol else ''}{whole}.{cents:02d}"
 
 
 def parse_yuan(text: str) -> int:

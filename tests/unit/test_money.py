@@ -41,3 +41,11 @@ def test_parse_refuses_anything_but_plain_amounts(text):
 @given(st.integers(min_value=0, max_value=10**16))
 def test_round_trip(fen):
     assert parse_yuan(format_fen(fen)) == fen
+
+
+@pytest.mark.parametrize(
+    ("fen", "text"), [(246915, "2469.15"), (3_000_000, "30000.00"), (5, "0.05"), (-100, "-1.00")]
+)
+def test_format_as_typed_into_a_form(fen, text):
+    assert format_fen(fen, symbol=False, grouping=False) == text
+    assert parse_yuan(text.lstrip("-")) == abs(fen)

@@ -156,10 +156,10 @@ def _fill(form: ProgrammeForm, programme: Programme) -> None:
     form.year.data = programme.year
     form.name.data = programme.name
     form.funding_body.data = programme.funding_body.value
-    form.total_budget.data = format_fen(programme.total_budget_fen, symbol=False)
+    form.total_budget.data = format_fen(programme.total_budget_fen, symbol=False, grouping=False)
     form.cap_scope.data = programme.cap_scope.value
-    form.annual_cap.data = format_fen(programme.annual_cap_fen, symbol=False)
-    form.ceiling_percent.data = format_fen(programme.ceiling_bps, symbol=False)
+    form.annual_cap.data = format_fen(programme.annual_cap_fen, symbol=False, grouping=False)
+    form.ceiling_percent.data = format_fen(programme.ceiling_bps, symbol=False, grouping=False)
     form.eligible_categories.data = list(programme.eligible_categories)
     form.eligible_size_classes.data = list(programme.eligible_size_classes)
     form.region_prefix.data = programme.region_prefix
@@ -167,7 +167,9 @@ def _fill(form: ProgrammeForm, programme: Programme) -> None:
     form.applications_close_on.data = programme.applications_close_on
     form.use_by.data = programme.use_by
     form.claim_deadline.data = programme.claim_deadline
-    form.low_budget_alert_percent.data = format_fen(programme.low_budget_alert_bps, symbol=False)
+    form.low_budget_alert_percent.data = format_fen(
+        programme.low_budget_alert_bps, symbol=False, grouping=False
+    )
     form.notice_days.data = programme.notice_days
     form.version.data = str(programme.version)
 

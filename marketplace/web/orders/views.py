@@ -213,7 +213,7 @@ def _render(order: Order, status: int = 200, **forms: Any) -> ResponseReturnValu
     accept_form.voucher_id.choices = _voucher_choices(order)
     deliver_form = forms.get("deliver") or DeliverForm(
         version=version,
-        amount=format_fen(order.price_fen or 0, symbol=False),
+        amount=format_fen(order.price_fen or 0, symbol=False, grouping=False),
         buyer_taxpayer_id=order.enterprise.credit_code,
         seller_taxpayer_id=order.provider.credit_code,
         issued_on=today,
