@@ -47,6 +47,7 @@ from vouchers.enums import HoldStatus, ProgrammeKind, Side, TransactionKind, Ver
 from vouchers.ledger import voucher_accounts
 from vouchers.ledger_models import LedgerEntry, LedgerTransaction
 from vouchers.models import Enterprise, Hold, Programme
+from vouchers.programmes import ensure_funded
 from vouchers.rules import local_date
 
 BENCH_PASSWORD = "bench-password-2026"
@@ -617,7 +618,7 @@ def programme_of(session: Session, year: int) -> Programme:
     session.flush()
     programmes = session.scalars(sa.select(Programme).where(Programme.year == year)).all()
     for programme in programmes:
-        programmes.ensure_funded(session, programme)
+        ensure_funded(session, programme)
     return next(p for p in programmes if p.kind is ProgrammeKind.INNOVATION)
 
 

@@ -82,16 +82,18 @@ class ThrowawayServer:
         self.user = _server_user()
 
     def _run(self, *args: str) -> None:
-        kwargs: dict[str, object] = {}
-        if self.user is not None:
-            kwargs = {"user": self.user.pw_uid, "group": self.user.pw_gid, "extra_groups": []}
+        # As root, the server's own tools run as the unprivileged owner of its data directory.
+        user = None if self.user is None else self.user.pw_uid
+        group = None if self.user is None else self.user.pw_gid
         subprocess.run(
             args,
             check=True,
             capture_output=True,
             cwd=self.base,
             env={"PATH": "/usr/bin:/bin"},
-            **kwargs,  # type: ignore[arg-type]
+            user=user,
+            group=group,
+            extra_groups=None if self.user is None else [],
         )
 
     def start(self) -> str:
