@@ -25,9 +25,9 @@ from benchmarks.seed import (
     seeding,
     voucher_refs,
 )
+from marketplace.clock import local_date
 from marketplace.db import get_db, unit_of_work, utcnow
 from vouchers import holds
-from vouchers.rules import local_date
 from vouchers.verify import verify_ledger
 
 VOUCHERS = 200

@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 from marketplace.auth.models import User
 from marketplace.auth.passwords import hash_password
 from marketplace.auth.services import create_api_token
+from marketplace.clock import local_date
 from marketplace.credit_code import make_credit_code
 from marketplace.db import get_db, utcnow
 from marketplace.demo import SeedResult, seed_programmes
@@ -48,7 +49,6 @@ from vouchers.ledger import voucher_accounts
 from vouchers.ledger_models import LedgerEntry, LedgerTransaction
 from vouchers.models import Enterprise, Hold, Programme
 from vouchers.programmes import ensure_funded
-from vouchers.rules import local_date
 
 BENCH_PASSWORD = "bench-password-2026"
 _PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n"

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from marketplace import regions
+
 CHARSET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _VALUE = {c: i for i, c in enumerate(CHARSET)}
 _USCC_WEIGHTS = [pow(3, i, 31) for i in range(17)]
@@ -48,64 +50,6 @@ CATEGORIES: dict[str, dict[str, str]] = {
     "Y": {"1": "其他"},
 }
 
-#: Province-level division codes (GB/T 2260, first two digits).
-PROVINCES: dict[str, str] = {
-    "11": "北京市",
-    "12": "天津市",
-    "13": "河北省",
-    "14": "山西省",
-    "15": "内蒙古自治区",
-    "21": "辽宁省",
-    "22": "吉林省",
-    "23": "黑龙江省",
-    "31": "上海市",
-    "32": "江苏省",
-    "33": "浙江省",
-    "34": "安徽省",
-    "35": "福建省",
-    "36": "江西省",
-    "37": "山东省",
-    "41": "河南省",
-    "42": "湖北省",
-    "43": "湖南省",
-    "44": "广东省",
-    "45": "广西壮族自治区",
-    "46": "海南省",
-    "50": "重庆市",
-    "51": "四川省",
-    "52": "贵州省",
-    "53": "云南省",
-    "54": "西藏自治区",
-    "61": "陕西省",
-    "62": "甘肃省",
-    "63": "青海省",
-    "64": "宁夏回族自治区",
-    "65": "新疆维吾尔自治区",
-    "71": "台湾省",
-    "81": "香港特别行政区",
-    "82": "澳门特别行政区",
-}
-
-#: Prefecture-level divisions of Yunnan (the platform's home province).
-YUNNAN_PREFECTURES: dict[str, str] = {
-    "5301": "昆明市",
-    "5303": "曲靖市",
-    "5304": "玉溪市",
-    "5305": "保山市",
-    "5306": "昭通市",
-    "5307": "丽江市",
-    "5308": "普洱市",
-    "5309": "临沧市",
-    "5323": "楚雄彝族自治州",
-    "5325": "红河哈尼族彝族自治州",
-    "5326": "文山壮族苗族自治州",
-    "5328": "西双版纳傣族自治州",
-    "5329": "大理白族自治州",
-    "5331": "德宏傣族景颇族自治州",
-    "5333": "怒江傈僳族自治州",
-    "5334": "迪庆藏族自治州",
-}
-
 YUNNAN_PREFIX = "53"
 KUNMING_PREFIX = "5301"
 
@@ -129,7 +73,7 @@ class CreditCode:
 
     @property
     def province(self) -> str:
-        return PROVINCES[self.division_code[:2]]
+        return regions.full_name(self.division_code[:2])
 
     @property
     def region_name(self) -> str:
@@ -153,10 +97,8 @@ class CreditCode:
 
 
 def region_name(division_code: str) -> str:
-    """ "云南省昆明市" for 530102; the province alone outside Yunnan; "" when unknown."""
-    province = PROVINCES.get(division_code[:2], "")
-    prefecture = YUNNAN_PREFECTURES.get(division_code[:4])
-    return f"{province}{prefecture}" if province and prefecture else province
+    """ "云南省昆明市五华区" for 530102 (GB/T 2260, down to the county); "" when unknown."""
+    return regions.full_name(division_code)
 
 
 def organisation_check_digit(body: str) -> str:
@@ -214,7 +156,7 @@ def parse_credit_code(raw: str) -> CreditCode:
             "division",
             f"第3–8位行政区划码必须为数字 (characters 3–8, the division code, must be digits: {division})",
         )
-    if division[:2] not in PROVINCES:
+    if not regions.is_known(division[:2]):
         raise CreditCodeError(
             "division",
             f"行政区划码 {division} 的省级代码 {division[:2]} 不存在 (no province with code {division[:2]})",

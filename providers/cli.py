@@ -10,11 +10,12 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy.orm import Session
 
+from marketplace import clock
 from marketplace.commands import each_in_its_own_transaction
 from marketplace.db import db_session
 from providers import admission
 from providers.errors import ObjectionsPending
-from providers.services import get_provider, local_today
+from providers.services import get_provider
 
 providers_cli = AppGroup(
     "providers", help="Providers: admission after notice, accreditation lapse."
@@ -29,7 +30,7 @@ _today_option = click.option(
 
 
 def _day(today: datetime | None) -> date:
-    return today.date() if today is not None else local_today()
+    return today.date() if today is not None else clock.today()
 
 
 @providers_cli.command("admit-due")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from datetime import UTC, date, datetime, timedelta, timezone
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -68,15 +68,6 @@ from providers.rules import (
     normalise_qualification,
 )
 from vouchers.models import Programme
-
-#: China Standard Time has no daylight saving; a fixed offset needs no time-zone database.
-CHINA = timezone(timedelta(hours=8), "CST")
-
-
-def local_today(now: datetime | None = None) -> date:
-    """Today's date in China, where notice periods and expiry dates are counted."""
-    return (now or datetime.now(UTC)).astimezone(CHINA).date()
-
 
 # --------------------------------------------------------------------------- lookups
 

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from marketplace import clock
 from marketplace.audit.services import record
 from marketplace.credit_code import CHARSET
 from marketplace.db import utcnow
@@ -140,7 +141,7 @@ def apply(
     enterprise = get_enterprise(session, enterprise_id)
     programme = get_programme(session, programme_id)
     check_enterprise_may_use(enterprise)
-    today = rules.local_date(now)
+    today = clock.local_date(now)
     if not programme.is_open_on(today):
         raise ProgrammeClosed(
             f"“{programme.name}”的申请期为 {programme.applications_open_on} 至 "
@@ -412,7 +413,7 @@ def issue_voucher(
     ProgrammeClosed, CapExceeded, BudgetExceeded.
     """
     programme = application.programme
-    today = rules.local_date(now)
+    today = clock.local_date(now)
     if today > programme.use_by:
         raise ProgrammeClosed(
             f"券种使用期已于 {programme.use_by} 结束 / the programme's vouchers could be used "

@@ -8,15 +8,15 @@ nothing and a re-run picks up where it stopped; each voucher's expiry posting is
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 import click
 from flask.cli import AppGroup
 
+from marketplace import clock
 from marketplace.commands import each_in_its_own_transaction
 from marketplace.db import db_session, utcnow
 from marketplace.money import format_fen
-from vouchers import rules
 from vouchers.expiry import expire_voucher, release_stale_hold, stale_holds, vouchers_due
 
 vouchers_cli = AppGroup("vouchers", help="Voucher maintenance (expiry).")
@@ -29,7 +29,7 @@ vouchers_cli = AppGroup("vouchers", help="Voucher maintenance (expiry).")
     default=None,
     help="Run as of this date (YYYY-MM-DD, China time); default: today.",
 )
-def expire(today: object | None) -> None:
+def expire(today: datetime | None) -> None:
     """Expire vouchers past their use-by date and return their unused balance to the
     programme budget; release holds still open after the claim deadline. Safe to re-run.
 
@@ -37,7 +37,7 @@ def expire(today: object | None) -> None:
     orders may still complete); a hold released meanwhile returns to the budget.
     """
     now = utcnow()
-    day: date = today.date() if today is not None else rules.local_date(now)  # type: ignore[attr-defined]
+    day: date = today.date() if today is not None else clock.local_date(now)
     session = db_session()
     vouchers = each_in_its_own_transaction(
         vouchers_due(session, day),

@@ -13,6 +13,7 @@ from datetime import date
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from marketplace import clock
 from marketplace.audit.services import record
 from marketplace.auth.models import User
 from marketplace.auth.services import OrganisationInput, add_organisation_user, check_account_input
@@ -100,7 +101,7 @@ def blacklist_enterprise(
 ) -> Enterprise:
     """Put an enterprise on the dishonesty list (失信). New applications and new holds are then
     refused. Raises ReasonRequired, ValidationFailed (future date), InvalidTransition."""
-    today = today or rules.local_date(utcnow())
+    today = today or clock.local_date(utcnow())
     cleaned_reason = clean_text(reason, "reason")
     cleaned_source = clean_text(source, "source", limit=200)
     if listed_on > today:
@@ -150,7 +151,7 @@ def remove_from_blacklist(
     """Take an enterprise off the dishonesty list; the history keeps both events.
 
     Raises ReasonRequired, InvalidTransition (not listed)."""
-    today = today or rules.local_date(utcnow())
+    today = today or clock.local_date(utcnow())
     cleaned_reason = clean_text(reason, "reason")
     cleaned_source = clean_text(source, "source", required=False, limit=200) or None
     enterprise = lock_enterprise(session, enterprise_id)

@@ -53,6 +53,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from marketplace import clock
 from marketplace.audit.services import record
 from marketplace.db import utcnow
 from marketplace.errors import NotFound, ValidationFailed
@@ -134,7 +135,7 @@ def check_enterprise_may_use(enterprise: Enterprise) -> None:
 
 def check_voucher_usable(voucher: Voucher, now: datetime) -> None:
     """Raise the specific VoucherNotUsable error if no new hold may be placed on it."""
-    today = rules.local_date(now)
+    today = clock.local_date(now)
     if voucher.status is VoucherStatus.REVOKED:
         raise VoucherRevoked(
             f"电子券 {voucher.serial} 已被撤销 / voucher {voucher.serial} was revoked"
@@ -174,7 +175,7 @@ def preview_split(
     rules.validate_amount(requested_fen, field="requested_fen")
     rules.validate_amount(price_fen, field="price_fen")
     programme = voucher.programme
-    quota = read_quota(session, voucher.enterprise_id, rules.local_date(now).year, programme)
+    quota = read_quota(session, voucher.enterprise_id, clock.local_date(now).year, programme)
     return rules.split_order(
         price_fen=price_fen,
         requested_fen=requested_fen,
@@ -222,7 +223,7 @@ def place_hold(
                 f"本券种不支持服务类别 {service_category} / the programme does not fund "
                 f"{service_category} services"
             )
-        quota = lock_quota(session, locked.enterprise_id, rules.local_date(now).year, programme)
+        quota = lock_quota(session, locked.enterprise_id, clock.local_date(now).year, programme)
         split = rules.split_order(
             price_fen=price_fen,
             requested_fen=requested_fen,
@@ -420,7 +421,7 @@ def capture_hold(
                 f"{locked.amount_fen} fen held",
                 field="amount_fen",
             )
-        if rules.local_date(now) > voucher.claim_deadline:
+        if clock.local_date(now) > voucher.claim_deadline:
             raise ClaimDeadlinePassed(
                 f"已超过兑付申请截止日 {voucher.claim_deadline} / the claim deadline "
                 f"{voucher.claim_deadline} has passed"

@@ -15,9 +15,9 @@ import enum
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
 
-from marketplace.credit_code import CHARSET, PROVINCES
+from marketplace import regions
+from marketplace.credit_code import CHARSET
 from marketplace.enums import ServiceCategory, SizeClass
 from marketplace.statemachine import StateMachine
 from vouchers.enums import (
@@ -32,18 +32,9 @@ from vouchers.enums import (
 )
 from vouchers.errors import AmountInvalid, HoldNotOpen, InvalidTransition
 
-#: China Standard Time has had no daylight saving since 1991; a fixed offset needs no tzdata.
-CHINA_TZ = timezone(timedelta(hours=8), "CST")
 BPS = 10_000
 #: ¥10 billion: far above any programme budget; refuses typos and overflow long before BIGINT.
 MAX_AMOUNT_FEN = 1_000_000_000_000
-
-
-def local_date(now: datetime) -> date:
-    """The calendar date in China at ``now`` (an aware datetime): caps run per calendar year."""
-    if now.tzinfo is None:
-        raise ValueError("naive datetime; pass an aware datetime")
-    return now.astimezone(CHINA_TZ).date()
 
 
 # --------------------------------------------------------------------------- amounts
@@ -321,7 +312,7 @@ _REGION_PREFIX = re.compile(r"^\d{2,6}$")
 def region_prefix_problem(prefix: str) -> str | None:
     if not _REGION_PREFIX.match(prefix):
         return "2–6 digits of an administrative-division code / 须为2至6位行政区划代码"
-    if prefix[:2] not in PROVINCES:
+    if not regions.is_known(prefix[:2]):
         return f"no province with code {prefix[:2]} / 省级代码 {prefix[:2]} 不存在"
     return None
 

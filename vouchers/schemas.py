@@ -11,7 +11,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
 
-from marketplace.credit_code import PROVINCES
+from marketplace import regions
 from marketplace.enums import ServiceCategory, SizeClass
 from marketplace.pagination import PageQuerySchema
 from marketplace.schemas import StrictSchema, ZonedDateTime
@@ -115,7 +115,7 @@ def _categories() -> fields.List:
 
 #: A division-code prefix under a province that exists (GB/T 2260).
 _REGION_PREFIX = validate.Regexp(
-    r"^(" + "|".join(sorted(PROVINCES)) + r")\d{0,4}$",
+    r"^(" + "|".join(regions.province_prefixes()) + r")\d{0,4}$",
     error="2–6 digits of an administrative-division code / 须为2至6位行政区划代码",
 )
 

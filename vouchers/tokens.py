@@ -16,9 +16,9 @@ import sqlalchemy as sa
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy.orm import Session
 
+from marketplace import clock
 from marketplace.db import utcnow
 from marketplace.errors import DomainError
-from vouchers import rules
 from vouchers.errors import VoucherTokenInvalid
 from vouchers.holds import check_enterprise_may_use, check_voucher_usable
 from vouchers.models import Voucher
@@ -81,7 +81,7 @@ def verify(
     now = now or utcnow()
     voucher = voucher_for_token(session, secret_key, token)
     quota = read_quota(
-        session, voucher.enterprise_id, rules.local_date(now).year, voucher.programme
+        session, voucher.enterprise_id, clock.local_date(now).year, voucher.programme
     )
     reason: str | None = None
     try:

@@ -10,8 +10,8 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from marketplace import clock
 from marketplace.db import utcnow
-from vouchers import rules
 from vouchers.enums import CapScope, VoucherStatus
 from vouchers.models import DEFAULT_ANNUAL_CAP_FEN, Programme, Quota, Voucher
 from vouchers.quota import SHARED_SCOPE, QuotaView
@@ -32,7 +32,7 @@ class Wallet:
 def wallet_of(session: Session, enterprise_id: int, now: datetime | None = None) -> Wallet:
     """The enterprise's cap, used, held and remaining for the current (China) calendar year,
     across programmes, plus programmes with their own cap, and every voucher."""
-    year = rules.local_date(now or utcnow()).year
+    year = clock.local_date(now or utcnow()).year
     quotas = {
         q.scope: q
         for q in session.scalars(

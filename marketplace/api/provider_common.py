@@ -7,6 +7,7 @@ import base64
 from datetime import date
 from typing import Any
 
+from marketplace import clock
 from marketplace.api.endpoint import api_user
 from marketplace.config import current_settings
 from marketplace.db import db_session
@@ -26,7 +27,7 @@ BANK_DECIDERS = [Role.FINANCE]
 
 
 def today() -> date:
-    return services.local_today()
+    return clock.today()
 
 
 def storage() -> documents.DocumentStorage:

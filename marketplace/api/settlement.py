@@ -19,6 +19,7 @@ import sqlalchemy as sa
 
 from marketplace.api import bp
 from marketplace.api.endpoint import api_user, endpoint, expected_version
+from marketplace.clock import local_date
 from marketplace.config import current_settings
 from marketplace.db import db_session, utcnow
 from marketplace.enums import ADMIN_ROLES, Role
@@ -52,7 +53,6 @@ from marketplace.settlement.schemas import (
     queue_view,
 )
 from providers.models import Provider
-from vouchers.rules import local_date
 
 CLAIM_READERS = (Role.PROVIDER, *sorted(ADMIN_ROLES))
 PAYOUT_READERS = (Role.FINANCE, Role.AUDITOR)

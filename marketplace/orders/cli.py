@@ -8,11 +8,11 @@ import click
 from flask.cli import AppGroup
 from sqlalchemy.orm import Session
 
+from marketplace.clock import local_date
 from marketplace.commands import each_in_its_own_transaction
 from marketplace.db import db_session, utcnow
 from marketplace.money import format_fen
 from marketplace.orders import delivery
-from vouchers.rules import local_date
 
 orders_cli = AppGroup("orders", help="Orders: automatic confirmation.")
 

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from marketplace.audit.services import record
 from marketplace.auth.models import User
+from marketplace.clock import local_date
 from marketplace.db import utcnow
 from marketplace.orders import notices
 from marketplace.orders.access import actor_of, lock_order
@@ -38,7 +39,6 @@ from marketplace.orders.models import Order
 from marketplace.payments import services as payments
 from marketplace.payments.listeners import PaymentChange, PaymentChangeKind, on_payment_status
 from marketplace.payments.models import Payment, PaymentRefund
-from vouchers.rules import local_date
 
 S, A = OrderStatus, OrderAction
 

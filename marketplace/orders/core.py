@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from marketplace.audit.services import record
+from marketplace.clock import local_date
 from marketplace.db import utcnow
 from marketplace.errors import PreconditionFailed, ValidationFailed
 from marketplace.orders import notices
@@ -29,7 +30,6 @@ from vouchers import holds
 from vouchers.enums import HoldStatus
 from vouchers.errors import HoldNotOpen
 from vouchers.models import Hold
-from vouchers.rules import local_date
 
 MAX_TEXT = 2000
 

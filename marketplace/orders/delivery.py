@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from marketplace.auth.models import User
+from marketplace.clock import CHINA_TZ, local_date
 from marketplace.db import utcnow
 from marketplace.errors import ValidationFailed
 from marketplace.orders import files, notices
@@ -37,7 +38,6 @@ from marketplace.orders.models import Invoice, Order
 from marketplace.orders.rules import transition
 from providers.credit import record_credit_event
 from providers.enums import CreditEventKind
-from vouchers.rules import CHINA_TZ, local_date
 
 #: Days the SME has after delivery to confirm or dispute; afterwards the order confirms itself.
 CONFIRM_WINDOW_DAYS = 7

@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session
 
 from marketplace.audit.services import record
 from marketplace.auth.models import User
+from marketplace.clock import local_date
 from marketplace.db import utcnow
 from marketplace.errors import PermissionDenied
 from marketplace.orders import files, notices
@@ -62,7 +63,6 @@ from providers.enums import CreditEventKind
 from vouchers.enums import HoldStatus
 from vouchers.holds import reverse_capture
 from vouchers.models import Hold
-from vouchers.rules import local_date
 
 A = OrderAction
 #: Who takes part in a mediation.

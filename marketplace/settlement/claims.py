@@ -41,6 +41,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from marketplace.audit.services import record
+from marketplace.clock import local_date
 from marketplace.db import utcnow
 from marketplace.errors import NotFound, PreconditionFailed, ReasonRequired
 from marketplace.orders import core
@@ -68,7 +69,6 @@ from vouchers.enums import HoldStatus, VoucherStatus
 from vouchers.errors import ClaimDeadlinePassed
 from vouchers.models import Quota
 from vouchers.quota import scope_of
-from vouchers.rules import local_date
 
 MAX_ORDERS_PER_CLAIM = 100
 MAX_REASON = 2000

@@ -13,11 +13,11 @@ from datetime import date, datetime
 import click
 from flask.cli import AppGroup
 
+from marketplace.clock import local_date
 from marketplace.commands import each_in_its_own_transaction
 from marketplace.db import db_session, rollback, utcnow
 from marketplace.settlement import payouts
 from marketplace.settlement.ledger_checks import verify_books
-from vouchers.rules import local_date
 
 settlement_cli = AppGroup("settlement", help="Settlement: claims and payouts to providers.")
 ledger_cli = AppGroup("ledger", help="The double-entry ledger.")

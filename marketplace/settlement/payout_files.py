@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from marketplace.exports import neutralise
 from marketplace.parsing import ascii_int
 from marketplace.settlement.enums import PayoutLineStatus
 from marketplace.settlement.errors import ConfirmationInvalid
@@ -51,17 +52,12 @@ CONFIRMATION_COLUMNS = ("line_id", "reference", "status", "bank_transaction_id",
 MAX_ROWS = 10_000
 MAX_REASON = 300
 BOM = "\ufeff"
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _DATE = re.compile(r"^(\d{4})-?(\d{2})-?(\d{2})$")
 _REFERENCE = re.compile(r"^VMPAY(\d{8,19})$")
 #: Bank transaction ids: letters and digits, then also . _ : / - (no spaces, no control
 #: characters), at most 100 characters. The API schema states the same pattern.
 TRANSACTION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,99}$"
 _TRANSACTION = re.compile(TRANSACTION_PATTERN)
-
-
-def _cell(text: str) -> str:
-    return "'" + text if text.startswith(_FORMULA_START) else text
 
 
 def payment_file(batch: PayoutBatch) -> str:
@@ -73,10 +69,10 @@ def payment_file(batch: PayoutBatch) -> str:
         writer.writerow(
             [
                 line.id,
-                _cell(line.provider_name),
-                _cell(line.bank_account_name),
-                _cell(line.bank_name),
-                _cell(line.bank_account_number),
+                neutralise(line.provider_name),
+                neutralise(line.bank_account_name),
+                neutralise(line.bank_name),
+                neutralise(line.bank_account_number),
                 yuan_text(line.amount_fen),
                 line.amount_fen,
                 line.reference,

@@ -32,6 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from marketplace.audit.services import record
+from marketplace.clock import local_date
 from marketplace.db import utcnow
 from marketplace.errors import NotFound, PreconditionFailed
 from marketplace.orders.access import lock_order
@@ -67,7 +68,6 @@ from marketplace.settlement.payout_files import ConfirmationRow
 from providers.models import Provider
 from vouchers import ledger
 from vouchers.enums import AccountKind, TransactionKind
-from vouchers.rules import local_date
 
 # --------------------------------------------------------------------------- lookups
 

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from marketplace.clock import local_date
 from marketplace.errors import DomainError
 from marketplace.money import FEN_PER_YUAN, format_fen
 from marketplace.settlement.enums import (
@@ -42,7 +43,7 @@ from marketplace.settlement.errors import (
 from marketplace.statemachine import StateMachine
 from providers.errors import RelatedPartyConflict
 from vouchers.errors import CapExceeded, ClaimDeadlinePassed
-from vouchers.rules import ceiling_fen, local_date
+from vouchers.rules import ceiling_fen
 
 # --------------------------------------------------------------------------- the pre-check
 

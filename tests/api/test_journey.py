@@ -31,6 +31,7 @@ from typing import Any
 
 from flask.testing import FlaskClient
 
+from marketplace.clock import local_date
 from marketplace.db import utcnow
 from marketplace.enums import Role
 from marketplace.settlement.ledger_checks import verify_books
@@ -40,7 +41,6 @@ from tests.support.provider_fixtures import PDF
 from tests.support.settlement_fixtures import set_bank_account
 from vouchers import ledger
 from vouchers.enums import AccountKind
-from vouchers.rules import local_date
 
 API = "/api/v1"
 VOUCHER_FEN = 1_000_000  # ¥10,000 applied for and granted

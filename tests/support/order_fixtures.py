@@ -27,6 +27,7 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from marketplace.auth.models import User
+from marketplace.clock import local_date
 from marketplace.enums import Role
 from marketplace.orders import copayment, delivery, disputes, services
 from marketplace.orders.enums import OrderStatus, Outcome
@@ -39,7 +40,6 @@ from tests.support.provider_fixtures import PDF
 from tests.support.voucher_fixtures import VOUCHER_NOW, VOUCHER_YEAR
 from vouchers.enums import ProgrammeKind
 from vouchers.models import Enterprise, Programme, Voucher
-from vouchers.rules import local_date
 
 S = OrderStatus
 #: The statuses ``create_order`` can reach on its own (later ones belong to settlement).

@@ -28,10 +28,10 @@ def test_known_real_code_is_valid():
 def test_yunnan_and_kunming_regions():
     kunming = parse_credit_code(make_credit_code("530102", "MA6K0001"))
     assert kunming.is_yunnan and kunming.is_kunming
-    assert kunming.region_name == "云南省昆明市"
+    assert kunming.region_name == "云南省昆明市五华区"
     dali = parse_credit_code(make_credit_code("532901", "MA6K0002"))
     assert dali.is_yunnan and not dali.is_kunming
-    assert dali.region_name == "云南省大理白族自治州"
+    assert dali.region_name == "云南省大理白族自治州大理市"
 
 
 def test_whitespace_and_lower_case_are_normalised():

@@ -147,7 +147,7 @@ PARITY: dict[str, tuple[str, ...] | str] = {
     "settlement.resubmit": (f"POST {A}/claims/{{claim_id}}/resubmit",),
     # ------------------------------------------------------------------ public disclosure
     "disclosure.index": (f"GET {A}/disclosure/grants", f"GET {A}/disclosure/redemptions"),
-    "disclosure.grants_csv": (f"GET {A}/disclosure/grants",),
+    "disclosure.grants_file": (f"GET {A}/disclosure/grants",),
     # ------------------------------------------------------------------ gateway callbacks
     "payments.stripe_webhook": (
         WEB_ONLY + "Stripe's server calls it, authenticated by signature; no role does. What "
@@ -162,7 +162,7 @@ PARITY: dict[str, tuple[str, ...] | str] = {
         f"GET {A}/audit/events",
     ),
     "admin.audit": (f"GET {A}/audit/events",),
-    "admin.audit_csv": (f"GET {A}/audit/events",),
+    "admin.audit_file": (f"GET {A}/audit/events",),
     "admin.statistics": (f"GET {A}/statistics",),
     # vouchers: programmes, budgets, bulk issuance
     "admin.voucher_programmes": (f"GET {A}/programmes", f"GET {A}/budgets"),

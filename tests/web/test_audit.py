@@ -60,6 +60,7 @@ def test_enterprises_cannot_read_the_trail(client, auth, create_user):
     auth.login(create_user(Role.ENTERPRISE))
     assert client.get("/admin/audit").status_code == 403
     assert client.get("/admin/audit.csv").status_code == 403
+    assert client.get("/admin/audit.xlsx").status_code == 403
 
 
 def test_audit_api(client, session, create_user, api_token):

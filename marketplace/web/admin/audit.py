@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from typing import Any
 
@@ -11,10 +9,12 @@ from flask import Response, render_template, request
 from flask.typing import ResponseReturnValue
 from marshmallow import ValidationError
 
+from marketplace import exports
 from marketplace.audit.models import AuditEvent
 from marketplace.audit.schemas import AuditQuerySchema
 from marketplace.audit.services import filtered
 from marketplace.db import db_session
+from marketplace.exports import Format
 from marketplace.web.admin.views import bp
 
 PAGE_SIZE = 50
@@ -51,32 +51,24 @@ def audit() -> ResponseReturnValue:
     ), (400 if errors else 200)
 
 
-@bp.get("/audit.csv")
-def audit_csv() -> ResponseReturnValue:
+@bp.get("/audit.csv", defaults={"kind": Format.CSV})
+@bp.get("/audit.xlsx", defaults={"kind": Format.XLSX})
+def audit_file(kind: Format) -> ResponseReturnValue:
     filters, errors = _filters()
     if errors:
         return Response("invalid filters\n", status=400, mimetype="text/plain")
     stmt = filtered(**filters).order_by(AuditEvent.id).limit(EXPORT_LIMIT)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(
-        ["id", "occurred_at_utc", "actor_id", "action", "subject_type", "subject_id", "detail"]
+    header = ["id", "occurred_at_utc", "actor_id", "action", "subject_type", "subject_id", "detail"]
+    rows = (
+        [
+            event.id,
+            event.occurred_at,
+            event.actor_id,
+            event.action,
+            event.subject_type,
+            event.subject_id,
+            json.dumps(event.detail, ensure_ascii=False, sort_keys=True),
+        ]
+        for event in db_session().scalars(stmt)
     )
-    for event in db_session().scalars(stmt):
-        writer.writerow(
-            [
-                event.id,
-                event.occurred_at.isoformat(),
-                event.actor_id or "",
-                event.action,
-                event.subject_type,
-                event.subject_id or "",
-                json.dumps(event.detail, ensure_ascii=False, sort_keys=True),
-            ]
-        )
-    # BOM so that spreadsheet software opens the Chinese text as UTF-8.
-    return Response(
-        "\ufeff" + buffer.getvalue(),
-        mimetype="text/csv",
-        headers={"Content-Disposition": "attachment; filename=audit-events.csv"},
-    )
+    return exports.download("audit-events", kind, header, rows)

@@ -21,6 +21,7 @@ from wtforms import IntegerField, SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
+from marketplace import clock
 from marketplace.config import current_settings
 from marketplace.db import db_session
 from marketplace.enums import Role
@@ -167,7 +168,7 @@ def provider_detail(provider_id: int) -> ResponseReturnValue:
     provider = services.get_provider(session, provider_id)
     return render_template(
         "admin/providers/detail.html",
-        file=provider_file(session, provider, services.local_today()),
+        file=provider_file(session, provider, clock.today()),
         documents=documents.documents_of(session, provider.id),
         commitment=commitment_view(session, provider.id),
         objections=admission.objections_of(session, provider.id),
@@ -180,7 +181,7 @@ def provider_detail(provider_id: int) -> ResponseReturnValue:
         withdrawals=related.withdrawals_of(session, provider.id),
         documents_reviewed_alone=evidence.awaits_own_review(provider),
         notice_round=admission.current_notice_round(session, provider.id),
-        today=services.local_today(),
+        today=clock.today(),
         can_decide=current_user.role in DECIDERS,
         can_decide_bank=current_user.role in BANK_DECIDERS,
         reason_form=ReasonForm(),
@@ -207,7 +208,7 @@ def provider_action(provider_id: int, action: str) -> ResponseReturnValue:
     session = db_session()
     provider = services.get_provider(session, provider_id)
     reason = ReasonForm().reason.data or ""
-    today = services.local_today()
+    today = clock.today()
     actor = current_user.id
     try:
         if action == "pass-to-notice":

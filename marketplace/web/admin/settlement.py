@@ -15,6 +15,7 @@ from flask import Response, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
+from marketplace.clock import local_date
 from marketplace.db import db_session, utcnow
 from marketplace.enums import Role
 from marketplace.errors import DomainError
@@ -32,7 +33,6 @@ from marketplace.web.admin.views import bp
 from marketplace.web.permissions import roles_required
 from marketplace.web.settlement.forms import BatchForm, ConfirmationForm, DecisionForm, SentForm
 from marketplace.web.settlement.views import RULES
-from vouchers.rules import local_date
 
 PAGE_SIZE = 50
 PAYOUT_READERS = (Role.FINANCE, Role.AUDITOR)

@@ -13,7 +13,7 @@ from wtforms import SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
-from marketplace.credit_code import YUNNAN_PREFECTURES
+from marketplace import clock, regions
 from marketplace.db import db_session
 from marketplace.enums import InstitutionType, ServiceCategory
 from marketplace.errors import DomainError, ValidationFailed
@@ -61,7 +61,7 @@ class SearchForm(FlaskForm):
         _l("Region"),
         choices=[
             SelectChoice("", _l("All of Yunnan")),
-            *(SelectChoice(code, name) for code, name in sorted(YUNNAN_PREFECTURES.items())),
+            *(SelectChoice(code, name) for code, name in regions.children("53")),
         ],
         validate_choice=False,
     )
@@ -120,9 +120,7 @@ def _criteria(form: SearchForm) -> tuple[SearchCriteria, dict[str, list[str]]]:
 
 
 def _region(value: str) -> str:
-    if value not in YUNNAN_PREFECTURES and not (
-        value.isascii() and value.isdigit() and len(value) in (2, 4, 6)
-    ):
+    if not (value.isascii() and value.isdigit() and len(value) in (2, 4, 6)):
         raise ValueError(value)
     return value
 
@@ -144,7 +142,7 @@ def _positive(value: str) -> int:
 def _programme_choices() -> list[SelectChoice]:
     rows = db_session().execute(
         sa.select(Programme.id, Programme.name)
-        .where(Programme.use_by >= services.local_today())
+        .where(Programme.use_by >= clock.today())
         .order_by(Programme.year, Programme.kind)
     )
     return [SelectChoice("", _("Any programme")), *(SelectChoice(str(p), n) for p, n in rows)]
@@ -222,7 +220,7 @@ class ObjectionForm(SafeForm):
 @bp.get("/notices")
 def notices() -> ResponseReturnValue:
     session = db_session()
-    in_notice = admission.in_notice(session, services.local_today())
+    in_notice = admission.in_notice(session, clock.today())
     signed = {p.id: services.current_commitment(session, p.id) is not None for p in in_notice}
     return render_template("catalogue/notices.html", providers=in_notice, signed=signed)
 
@@ -244,7 +242,7 @@ def objection(provider_id: int) -> ResponseReturnValue:
                 objector_name=form.objector_name.data or "",
                 objector_contact=form.objector_contact.data or "",
                 grounds=form.grounds.data or "",
-                today=services.local_today(),
+                today=clock.today(),
             )
         except DomainError as exc:
             for name, messages in (exc.errors if isinstance(exc, ValidationFailed) else {}).items():

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date
 
 import sqlalchemy as sa
-from flask import Blueprint, Response, abort, render_template, request
+from flask import Blueprint, abort, render_template, request
 from flask.typing import ResponseReturnValue
 
+from marketplace import exports
 from marketplace.db import db_session
 from marketplace.disclosure import services
 from marketplace.disclosure.schemas import EARLIEST_YEAR, LATEST_YEAR
+from marketplace.exports import Format
 from marketplace.money import format_fen
 from vouchers.models import Programme
 
@@ -47,39 +47,32 @@ def index() -> ResponseReturnValue:
     )
 
 
-@bp.get("/<int:year>.csv")
-def grants_csv(year: int) -> ResponseReturnValue:
+@bp.get("/<int:year>.csv", defaults={"kind": Format.CSV})
+@bp.get("/<int:year>.xlsx", defaults={"kind": Format.XLSX})
+def grants_file(year: int, kind: Format) -> ResponseReturnValue:
     if not EARLIEST_YEAR <= year <= LATEST_YEAR:
         abort(404)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(
+    header = [
+        "序号 No.",
+        "企业名称 Enterprise",
+        "统一社会信用代码 Credit code",
+        "地区 Region",
+        "项目 Programme",
+        "金额（元） Amount (CNY)",
+        "发放日期 Issued",
+        "状态 Status",
+    ]
+    rows = (
         [
-            "序号 No.",
-            "企业名称 Enterprise",
-            "统一社会信用代码 Credit code",
-            "地区 Region",
-            "项目 Programme",
-            "金额（元） Amount (CNY)",
-            "发放日期 Issued",
-            "状态 Status",
+            n,
+            g.enterprise_name,
+            g.credit_code,
+            g.region,
+            g.programme_name,
+            format_fen(g.face_value_fen, symbol=False, grouping=False),
+            g.issued_on,
+            "已撤销 revoked" if g.revoked else "有效 granted",
         ]
+        for n, g in enumerate(services.grants(db_session(), year), start=1)
     )
-    for n, g in enumerate(services.grants(db_session(), year), start=1):
-        writer.writerow(
-            [
-                n,
-                g.enterprise_name,
-                g.credit_code,
-                g.region,
-                g.programme_name,
-                format_fen(g.face_value_fen, symbol=False).replace(",", ""),
-                g.issued_on.isoformat(),
-                "已撤销 revoked" if g.revoked else "有效 granted",
-            ]
-        )
-    return Response(
-        "\ufeff" + buffer.getvalue(),
-        mimetype="text/csv",
-        headers={"Content-Disposition": f"attachment; filename=vouchers-granted-{year}.csv"},
-    )
+    return exports.download(f"vouchers-granted-{year}", kind, header, rows)

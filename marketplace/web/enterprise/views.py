@@ -9,6 +9,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from wtforms import SelectChoice
 
+from marketplace import clock
 from marketplace.db import db_session, utcnow
 from marketplace.enums import Role, ServiceCategory
 from marketplace.errors import DomainError, NotFound, ValidationFailed
@@ -58,7 +59,7 @@ def wallet() -> ResponseReturnValue:
 @bp.get("/programmes")
 def programmes() -> ResponseReturnValue:
     session = db_session()
-    today = rules.local_date(utcnow())
+    today = clock.local_date(utcnow())
     applied = dict(
         session.execute(
             sa.select(Application.programme_id, Application.id).where(
@@ -102,7 +103,7 @@ def _category_choices(programme: Programme) -> list[SelectChoice]:
 def apply(programme_id: int) -> ResponseReturnValue:
     session = db_session()
     programme = get_programme(session, programme_id)
-    if not programme.is_open_on(rules.local_date(utcnow())):
+    if not programme.is_open_on(clock.local_date(utcnow())):
         flash(_("This programme is not open for applications."), "error")
         return redirect(url_for("enterprise.programmes"))
     form = ApplyForm()

@@ -32,6 +32,7 @@ from flask_login import current_user
 from wtforms.fields.choices import SelectChoice
 
 from marketplace.auth.models import User
+from marketplace.clock import local_date
 from marketplace.config import current_settings
 from marketplace.db import db_session, utcnow
 from marketplace.enums import ADMIN_ROLES, Role
@@ -61,7 +62,6 @@ from marketplace.web.permissions import gate_blueprint, roles_required
 from providers.catalogue import get_service
 from vouchers.enums import VoucherStatus
 from vouchers.models import Voucher
-from vouchers.rules import local_date
 
 bp = Blueprint("orders", __name__, url_prefix="/orders")
 gate_blueprint(bp, *Role, read_only=frozenset({Role.AUDITOR}))

@@ -20,6 +20,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms.fields.choices import SelectChoice
 
+from marketplace import clock
 from marketplace.config import current_settings
 from marketplace.db import db_session
 from marketplace.enums import Role
@@ -66,7 +67,7 @@ def _storage() -> DocumentStorage:
 
 
 def _today() -> Any:
-    return services.local_today()
+    return clock.today()
 
 
 def refuse(exc: DomainError, endpoint: str, **values: Any) -> ResponseReturnValue:

@@ -11,6 +11,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
+from marketplace.clock import local_date
 from marketplace.config import current_settings
 from marketplace.db import db_session, utcnow
 from marketplace.enums import Role
@@ -22,7 +23,6 @@ from marketplace.settlement.enums import CheckRule, ClaimLineStatus, ClaimStatus
 from marketplace.settlement.models import Claim
 from marketplace.web.permissions import gate_blueprint
 from marketplace.web.settlement.forms import ClaimForm, ResubmitForm
-from vouchers.rules import local_date
 
 bp = Blueprint("settlement", __name__, url_prefix="/settlement")
 gate_blueprint(bp, Role.PROVIDER)

@@ -12,6 +12,7 @@ from alembic import command
 from sqlalchemy.exc import IntegrityError
 
 from marketplace import migrate
+from marketplace.clock import local_date
 from marketplace.enums import ServiceCategory
 from marketplace.orders import services
 from marketplace.orders.enums import OrderAction
@@ -20,7 +21,6 @@ from marketplace.orders.models import Order, OrderEvent
 from providers import catalogue
 from providers.catalogue import ServiceInput
 from tests.support.voucher_fixtures import VOUCHER_NOW
-from vouchers.rules import local_date
 
 
 def _edit(session, order_world, service, **changes):

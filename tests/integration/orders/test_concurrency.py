@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from marketplace import create_app
 from marketplace.auth.models import User
 from marketplace.auth.passwords import hash_password
+from marketplace.clock import local_date
 from marketplace.db import create_engine
 from marketplace.enums import InstitutionType, Role, ServiceCategory, SizeClass
 from marketplace.errors import DomainError
@@ -37,7 +38,6 @@ from vouchers import applications, programmes
 from vouchers.applications import ApplicationInput
 from vouchers.enums import FundingBody, HoldStatus, ProgrammeKind, VerificationStatus
 from vouchers.models import Enterprise, Hold, Programme
-from vouchers.rules import local_date
 from vouchers.verify import verify_ledger
 
 _n = itertools.count(1)

@@ -8,6 +8,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
+from marketplace import clock
 from marketplace.audit.models import AuditEvent
 from marketplace.enums import Role
 from marketplace.errors import NotFound, PermissionDenied, ReasonRequired, ValidationFailed
@@ -76,9 +77,7 @@ def test_the_account_must_be_held_in_the_registered_name(session, provider_stage
     # A file that somehow holds another name cannot be submitted.
     provider.bank_account_name = "某某贸易有限公司"
     session.flush()
-    assert "bank_account" in services.missing_for_submission(
-        session, provider, services.local_today()
-    )
+    assert "bank_account" in services.missing_for_submission(session, provider, clock.today())
 
 
 def test_after_admission_a_new_account_is_only_a_request(session, admitted):

@@ -13,6 +13,7 @@ from datetime import timedelta
 
 import pytest
 
+from marketplace.clock import local_date
 from marketplace.db import commit
 from marketplace.errors import DomainError
 from marketplace.notifications.models import OutboundEmail
@@ -28,7 +29,6 @@ from tests.conftest import rows
 from tests.support.payment_fixtures import stripe_event
 from tests.support.settlement_fixtures import CLAIM_NOW
 from tests.support.voucher_fixtures import VOUCHER_NOW
-from vouchers.rules import local_date
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from marketplace.audit.models import AuditEvent
+from marketplace.clock import local_date
 from marketplace.enums import Role
 from marketplace.errors import DomainError, PreconditionFailed
 from marketplace.notifications.models import OutboundEmail
@@ -24,7 +25,6 @@ from tests.support.settlement_fixtures import CLAIM_NOW
 from tests.support.voucher_fixtures import VOUCHER_YEAR
 from vouchers import expiry
 from vouchers.enums import CapScope
-from vouchers.rules import local_date
 
 # Services read the settings (notifications) from the test app's context.
 pytestmark = pytest.mark.usefixtures("orders_ctx")

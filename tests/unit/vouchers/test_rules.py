@@ -10,6 +10,7 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
+from marketplace import clock
 from marketplace.credit_code import CHARSET
 from marketplace.enums import SizeClass
 from vouchers import rules
@@ -211,7 +212,7 @@ def test_region_prefixes(prefix, ok):
 
 def test_the_calendar_year_is_chinas():
     # 31 Dec 2025 17:00 UTC is already 1 Jan 2026 in Kunming.
-    assert rules.local_date(datetime(2025, 12, 31, 17, tzinfo=UTC)) == date(2026, 1, 1)
-    assert rules.local_date(datetime(2025, 12, 31, 15, tzinfo=UTC)) == date(2025, 12, 31)
+    assert clock.local_date(datetime(2025, 12, 31, 17, tzinfo=UTC)) == date(2026, 1, 1)
+    assert clock.local_date(datetime(2025, 12, 31, 15, tzinfo=UTC)) == date(2025, 12, 31)
     with pytest.raises(ValueError):
-        rules.local_date(datetime(2025, 1, 1))
+        clock.local_date(datetime(2025, 1, 1))

@@ -3,6 +3,8 @@
 import csv
 import io
 
+import openpyxl
+
 from marketplace.enums import Role
 from tests.support.voucher_fixtures import VOUCHER_NOW, VOUCHER_YEAR, next_key
 from vouchers import holds
@@ -59,9 +61,28 @@ def test_csv_download(client, issue_voucher, create_enterprise):
     rows = list(csv.reader(io.StringIO(response.get_data(as_text=True).lstrip("\ufeff"))))
     assert (
         rows[1][1] == "玉溪导出测试有限公司"
-        and rows[1][3] == "云南省玉溪市"
+        and rows[1][3] == "云南省玉溪市红塔区"
         and rows[1][5] == "12345.00"
     )
+
+
+def test_a_formula_in_a_name_is_published_as_text_in_csv_and_xlsx(
+    client, issue_voucher, create_enterprise
+):
+    issue_voucher(create_enterprise(name='=HYPERLINK("http://x.example","点我")有限公司'))
+    csv_rows = list(
+        csv.reader(
+            io.StringIO(client.get(f"/disclosure/{VOUCHER_YEAR}.csv").get_data(as_text=True))
+        )
+    )
+    assert csv_rows[1][1] == """'=HYPERLINK("http://x.example","点我")有限公司"""
+    response = client.get(f"/disclosure/{VOUCHER_YEAR}.xlsx")
+    assert response.status_code == 200 and response.mimetype.endswith("spreadsheetml.sheet")
+    sheet = openpyxl.load_workbook(io.BytesIO(response.get_data())).active
+    rows = [[cell.value for cell in row] for row in sheet.iter_rows()]
+    assert rows[0][1] == "企业名称 Enterprise"
+    assert rows[1][1].startswith("'=HYPERLINK") and rows[1][0] == 1
+    assert sheet.cell(row=2, column=2).data_type == "s"  # a string, not a formula
 
 
 def test_out_of_range_years_are_not_found(client):

@@ -8,6 +8,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
+from marketplace.clock import local_date
 from marketplace.db import utcnow
 from marketplace.enums import Role
 from marketplace.orders.enums import OrderStatus as S
@@ -17,7 +18,6 @@ from tests.support.order_fixtures import invoice_number
 from tests.support.provider_fixtures import ELF, PDF
 from vouchers import ledger
 from vouchers.enums import AccountKind
-from vouchers.rules import local_date
 from vouchers.verify import verify_ledger
 
 

@@ -55,8 +55,8 @@ def test_confirming_after_the_deadline_is_announced_before_it_happens(
 ):
     from datetime import timedelta
 
+    from marketplace.clock import local_date
     from marketplace.db import utcnow
-    from vouchers.rules import local_date
 
     order = create_order(S.DELIVERED)
     client = app.test_client()

@@ -8,6 +8,7 @@ import io
 import pytest
 import sqlalchemy as sa
 
+from marketplace.clock import local_date
 from marketplace.db import utcnow
 from marketplace.enums import Role
 from marketplace.orders.enums import OrderStatus as S
@@ -16,7 +17,6 @@ from marketplace.payments.models import Payment
 from tests.support.fixtures import AuthActions
 from tests.support.order_fixtures import invoice_number
 from tests.support.provider_fixtures import ELF, PDF
-from vouchers.rules import local_date
 from vouchers.verify import verify_ledger
 
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from marketplace import clock
 from marketplace.enums import Role
 from providers import admission, bank_changes, services
 from providers.enums import (
@@ -23,7 +24,7 @@ from vouchers.enums import ProgrammeKind
 
 @pytest.fixture
 def today():
-    return services.local_today()
+    return clock.today()
 
 
 def _text(response) -> str:

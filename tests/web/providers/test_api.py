@@ -10,8 +10,9 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from marketplace import clock
 from marketplace.enums import InstitutionType, Role, ServiceCategory
-from providers import admission, credit, services
+from providers import admission, credit
 from providers.enums import CreditEventKind, ProviderStatus
 from providers.models import ProviderDocument, Service
 from tests.support.fixtures import unique_credit_code
@@ -82,7 +83,7 @@ def test_provider_application_through_the_api(
 ):
     provider = create_provider(status=ProviderStatus.PENDING)
     headers = api_token(create_user(Role.PROVIDER, provider=provider))
-    programme = create_programme(year=services.local_today().year)
+    programme = create_programme(year=clock.today().year)
 
     current = client.get("/api/v1/provider/application", headers=headers).get_json()
     assert current["status"] == "pending" and "documents" in current["missing"]
@@ -134,7 +135,7 @@ def test_provider_application_through_the_api(
         ).get_json()["number"]
         == "CNAS L1234"
     )
-    expiry = (services.local_today() + timedelta(days=300)).isoformat()
+    expiry = (clock.today() + timedelta(days=300)).isoformat()
     for kind, data, name in (
         ("business_licence", PDF, "a.pdf"),
         ("cnas_certificate", PNG, "c.png"),
@@ -395,7 +396,7 @@ def test_review_notice_objection_and_admission_through_the_api(
         "notice_not_over",
     )
 
-    provider.notice_ends_on = services.local_today() - timedelta(days=1)
+    provider.notice_ends_on = clock.today() - timedelta(days=1)
     session.flush()
     _problem(
         client.post(f"/api/v1/catalogue/notices/{provider.id}/objections", json=objection),

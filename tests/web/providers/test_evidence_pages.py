@@ -10,8 +10,9 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from marketplace import clock
 from marketplace.enums import Role
-from providers import related, services
+from providers import related
 from providers.enums import ProviderStatus, QualificationKind, RelationKind, ReviewStatus
 from providers.models import ProviderDocument, QualificationChange, RelatedParty
 from tests.support.fixtures import unique_credit_code
@@ -39,7 +40,7 @@ def _live_cma(provider) -> str:
 
 
 def _expiry() -> str:
-    return (services.local_today() + timedelta(days=400)).isoformat()
+    return (clock.today() + timedelta(days=400)).isoformat()
 
 
 def test_portal_requests_wait_and_the_reviewer_decides_them_on_the_provider_page(

@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from marketplace import clock
 from marketplace.enums import Role
-from providers import services
 from providers.enums import BankChangeStatus, DocumentKind, ParticipationStatus, ProviderStatus
 from providers.models import BankAccountChange, ProviderDocument, RelatedParty, Service
 from tests.support.fixtures import unique_credit_code
@@ -52,7 +52,7 @@ def test_portal_pages_need_a_provider_account(client, auth, create_user, provide
 def test_from_registration_to_submitted_application(
     client, auth, session, provider_user, create_programme
 ):
-    programme = create_programme(year=services.local_today().year)
+    programme = create_programme(year=clock.today().year)
     auth.login(provider_user)
     provider = provider_user.provider
     page = client.get("/provider/")
@@ -79,7 +79,7 @@ def test_from_registration_to_submitted_application(
         data={"kind": "cma", "cma-number": "192312050123", "cma-valid_until": ""},
     )
     assert response.status_code == 302
-    expiry = (services.local_today() + timedelta(days=400)).isoformat()
+    expiry = (clock.today() + timedelta(days=400)).isoformat()
     for kind, data, name in (
         ("business_licence", PDF, "执照.pdf"),
         ("cma_certificate", PNG, "cma.png"),

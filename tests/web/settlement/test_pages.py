@@ -9,6 +9,7 @@ import re
 
 import pytest
 
+from marketplace.clock import local_date
 from marketplace.db import utcnow
 from marketplace.enums import Role
 from marketplace.orders.enums import OrderStatus
@@ -19,7 +20,6 @@ from marketplace.settlement.enums import (
     PayoutLineStatus,
 )
 from tests.support.settlement_fixtures import set_bank_account
-from vouchers.rules import local_date
 
 
 def _claim_now(w, *orders):

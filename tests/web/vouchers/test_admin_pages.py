@@ -10,9 +10,10 @@ from datetime import date
 import pytest
 import sqlalchemy as sa
 
+from marketplace import clock
 from marketplace.db import utcnow
 from marketplace.enums import Role
-from vouchers import holds, rules
+from vouchers import holds
 from vouchers.enums import ApplicationStatus, HoldStatus, VerificationStatus, VoucherStatus
 from vouchers.ledger_models import LedgerTransaction
 from vouchers.models import (
@@ -27,7 +28,7 @@ from vouchers.models import (
 )
 
 NOW = utcnow()
-YEAR = rules.local_date(NOW).year
+YEAR = clock.local_date(NOW).year
 
 
 def _text(response) -> str:

@@ -5,14 +5,15 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
+from marketplace import clock
 from marketplace.db import utcnow
 from marketplace.enums import Role
-from vouchers import applications, holds, rules
+from vouchers import applications, holds
 from vouchers.enums import ApplicationStatus, ProgrammeKind, VerificationStatus, VoucherStatus
 from vouchers.models import Application, IssuanceBatch, Programme, Voucher
 
 NOW = utcnow()
-YEAR = rules.local_date(NOW).year
+YEAR = clock.local_date(NOW).year
 API = "/api/v1"
 
 

@@ -7,6 +7,7 @@ import re
 import pytest
 import sqlalchemy as sa
 
+from marketplace import clock
 from marketplace.db import utcnow
 from marketplace.enums import Role
 from vouchers import applications, holds, rules, tokens
@@ -14,7 +15,7 @@ from vouchers.enums import ApplicationStatus, ProgrammeKind
 from vouchers.models import Application, ApplicationEvent, Enterprise, Voucher
 
 NOW = utcnow()
-YEAR = rules.local_date(NOW).year
+YEAR = clock.local_date(NOW).year
 
 
 @pytest.fixture

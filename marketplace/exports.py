@@ -1,0 +1,153 @@
+"""The one writer of spreadsheet files (CSV and XLSX) the platform hands out.
+
+Every text cell goes through :func:`neutralise`: a cell beginning with ``=``, ``+``, ``-``, ``@``,
+a tab or a carriage return is prefixed with an apostrophe, so that a name such as
+``=HYPERLINK(…)`` typed by a registrant is shown as text and never runs as a formula in the
+spreadsheet program of the official who opens the export (OWASP "CSV injection").
+
+Rows are consumed lazily and written out as they come, so an export of a million records
+streams in constant memory: CSV line by line, XLSX through xlsxwriter's constant-memory mode
+into a temporary file that is then sent in chunks and removed.
+
+Money is passed in as text (``format_fen``) or integer fen by the caller; floats are refused.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import date, datetime
+from enum import StrEnum
+
+import xlsxwriter
+from flask import Response
+
+Cell = str | int | date | datetime | None
+Row = Sequence[Cell]
+
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+#: Excel opens a UTF-8 CSV as UTF-8 only with a byte-order mark; without it Chinese is garbled.
+BOM = "\ufeff"
+_CHUNK = 64 * 1024
+
+
+class Format(StrEnum):
+    CSV = "csv"
+    XLSX = "xlsx"
+
+
+MIMETYPES = {
+    Format.CSV: "text/csv; charset=utf-8",
+    Format.XLSX: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+def neutralise(value: str) -> str:
+    """``value`` made safe to open in a spreadsheet program (see the module's docstring)."""
+    return "'" + value if value.startswith(FORMULA_START) else value
+
+
+def _text(cell: Cell) -> str:
+    if cell is None:
+        return ""
+    if isinstance(cell, bool | float):
+        # bool is an int and float has no place in money; both are a caller's mistake.
+        raise TypeError(f"export cells are text, int, date or datetime, not {type(cell).__name__}")
+    if isinstance(cell, int):
+        return str(cell)
+    if isinstance(cell, datetime | date):
+        return cell.isoformat(sep=" ") if isinstance(cell, datetime) else cell.isoformat()
+    return neutralise(cell)
+
+
+def csv_lines(header: Row, rows: Iterable[Row], *, line_end: str = "\r\n") -> Iterator[str]:
+    """The CSV file as a stream of lines (the first with the byte-order mark)."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator=line_end)
+    for index, row in enumerate(_chain(header, rows)):
+        writer.writerow([_text(cell) for cell in row])
+        line = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        yield (BOM + line) if index == 0 else line
+
+
+def _chain(header: Row, rows: Iterable[Row]) -> Iterator[Row]:
+    yield header
+    yield from rows
+
+
+def csv_text(header: Row, rows: Iterable[Row], *, line_end: str = "\r\n") -> str:
+    """The whole CSV file as one string (for small files stored or attached whole)."""
+    return "".join(csv_lines(header, rows, line_end=line_end))
+
+
+def write_xlsx(path: str, header: Row, rows: Iterable[Row], *, sheet: str = "Sheet1") -> None:
+    """Write the XLSX workbook to ``path``; memory stays flat whatever the row count."""
+    workbook = xlsxwriter.Workbook(
+        path,
+        {
+            "constant_memory": True,
+            # Never turn text into formulas or URLs: cells are data, whatever they look like.
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+            "strings_to_numbers": False,
+        },
+    )
+    worksheet = workbook.add_worksheet(sheet[:31])
+    bold = workbook.add_format({"bold": True})
+    for column, title in enumerate(header):
+        worksheet.write_string(0, column, _text(title), bold)
+    for line, row in enumerate(rows, start=1):
+        for column, cell in enumerate(row):
+            if isinstance(cell, int) and not isinstance(cell, bool):
+                worksheet.write_number(line, column, cell)
+            elif cell is not None:
+                worksheet.write_string(line, column, _text(cell))
+    workbook.close()
+
+
+def write_file(path: str, kind: Format, header: Row, rows: Iterable[Row], sheet: str) -> None:
+    if kind is Format.XLSX:
+        write_xlsx(path, header, rows, sheet=sheet)
+        return
+    with open(path, "w", encoding="utf-8", newline="") as stream:
+        stream.writelines(csv_lines(header, rows))
+
+
+def _chunks_then_remove(path: str) -> Iterator[bytes]:
+    try:
+        with open(path, "rb") as stream:
+            while chunk := stream.read(_CHUNK):
+                yield chunk
+    finally:
+        os.unlink(path)
+
+
+def download(stem: str, kind: Format, header: Row, rows: Iterable[Row]) -> Response:
+    """An attachment ``<stem>.csv`` or ``<stem>.xlsx`` of ``rows``.
+
+    The file is written to a temporary file while the request's transaction is open (the rows
+    usually come from a query in it), then sent in chunks and removed: memory stays flat for a
+    million rows, and the database work stays inside the request as the transaction rule wants.
+    """
+    handle, path = tempfile.mkstemp(prefix="export-", suffix=f".{kind.value}")
+    os.close(handle)
+    try:
+        write_file(path, kind, header, rows, sheet=stem)
+    except BaseException:
+        os.unlink(path)
+        raise
+    response = Response(
+        _chunks_then_remove(path),
+        mimetype=MIMETYPES[kind],
+        headers={
+            "Content-Disposition": f"attachment; filename={stem}.{kind.value}",
+            "Cache-Control": "no-store",
+        },
+    )
+    response.content_length = os.path.getsize(path)
+    return response

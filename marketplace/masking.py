@@ -1,0 +1,55 @@
+"""Personal data shown masked: the one place that decides how much of a value a page shows.
+
+Bank account numbers, phone numbers, e-mail addresses, ID numbers and personal names are shown
+masked by default to every role (rule 11 of the policy: personal data only to who needs it).
+Each function keeps just enough to recognise the value (the last four digits of an account, the
+first letter of a mailbox) and never reveals its length beyond the visible groups.
+"""
+
+from __future__ import annotations
+
+import re
+
+_DIGITS = re.compile(r"\D")
+MASK = "*"
+
+
+def bank_account(number: str | None) -> str:
+    """``6228480012345670001`` → ``6228 **** **** 0001``."""
+    digits = _DIGITS.sub("", number or "")
+    if len(digits) <= 8:
+        return MASK * 4 if digits else ""
+    return f"{digits[:4]} **** **** {digits[-4:]}"
+
+
+def phone(number: str | None) -> str:
+    """``13800138000`` → ``138****8000``; landlines ``0871-65123456`` → ``0871****3456``."""
+    digits = _DIGITS.sub("", number or "")
+    if len(digits) < 7:
+        return MASK * 4 if digits else ""
+    return f"{digits[:3] if len(digits) == 11 else digits[:4]}****{digits[-4:]}"
+
+
+def email(address: str | None) -> str:
+    """``zhang.wei@example.cn`` → ``z***@example.cn``."""
+    if not address or "@" not in address:
+        return MASK * 3 if address else ""
+    local, _, domain = address.rpartition("@")
+    return f"{local[:1]}***@{domain}"
+
+
+def id_number(number: str | None) -> str:
+    """A resident ID ``53010219900101123X`` → ``5301**********123X``: the region of issue and
+    the last four characters, never the birth date."""
+    text = (number or "").strip()
+    if len(text) <= 8:
+        return MASK * 4 if text else ""
+    return f"{text[:4]}{MASK * (len(text) - 8)}{text[-4:]}"
+
+
+def person_name(name: str | None) -> str:
+    """``张伟`` → ``张*``, ``欧阳小明`` → ``欧***``; Latin names keep their first letter."""
+    text = (name or "").strip()
+    if len(text) <= 1:
+        return text
+    return text[0] + MASK * (len(text) - 1)
