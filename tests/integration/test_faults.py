@@ -4,30 +4,47 @@
   voucher hold): every request completes or fails cleanly (503 problem+json, Retry-After,
   nothing written), the app reconnects by itself, a retry with the same Idempotency-Key has its
   effect exactly once, and the books verify.
+* Redis stopped: requests still succeed, their e-mails wait in the outbox and go out once when
+  it is back (the sweeper), rate limits go on in memory, /readyz reports it.
+* SMTP server down: e-mails stay in the outbox, retried with back-off, sent once when it is back.
 """
 
 from __future__ import annotations
 
+import io
+import json
+import logging
+import shutil
+import subprocess
 import threading
+import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from aiosmtpd.controller import Controller
+from rq import SimpleWorker
 from sqlalchemy.orm import Session
 
-from marketplace import create_app, migrate
+from marketplace import create_app, jobs, migrate
 from marketplace.auth.services import create_api_token
-from marketplace.db import create_engine, utcnow
+from marketplace.db import commit, create_engine, utcnow
+from marketplace.notifications import notify
+from marketplace.notifications.models import EmailStatus, OutboundEmail
+from marketplace.notifications.services import requeue_pending
+from marketplace.observability import JsonFormatter
 from marketplace.orders.core import payment_reference
 from marketplace.orders.enums import OrderStatus as S
 from marketplace.orders.models import Order
-from tests.conftest import IN_CI, app_config
+from tests.conftest import IN_CI, app_config, rows
 from tests.integration.orders.test_concurrency import _factories
 from tests.support import postgres
 from tests.support.order_fixtures import OrderWorld
+from tests.support.payment_fixtures import Mailbox, _CollectingHandler, free_port
 from vouchers.models import Hold
 
 THREADS = 3
@@ -189,7 +206,211 @@ def test_postgres_restart_while_holds_are_placed(
             assert {o.hold_id for o in orders} == {h.id for h in holds}
     finally:
         engine.dispose()
-    verify = (
-        create_app(app_config(url, tmp_path)).test_cli_runner().invoke(args=["ledger", "verify"])
-    )
+    checker = create_app(app_config(url, tmp_path))
+    try:
+        verify = checker.test_cli_runner().invoke(args=["ledger", "verify"])
+    finally:
+        checker.extensions["db"].engine.dispose()
     assert verify.exit_code == 0, verify.output
+
+
+# --------------------------------------------------------------------------- Redis
+
+
+class RedisProcess:
+    """A redis-server of this test's own (memory only, loopback), to stop and start again."""
+
+    def __init__(self, binary: str, workdir: Path) -> None:
+        self.binary, self.workdir = binary, workdir
+        self.port = free_port()
+        self.process: subprocess.Popen[str] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [
+                self.binary,
+                *("--bind", "127.0.0.1", "--port", str(self.port)),
+                *("--save", "", "--appendonly", "no"),
+            ],
+            cwd=self.workdir,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        log = []
+        for line in self.process.stdout:  # its log says when it listens: no polling
+            log.append(line)
+            if "Ready to accept connections" in line:
+                return
+        raise AssertionError("redis-server did not start: " + "".join(log))
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+            if self.process.stdout is not None:
+                self.process.stdout.close()
+            self.process = None
+
+
+@pytest.fixture
+def own_redis(tmp_path: Path) -> Iterator[RedisProcess]:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        if IN_CI:
+            pytest.fail("redis-server is needed to stop Redis under the app", pytrace=False)
+        pytest.skip("!!! redis-server is not installed: the Redis fault test cannot run")
+    server = RedisProcess(binary, tmp_path)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def _work(app: Any) -> None:
+    queue = jobs.queue(app.config["SETTINGS"])
+    worker = SimpleWorker([queue], connection=queue.connection, name=f"{queue.name}-worker")
+    with app.app_context():
+        worker.work(burst=True, logging_level="WARNING")
+
+
+def test_redis_stopped_loses_no_mail_and_limits_hold(
+    session, make_app, own_redis, smtp_server, mailbox, order_world, api_token, caplog
+):
+    app = make_app(
+        REDIS_URL=own_redis.url,
+        JOB_QUEUE=f"faults-{uuid.uuid4().hex[:8]}",
+        RATELIMIT_ENABLED=True,
+        **smtp_server.config,
+    )
+    client = app.test_client()
+
+    def accept(order: Order, request_id: str) -> Any:
+        sme = order_world.sme(order)
+        voucher = order_world.voucher_of(order.enterprise, order_world.programme(utcnow().year))
+        return client.post(
+            f"/api/v1/orders/{order.id}/accept",
+            json={"voucher_id": voucher.id, "agree": True, "version": order.version},
+            headers={
+                **api_token(sme),
+                "Idempotency-Key": f"accept-{order.id}",
+                "X-Request-Id": request_id,
+            },
+        )
+
+    def outbox_after(baseline: int) -> list[OutboundEmail]:
+        session.expire_all()
+        return rows(session, OutboundEmail, OutboundEmail.id > baseline)
+
+    def mails_of(message: OutboundEmail) -> list[Any]:
+        prefix = f"<outbox-{message.id}-"
+        return [m for m in mailbox.messages if m["Message-ID"].startswith(prefix)]
+
+    # Redis up: the provider's e-mail goes through RQ, and the job logs the request's id.
+    first = order_world.create(S.QUOTED, app=app, now=utcnow())
+    baseline = max(m.id for m in outbox_after(0))
+    assert accept(first, "trace-redis-up-01").status_code == 200
+    sent_while_up = outbox_after(baseline)
+    assert sent_while_up
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    jobs_log = logging.getLogger("marketplace.jobs")
+    jobs_log.addHandler(handler)
+    try:
+        _work(app)
+    finally:
+        jobs_log.removeHandler(handler)
+    job_lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    assert job_lines and {e["request_id"] for e in job_lines} == {"trace-redis-up-01"}
+    assert all(len(mails_of(m)) == 1 for m in sent_while_up)
+
+    # Redis stopped: the request still succeeds; its e-mail waits in the outbox.
+    own_redis.stop()
+    second = order_world.create(S.QUOTED, app=app, now=utcnow())
+    baseline = max(m.id for m in outbox_after(0))
+    with caplog.at_level(logging.ERROR, logger="marketplace.jobs"):
+        response = accept(second, "trace-redis-down-1")
+    assert response.status_code == 200, response.get_json()
+    assert any("could not queue job" in r.getMessage() for r in caplog.records)
+    waiting = outbox_after(baseline)
+    assert waiting and all(m.status is EmailStatus.QUEUED for m in waiting)
+    assert all(mails_of(m) == [] for m in waiting)
+
+    # Rate limits keep working, per process in memory (README, "Faults").
+    statuses = [
+        client.post(
+            "/api/v1/auth/tokens",
+            json={"email": "nobody@test.example.cn", "password": "wrong-password", "name": "x"},
+        ).status_code
+        for _ in range(11)
+    ]
+    assert statuses[:10] == [401] * 10 and statuses[10] == 429, statuses
+    # The metrics say Redis is down instead of failing the scrape.
+    assert client.get("/readyz").status_code == 503
+
+    # Redis back: the sweeper queues the waiting e-mail, the worker sends it, exactly once.
+    own_redis.start()
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["notifications", "send-pending", "--older-than", "0"])
+    assert result.exit_code == 0, result.output
+    _work(app)
+    session.expire_all()
+    assert rows(session, OutboundEmail, OutboundEmail.status == EmailStatus.QUEUED) == []
+    assert all(len(mails_of(m)) == 1 for m in waiting)
+    again = runner.invoke(args=["notifications", "send-pending", "--older-than", "0"])
+    assert "0 message(s) queued" in again.output
+    _work(app)
+    assert all(len(mails_of(m)) == 1 for m in [*sent_while_up, *waiting])
+
+
+# --------------------------------------------------------------------------- SMTP
+
+
+def test_smtp_down_keeps_mail_in_the_outbox_with_back_off(session, make_app, create_user):
+    port = free_port()
+    app = make_app(SMTP_HOST="127.0.0.1", SMTP_PORT=str(port))
+    user = create_user()
+    with app.app_context():
+        message = notify(
+            session,
+            user,
+            "payment_received",
+            name="x",
+            amount_fen=100,
+            description="d",
+            payment_id=1,
+        )
+        commit(session)  # the inline delivery fails: the server is down
+        session.refresh(message)
+        assert (message.status, message.attempts) == (EmailStatus.QUEUED, 1)
+        first_due = message.next_attempt_at
+        assert requeue_pending(session, now=first_due - timedelta(seconds=1)) == 0
+        assert requeue_pending(session, now=first_due) == 1
+        second_try = utcnow()
+        commit(session)  # still down: the second attempt fails, the wait doubles
+        session.refresh(message)
+        assert message.attempts == 2
+        wait = message.next_attempt_at - second_try
+        assert timedelta(minutes=2) <= wait < timedelta(minutes=2, seconds=10)
+
+        mailbox = Mailbox()
+        server = Controller(_CollectingHandler(mailbox), hostname="127.0.0.1", port=port)
+        server.start()  # the mail server comes back, on the same address
+        try:
+            assert requeue_pending(session, now=message.next_attempt_at) == 1
+            commit(session)
+            session.refresh(message)
+            assert message.status is EmailStatus.SENT
+            assert requeue_pending(session, now=utcnow() + timedelta(days=1)) == 0
+            commit(session)
+        finally:
+            server.stop()
+    [mail] = mailbox.to(user.email)
+    assert mail["Message-ID"].startswith(f"<outbox-{message.id}-")

@@ -159,22 +159,26 @@ def test_a_failed_delivery_stays_queued_and_the_sweeper_sends_it(
     down = make_app(SMTP_HOST="127.0.0.1", SMTP_PORT=str(free_port()))
     with down.app_context():
         message = _receipt(session, user)
-        with caplog.at_level(logging.ERROR, logger="marketplace.jobs"):
+        with caplog.at_level(logging.WARNING, logger="marketplace.notifications.services"):
+            before = utcnow()
             commit(
                 session
             )  # the inline job fails; the committed request is not turned into an error
-    assert any("inline job" in r.getMessage() for r in caplog.records)
+    [warning] = [r for r in caplog.records if "not delivered" in r.getMessage()]
+    assert user.email not in warning.getMessage()  # the log names the outbox row, not the person
     session.refresh(message)
     assert message.status is EmailStatus.QUEUED and mailbox.messages == []
+    assert (message.attempts, message.last_error) == (1, "ConnectionRefusedError")
+    assert timedelta(seconds=59) < message.next_attempt_at - before < timedelta(seconds=70)
 
     up = make_app(**smtp_server.config)
     with up.app_context():
-        assert requeue_pending(session, now=utcnow()) == 0  # too recent to be considered lost
-        assert requeue_pending(session, now=utcnow() + timedelta(minutes=11)) == 1
+        assert requeue_pending(session, now=utcnow()) == 0  # backing off
+        assert requeue_pending(session, now=utcnow() + timedelta(minutes=2)) == 1
         commit(session)
     assert len(mailbox.to(user.email)) == 1
     session.refresh(message)
-    assert message.status is EmailStatus.SENT
+    assert message.status is EmailStatus.SENT and message.next_attempt_at is None
 
 
 def test_send_pending_command(session, make_app, smtp_server, mailbox, create_user):
