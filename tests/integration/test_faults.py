@@ -11,11 +11,14 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import json
 import logging
+import os
 import shutil
 import subprocess
+import tempfile
 import threading
 import uuid
 from collections.abc import Iterator
@@ -39,13 +42,16 @@ from marketplace.notifications.services import requeue_pending
 from marketplace.observability import JsonFormatter
 from marketplace.orders.core import payment_reference
 from marketplace.orders.enums import OrderStatus as S
-from marketplace.orders.models import Order
+from marketplace.orders.models import Invoice, Order
+from providers import documents
 from tests.conftest import IN_CI, app_config, rows
 from tests.integration.orders.test_concurrency import _factories
 from tests.support import postgres
-from tests.support.order_fixtures import OrderWorld
+from tests.support.order_fixtures import OrderWorld, invoice_number
 from tests.support.payment_fixtures import Mailbox, _CollectingHandler, free_port
+from tests.support.provider_fixtures import PDF
 from vouchers.models import Hold
+from vouchers.rules import local_date
 
 THREADS = 3
 ORDERS_PER_THREAD = 8
@@ -414,3 +420,59 @@ def test_smtp_down_keeps_mail_in_the_outbox_with_back_off(session, make_app, cre
             server.stop()
     [mail] = mailbox.to(user.email)
     assert mail["Message-ID"].startswith(f"<outbox-{message.id}-")
+
+
+# --------------------------------------------------------------------------- disk full
+
+
+def test_disk_full_on_upload_records_nothing(
+    session, app, order_world, api_token, tmp_path, monkeypatch
+):
+    """The kernel's own "No space left on device": the upload's temporary file is opened on
+    /dev/full, where every write fails with ENOSPC."""
+    if not Path("/dev/full").exists():
+        pytest.skip("!!! /dev/full is needed to make the kernel report a full disk")
+    order = order_world.create(S.PAID, now=utcnow())
+    seller = order_world.provider_user(order)
+    client = app.test_client()
+    body = {
+        "invoice": {
+            "code": "053002300111",
+            "number": invoice_number(),
+            "issued_on": local_date(utcnow()).isoformat(),
+            "amount_fen": order.price_fen,
+            "buyer_taxpayer_id": order.enterprise.credit_code,
+            "seller_taxpayer_id": order.provider.credit_code,
+        },
+        "report": {"filename": "检测报告.pdf", "content_base64": base64.b64encode(PDF).decode()},
+        "note": "报告见附件",
+        "version": order.version,
+    }
+    real_mkstemp = tempfile.mkstemp
+
+    def full_disk(*, dir: str, prefix: str) -> tuple[int, str]:
+        return os.open("/dev/full", os.O_WRONLY), str(Path(dir) / f"{prefix}full")
+
+    monkeypatch.setattr(documents.tempfile, "mkstemp", full_disk)
+    response = client.post(
+        f"/api/v1/orders/{order.id}/deliver", json=body, headers=api_token(seller)
+    )
+    assert response.status_code == 507, response.get_json()
+    problem = response.get_json()
+    assert response.mimetype == "application/problem+json"
+    assert problem["code"] == "storage_full" and "file" in problem["errors"]
+    session.expire_all()
+    assert order.status is S.PAID and order.report_path is None
+    assert rows(session, Invoice, Invoice.order_id == order.id) == []
+    uploads = Path(app.config["SETTINGS"].upload_dir)
+    assert [p for p in uploads.rglob("*") if p.is_file()] == []
+
+    monkeypatch.setattr(documents.tempfile, "mkstemp", real_mkstemp)  # space freed
+    retried = client.post(
+        f"/api/v1/orders/{order.id}/deliver", json=body, headers=api_token(seller)
+    )
+    assert retried.status_code == 200, retried.get_json()
+    session.expire_all()
+    assert order.status is S.DELIVERED
+    [stored] = [p for p in uploads.rglob("*") if p.is_file()]
+    assert stored.read_bytes() == PDF
