@@ -48,6 +48,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
         RATELIMIT_ENABLED=settings.env is not Environment.TESTING,
         RATELIMIT_HEADERS_ENABLED=True,
+        # Redis down: limits go on per process, in memory, instead of failing the request or
+        # letting everything through (README, "Faults"). Sessions are signed cookies, not
+        # Redis, so signing in does not depend on it.
+        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
+        RATELIMIT_SWALLOW_ERRORS=True,
         JSON_SORT_KEYS=False,
     )
     # Flask-level keys (e.g. WTF_CSRF_ENABLED, RATELIMIT_ENABLED) pass straight through.
@@ -63,15 +68,20 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
 
 def _init_extensions(app: Flask, settings: Settings) -> None:
-    from marketplace import error_handlers, security
+    from marketplace import error_handlers, observability, security
     from marketplace.auth.passwords import use_fast_hashing_for_tests
     from marketplace.db import Database
     from marketplace.extensions import babel, csrf, limiter, login_manager, select_locale
 
     if settings.env is Environment.TESTING:
         use_fast_hashing_for_tests()
+    observability.configure_logging(settings.log_format.value, settings.log_level)
+    # Before the database: its request line then times the commit too, and the id exists
+    # from the first hook on.
+    observability.init_app(app)
     db = Database()
     db.init_app(app, settings.database_url, echo=settings.sql_echo)
+    observability.init_user_capture(app)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     limiter.init_app(app)
@@ -97,10 +107,12 @@ def _init_extensions(app: Flask, settings: Settings) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from marketplace.api import register_api
+    from marketplace.ops import health
     from marketplace.web import register_pages
 
     register_pages(app)
     register_api(app)
+    health.init_app(app)
 
 
 def _register_cli(app: Flask) -> None:

@@ -33,6 +33,11 @@ class Environment(StrEnum):
     PRODUCTION = "production"
 
 
+class LogFormat(StrEnum):
+    JSON = "json"
+    TEXT = "text"
+
+
 class PaymentGatewayKind(StrEnum):
     OFFLINE = "offline"
     STRIPE = "stripe"
@@ -102,6 +107,10 @@ class Settings:
     #: Days after confirmation before an order can be claimed, so a late dispute can stop it.
     settlement_cooling_off_days: int = 0
     sql_echo: bool = False
+    log_format: LogFormat = LogFormat.JSON
+    log_level: str = "INFO"
+    #: Bearer token a Prometheus scraper must send for /metrics; unset: /metrics is off.
+    metrics_token: str | None = None
     extra: Mapping[str, object] = field(default_factory=dict)
 
     @classmethod
@@ -158,6 +167,15 @@ class Settings:
         )
         upload_dir = Path(environ.get("UPLOAD_DIR", str(instance_dir / "uploads"))).resolve()
 
+        log_level = environ.get("LOG_LEVEL", "INFO").strip().upper()
+        if log_level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ConfigError(
+                f"LOG_LEVEL: expected DEBUG, INFO, WARNING, ERROR or CRITICAL, got {log_level!r}"
+            )
+        metrics_token = environ.get("METRICS_TOKEN") or None
+        if metrics_token is not None and len(metrics_token) < 16:
+            raise ConfigError("METRICS_TOKEN: at least 16 characters")
+
         return cls(
             env=env,
             secret_key=secret_key,
@@ -189,6 +207,9 @@ class Settings:
                 maximum=365,
             ),
             sql_echo=_parse_bool("SQL_ECHO", environ.get("SQL_ECHO", "false")),
+            log_format=_parse_enum("LOG_FORMAT", environ.get("LOG_FORMAT", "json"), LogFormat),
+            log_level=log_level,
+            metrics_token=metrics_token,
         )
 
     @property

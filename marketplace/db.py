@@ -134,11 +134,24 @@ def _configure_sqlite(engine: Engine) -> None:
 
 
 def create_engine(url: str, *, echo: bool = False) -> Engine:
+    # hide_parameters: a database error's message (and so its log line) never carries the
+    # statement's values, which may be phone numbers, bank accounts or tokens (rule 11).
     if url.startswith("sqlite"):
-        engine = sa.create_engine(url, echo=echo, connect_args={"check_same_thread": False})
+        engine = sa.create_engine(
+            url, echo=echo, hide_parameters=True, connect_args={"check_same_thread": False}
+        )
         _configure_sqlite(engine)
         return engine
-    return sa.create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # pool_pre_ping: after a database restart the pool's dead connections are noticed at
+    # checkout and replaced, so the app reconnects by itself (tests/integration/test_faults.py).
+    return sa.create_engine(
+        url,
+        echo=echo,
+        hide_parameters=True,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=20,
+    )
 
 
 # --------------------------------------------------------------------------- unit of work

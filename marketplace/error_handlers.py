@@ -2,6 +2,12 @@
 
 No handler ever shows a traceback or a database message; unexpected errors are logged with
 the request id and answered with a generic 500.
+
+A database that cannot be reached (restarting, failing over, out of connections) is not a bug:
+the request's transaction was rolled back whole, so the caller is told to try again — 503 with
+``Retry-After`` (problem+json under /api/) — and the pool reconnects by itself
+(``pool_pre_ping``). A money-moving call retried with the same Idempotency-Key then has its
+effect exactly once, even when the first attempt committed just before the connection died.
 """
 
 from __future__ import annotations
@@ -9,15 +15,59 @@ from __future__ import annotations
 import logging
 import uuid
 
+import sqlalchemy as sa
 from flask import Flask, Response, render_template, request
 from flask.typing import ResponseReturnValue
+from flask_babel import get_locale
+from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from markupsafe import escape
+from werkzeug.exceptions import HTTPException, InternalServerError
 
 from marketplace.errors import DomainError, ValidationFailed
 from marketplace.problems import ApiProblem, problem
 
 log = logging.getLogger(__name__)
+RETRY_AFTER_SECONDS = 5
+#: Errors meaning "the database is not reachable now", not "this request is wrong".
+UNAVAILABLE = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)
+
+
+def database_unavailable(exc: BaseException | None) -> bool:
+    if isinstance(exc, UNAVAILABLE):
+        return True
+    return isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated
+
+
+def _unavailable(exc: BaseException) -> ResponseReturnValue:
+    # Logged without the message: it can quote the statement (parameters are hidden anyway).
+    log.warning(
+        "database unavailable (%s); answered 503",
+        type(exc).__name__,
+        extra={"fields": {"event": "database_unavailable", "error": type(exc).__name__}},
+    )
+    headers = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+    if _wants_problem():
+        return problem(
+            503,
+            "service_unavailable",
+            "Service temporarily unavailable",
+            "数据库暂时不可用，未作任何更改，请稍后重试 / the database is briefly unavailable; "
+            "nothing was changed, please retry",
+            headers=headers,
+        )
+    # A bare page: the site's layout would load the signed-in user, from the database that is
+    # down. The locale comes from the session cookie, so the page is in one language.
+    title, detail = (
+        _("Service temporarily unavailable"),
+        _("Nothing was changed. Please try again in a few seconds."),
+    )
+    page = (
+        f'<!doctype html><html lang="{get_locale() or "zh"}"><meta charset="utf-8">'
+        f"<title>503 {escape(title)}</title><h1>503 · {escape(title)}</h1>"
+        f"<p>{escape(detail)}</p></html>"
+    )
+    return page, 503, headers
 
 
 def _wants_problem() -> bool:
@@ -52,8 +102,17 @@ def init_app(app: Flask) -> None:
             "请返回上一页刷新后重试。Please go back, reload the page and try again.",
         )
 
+    @app.errorhandler(sa.exc.OperationalError)
+    @app.errorhandler(sa.exc.InterfaceError)
+    @app.errorhandler(sa.exc.TimeoutError)
+    def _database_down(exc: Exception) -> ResponseReturnValue:
+        return _unavailable(exc)
+
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> ResponseReturnValue:
+        if isinstance(exc, InternalServerError) and database_unavailable(exc.original_exception):
+            # Raised outside the view (the commit in after_request): Flask wraps it in a 500.
+            return _unavailable(exc.original_exception)  # type: ignore[arg-type]
         status = exc.code or 500
         if _wants_problem():
             code = (exc.name or "error").lower().replace(" ", "_")
@@ -67,6 +126,8 @@ def init_app(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> ResponseReturnValue:
+        if database_unavailable(exc):
+            return _unavailable(exc)
         incident = uuid.uuid4().hex[:12]
         log.exception("unhandled error, incident %s", incident)
         if _wants_problem():

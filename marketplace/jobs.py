@@ -24,6 +24,9 @@ every job in this code base checks the row's state first and derives any outboun
 idempotency key from the row. Work whose dispatch was lost (Redis down at commit time) is
 picked up by each area's sweeper command (``flask payments sync``,
 ``flask notifications send-pending``).
+
+The id of the request that queued a job (:mod:`marketplace.observability`) travels with it:
+every log line the job writes carries the same ``request_id`` as the request's own line.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from sqlalchemy.orm import Session
 
 from marketplace.config import Settings, current_settings
 from marketplace.db import after_commit, run_in_transaction
+from marketplace.observability import current_request_id, request_id_bound
 
 log = logging.getLogger(__name__)
 
@@ -80,10 +84,14 @@ def enqueue(session: Session, func_path: str, *args: JobArg) -> None:
         if not isinstance(arg, str | int | float | bool | type(None)):
             raise JobError(f"job argument {arg!r} is not a plain value")
     settings: Settings = current_settings()
-    after_commit(session, functools.partial(_dispatch, settings, func_path, args))
+    after_commit(
+        session, functools.partial(_dispatch, settings, func_path, args, current_request_id())
+    )
 
 
-def _dispatch(settings: Settings, func_path: str, args: tuple[JobArg, ...]) -> None:
+def _dispatch(
+    settings: Settings, func_path: str, args: tuple[JobArg, ...], request_id: str | None = None
+) -> None:
     if settings.redis_url:
         from redis.exceptions import RedisError
         from rq import Retry
@@ -93,6 +101,7 @@ def _dispatch(settings: Settings, func_path: str, args: tuple[JobArg, ...]) -> N
                 run_job,
                 func_path,
                 *args,
+                request_id=request_id,
                 retry=Retry(max=len(RETRY_INTERVALS), interval=list(RETRY_INTERVALS)),
                 description=func_path,
             )
@@ -101,12 +110,12 @@ def _dispatch(settings: Settings, func_path: str, args: tuple[JobArg, ...]) -> N
             log.exception("could not queue job %s%r on Redis", func_path, args)
         return
     try:
-        run_job(func_path, *args)
+        run_job(func_path, *args, request_id=request_id)
     except Exception:
         log.exception("inline job %s%r failed", func_path, args)
 
 
-def run_job(func_path: str, *args: JobArg) -> Any:
+def run_job(func_path: str, *args: JobArg, request_id: str | None = None) -> Any:
     """Entry point for RQ and for inline runs: one job, one transaction, inside the app.
 
     Jobs need the application (settings, database): inline runs have the request's, and
@@ -116,7 +125,9 @@ def run_job(func_path: str, *args: JobArg) -> Any:
     func = resolve(func_path)
     if not has_app_context():
         raise JobError(f"job {func_path!r} needs the application: run `flask jobs worker`")
-    return run_in_transaction(lambda session: func(session, *args))
+    with request_id_bound(request_id or current_request_id()):
+        log.info("job %s", func_path, extra={"fields": {"event": "job", "job": func_path}})
+        return run_in_transaction(lambda session: func(session, *args))
 
 
 @functools.cache
@@ -124,6 +135,11 @@ def _redis(url: str) -> Any:
     from redis import Redis
 
     return Redis.from_url(url)
+
+
+def redis_client(url: str) -> Any:
+    """The process's client for ``url`` (one connection pool per URL)."""
+    return _redis(url)
 
 
 def queue(settings: Settings) -> Any:

@@ -1,8 +1,10 @@
 """One error shape for the whole API: ``application/problem+json`` (RFC 9457).
 
 Every body has ``type``, ``title``, ``status``, ``detail`` and a stable machine-readable
-``code``; validation failures add ``errors`` (field → messages). Nothing from a stack trace
-or a database message ever reaches a body.
+``code``; validation failures add ``errors`` (field → messages); inside a request or job the
+body also carries ``request_id``, the id in the ``X-Request-Id`` header and in the logs, so a
+caller can quote it to an operator. Nothing from a stack trace or a database message ever
+reaches a body.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Response
+
+from marketplace.observability import current_request_id
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_BASE = "https://voucher.example.cn/problems/"
@@ -37,6 +41,9 @@ def problem(
     }
     if errors:
         body["errors"] = _stringify(errors)
+    request_id = current_request_id()
+    if request_id:
+        body["request_id"] = request_id
     # Extension members (RFC 9457 §3.2) may not replace the standard ones: a clashing name
     # (an order's "status", say) goes under "context" instead.
     extra = {**(extensions or {}), **extra}

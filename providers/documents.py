@@ -11,6 +11,7 @@ permission-checked routes.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import secrets
@@ -34,6 +35,7 @@ from providers.errors import (
     EmptyFile,
     FileExtensionMismatch,
     FileTooLarge,
+    StorageFull,
     UnsupportedFileType,
 )
 from providers.models import Provider, ProviderDocument
@@ -132,21 +134,45 @@ class DocumentStorage:
         return data
 
     def write(self, data: bytes, ext: str) -> tuple[str, Path]:
-        """Write ``data`` atomically under a random name; return (stored name, path)."""
-        self.directory.mkdir(parents=True, exist_ok=True)
+        """Write ``data`` atomically under a random name; return (stored name, path).
+
+        Raises StorageFull when the disk or quota is full: the partial file is removed, and
+        since the caller records the document only after this returned, no row ever points at
+        a missing file (issue 17).
+        """
         stored_name = f"{secrets.token_hex(16)}.{ext}"
         final = self.directory / stored_name
-        fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".upload-")
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".upload-")
+        except OSError as exc:
+            _raise_if_full(exc)
+            raise
         try:
             with os.fdopen(fd, "wb") as fh:
                 fh.write(data)
                 fh.flush()
                 os.fsync(fh.fileno())
             os.replace(tmp, final)
-        except BaseException:
+        except BaseException as exc:
             Path(tmp).unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                _raise_if_full(exc)
             raise
         return stored_name, final
+
+
+#: "No space left on device" and "disk quota exceeded".
+_FULL = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+def _raise_if_full(exc: OSError) -> None:
+    if exc.errno in _FULL:
+        raise StorageFull(
+            "服务器存储空间不足，文件未保存，请稍后重试 / the server's storage is full: the file "
+            "was not saved, please try again later",
+            field="file",
+        ) from exc
 
 
 def check_upload(data: bytes, filename: str) -> tuple[str, str]:

@@ -71,6 +71,14 @@ class FileTooLarge(DomainError):
     title = "The file is too large"
 
 
+class StorageFull(DomainError):
+    """The disk (or quota) holding uploads is full: the file was not saved, nothing recorded."""
+
+    code = "storage_full"
+    status = 507
+    title = "The server's storage is full"
+
+
 class EmptyFile(DomainError):
     code = "empty_file"
     status = 422

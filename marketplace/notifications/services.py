@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import smtplib
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,10 +16,19 @@ from marketplace.config import Settings, current_settings
 from marketplace.db import utcnow
 from marketplace.errors import ValidationFailed
 from marketplace.notifications import mailer
-from marketplace.notifications.models import EMAIL, EmailEvent, EmailStatus, OutboundEmail
+from marketplace.notifications.models import (
+    EMAIL,
+    EmailEvent,
+    EmailStatus,
+    OutboundEmail,
+    retry_delay,
+)
 from marketplace.notifications.rendering import compose
 
 DELIVER_JOB = "marketplace.notifications.services.deliver"
+log = logging.getLogger(__name__)
+#: What a mail server that is down, slow or refusing raises; anything else is a bug.
+SMTP_FAILURES = (smtplib.SMTPException, OSError)
 
 
 def _settings() -> Settings:
@@ -57,25 +68,44 @@ def notify(
 
 
 def deliver(session: Session, message_id: int, *, now: datetime | None = None) -> bool:
-    """Job: send one queued message and mark it sent. Returns False when there was nothing to
-    send (already sent, or gone). SMTP errors propagate, so the job is retried."""
+    """Job: send one queued message and mark it sent. Returns False when it was not sent:
+    already sent, gone, or the mail server failed — then the attempt is counted and the next
+    one scheduled with back-off (:func:`models.retry_delay`) in this job's transaction, and
+    ``flask notifications send-pending`` sends it when due."""
+    now = now or utcnow()
     message = session.get(OutboundEmail, message_id, with_for_update=True, populate_existing=True)
     if message is None or not EMAIL.allows(message.status, EmailEvent.DELIVERED):
         return False
     settings = _settings()
-    mailer.send(
-        settings,
-        mailer.build_message(
+    try:
+        mailer.send(
             settings,
-            message_id=message.id,
-            created_at=message.created_at,
-            to=message.to_address,
-            subject=message.subject,
-            body=message.body,
-        ),
-    )
+            mailer.build_message(
+                settings,
+                message_id=message.id,
+                created_at=message.created_at,
+                to=message.to_address,
+                subject=message.subject,
+                body=message.body,
+            ),
+        )
+    except SMTP_FAILURES as exc:
+        message.attempts += 1
+        message.last_error = type(exc).__name__[:100]
+        message.next_attempt_at = now + retry_delay(message.attempts)
+        session.flush()
+        log.warning(
+            "e-mail %s not delivered (%s, attempt %s); next attempt at %s",
+            message.id,
+            message.last_error,
+            message.attempts,
+            message.next_attempt_at.isoformat(),
+            extra={"fields": {"event": "email_retry", "outbox_id": message.id}},
+        )
+        return False
     EMAIL.move(message, EmailEvent.DELIVERED)
-    message.sent_at = now or utcnow()
+    message.sent_at = now
+    message.next_attempt_at = None
     session.flush()
     return True
 
@@ -83,13 +113,23 @@ def deliver(session: Session, message_id: int, *, now: datetime | None = None) -
 def requeue_pending(
     session: Session, *, older_than: timedelta = timedelta(minutes=10), now: datetime | None = None
 ) -> int:
-    """Queue delivery again for messages still unsent after ``older_than`` (lost dispatch,
-    crashed worker). Delivery is idempotent, so a message is never sent twice by this."""
-    cutoff = (now or utcnow()) - older_than
+    """Queue delivery again for messages that are due: never attempted and older than
+    ``older_than`` (lost dispatch, crashed worker), or failed before and past their back-off.
+    Delivery is idempotent, so a message is never sent twice by this."""
+    now = now or utcnow()
+    cutoff = now - older_than
     ids = list(
         session.scalars(
             sa.select(OutboundEmail.id)
-            .where(OutboundEmail.status == EmailStatus.QUEUED, OutboundEmail.created_at < cutoff)
+            .where(
+                OutboundEmail.status == EmailStatus.QUEUED,
+                sa.or_(
+                    sa.and_(
+                        OutboundEmail.next_attempt_at.is_(None), OutboundEmail.created_at < cutoff
+                    ),
+                    OutboundEmail.next_attempt_at <= now,
+                ),
+            )
             .order_by(OutboundEmail.id)
         )
     )

@@ -34,7 +34,14 @@ LAYERS: tuple[tuple[str, int, tuple[str, ...]], ...] = (
     (
         "app",
         7,
-        ("marketplace.__init__", "marketplace.cli", "marketplace.demo", "marketplace.models"),
+        (
+            "marketplace.__init__",
+            "marketplace.cli",
+            "marketplace.demo",
+            "marketplace.models",
+            # Operations (issue 17): backups, the drill and the metrics see every domain.
+            "marketplace.ops",
+        ),
     ),
 )
 

@@ -74,8 +74,10 @@ def _server_user() -> pwd.struct_passwd | None:
 
 
 class ThrowawayServer:
-    def __init__(self, bindir: Path) -> None:
+    def __init__(self, bindir: Path, settings: dict[str, str] | None = None) -> None:
         self.bindir = bindir
+        #: Extra server settings (``-c name=value``), e.g. WAL archiving for the backup tests.
+        self.settings = dict(settings or {})
         self.base = Path(tempfile.mkdtemp(prefix="vm-pg-"))
         self.data = self.base / "data"
         self.port = _free_port()
@@ -115,10 +117,18 @@ class ThrowawayServer:
             "--no-sync",
             "--no-instructions",
         )
-        options = (
+        self.resume()
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def options(self) -> str:
+        return (
             f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 -c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
+            + "".join(f" -c {name}={value}" for name, value in self.settings.items())
         )
+
+    def resume(self) -> None:
+        """Start the server on its data directory (again, after :meth:`halt`)."""
         self._run(
             str(self.bindir / "pg_ctl"),
             "-D",
@@ -126,11 +136,14 @@ class ThrowawayServer:
             "-l",
             str(self.base / "log"),
             "-o",
-            options,
+            self.options(),
             "-w",
             "start",
         )
-        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/postgres"
+
+    def halt(self, mode: str = "fast") -> None:
+        """Stop the server, keeping its data (fault tests restart it with :meth:`resume`)."""
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", mode, "-w", "stop")
 
     def stop(self) -> None:
         try:

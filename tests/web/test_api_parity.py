@@ -38,7 +38,10 @@ PARITY: dict[str, tuple[str, ...] | str] = {
         WEB_ONLY + "the landing page: what the platform is, links to the catalogue and "
         "registration, two headline counts (the catalogue and disclosure carry the data)"
     ),
-    "public.healthz": WEB_ONLY + "the load balancer's liveness probe, not a role's action",
+    # ------------------------------------------------------------------ operations (issue 17)
+    "ops.healthz": WEB_ONLY + "the load balancer's liveness probe, not a role's action",
+    "ops.readyz": WEB_ONLY + "the load balancer's readiness probe, not a role's action",
+    "ops.metrics": WEB_ONLY + "Prometheus's scrape, behind its own token, not a role's action",
     "auth.login": (
         WEB_ONLY + "starts a browser session; the API never accepts sessions and signs in with "
         f"a personal token instead (POST {A}/auth/tokens)"

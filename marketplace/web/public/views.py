@@ -29,9 +29,3 @@ def home() -> ResponseReturnValue:
         ),
     }
     return render_template("home.html", stats=stats)
-
-
-@bp.get("/healthz")
-def healthz() -> ResponseReturnValue:
-    db_session().execute(sa.text("SELECT 1"))
-    return {"status": "ok"}
