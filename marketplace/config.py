@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import TypeVar
+from typing import TypedDict, TypeVar
 from urllib.parse import urlsplit
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -41,6 +41,19 @@ class LogFormat(StrEnum):
 class PaymentGatewayKind(StrEnum):
     OFFLINE = "offline"
     STRIPE = "stripe"
+
+
+class SmtpTls(StrEnum):
+    """How the SMTP connection is protected: not at all (a relay on the same host or network),
+    upgraded with STARTTLS (port 587) or TLS from the first byte (port 465)."""
+
+    NONE = "none"
+    STARTTLS = "starttls"
+    IMPLICIT = "implicit"
+
+
+#: The port each kind of SMTP connection uses when ``SMTP_PORT`` is not given.
+SMTP_DEFAULT_PORTS = {SmtpTls.NONE: 25, SmtpTls.STARTTLS: 587, SmtpTls.IMPLICIT: 465}
 
 
 def _parse_bool(name: str, raw: str) -> bool:
@@ -83,6 +96,58 @@ def _check_url(name: str, raw: str, schemes: tuple[str, ...]) -> str:
     return raw
 
 
+class _SmtpSettings(TypedDict):
+    smtp_host: str | None
+    smtp_port: int
+    smtp_user: str | None
+    smtp_password: str | None
+    smtp_tls: SmtpTls
+    smtp_ca_file: Path | None
+
+
+def _smtp_settings(environ: Mapping[str, str]) -> _SmtpSettings:
+    """The outgoing mail server: host, port, credentials and TLS, checked together.
+
+    Credentials are never sent over an unprotected connection, so a user or password
+    without ``SMTP_TLS`` is refused at start-up rather than leaked at the first e-mail.
+    """
+    host = (environ.get("SMTP_HOST") or "").strip() or None
+    tls = _parse_enum("SMTP_TLS", environ.get("SMTP_TLS") or "none", SmtpTls)
+    raw_port = environ.get("SMTP_PORT") or str(SMTP_DEFAULT_PORTS[tls])
+    port = _parse_int("SMTP_PORT", raw_port, minimum=1, maximum=65535)
+    user = environ.get("SMTP_USER") or None
+    password = environ.get("SMTP_PASSWORD") or None
+    if host is not None and not re.fullmatch(r"[A-Za-z0-9.:\[\]-]{1,253}", host):
+        raise ConfigError(f"SMTP_HOST: expected a host name or address, got {host!r}")
+    if user and not password:
+        raise ConfigError("SMTP_PASSWORD: required when SMTP_USER is set")
+    if password and not user:
+        raise ConfigError("SMTP_USER: required when SMTP_PASSWORD is set")
+    if (user or tls is not SmtpTls.NONE) and host is None:
+        raise ConfigError("SMTP_HOST: required when SMTP_USER or SMTP_TLS is set")
+    for name, value in (("SMTP_USER", user), ("SMTP_PASSWORD", password)):
+        # smtplib's AUTH sends them as ASCII; anything else would fail at the first e-mail.
+        if value and not value.isascii():
+            raise ConfigError(f"{name}: only ASCII characters can be sent by SMTP AUTH")
+    if user and tls is SmtpTls.NONE:
+        raise ConfigError("SMTP_TLS: credentials are never sent in clear; set starttls or implicit")
+    ca_file = None
+    if raw_ca := environ.get("SMTP_CA_FILE"):
+        if tls is SmtpTls.NONE:
+            raise ConfigError("SMTP_CA_FILE: only used with SMTP_TLS=starttls or implicit")
+        ca_file = Path(raw_ca).resolve()
+        if not ca_file.is_file():
+            raise ConfigError(f"SMTP_CA_FILE: no such file {raw_ca!r}")
+    return {
+        "smtp_host": host,
+        "smtp_port": port,
+        "smtp_user": user,
+        "smtp_password": password,
+        "smtp_tls": tls,
+        "smtp_ca_file": ca_file,
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class Settings:
     env: Environment
@@ -100,6 +165,13 @@ class Settings:
     stripe_api_base: str | None = None
     smtp_host: str | None = None
     smtp_port: int = 25
+    smtp_user: str | None = None
+    smtp_password: str | None = None
+    smtp_tls: SmtpTls = SmtpTls.NONE
+    #: A CA bundle to trust for the SMTP server's certificate (a private CA); default: the system's.
+    smtp_ca_file: Path | None = None
+    #: A payout batch whose total is above this needs a second finance approval before sending.
+    payout_second_approval_above_fen: int = 50_000_000
     mail_from: str = "noreply@voucher.example.cn"
     base_url: str = "http://127.0.0.1:5000"
     rate_limit_default: str = "300 per minute"
@@ -162,6 +234,8 @@ class Settings:
         if stripe_api_base:
             _check_url("STRIPE_API_BASE", stripe_api_base, ("http", "https"))
 
+        smtp = _smtp_settings(environ)
+
         base_url = _check_url(
             "BASE_URL", environ.get("BASE_URL", "http://127.0.0.1:5000"), ("http", "https")
         )
@@ -189,10 +263,7 @@ class Settings:
             stripe_publishable_key=environ.get("STRIPE_PUBLISHABLE_KEY") or None,
             stripe_webhook_secret=stripe_webhook,
             stripe_api_base=stripe_api_base,
-            smtp_host=environ.get("SMTP_HOST") or None,
-            smtp_port=_parse_int(
-                "SMTP_PORT", environ.get("SMTP_PORT", "25"), minimum=1, maximum=65535
-            ),
+            **smtp,
             mail_from=environ.get("MAIL_FROM", "noreply@voucher.example.cn"),
             base_url=base_url.rstrip("/"),
             rate_limit_default=environ.get("RATE_LIMIT_DEFAULT", "300 per minute"),
@@ -205,6 +276,10 @@ class Settings:
                 "SETTLEMENT_COOLING_OFF_DAYS",
                 environ.get("SETTLEMENT_COOLING_OFF_DAYS", "0"),
                 maximum=365,
+            ),
+            payout_second_approval_above_fen=_parse_int(
+                "PAYOUT_SECOND_APPROVAL_ABOVE_FEN",
+                environ.get("PAYOUT_SECOND_APPROVAL_ABOVE_FEN", "50000000"),
             ),
             sql_echo=_parse_bool("SQL_ECHO", environ.get("SQL_ECHO", "false")),
             log_format=_parse_enum("LOG_FORMAT", environ.get("LOG_FORMAT", "json"), LogFormat),

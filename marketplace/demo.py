@@ -94,6 +94,8 @@ DEMO_ACCOUNTS: list[tuple[str, Role, str, int | None]] = [
     ("ip@demo.example.cn", Role.PROVIDER, "陈静 (知信专利)", 2),
     ("reviewer@demo.example.cn", Role.REVIEWER, "审核员 赵磊", None),
     ("finance@demo.example.cn", Role.FINANCE, "财务 孙丽", None),
+    # Four eyes: the batches finance@ builds are sent and confirmed by another officer.
+    ("finance2@demo.example.cn", Role.FINANCE, "财务 钱敏", None),
     ("auditor@demo.example.cn", Role.AUDITOR, "审计 周强", None),
     ("admin@demo.example.cn", Role.SYSADMIN, "系统管理员 吴刚", None),
 ]

@@ -353,7 +353,10 @@ def settlement_payout_queue() -> list[dict[str, Any]]:
 )
 def settlement_create_batch(body: dict[str, Any]) -> tuple[dict[str, Any], int]:
     result = payouts.create_batch(
-        db_session(), actor_id=api_user().id, claim_line_ids=body["claim_line_ids"]
+        db_session(),
+        actor_id=api_user().id,
+        claim_line_ids=body["claim_line_ids"],
+        second_approval_above_fen=current_settings().payout_second_approval_above_fen,
     )
     view = batch_view(result.batch, detail=True)
     view["skipped_providers"] = [{"provider_id": pid, "name": name} for pid, name in result.skipped]
@@ -452,6 +455,26 @@ def settlement_confirmation_template(batch_id: int) -> dict[str, Any]:
 )
 def settlement_mark_sent(batch_id: int) -> dict[str, Any]:
     batch = payouts.mark_sent(
+        db_session(), batch_id, actor_id=api_user().id, expected_version=expected_version({})
+    )
+    return batch_view(batch, detail=True)
+
+
+@endpoint(
+    bp,
+    "/payout-batches/<int:batch_id>/approval",
+    "POST",
+    roles=[Role.FINANCE],
+    response=PayoutBatchDetailOut,
+    idempotency_required=True,
+    tags=TAGS,
+    errors=[412],
+    summary="Second finance approval of a batch above the second-approval amount",
+    description="By a finance officer other than the one who built it; the batch is then "
+    "sent by a third. Send the version you read as If-Match; 412 if the batch changed since.",
+)
+def settlement_approve_batch(batch_id: int) -> dict[str, Any]:
+    batch = payouts.approve_batch(
         db_session(), batch_id, actor_id=api_user().id, expected_version=expected_version({})
     )
     return batch_view(batch, detail=True)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 import smtplib
+import ssl
 from datetime import datetime
 from email.message import EmailMessage
 from email.utils import format_datetime
 from urllib.parse import urlsplit
 
-from marketplace.config import Environment, Settings
+from marketplace.config import Environment, Settings, SmtpTls
 
 log = logging.getLogger(__name__)
 SMTP_TIMEOUT_SECONDS = 30
@@ -31,8 +32,36 @@ def build_message(
     return msg
 
 
+def _tls_context(settings: Settings) -> ssl.SSLContext:
+    """Certificate and host name always verified: a mail server we cannot authenticate
+    does not get the password nor the messages."""
+    cafile = str(settings.smtp_ca_file) if settings.smtp_ca_file else None
+    return ssl.create_default_context(cafile=cafile)
+
+
+def _connect(settings: Settings) -> smtplib.SMTP:
+    assert settings.smtp_host is not None
+    if settings.smtp_tls is SmtpTls.IMPLICIT:
+        return smtplib.SMTP_SSL(
+            settings.smtp_host,
+            settings.smtp_port,
+            timeout=SMTP_TIMEOUT_SECONDS,
+            context=_tls_context(settings),
+        )
+    smtp = smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=SMTP_TIMEOUT_SECONDS)
+    if settings.smtp_tls is SmtpTls.STARTTLS:
+        try:
+            # Raises SMTPNotSupportedError if the server does not offer it: never downgrade.
+            smtp.starttls(context=_tls_context(settings))
+        except BaseException:
+            smtp.close()
+            raise
+    return smtp
+
+
 def send(settings: Settings, message: EmailMessage) -> None:
-    """Send via ``SMTP_HOST:SMTP_PORT``; smtplib errors propagate (the job is retried)."""
+    """Send via ``SMTP_HOST:SMTP_PORT`` (TLS and login as configured); smtplib and ssl errors
+    propagate (the job is retried)."""
     if not settings.smtp_host:
         if settings.env is Environment.DEVELOPMENT:
             # The offline demo reads its e-mails (links, notices) from the console.
@@ -47,5 +76,7 @@ def send(settings: Settings, message: EmailMessage) -> None:
             # amounts) stay out of it (rule 11); the Message-ID finds the outbox row.
             log.info("e-mail not sent (SMTP_HOST unset): %s", message["Message-ID"])
         return
-    with smtplib.SMTP(settings.smtp_host, settings.smtp_port, timeout=SMTP_TIMEOUT_SECONDS) as smtp:
+    with _connect(settings) as smtp:
+        if settings.smtp_user and settings.smtp_password:
+            smtp.login(settings.smtp_user, settings.smtp_password)
         smtp.send_message(message)

@@ -105,6 +105,7 @@ class PayoutBatchStatus(LabelledEnum):
 
 
 class PayoutBatchAction(LabelledEnum):
+    APPROVE = "approve", "复核批准", "Approved by a second finance officer"
     SEND = "send", "发送银行", "Sent to the bank"
     COMPLETE = "complete", "银行全部确认", "Confirmed in full by the bank"
 

@@ -116,3 +116,9 @@ class ConfirmationInvalid(ValidationFailed):
 
     code = "confirmation_invalid"
     title = "The bank confirmation file cannot be read"
+
+
+class SecondApprovalRequired(Conflict):
+    """A batch above the second-approval amount is approved by another officer before sending."""
+
+    code = "second_approval_required"

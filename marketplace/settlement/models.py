@@ -46,6 +46,12 @@ def _user_fk() -> Any:
     return mapped_column(BigInt, sa.ForeignKey("users.id", ondelete="SET NULL"))
 
 
+def _kept_user_fk() -> Any:
+    """A user who approved or built a payout stays (no ON DELETE): the four-eyes record must
+    keep both names. Also, SQLite cannot reflect the options of a column added in place."""
+    return mapped_column(BigInt, sa.ForeignKey("users.id"))
+
+
 class Claim(IdMixin, TimestampMixin, Base):
     """One submission by a provider. Its status is derived from its lines."""
 
@@ -205,6 +211,15 @@ class ClaimEvent(IdMixin, Base):
 
 
 class PayoutBatch(IdMixin, Base):
+    """A set of payment lines sent to the bank together.
+
+    Four eyes (``four_eyes``, true for every batch built since migration 0011): the officer who
+    built it neither sends it nor imports its confirmation, and a batch above
+    ``PAYOUT_SECOND_APPROVAL_ABOVE_FEN`` (``needs_second_approval``, fixed when it is built)
+    is approved by a second officer before it is sent by a third. The CHECKs below hold it in
+    the database as well.
+    """
+
     __tablename__ = "payout_batches"
 
     status: Mapped[PayoutBatchStatus] = enum_column(
@@ -218,6 +233,11 @@ class PayoutBatch(IdMixin, Base):
     sent_at: Mapped[datetime | None]
     completed_at: Mapped[datetime | None]
     version: Mapped[int] = mapped_column(sa.Integer, default=1)
+    #: False only for batches built before four eyes (migration 0011), which one officer ran.
+    four_eyes: Mapped[bool] = mapped_column(default=True)
+    needs_second_approval: Mapped[bool] = mapped_column(default=False)
+    approved_by_id: Mapped[int | None] = _kept_user_fk()
+    approved_at: Mapped[datetime | None]
 
     lines: Mapped[list[PayoutLine]] = relationship(
         back_populates="batch", order_by="PayoutLine.id", lazy="selectin"
@@ -226,7 +246,34 @@ class PayoutBatch(IdMixin, Base):
     __table_args__ = (
         sa.CheckConstraint("total_fen > 0 AND line_count > 0", name="not_empty"),
         sa.CheckConstraint("status = 'draft' OR sent_at IS NOT NULL", name="sent_has_time"),
+        sa.CheckConstraint(
+            "NOT four_eyes OR sent_by_id IS NULL OR created_by_id IS NULL"
+            " OR sent_by_id <> created_by_id",
+            name="sender_not_builder",
+        ),
+        sa.CheckConstraint(
+            "NOT four_eyes OR status = 'draft' OR sent_by_id IS NOT NULL", name="sent_has_sender"
+        ),
+        sa.CheckConstraint(
+            "approved_by_id IS NULL OR created_by_id IS NULL OR approved_by_id <> created_by_id",
+            name="approver_not_builder",
+        ),
+        sa.CheckConstraint(
+            "approved_by_id IS NULL OR sent_by_id IS NULL OR approved_by_id <> sent_by_id",
+            name="approver_not_sender",
+        ),
+        sa.CheckConstraint(
+            "NOT needs_second_approval OR status = 'draft' OR approved_by_id IS NOT NULL",
+            name="large_batch_approved",
+        ),
+        sa.CheckConstraint(
+            "approved_by_id IS NULL OR approved_at IS NOT NULL", name="approval_has_time"
+        ),
     )
+
+    @property
+    def awaiting_second_approval(self) -> bool:
+        return self.needs_second_approval and self.approved_by_id is None
 
     @property
     def reference(self) -> str:
@@ -258,6 +305,8 @@ class PayoutLine(IdMixin, Base):
     failure_reason: Mapped[str | None] = mapped_column(sa.String(300))
     confirmed_by_id: Mapped[int | None] = _user_fk()
     confirmed_at: Mapped[datetime | None]
+    #: Who built the batch, copied so the database can refuse a confirmation by the same person.
+    built_by_id: Mapped[int | None] = _kept_user_fk()
 
     batch: Mapped[PayoutBatch] = relationship(back_populates="lines")
     provider: Mapped[Provider] = relationship()
@@ -275,6 +324,10 @@ class PayoutLine(IdMixin, Base):
         ),
         sa.CheckConstraint(
             "status <> 'paid' OR bank_transaction_id IS NOT NULL", name="paid_has_transaction"
+        ),
+        sa.CheckConstraint(
+            "confirmed_by_id IS NULL OR built_by_id IS NULL OR confirmed_by_id <> built_by_id",
+            name="confirmer_not_builder",
         ),
     )
 

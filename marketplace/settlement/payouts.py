@@ -17,6 +17,11 @@ bank transaction, another date) refuses the whole import with ``confirmation_con
 ledger posting's idempotency key comes from the payment line, so even a replayed posting is
 a no-op. A bank transaction id belongs to one payment line (UNIQUE).
 
+Four eyes: the officer who builds a batch can neither send it nor import its confirmation
+(:class:`SeparationOfDuties`); a batch whose total is above the second-approval amount
+(``PAYOUT_SECOND_APPROVAL_ABOVE_FEN``) is approved by a second officer before a third sends
+it (:class:`SecondApprovalRequired`). The batch's CHECKs hold the same rules in the database.
+
 Locks, in this order: batch → payment lines (ascending id) → orders (ascending id) → claim lines.
 """
 
@@ -56,6 +61,8 @@ from marketplace.settlement.errors import (
     NothingToPay,
     PayoutBatchNotFound,
     PayoutStateConflict,
+    SecondApprovalRequired,
+    SeparationOfDuties,
 )
 from marketplace.settlement.models import (
     Claim,
@@ -95,6 +102,24 @@ def _check_version(batch: PayoutBatch, expected_version: int | None) -> None:
             f"拨付批次已被他人修改（当前版本 {batch.version}） / the batch changed since you read "
             f"it (now version {batch.version})",
             extra={"current_version": batch.version},
+        )
+
+
+def _officer(actor_id: int | None, what: str) -> int:
+    """Four eyes need to know whose eyes: a payout step is always someone's."""
+    if actor_id is None:
+        raise SeparationOfDuties(
+            f"{what}须由具名的财务人员操作 / {what.strip()} needs a named finance officer"
+        )
+    return actor_id
+
+
+def _not_the_builder(batch: PayoutBatch, actor_id: int, zh: str, en: str) -> None:
+    if batch.four_eyes and batch.created_by_id == actor_id:
+        raise SeparationOfDuties(
+            f"拨付批次的制单人不能{zh}（四眼原则） / the officer who built the batch cannot {en} "
+            "(four eyes)",
+            extra={"batch_id": batch.id},
         )
 
 
@@ -142,6 +167,7 @@ def create_batch(
     *,
     actor_id: int | None,
     claim_line_ids: Sequence[int] | None = None,
+    second_approval_above_fen: int | None = None,
     now: datetime | None = None,
 ) -> BatchResult:
     """Build a draft batch from approved claim lines: one payment line per provider.
@@ -149,8 +175,11 @@ def create_batch(
     Without ``claim_line_ids`` every line in the queue is taken and providers without a
     settlement bank account are left out (listed in ``skipped``). With ids, each must be in
     the queue (ClaimStateConflict otherwise, NotFound for an unknown id) and every provider
-    must have an account (BankAccountMissing). NothingToPay when no line remains.
+    must have an account (BankAccountMissing). NothingToPay when no line remains. A batch
+    whose total is above ``second_approval_above_fen`` needs a second approval before it is
+    sent (None: never).
     """
+    actor_id = _officer(actor_id, "生成拨付批次")
     now = now or utcnow()
     explicit = claim_line_ids is not None
     with session.begin_nested():
@@ -213,6 +242,10 @@ def create_batch(
             line_count=len(accounts),
             created_by_id=actor_id,
             created_at=now,
+            four_eyes=True,
+            needs_second_approval=(
+                second_approval_above_fen is not None and total > second_approval_above_fen
+            ),
         )
         session.add(batch)
         session.flush()
@@ -227,6 +260,7 @@ def create_batch(
                 bank_name=bank_name,
                 bank_account_number=number,
                 amount_fen=sum(ln.amount_fen for ln in members),
+                built_by_id=actor_id,
             )
             session.add(payout_line)
             session.flush()
@@ -254,6 +288,7 @@ def create_batch(
             subject_type="payout_batch",
             subject_id=batch.id,
             total_fen=total,
+            needs_second_approval=batch.needs_second_approval,
             payment_lines=[pl.id for pl in batch.lines],
             claim_lines=[ln.id for pid in accounts for ln in by_provider[pid]],
             skipped_providers=[pid for pid, _ in skipped],
@@ -271,19 +306,75 @@ def mark_sent(
     now: datetime | None = None,
 ) -> PayoutBatch:
     """Record that the payment file went to the bank. Repeating it changes nothing.
-    Raises PayoutBatchNotFound, PreconditionFailed."""
+    Raises PayoutBatchNotFound, PreconditionFailed, SeparationOfDuties (the builder, or the
+    second approver), SecondApprovalRequired (a large batch not yet approved)."""
+    actor_id = _officer(actor_id, "发送拨付批次")
     now = now or utcnow()
     with session.begin_nested():
         batch = _lock_batch(session, batch_id)
         if not rules.PAYOUT_BATCH.allows(batch.status, PayoutBatchAction.SEND):
             return batch
         _check_version(batch, expected_version)
+        _not_the_builder(batch, actor_id, "将其发送银行", "send it to the bank")
+        if batch.awaiting_second_approval:
+            raise SecondApprovalRequired(
+                "该批次金额超过复核限额，须先由另一名财务人员复核批准 / this batch is above the "
+                "second-approval amount: another finance officer must approve it first",
+                extra={"batch_id": batch.id, "total_fen": batch.total_fen},
+            )
+        if batch.approved_by_id == actor_id:
+            raise SeparationOfDuties(
+                "复核批准人不能同时发送该批次 / the officer who approved the batch cannot also "
+                "send it",
+                extra={"batch_id": batch.id},
+            )
         rules.PAYOUT_BATCH.move(batch, PayoutBatchAction.SEND)
         batch.sent_at, batch.sent_by_id = now, actor_id
         batch.version += 1
         record(
             session,
             "payout_batch.sent",
+            actor_id=actor_id,
+            subject_type="payout_batch",
+            subject_id=batch.id,
+            total_fen=batch.total_fen,
+        )
+        session.flush()
+    return batch
+
+
+def approve_batch(
+    session: Session,
+    batch_id: int,
+    *,
+    actor_id: int | None,
+    expected_version: int | None = None,
+    now: datetime | None = None,
+) -> PayoutBatch:
+    """The second finance approval of a large draft batch. Repeating it changes nothing.
+
+    Raises PayoutBatchNotFound, PreconditionFailed, PayoutStateConflict (already sent, or a
+    batch that needs no second approval), SeparationOfDuties (the builder approving)."""
+    actor_id = _officer(actor_id, "复核拨付批次")
+    now = now or utcnow()
+    with session.begin_nested():
+        batch = _lock_batch(session, batch_id)
+        if batch.approved_by_id is not None and batch.approved_by_id == actor_id:
+            return batch
+        _check_version(batch, expected_version)
+        rules.PAYOUT_BATCH.next(batch.status, PayoutBatchAction.APPROVE)
+        if not batch.needs_second_approval or batch.approved_by_id is not None:
+            raise PayoutStateConflict(
+                "该批次无需或已完成复核批准 / this batch needs no (further) second approval",
+                extra={"batch_status": batch.status.value, "action": "approve"},
+            )
+        _not_the_builder(batch, actor_id, "复核批准该批次", "approve it")
+        rules.PAYOUT_BATCH.move(batch, PayoutBatchAction.APPROVE)
+        batch.approved_by_id, batch.approved_at = actor_id, now
+        batch.version += 1
+        record(
+            session,
+            "payout_batch.approved",
             actor_id=actor_id,
             subject_type="payout_batch",
             subject_id=batch.id,
@@ -513,12 +604,14 @@ def import_confirmation(
     PayoutBatchNotFound, PayoutStateConflict (the batch was not sent), ConfirmationMismatch
     (rows that name no line of the batch, contradict each other or share a bank transaction),
     ConfirmationConflict (a row contradicts an earlier import, or reuses a bank transaction id
-    recorded before); nothing is written then.
+    recorded before), SeparationOfDuties (the batch's builder); nothing is written then.
     """
+    actor_id = _officer(actor_id, "导入银行回单")
     now = now or utcnow()
     with session.begin_nested():
         batch = _lock_batch(session, batch_id)
         ensure_confirmable(batch)
+        _not_the_builder(batch, actor_id, "导入其银行回单", "import its bank confirmation")
         chosen = _resolve(batch, rows)
         lines = _lock_payout_lines(session, list(chosen))
         result = ImportResult(batch)

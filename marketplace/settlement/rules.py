@@ -311,9 +311,11 @@ def _batch_refusal(
 
 
 #: A batch is built a draft, goes to the bank once, and is complete when every line is confirmed.
+#: A large batch is approved while still a draft (who approved is recorded on the batch).
 PAYOUT_BATCH: StateMachine[PayoutBatchStatus, PayoutBatchAction] = StateMachine(
     "payout batch",
     {
+        (PayoutBatchStatus.DRAFT, PayoutBatchAction.APPROVE): PayoutBatchStatus.DRAFT,
         (PayoutBatchStatus.DRAFT, PayoutBatchAction.SEND): PayoutBatchStatus.SENT,
         (PayoutBatchStatus.SENT, PayoutBatchAction.COMPLETE): PayoutBatchStatus.COMPLETED,
     },

@@ -259,6 +259,12 @@ class PayoutBatchOut(Schema):
     sent_at = ZonedDateTime(allow_none=True)
     completed_at = ZonedDateTime(allow_none=True)
     version = fields.Integer(required=True, metadata={"description": "send as If-Match"})
+    needs_second_approval = fields.Boolean(
+        required=True,
+        metadata={"description": "above the second-approval amount: approve before sending"},
+    )
+    approved_by_id = fields.Integer(allow_none=True)
+    approved_at = ZonedDateTime(allow_none=True)
 
 
 class PayoutBatchDetailOut(PayoutBatchOut):

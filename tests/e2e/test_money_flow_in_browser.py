@@ -103,6 +103,7 @@ def test_voucher_order_and_payout_through_the_pages(open_browser):
     reviewer = open_browser("reviewer@demo.example.cn")
     provider = open_browser("provider@demo.example.cn")
     finance = open_browser("finance@demo.example.cn")
+    treasurer = open_browser("finance2@demo.example.cn")  # the second pair of eyes on payouts
 
     # ------------------------------------------------ 1. vouchers
     # A new SME registers itself (the demo SMEs have applied to every open programme).
@@ -307,10 +308,15 @@ def test_voucher_order_and_payout_through_the_pages(open_browser):
         "123457",
     )
 
-    # Sent; the bank's confirmation is completed from the template and imported.
-    finance.get_by_role("button", name="标记为已提交银行").click()
-    expect(finance.get_by_test_id("status")).to_have_text("已发送银行，待确认")
-    template = _download(finance, finance.get_by_test_id("confirmation-template"))
+    # Another finance officer sends it; the bank's confirmation is completed from the template
+    # and imported (four eyes: the builder can do neither).
+    expect(finance.get_by_test_id("four-eyes")).to_be_visible()
+    expect(finance.get_by_role("button", name="标记为已提交银行")).to_have_count(0)
+    treasurer.goto(finance.url)
+    line = treasurer.get_by_role("row").filter(has_text=re.compile(rf"#{order_id}\b"))
+    treasurer.get_by_role("button", name="标记为已提交银行").click()
+    expect(treasurer.get_by_test_id("status")).to_have_text("已发送银行，待确认")
+    template = _download(treasurer, treasurer.get_by_test_id("confirmation-template"))
     rows = list(csv.DictReader(io.StringIO(template.decode("utf-8-sig"))))
     assert [(r["reference"], r["status"], r["bank_transaction_id"]) for r in rows] == [
         (paid["reference"], "paid", "")
@@ -320,11 +326,11 @@ def test_voucher_order_and_payout_through_the_pages(open_browser):
     writer = csv.DictWriter(filled, fieldnames=list(rows[0]), lineterminator="\r\n")
     writer.writeheader()
     writer.writerows(rows)
-    finance.get_by_label("银行回单文件（CSV）").set_input_files(
+    treasurer.get_by_label("银行回单文件（CSV）").set_input_files(
         {"name": "回单.csv", "mimeType": "text/csv", "buffer": filled.getvalue().encode()}
     )
-    finance.get_by_role("button", name="导入回单").click()
-    expect(finance.get_by_test_id("status")).to_have_text("银行已全部确认")
+    treasurer.get_by_role("button", name="导入回单").click()
+    expect(treasurer.get_by_test_id("status")).to_have_text("银行已全部确认")
     expect(line.get_by_test_id("line-status")).to_have_text("已到账")
     expect(line).to_contain_text(f"BOC{order_id:010d}")
 

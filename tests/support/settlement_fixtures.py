@@ -48,6 +48,8 @@ class SettlementWorld:
     orders: OrderWorld
     create_order: Callable[..., Order]
     create_user: Callable[..., User]
+    _second_finance: User | None = None
+    _third_finance: User | None = None
 
     def _ctx(self) -> Any:
         """Each step runs in an app context of its own (notifications read the settings), so
@@ -60,7 +62,23 @@ class SettlementWorld:
 
     @property
     def finance(self) -> User:
+        """Approves claims and builds payout batches."""
         return self.orders.staff(Role.FINANCE)
+
+    @property
+    def second_finance(self) -> User:
+        """Another finance officer: sends the batches the first one built and imports their
+        confirmations (four eyes)."""
+        if self._second_finance is None:
+            self._second_finance = self.create_user(Role.FINANCE)
+        return self._second_finance
+
+    @property
+    def third_finance(self) -> User:
+        """A third officer, for batches that need a second approval before they are sent."""
+        if self._third_finance is None:
+            self._third_finance = self.create_user(Role.FINANCE)
+        return self._third_finance
 
     def order(self, **kwargs: Any) -> Order:
         """A confirmed order with a voucher part, an invoice and its co-payment received."""
@@ -155,7 +173,7 @@ class SettlementWorld:
         batch = self.batch(claim_line_ids)
         with self._ctx():
             return payouts.mark_sent(
-                self.session, batch.id, actor_id=self.finance.id, now=CLAIM_NOW
+                self.session, batch.id, actor_id=self.second_finance.id, now=CLAIM_NOW
             )
 
     def confirmation_csv(
@@ -184,7 +202,7 @@ class SettlementWorld:
                 self.session,
                 batch.id,
                 payout_files.parse_confirmation_csv(csv_text),
-                actor_id=self.finance.id,
+                actor_id=self.second_finance.id,
                 source="csv",
                 now=CLAIM_NOW + timedelta(days=1),
             )

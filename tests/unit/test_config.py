@@ -2,7 +2,7 @@
 
 import pytest
 
-from marketplace.config import ConfigError, Environment, PaymentGatewayKind, Settings
+from marketplace.config import ConfigError, Environment, PaymentGatewayKind, Settings, SmtpTls
 
 STRONG_KEY = "k" * 40
 
@@ -35,6 +35,24 @@ def test_postgres_urls_use_psycopg3():
         ({"PAYMENT_GATEWAY": "stripe", "STRIPE_SECRET_KEY": "sk_test_x"}, "STRIPE_WEBHOOK_SECRET"),
         ({"SMTP_PORT": "seventy"}, "SMTP_PORT"),
         ({"SMTP_PORT": "70000"}, "SMTP_PORT"),
+        ({"SMTP_TLS": "ssl3"}, "SMTP_TLS"),
+        ({"SMTP_TLS": "starttls"}, "SMTP_HOST"),
+        ({"SMTP_HOST": "mail example"}, "SMTP_HOST"),
+        ({"SMTP_HOST": "h", "SMTP_USER": "u"}, "SMTP_PASSWORD"),
+        ({"SMTP_HOST": "h", "SMTP_PASSWORD": "p"}, "SMTP_USER"),
+        ({"SMTP_USER": "u", "SMTP_PASSWORD": "p", "SMTP_TLS": "starttls"}, "SMTP_HOST"),
+        ({"SMTP_HOST": "h", "SMTP_USER": "u", "SMTP_PASSWORD": "p"}, "SMTP_TLS"),
+        (
+            {"SMTP_HOST": "h", "SMTP_USER": "u", "SMTP_PASSWORD": "口令", "SMTP_TLS": "implicit"},
+            "SMTP_PASSWORD",
+        ),
+        ({"SMTP_HOST": "h", "SMTP_CA_FILE": "/etc/hosts"}, "SMTP_CA_FILE"),
+        (
+            {"SMTP_HOST": "h", "SMTP_TLS": "starttls", "SMTP_CA_FILE": "/no/such.pem"},
+            "SMTP_CA_FILE",
+        ),
+        ({"PAYOUT_SECOND_APPROVAL_ABOVE_FEN": "-1"}, "PAYOUT_SECOND_APPROVAL_ABOVE_FEN"),
+        ({"PAYOUT_SECOND_APPROVAL_ABOVE_FEN": "¥5000"}, "PAYOUT_SECOND_APPROVAL_ABOVE_FEN"),
         ({"SQL_ECHO": "maybe"}, "SQL_ECHO"),
         ({"MAX_UPLOAD_BYTES": "10"}, "MAX_UPLOAD_BYTES"),
         ({"BASE_URL": "ftp://x"}, "BASE_URL"),
@@ -67,3 +85,36 @@ def test_stripe_gateway_with_its_keys():
 def test_cooling_off_defaults_to_none_and_reads_the_environment():
     assert Settings.from_env({}).settlement_cooling_off_days == 0
     assert Settings.from_env({"SETTLEMENT_COOLING_OFF_DAYS": "7"}).settlement_cooling_off_days == 7
+
+
+@pytest.mark.parametrize(
+    ("tls", "port"), [("none", 25), ("starttls", 587), ("implicit", 465), ("STARTTLS", 587)]
+)
+def test_smtp_port_defaults_to_the_one_of_its_tls_mode(tls, port):
+    settings = Settings.from_env({"SMTP_HOST": "smtp.example.cn", "SMTP_TLS": tls})
+    assert settings.smtp_tls is SmtpTls(tls.lower()) and settings.smtp_port == port
+    assert (
+        Settings.from_env({**{"SMTP_HOST": "h", "SMTP_TLS": tls}, "SMTP_PORT": "2525"}).smtp_port
+        == 2525
+    )
+
+
+def test_smtp_credentials_with_tls_are_kept(tmp_path):
+    ca = tmp_path / "ca.pem"
+    ca.write_text("-----BEGIN CERTIFICATE-----\n")
+    settings = Settings.from_env(
+        {
+            "SMTP_HOST": "smtp.example.cn",
+            "SMTP_TLS": "implicit",
+            "SMTP_USER": "mailer",
+            "SMTP_PASSWORD": "pw",
+            "SMTP_CA_FILE": str(ca),
+        }
+    )
+    assert (settings.smtp_user, settings.smtp_password, settings.smtp_ca_file) == (
+        "mailer",
+        "pw",
+        ca,
+    )
+    plain = Settings.from_env({})
+    assert (plain.smtp_host, plain.smtp_tls, plain.smtp_user) == (None, SmtpTls.NONE, None)

@@ -298,6 +298,7 @@ PARITY: dict[str, tuple[str, ...] | str] = {
     "admin.settlement_batch": (f"GET {A}/payout-batches/{{batch_id}}",),
     "admin.settlement_payment_file": (f"GET {A}/payout-batches/{{batch_id}}/payment-file",),
     "admin.settlement_mark_sent": (f"POST {A}/payout-batches/{{batch_id}}/sent",),
+    "admin.settlement_approve_batch": (f"POST {A}/payout-batches/{{batch_id}}/approval",),
     "admin.settlement_confirmation_template": (
         f"GET {A}/payout-batches/{{batch_id}}/confirmation-template",
     ),

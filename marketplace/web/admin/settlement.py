@@ -16,6 +16,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
 from marketplace.clock import local_date
+from marketplace.config import current_settings
 from marketplace.db import db_session, utcnow
 from marketplace.enums import Role
 from marketplace.errors import DomainError
@@ -31,7 +32,13 @@ from marketplace.settlement.enums import (
 from marketplace.settlement.models import Claim, ClaimLine, PayoutBatch
 from marketplace.web.admin.views import bp
 from marketplace.web.permissions import roles_required
-from marketplace.web.settlement.forms import BatchForm, ConfirmationForm, DecisionForm, SentForm
+from marketplace.web.settlement.forms import (
+    ApproveBatchForm,
+    BatchForm,
+    ConfirmationForm,
+    DecisionForm,
+    SentForm,
+)
 from marketplace.web.settlement.views import RULES
 
 PAGE_SIZE = 50
@@ -189,7 +196,11 @@ def settlement_create_batch() -> ResponseReturnValue:
     if not BatchForm().validate_on_submit():
         return _payouts_page(400)
     try:
-        result = payouts.create_batch(session, actor_id=current_user.id)
+        result = payouts.create_batch(
+            session,
+            actor_id=current_user.id,
+            second_approval_above_fen=current_settings().payout_second_approval_above_fen,
+        )
     except DomainError as exc:
         flash(exc.message, "error")
         return _payouts_page(exc.status)
@@ -203,14 +214,24 @@ def _batch_page(
     batch: PayoutBatch, *, upload_form: ConfirmationForm | None = None, status: int = 200
 ) -> ResponseReturnValue:
     can_act = current_user.role is Role.FINANCE
+    # Four eyes: the builder only reads; the second approver does not also send.
+    builder = batch.four_eyes and batch.created_by_id == current_user.id
+    draft = batch.status is PayoutBatchStatus.DRAFT
     return (
         render_template(
             "admin/settlement/batch.html",
             batch=batch,
             sent_form=SentForm(version=str(batch.version)),
+            approve_form=ApproveBatchForm(version=str(batch.version)),
             upload_form=upload_form or ConfirmationForm(),
-            can_send=can_act and batch.status is PayoutBatchStatus.DRAFT,
-            can_confirm=can_act and batch.status is not PayoutBatchStatus.DRAFT,
+            is_builder=builder,
+            can_approve=can_act and draft and not builder and batch.awaiting_second_approval,
+            can_send=can_act
+            and draft
+            and not builder
+            and not batch.awaiting_second_approval
+            and batch.approved_by_id != current_user.id,
+            can_confirm=can_act and not draft and not builder,
         ),
         status,
     )
@@ -269,6 +290,28 @@ def settlement_mark_sent(batch_id: int) -> ResponseReturnValue:
         flash(exc.message, "error")
         return _batch_page(payouts.get_batch(session, batch_id), status=exc.status)
     flash(_("The batch is marked as sent to the bank."), "success")
+    return redirect(url_for("admin.settlement_batch", batch_id=batch_id))
+
+
+@bp.post("/settlement/payouts/<int:batch_id>/approval")
+@roles_required(Role.FINANCE)
+def settlement_approve_batch(batch_id: int) -> ResponseReturnValue:
+    session = db_session()
+    batch = payouts.get_batch(session, batch_id)
+    form = ApproveBatchForm()
+    if not form.validate_on_submit():
+        return _batch_page(batch, status=400)
+    try:
+        payouts.approve_batch(
+            session,
+            batch_id,
+            actor_id=current_user.id,
+            expected_version=form_version(form.version.data),
+        )
+    except DomainError as exc:
+        flash(exc.message, "error")
+        return _batch_page(payouts.get_batch(session, batch_id), status=exc.status)
+    flash(_("The batch is approved; another finance officer sends it to the bank."), "success")
     return redirect(url_for("admin.settlement_batch", batch_id=batch_id))
 
 

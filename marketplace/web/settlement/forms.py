@@ -58,6 +58,11 @@ class SentForm(FlaskForm):
     submit = SubmitField(_l("Mark as sent to the bank"))
 
 
+class ApproveBatchForm(FlaskForm):
+    version = HiddenField()
+    submit = SubmitField(_l("Approve the batch (second approval)"))
+
+
 class ConfirmationForm(FlaskForm):
     file = FileField(_l("Bank confirmation file (CSV)"), validators=[FileRequired()])
     submit = SubmitField(_l("Import confirmation"))

@@ -66,7 +66,8 @@ def _build(app: Any, engine: sa.Engine) -> dict[str, Any]:
             "failed_csv": world.confirmation_csv(
                 batch, {line.id: "failed" for line in batch.lines}
             ),
-            "finance": [world.finance.id]
+            # Officers other than the batch's builder (four eyes).
+            "finance": [world.second_finance.id]
             + [factories["create_user"](Role.FINANCE).id for _ in range(WORKERS - 1)],
             "programme": a1.voucher.programme_id,
             "providers": {a1.provider_id: 250_000, b1.provider_id: 50_000},

@@ -140,9 +140,9 @@ def test_confirmation_needs_a_sent_batch_and_sending_is_idempotent(settlement_wo
     with pytest.raises(DomainError) as caught:
         w.confirm(batch, w.confirmation_csv(batch))
     assert caught.value.code == "payout_state_conflict"
-    sent = payouts.mark_sent(session, batch.id, actor_id=w.finance.id, now=CLAIM_NOW)
+    sent = payouts.mark_sent(session, batch.id, actor_id=w.second_finance.id, now=CLAIM_NOW)
     sent_at, version = sent.sent_at, sent.version
-    again = payouts.mark_sent(session, batch.id, actor_id=w.finance.id, expected_version=1)
+    again = payouts.mark_sent(session, batch.id, actor_id=w.second_finance.id, expected_version=1)
     assert again.status is PayoutBatchStatus.SENT and again.sent_at == sent_at
     assert again.version == version
 

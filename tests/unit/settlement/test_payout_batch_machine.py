@@ -13,7 +13,7 @@ from marketplace.settlement.rules import PAYOUT_BATCH
 
 #: The whole expected table, written out independently of PAYOUT_BATCH.
 EXPECTED = {
-    "draft": {"send": "sent"},
+    "draft": {"approve": "draft", "send": "sent"},
     "sent": {"complete": "completed"},
     "completed": {},
 }

@@ -29,6 +29,7 @@ def tokens(api_token, settlement_world):
     return {
         "reviewer": api_token(w.reviewer),
         "finance": api_token(w.finance),
+        "second_finance": api_token(w.second_finance),
     }
 
 
@@ -253,10 +254,22 @@ def test_payout_batches_over_the_api(
     early = client.post(f"{url}/confirmation", json=paid, headers={**finance, **_key()})
     assert early.status_code == 409 and early.json["code"] == "payout_state_conflict"
     assert client.post(f"{url}/sent", headers=finance).status_code == 428
+    # Four eyes: the officer who built the batch cannot send it; another one does.
+    own = client.post(
+        f"{url}/sent", headers={**finance, **_key(), "If-Match": str(batch["version"])}
+    )
+    assert own.status_code == 403 and own.json["code"] == "separation_of_duties"
+    finance = tokens["second_finance"]
     sent = client.post(
         f"{url}/sent", headers={**finance, **_key(), "If-Match": str(batch["version"])}
     )
     assert sent.status_code == 200 and sent.json["status"] == "sent"
+    assert sent.json["needs_second_approval"] is False and sent.json["approved_by_id"] is None
+    builder_import = client.post(
+        f"{url}/confirmation", json=paid, headers={**tokens["finance"], **_key()}
+    )
+    assert builder_import.status_code == 403
+    assert builder_import.json["code"] == "separation_of_duties"
     template = client.get(f"{url}/confirmation-template", headers=finance).json
     assert template["filename"] == f"confirmation-{batch['reference']}.csv"
     assert f"{line['id']},{line['reference']},paid,," in template["content"]
@@ -307,3 +320,41 @@ def test_payout_batches_over_the_api(
     )
     paid_line = session.scalars(sa.select(ClaimLine).where(ClaimLine.order_id == first.id)).one()
     assert paid_line.status is ClaimLineStatus.PAID and paid_line.payout_line_id == line["id"]
+
+
+def test_a_large_batch_is_approved_over_the_api_before_it_is_sent(
+    make_app, api_token, settlement_world, session
+):
+    w = settlement_world
+    order = w.recent_order()
+    claim = w.claim(order, now=utcnow())
+    w.review(claim, now=utcnow())
+    w.finance_decide(claim, now=utcnow())
+    set_bank_account(order.provider)
+    session.flush()
+    client = make_app(PAYOUT_SECOND_APPROVAL_ABOVE_FEN="0").test_client()
+    builder, approver, sender = (
+        api_token(u) for u in (w.finance, w.second_finance, w.third_finance)
+    )
+    batch = client.post(f"{API}/payout-batches", json={}, headers={**builder, **_key()}).json
+    assert batch["needs_second_approval"] is True and batch["approved_by_id"] is None
+    url = f"{API}/payout-batches/{batch['id']}"
+
+    def step(path, headers, version):
+        return client.post(f"{url}/{path}", headers={**headers, **_key(), "If-Match": str(version)})
+
+    unapproved = step("sent", sender, batch["version"])
+    assert unapproved.status_code == 409 and unapproved.json["code"] == "second_approval_required"
+    assert step("approval", builder, batch["version"]).json["code"] == "separation_of_duties"
+    assert client.post(f"{url}/approval", headers=approver).status_code == 428
+    stale = step("approval", approver, batch["version"] + 5)
+    assert stale.status_code == 412
+    approved = step("approval", approver, batch["version"])
+    assert approved.status_code == 200
+    assert approved.json["approved_by_id"] == w.second_finance.id
+    assert approved.json["approved_at"] is not None
+    assert step("sent", approver, approved.json["version"]).status_code == 403
+    sent = step("sent", sender, approved.json["version"])
+    assert sent.status_code == 200 and sent.json["status"] == "sent"
+    auditor = api_token(w.create_user(Role.AUDITOR))
+    assert step("approval", auditor, sent.json["version"]).status_code == 403

@@ -19,6 +19,8 @@ from marketplace.settlement.enums import (
     PayoutBatchStatus,
     PayoutLineStatus,
 )
+from marketplace.settlement.models import PayoutBatch
+from tests.support.fixtures import AuthActions
 from tests.support.settlement_fixtures import set_bank_account
 
 
@@ -220,6 +222,14 @@ def test_payout_batch_from_the_pages(client, auth, session, settlement_world):
         content_type="multipart/form-data",
     )
     assert early.status_code == 409  # not sent yet
+    page = client.get(batch_url).get_data(as_text=True)
+    assert (
+        'data-testid="four-eyes"' in page and f"/payouts/{batch_id}/sent" not in page
+    )  # the builder only reads
+    assert client.post(f"/admin/settlement/payouts/{batch_id}/sent").status_code == 403
+    auth.logout()
+    auth.login(w.second_finance)
+    assert f"/payouts/{batch_id}/sent" in client.get(batch_url).get_data(as_text=True)
     assert client.post(f"/admin/settlement/payouts/{batch_id}/sent").status_code == 302
 
     confirmation = f"line_id,status,bank_transaction_id,date\n{line_id},paid,BK-1,2026-07-01\n"
@@ -267,6 +277,8 @@ def test_the_confirmation_template_is_completed_and_imported(
     auth.login(w.finance)
     batch_url = client.post("/admin/settlement/payouts").headers["Location"]
     batch_id = int(batch_url.rstrip("/").rsplit("/", 1)[1])
+    auth.logout()
+    auth.login(w.second_finance)
     assert client.post(f"/admin/settlement/payouts/{batch_id}/sent").status_code == 302
     assert 'data-testid="confirmation-template"' in client.get(batch_url).get_data(as_text=True)
 
@@ -331,3 +343,46 @@ def test_the_reviewer_sees_the_checks_as_they_stand_now(client, auth, session, s
     # What was recorded at submission is unchanged (reads write nothing).
     session.expire_all()
     assert claim.lines[0].precheck_passed
+
+
+def test_a_large_batch_is_approved_from_the_page_then_sent_by_a_third_officer(
+    make_app, session, settlement_world
+):
+    w = settlement_world
+    order = w.recent_order()
+    _approved(w, session, order)
+    client = make_app(PAYOUT_SECOND_APPROVAL_ABOVE_FEN="0").test_client()
+    auth = AuthActions(client)
+    auth.login(w.finance)
+    batch_url = client.post("/admin/settlement/payouts").headers["Location"]
+    batch_id = int(batch_url.rstrip("/").rsplit("/", 1)[1])
+    approval = f"/admin/settlement/payouts/{batch_id}/approval"
+    assert approval not in client.get(batch_url).get_data(as_text=True)
+    assert client.post(approval).status_code == 403
+    auth.logout()
+
+    auth.login(w.second_finance)
+    page = client.get(batch_url, query_string={"lang": "zh"}).get_data(as_text=True)
+    assert (
+        approval in page
+        and "待另一名财务人员复核" in page
+        and f"/payouts/{batch_id}/sent" not in page
+    )
+    refused = client.post(f"/admin/settlement/payouts/{batch_id}/sent")
+    assert refused.status_code == 409
+    assert client.post(approval).status_code == 302
+    assert f"/payouts/{batch_id}/sent" not in client.get(batch_url).get_data(
+        as_text=True
+    )  # the approver does not send
+    auth.logout()
+
+    auth.login(w.third_finance)
+    assert client.post(f"/admin/settlement/payouts/{batch_id}/sent").status_code == 302
+    session.expire_all()
+    batch = session.get(PayoutBatch, batch_id)
+    assert batch.status is PayoutBatchStatus.SENT
+    assert (batch.created_by_id, batch.approved_by_id, batch.sent_by_id) == (
+        w.finance.id,
+        w.second_finance.id,
+        w.third_finance.id,
+    )
