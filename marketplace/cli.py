@@ -2,19 +2,25 @@
 
 from __future__ import annotations
 
+import sys
+from datetime import date, datetime
+
 import click
 from flask import Flask
 from flask.cli import AppGroup
 
-from marketplace import migrate
+from marketplace import clock, migrate
+from marketplace.audit import chain
 from marketplace.config import current_settings
-from marketplace.db import db_session, transactional_command
+from marketplace.db import db_session, rollback, transactional_command, unit_of_work
 from marketplace.enums import ADMIN_ROLES, Role
 from marketplace.errors import DomainError
+from marketplace.settlement.ledger_checks import verify_books
 
 db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
 users_cli = AppGroup("users", help="Accounts.")
 demo_cli = AppGroup("demo", help="Demo data.")
+audit_cli = AppGroup("audit", help="The tamper-evident audit trail.")
 
 
 def _url() -> str:
@@ -90,6 +96,101 @@ def demo_seed() -> None:
     print_credentials(result)
 
 
+# --------------------------------------------------------------------------- audit
+# Here, in the app layer, because ``audit verify`` checks the trail (kernel) and the books
+# (settlement) together, as the issue asks; the chain's logic is marketplace/audit/chain.py.
+
+
+@audit_cli.command("seal")
+@transactional_command
+def audit_seal() -> None:
+    """Seal every committed record into the chain (cron: every minute; the job does it too)."""
+    sealed = chain.seal(db_session())
+    seq, head = chain.head(db_session())
+    click.echo(f"sealed {sealed} record(s); chain head at position {seq} ({head[:16]}…)")
+
+
+@audit_cli.command("checkpoint")
+@click.option(
+    "--day",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="the Beijing calendar day (YYYY-MM-DD; default: today)",
+)
+@transactional_command
+def audit_checkpoint(day: datetime | None) -> None:
+    """Sign the chain's head for the day (cron: daily). Does nothing if the day has one."""
+    when: date = day.date() if day is not None else clock.today()
+    cp = chain.checkpoint(db_session(), when)
+    click.echo(f"checkpoint {cp.day}: position {cp.seq}, head {cp.head_hash[:16]}…")
+
+
+@audit_cli.command("export-checkpoint")
+@click.option("--out", "out_path", type=click.Path(dir_okay=False), required=True)
+@click.option(
+    "--day",
+    type=click.DateTime(formats=["%Y-%m-%d"]),
+    default=None,
+    help="the checkpoint's day (default: the newest)",
+)
+def audit_export_checkpoint(out_path: str, day: datetime | None) -> None:
+    """Write the signed checkpoint and the trail up to it (JSON lines) for an inspector."""
+    session = db_session()
+    try:
+        with open(out_path, "w", encoding="utf-8") as out:
+            cp = chain.export_copy(session, out, day.date() if day is not None else None)
+    except LookupError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        rollback(session)
+    click.echo(f"wrote checkpoint {cp.day} and {cp.seq} record(s) to {out_path}")
+
+
+@audit_cli.command("verify")
+@click.option(
+    "--copy",
+    "copy_path",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="check an exported copy (audit export-checkpoint) instead of the database",
+)
+def audit_verify(copy_path: str | None) -> None:
+    """Check the chain, every record's MAC, the signed checkpoints and the ledger's postings;
+    exit with status 1 naming the first record changed, deleted or inserted."""
+    if copy_path is not None:
+        with open(copy_path, encoding="utf-8") as lines:
+            report = chain.verify_copy(lines)
+        _print_chain(report)
+        sys.exit(0 if report.ok else 1)
+    # Seal the newest records first, in a transaction of their own, so the check covers them.
+    with unit_of_work() as sealing:
+        chain.seal(sealing)
+    session = db_session()
+    try:
+        report = chain.verify(session)
+        books = verify_books(session)
+    finally:
+        rollback(session)
+        session.close()
+    _print_chain(report)
+    for check in books.checks:
+        mark = "OK  " if check.ok else "FAIL"
+        click.echo(f"[{mark}] ledger {check.name}: {check.description} ({check.checked} checked)")
+        for breach in check.breaches:
+            click.echo(f"         - {breach}")
+    sys.exit(0 if report.ok and books.ok else 1)
+
+
+def _print_chain(report: chain.ChainReport) -> None:
+    mark = "OK  " if report.ok else "FAIL"
+    click.echo(
+        f"[{mark}] audit chain: {report.checked} record(s) checked, {report.sealed} sealed, "
+        f"{report.checkpoints} signed checkpoint(s)"
+    )
+    for problem in report.problems:
+        click.echo(f"         - {problem}")
+
+
 def register_cli(app: Flask) -> None:
     from marketplace.jobs import jobs_cli
     from marketplace.notifications.cli import notifications_cli
@@ -102,6 +203,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(db_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(demo_cli)
+    app.cli.add_command(audit_cli)
     app.cli.add_command(jobs_cli)
     app.cli.add_command(notifications_cli)
     app.cli.add_command(orders_cli)

@@ -21,6 +21,9 @@ DEFAULT_INSTANCE_DIR = PROJECT_ROOT / "instance"
 
 #: Keys that must never reach production; the demo and the docs use them.
 KNOWN_WEAK_SECRET_KEYS = frozenset({"", "dev", "change-me", "secret", "development-key"})
+#: The audit key of development, tests and the demo. Fixed (unlike the random development
+#: SECRET_KEY) so a trail written yesterday still verifies today; refused in production.
+DEVELOPMENT_AUDIT_SIGNING_KEY = "development-audit-signing-key-not-for-production"
 
 
 class ConfigError(ValueError):
@@ -183,6 +186,8 @@ class Settings:
     log_level: str = "INFO"
     #: Bearer token a Prometheus scraper must send for /metrics; unset: /metrics is off.
     metrics_token: str | None = None
+    #: HMAC-SHA256 key of the audit trail: each record's MAC, the chain, the daily checkpoints.
+    audit_signing_key: str = DEVELOPMENT_AUDIT_SIGNING_KEY
     extra: Mapping[str, object] = field(default_factory=dict)
 
     @classmethod
@@ -204,6 +209,22 @@ class Settings:
         elif not secret_key:
             # Development and tests get a random per-process key; sessions do not survive restarts.
             secret_key = secrets.token_urlsafe(32)
+
+        audit_signing_key = environ.get("AUDIT_SIGNING_KEY", "")
+        if env is Environment.PRODUCTION:
+            if audit_signing_key in KNOWN_WEAK_SECRET_KEYS | {DEVELOPMENT_AUDIT_SIGNING_KEY}:
+                raise ConfigError(
+                    "AUDIT_SIGNING_KEY: production needs an audit signing key"
+                    " (missing or a known default)"
+                )
+            if len(audit_signing_key) < 32:
+                raise ConfigError("AUDIT_SIGNING_KEY: production needs at least 32 characters")
+            if audit_signing_key == secret_key:
+                raise ConfigError("AUDIT_SIGNING_KEY: must differ from SECRET_KEY")
+        elif not audit_signing_key:
+            audit_signing_key = DEVELOPMENT_AUDIT_SIGNING_KEY
+        elif len(audit_signing_key) < 32:
+            raise ConfigError("AUDIT_SIGNING_KEY: at least 32 characters")
 
         database_url = environ.get("DATABASE_URL") or f"sqlite:///{instance_dir / 'marketplace.db'}"
         database_url = _check_url("DATABASE_URL", database_url, ("sqlite", "postgresql"))
@@ -285,6 +306,7 @@ class Settings:
             log_format=_parse_enum("LOG_FORMAT", environ.get("LOG_FORMAT", "json"), LogFormat),
             log_level=log_level,
             metrics_token=metrics_token,
+            audit_signing_key=audit_signing_key,
         )
 
     @property

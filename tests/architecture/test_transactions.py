@@ -19,6 +19,9 @@ ALLOWED = {
         "a concurrent request with the same Idempotency-Key committed first: nothing of this "
         "request was written yet, and its response is replayed"
     ),
+    ("marketplace/cli.py", "rollback"): (
+        "`audit verify` and `audit export-checkpoint` only read: they end their read transaction"
+    ),
     ("marketplace/settlement/cli.py", "rollback"): (
         "`ledger verify` only reads: it ends its read transaction"
     ),

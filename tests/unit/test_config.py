@@ -2,7 +2,14 @@
 
 import pytest
 
-from marketplace.config import ConfigError, Environment, PaymentGatewayKind, Settings, SmtpTls
+from marketplace.config import (
+    DEVELOPMENT_AUDIT_SIGNING_KEY,
+    ConfigError,
+    Environment,
+    PaymentGatewayKind,
+    Settings,
+    SmtpTls,
+)
 
 STRONG_KEY = "k" * 40
 
@@ -27,6 +34,28 @@ def test_postgres_urls_use_psycopg3():
         ({"MARKETPLACE_ENV": "production"}, "SECRET_KEY"),
         ({"MARKETPLACE_ENV": "production", "SECRET_KEY": "change-me"}, "SECRET_KEY"),
         ({"MARKETPLACE_ENV": "production", "SECRET_KEY": "short-but-not-default"}, "SECRET_KEY"),
+        ({"MARKETPLACE_ENV": "production", "SECRET_KEY": STRONG_KEY}, "AUDIT_SIGNING_KEY"),
+        (
+            {"MARKETPLACE_ENV": "production", "SECRET_KEY": STRONG_KEY, "AUDIT_SIGNING_KEY": "x"},
+            "AUDIT_SIGNING_KEY",
+        ),
+        (
+            {
+                "MARKETPLACE_ENV": "production",
+                "SECRET_KEY": STRONG_KEY,
+                "AUDIT_SIGNING_KEY": DEVELOPMENT_AUDIT_SIGNING_KEY,
+            },
+            "AUDIT_SIGNING_KEY",
+        ),
+        (
+            {
+                "MARKETPLACE_ENV": "production",
+                "SECRET_KEY": STRONG_KEY,
+                "AUDIT_SIGNING_KEY": STRONG_KEY,
+            },
+            "AUDIT_SIGNING_KEY",
+        ),
+        ({"AUDIT_SIGNING_KEY": "too-short"}, "AUDIT_SIGNING_KEY"),
         ({"MARKETPLACE_ENV": "staging"}, "MARKETPLACE_ENV"),
         ({"DATABASE_URL": "mysql://x/y"}, "DATABASE_URL"),
         ({"REDIS_URL": "http://localhost"}, "REDIS_URL"),
@@ -71,8 +100,17 @@ def test_invalid_settings_name_the_variable_in_one_line(environ, variable):
 
 
 def test_production_accepts_a_strong_key():
-    settings = Settings.from_env({"MARKETPLACE_ENV": "production", "SECRET_KEY": STRONG_KEY})
+    audit_key = "a" * 40
+    settings = Settings.from_env(
+        {"MARKETPLACE_ENV": "production", "SECRET_KEY": STRONG_KEY, "AUDIT_SIGNING_KEY": audit_key}
+    )
     assert settings.is_production and settings.secret_key == STRONG_KEY
+    assert settings.audit_signing_key == audit_key
+
+
+def test_development_uses_the_fixed_development_audit_key():
+    # Fixed, not random: a trail written yesterday must still verify after a restart.
+    assert Settings.from_env({}).audit_signing_key == DEVELOPMENT_AUDIT_SIGNING_KEY
 
 
 def test_stripe_gateway_with_its_keys():

@@ -1,0 +1,221 @@
+"""audit trail: role, client address, MAC and hash-chain seal columns, append-only triggers,
+signed daily checkpoints
+
+Existing records get a nonce and a MAC under the audit key of this environment
+(``AUDIT_SIGNING_KEY``, the development key when unset) and are sealed by the first
+``flask audit seal``. The triggers refuse UPDATE and DELETE on ``audit_events`` except the
+three seal columns being set once from NULL, and refuse every change to
+``audit_checkpoints``, on SQLite and PostgreSQL alike.
+
+Revision ID: 0014
+Revises: 0009
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import secrets
+from datetime import UTC
+
+import sqlalchemy as sa
+from alembic import op
+
+import marketplace.db
+
+revision = "0014"
+down_revision = "0011"
+branch_labels = None
+depends_on = None
+
+_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
+#: Must match marketplace.config.DEVELOPMENT_AUDIT_SIGNING_KEY (written out: a migration
+#: keeps working whatever the code later becomes).
+_DEVELOPMENT_KEY = "development-audit-signing-key-not-for-production"
+#: Every column but the seal columns: frozen once inserted.
+_FROZEN = (
+    "id",
+    "occurred_at",
+    "actor_id",
+    "actor_role",
+    "client_address",
+    "action",
+    "subject_type",
+    "subject_id",
+    "detail",
+    "nonce",
+    "mac",
+)
+
+
+def _backfill() -> None:
+    """Give records written before this revision a nonce and a MAC (same form as
+    marketplace.audit.chain.mac_of)."""
+    bind = op.get_bind()
+    key = (os.environ.get("AUDIT_SIGNING_KEY") or _DEVELOPMENT_KEY).encode()
+    table = sa.table(
+        "audit_events",
+        sa.column("id", _ID),
+        sa.column("occurred_at", marketplace.db.UTCDateTime(timezone=True)),
+        sa.column("actor_id", _ID),
+        sa.column("action", sa.String),
+        sa.column("subject_type", sa.String),
+        sa.column("subject_id", _ID),
+        sa.column("detail", sa.JSON),
+        sa.column("nonce", sa.String),
+        sa.column("mac", sa.String),
+    )
+    rows = bind.execute(sa.select(table).order_by(table.c.id)).mappings().all()
+    for row in rows:
+        nonce = secrets.token_hex(16)
+        values = {
+            "occurred_at": row["occurred_at"].astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            "actor_id": row["actor_id"],
+            "actor_role": None,
+            "client_address": None,
+            "action": row["action"],
+            "subject_type": row["subject_type"],
+            "subject_id": row["subject_id"],
+            "detail": row["detail"],
+            "nonce": nonce,
+        }
+        body = json.dumps(values, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        mac = hmac.new(key, b"audit-record\x00" + body.encode(), hashlib.sha256).hexdigest()
+        bind.execute(table.update().where(table.c.id == row["id"]).values(nonce=nonce, mac=mac))
+
+
+def _create_triggers() -> None:
+    frozen_pg = " AND ".join(
+        f"NEW.{c} IS NOT DISTINCT FROM OLD.{c}" for c in _FROZEN if c != "detail"
+    )
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(
+            f"""
+            CREATE FUNCTION audit_events_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                IF TG_OP = 'UPDATE' AND OLD.seq IS NULL AND NEW.seq IS NOT NULL
+                   AND NEW.detail::text IS NOT DISTINCT FROM OLD.detail::text
+                   AND {frozen_pg} THEN
+                    RETURN NEW;
+                END IF;
+                RAISE EXCEPTION 'audit records are append-only (% on %)', TG_OP, TG_TABLE_NAME
+                    USING ERRCODE = 'restrict_violation';
+            END
+            $$
+            """
+        )
+        op.execute(
+            """
+            CREATE FUNCTION audit_checkpoints_append_only() RETURNS trigger
+            LANGUAGE plpgsql AS $$
+            BEGIN
+                RAISE EXCEPTION 'audit records are append-only (% on %)', TG_OP, TG_TABLE_NAME
+                    USING ERRCODE = 'restrict_violation';
+            END
+            $$
+            """
+        )
+        for table in ("audit_events", "audit_checkpoints"):
+            op.execute(
+                f"CREATE TRIGGER {table}_append_only BEFORE UPDATE OR DELETE ON {table}"
+                f" FOR EACH ROW EXECUTE FUNCTION {table}_append_only()"
+            )
+            op.execute(
+                f"CREATE TRIGGER {table}_no_truncate BEFORE TRUNCATE ON {table}"
+                f" FOR EACH STATEMENT EXECUTE FUNCTION {table}_append_only()"
+            )
+        return
+    changed = " OR ".join(f"NEW.{c} IS NOT OLD.{c}" for c in _FROZEN)
+    op.execute(
+        "CREATE TRIGGER audit_events_no_update BEFORE UPDATE ON audit_events"
+        f" WHEN OLD.seq IS NOT NULL OR NEW.seq IS NULL OR {changed} BEGIN"
+        " SELECT RAISE(ABORT, 'audit records are append-only (UPDATE on audit_events)'); END"
+    )
+    op.execute(
+        "CREATE TRIGGER audit_events_no_delete BEFORE DELETE ON audit_events BEGIN"
+        " SELECT RAISE(ABORT, 'audit records are append-only (DELETE on audit_events)'); END"
+    )
+    for event in ("UPDATE", "DELETE"):
+        op.execute(
+            f"CREATE TRIGGER audit_checkpoints_no_{event.lower()} BEFORE {event}"
+            " ON audit_checkpoints BEGIN SELECT RAISE(ABORT,"
+            f" 'audit records are append-only ({event} on audit_checkpoints)'); END"
+        )
+
+
+def _drop_triggers() -> None:
+    if op.get_bind().dialect.name == "postgresql":
+        for table in ("audit_events", "audit_checkpoints"):
+            op.execute(f"DROP TRIGGER IF EXISTS {table}_append_only ON {table}")
+            op.execute(f"DROP TRIGGER IF EXISTS {table}_no_truncate ON {table}")
+            op.execute(f"DROP FUNCTION IF EXISTS {table}_append_only()")
+        return
+    for name in (
+        "audit_events_no_update",
+        "audit_events_no_delete",
+        "audit_checkpoints_no_update",
+        "audit_checkpoints_no_delete",
+    ):
+        op.execute(f"DROP TRIGGER IF EXISTS {name}")
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("audit_events", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("actor_role", sa.String(length=20), nullable=True))
+        batch_op.add_column(sa.Column("client_address", sa.String(length=45), nullable=True))
+        batch_op.add_column(sa.Column("nonce", sa.String(length=32), nullable=True))
+        batch_op.add_column(sa.Column("mac", sa.String(length=64), nullable=True))
+        batch_op.add_column(sa.Column("seq", _ID, nullable=True))
+        batch_op.add_column(sa.Column("prev_hash", sa.String(length=64), nullable=True))
+        batch_op.add_column(sa.Column("hash", sa.String(length=64), nullable=True))
+    _backfill()
+    with op.batch_alter_table("audit_events", schema=None) as batch_op:
+        batch_op.alter_column("nonce", existing_type=sa.String(length=32), nullable=False)
+        batch_op.alter_column("mac", existing_type=sa.String(length=64), nullable=False)
+        batch_op.create_unique_constraint(batch_op.f("uq_audit_events_mac"), ["mac"])
+        batch_op.create_unique_constraint(batch_op.f("uq_audit_events_seq"), ["seq"])
+        batch_op.create_check_constraint(
+            "sealed_together",
+            "(seq IS NULL AND prev_hash IS NULL AND hash IS NULL)"
+            " OR (seq IS NOT NULL AND prev_hash IS NOT NULL AND hash IS NOT NULL)",
+        )
+    op.create_index(
+        "ix_audit_events_unsealed",
+        "audit_events",
+        ["id"],
+        unique=False,
+        sqlite_where=sa.text("seq IS NULL"),
+        postgresql_where=sa.text("seq IS NULL"),
+    )
+    op.create_table(
+        "audit_checkpoints",
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("seq", _ID, nullable=False),
+        sa.Column("head_hash", sa.String(length=64), nullable=False),
+        sa.Column("signed_at", marketplace.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("signature", sa.String(length=64), nullable=False),
+        sa.Column("id", _ID, nullable=False),
+        sa.CheckConstraint("seq >= 0", name=op.f("ck_audit_checkpoints_seq_not_negative")),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_checkpoints")),
+        sa.UniqueConstraint("day", name=op.f("uq_audit_checkpoints_day")),
+    )
+    _create_triggers()
+
+
+def downgrade() -> None:
+    _drop_triggers()
+    op.drop_table("audit_checkpoints")
+    op.drop_index("ix_audit_events_unsealed", table_name="audit_events")
+    with op.batch_alter_table("audit_events", schema=None) as batch_op:
+        batch_op.drop_constraint("sealed_together", type_="check")
+        batch_op.drop_constraint(batch_op.f("uq_audit_events_seq"), type_="unique")
+        batch_op.drop_constraint(batch_op.f("uq_audit_events_mac"), type_="unique")
+        batch_op.drop_column("hash")
+        batch_op.drop_column("prev_hash")
+        batch_op.drop_column("seq")
+        batch_op.drop_column("mac")
+        batch_op.drop_column("nonce")
+        batch_op.drop_column("client_address")
+        batch_op.drop_column("actor_role")
