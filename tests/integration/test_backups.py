@@ -103,6 +103,7 @@ def test_sqlite_backup_restore_and_drill(sqlite_app, tmp_path: Path) -> None:
     drilled = _cli(app, "ops", "drill", str(backup_dir), "--json")
     assert drilled.exit_code == 0, drilled.output
     report = json.loads(drilled.output)
+    print("sqlite drill timings (s):", report["timings"])  # quoted in the closing note
     assert report["ok"] and report["problems"] == []
     assert set(report["timings"]) >= {"checksums", "restore", "ledger_verify", "compare", "total"}
     assert report["notes"] == ["audit verify: not in this release, skipped"]
@@ -245,6 +246,7 @@ def test_postgres_base_backup_drill_and_point_in_time_restore(
         full = _cli(app, "ops", "drill", str(backup_dir), "--json")
         assert full.exit_code == 0, full.output
         report = json.loads(full.output)
+        print("postgresql drill timings (s):", report["timings"])  # quoted in the closing note
         assert report["ok"], report
         assert {t: report["row_counts"][t] for t in MONEY_TABLES} == {
             t: manifest["row_counts"][t] for t in MONEY_TABLES
@@ -263,6 +265,7 @@ def test_postgres_base_backup_drill_and_point_in_time_restore(
         )
         assert pitr.exit_code == 0, pitr.output
         report = json.loads(pitr.output)
+        print("postgresql point-in-time drill timings (s):", report["timings"])
         assert report["ok"], report  # ledger verify passed on the restored copy
         assert {t: report["row_counts"][t] for t in MONEY_TABLES} == after_b
 
