@@ -57,6 +57,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     # Flask-level keys (e.g. WTF_CSRF_ENABLED, RATELIMIT_ENABLED) pass straight through.
     app.config.update({k: v for k, v in overrides.items() if k.isupper()})
+    # Flask checks session cookies against these too (SECRET_KEY rotation); always the parsed
+    # list, whatever form the variable was given in.
+    app.config["SECRET_KEY_FALLBACKS"] = list(settings.secret_key_fallbacks)
 
     # Every table and relationship is known before the first request, command or job.
     import marketplace.models  # noqa: F401

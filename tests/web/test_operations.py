@@ -11,9 +11,13 @@ import sqlalchemy as sa
 
 from marketplace import create_app
 from marketplace.db import create_engine
+from marketplace.enums import Role
 from marketplace.observability import JsonFormatter, configure_logging, request_id_bound
+from marketplace.orders.enums import OrderStatus as S
 from tests.conftest import app_config
+from tests.support.fixtures import AuthActions
 from tests.support.payment_fixtures import free_port
+from vouchers import tokens
 
 TOKEN = "scrape-token-0123456789abcdef"
 
@@ -186,3 +190,36 @@ def test_configure_logging_installs_one_handler():
     assert len(added) <= 1  # the app may have installed it already
     ours = [h for h in root.handlers if isinstance(h.formatter, JsonFormatter)]
     assert len(ours) == 1
+
+
+OLD_KEY = "old-secret-key-0123456789abcdefghijklmnop"
+NEW_KEY = "new-secret-key-0123456789abcdefghijklmnop"
+
+
+def test_secret_key_rotation_keeps_sessions_and_voucher_tokens(
+    make_app, order_world, create_user, api_token
+):
+    """SECRET_KEY rotation (README, "Runbook"): the old key moves to SECRET_KEY_FALLBACKS,
+    so signed-in people and printed voucher tokens keep working; once it is dropped, they
+    do not."""
+    order = order_world.create(S.QUOTED)
+    sme = order_world.sme(order)
+    voucher = order_world.voucher_of(order.enterprise, order_world.programme())
+    token = tokens.verification_token(OLD_KEY, voucher)
+    checker = api_token(create_user(Role.PROVIDER))
+
+    before = make_app(SECRET_KEY=OLD_KEY).test_client()
+    assert AuthActions(before).login(sme).status_code in (302, 303)
+    cookie = before.get_cookie("session")
+    assert cookie is not None
+
+    def attempt(app) -> tuple[int, int]:
+        client = app.test_client()
+        client.set_cookie("session", cookie.value)
+        page = client.get("/enterprise/").status_code
+        verified = client.post("/api/v1/vouchers/verify", json={"token": token}, headers=checker)
+        return page, verified.status_code
+
+    assert attempt(make_app(SECRET_KEY=NEW_KEY, SECRET_KEY_FALLBACKS=OLD_KEY)) == (200, 200)
+    page, verified = attempt(make_app(SECRET_KEY=NEW_KEY))
+    assert page in (302, 303) and verified == 404  # signed out; token no longer genuine
