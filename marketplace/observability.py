@@ -201,7 +201,7 @@ def init_app(app: Flask) -> None:
                     "duration_ms": round(duration * 1000, 1),
                     "user_id": user_id,
                     "role": role,
-                }
+                },
             },
         )
         return response
