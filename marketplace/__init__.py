@@ -57,6 +57,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     )
     # Flask-level keys (e.g. WTF_CSRF_ENABLED, RATELIMIT_ENABLED) pass straight through.
     app.config.update({k: v for k, v in overrides.items() if k.isupper()})
+    # Flask checks session cookies against these too (SECRET_KEY rotation); always the parsed
+    # list, whatever form the variable was given in.
+    app.config["SECRET_KEY_FALLBACKS"] = list(settings.secret_key_fallbacks)
 
     # Every table and relationship is known before the first request, command or job.
     import marketplace.models  # noqa: F401
@@ -75,7 +78,9 @@ def _init_extensions(app: Flask, settings: Settings) -> None:
 
     if settings.env is Environment.TESTING:
         use_fast_hashing_for_tests()
-    observability.configure_logging(settings.log_format.value, settings.log_level)
+    if settings.env is not Environment.TESTING:
+        # Tests read records through pytest's capture, and format JSON where they check it.
+        observability.configure_logging(settings.log_format.value, settings.log_level)
     # Before the database: its request line then times the commit too, and the id exists
     # from the first hook on.
     observability.init_app(app)

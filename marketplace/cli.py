@@ -194,6 +194,7 @@ def _print_chain(report: chain.ChainReport) -> None:
 def register_cli(app: Flask) -> None:
     from marketplace.jobs import jobs_cli
     from marketplace.notifications.cli import notifications_cli
+    from marketplace.ops.cli import ops_cli
     from marketplace.orders.cli import orders_cli
     from marketplace.payments.cli import payments_cli
     from marketplace.settlement.cli import ledger_cli, settlement_cli
@@ -212,3 +213,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(settlement_cli)
     app.cli.add_command(vouchers_cli)
     app.cli.add_command(ledger_cli)
+    app.cli.add_command(ops_cli)

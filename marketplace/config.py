@@ -184,6 +184,9 @@ class Settings:
     sql_echo: bool = False
     log_format: LogFormat = LogFormat.JSON
     log_level: str = "INFO"
+    #: Previous secret keys, still accepted (not used to sign) while sessions and voucher
+    #: tokens signed with them age out: how SECRET_KEY is rotated (README, "Runbook").
+    secret_key_fallbacks: tuple[str, ...] = ()
     #: Bearer token a Prometheus scraper must send for /metrics; unset: /metrics is off.
     metrics_token: str | None = None
     #: HMAC-SHA256 key of the audit trail: each record's MAC, the chain, the daily checkpoints.
@@ -267,6 +270,13 @@ class Settings:
             raise ConfigError(
                 f"LOG_LEVEL: expected DEBUG, INFO, WARNING, ERROR or CRITICAL, got {log_level!r}"
             )
+        fallbacks = tuple(
+            k.strip() for k in environ.get("SECRET_KEY_FALLBACKS", "").split(",") if k.strip()
+        )
+        if env is Environment.PRODUCTION and any(
+            len(k) < 32 or k in KNOWN_WEAK_SECRET_KEYS for k in fallbacks
+        ):
+            raise ConfigError("SECRET_KEY_FALLBACKS: each key needs at least 32 characters")
         metrics_token = environ.get("METRICS_TOKEN") or None
         if metrics_token is not None and len(metrics_token) < 16:
             raise ConfigError("METRICS_TOKEN: at least 16 characters")
@@ -307,6 +317,7 @@ class Settings:
             log_level=log_level,
             metrics_token=metrics_token,
             audit_signing_key=audit_signing_key,
+            secret_key_fallbacks=fallbacks,
         )
 
     @property

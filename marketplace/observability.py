@@ -124,10 +124,20 @@ class _RequestIdFilter(logging.Filter):
 
 
 class _Handler(logging.StreamHandler):
-    """Ours, so that configuring twice is recognised."""
+    """Ours, so that configuring twice is recognised. Writes to whatever ``sys.stderr`` is at
+    the time (as logging's last-resort handler does), so a replaced stderr — gunicorn's
+    daemon mode, a test's capture — never leaves it writing to a closed file."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: Any) -> None:
+        pass
 
 
-def configure_logging(fmt: str, level: str) -> None:
+def configure_logging(fmt: str, level: str) -> logging.Handler | None:
     """Send the root logger to stderr as JSON (or text), once per process.
 
     Idempotent: building a second app in the same process (tests, the CLI) replaces nothing.
@@ -135,8 +145,8 @@ def configure_logging(fmt: str, level: str) -> None:
     """
     root = logging.getLogger()
     if any(isinstance(h, _Handler) for h in root.handlers):
-        return
-    handler = _Handler(sys.stderr)
+        return None
+    handler = _Handler()
     if fmt == "json":
         handler.setFormatter(JsonFormatter())
     else:
@@ -146,6 +156,7 @@ def configure_logging(fmt: str, level: str) -> None:
     handler.addFilter(_RequestIdFilter())
     root.addHandler(handler)
     root.setLevel(level)
+    return handler
 
 
 def _endpoint_label() -> str:
@@ -180,6 +191,7 @@ def init_app(app: Flask) -> None:
             request.url_rule.rule if request.url_rule else "-",
             response.status_code,
             extra={
+                "request_id": request_id,
                 "fields": {
                     "event": "request",
                     "method": request.method,
@@ -189,7 +201,7 @@ def init_app(app: Flask) -> None:
                     "duration_ms": round(duration * 1000, 1),
                     "user_id": user_id,
                     "role": role,
-                }
+                },
             },
         )
         return response

@@ -9,6 +9,7 @@ forged from a serial, and rotating the nonce invalidates tokens already handed o
 from __future__ import annotations
 
 import hmac
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -27,23 +28,28 @@ from vouchers.quota import read_quota
 SALT = "voucher-verification-v1"
 
 
-def _serializer(secret_key: str) -> URLSafeSerializer:
+def _serializer(secret_key: str, fallbacks: Sequence[str] = ()) -> URLSafeSerializer:
+    """Signs with ``secret_key``; also accepts tokens signed with a previous key still listed
+    in ``fallbacks`` (SECRET_KEY_FALLBACKS), so rotating the key does not void vouchers."""
     if not secret_key:
         raise ValueError("a secret key is required to sign voucher tokens")
-    return URLSafeSerializer(secret_key, salt=SALT)
+    # itsdangerous signs with the last key of the list and verifies with any of them.
+    return URLSafeSerializer([*fallbacks, secret_key], salt=SALT)
 
 
 def verification_token(secret_key: str, voucher: Voucher) -> str:
     return str(_serializer(secret_key).dumps([voucher.serial, voucher.token_nonce]))
 
 
-def voucher_for_token(session: Session, secret_key: str, token: str) -> Voucher:
+def voucher_for_token(
+    session: Session, secret_key: str, token: str, *, fallbacks: Sequence[str] = ()
+) -> Voucher:
     """The voucher a token was issued for. Raises VoucherTokenInvalid for anything else."""
     invalid = VoucherTokenInvalid(
         "验证码无效，不是本平台签发的电子券 / not a genuine voucher token"
     )
     try:
-        payload = _serializer(secret_key).loads((token or "").strip())
+        payload = _serializer(secret_key, fallbacks).loads((token or "").strip())
     except BadSignature:
         raise invalid from None
     if (
@@ -74,12 +80,17 @@ class Verification:
 
 
 def verify(
-    session: Session, secret_key: str, token: str, now: datetime | None = None
+    session: Session,
+    secret_key: str,
+    token: str,
+    now: datetime | None = None,
+    *,
+    fallbacks: Sequence[str] = (),
 ) -> Verification:
     """Check a token: genuine (else VoucherTokenInvalid), usable now, and how much it can
     still cover: the smaller of its balance and the enterprise's remaining annual cap."""
     now = now or utcnow()
-    voucher = voucher_for_token(session, secret_key, token)
+    voucher = voucher_for_token(session, secret_key, token, fallbacks=fallbacks)
     quota = read_quota(
         session, voucher.enterprise_id, clock.local_date(now).year, voucher.programme
     )

@@ -30,6 +30,10 @@ PROBLEM_SCHEMA: dict[str, Any] = {
             "description": "field → list of messages",
             "additionalProperties": True,
         },
+        "request_id": {
+            "type": "string",
+            "description": "the id in the X-Request-Id header and the logs; quote it to support",
+        },
     },
     "additionalProperties": True,
 }

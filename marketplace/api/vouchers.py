@@ -18,6 +18,7 @@ from flask import current_app, request
 from marketplace.api import bp
 from marketplace.api.endpoint import api_user, endpoint
 from marketplace.auth.models import User
+from marketplace.config import current_settings
 from marketplace.db import db_session
 from marketplace.enums import ADMIN_ROLES, Role
 from marketplace.errors import NotFound
@@ -373,7 +374,12 @@ def revoke(voucher_id: int, body: dict[str, Any]) -> Voucher:
     summary="Providers: check a voucher token is genuine and how much it can still cover",
 )
 def verify_token(body: dict[str, Any]) -> dict[str, Any]:
-    result = tokens.verify(db_session(), _secret(), body["token"])
+    result = tokens.verify(
+        db_session(),
+        _secret(),
+        body["token"],
+        fallbacks=current_settings().secret_key_fallbacks,
+    )
     voucher = result.voucher
     return {
         "genuine": result.genuine,

@@ -25,8 +25,17 @@ def test_log_and_metrics_settings_are_read():
         ({"LOG_FORMAT": "xml"}, "LOG_FORMAT"),
         ({"LOG_LEVEL": "loud"}, "LOG_LEVEL"),
         ({"METRICS_TOKEN": "short"}, "METRICS_TOKEN"),
+        (
+            {"MARKETPLACE_ENV": "production", "SECRET_KEY": "k" * 40, "SECRET_KEY_FALLBACKS": "x"},
+            "SECRET_KEY_FALLBACKS",
+        ),
     ],
 )
 def test_bad_values_name_the_variable(environ, variable):
     with pytest.raises(ConfigError, match=f"^{variable}:"):
         Settings.from_env(environ)
+
+
+def test_secret_key_fallbacks_are_a_list():
+    settings = Settings.from_env({"SECRET_KEY_FALLBACKS": " a" * 1 + "," + "b , ,"})
+    assert settings.secret_key_fallbacks == ("a", "b")

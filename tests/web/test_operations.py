@@ -10,10 +10,15 @@ import pytest
 import sqlalchemy as sa
 
 from marketplace import create_app
-from marketplace.db import create_engine
+from marketplace.db import commit, create_engine
+from marketplace.enums import Role
+from marketplace.notifications import notify
 from marketplace.observability import JsonFormatter, configure_logging, request_id_bound
+from marketplace.orders.enums import OrderStatus as S
 from tests.conftest import app_config
+from tests.support.fixtures import AuthActions
 from tests.support.payment_fixtures import free_port
+from vouchers import tokens
 
 TOKEN = "scrape-token-0123456789abcdef"
 
@@ -177,12 +182,87 @@ def test_json_formatter_keeps_the_traceback_and_the_bound_id():
     assert "raise RuntimeError" in entry["traceback"]
 
 
-def test_configure_logging_installs_one_handler():
+def test_configure_logging_installs_one_handler(capsys):
     root = logging.getLogger()
-    before = list(root.handlers)
-    configure_logging("json", "INFO")
-    configure_logging("text", "DEBUG")
-    added = [h for h in root.handlers if h not in before]
-    assert len(added) <= 1  # the app may have installed it already
-    ours = [h for h in root.handlers if isinstance(h.formatter, JsonFormatter)]
-    assert len(ours) == 1
+    level = root.level
+    added = configure_logging("json", "INFO")
+    try:
+        assert added is not None and isinstance(added.formatter, JsonFormatter)
+        assert configure_logging("text", "DEBUG") is None  # once per process
+        logging.getLogger("tests.configure").info("to stderr")
+        line = capsys.readouterr().err.strip().splitlines()[-1]
+        assert json.loads(line)["message"] == "to stderr"
+    finally:
+        root.removeHandler(added)
+        root.setLevel(level)
+
+
+OLD_KEY = "old-secret-key-0123456789abcdefghijklmnop"
+NEW_KEY = "new-secret-key-0123456789abcdefghijklmnop"
+
+
+def test_secret_key_rotation_keeps_sessions_and_voucher_tokens(
+    make_app, order_world, create_user, api_token
+):
+    """SECRET_KEY rotation (README, "Runbook"): the old key moves to SECRET_KEY_FALLBACKS,
+    so signed-in people and printed voucher tokens keep working; once it is dropped, they
+    do not."""
+    order = order_world.create(S.QUOTED)
+    sme = order_world.sme(order)
+    voucher = order_world.voucher_of(order.enterprise, order_world.programme())
+    token = tokens.verification_token(OLD_KEY, voucher)
+    checker = api_token(create_user(Role.PROVIDER))
+
+    before = make_app(SECRET_KEY=OLD_KEY).test_client()
+    assert AuthActions(before).login(sme).status_code in (302, 303)
+    cookie = before.get_cookie("session")
+    assert cookie is not None
+
+    def attempt(app) -> tuple[int, int]:
+        client = app.test_client()
+        client.set_cookie("session", cookie.value)
+        page = client.get("/enterprise/").status_code
+        verified = client.post("/api/v1/vouchers/verify", json={"token": token}, headers=checker)
+        return page, verified.status_code
+
+    assert attempt(make_app(SECRET_KEY=NEW_KEY, SECRET_KEY_FALLBACKS=OLD_KEY)) == (200, 200)
+    page, verified = attempt(make_app(SECRET_KEY=NEW_KEY))
+    assert page in (302, 303) and verified == 404  # signed out; token no longer genuine
+
+
+def test_metrics_show_the_job_queue(
+    make_app, session, redis_url, job_queue_name, create_user, smtp_server
+):
+    app = make_app(
+        METRICS_TOKEN=TOKEN, REDIS_URL=redis_url, JOB_QUEUE=job_queue_name, **smtp_server.config
+    )
+    user = create_user()
+    with app.app_context():
+        notify(
+            session,
+            user,
+            "payment_received",
+            name="x",
+            amount_fen=1,
+            description="d",
+            payment_id=1,
+        )
+        commit(session)  # queued on Redis; no worker runs it
+    text = (
+        app.test_client()
+        .get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
+        .get_data(as_text=True)
+    )
+    assert "\nmarketplace_redis_up 1.0" in text
+    assert "\nmarketplace_job_queue_depth 1.0" in text
+    assert "\nmarketplace_jobs_failed 0.0" in text
+    [age] = [
+        float(line.split()[-1])
+        for line in text.splitlines()
+        if line.startswith("marketplace_job_queue_oldest_age_seconds ")
+    ]
+    assert 0 <= age < 60
+    [backlog] = [
+        line for line in text.splitlines() if line.startswith("marketplace_outbox_backlog ")
+    ]
+    assert float(backlog.split()[-1]) >= 1
