@@ -45,9 +45,9 @@ from marketplace.db import utcnow
 from marketplace.errors import NotFound, PreconditionFailed, ReasonRequired
 from marketplace.orders import core
 from marketplace.orders.access import lock_order
-from marketplace.orders.enums import Actor, OrderAction, OrderStatus
+from marketplace.orders.enums import Actor, InvoiceSource, OrderAction, OrderStatus
 from marketplace.orders.errors import OrderNotFound
-from marketplace.orders.models import Invoice, Order
+from marketplace.orders.models import Invoice, Order, RedLetterInvoice
 from marketplace.payments.enums import PaymentStatus
 from marketplace.payments.services import live_payment, refundable_fen
 from marketplace.settlement import notices, rules
@@ -171,6 +171,15 @@ def gather_facts(
         price_reduction_fen=order.price_reduction_fen,
         voucher_revoked=voucher.status is VoucherStatus.REVOKED,
         related_parties=related_at(session, order.provider_id, order.enterprise_id),
+        invoice_from_file=invoice.source is InvoiceSource.FILE,
+        invoice_items=tuple(invoice.items or ()),
+        service_category=order.agreed_category,
+        reversed_by=session.scalar(
+            sa.select(RedLetterInvoice.number)
+            .where(RedLetterInvoice.reverses_number == invoice.number)
+            .order_by(RedLetterInvoice.id)
+            .limit(1)
+        ),
     )
 
 
