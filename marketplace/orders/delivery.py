@@ -185,10 +185,13 @@ def deliver(
             "请上传发票文件（XML、OFD 或 PDF） / upload the invoice file (XML, OFD or PDF)",
             field="invoice_file",
         )
-    columns = check_invoice(session, order, invoice, today)
-    invoices.ensure_not_reversed(session, columns["number"])
+    # A file or number seen before, or a reversed invoice, is refused whoever delivers it,
+    # before the order's own checks (which would only say it is not this order's invoice).
     if read is not None:
         invoices.ensure_unused(session, read)
+    invoices.ensure_not_reversed(session, invoice.number.strip())
+    columns = check_invoice(session, order, invoice, today)
+    if read is not None:
         columns |= invoices.invoice_columns(read.invoice) | {"source": InvoiceSource.FILE}
     else:
         columns["source"] = InvoiceSource.TYPED

@@ -183,7 +183,8 @@ def gather_facts(
     )
 
 
-def _store_precheck(session: Session, line: ClaimLine, now: datetime) -> list[Check]:
+def store_precheck(session: Session, line: ClaimLine, now: datetime) -> list[Check]:
+    """Re-run and record ``line``'s pre-check (its checklist and whether it passed)."""
     checks = rules.precheck(
         gather_facts(session, line.order, claim_date=line.submitted_on, line_id=line.id)
     )
@@ -509,7 +510,7 @@ def create_claim(
                 now=now,
                 claim_id=claim.id,
             )
-            _store_precheck(session, line, now)
+            store_precheck(session, line, now)
         session.flush()
         session.refresh(claim, ["lines"])
         refresh_claim_status(claim)
@@ -572,7 +573,7 @@ def resubmit(
                 claim_id=claim.id,
                 resubmitted=True,
             )
-            _store_precheck(session, line, now)
+            store_precheck(session, line, now)
         _finish(session, claim, "claim.resubmitted", actor_id, [ln.id for ln in lines])
     return claim
 
@@ -658,7 +659,7 @@ def _decide_line(
     approving = action in (A.APPROVE, A.FINANCE_APPROVE)
     if approving:
         _frozen_or_moved(order)
-        error = rules.first_failure(_store_precheck(session, line, now))
+        error = rules.first_failure(store_precheck(session, line, now))
         if error is not None:
             error.extra.setdefault("line_id", line.id)
             raise error

@@ -132,3 +132,8 @@ class SecondApprovalRequired(Conflict):
     """A batch above the second-approval amount is approved by another officer before sending."""
 
     code = "second_approval_required"
+
+
+class NotRedLetter(Conflict):
+    code = "not_red_letter"
+    title = "The invoice uploaded as a red-letter one is not red-letter"

@@ -11,6 +11,7 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
+from marketplace.orders.schemas import InvoiceFileIn
 from marketplace.pagination import PageQuerySchema
 from marketplace.schemas import Id, StrictSchema, ZonedDateTime
 from marketplace.settlement.claims import MAX_ORDERS_PER_CLAIM, MAX_REASON, ClaimableOrder
@@ -301,6 +302,36 @@ class PayoutImportResultOut(Schema):
     applied = fields.List(fields.Integer(), required=True)
     unchanged = fields.List(fields.Integer(), required=True)
     batch = fields.Nested(PayoutBatchDetailOut, required=True)
+
+
+class RedLetterIn(StrictSchema):
+    invoice_files = fields.List(
+        fields.Nested(InvoiceFileIn),
+        required=True,
+        validate=validate.Length(min=1, max=3),
+        metadata={"description": "the red-letter invoice's files (XML or OFD, optionally PDF)"},
+    )
+
+
+class RedLetterOut(Schema):
+    number = fields.String(required=True)
+    reverses_number = fields.String(required=True)
+    issued_on = fields.Date(required=True)
+    total_fen = fields.Integer(required=True, metadata={"description": "negative"})
+    tax_fen = fields.Integer(required=True)
+    order_id = fields.Integer(
+        allow_none=True,
+        metadata={"description": "the reversed invoice's order, if on the platform"},
+    )
+    claim_line_id = fields.Integer(allow_none=True)
+    claim_line_status = fields.String(allow_none=True)
+    frozen = fields.Boolean(
+        required=True,
+        metadata={"description": "the reversed invoice's claim line can no longer be paid"},
+    )
+    recovery_fen = fields.Integer(
+        required=True, metadata={"description": "voucher part flagged for recovery (already paid)"}
+    )
 
 
 # --------------------------------------------------------------------------- views

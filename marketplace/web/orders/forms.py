@@ -139,6 +139,13 @@ class MessageForm(FlaskForm):
     body = TextAreaField(_l("Message"), validators=[DataRequired(), Length(max=MAX_MESSAGE)])
 
 
+class RedLetterForm(FlaskForm):
+    invoice_file = FileField(
+        _l("Red-letter invoice file (XML or OFD, or its PDF)"), validators=[FileRequired()]
+    )
+    invoice_pdf = FileField(_l("Its PDF as well (optional)"))
+
+
 class DocumentForm(FlaskForm):
     document = FileField(_l("Document (PDF, PNG or JPEG)"), validators=[FileRequired()])
 
