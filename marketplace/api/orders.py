@@ -312,13 +312,18 @@ def accept_order(order_id: int, body: dict[str, Any]) -> dict[str, Any]:
     body=DeliverIn,
     response=OrderDetailOut,
     tags=TAGS,
-    errors=[403, 404, 409, 412, 413],
-    summary="Deliver: the service report (base64) and the electronic invoice details",
+    errors=[403, 404, 409, 412, 413, 422],
+    summary="Deliver: the service report and the invoice file(s) (base64)",
     description=(
-        "The invoice must match the order (amount = price, buyer = the enterprise's credit "
-        "code, seller = yours, dated between the agreement and today) and never have been used "
-        "on the platform (409 invoice_mismatch / invoice_reused). The report is a PDF, PNG or "
-        "JPEG as base64 (see the module notes on size)."
+        "The platform reads the invoice from its 数电发票 file (``invoice_files``: the XML or "
+        "OFD, optionally with its PDF; 422 invoice_file_unreadable names what is missing, "
+        "invoice_file_refused a hostile file). The invoice must match the order (amount = "
+        "price, buyer = the enterprise's credit code, seller = yours, dated between the "
+        "agreement and today), never have been used on the platform, nor its file (409 "
+        "invoice_mismatch / invoice_reused / invoice_file_reused), and not be a red-letter "
+        "invoice or reversed by one (409 red_letter_invoice / invoice_reversed). ``invoice`` "
+        "(typed details) is only for a paper-era invoice; it is checked by hand at the claim. "
+        "The report is a PDF, PNG or JPEG as base64 (see the module notes on size)."
     ),
 )
 def deliver_order(order_id: int, body: dict[str, Any]) -> dict[str, Any]:
@@ -335,7 +340,10 @@ def deliver_order(order_id: int, body: dict[str, Any]) -> dict[str, Any]:
             amount_fen=invoice["amount_fen"],
             buyer_taxpayer_id=invoice["buyer_taxpayer_id"],
             seller_taxpayer_id=invoice["seller_taxpayer_id"],
-        ),
+        )
+        if invoice is not None
+        else None,
+        invoice_files=[upload_of(f) for f in body["invoice_files"]],
         report=upload_of(body["report"]),
         note=body["note"],
         expected_version=expected_version(body),

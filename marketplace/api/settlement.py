@@ -19,12 +19,13 @@ import sqlalchemy as sa
 
 from marketplace.api import bp
 from marketplace.api.endpoint import api_user, endpoint, expected_version
+from marketplace.api.orders import order_files, upload_of
 from marketplace.clock import local_date
 from marketplace.config import current_settings
 from marketplace.db import db_session, utcnow
 from marketplace.enums import ADMIN_ROLES, Role
 from marketplace.pagination import Page, paginate
-from marketplace.settlement import claims, payout_files, payouts
+from marketplace.settlement import claims, payout_files, payouts, reversals
 from marketplace.settlement.enums import ClaimAction
 from marketplace.settlement.models import Claim, PayoutBatch
 from marketplace.settlement.rules import REVIEW_ACTIONS
@@ -47,6 +48,8 @@ from marketplace.settlement.schemas import (
     PayoutImportResultOut,
     PayoutPaymentFileOut,
     PayoutQueueLineOut,
+    RedLetterIn,
+    RedLetterOut,
     batch_view,
     claim_view,
     claimable_view,
@@ -535,3 +538,41 @@ def settlement_import_confirmation(batch_id: int, body: dict[str, Any]) -> dict[
 )
 def settlement_import_confirmation_csv(batch_id: int, body: dict[str, Any]) -> dict[str, Any]:
     return _import(batch_id, body, "csv")
+
+
+@endpoint(
+    bp,
+    "/invoices/red-letter",
+    "POST",
+    roles=[r for r in Role if r is not Role.AUDITOR],
+    body=RedLetterIn,
+    response=RedLetterOut,
+    status=201,
+    tags=["invoices"],
+    errors=[409, 413, 422],
+    summary="Record a red-letter invoice (红字发票): the invoice it reverses pays for nothing",
+    description="Anyone who received it may bring it. Read from its files like any invoice "
+    "(422 invoice_file_unreadable / invoice_file_refused); 409 not_red_letter for a normal "
+    "invoice, invoice_reused / invoice_file_reused when its number or file is known. The "
+    "reversed invoice's claim line is frozen; a paid one is flagged for recovery.",
+)
+def record_red_letter(body: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    result = reversals.record_red_letter(
+        db_session(),
+        order_files(),
+        [upload_of(f) for f in body["invoice_files"]],
+        actor_id=api_user().id,
+    )
+    red, line = result.red_letter, result.line
+    return {
+        "number": red.number,
+        "reverses_number": red.reverses_number,
+        "issued_on": red.issued_on,
+        "total_fen": red.total_fen,
+        "tax_fen": red.tax_fen,
+        "order_id": red.invoice.order_id if red.invoice is not None else None,
+        "claim_line_id": line.id if line else None,
+        "claim_line_status": line.status.value if line else None,
+        "frozen": line is not None,
+        "recovery_fen": result.recovery.amount_fen if result.recovery else 0,
+    }, 201

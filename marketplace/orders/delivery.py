@@ -4,6 +4,7 @@ deadline (``flask orders auto-confirm``)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -16,7 +17,7 @@ from marketplace.auth.models import User
 from marketplace.clock import CHINA_TZ, local_date
 from marketplace.db import utcnow
 from marketplace.errors import ValidationFailed
-from marketplace.orders import files, notices
+from marketplace.orders import files, invoices, notices
 from marketplace.orders.access import actor_of, lock_order
 from marketplace.orders.core import (
     capture_voucher_part,
@@ -27,11 +28,14 @@ from marketplace.orders.core import (
     record_transition,
     tell_lapse,
 )
-from marketplace.orders.enums import Actor, OrderAction, OrderStatus
+from marketplace.orders.enums import Actor, InvoiceSource, OrderAction, OrderStatus
 from marketplace.orders.errors import (
+    InvoiceFileReused,
     InvoiceMismatch,
+    InvoiceRequired,
     InvoiceReused,
     NotYetConfirmable,
+    RedLetterNotAccepted,
     ReportRequired,
 )
 from marketplace.orders.models import Invoice, Order
@@ -47,7 +51,7 @@ A = OrderAction
 
 @dataclass(frozen=True)
 class InvoiceInput:
-    """The electronic invoice (电子发票) details the provider enters at delivery."""
+    """The invoice's details: read from its file, or typed for a paper-era invoice."""
 
     code: str
     number: str
@@ -126,7 +130,8 @@ def deliver(
     order_id: int,
     user: User,
     *,
-    invoice: InvoiceInput,
+    invoice: InvoiceInput | None = None,
+    invoice_files: Sequence[files.Upload] = (),
     report: files.Upload | None,
     note: str | None = None,
     expected_version: int | None = None,
@@ -135,15 +140,19 @@ def deliver(
 ) -> Order:
     """The provider delivers: the service report (PDF or image) and the electronic invoice.
 
-    The invoice must match the order: amount = price, buyer = the enterprise's credit code,
+    The invoice is its 数电发票 file(s) (``invoice_files``: the XML or OFD, optionally with
+    the PDF), read by :mod:`marketplace.invoices`; ``invoice`` (typed details) is only for a
+    paper-era invoice, recorded as typed and checked by hand at the claim. The invoice must
+    match the order: amount = price, buyer = the enterprise's credit code,
     seller = the provider's, dated between the agreement and today, and its (code, number)
     never used before on the platform (UNIQUE in the database as well). The SME then has
     ``confirm_days`` to confirm or dispute. A delivery after the expected date (payment date
     + the service's lead time) records a late-delivery credit event against the provider.
 
     Raises OrderNotFound, ActorNotAllowed, IllegalTransition, PreconditionFailed,
-    ValidationFailed, InvoiceMismatch, InvoiceReused, ReportRequired, FileTooLarge,
-    EmptyFile, UnsupportedFileType, FileExtensionMismatch.
+    ValidationFailed, InvoiceRequired, InvoiceMismatch, InvoiceReused, InvoiceFileReused,
+    InvoiceReversed, RedLetterNotAccepted, InvoiceFileUnreadable, InvoiceFileRefused,
+    ReportRequired, FileTooLarge, EmptyFile, UnsupportedFileType, FileExtensionMismatch.
     """
     now = now or utcnow()
     today = local_date(now)
@@ -152,19 +161,65 @@ def deliver(
     check_version(order, expected_version)
     transition(order.status, A.DELIVER, actor)
     text = clean_text(note, "note", required=False) or None
+    read = None
+    uploads = [u for u in invoice_files if u.filename]
+    if uploads:
+        read = invoices.read_uploads(storage, uploads)
+        parsed = read.invoice
+        if parsed.is_red_letter:
+            raise RedLetterNotAccepted(
+                f"发票 {parsed.number} 是红字发票，不能作为交付发票 / invoice {parsed.number} "
+                "is a red-letter invoice, not the service's invoice",
+                field="invoice_file",
+            )
+        invoice = InvoiceInput(
+            code="",
+            number=parsed.number,
+            issued_on=parsed.issued_on,
+            amount_fen=parsed.total_fen,
+            buyer_taxpayer_id=parsed.buyer_tax_id,
+            seller_taxpayer_id=parsed.seller_tax_id,
+        )
+    elif invoice is None:
+        raise InvoiceRequired(
+            "请上传发票文件（XML、OFD 或 PDF） / upload the invoice file (XML, OFD or PDF)",
+            field="invoice_file",
+        )
+    # A file or number seen before, or a reversed invoice, is refused whoever delivers it,
+    # before the order's own checks (which would only say it is not this order's invoice).
+    if read is not None:
+        invoices.ensure_unused(session, read)
+    invoices.ensure_not_reversed(session, invoice.number.strip())
     columns = check_invoice(session, order, invoice, today)
+    if read is not None:
+        columns |= invoices.invoice_columns(read.invoice) | {"source": InvoiceSource.FILE}
+    else:
+        columns["source"] = InvoiceSource.TYPED
     if report is None or not report.filename:
         raise ReportRequired("请上传服务报告 / upload the service report", field="report")
     stored = files.store(session, storage, report)
     try:
         with session.begin_nested():
-            session.add(Invoice(order_id=order.id, recorded_at=now, **columns))
+            row = Invoice(order_id=order.id, recorded_at=now, **columns)
+            session.add(row)
             session.flush()
     except IntegrityError:
         # Another delivery recorded the same invoice first; the unique key decided.
         raise InvoiceReused(
             "该发票已在平台使用过 / this invoice is already used on the platform", field="number"
         ) from None
+    if read is not None:
+        try:
+            with session.begin_nested():
+                invoices.keep_files(
+                    session, storage, read, actor_id=user.id, now=now, invoice_id=row.id
+                )
+                session.flush()
+        except IntegrityError:
+            raise InvoiceFileReused(
+                "该发票文件已在平台上传过 / this invoice file was already uploaded on the platform",
+                field="invoice_file",
+            ) from None
     order.report_path = stored.stored_name
     order.report_filename = stored.original_filename
     order.report_content_type = stored.content_type
@@ -191,6 +246,7 @@ def deliver(
         note=text,
         now=now,
         invoice=f"{columns['code']}/{columns['number']}",
+        invoice_source=columns["source"].value,
         confirm_by=order.confirm_by.isoformat(),
         late=late,
     )

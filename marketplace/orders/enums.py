@@ -77,3 +77,10 @@ class Outcome(StrEnum):
             Outcome.UPHOLD_PARTIAL: OrderAction.UPHOLD_PARTIAL,
             Outcome.UPHOLD_FULL: OrderAction.UPHOLD_FULL,
         }[self]
+
+
+class InvoiceSource(LabelledEnum):
+    """How the invoice's fields came to the platform."""
+
+    FILE = "file", "读取发票文件", "Read from the invoice file"
+    TYPED = "typed", "手工录入（纸质发票，需人工核对）", "Typed in (paper invoice, checked by hand)"

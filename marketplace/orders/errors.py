@@ -32,6 +32,33 @@ class InvoiceReused(Conflict):
     title = "This invoice is already used on the platform"
 
 
+class InvoiceFileReused(Conflict):
+    """The same invoice file (by SHA-256) was uploaded before, by anyone."""
+
+    code = "invoice_file_reused"
+    title = "This invoice file was already uploaded on the platform"
+
+
+class InvoiceReversed(Conflict):
+    """The invoice was reversed by a red-letter invoice: it cannot pay for anything."""
+
+    code = "invoice_reversed"
+    title = "The invoice was reversed by a red-letter invoice"
+
+
+class RedLetterNotAccepted(Conflict):
+    """A red-letter (negative) invoice delivered as if it were the service's invoice."""
+
+    code = "red_letter_invoice"
+    title = "A red-letter invoice cannot be a delivery's invoice"
+
+
+class InvoiceRequired(DomainError):
+    code = "invoice_required"
+    status = 422
+    title = "The invoice file (or, for a paper invoice, its details) must be given"
+
+
 class ReportRequired(DomainError):
     code = "report_required"
     status = 422

@@ -68,6 +68,14 @@ def store(session: Session, storage: OrderFileStorage, upload: Upload) -> Stored
     )
 
 
+def store_bytes(session: Session, storage: OrderFileStorage, data: bytes, ext: str) -> str:
+    """Write already-checked ``data`` (an invoice file read by :mod:`marketplace.einvoice`);
+    it goes away again if ``session`` rolls back. Returns the stored name."""
+    stored_name, path = storage.write(data, ext)
+    session.info.setdefault(_WRITTEN_KEY, []).append(path)
+    return stored_name
+
+
 @event.listens_for(Session, "after_commit")
 def _keep_written_files(session: Session) -> None:
     session.info.pop(_WRITTEN_KEY, None)

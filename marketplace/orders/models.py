@@ -20,8 +20,9 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.db import Base, BigInt, IdMixin, TimestampMixin, enum_column, money_column, utcnow
+from marketplace.einvoice import CONTENT_TYPES, InvoiceFileKind
 from marketplace.enums import ServiceCategory
-from marketplace.orders.enums import Actor, DisputeStatus, OrderAction, OrderStatus
+from marketplace.orders.enums import Actor, DisputeStatus, InvoiceSource, OrderAction, OrderStatus
 from providers.models import Provider, Service
 from vouchers.models import Enterprise, Hold, Voucher
 
@@ -220,13 +221,106 @@ class Invoice(IdMixin, Base):
     buyer_taxpayer_id: Mapped[str] = mapped_column(sa.String(20))
     seller_taxpayer_id: Mapped[str] = mapped_column(sa.String(20))
     recorded_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: Read from the 数电发票 file, or typed in for a paper-era invoice (checked by hand).
+    source: Mapped[InvoiceSource] = enum_column(
+        InvoiceSource, "source", default=InvoiceSource.TYPED
+    )
+    #: From the file: the totals without tax and the tax (amount_fen is the total with tax).
+    amount_without_tax_fen: Mapped[int | None] = money_column()
+    tax_fen: Mapped[int | None] = money_column()
+    #: The item lines' tax rates as printed, e.g. "6%" (several joined by commas).
+    tax_rates: Mapped[str | None] = mapped_column(sa.String(60))
+    seller_name: Mapped[str | None] = mapped_column(sa.String(200))
+    buyer_name: Mapped[str | None] = mapped_column(sa.String(200))
+    #: The item lines (name, quantity, unit price, amount_fen, tax rate, tax_fen).
+    items: Mapped[list[dict[str, Any]] | None] = mapped_column(sa.JSON)
 
     order: Mapped[Order] = relationship(back_populates="invoice")
+    files: Mapped[list[InvoiceFile]] = relationship(
+        back_populates="invoice", order_by="InvoiceFile.id", lazy="selectin"
+    )
 
     __table_args__ = (
         sa.UniqueConstraint("code", "number"),
         sa.CheckConstraint("amount_fen > 0", name="amount_positive"),
+        sa.CheckConstraint(
+            "tax_fen IS NULL OR amount_without_tax_fen + tax_fen = amount_fen",
+            name="tax_adds_up",
+        ),
+        sa.CheckConstraint(
+            "source <> 'file' OR (tax_fen IS NOT NULL AND items IS NOT NULL)",
+            name="file_has_tax",
+        ),
     )
+
+
+class RedLetterInvoice(IdMixin, Base):
+    """A red-letter (负数) invoice: it reverses the invoice numbered ``reverses_number``.
+
+    Anyone may upload one (the SME who received it, the provider, staff). It is kept even when
+    the reversed invoice is not (yet) on the platform, so that invoice can never be used here;
+    when it is, the claim line is frozen (the pre-check fails ``invoice_not_reversed``) and a
+    paid one raises a recovery (:mod:`marketplace.settlement.reversals`).
+    """
+
+    __tablename__ = "red_letter_invoices"
+
+    number: Mapped[str] = mapped_column(sa.String(20), unique=True)
+    reverses_number: Mapped[str] = mapped_column(sa.String(20), index=True)
+    issued_on: Mapped[date] = mapped_column(sa.Date)
+    total_fen: Mapped[int] = money_column()
+    tax_fen: Mapped[int] = money_column()
+    seller_taxpayer_id: Mapped[str] = mapped_column(sa.String(20))
+    buyer_taxpayer_id: Mapped[str] = mapped_column(sa.String(20))
+    items: Mapped[list[dict[str, Any]]] = mapped_column(sa.JSON, default=list)
+    #: The reversed invoice, when it was on the platform at upload.
+    invoice_id: Mapped[int | None] = mapped_column(
+        BigInt, sa.ForeignKey("invoices.id", ondelete="RESTRICT"), index=True
+    )
+    uploaded_by_id: Mapped[int | None] = mapped_column(
+        BigInt, sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+    uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    invoice: Mapped[Invoice | None] = relationship()
+
+    __table_args__ = (sa.CheckConstraint("total_fen < 0", name="negative"),)
+
+
+class InvoiceFile(IdMixin, Base):
+    """An uploaded invoice file (XML, OFD or PDF), of a delivered invoice or a red-letter one.
+
+    ``sha256`` is UNIQUE platform-wide: the same file can never be uploaded twice, by anyone.
+    """
+
+    __tablename__ = "invoice_files"
+
+    sha256: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    kind: Mapped[InvoiceFileKind] = enum_column(InvoiceFileKind, "kind")
+    stored_name: Mapped[str] = mapped_column(sa.String(80))
+    original_filename: Mapped[str] = mapped_column(sa.String(255))
+    size_bytes: Mapped[int] = mapped_column(sa.Integer)
+    invoice_id: Mapped[int | None] = mapped_column(
+        BigInt, sa.ForeignKey("invoices.id", ondelete="RESTRICT"), index=True
+    )
+    red_letter_id: Mapped[int | None] = mapped_column(
+        BigInt, sa.ForeignKey("red_letter_invoices.id", ondelete="RESTRICT"), index=True
+    )
+    uploaded_by_id: Mapped[int | None] = mapped_column(
+        BigInt, sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+    uploaded_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    invoice: Mapped[Invoice | None] = relationship(back_populates="files")
+
+    __table_args__ = (
+        sa.CheckConstraint("(invoice_id IS NULL) <> (red_letter_id IS NULL)", name="one_owner"),
+        sa.CheckConstraint("size_bytes > 0", name="not_empty"),
+    )
+
+    @property
+    def content_type(self) -> str:
+        return CONTENT_TYPES[self.kind]
 
 
 class Dispute(IdMixin, TimestampMixin, Base):

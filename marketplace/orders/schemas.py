@@ -9,12 +9,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from marketplace.enums import ServiceCategory
 from marketplace.orders.core import MAX_TEXT
 from marketplace.orders.disputes import MAX_MESSAGE
-from marketplace.orders.enums import Actor, DisputeStatus, OrderAction, OrderStatus, Outcome
+from marketplace.orders.enums import (
+    Actor,
+    DisputeStatus,
+    InvoiceSource,
+    OrderAction,
+    OrderStatus,
+    Outcome,
+)
 from marketplace.orders.services import MAX_QUANTITY
 from marketplace.pagination import PageQuerySchema
 from marketplace.schemas import Fen, Id, StrictSchema, ZonedDateTime
@@ -141,10 +148,40 @@ class FileIn(StrictSchema):
     )
 
 
+class InvoiceFileIn(StrictSchema):
+    filename = fields.String(required=True, validate=[validate.Length(min=1, max=255), _NO_NUL])
+    content_base64 = fields.String(
+        required=True,
+        validate=_BASE64,
+        metadata={"description": "the 数电发票 file, base64: XML, OFD or PDF"},
+    )
+
+
 class DeliverIn(_VersionedIn):
-    invoice = fields.Nested(InvoiceIn, required=True)
+    invoice_files = fields.List(
+        fields.Nested(InvoiceFileIn),
+        load_default=list,
+        validate=validate.Length(max=3),
+        metadata={
+            "description": "the invoice's files (XML or OFD, optionally its PDF): the platform "
+            "reads them; required unless the invoice is a paper one (``invoice``)"
+        },
+    )
+    invoice = fields.Nested(
+        InvoiceIn,
+        load_default=None,
+        metadata={"description": "only for a paper-era invoice without a file: checked by hand"},
+    )
     report = fields.Nested(FileIn, required=True)
     note = _note()
+
+    @validates_schema
+    def _one_invoice(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        if bool(data.get("invoice_files")) == (data.get("invoice") is not None):
+            raise ValidationError(
+                "give the invoice's files, or for a paper invoice its details (one of the two)",
+                "invoice_files",
+            )
 
 
 class EmptyVersionedIn(_VersionedIn):
@@ -190,6 +227,23 @@ class DecisionIn(_VersionedIn):
 # --------------------------------------------------------------------------- outputs
 
 
+class InvoiceItemOut(Schema):
+    name = fields.String(required=True)
+    quantity = fields.String(required=True)
+    unit_price = fields.String(required=True)
+    amount_fen = fields.Integer(required=True)
+    tax_rate = fields.String(required=True)
+    tax_fen = fields.Integer(allow_none=True)
+
+
+class InvoiceFileOut(Schema):
+    id = fields.Integer(required=True)
+    kind = fields.String(required=True, metadata={"description": "xml, ofd or pdf"})
+    original_filename = fields.String(required=True)
+    sha256 = fields.String(required=True)
+    size_bytes = fields.Integer(required=True)
+
+
 class InvoiceOut(Schema):
     code = fields.String(required=True)
     number = fields.String(required=True)
@@ -198,6 +252,19 @@ class InvoiceOut(Schema):
     buyer_taxpayer_id = fields.String(required=True)
     seller_taxpayer_id = fields.String(required=True)
     recorded_at = ZonedDateTime(required=True)
+    source = fields.Enum(
+        InvoiceSource,
+        by_value=True,
+        required=True,
+        metadata={"description": "file: read from the 数电发票 file; typed: a paper invoice"},
+    )
+    amount_without_tax_fen = fields.Integer(allow_none=True)
+    tax_fen = fields.Integer(allow_none=True)
+    tax_rates = fields.String(allow_none=True)
+    seller_name = fields.String(allow_none=True)
+    buyer_name = fields.String(allow_none=True)
+    items = fields.List(fields.Nested(InvoiceItemOut), allow_none=True)
+    files = fields.List(fields.Nested(InvoiceFileOut), required=True)
 
 
 class OrderEventOut(Schema):

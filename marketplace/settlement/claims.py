@@ -46,9 +46,9 @@ from marketplace.db import utcnow
 from marketplace.errors import NotFound, PreconditionFailed, ReasonRequired
 from marketplace.orders import core
 from marketplace.orders.access import lock_order
-from marketplace.orders.enums import Actor, OrderAction, OrderStatus
+from marketplace.orders.enums import Actor, InvoiceSource, OrderAction, OrderStatus
 from marketplace.orders.errors import OrderNotFound
-from marketplace.orders.models import Invoice, Order
+from marketplace.orders.models import Invoice, Order, RedLetterInvoice
 from marketplace.payments.enums import PaymentStatus
 from marketplace.payments.services import live_payment, refundable_fen
 from marketplace.settlement import notices, rules
@@ -171,10 +171,20 @@ def gather_facts(
         price_reduction_fen=order.price_reduction_fen,
         voucher_revoked=voucher.status is VoucherStatus.REVOKED,
         related_parties=related_at(session, order.provider_id, order.enterprise_id),
+        invoice_from_file=invoice.source is InvoiceSource.FILE,
+        invoice_items=tuple(invoice.items or ()),
+        service_category=order.agreed_category,
+        reversed_by=session.scalar(
+            sa.select(RedLetterInvoice.number)
+            .where(RedLetterInvoice.reverses_number == invoice.number)
+            .order_by(RedLetterInvoice.id)
+            .limit(1)
+        ),
     )
 
 
-def _store_precheck(session: Session, line: ClaimLine, now: datetime) -> list[Check]:
+def store_precheck(session: Session, line: ClaimLine, now: datetime) -> list[Check]:
+    """Re-run and record ``line``'s pre-check (its checklist and whether it passed)."""
     checks = rules.precheck(
         gather_facts(session, line.order, claim_date=line.submitted_on, line_id=line.id)
     )
@@ -500,7 +510,7 @@ def create_claim(
                 now=now,
                 claim_id=claim.id,
             )
-            _store_precheck(session, line, now)
+            store_precheck(session, line, now)
         session.flush()
         session.refresh(claim, ["lines"])
         refresh_claim_status(claim)
@@ -563,7 +573,7 @@ def resubmit(
                 claim_id=claim.id,
                 resubmitted=True,
             )
-            _store_precheck(session, line, now)
+            store_precheck(session, line, now)
         _finish(session, claim, "claim.resubmitted", actor_id, [ln.id for ln in lines])
     return claim
 
@@ -649,7 +659,7 @@ def _decide_line(
     approving = action in (A.APPROVE, A.FINANCE_APPROVE)
     if approving:
         _frozen_or_moved(order)
-        error = rules.first_failure(_store_precheck(session, line, now))
+        error = rules.first_failure(store_precheck(session, line, now))
         if error is not None:
             error.extra.setdefault("line_id", line.id)
             raise error

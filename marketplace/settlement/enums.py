@@ -96,6 +96,16 @@ class CheckRule(LabelledEnum):
         "电子券未被撤销（撤销的券已用金额待追回，不予兑付）",
         "Voucher not revoked (a revoked voucher's used amount is recovered, never paid out)",
     )
+    INVOICE_ITEMS = (
+        "invoice_items",
+        "发票明细与服务类别相符（税收分类，如 *现代服务* / *研发和技术服务*）",
+        "Invoice item lines fit the service category (tax classification, e.g. *现代服务*)",
+    )
+    INVOICE_NOT_REVERSED = (
+        "invoice_not_reversed",
+        "发票未被红字发票冲销",
+        "Invoice not reversed by a red-letter invoice",
+    )
 
 
 class PayoutBatchStatus(LabelledEnum):

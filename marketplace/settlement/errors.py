@@ -58,6 +58,16 @@ class InvoiceDateOutsideValidity(Conflict):
     title = "The invoice date lies outside the voucher's validity"
 
 
+class InvoiceItemsMismatch(Conflict):
+    code = "invoice_items_mismatch"
+    title = "The invoice's item lines do not fit the service category"
+
+
+class InvoiceReversed(Conflict):
+    code = "invoice_reversed"
+    title = "The invoice was reversed by a red-letter invoice"
+
+
 class CoPaymentNotReceived(Conflict):
     code = "co_payment_not_received"
     title = "The enterprise's co-payment has not been received in full"
@@ -122,3 +132,8 @@ class SecondApprovalRequired(Conflict):
     """A batch above the second-approval amount is approved by another officer before sending."""
 
     code = "second_approval_required"
+
+
+class NotRedLetter(Conflict):
+    code = "not_red_letter"
+    title = "The invoice uploaded as a red-letter one is not red-letter"

@@ -30,7 +30,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from marketplace.db import Base, BigInt, IdMixin, TimestampMixin, enum_column, money_column, utcnow
-from marketplace.orders.models import Invoice, Order
+from marketplace.orders.models import Invoice, Order, RedLetterInvoice
 from marketplace.settlement.enums import (
     ClaimAction,
     ClaimLineStatus,
@@ -205,6 +205,37 @@ class ClaimEvent(IdMixin, Base):
 
     #: Lets a line's submission be recorded before the line is inserted (it has no id yet).
     line: Mapped[ClaimLine | None] = relationship()
+
+
+class InvoiceRecovery(IdMixin, Base):
+    """A paid claim line whose invoice was later reversed by a red-letter invoice: the
+    voucher part paid for it is to be recovered from the provider. One per line (UNIQUE);
+    insert-only."""
+
+    __tablename__ = "invoice_recoveries"
+
+    claim_line_id: Mapped[int] = mapped_column(
+        BigInt, sa.ForeignKey("claim_lines.id", ondelete="RESTRICT"), unique=True
+    )
+    order_id: Mapped[int] = mapped_column(
+        BigInt, sa.ForeignKey("orders.id", ondelete="RESTRICT"), index=True
+    )
+    provider_id: Mapped[int] = mapped_column(
+        BigInt, sa.ForeignKey("providers.id", ondelete="RESTRICT"), index=True
+    )
+    programme_id: Mapped[int] = mapped_column(
+        BigInt, sa.ForeignKey("programmes.id", ondelete="RESTRICT")
+    )
+    red_letter_id: Mapped[int] = mapped_column(
+        BigInt, sa.ForeignKey("red_letter_invoices.id", ondelete="RESTRICT"), index=True
+    )
+    amount_fen: Mapped[int] = money_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    claim_line: Mapped[ClaimLine] = relationship()
+    red_letter: Mapped[RedLetterInvoice] = relationship()
+
+    __table_args__ = (sa.CheckConstraint("amount_fen > 0", name="amount_positive"),)
 
 
 # --------------------------------------------------------------------------- payouts

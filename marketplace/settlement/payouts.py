@@ -43,7 +43,7 @@ from marketplace.errors import NotFound, PreconditionFailed
 from marketplace.orders.access import lock_order
 from marketplace.orders.enums import Actor, OrderAction, OrderStatus
 from marketplace.orders.models import Order
-from marketplace.settlement import notices, rules
+from marketplace.settlement import notices, reversals, rules
 from marketplace.settlement.claims import MAX_ID, move_line, move_order, refresh_claim_status
 from marketplace.settlement.enums import (
     ClaimAction,
@@ -58,6 +58,7 @@ from marketplace.settlement.errors import (
     ClaimStateConflict,
     ConfirmationConflict,
     ConfirmationMismatch,
+    InvoiceReversed,
     NothingToPay,
     PayoutBatchNotFound,
     PayoutStateConflict,
@@ -211,6 +212,16 @@ def create_batch(
                         "for a payout",
                         extra={"claim_line_id": ln.id, "line_status": ln.status.value},
                     )
+        # A line whose invoice a red-letter invoice reversed is frozen: never paid.
+        frozen = reversals.reversed_invoice_ids(session, [ln.invoice_id for ln in lines])
+        if explicit and frozen:
+            ln = next(ln for ln in lines if ln.invoice_id in frozen)
+            raise InvoiceReversed(
+                f"兑付明细 {ln.id} 的发票已被红字发票冲销 / the invoice of claim line {ln.id} "
+                "was reversed by a red-letter invoice",
+                extra={"claim_line_id": ln.id},
+            )
+        lines = [ln for ln in lines if ln.invoice_id not in frozen]
         by_provider: dict[int, list[ClaimLine]] = defaultdict(list)
         for ln in lines:
             by_provider[ln.provider_id].append(ln)
@@ -559,6 +570,9 @@ def _apply(
         if not paid:
             # Back in the queue: the next batch may take it again.
             claim_line.payout_line_id = None
+        else:
+            # Reversed while the bank was paying: what was paid is to be recovered.
+            reversals.recover_if_reversed(session, claim_line, now=now)
         move_order(
             session,
             orders[claim_line.order_id],

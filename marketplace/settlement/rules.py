@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from marketplace.clock import local_date
+from marketplace.einvoice import items_outside
+from marketplace.enums import ServiceCategory
 from marketplace.errors import DomainError
 from marketplace.money import FEN_PER_YUAN, format_fen
 from marketplace.settlement.enums import (
@@ -34,7 +36,9 @@ from marketplace.settlement.errors import (
     InvoiceAlreadyClaimed,
     InvoiceAmountMismatch,
     InvoiceDateOutsideValidity,
+    InvoiceItemsMismatch,
     InvoicePartiesMismatch,
+    InvoiceReversed,
     OrderDisputed,
     PayoutStateConflict,
     VoucherPartAboveCeiling,
@@ -85,6 +89,13 @@ class ClaimFacts:
     #: The provider and the enterprise are related parties now (a declaration made after the
     #: order counts too): the voucher must not pay for a service bought from oneself.
     related_parties: bool = False
+    #: The invoice's fields were read from its file (False: typed in, a paper-era invoice).
+    invoice_from_file: bool = True
+    #: The invoice's item lines (from the file) and the agreed service category.
+    invoice_items: tuple[dict[str, object], ...] = ()
+    service_category: ServiceCategory | None = None
+    #: The number of the red-letter invoice that reversed this one, if any.
+    reversed_by: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +103,8 @@ class Check:
     rule: CheckRule
     passed: bool
     detail: str
+    #: Passed, but a reviewer must look by hand (a typed, paper-era invoice).
+    flag: bool = False
 
     @property
     def code(self) -> str:
@@ -103,6 +116,7 @@ class Check:
             "passed": self.passed,
             "code": self.code,
             "detail": self.detail,
+            "flag": self.flag,
         }
 
 
@@ -119,6 +133,8 @@ ERRORS: dict[CheckRule, type[DomainError]] = {
     CheckRule.NOT_DISPUTED: OrderDisputed,
     CheckRule.NOT_RELATED: RelatedPartyConflict,
     CheckRule.VOUCHER_NOT_REVOKED: VoucherRevoked,
+    CheckRule.INVOICE_ITEMS: InvoiceItemsMismatch,
+    CheckRule.INVOICE_NOT_REVERSED: InvoiceReversed,
 }
 
 
@@ -126,8 +142,31 @@ def _same_party(a: str, b: str) -> bool:
     return a.strip().upper() == b.strip().upper()
 
 
+def _items_check(f: ClaimFacts) -> Check:
+    if not f.invoice_from_file:
+        return Check(
+            CheckRule.INVOICE_ITEMS,
+            True,
+            "手工录入的纸质发票，无电子明细：请人工核对发票原件 / a typed paper invoice has no "
+            "electronic item lines: check the original by hand",
+            flag=True,
+        )
+    if f.service_category is None:
+        outside = ["（订单无服务类别 / the order has no service category）"]
+    else:
+        outside = items_outside(f.service_category, f.invoice_items)
+    category = f.service_category.zh if f.service_category else "—"
+    return Check(
+        CheckRule.INVOICE_ITEMS,
+        not outside,
+        f"与“{category}”不符：{'、'.join(outside)} / not for {category}: {', '.join(outside)}"
+        if outside
+        else f"明细与“{category}”相符 / the item lines fit {category}",
+    )
+
+
 def precheck(facts: ClaimFacts) -> list[Check]:
-    """The eleven checklist items for one line, in a fixed order."""
+    """The thirteen checklist items for one line, in a fixed order."""
     f = facts
     limit = ceiling_fen(f.invoice_amount_fen, f.ceiling_bps)
     buyer_ok = _same_party(f.invoice_buyer_id, f.enterprise_credit_code)
@@ -219,6 +258,14 @@ def precheck(facts: ClaimFacts) -> list[Check]:
             CheckRule.VOUCHER_NOT_REVOKED,
             not f.voucher_revoked,
             "电子券已被撤销 / the voucher was revoked" if f.voucher_revoked else "正常 / in force",
+        ),
+        _items_check(f),
+        Check(
+            CheckRule.INVOICE_NOT_REVERSED,
+            f.reversed_by is None,
+            f"已被红字发票 {f.reversed_by} 冲销 / reversed by red-letter invoice {f.reversed_by}"
+            if f.reversed_by
+            else "未冲销 / not reversed",
         ),
     ]
 

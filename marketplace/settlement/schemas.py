@@ -11,6 +11,7 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
+from marketplace.orders.schemas import InvoiceFileIn
 from marketplace.pagination import PageQuerySchema
 from marketplace.schemas import Id, StrictSchema, ZonedDateTime
 from marketplace.settlement.claims import MAX_ORDERS_PER_CLAIM, MAX_REASON, ClaimableOrder
@@ -144,13 +145,24 @@ class ClaimCheckOut(Schema):
     passed = fields.Boolean(required=True)
     code = fields.String(required=True, metadata={"description": "error code when it fails"})
     detail = fields.String(required=True)
+    flag = fields.Boolean(
+        load_default=False,
+        dump_default=False,
+        metadata={"description": "passed, but to be checked by hand (a typed paper invoice)"},
+    )
 
 
 class ClaimInvoiceOut(Schema):
     code = fields.String(required=True)
     number = fields.String(required=True)
-    amount_fen = fields.Integer(required=True)
+    amount_fen = fields.Integer(required=True, metadata={"description": "total with tax"})
     issued_on = fields.Date(required=True)
+    source = fields.String(
+        allow_none=True, metadata={"description": "file (read from the 数电发票 file) or typed"}
+    )
+    amount_without_tax_fen = fields.Integer(allow_none=True)
+    tax_fen = fields.Integer(allow_none=True)
+    tax_rates = fields.String(allow_none=True, metadata={"description": 'e.g. "6%"'})
 
 
 class ClaimLineOut(Schema):
@@ -292,16 +304,53 @@ class PayoutImportResultOut(Schema):
     batch = fields.Nested(PayoutBatchDetailOut, required=True)
 
 
+class RedLetterIn(StrictSchema):
+    invoice_files = fields.List(
+        fields.Nested(InvoiceFileIn),
+        required=True,
+        validate=validate.Length(min=1, max=3),
+        metadata={"description": "the red-letter invoice's files (XML or OFD, optionally PDF)"},
+    )
+
+
+class RedLetterOut(Schema):
+    number = fields.String(required=True)
+    reverses_number = fields.String(required=True)
+    issued_on = fields.Date(required=True)
+    total_fen = fields.Integer(required=True, metadata={"description": "negative"})
+    tax_fen = fields.Integer(required=True)
+    order_id = fields.Integer(
+        allow_none=True,
+        metadata={"description": "the reversed invoice's order, if on the platform"},
+    )
+    claim_line_id = fields.Integer(allow_none=True)
+    claim_line_status = fields.String(allow_none=True)
+    frozen = fields.Boolean(
+        required=True,
+        metadata={"description": "the reversed invoice's claim line can no longer be paid"},
+    )
+    recovery_fen = fields.Integer(
+        required=True, metadata={"description": "voucher part flagged for recovery (already paid)"}
+    )
+
+
 # --------------------------------------------------------------------------- views
 
 
-def _invoice(line_or_invoice: Any, prefix: str = "") -> dict[str, Any]:
+def _invoice(line_or_invoice: Any, prefix: str = "", invoice: Any = None) -> dict[str, Any]:
+    """The invoice as claimed (a line's snapshot, ``prefix`` "invoice_") with its tax from the
+    invoice record (``invoice``, or ``line_or_invoice`` itself)."""
     get = lambda name: getattr(line_or_invoice, prefix + name)  # noqa: E731
+    record = invoice if invoice is not None else (None if prefix else line_or_invoice)
     return {
         "code": get("code"),
         "number": get("number"),
         "amount_fen": get("amount_fen"),
         "issued_on": get("issued_on"),
+        "source": record.source.value if record is not None else None,
+        "amount_without_tax_fen": getattr(record, "amount_without_tax_fen", None),
+        "tax_fen": getattr(record, "tax_fen", None),
+        "tax_rates": getattr(record, "tax_rates", None),
     }
 
 
@@ -310,7 +359,7 @@ def claim_line_view(line: ClaimLine) -> dict[str, Any]:
     return {
         **{name: getattr(line, name) for name in names},
         "order_status": line.order.status.value,
-        "invoice": _invoice(line, "invoice_"),
+        "invoice": _invoice(line, "invoice_", line.invoice),
     }
 
 

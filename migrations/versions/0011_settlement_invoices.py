@@ -1,4 +1,11 @@
-"""settlement on the real invoice (issue 14): four eyes on payout batches
+"""settlement on the real invoice (issue 14): invoice files, red-letter invoices and
+recoveries; four eyes on payout batches
+
+* ``invoices``: ``source`` (file or typed; the existing rows were typed), the totals without
+  tax and the tax, the tax rates, the parties' names and the item lines read from the file.
+* ``invoice_files`` (every uploaded invoice file, SHA-256 UNIQUE), ``red_letter_invoices``
+  (number UNIQUE) and ``invoice_recoveries`` (one per paid claim line whose invoice was
+  reversed).
 
 * ``payout_batches``: ``four_eyes`` (false for the batches built before, which one officer
   ran; true for every new one), ``needs_second_approval``, ``approved_by_id`` /
@@ -89,6 +96,36 @@ PAYOUT_BATCH_COLUMNS = (
         },
     ),
 )
+INVOICE_COLUMNS = (
+    NewColumn(
+        "source",
+        sa.String(length=13),
+        {"ck_invoices_source": "source IN ('file', 'typed')"},
+        default="'typed'",
+    ),
+    NewColumn("amount_without_tax_fen", sa.BigInteger()),
+    NewColumn(
+        "tax_fen",
+        sa.BigInteger(),
+        {
+            "ck_invoices_tax_adds_up": (
+                "tax_fen IS NULL OR amount_without_tax_fen + tax_fen = amount_fen"
+            )
+        },
+    ),
+    NewColumn("tax_rates", sa.String(length=60)),
+    NewColumn("seller_name", sa.String(length=200)),
+    NewColumn("buyer_name", sa.String(length=200)),
+    NewColumn(
+        "items",
+        sa.JSON(),
+        {
+            "ck_invoices_file_has_tax": (
+                "source <> 'file' OR (tax_fen IS NOT NULL AND items IS NOT NULL)"
+            )
+        },
+    ),
+)
 PAYOUT_LINE_COLUMNS = (
     NewColumn(
         "built_by_id",
@@ -155,7 +192,106 @@ def _drop_columns(table: str, columns: tuple[NewColumn, ...]) -> None:
         op.drop_column(table, column.name)
 
 
+def _id() -> sa.Column[int]:
+    return sa.Column("id", BIG, nullable=False)
+
+
+def _fk(column: str, table: str, target: str, ondelete: str) -> sa.ForeignKeyConstraint:
+    return sa.ForeignKeyConstraint(
+        [column], [f"{target}.id"], name=op.f(f"fk_{table}_{column}_{target}"), ondelete=ondelete
+    )
+
+
+def _create_tables() -> None:
+    op.create_table(
+        "red_letter_invoices",
+        sa.Column("number", sa.String(length=20), nullable=False),
+        sa.Column("reverses_number", sa.String(length=20), nullable=False),
+        sa.Column("issued_on", sa.Date(), nullable=False),
+        sa.Column("total_fen", sa.BigInteger(), nullable=False),
+        sa.Column("tax_fen", sa.BigInteger(), nullable=False),
+        sa.Column("seller_taxpayer_id", sa.String(length=20), nullable=False),
+        sa.Column("buyer_taxpayer_id", sa.String(length=20), nullable=False),
+        sa.Column("items", sa.JSON(), nullable=False),
+        sa.Column("invoice_id", BIG, nullable=True),
+        sa.Column("uploaded_by_id", BIG, nullable=True),
+        sa.Column("uploaded_at", marketplace.db.UTCDateTime(timezone=True), nullable=False),
+        _id(),
+        sa.CheckConstraint("total_fen < 0", name=op.f("ck_red_letter_invoices_negative")),
+        _fk("invoice_id", "red_letter_invoices", "invoices", "RESTRICT"),
+        _fk("uploaded_by_id", "red_letter_invoices", "users", "SET NULL"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_red_letter_invoices")),
+        sa.UniqueConstraint("number", name=op.f("uq_red_letter_invoices_number")),
+    )
+    op.create_index(
+        op.f("ix_red_letter_invoices_reverses_number"), "red_letter_invoices", ["reverses_number"]
+    )
+    op.create_index(
+        op.f("ix_red_letter_invoices_invoice_id"), "red_letter_invoices", ["invoice_id"]
+    )
+    op.create_table(
+        "invoice_files",
+        sa.Column("sha256", sa.String(length=64), nullable=False),
+        sa.Column(
+            "kind",
+            sa.Enum(
+                "xml",
+                "ofd",
+                "pdf",
+                name="kind",
+                native_enum=False,
+                create_constraint=True,
+                length=11,
+            ),
+            nullable=False,
+        ),
+        sa.Column("stored_name", sa.String(length=80), nullable=False),
+        sa.Column("original_filename", sa.String(length=255), nullable=False),
+        sa.Column("size_bytes", sa.Integer(), nullable=False),
+        sa.Column("invoice_id", BIG, nullable=True),
+        sa.Column("red_letter_id", BIG, nullable=True),
+        sa.Column("uploaded_by_id", BIG, nullable=True),
+        sa.Column("uploaded_at", marketplace.db.UTCDateTime(timezone=True), nullable=False),
+        _id(),
+        sa.CheckConstraint(
+            "(invoice_id IS NULL) <> (red_letter_id IS NULL)",
+            name=op.f("ck_invoice_files_one_owner"),
+        ),
+        sa.CheckConstraint("size_bytes > 0", name=op.f("ck_invoice_files_not_empty")),
+        _fk("invoice_id", "invoice_files", "invoices", "RESTRICT"),
+        _fk("red_letter_id", "invoice_files", "red_letter_invoices", "RESTRICT"),
+        _fk("uploaded_by_id", "invoice_files", "users", "SET NULL"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_invoice_files")),
+        sa.UniqueConstraint("sha256", name=op.f("uq_invoice_files_sha256")),
+    )
+    op.create_index(op.f("ix_invoice_files_invoice_id"), "invoice_files", ["invoice_id"])
+    op.create_index(op.f("ix_invoice_files_red_letter_id"), "invoice_files", ["red_letter_id"])
+    op.create_table(
+        "invoice_recoveries",
+        sa.Column("claim_line_id", BIG, nullable=False),
+        sa.Column("order_id", BIG, nullable=False),
+        sa.Column("provider_id", BIG, nullable=False),
+        sa.Column("programme_id", BIG, nullable=False),
+        sa.Column("red_letter_id", BIG, nullable=False),
+        sa.Column("amount_fen", sa.BigInteger(), nullable=False),
+        sa.Column("created_at", marketplace.db.UTCDateTime(timezone=True), nullable=False),
+        _id(),
+        sa.CheckConstraint("amount_fen > 0", name=op.f("ck_invoice_recoveries_amount_positive")),
+        _fk("claim_line_id", "invoice_recoveries", "claim_lines", "RESTRICT"),
+        _fk("order_id", "invoice_recoveries", "orders", "RESTRICT"),
+        _fk("provider_id", "invoice_recoveries", "providers", "RESTRICT"),
+        _fk("programme_id", "invoice_recoveries", "programmes", "RESTRICT"),
+        _fk("red_letter_id", "invoice_recoveries", "red_letter_invoices", "RESTRICT"),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_invoice_recoveries")),
+        sa.UniqueConstraint("claim_line_id", name=op.f("uq_invoice_recoveries_claim_line_id")),
+    )
+    for column in ("order_id", "provider_id", "red_letter_id"):
+        op.create_index(op.f(f"ix_invoice_recoveries_{column}"), "invoice_recoveries", [column])
+
+
 def upgrade() -> None:
+    _add_columns("invoices", INVOICE_COLUMNS)
+    _create_tables()
     _add_columns("payout_batches", PAYOUT_BATCH_COLUMNS)
     _add_columns("payout_lines", PAYOUT_LINE_COLUMNS)
 
@@ -163,3 +299,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     _drop_columns("payout_lines", PAYOUT_LINE_COLUMNS)
     _drop_columns("payout_batches", PAYOUT_BATCH_COLUMNS)
+    for table in ("invoice_recoveries", "invoice_files", "red_letter_invoices"):
+        op.drop_table(table)
+    _drop_columns("invoices", INVOICE_COLUMNS)

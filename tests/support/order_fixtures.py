@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import io
 import itertools
+import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -36,6 +37,13 @@ from marketplace.orders.models import Order
 from marketplace.payments import services as payments
 from providers.enums import ParticipationStatus
 from providers.models import ProgrammeParticipation, Provider, Service
+from tests.support.einvoice_files import (
+    InvoiceSpec,
+    ofd_bytes,
+    pdf_bytes,
+    spec_for,
+    xml_bytes,
+)
 from tests.support.provider_fixtures import PDF
 from tests.support.voucher_fixtures import VOUCHER_NOW, VOUCHER_YEAR
 from vouchers.enums import ProgrammeKind
@@ -79,6 +87,34 @@ def invoice_for(order: Order, *, today: Any = None, **overrides: Any) -> deliver
     return delivery.InvoiceInput(**values)
 
 
+_digital_numbers = itertools.count(1)
+
+
+def digital_invoice_number() -> str:
+    """A fresh 20-digit 数电发票 number (unique across the test run)."""
+    return f"2653200{os.getpid() % 100_000:05d}{next(_digital_numbers):08d}"
+
+
+def invoice_spec_for(order: Order, *, today: Any = None, **overrides: Any) -> InvoiceSpec:
+    """A 数电发票 that matches ``order`` (see ``tests.support.einvoice_files``); override any
+    of ``spec_for``'s arguments to break one rule."""
+    assert order.price_fen is not None
+    values: dict[str, Any] = {
+        "number": digital_invoice_number(),
+        "total_fen": order.price_fen,
+        "buyer_id": order.enterprise.credit_code,
+        "seller_id": order.provider.credit_code,
+        "issued": today or local_date(VOUCHER_NOW),
+    }
+    values.update(overrides)
+    return spec_for(**values)
+
+
+def invoice_upload(spec: InvoiceSpec, kind: str = "xml") -> Upload:
+    data = {"xml": xml_bytes, "ofd": ofd_bytes, "pdf": pdf_bytes}[kind](spec)
+    return Upload(filename=f"发票{spec.number}.{kind}", stream=io.BytesIO(data))
+
+
 def report(data: bytes = PDF, filename: str = "report.pdf") -> Upload:
     return Upload(filename=filename, stream=io.BytesIO(data))
 
@@ -96,6 +132,10 @@ class OrderWorld:
     funded_programme: Callable[..., Programme]
     issue_voucher: Callable[..., Voucher]
     _staff: dict[Role, User] = field(default_factory=dict)
+    #: Deliver with the invoice's 数电发票 XML (read by the platform) instead of typed details.
+    invoice_files: bool = False
+    #: With ``invoice_files``: what the generated invoices change (``spec_for`` arguments).
+    invoice_overrides: dict[str, Any] = field(default_factory=dict)
 
     @property
     def storage(self) -> OrderFileStorage:
@@ -200,6 +240,19 @@ class OrderWorld:
             return self._deliver(order, now=now, **invoice)
 
     def _deliver(self, order: Order, *, now: datetime, **invoice: Any) -> Order:
+        if self.invoice_files:
+            spec = invoice_spec_for(
+                order, today=local_date(now), **{**self.invoice_overrides, **invoice}
+            )
+            return delivery.deliver(
+                self.session,
+                self.storage,
+                order.id,
+                self.provider_user(order),
+                invoice_files=[invoice_upload(spec)],
+                report=report(),
+                now=now,
+            )
         return delivery.deliver(
             self.session,
             self.storage,

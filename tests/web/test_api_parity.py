@@ -124,6 +124,8 @@ PARITY: dict[str, tuple[str, ...] | str] = {
     ),
     # ------------------------------------------------------------------ orders and mediation
     "orders.index": (f"GET {A}/orders",),
+    "orders.red_letter": WEB_ONLY + "the upload form only; it shows no data",
+    "orders.red_letter_upload": (f"POST {A}/invoices/red-letter",),
     "orders.dispute_queue": (f"GET {A}/orders/disputes",),
     "orders.new": (f"GET {A}/catalogue/services/{{service_id}}", f"POST {A}/orders"),
     "orders.detail": (f"GET {A}/orders/{{order_id}}", f"GET {A}/orders/{{order_id}}/payment"),

@@ -63,24 +63,57 @@ class AcceptForm(_Versioned):
 
 
 class DeliverForm(_Versioned):
+    """The invoice is its file (read by the platform); the typed fields only serve a
+    paper-era invoice, which is then checked by hand at the claim."""
+
+    invoice_file = FileField(_l("Invoice file (数电发票: XML or OFD, or its PDF)"))
+    invoice_pdf = FileField(_l("Its PDF as well (optional)"))
     invoice_code = StringField(
         _l("Invoice code (10 or 12 digits; empty for fully digital invoices)"),
         validators=[Optional(), Length(max=12)],
     )
     invoice_number = StringField(
-        _l("Invoice number (8 or 20 digits)"), validators=[DataRequired(), Length(max=20)]
+        _l("Invoice number (8 or 20 digits)"), validators=[Optional(), Length(max=20)]
     )
-    issued_on = DateField(_l("Invoice date"), validators=[InputRequired()])
-    amount = YuanField(_l("Invoice amount (yuan)"), validators=[DataRequired()])
+    issued_on = DateField(_l("Invoice date"), validators=[Optional()])
+    amount = YuanField(_l("Invoice amount (yuan)"), validators=[Optional()])
     buyer_taxpayer_id = StringField(
         _l("Buyer's taxpayer id (the enterprise's credit code)"),
-        validators=[DataRequired(), Length(max=20)],
+        validators=[Optional(), Length(max=20)],
     )
     seller_taxpayer_id = StringField(
-        _l("Seller's taxpayer id (your credit code)"), validators=[DataRequired(), Length(max=20)]
+        _l("Seller's taxpayer id (your credit code)"), validators=[Optional(), Length(max=20)]
     )
     report = FileField(_l("Service report (PDF, PNG or JPEG)"), validators=[FileRequired()])
     note = TextAreaField(_l("Delivery notes"), validators=[Optional(), Length(max=MAX_TEXT)])
+
+    TYPED = (
+        "invoice_number",
+        "issued_on",
+        "amount",
+        "buyer_taxpayer_id",
+        "seller_taxpayer_id",
+    )
+
+    @property
+    def has_file(self) -> bool:
+        return bool(self.invoice_file.data and self.invoice_file.data.filename)
+
+    @property
+    def typed(self) -> bool:
+        """Whether the paper-invoice fields were filled in (any of them)."""
+        return any(getattr(self, name).data not in (None, "") for name in self.TYPED)
+
+    def validate(self, extra_validators: object = None) -> bool:
+        ok = super().validate(extra_validators)
+        if self.has_file or not self.typed:
+            return ok  # the file is read by the service; nothing at all: the service says so
+        for name in self.TYPED:
+            field = getattr(self, name)
+            if field.data in (None, ""):
+                field.errors = [*field.errors, _l("Needed for a paper invoice.")]
+                ok = False
+        return ok
 
 
 class StepForm(_Versioned):
@@ -104,6 +137,13 @@ class RefundForm(_Versioned):
 
 class MessageForm(FlaskForm):
     body = TextAreaField(_l("Message"), validators=[DataRequired(), Length(max=MAX_MESSAGE)])
+
+
+class RedLetterForm(FlaskForm):
+    invoice_file = FileField(
+        _l("Red-letter invoice file (XML or OFD, or its PDF)"), validators=[FileRequired()]
+    )
+    invoice_pdf = FileField(_l("Its PDF as well (optional)"))
 
 
 class DocumentForm(FlaskForm):

@@ -281,6 +281,10 @@ def _step(order_id: int, name: str, form: Any, run: Any, done: str) -> ResponseR
         run(session, order, form)
     except DomainError as exc:
         flash_error(exc)
+        # The message also at the field it is about (the invoice file, a typed field …).
+        field = getattr(form, exc.field, None) if exc.field else None
+        if field is not None and hasattr(field, "errors"):
+            field.errors = [*field.errors, exc.message]
         return _render(visible_order(order_id), exc.status, **{name: form})
     flash(done, "success")
     return redirect(url_for("orders.detail", order_id=order_id))
@@ -347,19 +351,30 @@ def deliver(order_id: int) -> ResponseReturnValue:
 
     def run(s: Any, o: Order, f: DeliverForm) -> None:
         upload = f.report.data
-        delivery.deliver(
-            s,
-            order_storage(),
-            o.id,
-            signed_in_user(),
-            invoice=delivery.InvoiceInput(
+        invoice_files = [
+            Upload(filename=field.data.filename or "", stream=field.data.stream)
+            for field in (f.invoice_file, f.invoice_pdf)
+            if field.data and field.data.filename
+        ]
+        typed = (
+            delivery.InvoiceInput(
                 code=f.invoice_code.data or "",
                 number=f.invoice_number.data or "",
                 issued_on=f.issued_on.data,
                 amount_fen=f.amount.fen or 0,
                 buyer_taxpayer_id=f.buyer_taxpayer_id.data or "",
                 seller_taxpayer_id=f.seller_taxpayer_id.data or "",
-            ),
+            )
+            if f.typed and not invoice_files
+            else None
+        )
+        delivery.deliver(
+            s,
+            order_storage(),
+            o.id,
+            signed_in_user(),
+            invoice=typed,
+            invoice_files=invoice_files,
             report=Upload(filename=upload.filename or "", stream=upload.stream),
             note=f.note.data,
             expected_version=f.expected_version(),

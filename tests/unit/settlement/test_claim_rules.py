@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import pytest
 
+from marketplace.enums import ServiceCategory
 from marketplace.settlement import rules
 from marketplace.settlement.enums import CheckRule, ClaimAction, ClaimLineStatus, ClaimStatus
 from marketplace.settlement.errors import ClaimStateConflict
@@ -39,6 +40,8 @@ GOOD = ClaimFacts(
     claim_date=date(2026, 6, 22),
     programme_claim_deadline=date(2027, 3, 31),
     invoice_claimed_elsewhere=False,
+    invoice_items=({"name": "*现代服务*检验检测服务", "amount_fen": 188_679},),
+    service_category=ServiceCategory.TESTING,
 )
 
 #: One change per rule that breaks exactly that rule (and nothing else).
@@ -54,10 +57,12 @@ BREAKS = {
     CheckRule.NOT_DISPUTED: {"order_disputed": True},
     CheckRule.NOT_RELATED: {"related_parties": True},
     CheckRule.VOUCHER_NOT_REVOKED: {"voucher_revoked": True},
+    CheckRule.INVOICE_ITEMS: {"invoice_items": ({"name": "*计算机*笔记本电脑"},)},
+    CheckRule.INVOICE_NOT_REVERSED: {"reversed_by": "26532000000099999999"},
 }
 
 
-def test_a_sound_line_passes_all_eleven_rules_in_order():
+def test_a_sound_line_passes_all_thirteen_rules_in_order():
     checks = rules.precheck(GOOD)
     assert [c.rule for c in checks] == list(CheckRule)
     assert all(c.passed for c in checks)
@@ -224,3 +229,22 @@ def test_yuan_text_is_exact():
     for bad in (-1, 1.5, True):
         with pytest.raises(ValueError):
             rules.yuan_text(bad)  # type: ignore[arg-type]
+
+
+def test_a_typed_paper_invoice_passes_flagged_for_a_check_by_hand():
+    checks = rules.precheck(dataclasses.replace(GOOD, invoice_from_file=False, invoice_items=()))
+    assert all(c.passed for c in checks)
+    [flagged] = [c for c in checks if c.flag]
+    assert flagged.rule is CheckRule.INVOICE_ITEMS and flagged.as_dict()["flag"] is True
+    assert "人工核对" in flagged.detail
+
+
+def test_an_invoice_without_item_lines_or_category_fails_the_items_check():
+    for change in ({"invoice_items": ()}, {"service_category": None}):
+        checks = rules.precheck(dataclasses.replace(GOOD, **change))
+        assert [c.rule for c in checks if not c.passed] == [CheckRule.INVOICE_ITEMS]
+
+
+def test_invoice_error_codes():
+    assert rules.ERRORS[CheckRule.INVOICE_ITEMS].code == "invoice_items_mismatch"
+    assert rules.ERRORS[CheckRule.INVOICE_NOT_REVERSED].code == "invoice_reversed"
