@@ -21,7 +21,7 @@ from marketplace.credit_code import parse_credit_code
 from marketplace.db import utcnow
 from marketplace.enums import SizeClass
 from marketplace.errors import DuplicateRegistration, NotFound, PreconditionFailed, ValidationFailed
-from vouchers import rules
+from vouchers import freezes, rules
 from vouchers.common import MAX_ID, clean_text, fetch, refuse_nul
 from vouchers.enums import BlacklistAction, VerificationStatus
 from vouchers.errors import DateInFuture, InvalidTransition
@@ -100,7 +100,9 @@ def blacklist_enterprise(
     today: date | None = None,
 ) -> Enterprise:
     """Put an enterprise on the dishonesty list (失信). New applications and new holds are then
-    refused. Raises ReasonRequired, ValidationFailed (future date), InvalidTransition."""
+    refused, and its vouchers and open orders frozen until a reviewer decides each
+    (:mod:`vouchers.freezes`). Raises ReasonRequired, ValidationFailed (future date),
+    InvalidTransition."""
     today = today or clock.local_date(utcnow())
     cleaned_reason = clean_text(reason, "reason")
     cleaned_source = clean_text(source, "source", limit=200)
@@ -115,16 +117,15 @@ def blacklist_enterprise(
     enterprise.blacklist_reason = cleaned_reason
     enterprise.blacklist_source = cleaned_source
     enterprise.blacklisted_on = listed_on
-    session.add(
-        BlacklistEvent(
-            enterprise_id=enterprise.id,
-            action=BlacklistAction.ADDED,
-            reason=cleaned_reason,
-            source=cleaned_source,
-            effective_on=listed_on,
-            actor_id=actor_id,
-        )
+    listing = BlacklistEvent(
+        enterprise_id=enterprise.id,
+        action=BlacklistAction.ADDED,
+        reason=cleaned_reason,
+        source=cleaned_source,
+        effective_on=listed_on,
+        actor_id=actor_id,
     )
+    session.add(listing)
     session.flush()
     record(
         session,
@@ -135,7 +136,10 @@ def blacklist_enterprise(
         reason=cleaned_reason,
         source=cleaned_source,
         listed_on=listed_on.isoformat(),
+        before={"blacklisted": False},
+        after={"blacklisted": True},
     )
+    freezes.freeze_enterprise(session, enterprise, listing, actor_id)
     return enterprise
 
 
@@ -179,7 +183,10 @@ def remove_from_blacklist(
         subject_type="enterprise",
         subject_id=enterprise.id,
         reason=cleaned_reason,
+        before={"blacklisted": True},
+        after={"blacklisted": False},
     )
+    freezes.lift_enterprise(session, enterprise, cleaned_reason, actor_id)
     return enterprise
 
 

@@ -64,11 +64,14 @@ class VoucherStatus(LabelledEnum):
     EXHAUSTED = "exhausted", "已用完", "Exhausted"
     EXPIRED = "expired", "已过期", "Expired"
     REVOKED = "revoked", "已撤销", "Revoked"
+    #: Its enterprise was put on the dishonesty list: nothing new, its orders await review.
+    FROZEN = "frozen", "已冻结", "Frozen"
 
     @property
     def is_live(self) -> bool:
-        """Still carries money of its own (balance or holds that may return to it)."""
-        return self in (VoucherStatus.ACTIVE, VoucherStatus.EXHAUSTED)
+        """Still carries money of its own (balance or holds that may return to it). A frozen
+        voucher does: the money is the enterprise's until the listing is decided."""
+        return self in (VoucherStatus.ACTIVE, VoucherStatus.EXHAUSTED, VoucherStatus.FROZEN)
 
 
 class HoldStatus(LabelledEnum):
@@ -126,6 +129,23 @@ class VoucherAction(StrEnum):
     REPLENISH = "replenish"  # money came back to the balance of an exhausted voucher
     EXPIRE = "expire"
     REVOKE = "revoke"
+    FREEZE = "freeze"  # the enterprise was put on the dishonesty list
+    UNFREEZE = "unfreeze"  # the listing was lifted
+
+
+class FreezeStatus(LabelledEnum):
+    """An order's voucher money held back by a blacklisting, until a reviewer decides."""
+
+    FROZEN = "frozen", "冻结待审", "Frozen, awaiting review"
+    RELEASED = "released", "已释放回预算", "Released to the budget"
+    UNFROZEN = "unfrozen", "已解冻", "Unfrozen"
+    LIFTED = "lifted", "随移出名单解冻", "Unfrozen with the listing lifted"
+
+
+class FreezeAction(StrEnum):
+    RELEASE = "release"  # the reviewer gives the order's voucher money back to the budget
+    UNFREEZE = "unfreeze"  # the reviewer lets the order go on (with a reason)
+    LIFT = "lift"  # the enterprise left the list before anyone decided
 
 
 class HoldAction(StrEnum):

@@ -119,6 +119,13 @@ class HoldNotOpen(Conflict):
     title = "The hold was already captured or released"
 
 
+class HoldFrozen(Conflict):
+    """The order's voucher money is frozen by a blacklisting until a reviewer decides."""
+
+    code = "hold_frozen"
+    title = "The voucher money of this order is frozen pending review"
+
+
 class IdempotencyConflict(DomainError):
     code = "idempotency_key_reused"
     status = 422

@@ -59,13 +59,21 @@ from marketplace.db import utcnow
 from marketplace.errors import NotFound, ValidationFailed
 from vouchers import ledger, rules
 from vouchers.common import MAX_ID
-from vouchers.enums import AccountKind, HoldAction, TransactionKind, VoucherAction, VoucherStatus
+from vouchers.enums import (
+    AccountKind,
+    FreezeStatus,
+    HoldAction,
+    TransactionKind,
+    VoucherAction,
+    VoucherStatus,
+)
 from vouchers.errors import (
     AmountInvalid,
     CapExceeded,
     ClaimDeadlinePassed,
     EnterpriseBlacklisted,
     EnterpriseUnverified,
+    HoldFrozen,
     IdempotencyConflict,
     NotEligible,
     VoucherExhausted,
@@ -75,7 +83,7 @@ from vouchers.errors import (
 )
 from vouchers.ledger import Entry
 from vouchers.ledger_models import LedgerAccount, LedgerTransaction
-from vouchers.models import Enterprise, Hold, Programme, Quota, Voucher
+from vouchers.models import Enterprise, Hold, HoldFreeze, Programme, Quota, Voucher
 from vouchers.quota import lock_quota, lock_quota_by_id, read_quota
 
 MAX_ORDER_REF = 100
@@ -104,6 +112,20 @@ def _lock_hold(session: Session, hold_id: int) -> Hold:
         .with_for_update()
         .execution_options(populate_existing=True)
     ).one()
+
+
+def frozen_hold_ids(session: Session, hold_ids: list[int]) -> set[int]:
+    """Those of ``hold_ids`` frozen by a blacklisting and not yet decided (no capture, no
+    claim: see :mod:`vouchers.freezes`)."""
+    if not hold_ids:
+        return set()
+    return set(
+        session.scalars(
+            sa.select(HoldFreeze.hold_id).where(
+                HoldFreeze.hold_id.in_(hold_ids), HoldFreeze.status == FreezeStatus.FROZEN
+            )
+        )
+    )
 
 
 def _check_key(key: str, field: str = "idempotency_key") -> str:
@@ -414,6 +436,12 @@ def capture_hold(
             return locked  # a retry: this key resolved the hold already
         # HoldNotOpen if resolved under another key, before the amount and the date are checked.
         rules.HOLD.next(locked.status, HoldAction.CAPTURE)
+        if frozen_hold_ids(session, [locked.id]):
+            raise HoldFrozen(
+                f"订单 {locked.order_ref} 的电子券资金因失信名单冻结，待审核 / the voucher money "
+                f"of {locked.order_ref} is frozen by a blacklisting until a reviewer decides",
+                extra={"hold_id": locked.id},
+            )
         captured = locked.amount_fen if amount_fen is None else amount_fen
         if captured > locked.amount_fen:
             raise AmountInvalid(
@@ -487,8 +515,10 @@ def reverse_capture(
     *,
     actor_id: int | None = None,
     memo: str = "",
+    to_budget: bool = False,
 ) -> Hold:
-    """Return ``amount_fen`` (1 … captured) of a captured hold to its voucher or the budget.
+    """Return ``amount_fen`` (1 … captured) of a captured hold to its voucher or the budget
+    (always the budget with ``to_budget``: a blacklisted enterprise's order released).
 
     A capture is final for :func:`capture_hold`, but the SME may dispute a confirmed
     (captured) order until its confirmation deadline, and an upheld dispute must then restore
@@ -538,7 +568,7 @@ def reverse_capture(
             programme_id=programme_id,
             provider_id=provider_id,
         )
-        if voucher.status.is_live:
+        if voucher.status.is_live and not to_budget:
             balance = ledger.voucher_accounts(session, programme_id, voucher.id).balance
             entries = ledger.transfer(payable, balance, amount_fen) + ledger.transfer(
                 prog.spent, prog.committed, amount_fen

@@ -24,6 +24,7 @@ from vouchers.enums import (
     ApplicationStatus,
     BlacklistAction,
     CapScope,
+    FreezeStatus,
     FundingBody,
     HoldStatus,
     ProgrammeKind,
@@ -40,6 +41,7 @@ __all__ = [
     "Enterprise",
     "EnterpriseVerificationEvent",
     "Hold",
+    "HoldFreeze",
     "IssuanceBatch",
     "Programme",
     "Quota",
@@ -117,6 +119,46 @@ class EnterpriseVerificationEvent(IdMixin, Base):
     note: Mapped[str | None] = mapped_column(sa.Text)
     actor_id: Mapped[int | None] = mapped_column(BigInt, _user_fk())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class HoldFreeze(IdMixin, Base):
+    """One order's voucher money (its hold, open or captured but not yet claimed) frozen by a
+    blacklisting: no capture and no claim until a reviewer decides (release to the budget, or
+    unfreeze with a reason), or the listing is lifted. Status moved by ``rules.HOLD_FREEZE``."""
+
+    __tablename__ = "hold_freezes"
+
+    hold_id: Mapped[int] = mapped_column(
+        BigInt, sa.ForeignKey("voucher_holds.id", ondelete="RESTRICT"), index=True
+    )
+    voucher_id: Mapped[int] = mapped_column(
+        BigInt, sa.ForeignKey("vouchers.id", ondelete="RESTRICT"), index=True
+    )
+    enterprise_id: Mapped[int] = mapped_column(
+        BigInt, sa.ForeignKey("enterprises.id", ondelete="RESTRICT"), index=True
+    )
+    #: The listing that froze it; lifting that listing unfreezes what it froze.
+    blacklist_event_id: Mapped[int] = mapped_column(
+        BigInt, sa.ForeignKey("enterprise_blacklist_events.id", ondelete="RESTRICT")
+    )
+    status: Mapped[FreezeStatus] = enum_column(FreezeStatus, "status", default=FreezeStatus.FROZEN)
+    frozen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[int | None] = mapped_column(BigInt, _user_fk())
+    decision_reason: Mapped[str | None] = mapped_column(sa.Text)
+
+    hold: Mapped[Hold] = relationship()
+    voucher: Mapped[Voucher] = relationship()
+    enterprise: Mapped[Enterprise] = relationship()
+
+    __table_args__ = (
+        sa.UniqueConstraint("hold_id", "blacklist_event_id", name="uq_hold_freezes_hold_listing"),
+        sa.CheckConstraint(
+            "(status = 'frozen' AND decided_at IS NULL) OR (status <> 'frozen'"
+            " AND decided_at IS NOT NULL AND decision_reason IS NOT NULL)",
+            name="decided_with_reason",
+        ),
+    )
 
 
 class BlacklistEvent(IdMixin, Base):
@@ -309,7 +351,8 @@ class Voucher(IdMixin, Base):
             name="amounts_add_up",
         ),
         sa.CheckConstraint(
-            "status IN ('active', 'exhausted') OR balance_fen = 0", name="closed_has_no_balance"
+            "status IN ('active', 'exhausted', 'frozen') OR balance_fen = 0",
+            name="closed_has_no_balance",
         ),
         sa.CheckConstraint("status <> 'revoked' OR held_fen = 0", name="revoked_has_no_holds"),
         sa.CheckConstraint("claim_deadline >= use_by AND use_by >= valid_from", name="date_order"),

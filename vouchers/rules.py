@@ -4,8 +4,9 @@
   ``min(requested, floor(price × ceiling), voucher balance, remaining annual cap)``; the
   enterprise pays the rest. The two parts always add up to the price exactly.
 * :func:`validate_amount` — amounts are positive whole fen below a sanity maximum.
-* The state machines of applications, enterprise verification, vouchers and holds
-  (:data:`APPLICATION`, :data:`VERIFICATION`, :data:`VOUCHER`, :data:`HOLD`).
+* The state machines of applications, enterprise verification, vouchers, holds and the
+  freezes of a blacklisting (:data:`APPLICATION`, :data:`VERIFICATION`, :data:`VOUCHER`,
+  :data:`HOLD`, :data:`HOLD_FREEZE`).
 * Serial numbers with a check character, eligibility and budget-alert arithmetic.
 """
 
@@ -23,6 +24,8 @@ from marketplace.statemachine import StateMachine
 from vouchers.enums import (
     ApplicationAction,
     ApplicationStatus,
+    FreezeAction,
+    FreezeStatus,
     HoldAction,
     HoldStatus,
     ProgrammeKind,
@@ -238,8 +241,28 @@ VOUCHER: StateMachine[VoucherStatus, VoucherAction] = StateMachine(
         (VoucherStatus.ACTIVE, VoucherAction.REVOKE): VoucherStatus.REVOKED,
         (VoucherStatus.EXHAUSTED, VoucherAction.REVOKE): VoucherStatus.REVOKED,
         (VoucherStatus.EXPIRED, VoucherAction.REVOKE): VoucherStatus.REVOKED,
+        # A blacklisting freezes what still carries money; lifting it makes it usable again
+        # (exhausted again at once if nothing is left); a frozen voucher can still be revoked.
+        (VoucherStatus.ACTIVE, VoucherAction.FREEZE): VoucherStatus.FROZEN,
+        (VoucherStatus.EXHAUSTED, VoucherAction.FREEZE): VoucherStatus.FROZEN,
+        (VoucherStatus.FROZEN, VoucherAction.UNFREEZE): VoucherStatus.ACTIVE,
+        (VoucherStatus.FROZEN, VoucherAction.REVOKE): VoucherStatus.REVOKED,
     },
     refuse=_voucher_refused,
+)
+
+#: An order's frozen voucher money is decided once: back to the budget, or let through.
+HOLD_FREEZE: StateMachine[FreezeStatus, FreezeAction] = StateMachine(
+    "hold_freeze",
+    {
+        (FreezeStatus.FROZEN, FreezeAction.RELEASE): FreezeStatus.RELEASED,
+        (FreezeStatus.FROZEN, FreezeAction.UNFREEZE): FreezeStatus.UNFROZEN,
+        (FreezeStatus.FROZEN, FreezeAction.LIFT): FreezeStatus.LIFTED,
+    },
+    refuse=lambda status, action: InvalidTransition(
+        f"该冻结已处理（{status.zh if status else '—'}） / this freeze was already decided "
+        f"({status.value if status else 'new'}), cannot {action.value}"
+    ),
 )
 
 

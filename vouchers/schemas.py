@@ -21,6 +21,8 @@ from vouchers.enums import (
     ApplicationStatus,
     BlacklistAction,
     CapScope,
+    FreezeAction,
+    FreezeStatus,
     FundingBody,
     HoldStatus,
     ProgrammeKind,
@@ -518,3 +520,47 @@ class LedgerReportOut(Schema):
     ok = fields.Boolean(required=True)
     breach_count = fields.Integer(required=True)
     checks = fields.List(fields.Nested(LedgerCheckOut), required=True)
+
+
+# --------------------------------------------------------------------------- freezes
+
+
+class FreezeQuery(PageQuerySchema):
+    status = _enum(FreezeStatus, load_default=FreezeStatus.FROZEN)
+    enterprise_id = fields.Integer(load_default=None, validate=validate.Range(min=1))
+
+
+class FreezeDecisionIn(StrictSchema):
+    decision = fields.String(
+        required=True,
+        validate=validate.OneOf([FreezeAction.RELEASE.value, FreezeAction.UNFREEZE.value]),
+        metadata={
+            "description": "release: the voucher money back to the programme budget; "
+            "unfreeze: the order goes on"
+        },
+    )
+    reason = Text(required=True)
+
+
+class FreezeOut(Schema):
+    id = fields.Integer(required=True)
+    status = _enum(FreezeStatus, required=True)
+    hold_id = fields.Integer(required=True)
+    order_ref = fields.Function(lambda f: f.hold.order_ref, required=True)
+    hold_status = fields.Function(lambda f: f.hold.status.value, required=True)
+    amount_fen = fields.Function(
+        lambda f: (
+            f.hold.captured_fen if f.hold.status is HoldStatus.CAPTURED else f.hold.amount_fen
+        ),
+        required=True,
+        metadata={"description": "the order's voucher money: held, or captured"},
+    )
+    voucher_id = fields.Integer(required=True)
+    voucher_serial = fields.Function(lambda f: f.voucher.serial, required=True)
+    enterprise_id = fields.Integer(required=True)
+    enterprise_name = fields.Function(lambda f: f.enterprise.name, required=True)
+    blacklist_event_id = fields.Integer(required=True)
+    frozen_at = ZonedDateTime(required=True)
+    decided_at = ZonedDateTime(allow_none=True)
+    decided_by = fields.Integer(allow_none=True)
+    decision_reason = fields.String(allow_none=True)

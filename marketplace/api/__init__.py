@@ -26,6 +26,7 @@ def register_api(app: Flask) -> None:
         disclosure,
         disputes,
         enterprises,
+        freezes,
         meta,
         orders,
         payments,

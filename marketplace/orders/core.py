@@ -26,7 +26,7 @@ from marketplace.orders.rules import ORDER, check_actor
 from marketplace.payments import services as payments
 from marketplace.payments.enums import GatewayKind, PaymentStatus, RefundStatus
 from marketplace.payments.models import Payment, PaymentRefund
-from vouchers import holds
+from vouchers import freezes, holds
 from vouchers.enums import HoldStatus
 from vouchers.errors import HoldNotOpen
 from vouchers.models import Hold
@@ -297,3 +297,20 @@ def owe_refund(
     else:
         notices.tell(session, order, "refund_due")
     return amount
+
+
+def captured_holds_awaiting_claim(session: Session, hold_ids: list[int]) -> set[int]:
+    """Of these captured holds, those whose orders are confirmed (or in dispute) and not yet
+    claimed: a blacklisting freezes them (``vouchers.freezes``); claimed ones are past it."""
+    return set(
+        session.scalars(
+            sa.select(Order.hold_id).where(
+                Order.hold_id.in_(hold_ids),
+                Order.status.in_([OrderStatus.CONFIRMED, OrderStatus.DISPUTED]),
+            )
+        )
+    )
+
+
+# Registered by call, as the payment listener is: vouchers cannot see orders.
+freezes.on_captured_holds(captured_holds_awaiting_claim)

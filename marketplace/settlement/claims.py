@@ -38,7 +38,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from marketplace.audit.services import record
 from marketplace.clock import local_date
@@ -66,7 +66,8 @@ from marketplace.settlement.models import Claim, ClaimedInvoice, ClaimEvent, Cla
 from marketplace.settlement.rules import Check, ClaimFacts
 from providers.related import related_at
 from vouchers.enums import HoldStatus, VoucherStatus
-from vouchers.errors import ClaimDeadlinePassed
+from vouchers.errors import ClaimDeadlinePassed, HoldFrozen
+from vouchers.holds import frozen_hold_ids
 from vouchers.models import Quota
 from vouchers.quota import scope_of
 
@@ -375,6 +376,18 @@ def _ensure_claimable(
             f"订单 {order.id} 使用的电子券已被撤销，券支付部分待追回，不能申请兑付 / the voucher of "
             f"order {order.id} was revoked; its voucher part is recovered and cannot be claimed",
             extra={"order_id": order.id, "voucher_id": order.voucher.id},
+        )
+    session = object_session(order)
+    if (
+        session is not None
+        and order.hold_id is not None
+        and frozen_hold_ids(session, [order.hold_id])
+    ):
+        raise HoldFrozen(
+            f"订单 {order.id} 的企业已列入失信名单，券支付部分冻结待审核，不能申请兑付 / the "
+            f"enterprise of order {order.id} is blacklisted: its voucher part is frozen "
+            "until a reviewer decides",
+            extra={"order_id": order.id, "hold_id": order.hold_id},
         )
     first_day = rules.claimable_on(_confirmed_on(order), cooling_off_days)
     if today < first_day:

@@ -33,6 +33,7 @@ def register_pages(app: Flask) -> None:
     from marketplace.web.admin import (  # noqa: F401 - routes on the admin blueprint
         audit,
         enterprises,
+        freezes,
         payments,
         providers,
         settlement,

@@ -1,11 +1,17 @@
 """audit trail: role, client address, MAC and hash-chain seal columns, append-only triggers,
-signed daily checkpoints
+signed daily checkpoints; blacklisting freezes: the voucher status ``frozen`` and the
+``hold_freezes`` of a listing
 
 Existing records get a nonce and a MAC under the audit key of this environment
 (``AUDIT_SIGNING_KEY``, the development key when unset) and are sealed by the first
 ``flask audit seal``. The triggers refuse UPDATE and DELETE on ``audit_events`` except the
 three seal columns being set once from NULL, and refuse every change to
 ``audit_checkpoints``, on SQLite and PostgreSQL alike.
+
+The voucher status CHECKs widen to admit ``frozen``. On SQLite that is done by rewriting the
+table's CHECK text in the schema (SQLite's documented procedure for loosening a constraint,
+https://sqlite.org/lang_altertable.html#otheralter): rebuilding ``vouchers`` would drop a
+table other tables' rows point at, which foreign keys refuse inside a migration's transaction.
 
 Revision ID: 0014
 Revises: 0009
@@ -161,6 +167,121 @@ def _drop_triggers() -> None:
         op.execute(f"DROP TRIGGER IF EXISTS {name}")
 
 
+_VOUCHER_CHECKS = {
+    # name: (old text, new text)
+    "ck_vouchers_status": (
+        "status IN ('active', 'exhausted', 'expired', 'revoked')",
+        "status IN ('active', 'exhausted', 'expired', 'revoked', 'frozen')",
+    ),
+    "ck_vouchers_closed_has_no_balance": (
+        "status IN ('active', 'exhausted') OR balance_fen = 0",
+        "status IN ('active', 'exhausted', 'frozen') OR balance_fen = 0",
+    ),
+}
+
+
+def _rewrite_sqlite_checks(new: bool) -> None:
+    bind = op.get_bind()
+    sql = bind.scalar(
+        sa.text("SELECT sql FROM sqlite_master WHERE type='table' AND name='vouchers'")
+    )
+    for name, (old_text, new_text) in _VOUCHER_CHECKS.items():
+        before, after = (old_text, new_text) if new else (new_text, old_text)
+        clause = f"CONSTRAINT {name} CHECK ({before})"
+        if clause not in sql:
+            raise RuntimeError(f"vouchers: {name} is not as expected; cannot rewrite it")
+        sql = sql.replace(clause, f"CONSTRAINT {name} CHECK ({after})")
+    version = int(bind.scalar(sa.text("PRAGMA schema_version")))
+    bind.execute(sa.text("PRAGMA writable_schema = ON"))
+    bind.execute(
+        sa.text("UPDATE sqlite_master SET sql = :sql WHERE type='table' AND name='vouchers'"),
+        {"sql": sql},
+    )
+    bind.execute(sa.text(f"PRAGMA schema_version = {version + 1}"))
+    bind.execute(sa.text("PRAGMA writable_schema = OFF"))
+    if bind.scalar(sa.text("PRAGMA integrity_check")) != "ok":
+        raise RuntimeError("vouchers: the schema rewrite left the database inconsistent")
+
+
+def _widen_voucher_checks(new: bool) -> None:
+    if op.get_bind().dialect.name == "sqlite":
+        _rewrite_sqlite_checks(new)
+        return
+    for name, (old_text, new_text) in _VOUCHER_CHECKS.items():
+        op.drop_constraint(op.f(name), "vouchers", type_="check")
+        op.create_check_constraint(op.f(name), "vouchers", new_text if new else old_text)
+
+
+def _create_hold_freezes() -> None:
+    op.create_table(
+        "hold_freezes",
+        sa.Column("hold_id", _ID, nullable=False),
+        sa.Column("voucher_id", _ID, nullable=False),
+        sa.Column("enterprise_id", _ID, nullable=False),
+        sa.Column("blacklist_event_id", _ID, nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "frozen",
+                "released",
+                "unfrozen",
+                "lifted",
+                name="status",
+                native_enum=False,
+                create_constraint=True,
+                length=16,
+            ),
+            nullable=False,
+        ),
+        sa.Column("frozen_at", marketplace.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("decided_at", marketplace.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("decided_by", _ID, nullable=True),
+        sa.Column("decision_reason", sa.Text(), nullable=True),
+        sa.Column("id", _ID, nullable=False),
+        sa.CheckConstraint(
+            "(status = 'frozen' AND decided_at IS NULL) OR (status <> 'frozen'"
+            " AND decided_at IS NOT NULL AND decision_reason IS NOT NULL)",
+            name=op.f("ck_hold_freezes_decided_with_reason"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["blacklist_event_id"],
+            ["enterprise_blacklist_events.id"],
+            name=op.f("fk_hold_freezes_blacklist_event_id_enterprise_blacklist_events"),
+            ondelete="RESTRICT",
+        ),
+        sa.ForeignKeyConstraint(
+            ["decided_by"],
+            ["users.id"],
+            name=op.f("fk_hold_freezes_decided_by_users"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["enterprise_id"],
+            ["enterprises.id"],
+            name=op.f("fk_hold_freezes_enterprise_id_enterprises"),
+            ondelete="RESTRICT",
+        ),
+        sa.ForeignKeyConstraint(
+            ["hold_id"],
+            ["voucher_holds.id"],
+            name=op.f("fk_hold_freezes_hold_id_voucher_holds"),
+            ondelete="RESTRICT",
+        ),
+        sa.ForeignKeyConstraint(
+            ["voucher_id"],
+            ["vouchers.id"],
+            name=op.f("fk_hold_freezes_voucher_id_vouchers"),
+            ondelete="RESTRICT",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_hold_freezes")),
+        sa.UniqueConstraint("hold_id", "blacklist_event_id", name="uq_hold_freezes_hold_listing"),
+    )
+    with op.batch_alter_table("hold_freezes", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_hold_freezes_enterprise_id"), ["enterprise_id"])
+        batch_op.create_index(batch_op.f("ix_hold_freezes_hold_id"), ["hold_id"])
+        batch_op.create_index(batch_op.f("ix_hold_freezes_voucher_id"), ["voucher_id"])
+
+
 def upgrade() -> None:
     with op.batch_alter_table("audit_events", schema=None) as batch_op:
         batch_op.add_column(sa.Column("actor_role", sa.String(length=20), nullable=True))
@@ -202,9 +323,13 @@ def upgrade() -> None:
         sa.UniqueConstraint("day", name=op.f("uq_audit_checkpoints_day")),
     )
     _create_triggers()
+    _widen_voucher_checks(new=True)
+    _create_hold_freezes()
 
 
 def downgrade() -> None:
+    op.drop_table("hold_freezes")
+    _widen_voucher_checks(new=False)
     _drop_triggers()
     op.drop_table("audit_checkpoints")
     op.drop_index("ix_audit_events_unsealed", table_name="audit_events")

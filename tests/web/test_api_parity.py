@@ -209,6 +209,8 @@ PARITY: dict[str, tuple[str, ...] | str] = {
     "admin.enterprise_verify": (f"POST {A}/enterprises/{{enterprise_id}}/verification",),
     "admin.enterprise_blacklist": (f"POST {A}/enterprises/{{enterprise_id}}/blacklist",),
     "admin.enterprise_unblacklist": (f"POST {A}/enterprises/{{enterprise_id}}/blacklist/removal",),
+    "admin.freeze_list": (f"GET {A}/freezes",),
+    "admin.freeze_decide": (f"POST {A}/freezes/{{freeze_id}}/decision",),
     # providers
     "admin.providers_queue": (
         f"GET {A}/admin/providers",

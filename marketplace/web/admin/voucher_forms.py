@@ -20,7 +20,13 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 from marketplace.enums import ServiceCategory, SizeClass
 from marketplace.i18n import _l
 from marketplace.web.forms import MultiCheckboxField, YuanField, enum_choices
-from vouchers.enums import CapScope, FundingBody, ProgrammeKind, VerificationStatus
+from vouchers.enums import (
+    CapScope,
+    FreezeAction,
+    FundingBody,
+    ProgrammeKind,
+    VerificationStatus,
+)
 
 
 class PercentField(YuanField):
@@ -120,3 +126,14 @@ class BlacklistForm(FlaskForm):
 class UnblacklistForm(FlaskForm):
     reason = TextAreaField(_l("Reason for removal"), validators=[DataRequired(), Length(1, 2000)])
     source = StringField(_l("Source (optional)"), validators=[Length(max=200)])
+
+
+class FreezeDecisionForm(FlaskForm):
+    decision = SelectField(
+        _l("Decision"),
+        choices=[
+            SelectChoice(FreezeAction.RELEASE.value, _l("Release the voucher money to the budget")),
+            SelectChoice(FreezeAction.UNFREEZE.value, _l("Unfreeze: the order goes on")),
+        ],
+    )
+    reason = TextAreaField(_l("Reason"), validators=[DataRequired(), Length(1, 2000)])

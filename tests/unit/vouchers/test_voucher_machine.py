@@ -11,10 +11,21 @@ from vouchers.rules import VOUCHER
 
 #: The whole expected table, written out independently of the machine.
 EXPECTED = {
-    "active": {"exhaust": "exhausted", "expire": "expired", "revoke": "revoked"},
-    "exhausted": {"replenish": "active", "expire": "expired", "revoke": "revoked"},
+    "active": {
+        "exhaust": "exhausted",
+        "expire": "expired",
+        "revoke": "revoked",
+        "freeze": "frozen",
+    },
+    "exhausted": {
+        "replenish": "active",
+        "expire": "expired",
+        "revoke": "revoked",
+        "freeze": "frozen",
+    },
     "expired": {"revoke": "revoked"},
     "revoked": {},
+    "frozen": {"unfreeze": "active", "revoke": "revoked"},
 }
 
 
