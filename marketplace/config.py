@@ -102,6 +102,9 @@ class Settings:
     #: Days after confirmation before an order can be claimed, so a late dispute can stop it.
     settlement_cooling_off_days: int = 0
     sql_echo: bool = False
+    #: HMAC key for identity numbers in the party index (legal representatives): only the keyed
+    #: hash is stored, so the number cannot be recovered or guessed from the database alone.
+    party_hash_key: str = "development-only-party-hash-key"
     extra: Mapping[str, object] = field(default_factory=dict)
 
     @classmethod
@@ -158,6 +161,12 @@ class Settings:
         )
         upload_dir = Path(environ.get("UPLOAD_DIR", str(instance_dir / "uploads"))).resolve()
 
+        party_hash_key = environ.get("PARTY_HASH_KEY", "")
+        if env is Environment.PRODUCTION and len(party_hash_key) < 32:
+            raise ConfigError("PARTY_HASH_KEY: production needs a key of at least 32 characters")
+        # Development and tests use a fixed key so demo data keeps matching across restarts.
+        party_hash_key = party_hash_key or "development-only-party-hash-key"
+
         return cls(
             env=env,
             secret_key=secret_key,
@@ -189,6 +198,7 @@ class Settings:
                 maximum=365,
             ),
             sql_echo=_parse_bool("SQL_ECHO", environ.get("SQL_ECHO", "false")),
+            party_hash_key=party_hash_key,
         )
 
     @property

@@ -129,6 +129,13 @@ class ProgrammeIn(StrictSchema):
     funding_body = _enum(FundingBody, required=True)
     total_budget_fen = Amount(required=True)
     cap_scope = _enum(CapScope, load_default=CapScope.SHARED)
+    group_cap = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "enterprises under one controller (same legal representative or "
+            "bank account) share one annual cap"
+        },
+    )
     annual_cap_fen = Amount(
         load_default=DEFAULT_ANNUAL_CAP_FEN,
         metadata={"description": "used only when cap_scope is 'programme'"},
@@ -278,6 +285,7 @@ class ProgrammeOut(Schema):
     funding_body = _enum(FundingBody, required=True)
     total_budget_fen = fields.Integer(required=True)
     cap_scope = _enum(CapScope, required=True)
+    group_cap = fields.Boolean(required=True)
     annual_cap_fen = fields.Integer(required=True)
     ceiling_bps = fields.Integer(required=True)
     eligible_categories = fields.List(fields.String(), required=True)

@@ -53,8 +53,17 @@ def test_invalid_settings_name_the_variable_in_one_line(environ, variable):
 
 
 def test_production_accepts_a_strong_key():
-    settings = Settings.from_env({"MARKETPLACE_ENV": "production", "SECRET_KEY": STRONG_KEY})
+    settings = Settings.from_env(
+        {"MARKETPLACE_ENV": "production", "SECRET_KEY": STRONG_KEY, "PARTY_HASH_KEY": "k" * 32}
+    )
     assert settings.is_production and settings.secret_key == STRONG_KEY
+    assert settings.party_hash_key == "k" * 32
+
+
+def test_production_needs_its_own_party_hash_key():
+    with pytest.raises(ConfigError, match=r"^PARTY_HASH_KEY:"):
+        Settings.from_env({"MARKETPLACE_ENV": "production", "SECRET_KEY": STRONG_KEY})
+    assert Settings.from_env({}).party_hash_key == "development-only-party-hash-key"
 
 
 def test_stripe_gateway_with_its_keys():
