@@ -28,6 +28,6 @@ class PartyAttribute(IdMixin, Base):
 
     __table_args__ = (
         sa.UniqueConstraint("party_kind", "party_id", "kind", "value"),
-        sa.Index("ix_party_attributes_lookup", "kind", "value"),
+        sa.Index("ix_party_attributes_lookup", "kind", "value", "party_kind", "party_id"),
         sa.CheckConstraint("length(value) > 0", name="value_present"),
     )
