@@ -34,6 +34,7 @@ def register_api(app: Flask) -> None:
         provider_listings,
         provider_portal,
         provider_reviews,
+        risk,
         settlement,
         vouchers,
     )

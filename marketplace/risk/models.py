@@ -76,6 +76,12 @@ class RiskFlag(IdMixin, Base):
     links: Mapped[dict[str, list[int]]] = mapped_column(sa.JSON, default=dict)
     raised_at: Mapped[datetime] = mapped_column(default=utcnow)
 
+    risk: Mapped[OrderRisk] = relationship(
+        primaryjoin="foreign(RiskFlag.order_id) == OrderRisk.order_id",
+        viewonly=True,
+        lazy="joined",
+    )
+
     __table_args__ = (sa.UniqueConstraint("order_id", "rule"),)
 
 

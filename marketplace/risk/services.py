@@ -343,13 +343,13 @@ class FlagQuery:
     order_id: int | None = None
 
 
-def flags_query(q: FlagQuery) -> sa.Select[RiskFlag, OrderRisk]:
-    """Flags with their order's score, highest score first (the screen's filters)."""
+def flags_query(q: FlagQuery) -> sa.Select[RiskFlag]:
+    """Flags (each with its order's risk, ``flag.risk``) matching the screen's filters;
+    the caller orders them."""
     stmt = (
-        sa.select(RiskFlag, OrderRisk)
+        sa.select(RiskFlag)
         .join(OrderRisk, OrderRisk.order_id == RiskFlag.order_id)
         .where(OrderRisk.score >= q.min_score)
-        .order_by(OrderRisk.score.desc(), RiskFlag.order_id.desc(), RiskFlag.id)
     )
     if q.rule is not None:
         stmt = stmt.where(RiskFlag.rule == q.rule)

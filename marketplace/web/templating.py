@@ -8,6 +8,7 @@ from flask import Flask, request, url_for
 from flask_babel import get_locale
 from flask_login import current_user
 
+from marketplace import clock
 from marketplace.enums import LabelledEnum, Role
 from marketplace.i18n import _
 from marketplace.money import format_fen
@@ -49,10 +50,12 @@ def navigation() -> list[tuple[str, str]]:
         items.insert(-1, (_("Settlement claims"), url_for("settlement.claims_list")))
     if current_user.role in {Role.REVIEWER, Role.FINANCE, Role.AUDITOR, Role.SYSADMIN}:
         items.insert(-1, (_("Settlement claims"), url_for("admin.settlement_claims")))
+        items.insert(-1, (_("Risk and audit"), url_for("risk.flags")))
     return items
 
 
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["fen"] = format_fen
     app.jinja_env.filters["label"] = enum_label
+    app.jinja_env.filters["beijing"] = clock.beijing_text
     app.jinja_env.globals.update(lang_url=lang_url, navigation=navigation, get_locale=get_locale)
