@@ -191,6 +191,9 @@ class Settings:
     metrics_token: str | None = None
     #: HMAC-SHA256 key of the audit trail: each record's MAC, the chain, the daily checkpoints.
     audit_signing_key: str = DEVELOPMENT_AUDIT_SIGNING_KEY
+    #: HMAC key for identity numbers in the party index (legal representatives): only the keyed
+    #: hash is stored, so the number cannot be recovered or guessed from the database alone.
+    party_hash_key: str = "development-only-party-hash-key"
     extra: Mapping[str, object] = field(default_factory=dict)
 
     @classmethod
@@ -280,6 +283,11 @@ class Settings:
         metrics_token = environ.get("METRICS_TOKEN") or None
         if metrics_token is not None and len(metrics_token) < 16:
             raise ConfigError("METRICS_TOKEN: at least 16 characters")
+        party_hash_key = environ.get("PARTY_HASH_KEY", "")
+        if env is Environment.PRODUCTION and len(party_hash_key) < 32:
+            raise ConfigError("PARTY_HASH_KEY: production needs a key of at least 32 characters")
+        # Development and tests use a fixed key so demo data keeps matching across restarts.
+        party_hash_key = party_hash_key or "development-only-party-hash-key"
 
         return cls(
             env=env,
@@ -318,6 +326,7 @@ class Settings:
             metrics_token=metrics_token,
             audit_signing_key=audit_signing_key,
             secret_key_fallbacks=fallbacks,
+            party_hash_key=party_hash_key,
         )
 
     @property

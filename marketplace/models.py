@@ -11,7 +11,9 @@ from marketplace.auth import models as auth  # noqa: F401
 from marketplace.db import Base
 from marketplace.notifications import models as notifications  # noqa: F401
 from marketplace.orders import models as orders  # noqa: F401
+from marketplace.parties import models as parties  # noqa: F401
 from marketplace.payments import models as payments  # noqa: F401
+from marketplace.risk import models as risk  # noqa: F401
 from marketplace.settlement import models as settlement  # noqa: F401
 from providers import models as providers  # noqa: F401
 from vouchers import ledger_models  # noqa: F401

@@ -27,7 +27,7 @@ from providers.models import BankAccountChange, Provider
 from providers.notices import tell_provider
 from providers.reviews import Checker, decidable, stamp, supersede
 from providers.rules import BANK_CHANGE, clean_reason
-from providers.services import BANK_FIELDS, ensure_account_name
+from providers.services import BANK_FIELDS, ensure_account_name, index_provider
 
 DECISION_TEMPLATE = "provider_bank_change_decision"
 
@@ -176,6 +176,7 @@ def approve(
     provider.version += 1
     stamp(change, CHECKER, ReviewAction.APPROVE, actor_id, text)
     session.flush()
+    index_provider(session, provider)
     record(
         session,
         "provider.bank_change_approved",

@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 import click
+import sqlalchemy as sa
 from flask.cli import AppGroup
 from sqlalchemy.orm import Session
 
@@ -15,7 +16,10 @@ from marketplace.commands import each_in_its_own_transaction
 from marketplace.db import db_session
 from providers import admission
 from providers.errors import ObjectionsPending
-from providers.services import get_provider
+from providers.models import Provider
+from providers.services import get_provider, index_provider
+from vouchers.enterprises import index_enterprise
+from vouchers.models import Enterprise
 
 providers_cli = AppGroup(
     "providers", help="Providers: admission after notice, accreditation lapse."
@@ -82,4 +86,31 @@ def suspend_lapsed(today: datetime | None) -> None:
     for item in suspended:
         click.echo(f"  suspended #{item.provider_id} {item.name}: {item.reason}")
     click.echo(f"suspended {len(suspended)} provider(s) as of {day.isoformat()}")
+    report.exit_status()
+
+
+@providers_cli.command("reindex-parties")
+def reindex_parties() -> None:
+    """Rebuild the related-party index (marketplace.parties) from every enterprise's and
+    provider's current details: run once after upgrading to migration 0015, whose new index
+    starts empty. Safe to re-run (each organisation's rows are replaced)."""
+    session = db_session()
+    items = [("enterprise", i) for i in session.scalars(sa.select(Enterprise.id))] + [
+        ("provider", i) for i in session.scalars(sa.select(Provider.id))
+    ]
+
+    def reindex(session: Session, item: tuple[str, int]) -> bool:
+        kind, ident = item
+        if kind == "enterprise":
+            enterprise = session.get(Enterprise, ident)
+            if enterprise is not None:
+                index_enterprise(session, enterprise)
+        else:
+            index_provider(session, get_provider(session, ident))
+        return True
+
+    report = each_in_its_own_transaction(
+        items, reindex, label="indexing", item_id=lambda item: f"{item[0]} #{item[1]}"
+    )
+    click.echo(f"indexed {len(report.results)} organisation(s)")
     report.exit_status()

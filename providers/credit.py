@@ -21,8 +21,9 @@ The formula (integer arithmetic only; "round" is half up):
 4. **Combined** = round((50·E + 25·G + 25·T) ÷ (sum of the weights present)); a component
    with no assessment yet drops out with its weight, so the score is never dragged down by
    an evaluation that has not happened.
-5. **Penalties**: 10 points per upheld dispute and 3 per late delivery, counted from the
-   events the orders work records (:func:`record_credit_event`), all time.
+5. **Penalties**: 10 points per upheld dispute, 3 per late delivery and 15 per irregular
+   audit finding, counted from the events the orders work and the auditors record
+   (:func:`record_credit_event`), all time.
 6. **Score** = max(0, min(100, combined − penalties)). Bands: A ≥ 90, B ≥ 75, C ≥ 60, D below.
 
 The score is cached on ``providers.credit_score`` and recomputed (under the provider's row
@@ -55,6 +56,9 @@ WEIGHT_ADMINISTRATORS = 25
 WEIGHT_THIRD_PARTIES = 25
 DISPUTE_PENALTY = 10
 LATE_DELIVERY_PENALTY = 3
+#: An auditor found an order irregular (marketplace.risk): heavier than an upheld dispute,
+#: which a buyer raised; this one an auditor established.
+IRREGULAR_FINDING_PENALTY = 15
 BANDS: tuple[tuple[int, str, str, str], ...] = (
     (90, "A", "优秀", "excellent"),
     (75, "B", "良好", "good"),
@@ -76,6 +80,7 @@ class CreditInputs:
     third_party_scores: tuple[int, ...]
     upheld_disputes: int
     late_deliveries: int
+    irregular_findings: int = 0
 
 
 @dataclass(frozen=True)
@@ -131,7 +136,9 @@ def compute_credit_score(inputs: CreditInputs) -> CreditBreakdown:
         weights += WEIGHT_THIRD_PARTIES
     combined = _round_div(weighted, weights)
     penalty = (
-        DISPUTE_PENALTY * inputs.upheld_disputes + LATE_DELIVERY_PENALTY * inputs.late_deliveries
+        DISPUTE_PENALTY * inputs.upheld_disputes
+        + LATE_DELIVERY_PENALTY * inputs.late_deliveries
+        + IRREGULAR_FINDING_PENALTY * inputs.irregular_findings
     )
     return CreditBreakdown(
         score=max(0, min(100, combined - penalty)),
@@ -171,6 +178,7 @@ def credit_inputs(session: Session, provider_id: int) -> CreditInputs:
         third_party_scores=tuple(scores[AssessorKind.THIRD_PARTY]),
         upheld_disputes=int(events.get(CreditEventKind.UPHELD_DISPUTE, 0)),
         late_deliveries=int(events.get(CreditEventKind.LATE_DELIVERY, 0)),
+        irregular_findings=int(events.get(CreditEventKind.IRREGULAR_FINDING, 0)),
     )
 
 

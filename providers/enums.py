@@ -102,6 +102,7 @@ class AssessorKind(LabelledEnum):
 class CreditEventKind(LabelledEnum):
     UPHELD_DISPUTE = "upheld_dispute", "争议成立", "Upheld dispute"
     LATE_DELIVERY = "late_delivery", "逾期交付", "Late delivery"
+    IRREGULAR_FINDING = "irregular_finding", "审计发现违规", "Irregular audit finding"
 
 
 class RelationKind(LabelledEnum):

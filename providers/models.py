@@ -74,6 +74,11 @@ class Provider(IdMixin, TimestampMixin, Base):
     bank_account_name: Mapped[str | None] = mapped_column(sa.String(200))
     bank_name: Mapped[str | None] = mapped_column(sa.String(200))
     bank_account_number: Mapped[str | None] = mapped_column(sa.String(40))
+    # The legal representative (related-party detection, marketplace.parties): the identity
+    # number only as a keyed hash and its masked form; ``address`` is the registered address.
+    legal_rep_name: Mapped[str | None] = mapped_column(sa.String(100))
+    legal_rep_id_hash: Mapped[str | None] = mapped_column(sa.String(64))
+    legal_rep_id_masked: Mapped[str | None] = mapped_column(sa.String(32))
     submitted_at: Mapped[datetime | None]
     notice_starts_on: Mapped[date | None] = mapped_column(sa.Date)
     notice_ends_on: Mapped[date | None] = mapped_column(sa.Date, index=True)

@@ -18,6 +18,8 @@ from marketplace.credit_code import CreditCodeError, parse_credit_code
 from marketplace.db import utcnow
 from marketplace.enums import Role
 from marketplace.errors import NotFound, ValidationFailed
+from marketplace.parties.enums import STRONG, PartyKind
+from marketplace.parties.services import Match, shared_between
 from providers.enums import (
     ParticipationStatus,
     ProviderStatus,
@@ -307,9 +309,27 @@ def related_parties_of(
     return list(session.scalars(stmt))
 
 
+def strong_links(session: Session, provider: Provider, enterprise: Enterprise) -> list[Match]:
+    """What the two share that shows one controller, found without any declaration: the same
+    legal representative or the same bank account (marketplace.parties)."""
+    return [
+        m
+        for m in shared_between(
+            session, (PartyKind.ENTERPRISE, enterprise.id), (PartyKind.PROVIDER, provider.id)
+        )
+        if m.kind in STRONG
+    ]
+
+
 def are_related(session: Session, provider: Provider, enterprise: Enterprise) -> bool:
-    """Same credit code, or a declaration in force naming the enterprise (one whose
-    withdrawal awaits a reviewer is still in force)."""
+    """Same credit code, a declaration in force naming the enterprise (one whose withdrawal
+    awaits a reviewer is still in force), or a shared legal representative or bank account."""
+    return _declared(session, provider, enterprise) or bool(
+        strong_links(session, provider, enterprise)
+    )
+
+
+def _declared(session: Session, provider: Provider, enterprise: Enterprise) -> bool:
     if provider.credit_code == enterprise.credit_code:
         return True
     return (
@@ -381,11 +401,29 @@ def ensure_orderable(
             f"admitted for {service.category.en}; the service cannot be ordered",
             extra={"service_id": service.id, "category": service.category.value},
         )
-    if are_related(session, provider, enterprise):
+    if _declared(session, provider, enterprise):
         raise RelatedPartyConflict(
             "企业与服务机构存在关联关系，不能使用创新券交易 / the enterprise and the provider are "
             "related parties; they may not trade with vouchers",
-            extra={"provider_id": provider.id, "enterprise_id": enterprise.id},
+            extra={
+                "provider_id": provider.id,
+                "enterprise_id": enterprise.id,
+                "shared": ["credit_code_or_declaration"],
+            },
+        )
+    links = strong_links(session, provider, enterprise)
+    if links:
+        zh = "、".join(m.kind.zh for m in links)
+        en = " and ".join(m.kind.en for m in links)
+        raise RelatedPartyConflict(
+            f"企业与服务机构的{zh}相同，属关联方，不能使用创新券交易 / the enterprise and the "
+            f"provider share the same {en}: they are related parties and may not trade with "
+            "vouchers",
+            extra={
+                "provider_id": provider.id,
+                "enterprise_id": enterprise.id,
+                "shared": [m.kind.value for m in links],
+            },
         )
     if programme is not None:
         admitted = session.scalar(

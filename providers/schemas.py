@@ -191,6 +191,10 @@ class ProviderOut(ProviderPublicOut):
     bank_account_name = fields.String(allow_none=True)
     bank_name = fields.String(allow_none=True)
     bank_account_number = fields.String(allow_none=True)
+    legal_rep_name = fields.String(allow_none=True)
+    legal_rep_id_masked = fields.String(
+        allow_none=True, metadata={"description": "the identity number, masked"}
+    )
     pending_bank_change = fields.Nested(
         BankChangeOut,
         allow_none=True,
@@ -462,6 +466,16 @@ class ProfileIn(StrictSchema):
     bank_account_name = Text(allow_none=True, max_length=200)
     bank_name = Text(allow_none=True, max_length=200)
     bank_account_number = Text(allow_none=True, max_length=60, pattern=BANK_ACCOUNT_INPUT)
+    legal_rep_name = Text(allow_none=True, max_length=100)
+    legal_rep_id_number = Text(
+        allow_none=True,
+        max_length=30,
+        metadata={
+            "description": "resident identity number (GB 11643); stored only as a keyed hash "
+            "and shown masked. Omit it and send the same legal_rep_name to keep the one on "
+            "record"
+        },
+    )
 
 
 class _QualificationIn(StrictSchema):

@@ -23,6 +23,8 @@ from marketplace.credit_code import parse_credit_code
 from marketplace.db import utcnow
 from marketplace.enums import InstitutionType, ServiceCategory
 from marketplace.errors import DuplicateRegistration, NotFound, PreconditionFailed, ValidationFailed
+from marketplace.parties.enums import PartyKind
+from marketplace.parties.services import Identity, LegalRep, check_legal_rep, index_party
 from providers.enums import (
     AccreditationLevel,
     ParticipationAction,
@@ -193,6 +195,41 @@ def _clean_profile(changes: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str
     return values, errors
 
 
+#: The legal representative: not columns as typed (the number is stored only hashed).
+LEGAL_REP_FIELDS = ("legal_rep_name", "legal_rep_id_number")
+
+
+def index_provider(session: Session, provider: Provider) -> None:
+    """Put the provider's current details into the party index (related-party detection):
+    the live settlement account only, never one still awaiting approval."""
+    index_party(
+        session,
+        PartyKind.PROVIDER,
+        provider.id,
+        Identity(
+            registered_address=provider.address,
+            phones=(provider.contact_phone,),
+            emails=(provider.contact_email,),
+            bank_accounts=(provider.bank_account_number,),
+        ),
+        LegalRep(provider.legal_rep_name, provider.legal_rep_id_hash, provider.legal_rep_id_masked),
+    )
+
+
+def _clean_legal_rep(
+    provider: Provider, changes: Mapping[str, Any]
+) -> tuple[LegalRep | None, dict[str, list[str]]]:
+    """The legal representative to store when the change names one. A name given again
+    without a number keeps the number on record (it is never shown back)."""
+    if not any(n in changes for n in LEGAL_REP_FIELDS):
+        return None, {}
+    name = (changes.get("legal_rep_name") or "").strip() or None
+    number = (changes.get("legal_rep_id_number") or "").strip() or None
+    if number is None and name is not None and name == provider.legal_rep_name:
+        return LegalRep(name, provider.legal_rep_id_hash, provider.legal_rep_id_masked), {}
+    return check_legal_rep(name, number, required=False)
+
+
 def ensure_account_name(provider: Provider, account_name: str | None) -> None:
     """Raises BankAccountNameMismatch unless the account is held in the registered name."""
     if account_name and not account_name_matches(account_name, provider.name):
@@ -228,7 +265,9 @@ def update_profile(
     provider = get_provider(session, provider.id, lock=True)
     _check_version(provider, expected_version)
     _ensure_not_frozen(provider)
-    values, errors = _clean_profile(changes)
+    legal_rep, rep_errors = _clean_legal_rep(provider, changes)
+    values, errors = _clean_profile({n: v for n, v in changes.items() if n not in LEGAL_REP_FIELDS})
+    errors.update(rep_errors)
     if errors:
         raise ValidationFailed("资料有误 / the file has invalid fields", errors)
     admitted = provider.status in ADMITTED_STATUSES
@@ -262,12 +301,17 @@ def update_profile(
     requested = (
         bank_changes.request_change(session, provider, bank, actor_id=actor_id) if bank else None
     )
+    if legal_rep is not None:
+        values["legal_rep_name"] = legal_rep.name
+        values["legal_rep_id_hash"] = legal_rep.id_hash
+        values["legal_rep_id_masked"] = legal_rep.id_masked
     changed = sorted(n for n, v in values.items() if getattr(provider, n) != v)
     for name in changed:
         setattr(provider, name, values[name])
     if changed or requested is not None:
         provider.version += 1
         session.flush()
+        index_provider(session, provider)
     if changed:
         record(
             session,
@@ -730,13 +774,25 @@ def submit_application(
 
 
 def register_provider(
-    session: Session, data: OrganisationInput, *, institution_type: InstitutionType
+    session: Session,
+    data: OrganisationInput,
+    *,
+    institution_type: InstitutionType,
+    legal_rep_name: str | None = None,
+    legal_rep_id_number: str | None = None,
 ) -> User:
-    """Create a provider (pending admission review) and its first user.
+    """Create a provider (pending admission review) and its first user, and index who is
+    behind it.
 
     Raises ValidationFailed, DuplicateRegistration.
     """
     email, code = check_account_input(session, data)
+    legal_rep, rep_errors = check_legal_rep(legal_rep_name, legal_rep_id_number, required=False)
+    if rep_errors:
+        raise ValidationFailed(
+            "法定代表人信息有误 / the legal representative is not valid", rep_errors
+        )
+    assert legal_rep is not None
     if session.scalar(sa.select(Provider.id).where(Provider.credit_code == code)) is not None:
         raise DuplicateRegistration(
             "this credit code is already registered / 该统一社会信用代码已注册", field="credit_code"
@@ -750,9 +806,13 @@ def register_provider(
         contact_name=data.contact_name.strip(),
         contact_phone=data.contact_phone.strip(),
         contact_email=email,
+        legal_rep_name=legal_rep.name,
+        legal_rep_id_hash=legal_rep.id_hash,
+        legal_rep_id_masked=legal_rep.id_masked,
     )
     session.add(provider)
     session.flush()
+    index_provider(session, provider)
     user = add_organisation_user(session, data, email, provider_id=provider.id)
     record(
         session,

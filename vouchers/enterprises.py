@@ -21,6 +21,9 @@ from marketplace.credit_code import parse_credit_code
 from marketplace.db import utcnow
 from marketplace.enums import SizeClass
 from marketplace.errors import DuplicateRegistration, NotFound, PreconditionFailed, ValidationFailed
+from marketplace.parties.enums import PartyKind
+from marketplace.parties.rules import bank_key
+from marketplace.parties.services import Identity, LegalRep, check_legal_rep, index_party
 from vouchers import freezes, rules
 from vouchers.common import MAX_ID, clean_text, fetch, refuse_nul
 from vouchers.enums import BlacklistAction, VerificationStatus
@@ -191,11 +194,85 @@ def remove_from_blacklist(
 
 
 @dataclass(frozen=True, slots=True)
+class IdentityInput:
+    """Who is behind the enterprise, as typed (registration and profile). An empty identity
+    number with the name unchanged keeps the number on record (it is never shown back)."""
+
+    legal_rep_name: str | None = None
+    legal_rep_id_number: str | None = None
+    registered_address: str | None = None
+    bank_account_number: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ProfileInput:
     contact_name: str
     contact_phone: str
     contact_email: str
     industry: str | None
+    identity: IdentityInput | None = None
+
+
+def index_enterprise(session: Session, enterprise: Enterprise) -> None:
+    """Put the enterprise's current details into the party index (related-party detection)."""
+    index_party(
+        session,
+        PartyKind.ENTERPRISE,
+        enterprise.id,
+        Identity(
+            registered_address=enterprise.registered_address,
+            phones=(enterprise.contact_phone,),
+            emails=(enterprise.contact_email,),
+            bank_accounts=(enterprise.bank_account_number,),
+        ),
+        LegalRep(
+            enterprise.legal_rep_name, enterprise.legal_rep_id_hash, enterprise.legal_rep_id_masked
+        ),
+    )
+
+
+def _clean_identity(
+    data: IdentityInput, current: Enterprise | None
+) -> tuple[LegalRep, str | None, str | None]:
+    """The legal representative, address and bank account to store. Raises ValidationFailed."""
+    errors: dict[str, list[str]] = {}
+    address = (data.registered_address or "").strip() or None
+    refuse_nul(address, "registered_address")
+    if address is not None and not 6 <= len(address) <= 300:
+        errors["registered_address"] = ["6–300 characters / 6至300个字符"]
+    raw_bank = (data.bank_account_number or "").strip()
+    bank = bank_key(raw_bank) if raw_bank else None
+    if raw_bank and (bank is None or len(bank) > 30):
+        errors["bank_account_number"] = ["8–30位数字 / 8 to 30 digits"]
+    name = (data.legal_rep_name or "").strip() or None
+    refuse_nul(name, "legal_rep_name")
+    number = (data.legal_rep_id_number or "").strip() or None
+    legal_rep: LegalRep | None
+    if (
+        current is not None
+        and number is None
+        and name is not None
+        and name == current.legal_rep_name
+        and current.legal_rep_id_hash
+    ):
+        legal_rep = LegalRep(name, current.legal_rep_id_hash, current.legal_rep_id_masked)
+    else:
+        legal_rep, rep_errors = check_legal_rep(name, number, required=False)
+        errors.update(rep_errors)
+    if errors:
+        raise ValidationFailed("资料有误 / the profile is not valid", errors)
+    assert legal_rep is not None
+    return legal_rep, address, bank
+
+
+def _apply_identity(
+    enterprise: Enterprise, legal_rep: LegalRep, address: str | None, bank: str | None
+) -> None:
+    enterprise.legal_rep_name = legal_rep.name
+    enterprise.legal_rep_id_hash = legal_rep.id_hash
+    enterprise.legal_rep_id_masked = legal_rep.id_masked
+    enterprise.registered_address = address
+    enterprise.bank_account_number = bank
 
 
 def update_profile(
@@ -232,11 +309,15 @@ def update_profile(
         raise PreconditionFailed(
             "资料已被他人修改，请刷新后重试 / the profile changed since you loaded it; reload"
         )
+    identity = _clean_identity(data.identity, enterprise) if data.identity is not None else None
     for name, value in values.items():
         setattr(enterprise, name, value)
     enterprise.industry = industry
+    if identity is not None:
+        _apply_identity(enterprise, *identity)
     enterprise.version += 1
     session.flush()
+    index_enterprise(session, enterprise)
     record(
         session,
         "enterprise.profile_updated",
@@ -248,13 +329,20 @@ def update_profile(
 
 
 def register_enterprise(
-    session: Session, data: OrganisationInput, *, size_class: SizeClass, industry: str | None = None
+    session: Session,
+    data: OrganisationInput,
+    *,
+    size_class: SizeClass,
+    industry: str | None = None,
+    identity: IdentityInput | None = None,
 ) -> User:
-    """Create an enterprise (pending verification) and its first user.
+    """Create an enterprise (pending verification) and its first user, and index who is
+    behind it.
 
     Raises ValidationFailed, DuplicateRegistration.
     """
     email, code = check_account_input(session, data)
+    cleaned = _clean_identity(identity or IdentityInput(), None)
     if session.scalar(sa.select(Enterprise.id).where(Enterprise.credit_code == code)) is not None:
         raise DuplicateRegistration(
             "this credit code is already registered / 该统一社会信用代码已注册", field="credit_code"
@@ -270,8 +358,10 @@ def register_enterprise(
         contact_phone=data.contact_phone.strip(),
         contact_email=email,
     )
+    _apply_identity(enterprise, *cleaned)
     session.add(enterprise)
     session.flush()
+    index_enterprise(session, enterprise)
     user = add_organisation_user(session, data, email, enterprise_id=enterprise.id)
     record(
         session,

@@ -84,7 +84,13 @@ from vouchers.errors import (
 from vouchers.ledger import Entry
 from vouchers.ledger_models import LedgerAccount, LedgerTransaction
 from vouchers.models import Enterprise, Hold, HoldFreeze, Programme, Quota, Voucher
-from vouchers.quota import lock_quota, lock_quota_by_id, read_quota
+from vouchers.quota import (
+    group_remaining,
+    lock_group_quotas,
+    lock_quota,
+    lock_quota_by_id,
+    read_quota,
+)
 
 MAX_ORDER_REF = 100
 #: The release reason of a hold whose whole capture was reversed by an upheld dispute.
@@ -245,20 +251,26 @@ def place_hold(
                 f"本券种不支持服务类别 {service_category} / the programme does not fund "
                 f"{service_category} services"
             )
-        quota = lock_quota(session, locked.enterprise_id, clock.local_date(now).year, programme)
+        year = clock.local_date(now).year
+        group = lock_group_quotas(session, locked.enterprise_id, year, programme)
+        quota = lock_quota(session, locked.enterprise_id, year, programme)
         split = rules.split_order(
             price_fen=price_fen,
             requested_fen=requested_fen,
             ceiling_bps=programme.ceiling_bps,
             balance_fen=locked.balance_fen,
-            cap_remaining_fen=quota.remaining_fen,
+            cap_remaining_fen=min(quota.remaining_fen, group_remaining(group)),
         )
         if split.voucher_fen == 0:
             if split.limited_by is rules.Limit.CAP:
                 raise CapExceeded(
                     f"本年度可用额度已用完（上限 {quota.cap_fen} 分） / the enterprise's annual cap "
                     f"of {quota.cap_fen} fen is used up for {quota.year}",
-                    extra={"cap_fen": quota.cap_fen, "remaining_fen": 0},
+                    extra={
+                        "cap_fen": quota.cap_fen,
+                        "remaining_fen": 0,
+                        "group_enterprise_ids": [q.enterprise_id for q in group],
+                    },
                 )
             raise AmountInvalid(
                 "订单价格过低，按抵扣比例计算的券额不足1分 / the price is too small for the voucher to"

@@ -74,6 +74,13 @@ class Enterprise(IdMixin, TimestampMixin, Base):
     verification_status: Mapped[VerificationStatus] = enum_column(
         VerificationStatus, "verification_status", default=VerificationStatus.PENDING
     )
+    # Who is behind the enterprise (related-party detection, marketplace.parties): the legal
+    # representative's identity number is kept only as a keyed hash and its masked form.
+    legal_rep_name: Mapped[str | None] = mapped_column(sa.String(100))
+    legal_rep_id_hash: Mapped[str | None] = mapped_column(sa.String(64))
+    legal_rep_id_masked: Mapped[str | None] = mapped_column(sa.String(32))
+    registered_address: Mapped[str | None] = mapped_column(sa.String(300))
+    bank_account_number: Mapped[str | None] = mapped_column(sa.String(40))
     blacklisted: Mapped[bool] = mapped_column(default=False)
     blacklist_reason: Mapped[str | None] = mapped_column(sa.Text)
     blacklist_source: Mapped[str | None] = mapped_column(sa.String(200))
@@ -212,6 +219,9 @@ class Programme(IdMixin, TimestampMixin, Base):
     cap_scope: Mapped[CapScope] = enum_column(
         CapScope, "cap_scope", default=CapScope.SHARED, server_default=CapScope.SHARED.value
     )
+    #: Enterprises under one controller (sharing a legal representative or bank account, see
+    #: marketplace.parties) share one annual cap in this programme's scope.
+    group_cap: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     version: Mapped[int] = mapped_column(sa.Integer, default=1, server_default="1")
 
     __table_args__ = (

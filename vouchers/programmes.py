@@ -49,6 +49,9 @@ class ProgrammeInput:
     claim_deadline: date
     low_budget_alert_bps: int
     notice_days: int
+    #: Enterprises under one controller share one annual cap (vouchers.quota.lock_group_quotas).
+    #: Not a RULE_FIELD: tightening it mid-year only affects holds placed from then on.
+    group_cap: bool = False
 
 
 #: Fields that decide what an issued voucher is worth and to whom: frozen once vouchers exist.
@@ -140,6 +143,7 @@ def _normalised(data: ProgrammeInput) -> dict[str, Any]:
         "claim_deadline": data.claim_deadline,
         "low_budget_alert_bps": data.low_budget_alert_bps,
         "notice_days": data.notice_days,
+        "group_cap": bool(data.group_cap),
     }
 
 

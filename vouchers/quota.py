@@ -17,9 +17,11 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from marketplace.parties.services import group_of
 from vouchers.enums import CapScope, VoucherStatus
 from vouchers.ledger import insert_ignoring_conflict
 from vouchers.models import DEFAULT_ANNUAL_CAP_FEN, Programme, Quota, Voucher
+from vouchers.rules import cap_remaining
 
 SHARED_SCOPE = "shared"
 
@@ -61,6 +63,24 @@ def lock_quota(session: Session, enterprise_id: int, year: int, programme: Progr
         .with_for_update()
         .execution_options(populate_existing=True)
     ).one()
+
+
+def lock_group_quotas(
+    session: Session, enterprise_id: int, year: int, programme: Programme
+) -> list[Quota]:
+    """With the programme's ``group_cap``: the quota rows of every enterprise under one
+    controller with this one (marketplace.parties.group_of), created if missing and locked in
+    ascending enterprise order (one order everywhere, so two members' holds never deadlock).
+    Without it, or for an enterprise in no group, just its own row."""
+    members = group_of(session, enterprise_id) if programme.group_cap else [enterprise_id]
+    return [lock_quota(session, member, year, programme) for member in members]
+
+
+def group_remaining(quotas: list[Quota]) -> int:
+    """What the group may still use under one cap: the same arithmetic as one enterprise's
+    (rules.cap_remaining), over the members' used and held amounts together."""
+    cap = min(q.cap_fen for q in quotas)
+    return cap_remaining(cap, sum(q.used_fen for q in quotas), sum(q.held_fen for q in quotas))
 
 
 def lock_quota_by_id(session: Session, quota_id: int) -> Quota:

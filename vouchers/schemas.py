@@ -11,7 +11,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
 
-from marketplace import regions
+from marketplace import masking, regions
 from marketplace.enums import ServiceCategory, SizeClass
 from marketplace.pagination import PageQuerySchema
 from marketplace.schemas import StrictSchema, ZonedDateTime
@@ -131,6 +131,13 @@ class ProgrammeIn(StrictSchema):
     funding_body = _enum(FundingBody, required=True)
     total_budget_fen = Amount(required=True)
     cap_scope = _enum(CapScope, load_default=CapScope.SHARED)
+    group_cap = fields.Boolean(
+        load_default=False,
+        metadata={
+            "description": "enterprises under one controller (same legal representative or "
+            "bank account) share one annual cap"
+        },
+    )
     annual_cap_fen = Amount(
         load_default=DEFAULT_ANNUAL_CAP_FEN,
         metadata={"description": "used only when cap_scope is 'programme'"},
@@ -240,6 +247,19 @@ class EnterpriseProfileIn(StrictSchema):
     contact_phone = Text(40, at_least=5, required=True)
     contact_email = fields.Email(required=True, validate=validate.Length(max=254))
     industry = Text(100, at_least=0, load_default=None, allow_none=True)
+    # Identity fields left out keep what is on record (the number is never sent back).
+    registered_address = Text(300, at_least=0, allow_none=True)
+    legal_rep_name = Text(100, at_least=0, allow_none=True)
+    legal_rep_id_number = Text(
+        30,
+        at_least=0,
+        allow_none=True,
+        metadata={
+            "description": "GB 11643 identity number, stored only as a keyed hash; omit it "
+            "and send the same legal_rep_name to keep the one on record"
+        },
+    )
+    bank_account_number = Text(60, at_least=0, allow_none=True)
     version = fields.Integer(required=True, strict=True)
 
 
@@ -280,6 +300,7 @@ class ProgrammeOut(Schema):
     funding_body = _enum(FundingBody, required=True)
     total_budget_fen = fields.Integer(required=True)
     cap_scope = _enum(CapScope, required=True)
+    group_cap = fields.Boolean(required=True)
     annual_cap_fen = fields.Integer(required=True)
     ceiling_bps = fields.Integer(required=True)
     eligible_categories = fields.List(fields.String(), required=True)
@@ -343,6 +364,12 @@ class EnterpriseOut(Schema):
     blacklist_reason = fields.String(allow_none=True)
     blacklist_source = fields.String(allow_none=True)
     blacklisted_on = fields.Date(allow_none=True)
+    registered_address = fields.String(allow_none=True)
+    legal_rep_name = fields.String(allow_none=True)
+    legal_rep_id_masked = fields.String(allow_none=True)
+    bank_account_masked = fields.Function(
+        lambda e: masking.bank_account(e.bank_account_number) or None, allow_none=True
+    )
     version = fields.Integer(required=True)
 
 

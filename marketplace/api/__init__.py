@@ -35,6 +35,7 @@ def register_api(app: Flask) -> None:
         provider_listings,
         provider_portal,
         provider_reviews,
+        risk,
         settlement,
         vouchers,
     )

@@ -22,6 +22,7 @@ from marketplace.db import db_session
 from marketplace.extensions import limiter
 from marketplace.pagination import Page, PageQuerySchema, paginate
 from providers.services import register_provider as register_provider_account
+from vouchers.enterprises import IdentityInput
 from vouchers.enterprises import register_enterprise as register_enterprise_account
 
 
@@ -55,6 +56,12 @@ def register_enterprise(body: dict[str, Any]) -> User:
         _organisation_input(body),
         size_class=body["size_class"],
         industry=body.get("industry"),
+        identity=IdentityInput(
+            legal_rep_name=body.get("legal_rep_name"),
+            legal_rep_id_number=body.get("legal_rep_id_number"),
+            registered_address=body.get("registered_address"),
+            bank_account_number=body.get("bank_account_number"),
+        ),
     )
 
 
@@ -73,7 +80,11 @@ def register_enterprise(body: dict[str, Any]) -> User:
 @limiter.limit("20 per hour")
 def register_provider(body: dict[str, Any]) -> User:
     return register_provider_account(
-        db_session(), _organisation_input(body), institution_type=body["institution_type"]
+        db_session(),
+        _organisation_input(body),
+        institution_type=body["institution_type"],
+        legal_rep_name=body.get("legal_rep_name"),
+        legal_rep_id_number=body.get("legal_rep_id_number"),
     )
 
 

@@ -176,14 +176,22 @@ def my_enterprise() -> WithExtras:
 )
 def update_my_enterprise(body: dict[str, Any]) -> Enterprise:
     user = api_user()
+    session = db_session()
+    current = enterprises.get_enterprise(session, user.enterprise_id)
     return enterprises.update_profile(
-        db_session(),
+        session,
         user.enterprise_id,
         enterprises.ProfileInput(
             contact_name=body["contact_name"],
             contact_phone=body["contact_phone"],
             contact_email=body["contact_email"],
             industry=body["industry"],
+            identity=enterprises.IdentityInput(
+                legal_rep_name=body.get("legal_rep_name", current.legal_rep_name),
+                legal_rep_id_number=body.get("legal_rep_id_number"),
+                registered_address=body.get("registered_address", current.registered_address),
+                bank_account_number=body.get("bank_account_number", current.bank_account_number),
+            ),
         ),
         expected_version=body["version"],
         actor_id=user.id,

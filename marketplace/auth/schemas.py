@@ -18,12 +18,23 @@ class _OrganisationIn(StrictSchema):
     )
 
 
-class EnterpriseRegistrationIn(_OrganisationIn):
+class _LegalRepIn(Schema):
+    legal_rep_name = fields.String(load_default=None, validate=validate.Length(max=100))
+    legal_rep_id_number = fields.String(
+        load_default=None,
+        validate=validate.Length(max=30),
+        metadata={"description": "GB 11643 identity number; stored only as a keyed hash"},
+    )
+
+
+class EnterpriseRegistrationIn(_OrganisationIn, _LegalRepIn):
     size_class = fields.Enum(SizeClass, by_value=True, required=True)
     industry = fields.String(load_default=None, validate=validate.Length(max=100))
+    registered_address = fields.String(load_default=None, validate=validate.Length(max=300))
+    bank_account_number = fields.String(load_default=None, validate=validate.Length(max=60))
 
 
-class ProviderRegistrationIn(_OrganisationIn):
+class ProviderRegistrationIn(_OrganisationIn, _LegalRepIn):
     institution_type = fields.Enum(InstitutionType, by_value=True, required=True)
 
 

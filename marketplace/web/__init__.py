@@ -53,6 +53,7 @@ def register_pages(app: Flask) -> None:
     from marketplace.web.payments.views import bp as payments_bp
     from marketplace.web.provider.views import bp as provider_bp
     from marketplace.web.public.views import bp as public_bp
+    from marketplace.web.risk.views import bp as risk_bp
     from marketplace.web.settlement.views import bp as settlement_bp
 
     for blueprint in (
@@ -66,6 +67,7 @@ def register_pages(app: Flask) -> None:
         provider_bp,
         settlement_bp,
         orders_bp,
+        risk_bp,
     ):
         app.register_blueprint(blueprint)
     templating.init_app(app)

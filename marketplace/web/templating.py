@@ -50,6 +50,7 @@ def navigation() -> list[tuple[str, str]]:
         items.insert(-1, (_("Settlement claims"), url_for("settlement.claims_list")))
     if current_user.role in {Role.REVIEWER, Role.FINANCE, Role.AUDITOR, Role.SYSADMIN}:
         items.insert(-1, (_("Settlement claims"), url_for("admin.settlement_claims")))
+        items.insert(-1, (_("Risk and audit"), url_for("risk.flags")))
     return items
 
 

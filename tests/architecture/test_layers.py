@@ -1,6 +1,7 @@
 """The house plan, enforced: every import points down the layer rule (README, "Architecture").
 
-    kernel < vouchers < providers, payments < orders < settlement < disclosure < web, api < app
+    kernel < vouchers < providers, payments < orders < settlement < risk, outcomes < disclosure
+    < web, api < app
 
 A module imports from its own package or from a lower layer. Two packages on one layer stay
 independent of each other (providers and payments; the pages and the API), so neither can grow
@@ -28,12 +29,15 @@ LAYERS: tuple[tuple[str, int, tuple[str, ...]], ...] = (
     ("payments", 2, ("marketplace.payments",)),
     ("orders", 3, ("marketplace.orders",)),
     ("settlement", 4, ("marketplace.settlement",)),
-    ("disclosure", 5, ("marketplace.disclosure",)),
-    ("web", 6, ("marketplace.web",)),
-    ("api", 6, ("marketplace.api",)),
+    # Risk flags and outcomes read orders and claims; the dashboards (disclosure) read them.
+    ("risk", 5, ("marketplace.risk",)),
+    ("outcomes", 5, ("marketplace.outcomes",)),
+    ("disclosure", 6, ("marketplace.disclosure",)),
+    ("web", 7, ("marketplace.web",)),
+    ("api", 7, ("marketplace.api",)),
     (
         "app",
-        7,
+        8,
         (
             "marketplace.__init__",
             "marketplace.cli",

@@ -102,15 +102,33 @@ def test_invalid_settings_name_the_variable_in_one_line(environ, variable):
 def test_production_accepts_a_strong_key():
     audit_key = "a" * 40
     settings = Settings.from_env(
-        {"MARKETPLACE_ENV": "production", "SECRET_KEY": STRONG_KEY, "AUDIT_SIGNING_KEY": audit_key}
+        {
+            "MARKETPLACE_ENV": "production",
+            "SECRET_KEY": STRONG_KEY,
+            "AUDIT_SIGNING_KEY": audit_key,
+            "PARTY_HASH_KEY": "k" * 32,
+        }
     )
     assert settings.is_production and settings.secret_key == STRONG_KEY
     assert settings.audit_signing_key == audit_key
+    assert settings.party_hash_key == "k" * 32
 
 
 def test_development_uses_the_fixed_development_audit_key():
     # Fixed, not random: a trail written yesterday must still verify after a restart.
     assert Settings.from_env({}).audit_signing_key == DEVELOPMENT_AUDIT_SIGNING_KEY
+
+
+def test_production_needs_its_own_party_hash_key():
+    with pytest.raises(ConfigError, match=r"^PARTY_HASH_KEY:"):
+        Settings.from_env(
+            {
+                "MARKETPLACE_ENV": "production",
+                "SECRET_KEY": STRONG_KEY,
+                "AUDIT_SIGNING_KEY": "a" * 40,
+            }
+        )
+    assert Settings.from_env({}).party_hash_key == "development-only-party-hash-key"
 
 
 def test_stripe_gateway_with_its_keys():

@@ -169,6 +169,22 @@ PARITY: dict[str, tuple[str, ...] | str] = {
     "admin.audit": (f"GET {A}/audit/events",),
     "admin.audit_file": (f"GET {A}/audit/events",),
     "admin.statistics": (f"GET {A}/statistics",),
+    # ------------------------------------------------------------------ risk and audit samples
+    "risk.flags": (f"GET {A}/risk/flags",),
+    "risk.flags_file": (f"GET {A}/risk/flags",),
+    "risk.assess": (f"POST {A}/risk/assessments",),
+    "risk.order": (f"GET {A}/risk/orders/{{order_id}}", f"GET {A}/risk/findings"),
+    "risk.parties": (f"GET {A}/risk/parties/{{party_kind}}/{{party_id}}",),
+    "risk.settings": (f"GET {A}/risk/settings", f"PUT {A}/risk/settings/{{rule}}"),
+    "risk.samples": (f"GET {A}/risk/samples", f"POST {A}/risk/samples"),
+    "risk.sample": (f"GET {A}/risk/samples/{{sample_id}}",),
+    "risk.finding": (f"POST {A}/risk/samples/{{sample_id}}/items/{{item_id}}/finding",),
+    "risk.findings": (f"GET {A}/risk/findings",),
+    "risk.findings_file": (f"GET {A}/risk/findings",),
+    "risk.document": (
+        WEB_ONLY + "downloads a finding's evidence file; the API lists the documents with the "
+        f"finding (GET {A}/risk/findings)"
+    ),
     # vouchers: programmes, budgets, bulk issuance
     "admin.voucher_programmes": (f"GET {A}/programmes", f"GET {A}/budgets"),
     "admin.voucher_programme_new": (f"POST {A}/programmes",),

@@ -7,6 +7,7 @@ import uuid
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import (
+    BooleanField,
     DateField,
     HiddenField,
     IntegerField,
@@ -41,6 +42,7 @@ class ProgrammeForm(FlaskForm):
     funding_body = SelectField(_l("Funded by"), choices=enum_choices(FundingBody))
     total_budget = YuanField(_l("Total budget (yuan)"), validators=[DataRequired()])
     cap_scope = SelectField(_l("Annual cap applies"), choices=enum_choices(CapScope))
+    group_cap = BooleanField(_l("Enterprises under one controller share one cap"))
     annual_cap = YuanField(
         _l("Own annual cap per enterprise (yuan)"), validators=[DataRequired()], default="30000"
     )

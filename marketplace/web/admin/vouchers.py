@@ -83,6 +83,7 @@ def _programme_input(form: ProgrammeForm) -> programmes.ProgrammeInput:
         funding_body=FundingBody(form.funding_body.data),
         total_budget_fen=fen_of(form.total_budget),
         cap_scope=CapScope(form.cap_scope.data),
+        group_cap=bool(form.group_cap.data),
         annual_cap_fen=fen_of(form.annual_cap),
         ceiling_bps=fen_of(form.ceiling_percent),
         eligible_categories=list(form.eligible_categories.data or []),
@@ -158,6 +159,7 @@ def _fill(form: ProgrammeForm, programme: Programme) -> None:
     form.funding_body.data = programme.funding_body.value
     form.total_budget.data = format_fen(programme.total_budget_fen, symbol=False, grouping=False)
     form.cap_scope.data = programme.cap_scope.value
+    form.group_cap.data = programme.group_cap
     form.annual_cap.data = format_fen(programme.annual_cap_fen, symbol=False, grouping=False)
     form.ceiling_percent.data = format_fen(programme.ceiling_bps, symbol=False, grouping=False)
     form.eligible_categories.data = list(programme.eligible_categories)

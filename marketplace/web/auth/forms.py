@@ -46,14 +46,23 @@ class _OrganisationForm(FlaskForm):
     submit = SubmitField(_l("Register"))
 
 
-class EnterpriseRegistrationForm(_OrganisationForm):
+class _LegalRepFields:
+    legal_rep_name = StringField(_l("Legal representative"), validators=[Length(max=100)])
+    legal_rep_id_number = StringField(
+        _l("Legal representative's ID number"), validators=[Length(max=30)]
+    )
+
+
+class EnterpriseRegistrationForm(_OrganisationForm, _LegalRepFields):
     size_class = SelectField(
         _l("Size class"), choices=enum_choices(SizeClass), validators=[DataRequired()]
     )
     industry = StringField(_l("Industry"), validators=[Length(max=100)])
+    registered_address = StringField(_l("Registered address"), validators=[Length(max=300)])
+    bank_account_number = StringField(_l("Bank account number"), validators=[Length(max=60)])
 
 
-class ProviderRegistrationForm(_OrganisationForm):
+class ProviderRegistrationForm(_OrganisationForm, _LegalRepFields):
     institution_type = SelectField(
         _l("Institution type"), choices=enum_choices(InstitutionType), validators=[DataRequired()]
     )

@@ -23,6 +23,7 @@ from marketplace.web.auth.forms import (
     TokenForm,
 )
 from providers.services import register_provider as register_provider_account
+from vouchers.enterprises import IdentityInput
 from vouchers.enterprises import register_enterprise as register_enterprise_account
 
 bp = Blueprint("auth", __name__)
@@ -112,6 +113,12 @@ def register_enterprise() -> ResponseReturnValue:
                 _organisation_input(form),
                 size_class=SizeClass(form.size_class.data),
                 industry=form.industry.data,
+                identity=IdentityInput(
+                    legal_rep_name=form.legal_rep_name.data,
+                    legal_rep_id_number=form.legal_rep_id_number.data,
+                    registered_address=form.registered_address.data,
+                    bank_account_number=form.bank_account_number.data,
+                ),
             )
         except DomainError as exc:
             _show_domain_error(form, exc)
@@ -133,6 +140,8 @@ def register_provider() -> ResponseReturnValue:
                 db_session(),
                 _organisation_input(form),
                 institution_type=InstitutionType(form.institution_type.data),
+                legal_rep_name=form.legal_rep_name.data,
+                legal_rep_id_number=form.legal_rep_id_number.data,
             )
         except DomainError as exc:
             _show_domain_error(form, exc)

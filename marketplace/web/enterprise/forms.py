@@ -36,4 +36,10 @@ class ProfileForm(FlaskForm):
         _l("Contact e-mail"), validators=[DataRequired(), Email(), Length(max=254)]
     )
     industry = StringField(_l("Industry"), validators=[Length(max=100)])
+    registered_address = StringField(_l("Registered address"), validators=[Length(max=300)])
+    legal_rep_name = StringField(_l("Legal representative"), validators=[Length(max=100)])
+    legal_rep_id_number = StringField(
+        _l("Legal representative's ID number"), validators=[Length(max=30)]
+    )
+    bank_account_number = StringField(_l("Bank account number"), validators=[Length(max=60)])
     version = HiddenField(validators=[InputRequired()])

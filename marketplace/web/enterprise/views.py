@@ -215,6 +215,12 @@ def profile() -> ResponseReturnValue:
                     contact_phone=form.contact_phone.data or "",
                     contact_email=form.contact_email.data or "",
                     industry=form.industry.data,
+                    identity=enterprises.IdentityInput(
+                        legal_rep_name=form.legal_rep_name.data,
+                        legal_rep_id_number=form.legal_rep_id_number.data,
+                        registered_address=form.registered_address.data,
+                        bank_account_number=form.bank_account_number.data,
+                    ),
                 ),
                 expected_version=ascii_int(version) or -1,
                 actor_id=current_user.id,

@@ -69,7 +69,11 @@ class ProfileForm(SafeForm):
         _l("Service categories"), choices=enum_choices(ServiceCategory)
     )
     description = TextAreaField(_l("About the institution"), validators=[Length(max=5000)])
-    address = StringField(_l("Address"), validators=[Length(max=300)])
+    address = StringField(_l("Registered address"), validators=[Length(max=300)])
+    legal_rep_name = StringField(_l("Legal representative"), validators=[Length(max=100)])
+    legal_rep_id_number = StringField(
+        _l("Legal representative's ID number"), validators=[Length(max=30)]
+    )
     website = StringField(_l("Website"), validators=[Length(max=300)])
     contact_name = StringField(_l("Contact person"), validators=[DataRequired(), Length(max=100)])
     contact_phone = StringField(_l("Contact phone"), validators=[DataRequired(), Length(max=40)])
@@ -94,6 +98,8 @@ class ProfileForm(SafeForm):
                 "bank_account_name",
                 "bank_name",
                 "bank_account_number",
+                "legal_rep_name",
+                "legal_rep_id_number",
             )
         }
 

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from marketplace import clock
 from marketplace.db import utcnow
 from marketplace.enums import Role
+from tests.unit.test_parties_rules import id_number
 from vouchers import applications, holds, rules, tokens
 from vouchers.enums import ApplicationStatus, ProgrammeKind
 from vouchers.models import Application, ApplicationEvent, Enterprise, Voucher
@@ -245,3 +246,34 @@ def test_programmes_outside_the_enterprises_region_say_why_instead_of_offering_a
     assert (
         'data-testid="not-eligible"' in page and "outside the programme&#39;s region 5329" in page
     )
+
+
+def test_profile_records_the_legal_representative_masked(client, session, sme):
+    enterprise = session.get(Enterprise, sme.enterprise_id)
+    form = {
+        "contact_name": enterprise.contact_name,
+        "contact_phone": enterprise.contact_phone,
+        "contact_email": enterprise.contact_email,
+        "industry": "",
+        "registered_address": "云南省昆明市五华区学府路1号",
+        "legal_rep_name": "张伟",
+        "legal_rep_id_number": "530102198001010010",  # wrong check character
+        "bank_account_number": "6228 4800 1234 5670 001",
+        "version": str(enterprise.version),
+    }
+    refused = client.post("/enterprise/profile", data=form)
+    assert refused.status_code == 422
+    assert "GB 11643" in refused.get_data(as_text=True)
+    session.expire_all()
+    assert session.get(Enterprise, sme.enterprise_id).legal_rep_name is None
+    good = id_number("53010219800101001")
+    assert (
+        client.post("/enterprise/profile", data={**form, "legal_rep_id_number": good}).status_code
+        == 302
+    )
+    session.expire_all()
+    enterprise = session.get(Enterprise, sme.enterprise_id)
+    assert enterprise.legal_rep_id_masked == good[:4] + "*" * 10 + good[-4:]
+    assert enterprise.bank_account_number == "6228480012345670001"
+    page = client.get("/enterprise/profile").get_data(as_text=True)
+    assert enterprise.legal_rep_id_masked in page and good not in page

@@ -1,0 +1,1 @@
+"""Risk flags, risk scores, weighted audit samples and findings (issue 11, point 4)."""

@@ -1,0 +1,1 @@
+"""Risk pages for reviewers and auditors: flags, evidence, samples, findings, settings."""

@@ -1,0 +1,214 @@
+"""Risk assessment of real orders, weighted samples and findings, on both databases."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+import sqlalchemy as sa
+
+from marketplace.audit.models import AuditEvent
+from marketplace.config import current_settings
+from marketplace.errors import ValidationFailed
+from marketplace.orders.enums import OrderStatus
+from marketplace.orders.files import OrderFileStorage, Upload
+from marketplace.risk import rules, services
+from marketplace.risk.enums import FindingOutcome, FollowUp, Rule
+from marketplace.risk.errors import EmptyPopulation, FindingAlreadyRecorded
+from marketplace.risk.models import OrderRisk, RiskFlag
+from providers.enums import CreditEventKind
+from providers.errors import UnsupportedFileType
+from providers.models import CreditEvent
+from providers.services import update_profile as update_provider
+from tests.support.provider_fixtures import ELF, PDF
+from vouchers.enterprises import IdentityInput, ProfileInput, update_profile
+from vouchers.models import Enterprise, RecoveryFlag
+
+
+def _flags(session, order_id):
+    return set(session.scalars(sa.select(RiskFlag.rule).where(RiskFlag.order_id == order_id)).all())
+
+
+def _score(session, order_id):
+    return session.scalar(sa.select(OrderRisk.score).where(OrderRisk.order_id == order_id))
+
+
+def _storage():
+    return OrderFileStorage.from_settings(current_settings())
+
+
+def test_assessment_flags_round_prices_and_scores_orders(orders_ctx, session, create_order):
+    round_order = create_order(OrderStatus.CONFIRMED, price_fen=200_000)
+    odd_order = create_order(OrderStatus.CONFIRMED, price_fen=123_456)
+    requested = create_order(OrderStatus.REQUESTED)
+    report = services.assess(session)
+    assert report.orders == 2  # a request without agreement is not assessed
+    assert Rule.ROUND_PRICE in _flags(session, round_order.id)
+    assert Rule.ROUND_PRICE not in _flags(session, odd_order.id)
+    assert _score(session, requested.id) is None
+    weights = sum(rules.DEFAULTS[r].weight for r in _flags(session, round_order.id))
+    assert _score(session, round_order.id) == min(100, weights)
+    # A flag that stops firing goes; a setting change takes effect at the next assessment.
+    services.change_setting(
+        session, Rule.ROUND_PRICE, threshold=100_000, weight=5, enabled=False, actor_id=None
+    )
+    services.assess(session)
+    assert Rule.ROUND_PRICE not in _flags(session, round_order.id)
+    assert session.scalar(
+        sa.select(sa.func.count()).where(AuditEvent.action == "risk.setting_changed")
+    )
+
+
+def test_a_repeating_pair_is_flagged_with_links_to_its_orders(
+    orders_ctx, session, create_order, create_service, create_enterprise
+):
+    service, enterprise = create_service(), create_enterprise()
+    orders = [
+        create_order(OrderStatus.AGREED, service=service, enterprise=enterprise, price_fen=123_456)
+        for _ in range(3)
+    ]
+    other = create_order(OrderStatus.AGREED, price_fen=123_456)
+    services.assess(session)
+    flag = session.scalar(
+        sa.select(RiskFlag).where(
+            RiskFlag.order_id == orders[-1].id, RiskFlag.rule == Rule.PAIR_REPEAT
+        )
+    )
+    assert flag is not None and flag.links["orders"] == [o.id for o in orders]
+    assert "3" in flag.explanation_zh
+    assert Rule.PAIR_REPEAT not in _flags(session, other.id)
+
+
+def test_weak_related_party_matches_raise_a_flag(
+    orders_ctx, session, create_order, create_service, create_enterprise
+):
+    service, enterprise = create_service(), create_enterprise()
+    update_provider(session, service.provider, {"contact_phone": "13912345678"}, actor_id=None)
+    update_profile(
+        session,
+        enterprise.id,
+        ProfileInput(
+            contact_name="联系人",
+            contact_phone="+86 139 1234 5678",
+            contact_email=enterprise.contact_email,
+            industry=None,
+            identity=IdentityInput(),
+        ),
+        expected_version=enterprise.version,
+        actor_id=None,
+    )
+    flagged = create_order(
+        OrderStatus.AGREED, service=service, enterprise=enterprise, price_fen=123_456
+    )
+    clean = create_order(OrderStatus.AGREED, price_fen=123_456)
+    services.assess(session)
+    assert Rule.RELATED_PARTY in _flags(session, flagged.id)
+    assert Rule.RELATED_PARTY not in _flags(session, clean.id)
+    flag = session.scalar(
+        sa.select(RiskFlag).where(
+            RiskFlag.order_id == flagged.id, RiskFlag.rule == Rule.RELATED_PARTY
+        )
+    )
+    assert "139****5678" in flag.explanation_en
+
+
+def test_samples_are_weighted_recorded_and_reproducible(orders_ctx, session, create_order):
+    orders = [create_order(OrderStatus.AGREED, price_fen=123_456 + i) for i in range(6)]
+    sample = services.draw_sample(
+        session, services.SampleRequest(size=3, seed=12345, note="二季度抽查"), actor_id=None
+    )
+    assert (sample.size, sample.seed, sample.population) == (3, 12345, 6)
+    drawn = [item.order_id for item in sample.items]
+    assert len(drawn) == 3 and set(drawn) <= {o.id for o in orders}
+    assert services.redraw(session, sample.id) == drawn
+    again = services.draw_sample(session, services.SampleRequest(size=3, seed=12345), actor_id=None)
+    assert [i.order_id for i in again.items] == drawn
+    with pytest.raises(ValidationFailed):
+        services.draw_sample(session, services.SampleRequest(size=0), actor_id=None)
+    with pytest.raises(EmptyPopulation):
+        services.draw_sample(session, services.SampleRequest(size=3, min_score=100), actor_id=None)
+
+
+def test_an_irregular_finding_lowers_credit_and_can_list_the_enterprise(
+    orders_ctx, session, create_order
+):
+    order = create_order(OrderStatus.CONFIRMED, price_fen=123_456)
+    sample = services.draw_sample(session, services.SampleRequest(size=1, seed=1), actor_id=None)
+    item = sample.items[0]
+    before = order.provider.credit_score
+    with pytest.raises(ValidationFailed) as caught:
+        services.record_finding(
+            session,
+            item.id,
+            services.FindingInput(FindingOutcome.CLEARED, "正常", FollowUp.BLACKLIST),
+            storage=_storage(),
+            actor_id=None,
+        )
+    assert "follow_up" in caught.value.errors
+    finding = services.record_finding(
+        session,
+        item.id,
+        services.FindingInput(
+            FindingOutcome.IRREGULAR,
+            "检测报告为伪造，未实际提供服务。",
+            FollowUp.BLACKLIST,
+            documents=(Upload("现场核查.pdf", io.BytesIO(PDF)),),
+        ),
+        storage=_storage(),
+        actor_id=None,
+    )
+    assert finding.documents[0].content_type == "application/pdf"
+    assert session.get(Enterprise, order.enterprise_id).blacklisted
+    event = session.scalar(
+        sa.select(CreditEvent).where(CreditEvent.provider_id == order.provider_id)
+    )
+    assert event.kind is CreditEventKind.IRREGULAR_FINDING
+    session.refresh(order.provider)
+    assert order.provider.credit_score == max(0, before - 15)
+    with pytest.raises(FindingAlreadyRecorded):
+        services.record_finding(
+            session,
+            item.id,
+            services.FindingInput(FindingOutcome.CLEARED, "复核无误"),
+            storage=_storage(),
+            actor_id=None,
+        )
+
+
+def test_an_irregular_finding_can_start_a_recovery(orders_ctx, session, create_order):
+    order = create_order(OrderStatus.CONFIRMED, price_fen=123_456)
+    sample = services.draw_sample(session, services.SampleRequest(size=1, seed=2), actor_id=None)
+    finding = services.record_finding(
+        session,
+        sample.items[0].id,
+        services.FindingInput(FindingOutcome.IRREGULAR, "价格虚高。", FollowUp.RECOVERY),
+        storage=_storage(),
+        actor_id=None,
+    )
+    flag = session.scalar(
+        sa.select(RecoveryFlag).where(RecoveryFlag.voucher_id == order.voucher_id)
+    )
+    assert flag is not None and flag.amount_fen == order.voucher_part_fen == finding.recovery_fen
+    assert not session.get(Enterprise, order.enterprise_id).blacklisted
+
+
+def test_a_claim_is_as_risky_as_its_riskiest_order(orders_ctx, session):
+    assert services.claim_scores(session, []) == {}
+
+
+def test_hostile_evidence_files_are_refused(orders_ctx, session, create_order):
+    create_order(OrderStatus.CONFIRMED, price_fen=123_456)
+    sample = services.draw_sample(session, services.SampleRequest(size=1, seed=3), actor_id=None)
+    item = sample.items[0]
+    with pytest.raises(UnsupportedFileType):
+        services.record_finding(
+            session,
+            item.id,
+            services.FindingInput(
+                FindingOutcome.IRREGULAR,
+                "报告为伪造。",
+                documents=(Upload("evidence.pdf", io.BytesIO(ELF)),),
+            ),
+            storage=_storage(),
+            actor_id=None,
+        )
