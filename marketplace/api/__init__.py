@@ -26,6 +26,7 @@ def register_api(app: Flask) -> None:
         disclosure,
         disputes,
         enterprises,
+        instruments,
         meta,
         orders,
         payments,

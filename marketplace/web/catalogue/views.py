@@ -19,6 +19,7 @@ from marketplace.enums import InstitutionType, ServiceCategory
 from marketplace.errors import DomainError, ValidationFailed
 from marketplace.extensions import limiter
 from marketplace.i18n import _, _l
+from marketplace.instruments.services import calendar_for_service
 from marketplace.money import MoneyFormatError, parse_yuan
 from marketplace.web.forms import enum_choices
 from marketplace.web.provider.forms import SafeForm
@@ -180,8 +181,13 @@ def search() -> ResponseReturnValue:
 
 @bp.get("/services/<int:service_id>")
 def service(service_id: int) -> ResponseReturnValue:
-    item = public_service(db_session(), service_id)
-    return render_template("catalogue/service.html", service=item)
+    session = db_session()
+    item = public_service(session, service_id)
+    return render_template(
+        "catalogue/service.html",
+        service=item,
+        booking_calendar=calendar_for_service(session, item.id) if item.instrument else None,
+    )
 
 
 @bp.get("/providers/<int:provider_id>")

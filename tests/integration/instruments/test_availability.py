@@ -10,7 +10,7 @@ import pytest
 from marketplace.instruments import services
 from marketplace.instruments.errors import SlotUnavailable
 from marketplace.instruments.rules import Cell
-from tests.integration.instruments.conftest import NOW, beijing
+from tests.support.instrument_fixtures import NOW, beijing
 
 MONDAY = date(2026, 6, 15)
 

@@ -28,7 +28,7 @@ from marketplace.orders.errors import IllegalTransition
 from marketplace.settlement import claims
 from marketplace.settlement.enums import ClaimLineStatus
 from tests.conftest import rows
-from tests.integration.instruments.conftest import NOW, RATE_FEN, beijing, make_instrument
+from tests.support.instrument_fixtures import NOW, RATE_FEN, beijing, make_instrument
 from vouchers.enums import HoldStatus
 from vouchers.models import Hold
 

@@ -28,8 +28,8 @@ from providers.catalogue import build_search_text
 from providers.enums import PricingMode
 from providers.models import InstrumentListing, Provider, Service
 from tests.conftest import app_config
-from tests.integration.instruments.conftest import NOW, beijing, make_instrument
 from tests.integration.orders.test_concurrency import _factories
+from tests.support.instrument_fixtures import NOW, beijing, make_instrument
 from tests.support.order_fixtures import OrderWorld
 
 RACERS = 6
