@@ -91,6 +91,7 @@ def demo_seed() -> None:
 
 
 def register_cli(app: Flask) -> None:
+    from marketplace.instruments.cli import instruments_cli
     from marketplace.jobs import jobs_cli
     from marketplace.notifications.cli import notifications_cli
     from marketplace.orders.cli import orders_cli
@@ -110,3 +111,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(settlement_cli)
     app.cli.add_command(vouchers_cli)
     app.cli.add_command(ledger_cli)
+    app.cli.add_command(instruments_cli)
