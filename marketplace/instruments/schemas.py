@@ -194,7 +194,9 @@ class ProviderUseOut(Schema):
 
 class UtilisationQuery(StrictSchema):
     month = fields.String(
-        load_default=None, metadata={"description": "YYYY-MM (Beijing calendar); default now"}
+        load_default=None,
+        validate=validate.Regexp(r"^20[0-9]{2}-(0[1-9]|1[0-2])$"),
+        metadata={"description": "YYYY-MM (Beijing calendar); default now"},
     )
 
 
