@@ -192,6 +192,7 @@ def _print_chain(report: chain.ChainReport) -> None:
 
 
 def register_cli(app: Flask) -> None:
+    from marketplace.instruments.cli import instruments_cli
     from marketplace.jobs import jobs_cli
     from marketplace.notifications.cli import notifications_cli
     from marketplace.ops.cli import ops_cli
@@ -214,3 +215,4 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(vouchers_cli)
     app.cli.add_command(ledger_cli)
     app.cli.add_command(ops_cli)
+    app.cli.add_command(instruments_cli)

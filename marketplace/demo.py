@@ -19,9 +19,11 @@ from marketplace.auth.passwords import hash_password
 from marketplace.config import current_settings
 from marketplace.credit_code import make_credit_code, parse_credit_code
 from marketplace.enums import InstitutionType, Role, ServiceCategory, SizeClass
+from marketplace.instruments.enums import RateBasis
+from marketplace.instruments.models import InstrumentCalendar
 from marketplace.orders import copayment, delivery
 from providers.enums import ProviderStatus
-from providers.models import Provider
+from providers.models import InstrumentListing, Provider
 from vouchers.enums import FundingBody, ProgrammeKind, VerificationStatus
 from vouchers.models import DEFAULT_ANNUAL_CAP_FEN, Enterprise, Programme
 from vouchers.programmes import ensure_funded
@@ -843,6 +845,38 @@ def seed_orders(
         result.count("orders")
 
 
+def seed_instrument_calendars(session: Session, result: SeedResult) -> None:
+    """Every demo instrument takes bookings online: Monday to Friday, 09:00–17:00 Beijing
+    time, 1–4 hours, a day ahead, free cancellation until a day before, half the price for a
+    no-show. Skips instruments that have a calendar."""
+    listings = session.scalars(
+        sa.select(InstrumentListing)
+        .outerjoin(InstrumentCalendar, InstrumentCalendar.listing_id == InstrumentListing.id)
+        .where(InstrumentCalendar.id.is_(None))
+        .order_by(InstrumentListing.id)
+    )
+    for listing in listings:
+        session.add(
+            InstrumentCalendar(
+                listing_id=listing.id,
+                provider_id=listing.service.provider_id,
+                rate_basis=RateBasis.HOUR,
+                open_weekdays="12345",
+                opens_hour=9,
+                closes_hour=17,
+                min_hours=1,
+                max_hours=4,
+                lead_time_hours=24,
+                free_cancel_hours=24,
+                no_show_fee_bps=5000,
+                terms_note="请提前10分钟到场登记；未到场收取预约价格的50%（从自付部分扣除）。",
+                is_bookable=True,
+                version=1,
+            )
+        )
+        result.count("instrument calendars")
+
+
 def seed(session: Session, *, today: date | None = None) -> SeedResult:
     result = SeedResult()
     today = today or date.today()
@@ -854,6 +888,8 @@ def seed(session: Session, *, today: date | None = None) -> SeedResult:
     seed_accounts(session, result, enterprises, providers)
     session.flush()
     seed_catalogue(session, result, providers, today)
+    session.flush()
+    seed_instrument_calendars(session, result)
     session.flush()
     seed_vouchers(session, result, enterprises, today)
     session.flush()

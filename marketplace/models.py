@@ -9,6 +9,7 @@ from marketplace.api import idempotency  # noqa: F401 - the Idempotency-Key reco
 from marketplace.audit import models as audit  # noqa: F401
 from marketplace.auth import models as auth  # noqa: F401
 from marketplace.db import Base
+from marketplace.instruments import models as instruments  # noqa: F401
 from marketplace.notifications import models as notifications  # noqa: F401
 from marketplace.orders import models as orders  # noqa: F401
 from marketplace.parties import models as parties  # noqa: F401

@@ -10,7 +10,12 @@ from typing import Any
 #: Tables that exist only in the database by design (e.g. full-text-search shadow tables).
 IGNORED_TABLE_PREFIXES: tuple[str, ...] = ("services_fts",)  # SQLite FTS5 (providers.search)
 #: Indexes that exist only in the database by design (PostgreSQL-only operator classes).
-IGNORED_INDEXES: frozenset[str] = frozenset({"ix_services_search_text_trgm"})  # pg_trgm GIN
+IGNORED_INDEXES: frozenset[str] = frozenset(
+    {
+        "ix_services_search_text_trgm",  # pg_trgm GIN
+        "ex_instrument_bookings_no_overlap",  # btree_gist exclusion (marketplace.instruments)
+    }
+)
 
 
 def include_object(

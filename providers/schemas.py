@@ -6,6 +6,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
 
+from marketplace import regions
 from marketplace.credit_code import CreditCodeError, parse_credit_code
 from marketplace.enums import InstitutionType, ServiceCategory
 from marketplace.pagination import PageQuerySchema
@@ -299,6 +300,18 @@ class ServiceOut(Schema):
         required=True, metadata={"description": "average stars × 100 (0 while unrated)"}
     )
     instrument = fields.Nested(InstrumentOut, allow_none=True)
+    provider_region_code = fields.Function(lambda s: s.provider.region_code, required=True)
+    provider_region_name = fields.Function(
+        lambda s: regions.full_name(s.provider.region_code),
+        required=True,
+        metadata={"description": "GB/T 2260 name down to the county, e.g. 云南省昆明市五华区"},
+    )
+    provider_qualifications = fields.List(
+        fields.Nested(QualificationOut),
+        attribute="provider.qualifications",
+        required=True,
+        metadata={"description": "accreditations with their validity (searchable: 'CNAS 检测')"},
+    )
     version = fields.Integer(required=True)
     created_at = ZonedDateTime(required=True)
 
@@ -666,6 +679,12 @@ class ServiceSearchQuery(PageQuerySchema):
     min_rating = fields.Integer(load_default=None, validate=validate.Range(min=1, max=5))
     programme_id = Id(load_default=None)
     provider_id = Id(load_default=None)
+    accreditation = fields.Enum(
+        QualificationKind,
+        by_value=True,
+        load_default=None,
+        metadata={"description": "only providers holding a valid qualification of this kind"},
+    )
     sort = fields.Enum(SortOrder, by_value=True, load_default=SortOrder.RELEVANCE)
 
 

@@ -19,6 +19,13 @@ the user's input escaped). A query is cut into terms at white space and punctuat
 switch between Chinese and other scripts ("SEM扫描电镜" → SEM, 扫描电镜); a service matches when
 it contains every term.
 
+A term also matches a service through its **provider**: a valid qualification (CMA, CNAS …)
+whose kind the term names ("CNAS", "资质认定"), whose number or accredited scope contains it —
+so 'CNAS 检测' finds the testing services of CNAS-accredited labs whose own text never says
+CNAS, and a qualification past its ``valid_until`` stops matching — or the name of the
+division the provider is registered in, down to the county (五华 → 530102, through the one
+GB/T 2260 table, :mod:`marketplace.regions`).
+
 Only active services of admitted providers, in a category the provider was admitted with, are
 ever returned.
 """
@@ -31,15 +38,17 @@ import json
 import re
 import unicodedata
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, contains_eager, selectinload
 
+from marketplace import clock, regions
 from marketplace.enums import InstitutionType, LabelledEnum, ServiceCategory
 from marketplace.errors import NotFound, ValidationFailed
-from providers.enums import ParticipationStatus, ProviderStatus
-from providers.models import ProgrammeParticipation, Provider, Service
+from providers.enums import ParticipationStatus, ProviderStatus, QualificationKind
+from providers.models import ProgrammeParticipation, Provider, ProviderQualification, Service
 from vouchers.models import Programme
 
 #: Created by migration 0003, outside the models; migrations/filters.py hides both from the
@@ -52,6 +61,20 @@ MAX_TERM_LENGTH = 40
 MAX_QUERY_LENGTH = 200
 #: A division-code prefix: "53" Yunnan, "5301" Kunming, "530102" one district.
 REGION_INPUT = r"^[0-9]{2}([0-9]{2}){0,2}$"
+
+#: Words that name an accreditation in a query. A term contained in one of them ("CNAS",
+#: "cma", "认可") matches providers holding a valid qualification of that kind. Deliberately
+#: not the kinds' long labels: 检验检测机构资质认定 contains 检测, which must keep meaning the
+#: service, not every CMA laboratory.
+ACCREDITATION_WORDS: dict[QualificationKind, tuple[str, ...]] = {
+    QualificationKind.CMA: ("cma", "资质认定"),
+    QualificationKind.CNAS: ("cnas", "实验室认可"),
+    QualificationKind.PATENT_AGENCY: ("专利代理",),
+}
+#: A region name term matches at most this many divisions (市 or 县 alone would match
+#: thousands and mean nothing).
+MAX_REGION_MATCHES = 40
+MIN_REGION_TERM = 2
 
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 _TERM = re.compile(rf"[{_CJK}]+|[^\s{_CJK}]+")
@@ -94,7 +117,11 @@ class SearchCriteria:
     min_rating: int | None = None
     programme_id: int | None = None
     provider_id: int | None = None
+    #: Only providers holding a valid qualification of this kind.
+    accreditation: QualificationKind | None = None
     sort: SortOrder = SortOrder.RELEVANCE
+    #: The day validity is judged on (Beijing); today when not given.
+    today: date | None = None
 
     def validate(self) -> SearchCriteria:
         """Raises ValidationFailed for filters that cannot be meant."""
@@ -123,25 +150,73 @@ def _fts_phrase(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
 
-def _keyword_filters(session: Session, terms: list[str]) -> list[Any]:
+def kinds_named(term: str) -> list[QualificationKind]:
+    """The accreditation kinds a query term names (see :data:`ACCREDITATION_WORDS`)."""
+    needle = term.casefold()
+    return [k for k, words in ACCREDITATION_WORDS.items() if any(needle in w for w in words)]
+
+
+def region_prefixes(term: str) -> list[str]:
+    """Division-code prefixes of the divisions whose name contains ``term`` (a prefecture's
+    prefix covers its counties), or none for short or over-broad terms."""
+    if len(term) < MIN_REGION_TERM or not any("\u4e00" <= ch <= "\u9fff" for ch in term):
+        return []
+    codes = regions.codes_matching(term)
+    if not codes or len(codes) > MAX_REGION_MATCHES:
+        return []
+    prefixes = sorted({c[:2] if c[2:] == "0000" else c[:4] if c[4:] == "00" else c for c in codes})
+    return [p for p in prefixes if not any(p != q and p.startswith(q) for q in prefixes)]
+
+
+def valid_qualification(today: date) -> sa.ColumnElement[bool]:
+    """SQL for "this qualification of the service's provider is valid on ``today``"."""
+    return sa.and_(
+        ProviderQualification.provider_id == Service.provider_id,
+        sa.or_(
+            ProviderQualification.valid_until.is_(None),
+            ProviderQualification.valid_until >= today,
+        ),
+    )
+
+
+def _provider_filter(term: str, today: date) -> sa.ColumnElement[bool]:
+    """How ``term`` matches a service through its provider (accreditation or place)."""
+    matches: list[sa.ColumnElement[bool]] = []
+    accredited = [ProviderQualification.number.icontains(term, autoescape=True)]
+    kinds = kinds_named(term)
+    if kinds:
+        accredited.append(ProviderQualification.kind.in_(kinds))
+    matches.append(sa.exists().where(valid_qualification(today), sa.or_(*accredited)))
+    prefixes = region_prefixes(term)
+    if prefixes:
+        matches.append(sa.or_(*(Provider.region_code.startswith(p) for p in prefixes)))
+    return sa.or_(*matches)
+
+
+def _keyword_filters(session: Session, terms: list[str], today: date) -> list[Any]:
+    """One filter per term: the service's own text, or its provider (:func:`_provider_filter`)."""
     if not terms:
         return []
-    if _dialect(session) == "sqlite":
-        long_terms = [t for t in terms if len(t) >= MIN_TRIGRAM_TERM]
-        short_terms = [t for t in terms if len(t) < MIN_TRIGRAM_TERM]
-        filters: list[Any] = []
-        if long_terms:
-            match = " AND ".join(_fts_phrase(t) for t in long_terms)
+    sqlite = _dialect(session) == "sqlite"
+    filters: list[Any] = []
+    for term in terms:
+        if sqlite and len(term) >= MIN_TRIGRAM_TERM:
             fts: sa.Select[Any] = (
                 sa.select(sa.literal_column("rowid"))
                 .select_from(sa.table(FTS_TABLE))
-                .where(sa.text(f"{FTS_TABLE} MATCH :fts_query").bindparams(fts_query=match))
+                .where(
+                    sa.text(f"{FTS_TABLE} MATCH :fts_{len(filters)}").bindparams(
+                        sa.bindparam(f"fts_{len(filters)}", _fts_phrase(term))
+                    )
+                )
             )
-            filters.append(Service.id.in_(fts))
-        filters += [Service.search_text.icontains(t, autoescape=True) for t in short_terms]
-        return filters
-    # PostgreSQL: ILIKE for every term; the GIN trigram index serves terms of 3+ characters.
-    return [Service.search_text.icontains(t, autoescape=True) for t in terms]
+            own: Any = Service.id.in_(fts)
+        else:
+            # PostgreSQL: ILIKE, served by the GIN trigram index for terms of 3+ characters;
+            # SQLite: terms too short for the trigram tokenizer.
+            own = Service.search_text.icontains(term, autoescape=True)
+        filters.append(sa.or_(own, _provider_filter(term, today)))
+    return filters
 
 
 def _sort_key(criteria: SearchCriteria, terms: list[str]) -> tuple[Any, bool]:
@@ -193,7 +268,8 @@ def listed_services() -> sa.Select[Any]:
 def _filtered(session: Session, criteria: SearchCriteria) -> tuple[sa.Select[Any], list[str]]:
     criteria.validate()
     terms = query_terms(criteria.q)
-    stmt = listed_services().where(*_keyword_filters(session, terms))
+    today = criteria.today or clock.today()
+    stmt = listed_services().where(*_keyword_filters(session, terms, today))
     if criteria.category is not None:
         stmt = stmt.where(Service.category == criteria.category)
     if criteria.institution_type is not None:
@@ -208,6 +284,13 @@ def _filtered(session: Session, criteria: SearchCriteria) -> tuple[sa.Select[Any
         stmt = stmt.where(Service.rating_avg_x100 >= criteria.min_rating * 100)
     if criteria.provider_id is not None:
         stmt = stmt.where(Service.provider_id == criteria.provider_id)
+    if criteria.accreditation is not None:
+        stmt = stmt.where(
+            sa.exists().where(
+                valid_qualification(today),
+                ProviderQualification.kind == criteria.accreditation,
+            )
+        )
     if criteria.programme_id is not None:
         programme = session.get(Programme, criteria.programme_id)
         categories = list(programme.eligible_categories or []) if programme else []

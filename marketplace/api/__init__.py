@@ -27,6 +27,7 @@ def register_api(app: Flask) -> None:
         disputes,
         enterprises,
         freezes,
+        instruments,
         meta,
         orders,
         payments,

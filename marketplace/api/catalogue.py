@@ -42,7 +42,8 @@ from providers.search import SearchCriteria, public_provider, public_service, se
     summary="Search the service catalogue (Chinese keywords work; filters, sorting, cursor)",
 )
 def search_catalogue(query: dict[str, Any]) -> Page:
-    """Keyword search over titles, providers, categories, descriptions and instruments. Terms
+    """Keyword search over titles, providers, categories, descriptions and instruments, and
+    the providers' valid accreditations (CNAS, CMA, numbers) and places (county names). Terms
     shorter than three characters (检测, 专利) match as substrings; a service matches when it
     contains every term. Only admitted providers' active services are listed."""
     criteria = SearchCriteria(
@@ -55,6 +56,7 @@ def search_catalogue(query: dict[str, Any]) -> Page:
         min_rating=query["min_rating"],
         programme_id=query["programme_id"],
         provider_id=query["provider_id"],
+        accreditation=query["accreditation"],
         sort=query["sort"],
     )
     page = search_services(db_session(), criteria, cursor=query["cursor"], limit=query["limit"])

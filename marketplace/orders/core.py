@@ -180,6 +180,10 @@ def capture_voucher_part(
     hold = _hold(session, order)
     if hold is None or hold.status is HoldStatus.CAPTURED:
         return 0
+    if amount_fen is None and 0 < order.voucher_part_fen < hold.amount_fen:
+        # The provider lowered the price before delivery (.adjustments): only the lowered
+        # voucher part is spent, the rest of the hold returns to the voucher.
+        amount_fen = order.voucher_part_fen
     wanted = hold.amount_fen if amount_fen is None else amount_fen
     if hold.status is HoldStatus.OPEN:
         voucher = hold.voucher

@@ -134,6 +134,13 @@ NOTICES: dict[str, Notice] = {
         " co-payment stays as agreed.",
         (E, P),
     ),
+    "price_lowered": Notice(
+        "服务机构已调低价格至 {price}",
+        "the provider lowered the price to {price}",
+        "多付的自付部分将退还；请在交付后验收。",
+        "Any co-payment paid above the new price will be refunded; confirm after delivery.",
+        (E,),
+    ),
     "refund_due": Notice(
         "有一笔自付部分待退款",
         "a co-payment refund is due",

@@ -10,6 +10,7 @@ blueprint, with object-level checks in the views (another organisation's record 
 ``provider``    the provider's workspace: admission file, services, related parties
 ``orders``      order pages of every role, and dispute mediation
 ``settlement``  the provider's claims
+``instruments`` instrument calendars and bookings, the provider's booking settings, utilisation
 ``admin``       administration, one module per area
 ``payments``    the gateway's webhook (no session, no CSRF: a signature instead)
 ==============  ==================================================================
@@ -45,6 +46,7 @@ def register_pages(app: Flask) -> None:
     from marketplace.web.catalogue.views import bp as catalogue_bp
     from marketplace.web.disclosure.views import bp as disclosure_bp
     from marketplace.web.enterprise.views import bp as enterprise_bp
+    from marketplace.web.instruments.views import bp as instruments_bp
     from marketplace.web.orders import (  # noqa: F401 - routes on the orders blueprint
         mediation,
         red_letter,
@@ -68,6 +70,7 @@ def register_pages(app: Flask) -> None:
         settlement_bp,
         orders_bp,
         risk_bp,
+        instruments_bp,
     ):
         app.register_blueprint(blueprint)
     templating.init_app(app)

@@ -8,6 +8,7 @@ from flask import Flask, request, url_for
 from flask_babel import get_locale
 from flask_login import current_user
 
+from marketplace import regions
 from marketplace.clock import beijing_text
 from marketplace.enums import LabelledEnum, Role
 from marketplace.i18n import _
@@ -46,6 +47,7 @@ def navigation() -> list[tuple[str, str]]:
     if current_user.role is Role.REVIEWER:
         items.insert(1, (_("Dispute queue"), url_for("orders.dispute_queue")))
     items.insert(-1, (_("Orders"), url_for("orders.index")))
+    items.insert(-1, (_("Instrument bookings"), url_for("instruments.bookings")))
     if current_user.role is Role.PROVIDER:
         items.insert(-1, (_("Settlement claims"), url_for("settlement.claims_list")))
     if current_user.role in {Role.REVIEWER, Role.FINANCE, Role.AUDITOR, Role.SYSADMIN}:
@@ -58,4 +60,5 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["fen"] = format_fen
     app.jinja_env.filters["label"] = enum_label
     app.jinja_env.filters["beijing"] = beijing_text
+    app.jinja_env.filters["region"] = regions.label
     app.jinja_env.globals.update(lang_url=lang_url, navigation=navigation, get_locale=get_locale)

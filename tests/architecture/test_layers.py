@@ -1,7 +1,7 @@
 """The house plan, enforced: every import points down the layer rule (README, "Architecture").
 
-    kernel < vouchers < providers, payments < orders < settlement < risk, outcomes < disclosure
-    < web, api < app
+    kernel < vouchers < providers, payments < orders < settlement, instruments
+    < risk, outcomes < disclosure < web, api < app
 
 A module imports from its own package or from a lower layer. Two packages on one layer stay
 independent of each other (providers and payments; the pages and the API), so neither can grow
@@ -29,6 +29,8 @@ LAYERS: tuple[tuple[str, int, tuple[str, ...]], ...] = (
     ("payments", 2, ("marketplace.payments",)),
     ("orders", 3, ("marketplace.orders",)),
     ("settlement", 4, ("marketplace.settlement",)),
+    # Bookings become orders; nothing below reads them.
+    ("instruments", 4, ("marketplace.instruments",)),
     # Risk flags and outcomes read orders and claims; the dashboards (disclosure) read them.
     ("risk", 5, ("marketplace.risk",)),
     ("outcomes", 5, ("marketplace.outcomes",)),

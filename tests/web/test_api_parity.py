@@ -94,6 +94,31 @@ PARITY: dict[str, tuple[str, ...] | str] = {
         f"GET {A}/provider/application/programmes",
         f"PUT {A}/provider/application/programmes",
     ),
+    # ------------------------------------------------------------------ instrument booking
+    "instruments.calendar": (f"GET {A}/instruments/{{service_id}}/calendar",),
+    "instruments.book": (
+        f"GET {A}/instruments/{{service_id}}/calendar",
+        f"POST {A}/instruments/{{service_id}}/bookings",
+    ),
+    "instruments.bookings": (f"GET {A}/instruments/bookings",),
+    "instruments.booking": (f"GET {A}/instruments/bookings/{{booking_id}}",),
+    "instruments.booking_step": (
+        f"POST {A}/instruments/bookings/{{booking_id}}/confirm",
+        f"POST {A}/instruments/bookings/{{booking_id}}/decline",
+        f"POST {A}/instruments/bookings/{{booking_id}}/cancel",
+        f"POST {A}/instruments/bookings/{{booking_id}}/use",
+        f"POST {A}/instruments/bookings/{{booking_id}}/no-show",
+    ),
+    "instruments.manage_list": (f"GET {A}/provider/services",),
+    "instruments.manage": (
+        f"GET {A}/provider/instruments/{{service_id}}/calendar",
+        f"PUT {A}/provider/instruments/{{service_id}}/calendar",
+    ),
+    "instruments.add_closure": (f"POST {A}/provider/instruments/{{service_id}}/closures",),
+    "instruments.remove_closure": (
+        f"DELETE {A}/provider/instruments/{{service_id}}/closures/{{closure_id}}",
+    ),
+    "instruments.utilisation_page": (f"GET {A}/instruments/utilisation",),
     "provider.service_list": (f"GET {A}/provider/services",),
     "provider.new_service": (f"POST {A}/provider/services", f"POST {A}/provider/instruments"),
     "provider.edit_service": (

@@ -19,12 +19,13 @@ from marketplace.enums import InstitutionType, ServiceCategory
 from marketplace.errors import DomainError, ValidationFailed
 from marketplace.extensions import limiter
 from marketplace.i18n import _, _l
+from marketplace.instruments.services import calendar_for_service
 from marketplace.money import MoneyFormatError, parse_yuan
 from marketplace.web.forms import enum_choices
 from marketplace.web.provider.forms import SafeForm
 from providers import admission, credit, services
 from providers.catalogue import services_of
-from providers.enums import ParticipationStatus, ProviderStatus
+from providers.enums import ParticipationStatus, ProviderStatus, QualificationKind
 from providers.search import (
     SearchCriteria,
     SortOrder,
@@ -76,6 +77,11 @@ class SearchForm(FlaskForm):
         validate_choice=False,
     )
     programme = SelectField(_l("Voucher programme"), choices=[], validate_choice=False)
+    accreditation = SelectField(
+        _l("Accreditation"),
+        choices=[SelectChoice("", _l("Any accreditation")), *enum_choices(QualificationKind)],
+        validate_choice=False,
+    )
     sort = SelectField(_l("Sort by"), choices=enum_choices(SortOrder), validate_choice=False)
 
 
@@ -114,6 +120,7 @@ def _criteria(form: SearchForm) -> tuple[SearchCriteria, dict[str, list[str]]]:
         max_price_fen=_yuan(form.max_price, errors),
         min_rating=_choice(form.min_rating, _stars, errors),
         programme_id=_choice(form.programme, _positive, errors),
+        accreditation=_choice(form.accreditation, QualificationKind, errors),
         sort=_choice(form.sort, SortOrder, errors) or SortOrder.RELEVANCE,
     )
     return criteria, errors
@@ -175,13 +182,20 @@ def search() -> ResponseReturnValue:
         page=page,
         pages=pages,
         args=args,
+        today=clock.today(),
     ), (400 if errors else 200)
 
 
 @bp.get("/services/<int:service_id>")
 def service(service_id: int) -> ResponseReturnValue:
-    item = public_service(db_session(), service_id)
-    return render_template("catalogue/service.html", service=item)
+    session = db_session()
+    item = public_service(session, service_id)
+    return render_template(
+        "catalogue/service.html",
+        service=item,
+        today=clock.today(),
+        booking_calendar=calendar_for_service(session, item.id) if item.instrument else None,
+    )
 
 
 @bp.get("/providers/<int:provider_id>")

@@ -1,0 +1,1 @@
+"""Bookable instruments: calendars, closures, bookings that become orders, utilisation."""
