@@ -138,7 +138,12 @@ def create_engine(url: str, *, echo: bool = False) -> Engine:
         engine = sa.create_engine(url, echo=echo, connect_args={"check_same_thread": False})
         _configure_sqlite(engine)
         return engine
-    return sa.create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    # No pre-ping: it is a round trip on every checkout, i.e. on every request. A connection
+    # the server dropped fails the one statement that meets it; SQLAlchemy then invalidates
+    # the whole pool, so the next checkout connects afresh. LIFO keeps few connections warm.
+    return sa.create_engine(
+        url, echo=echo, pool_size=10, max_overflow=20, pool_recycle=3600, pool_use_lifo=True
+    )
 
 
 # --------------------------------------------------------------------------- unit of work

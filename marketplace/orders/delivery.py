@@ -158,7 +158,7 @@ def deliver(
     stored = files.store(session, storage, report)
     try:
         with session.begin_nested():
-            session.add(Invoice(order_id=order.id, recorded_at=now, **columns))
+            session.add(Invoice(order=order, recorded_at=now, **columns))
             session.flush()
     except IntegrityError:
         # Another delivery recorded the same invoice first; the unique key decided.
