@@ -37,8 +37,10 @@ A hold is resolved (captured or released) at most once: the hold row is locked a
 UNIQUE ``resolves_hold_id`` refuses a second resolution outright. A voucher's status moves by
 :data:`vouchers.rules.VOUCHER`: exhausted when a hold takes its last fen, active again when
 money returns to its balance.
-Services flush and never commit; each call's writes happen in a savepoint, so an error leaves
-nothing behind.
+Services flush and never commit. ``place_hold`` runs every check before its first write and
+takes no savepoint (an error fails the caller's transaction, which the request boundary rolls
+back); ``release_hold`` and ``capture_hold`` write in a savepoint, so an error leaves nothing
+behind.
 
 Open holds and expiry (the documented rule): a hold placed before the voucher's use-by date
 stays valid after it. Its order may still be captured until the programme's claim deadline,
@@ -51,12 +53,13 @@ from __future__ import annotations
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from marketplace import clock
 from marketplace.audit.services import record
 from marketplace.db import utcnow
-from marketplace.errors import NotFound, ValidationFailed
+from marketplace.errors import DomainError, NotFound, ValidationFailed
 from vouchers import ledger, rules
 from vouchers.common import MAX_ID
 from vouchers.enums import (
@@ -87,7 +90,6 @@ from vouchers.models import Enterprise, Hold, HoldFreeze, Programme, Quota, Vouc
 from vouchers.quota import (
     group_remaining,
     lock_group_quotas,
-    lock_quota,
     lock_quota_by_id,
     read_quota,
 )
@@ -97,9 +99,16 @@ MAX_ORDER_REF = 100
 REVERSAL_REASON = "dispute_upheld"
 
 
-def lock_voucher(session: Session, voucher_id: int) -> Voucher:
+_LOCKED_VOUCHERS = "vouchers.locked"
+
+
+def lock_voucher(session: Session, voucher_id: int, *, field: str | None = None) -> Voucher:
+    """The voucher row, locked (``FOR UPDATE``) and re-read. NotFound (at ``field``) if none.
+
+    The lock is remembered for the session's current transaction, so :func:`place_hold` given
+    a voucher its caller locked does not read it a second time."""
     if not 0 < voucher_id <= MAX_ID:
-        raise NotFound("没有该电子券 / no such voucher")
+        raise NotFound("没有该电子券 / no such voucher", field=field)
     voucher = session.scalars(
         sa.select(Voucher)
         .where(Voucher.id == voucher_id)
@@ -107,8 +116,21 @@ def lock_voucher(session: Session, voucher_id: int) -> Voucher:
         .execution_options(populate_existing=True)
     ).one_or_none()
     if voucher is None:
-        raise NotFound("没有该电子券 / no such voucher")
+        raise NotFound("没有该电子券 / no such voucher", field=field)
+    session.info.setdefault(_LOCKED_VOUCHERS, {})[voucher.id] = session.get_transaction()
     return voucher
+
+
+def _locked(session: Session, voucher: Voucher | int) -> Voucher:
+    """``voucher`` locked in this transaction: as it is when :func:`lock_voucher` locked it in
+    the transaction still open (the lock holds until it ends), otherwise locked now."""
+    if isinstance(voucher, Voucher):
+        locks = session.info.get(_LOCKED_VOUCHERS, {})
+        transaction = session.get_transaction()
+        if transaction is not None and locks.get(voucher.id) is transaction:
+            return voucher
+        return lock_voucher(session, voucher.id)
+    return lock_voucher(session, voucher)
 
 
 def _lock_hold(session: Session, hold_id: int) -> Hold:
@@ -183,6 +205,67 @@ def check_voucher_usable(voucher: Voucher, now: datetime) -> None:
         )
 
 
+def _checked_split(
+    session: Session,
+    voucher: Voucher,
+    programme: Programme,
+    requested_fen: int,
+    price_fen: int,
+    now: datetime,
+    service_category: str | None,
+) -> tuple[Quota, rules.Split]:
+    """Every rule a new hold must pass, on the locked voucher and its locked quota row; the
+    quota and the split (with a voucher part of at least one fen)."""
+    check_enterprise_may_use(voucher.enterprise)
+    check_voucher_usable(voucher, now)
+    if service_category is not None and service_category not in programme.eligible_categories:
+        raise NotEligible(
+            f"本券种不支持服务类别 {service_category} / the programme does not fund "
+            f"{service_category} services"
+        )
+    year = clock.local_date(now).year
+    # A group under one controller shares one cap when the programme says so (group_cap);
+    # the members' quota rows, this one's among them, are locked in id order (vouchers.quota).
+    group = lock_group_quotas(session, voucher.enterprise_id, year, programme)
+    quota = next(q for q in group if q.enterprise_id == voucher.enterprise_id)
+    split = rules.split_order(
+        price_fen=price_fen,
+        requested_fen=requested_fen,
+        ceiling_bps=programme.ceiling_bps,
+        balance_fen=voucher.balance_fen,
+        cap_remaining_fen=min(quota.remaining_fen, group_remaining(group)),
+    )
+    if split.voucher_fen == 0:
+        if split.limited_by is rules.Limit.CAP:
+            raise CapExceeded(
+                f"本年度可用额度已用完（上限 {quota.cap_fen} 分） / the enterprise's annual cap "
+                f"of {quota.cap_fen} fen is used up for {quota.year}",
+                extra={
+                    "cap_fen": quota.cap_fen,
+                    "remaining_fen": 0,
+                    "group_enterprise_ids": [q.enterprise_id for q in group],
+                },
+            )
+        raise AmountInvalid(
+            "订单价格过低，按抵扣比例计算的券额不足1分 / the price is too small for the voucher to"
+            " cover a whole fen",
+            field="price_fen",
+        )
+    return quota, split
+
+
+def _insert_hold(session: Session, **values: object) -> Hold | None:
+    """INSERT the hold unless its idempotency key exists (then None): one round trip."""
+    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    stmt = (
+        module.insert(Hold)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(Hold)
+    )
+    return session.scalars(stmt).one_or_none()
+
+
 def _same_hold(hold: Hold, voucher_id: int, order_ref: str, requested: int, price: int) -> Hold:
     if (hold.voucher_id, hold.order_ref, hold.requested_fen, hold.price_fen) != (
         voucher_id,
@@ -235,91 +318,70 @@ def place_hold(
         raise ValidationFailed(
             "invalid order_ref", {"order_ref": ["1–100 characters / 须为1至100个字符"]}
         )
-    voucher_id = voucher if isinstance(voucher, int) else voucher.id
-
-    with session.begin_nested():
-        # Lock order: voucher, then quota (see vouchers.quota).
-        locked = lock_voucher(session, voucher_id)
+    # No savepoint: every check below runs before the first write, and an error after it
+    # (the ledger refusing a posting) fails the caller's whole transaction anyway.
+    # Lock order: voucher, then quota (see vouchers.quota).
+    locked = _locked(session, voucher)
+    programme: Programme = locked.programme
+    try:
+        quota, split = _checked_split(
+            session, locked, programme, requested_fen, price_fen, now, service_category
+        )
+    except DomainError as error:
+        # A retry of a hold placed before answers with that hold, whatever changed since (the
+        # voucher exhausted by it, say); only a key never used gets the refusal.
         existing = session.scalar(sa.select(Hold).where(Hold.idempotency_key == key))
-        if existing is not None:
-            return _same_hold(existing, voucher_id, order_ref, requested_fen, price_fen)
-        programme: Programme = locked.programme
-        check_enterprise_may_use(locked.enterprise)
-        check_voucher_usable(locked, now)
-        if service_category is not None and service_category not in programme.eligible_categories:
-            raise NotEligible(
-                f"本券种不支持服务类别 {service_category} / the programme does not fund "
-                f"{service_category} services"
-            )
-        year = clock.local_date(now).year
-        group = lock_group_quotas(session, locked.enterprise_id, year, programme)
-        quota = lock_quota(session, locked.enterprise_id, year, programme)
-        split = rules.split_order(
-            price_fen=price_fen,
-            requested_fen=requested_fen,
-            ceiling_bps=programme.ceiling_bps,
-            balance_fen=locked.balance_fen,
-            cap_remaining_fen=min(quota.remaining_fen, group_remaining(group)),
-        )
-        if split.voucher_fen == 0:
-            if split.limited_by is rules.Limit.CAP:
-                raise CapExceeded(
-                    f"本年度可用额度已用完（上限 {quota.cap_fen} 分） / the enterprise's annual cap "
-                    f"of {quota.cap_fen} fen is used up for {quota.year}",
-                    extra={
-                        "cap_fen": quota.cap_fen,
-                        "remaining_fen": 0,
-                        "group_enterprise_ids": [q.enterprise_id for q in group],
-                    },
-                )
-            raise AmountInvalid(
-                "订单价格过低，按抵扣比例计算的券额不足1分 / the price is too small for the voucher to"
-                " cover a whole fen",
-                field="price_fen",
-            )
-        amount = split.voucher_fen
-        hold = Hold(
-            voucher_id=locked.id,
-            quota_id=quota.id,
-            order_ref=order_ref,
-            requested_fen=requested_fen,
-            price_fen=price_fen,
-            amount_fen=amount,
-            idempotency_key=key,
-            placed_at=now,
-        )
-        session.add(hold)
-        locked.balance_fen -= amount
-        locked.held_fen += amount
-        if locked.balance_fen == 0:
-            rules.VOUCHER.move(locked, VoucherAction.EXHAUST)
-        quota.held_fen += amount
-        session.flush()
-        accounts = ledger.voucher_accounts(session, programme.id, locked.id)
-        ledger.post(
-            session,
-            f"hold.place:{key}",
-            TransactionKind.HOLD,
-            ledger.transfer(accounts.balance, accounts.held, amount),
-            programme_id=programme.id,
-            voucher_id=locked.id,
-            hold_id=hold.id,
-            actor_id=actor_id,
-            memo=f"order {order_ref}",
-            now=now,
-        )
-        record(
-            session,
-            "hold.placed",
-            actor_id=actor_id,
-            subject_type="voucher",
-            subject_id=locked.id,
-            hold_id=hold.id,
-            order_ref=order_ref,
-            amount_fen=amount,
-            price_fen=price_fen,
-            limited_by=split.limited_by.value,
-        )
+        if existing is None:
+            raise
+        error.recovered()
+        return _same_hold(existing, locked.id, order_ref, requested_fen, price_fen)
+    # The key's UNIQUE constraint answers "placed before?": the insert claims it or, on a
+    # retry, inserts nothing and the stored hold is returned (before anything was changed).
+    hold = _insert_hold(
+        session,
+        voucher_id=locked.id,
+        quota_id=quota.id,
+        order_ref=order_ref,
+        requested_fen=requested_fen,
+        price_fen=price_fen,
+        amount_fen=split.voucher_fen,
+        idempotency_key=key,
+        placed_at=now,
+    )
+    if hold is None:
+        existing = session.scalars(sa.select(Hold).where(Hold.idempotency_key == key)).one()
+        return _same_hold(existing, locked.id, order_ref, requested_fen, price_fen)
+    amount = split.voucher_fen
+    locked.balance_fen -= amount
+    locked.held_fen += amount
+    if locked.balance_fen == 0:
+        rules.VOUCHER.move(locked, VoucherAction.EXHAUST)
+    quota.held_fen += amount
+    accounts = ledger.voucher_accounts(session, programme.id, locked.id)
+    ledger.post(
+        session,
+        f"hold.place:{key}",
+        TransactionKind.HOLD,
+        ledger.transfer(accounts.balance, accounts.held, amount),
+        programme_id=programme.id,
+        voucher_id=locked.id,
+        hold_id=hold.id,
+        actor_id=actor_id,
+        memo=f"order {order_ref}",
+        now=now,
+    )
+    record(
+        session,
+        "hold.placed",
+        actor_id=actor_id,
+        subject_type="voucher",
+        subject_id=locked.id,
+        hold_id=hold.id,
+        order_ref=order_ref,
+        amount_fen=amount,
+        price_fen=price_fen,
+        limited_by=split.limited_by.value,
+    )
     return hold
 
 

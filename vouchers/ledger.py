@@ -50,7 +50,6 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from marketplace.db import utcnow
@@ -173,6 +172,20 @@ class VoucherAccounts:
 
 
 def voucher_accounts(session: Session, programme_id: int, voucher_id: int) -> VoucherAccounts:
+    """The voucher's balance and held accounts: one read when both exist (the usual case,
+    issuance opens them), created if missing otherwise."""
+    codes = {
+        kind: account_code(kind, programme_id, voucher_id=voucher_id)
+        for kind in (AccountKind.VOUCHER_BALANCE, AccountKind.VOUCHER_HELD)
+    }
+    found = {
+        a.kind: a
+        for a in session.scalars(
+            sa.select(LedgerAccount).where(LedgerAccount.code.in_(list(codes.values())))
+        )
+    }
+    if len(found) == len(codes):
+        return VoucherAccounts(found[AccountKind.VOUCHER_BALANCE], found[AccountKind.VOUCHER_HELD])
     return VoucherAccounts(
         get_account(
             session, AccountKind.VOUCHER_BALANCE, programme_id=programme_id, voucher_id=voucher_id
@@ -267,57 +280,78 @@ def post(
     hold is already resolved by another transaction). On any error nothing is written.
     """
     _validate(idempotency_key, entries)
-    existing = _existing(session, idempotency_key, entries)
-    if existing is not None:
-        return Posted(existing, created=False)
-
     deltas: dict[int, int] = defaultdict(int)
     accounts: dict[int, LedgerAccount] = {}
     for entry in entries:
         deltas[entry.account.id] += signed_delta(entry.account.kind, entry.side, entry.amount_fen)
         accounts[entry.account.id] = entry.account
 
+    # No read before and no savepoint around (the happy path is three statements plus one per
+    # account). The balances move first, each by a guarded UPDATE that locks and checks in one
+    # statement; then the INSERT claims the idempotency key (and ``resolves_hold_id``) through
+    # their UNIQUE keys, or inserts nothing. On either refusal the balances already moved are
+    # moved back (their rows stay locked by this transaction, so nobody saw them) before the
+    # stored transaction is returned (a retry) or the error raised: nothing is written.
+    applied: dict[int, int] = {}
     try:
-        with session.begin_nested():
-            txn = LedgerTransaction(
-                idempotency_key=idempotency_key,
-                kind=kind,
-                programme_id=programme_id,
-                voucher_id=voucher_id,
-                hold_id=hold_id,
-                resolves_hold_id=resolves_hold_id,
-                actor_id=actor_id,
-                memo=memo[:300],
-                posted_at=now or utcnow(),
-            )
-            session.add(txn)
-            session.flush()
-            session.add_all(
-                LedgerEntry(
-                    transaction_id=txn.id,
-                    account_id=e.account.id,
-                    side=e.side,
-                    amount_fen=e.amount_fen,
-                )
-                for e in entries
-            )
-            session.flush()
-            _apply_deltas(session, deltas, accounts)
-    except IntegrityError:
-        # Another transaction committed this key (or resolved this hold) first.
+        _apply_deltas(session, deltas, accounts, applied)
+    except InsufficientFunds as error:
+        _undo_deltas(session, applied, accounts)
+        existing = _existing(session, idempotency_key, entries)
+        if existing is not None:
+            error.recovered()  # a retry of a posting made before: answered with it
+            return Posted(existing, created=False)
+        raise
+    dialect = session.get_bind().dialect.name
+    module = postgresql if dialect == "postgresql" else sqlite
+    txn = session.scalars(
+        module.insert(LedgerTransaction)
+        .values(
+            idempotency_key=idempotency_key,
+            kind=kind,
+            programme_id=programme_id,
+            voucher_id=voucher_id,
+            hold_id=hold_id,
+            resolves_hold_id=resolves_hold_id,
+            actor_id=actor_id,
+            memo=memo[:300],
+            posted_at=now or utcnow(),
+        )
+        .on_conflict_do_nothing()
+        .returning(LedgerTransaction)
+    ).one_or_none()
+    if txn is None:
+        _undo_deltas(session, applied, accounts)
         existing = _existing(session, idempotency_key, entries)
         if existing is not None:
             return Posted(existing, created=False)
         raise LedgerConflict(
             "记账与已有记录冲突（该冻结可能已被处理） / the posting conflicts with an existing one"
             " (the hold may already be resolved)"
-        ) from None
+        )
+    # Every entry in one multi-row INSERT (the entries' ids are never needed here).
+    session.execute(
+        sa.insert(LedgerEntry.__table__),  # type: ignore[arg-type]
+        [
+            {
+                "transaction_id": txn.id,
+                "account_id": e.account.id,
+                "side": e.side,
+                "amount_fen": e.amount_fen,
+            }
+            for e in entries
+        ],
+    )
     return Posted(txn, created=True)
 
 
 def _apply_deltas(
-    session: Session, deltas: dict[int, int], accounts: dict[int, LedgerAccount]
+    session: Session,
+    deltas: dict[int, int],
+    accounts: dict[int, LedgerAccount],
+    applied: dict[int, int],
 ) -> None:
+    """Move each balance, in ascending account order; ``applied`` collects what moved."""
     table: sa.Table = LedgerAccount.__table__  # type: ignore[assignment]
     for account_id in sorted(deltas):
         delta = deltas[account_id]
@@ -339,8 +373,24 @@ def _apply_deltas(
                 f"账户 {account.code} 余额不足 / account {account.code} cannot go below zero",
                 extra={"account": account.code, "account_kind": account.kind.value},
             )
+        applied[account_id] = delta
     for account in accounts.values():
         session.expire(account, ["balance_fen"])
+
+
+def _undo_deltas(
+    session: Session, applied: dict[int, int], accounts: dict[int, LedgerAccount]
+) -> None:
+    """Move back what :func:`_apply_deltas` moved (the refused posting's error path)."""
+    table: sa.Table = LedgerAccount.__table__  # type: ignore[assignment]
+    for account_id, delta in sorted(applied.items()):
+        session.execute(
+            sa.update(table)
+            .where(table.c.id == account_id)
+            .values(balance_fen=table.c.balance_fen - delta)
+        )
+    for account_id in applied:
+        session.expire(accounts[account_id], ["balance_fen"])
 
 
 def balance_of(session: Session, account: LedgerAccount) -> int:

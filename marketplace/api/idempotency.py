@@ -2,9 +2,10 @@
 
 The record is inserted in the *same* transaction as the request's effects, under a unique
 key per caller. Two concurrent requests with one key therefore cannot both commit: on
-PostgreSQL the second insert waits for the first transaction and then fails on the unique
-index; on SQLite the write lock taken at BEGIN serialises them. The loser rolls back and
-replays the stored response. A request that fails (4xx/5xx) rolls back its record too, so
+PostgreSQL the second insert waits for the first transaction and then, meeting the unique
+index, inserts nothing (``ON CONFLICT DO NOTHING``); on SQLite the write lock taken at
+BEGIN serialises them. The loser replays the stored response (and its request changes
+nothing). A request that fails (4xx/5xx) rolls back its record too, so
 validation errors are never stored against the key.
 """
 
@@ -16,7 +17,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 from flask import Response
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from marketplace.db import Base, IdMixin, utcnow
@@ -84,23 +85,20 @@ def begin(
             "Invalid Idempotency-Key",
             f"Idempotency-Key must be 1–{MAX_KEY_LENGTH} printable characters",
         )
-    existing = _find(session, scope, key)
-    if existing is not None:
-        return _replay(existing, request_hash)
-    record = IdempotencyRecord(
-        scope=scope, key=key, method=method, path=path, request_hash=request_hash
-    )
-    session.add(record)
-    try:
-        session.flush()
-    except IntegrityError:
-        # A concurrent request with the same key committed first: replay its response.
-        session.rollback()
+    # The UNIQUE (scope, key) answers: the insert claims the key, or inserts nothing when a
+    # request with it committed before (on PostgreSQL a concurrent one is waited for first);
+    # only then is the stored response read. One round trip on the way in, no savepoint.
+    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    record = session.scalars(
+        module.insert(IdempotencyRecord)
+        .values(scope=scope, key=key, method=method, path=path, request_hash=request_hash)
+        .on_conflict_do_nothing(index_elements=["scope", "key"])
+        .returning(IdempotencyRecord)
+    ).one_or_none()
+    if record is None:
         existing = _find(session, scope, key)
         if existing is None:  # pragma: no cover - the winner rolled back in between
-            raise ApiProblem(
-                409, "idempotency_conflict", "Concurrent request", "retry the request"
-            ) from None
+            raise ApiProblem(409, "idempotency_conflict", "Concurrent request", "retry the request")
         return _replay(existing, request_hash)
     return record
 

@@ -115,9 +115,9 @@ def order_view(order: Order, user: User, *, detail: bool = False) -> dict[str, A
 
 
 def _detail(order: Order) -> dict[str, Any]:
-    session = db_session()
-    session.flush()
-    session.refresh(order)
+    """The order as the services left it, from memory: they keep its columns, events and
+    invoice current (relationships set both ways), so no re-read is needed."""
+    db_session().flush()
     return order_view(order, api_user(), detail=True)
 
 

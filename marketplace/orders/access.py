@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from marketplace.auth.models import User
 from marketplace.enums import ADMIN_ROLES, Role
@@ -21,6 +21,7 @@ from marketplace.orders.enums import Actor
 from marketplace.orders.errors import OrderNotFound
 from marketplace.orders.models import Order
 from marketplace.schemas import MAX_ID
+from providers.models import Service
 
 _ADMIN_ACTORS = {Role.REVIEWER: Actor.REVIEWER, Role.FINANCE: Actor.FINANCE}
 
@@ -56,18 +57,25 @@ def get_order(session: Session, order_id: int, user: User) -> Order:
     return order
 
 
-def lock_order(session: Session, order_id: int) -> Order:
-    """The order row, locked (``FOR UPDATE``) and re-read. OrderNotFound if there is none."""
-    order = (
-        session.scalars(
-            sa.select(Order)
-            .where(Order.id == order_id)
-            .with_for_update(of=Order)
-            .execution_options(populate_existing=True)
-        ).one_or_none()
-        if 0 < order_id <= MAX_ID
-        else None
+def lock_order(session: Session, order_id: int, *, with_service: bool = False) -> Order:
+    """The order row, locked (``FOR UPDATE``) and re-read. OrderNotFound if there is none.
+
+    ``with_service`` reads the order's service and its provider, its invoice and its history
+    in the same round trip (only the order's row is locked), for steps that check them and
+    answer with the whole order."""
+    stmt = (
+        sa.select(Order)
+        .where(Order.id == order_id)
+        .with_for_update(of=Order)
+        .execution_options(populate_existing=True)
     )
+    if with_service:
+        stmt = stmt.options(
+            joinedload(Order.service, innerjoin=True).joinedload(Service.provider, innerjoin=True),
+            joinedload(Order.invoice),
+            joinedload(Order.events),
+        )
+    order = session.scalars(stmt).unique().one_or_none() if 0 < order_id <= MAX_ID else None
     if order is None:
         raise _not_found(order_id)
     return order

@@ -115,9 +115,13 @@ def record_transition(
     check_actor(action, actor)
     before, after = ORDER.move(order, action)
     order.version += 1
+    # Stamped here rather than by the column's onupdate, which would leave the attribute
+    # expired after the flush and cost a read to build the response.
+    order.updated_at = utcnow()
     session.add(
         OrderEvent(
-            order_id=order.id,
+            # Through the relationship, so a loaded ``order.events`` shows it at once.
+            order=order,
             occurred_at=now or utcnow(),
             actor=actor,
             actor_id=actor_id,

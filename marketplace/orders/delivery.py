@@ -200,7 +200,8 @@ def deliver(
     stored = files.store(session, storage, report)
     try:
         with session.begin_nested():
-            row = Invoice(order_id=order.id, recorded_at=now, **columns)
+            # Through the relationship: the order's invoice is then known without a re-read.
+            row = Invoice(order=order, recorded_at=now, **columns)
             session.add(row)
             session.flush()
     except IntegrityError:

@@ -242,7 +242,7 @@ def accept(
     :func:`vouchers.holds.place_hold` (CapExceeded, VoucherExpired …), InvalidPayment.
     """
     now = now or utcnow()
-    order = lock_order(session, order_id)
+    order = lock_order(session, order_id, with_service=True)
     actor = actor_of(user, order)
     check_version(order, expected_version)
     transition(order.status, A.ACCEPT, actor)
@@ -257,8 +257,9 @@ def accept(
     holds.check_enterprise_may_use(enterprise)
     voucher: Voucher | None = None
     if voucher_id is not None:
-        voucher = session.get(Voucher, voucher_id) if 0 < voucher_id < 2**63 else None
-        if voucher is None or voucher.enterprise_id != order.enterprise_id:
+        # Locked now (order, then voucher, then quota): the hold below uses this read.
+        voucher = holds.lock_voucher(session, voucher_id, field="voucher_id")
+        if voucher.enterprise_id != order.enterprise_id:
             raise NotFound("没有该电子券 / no such voucher", field="voucher_id")
     ensure_orderable(session, order.service, enterprise, voucher.programme if voucher else None)
     reference = payment_reference(order.id)
@@ -266,7 +267,7 @@ def accept(
     if voucher is not None:
         hold = holds.place_hold(
             session,
-            voucher.id,
+            voucher,
             reference,
             price if requested_fen is None else requested_fen,
             price,

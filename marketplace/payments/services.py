@@ -39,8 +39,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, lazyload
 
 from marketplace import jobs
 from marketplace.audit.services import record
@@ -217,28 +218,31 @@ def start_payment(
         )
     kind = gateway or configured_kind(current_settings())
 
-    existing = live_payment(session, reference, lock=True)
-    if existing is not None:
-        return _same_payment_or_conflict(existing, amount_fen)
-    payment = Payment(
-        reference=reference,
-        description=description,
-        amount_fen=amount_fen,
-        currency=CURRENCY,
-        gateway=kind,
-        status=PaymentStatus.PENDING,
-        refunded_fen=0,
-        payer_id=payer_id,
-    )
-    try:
-        with session.begin_nested():
-            session.add(payment)
-            session.flush()
-    except IntegrityError:
-        # A concurrent request created the live payment first (unique partial index).
+    # The partial UNIQUE index on live payments' references answers "one already?": the
+    # insert claims the reference or inserts nothing (also when a concurrent request took it
+    # first); only then is the live payment read. No read before, no savepoint around.
+    module = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    payment = session.scalars(
+        module.insert(Payment)
+        .values(
+            reference=reference,
+            description=description,
+            amount_fen=amount_fen,
+            currency=CURRENCY,
+            gateway=kind,
+            status=PaymentStatus.PENDING,
+            refunded_fen=0,
+            payer_id=payer_id,
+        )
+        .on_conflict_do_nothing()
+        .returning(Payment)
+        # A new payment has no refunds or chargebacks: read them only if asked for.
+        .options(lazyload(Payment.refunds), lazyload(Payment.disputes))
+    ).one_or_none()
+    if payment is None:
         existing = live_payment(session, reference, lock=True)
-        if existing is None:
-            raise
+        if existing is None:  # pragma: no cover - the only unique key a new row can hit
+            raise InvalidPayment("付款冲突，请重试 / the payment conflicts; retry")
         return _same_payment_or_conflict(existing, amount_fen)
     record(
         session,

@@ -67,10 +67,28 @@ def test_sqlite_is_configured_properly(tmp_path):
         engine.dispose()
 
 
-def test_postgresql_engines_pre_ping_their_pool():
-    engine = create_engine("postgresql+psycopg://u@127.0.0.1:1/none")
-    assert engine.pool._pre_ping is True
-    engine.dispose()
+def test_postgresql_pool_recovers_from_dropped_connections_without_pre_ping(pg_admin_url):
+    """No ping per checkout (a round trip on every request): a connection the server dropped
+    fails the one statement that meets it, SQLAlchemy then invalidates the whole pool, and the
+    next checkout gets a fresh connection."""
+    engine = create_engine(pg_admin_url)
+    assert engine.pool._pre_ping is False
+    try:
+        with engine.connect() as conn:
+            pid = conn.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+        killer = create_engine(pg_admin_url)
+        try:
+            with killer.connect() as conn:
+                assert conn.exec_driver_sql(f"SELECT pg_terminate_backend({int(pid)})").scalar()
+        finally:
+            killer.dispose()
+        with pytest.raises(sa.exc.OperationalError), engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1").scalar()
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT 1").scalar() == 1
+            assert conn.exec_driver_sql("SELECT pg_backend_pid()").scalar() != pid
+    finally:
+        engine.dispose()
 
 
 def test_sqlite_transactions_take_the_write_lock_up_front(tmp_path):

@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session
 
 from marketplace import create_app, jobs, migrate
 from marketplace.auth.services import create_api_token
+from marketplace.clock import local_date
 from marketplace.db import commit, create_engine, utcnow
 from marketplace.notifications import notify
 from marketplace.notifications.models import EmailStatus, OutboundEmail
@@ -51,7 +52,6 @@ from tests.support.order_fixtures import OrderWorld, invoice_number
 from tests.support.payment_fixtures import Mailbox, _CollectingHandler, free_port
 from tests.support.provider_fixtures import PDF
 from vouchers.models import Hold
-from vouchers.rules import local_date
 
 THREADS = 3
 ORDERS_PER_THREAD = 8

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from marketplace.clock import local_date
 from marketplace.errors import DomainError
 from marketplace.orders import delivery
 from marketplace.orders.enums import InvoiceSource, OrderStatus
@@ -24,7 +25,6 @@ from tests.support.einvoice_files import Item, ofd_bytes, pdf_bytes, xml_bytes
 from tests.support.order_fixtures import invoice_spec_for, invoice_upload, report
 from tests.support.settlement_fixtures import CLAIM_NOW
 from tests.support.voucher_fixtures import VOUCHER_NOW
-from vouchers.rules import local_date
 
 pytestmark = pytest.mark.usefixtures("orders_ctx")
 

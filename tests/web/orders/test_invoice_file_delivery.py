@@ -9,6 +9,7 @@ import io
 
 import pytest
 
+from marketplace.clock import local_date
 from marketplace.db import utcnow
 from marketplace.enums import Role
 from marketplace.orders.enums import InvoiceSource
@@ -18,7 +19,6 @@ from tests.support.einvoice_files import ofd_bytes, pdf_bytes, xml_bytes
 from tests.support.fixtures import AuthActions
 from tests.support.order_fixtures import invoice_spec_for
 from tests.support.provider_fixtures import PDF
-from vouchers.rules import local_date
 
 BILLION_LAUGHS = (
     b'<?xml version="1.0"?><!DOCTYPE EInvoice [<!ENTITY a "aaaaaaaaaa">'
