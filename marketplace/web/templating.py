@@ -8,6 +8,7 @@ from flask import Flask, request, url_for
 from flask_babel import get_locale
 from flask_login import current_user
 
+from marketplace import clock
 from marketplace.enums import LabelledEnum, Role
 from marketplace.i18n import _
 from marketplace.money import format_fen
@@ -55,4 +56,6 @@ def navigation() -> list[tuple[str, str]]:
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["fen"] = format_fen
     app.jinja_env.filters["label"] = enum_label
+    # Times are stored in UTC and shown in Beijing time; the page says so once, not per cell.
+    app.jinja_env.filters["beijing"] = clock.beijing_text
     app.jinja_env.globals.update(lang_url=lang_url, navigation=navigation, get_locale=get_locale)
