@@ -1,8 +1,47 @@
-"""Translation helpers usable from domain code without a request (lazy strings)."""
+"""Translation helpers usable from domain code without a request (lazy strings), and the
+choice of one language for a page.
 
-from flask_babel import gettext, lazy_gettext, ngettext
+Domain errors carry both languages in one message ("中文 / English") because the API answers
+either audience; a page shows one side of it (:func:`one_language`)."""
+
+from __future__ import annotations
+
+import re
+
+from flask import has_request_context
+from flask_babel import get_locale, gettext, lazy_gettext, ngettext
 
 _ = gettext
 _l = lazy_gettext
 
-__all__ = ["_", "_l", "gettext", "lazy_gettext", "ngettext"]
+_CJK = re.compile(r"[\u3400-\u9fff\uff00-\uffef\u3000-\u303f]")
+_SEPARATOR = " / "
+_LABEL = re.compile(r"^[^\u3400-\u9fff]*?: ")
+
+__all__ = ["_", "_l", "gettext", "is_english", "lazy_gettext", "ngettext", "one_language"]
+
+
+def is_english() -> bool:
+    """Whether the current page is in English (Chinese outside a request)."""
+    return has_request_context() and str(get_locale()) == "en"
+
+
+def one_language(text: str) -> str:
+    """The side of a bilingual ``中文 / English`` message in the page's language.
+
+    A message is split at the first " / " whose left side has Chinese and right side has none
+    (a path or a fraction inside the English part stays whole); anything else is returned as
+    it is.
+    """
+    text = str(text)
+    start = 0
+    while (at := text.find(_SEPARATOR, start)) != -1:
+        zh, en = text[:at], text[at + len(_SEPARATOR) :]
+        if _CJK.search(zh) and not _CJK.search(en):
+            if not is_english():
+                return zh
+            # "row 2: 中文 / English" keeps its Latin label ("row 2: ") in English too.
+            label = _LABEL.match(zh)
+            return (label.group(0) if label else "") + en
+        start = at + 1
+    return text

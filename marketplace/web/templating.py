@@ -2,23 +2,35 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from flask import Flask, request, url_for
 from flask_babel import get_locale
 from flask_login import current_user
 
-from marketplace import clock
+from marketplace import clock, regions
 from marketplace.enums import LabelledEnum, Role
-from marketplace.i18n import _
+from marketplace.i18n import _, is_english, one_language
 from marketplace.money import format_fen
 
 
 def enum_label(value: Any) -> str:
-    """Chinese label first; English beside it when the page is in English."""
+    """A vocabulary value in the page's language (never the stored code)."""
     if not isinstance(value, LabelledEnum):
         return str(value)
-    return value.en if str(get_locale()) == "en" else value.zh
+    return value.en if is_english() else value.zh
+
+
+def beijing_date(moment: datetime | None) -> str:
+    """The Beijing calendar day of a stored UTC time (``2026-03-01``)."""
+    return clock.beijing_text(moment)[:10]
+
+
+def region_label(code: str | None) -> str:
+    """A GB/T 2260 code as its full name (530102 → 云南省昆明市五华区); the names are Chinese
+    in both languages, as on the official table."""
+    return regions.label(code) if code else ""
 
 
 def lang_url(lang: str) -> str:
@@ -58,4 +70,7 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["label"] = enum_label
     # Times are stored in UTC and shown in Beijing time; the page says so once, not per cell.
     app.jinja_env.filters["beijing"] = clock.beijing_text
+    app.jinja_env.filters["beijing_date"] = beijing_date
+    app.jinja_env.filters["region"] = region_label
+    app.jinja_env.filters["one_language"] = one_language
     app.jinja_env.globals.update(lang_url=lang_url, navigation=navigation, get_locale=get_locale)

@@ -26,7 +26,7 @@ from marketplace.errors import DomainError, NotFound, ValidationFailed
 from marketplace.i18n import _
 from marketplace.parsing import ascii_int
 from marketplace.web.enterprise.forms import ApplyForm, ClarificationResponseForm, ProfileForm
-from marketplace.web.forms import fen_of
+from marketplace.web.forms import fen_of, label_of
 from marketplace.web.permissions import gate_blueprint
 from vouchers import applications, certificate, common, enterprises, rules, tokens
 from vouchers.models import Application, Hold, Programme, Voucher
@@ -103,7 +103,7 @@ def programmes() -> ResponseReturnValue:
 def _category_choices(programme: Programme) -> list[SelectChoice]:
     labels = {c.value: c for c in ServiceCategory}
     return [
-        SelectChoice(value, labels[value].label)
+        SelectChoice(value, label_of(labels[value]))
         for value in programme.eligible_categories
         if value in labels
     ]

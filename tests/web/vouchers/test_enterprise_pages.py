@@ -97,7 +97,7 @@ def test_apply_zero_is_refused_by_the_rules(client, session, sme, programme):
         data={"requested": "0", "planned_categories": ["testing"], "plan": "x" * 20},
     )
     assert response.status_code == 422  # the form reads it; the money rule refuses it
-    assert "must be positive" in _text(response)
+    assert "金额必须大于零" in _text(response)
     assert session.scalar(sa.select(sa.func.count()).select_from(Application)) == 0
 
 
