@@ -34,14 +34,28 @@ def one_language(text: str) -> str:
     it is.
     """
     text = str(text)
-    start = 0
-    while (at := text.find(_SEPARATOR, start)) != -1:
-        zh, en = text[:at], text[at + len(_SEPARATOR) :]
-        if _CJK.search(zh) and not _CJK.search(en):
-            if not is_english():
-                return zh
-            # "row 2: 中文 / English" keeps its Latin label ("row 2: ") in English too.
-            label = _LABEL.match(zh)
-            return (label.group(0) if label else "") + en
-        start = at + 1
-    return text
+    cuts = [m.start() for m in re.finditer(re.escape(_SEPARATOR), text)]
+    # The English side has no Chinese, or else (it names a region or a company) it is the
+    # last separator followed by a Latin letter.
+    chosen = next(
+        (at for at in cuts if _CJK.search(text[:at]) and not _CJK.search(text[at + 3 :])), None
+    )
+    if chosen is None:
+        chosen = next(
+            (
+                at
+                for at in reversed(cuts)
+                if _CJK.search(text[:at])
+                and text[at + 3 : at + 4].isascii()
+                and text[at + 3 : at + 4].isalpha()
+            ),
+            None,
+        )
+    if chosen is None:
+        return text
+    zh, en = text[:chosen], text[chosen + len(_SEPARATOR) :]
+    if not is_english():
+        return zh
+    # "row 2: 中文 / English" keeps its Latin label ("row 2: ") in English too.
+    label = _LABEL.match(zh)
+    return (label.group(0) if label else "") + en

@@ -8,11 +8,13 @@ from typing import Any
 from flask import Flask, request, url_for
 from flask_babel import get_locale
 from flask_login import current_user
+from markupsafe import Markup
 
 from marketplace import clock, regions
-from marketplace.enums import LabelledEnum, Role
+from marketplace.enums import LabelledEnum, Role, SizeClass
 from marketplace.i18n import _, is_english, one_language
 from marketplace.money import format_fen
+from marketplace.web import vocabulary
 
 
 def enum_label(value: Any) -> str:
@@ -25,6 +27,14 @@ def enum_label(value: Any) -> str:
 def beijing_date(moment: datetime | None) -> str:
     """The Beijing calendar day of a stored UTC time (``2026-03-01``)."""
     return clock.beijing_text(moment)[:10]
+
+
+def size_class_label(value: str) -> str:
+    """A stored size-class value (``micro``) as its label in the page's language."""
+    try:
+        return enum_label(SizeClass(value))
+    except ValueError:
+        return value
 
 
 def region_label(code: str | None) -> str:
@@ -72,5 +82,10 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["beijing"] = clock.beijing_text
     app.jinja_env.filters["beijing_date"] = beijing_date
     app.jinja_env.filters["region"] = region_label
+    app.jinja_env.filters["size_class"] = size_class_label
+    app.jinja_env.filters["order_step"] = vocabulary.order_step
+    app.jinja_env.filters["audit_action"] = vocabulary.audit_action
+    app.jinja_env.filters["audit_subject"] = vocabulary.audit_subject
+    app.jinja_env.globals["Markup"] = Markup
     app.jinja_env.filters["one_language"] = one_language
     app.jinja_env.globals.update(lang_url=lang_url, navigation=navigation, get_locale=get_locale)

@@ -34,6 +34,11 @@ def in_language():
         ("路径 a / b / 说明 / see a/b", "路径 a / b / 说明", "see a/b"),
         ("只有中文", "只有中文", "只有中文"),
         (
+            "注册地（云南省昆明市）不在适用地区内 / registered in 云南省昆明市 (5301)",
+            "注册地（云南省昆明市）不在适用地区内",
+            "registered in 云南省昆明市 (5301)",
+        ),
+        (
             "English only / still English",
             "English only / still English",
             "English only / still English",

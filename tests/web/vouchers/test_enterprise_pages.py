@@ -243,5 +243,6 @@ def test_programmes_outside_the_enterprises_region_say_why_instead_of_offering_a
     assert elsewhere.name in page
     assert f"/enterprise/programmes/{elsewhere.id}/apply" not in page
     assert (
-        'data-testid="not-eligible"' in page and "outside the programme&#39;s region 5329" in page
+        'data-testid="not-eligible"' in page
+        and "outside the programme&#39;s region 云南省大理白族自治州 (5329)" in page
     )
