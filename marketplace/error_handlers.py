@@ -19,12 +19,12 @@ import sqlalchemy as sa
 from flask import Flask, Response, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
-from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 from markupsafe import escape
 from werkzeug.exceptions import HTTPException, InternalServerError
 
 from marketplace.errors import DomainError, ValidationFailed
+from marketplace.i18n import _, one_language
 from marketplace.problems import ApiProblem, problem
 
 log = logging.getLogger(__name__)
@@ -74,8 +74,42 @@ def _wants_problem() -> bool:
     return request.path.startswith("/api/")
 
 
-def _page(status: int, title: str, detail: str) -> ResponseReturnValue:
-    return render_template("errors/error.html", status=status, title=title, detail=detail), status
+def _titles() -> dict[int, tuple[str, str]]:
+    """(title, what to do) per status, in the page's language; werkzeug's are English."""
+    return {
+        400: (
+            _("Bad request"),
+            _("The request could not be understood. Please go back and try again."),
+        ),
+        401: (_("Please sign in"), _("Sign in to see this page.")),
+        403: (_("Not allowed"), _("Your account may not see or do this.")),
+        404: (
+            _("Page not found"),
+            _("The address may be mistyped, or the record no longer exists."),
+        ),
+        405: (_("Not allowed"), _("This address does not accept that kind of request.")),
+        409: (
+            _("Conflicts with the current state"),
+            _("The record changed; reload it and try again."),
+        ),
+        413: (_("File too large"), _("The file is larger than the platform accepts.")),
+        422: (_("The input is not valid"), _("Please correct the input and try again.")),
+        429: (_("Too many requests"), _("Please wait a moment and try again.")),
+        500: (_("Something went wrong"), _("The error was logged; please try again later.")),
+    }
+
+
+def _page(status: int, title: str | None = None, detail: str | None = None) -> ResponseReturnValue:
+    """An error page in the page's language: the status's own title, and the domain error's
+    message (its side in this language) when there is one."""
+    known_title, advice = _titles().get(status, (_("Something went wrong"), ""))
+    page = render_template(
+        "errors/error.html",
+        status=status,
+        title=title or known_title,
+        detail=one_language(detail) if detail else advice,
+    )
+    return page, status
 
 
 def init_app(app: Flask) -> None:
@@ -92,15 +126,11 @@ def init_app(app: Flask) -> None:
             return problem(
                 exc.status, exc.code, exc.title, exc.message, errors=errors, extensions=exc.extra
             )
-        return _page(exc.status, exc.title, exc.message)
+        return _page(exc.status, None, exc.message)
 
     @app.errorhandler(CSRFError)
     def _csrf_error(exc: CSRFError) -> ResponseReturnValue:
-        return _page(
-            400,
-            "表单已过期 Form expired",
-            "请返回上一页刷新后重试。Please go back, reload the page and try again.",
-        )
+        return _page(400, _("Form expired"), _("Please go back, reload the page and try again."))
 
     @app.errorhandler(sa.exc.OperationalError)
     @app.errorhandler(sa.exc.InterfaceError)
@@ -122,7 +152,7 @@ def init_app(app: Flask) -> None:
             if status == 429:
                 response.headers.update(exc.get_headers())
             return response
-        return _page(status, exc.name or "Error", exc.description or "")
+        return _page(status)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> ResponseReturnValue:
@@ -137,4 +167,4 @@ def init_app(app: Flask) -> None:
                 "Internal error",
                 f"something went wrong on our side (incident {incident})",
             )
-        return _page(500, "系统错误 Internal error", f"incident {incident}")
+        return _page(500, None, _("The error was logged as incident %(id)s.", id=incident))

@@ -53,3 +53,15 @@ def person_name(name: str | None) -> str:
     if len(text) <= 1:
         return text
     return text[0] + MASK * (len(text) - 1)
+
+
+def organisation_name(name: str | None) -> str:
+    """``昆明滇池科技有限公司`` → ``昆明******公司``: the first two and the last two characters,
+    enough for a provider to match the holder it is dealing with, not enough to find an
+    enterprise the reader does not already know."""
+    text = (name or "").strip()
+    if len(text) <= 2:
+        return text[:1] + MASK * (len(text) - 1) if text else ""
+    if len(text) <= 4:
+        return text[0] + MASK * (len(text) - 1)
+    return text[:2] + MASK * (len(text) - 4) + text[-2:]

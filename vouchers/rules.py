@@ -303,21 +303,23 @@ def eligibility_problems(
     when it fits. Verification and the blacklist are checked separately (own error codes)."""
     problems = []
     if not region_code.startswith(region_prefix):
+        registered, wanted = regions.label(region_code), regions.label(region_prefix)
         problems.append(
-            f"注册地（{region_code}）不在本券种的适用地区（{region_prefix}）内 / "
-            f"registered in {region_code}, outside the programme's region {region_prefix}"
+            f"注册地（{registered}）不在本券种的适用地区（{wanted}）内 / "
+            f"registered in {registered} ({region_code}), outside the programme's region "
+            f"{wanted} ({region_prefix})"
         )
     if size_class.value not in set(eligible_size_classes):
         problems.append(
-            f"企业规模“{size_class.zh}”不在适用范围内 / size class {size_class.value} is not eligible"
+            f"企业规模“{size_class.zh}”不在适用范围内 / size class '{size_class.en}' is not eligible"
         )
     funded = set(eligible_categories)
     outside = [c for c in planned_categories if c not in funded]
     if outside:
-        problems.append(
-            f"本券种不支持以下服务类别：{', '.join(outside)} / "
-            f"the programme does not fund: {', '.join(outside)}"
-        )
+        labels = {c.value: c for c in ServiceCategory}
+        zh = "、".join(labels[c].zh if c in labels else c for c in outside)
+        en = ", ".join(labels[c].en if c in labels else c for c in outside)
+        problems.append(f"本券种不支持以下服务类别：{zh} / the programme does not fund: {en}")
     return problems
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from marketplace import masking, regions
 from marketplace.enums import ServiceCategory, SizeClass
@@ -286,7 +286,18 @@ class VoucherQuery(PageQuerySchema):
 
 
 class VoucherTokenIn(StrictSchema):
-    token = Text(500, required=True)
+    """The signed token from a certificate's QR code, or the serial printed on it (exactly
+    one of the two)."""
+
+    token = Text(500)
+    serial = Text(24)
+
+    @validates_schema
+    def _one_of_the_two(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        if bool(data.get("token")) == bool(data.get("serial")):
+            raise ValidationError(
+                "给出核验码或券号之一 / give either the token or the serial", "token"
+            )
 
 
 # --------------------------------------------------------------------------- outputs

@@ -89,8 +89,25 @@ def verify(
 ) -> Verification:
     """Check a token: genuine (else VoucherTokenInvalid), usable now, and how much it can
     still cover: the smaller of its balance and the enterprise's remaining annual cap."""
-    now = now or utcnow()
     voucher = voucher_for_token(session, secret_key, token, fallbacks=fallbacks)
+    return verify_voucher(session, voucher, now)
+
+
+def voucher_for_serial(session: Session, serial: str) -> Voucher:
+    """The voucher with ``serial`` (case and spaces forgiven). Raises VoucherTokenInvalid.
+
+    A serial is printed on the certificate and is not secret, so callers offer this lookup
+    only to signed-in providers and administrators; anyone else verifies with the token."""
+    wanted = "".join((serial or "").split()).upper()
+    voucher = session.scalar(sa.select(Voucher).where(Voucher.serial == wanted)) if wanted else None
+    if voucher is None:
+        raise VoucherTokenInvalid("没有该券号的电子券 / no voucher has this serial")
+    return voucher
+
+
+def verify_voucher(session: Session, voucher: Voucher, now: datetime | None = None) -> Verification:
+    """Whether ``voucher`` is usable now and how much it can still cover."""
+    now = now or utcnow()
     quota = read_quota(
         session, voucher.enterprise_id, clock.local_date(now).year, voucher.programme
     )

@@ -371,15 +371,16 @@ def revoke(voucher_id: int, body: dict[str, Any]) -> Voucher:
     idempotent=False,
     errors=[404],
     tags=TAGS,
-    summary="Providers: check a voucher token is genuine and how much it can still cover",
+    summary="Providers: check a voucher (token or serial) is genuine and what it can cover",
 )
 def verify_token(body: dict[str, Any]) -> dict[str, Any]:
-    result = tokens.verify(
-        db_session(),
-        _secret(),
-        body["token"],
-        fallbacks=current_settings().secret_key_fallbacks,
-    )
+    session = db_session()
+    if body.get("serial"):
+        result = tokens.verify_voucher(session, tokens.voucher_for_serial(session, body["serial"]))
+    else:
+        result = tokens.verify(
+            session, _secret(), body["token"], fallbacks=current_settings().secret_key_fallbacks
+        )
     voucher = result.voucher
     return {
         "genuine": result.genuine,

@@ -54,6 +54,7 @@ def register_pages(app: Flask) -> None:
     from marketplace.web.orders.views import bp as orders_bp
     from marketplace.web.payments.views import bp as payments_bp
     from marketplace.web.provider.views import bp as provider_bp
+    from marketplace.web.public import verify  # noqa: F401 - routes on the public blueprint
     from marketplace.web.public.views import bp as public_bp
     from marketplace.web.risk.views import bp as risk_bp
     from marketplace.web.settlement.views import bp as settlement_bp

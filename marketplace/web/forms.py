@@ -4,17 +4,29 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_babel import LazyString
 from wtforms import Field, SelectChoice, SelectMultipleField, StringField, widgets
 from wtforms.validators import ValidationError
 
 from marketplace.enums import LabelledEnum
-from marketplace.i18n import _l
+from marketplace.i18n import _l, is_english
 from marketplace.money import MoneyFormatError, parse_yuan
 
 
+def label_of(member: LabelledEnum) -> str:
+    """A vocabulary value's label in the page's language."""
+    return member.en if is_english() else member.zh
+
+
+def lazy_label(member: LabelledEnum) -> str:
+    """``label_of`` evaluated when rendered: for choices declared with a form class."""
+    return LazyString(label_of, member)
+
+
 def enum_choices(enum_cls: type[LabelledEnum]) -> list[SelectChoice]:
-    """Select options for a labelled enum: the stored value, labelled "中文 English"."""
-    return [SelectChoice(member.value, member.label) for member in enum_cls]
+    """Select options for a labelled enum: the stored value, labelled in the page's language
+    (lazily: the choices are built once, with the form class, and rendered per request)."""
+    return [SelectChoice(member.value, lazy_label(member)) for member in enum_cls]
 
 
 class YuanField(StringField):

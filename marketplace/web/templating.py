@@ -2,24 +2,45 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from flask import Flask, request, url_for
 from flask_babel import get_locale
 from flask_login import current_user
+from markupsafe import Markup
 
-from marketplace import regions
-from marketplace.clock import beijing_text
-from marketplace.enums import LabelledEnum, Role
-from marketplace.i18n import _
+from marketplace import clock, regions
+from marketplace.enums import LabelledEnum, Role, SizeClass
+from marketplace.i18n import _, is_english, one_language
 from marketplace.money import format_fen
+from marketplace.web import vocabulary
 
 
 def enum_label(value: Any) -> str:
-    """Chinese label first; English beside it when the page is in English."""
+    """A vocabulary value in the page's language (never the stored code)."""
     if not isinstance(value, LabelledEnum):
         return str(value)
-    return value.en if str(get_locale()) == "en" else value.zh
+    return value.en if is_english() else value.zh
+
+
+def beijing_date(moment: datetime | None) -> str:
+    """The Beijing calendar day of a stored UTC time (``2026-03-01``)."""
+    return clock.beijing_text(moment)[:10]
+
+
+def size_class_label(value: str) -> str:
+    """A stored size-class value (``micro``) as its label in the page's language."""
+    try:
+        return enum_label(SizeClass(value))
+    except ValueError:
+        return value
+
+
+def region_label(code: str | None) -> str:
+    """A GB/T 2260 code as its full name (530102 → 云南省昆明市五华区); the names are Chinese
+    in both languages, as on the official table."""
+    return regions.label(code) if code else ""
 
 
 def lang_url(lang: str) -> str:
@@ -59,6 +80,14 @@ def navigation() -> list[tuple[str, str]]:
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["fen"] = format_fen
     app.jinja_env.filters["label"] = enum_label
-    app.jinja_env.filters["beijing"] = beijing_text
-    app.jinja_env.filters["region"] = regions.label
+    # Times are stored in UTC and shown in Beijing time; the page says so once, not per cell.
+    app.jinja_env.filters["beijing"] = clock.beijing_text
+    app.jinja_env.filters["beijing_date"] = beijing_date
+    app.jinja_env.filters["region"] = region_label
+    app.jinja_env.filters["size_class"] = size_class_label
+    app.jinja_env.filters["order_step"] = vocabulary.order_step
+    app.jinja_env.filters["audit_action"] = vocabulary.audit_action
+    app.jinja_env.filters["audit_subject"] = vocabulary.audit_subject
+    app.jinja_env.globals["Markup"] = Markup
+    app.jinja_env.filters["one_language"] = one_language
     app.jinja_env.globals.update(lang_url=lang_url, navigation=navigation, get_locale=get_locale)

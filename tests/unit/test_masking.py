@@ -28,3 +28,11 @@ def test_person_names():
     assert masking.person_name("张伟") == "张*"
     assert masking.person_name("欧阳小明") == "欧***"
     assert masking.person_name("王") == "王"
+
+
+def test_organisation_names_keep_two_characters_at_each_end():
+    assert masking.organisation_name("昆明滇池材料科技有限公司") == "昆明********公司"
+    assert masking.organisation_name("云南某厂") == "云***"
+    assert masking.organisation_name("某厂") == "某*"
+    assert masking.organisation_name("  ") == ""
+    assert masking.organisation_name(None) == ""

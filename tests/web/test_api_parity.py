@@ -63,6 +63,20 @@ PARITY: dict[str, tuple[str, ...] | str] = {
     "enterprise.application": (f"GET {A}/applications/{{application_id}}",),
     "enterprise.respond": (f"POST {A}/applications/{{application_id}}/clarification",),
     "enterprise.voucher": (f"GET {A}/vouchers/{{voucher_id}}",),
+    "enterprise.voucher_certificate": (f"GET {A}/vouchers/{{voucher_id}}",),
+    "enterprise.voucher_certificate_pdf": (
+        WEB_ONLY + "the printable PDF of the certificate page; the API gives the same facts and "
+        f"the token (GET {A}/vouchers/{{voucher_id}})"
+    ),
+    "public.verify": (
+        WEB_ONLY + "what a scanned QR code opens, for anyone holding the token (holder masked, "
+        f"no amounts); signed-in providers verify over the API with POST {A}/vouchers/verify, "
+        "which is a POST only so the token stays out of URLs and logs"
+    ),
+    "public.verify_form": (
+        WEB_ONLY + "the form to type a serial or paste a token; the API takes either in "
+        f"POST {A}/vouchers/verify"
+    ),
     "enterprise.profile": (f"GET {A}/me/enterprise", f"PUT {A}/me/enterprise"),
     # ------------------------------------------------------------------ provider portal
     "provider.dashboard": (f"GET {A}/provider/application", f"GET {A}/provider/credit"),

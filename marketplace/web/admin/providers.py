@@ -28,7 +28,7 @@ from marketplace.enums import Role
 from marketplace.errors import DomainError, ValidationFailed
 from marketplace.i18n import _, _l
 from marketplace.web.admin.views import bp
-from marketplace.web.forms import enum_choices
+from marketplace.web.forms import enum_choices, lazy_label
 from marketplace.web.permissions import roles_required
 from marketplace.web.provider.forms import ReasonForm, SafeForm
 from marketplace.web.provider.views import send_document
@@ -109,7 +109,7 @@ class ParticipationForm(SafeForm):
     status = SelectField(
         _l("Decision"),
         choices=[
-            SelectChoice(s.value, s.label)
+            SelectChoice(s.value, lazy_label(s))
             for s in (
                 ParticipationStatus.ADMITTED,
                 ParticipationStatus.REJECTED,

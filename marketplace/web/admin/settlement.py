@@ -31,6 +31,7 @@ from marketplace.settlement.enums import (
 )
 from marketplace.settlement.models import Claim, ClaimLine, PayoutBatch
 from marketplace.web.admin.views import bp
+from marketplace.web.forms import label_of
 from marketplace.web.permissions import roles_required
 from marketplace.web.settlement.forms import (
     ApproveBatchForm,
@@ -54,7 +55,7 @@ _DEFAULT_QUEUE = {Role.REVIEWER: ClaimStatus.IN_REVIEW, Role.FINANCE: ClaimStatu
 
 def _decision_form(actions: tuple[ClaimAction, ...], **kwargs: Any) -> DecisionForm:
     form = DecisionForm(**kwargs)
-    form.decision.choices = [(a.value, a.label) for a in actions]
+    form.decision.choices = [(a.value, label_of(a)) for a in actions]
     return form
 
 
@@ -141,7 +142,7 @@ def _decide(claim_id: int, actions: tuple[ClaimAction, ...], finance: bool) -> R
             form.reason.errors = [*form.reason.errors, exc.message]
         flash(exc.message, "error")
         return _claim_page(claims.get_claim(session, claim_id), status=exc.status, **forms)
-    flash(_("Decision recorded: %(decision)s.", decision=action.label), "success")
+    flash(_("Decision recorded: %(decision)s.", decision=label_of(action)), "success")
     return redirect(url_for("admin.settlement_claim", claim_id=claim_id))
 
 

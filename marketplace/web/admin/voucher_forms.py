@@ -20,7 +20,7 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange,
 
 from marketplace.enums import ServiceCategory, SizeClass
 from marketplace.i18n import _l
-from marketplace.web.forms import MultiCheckboxField, YuanField, enum_choices
+from marketplace.web.forms import MultiCheckboxField, YuanField, enum_choices, lazy_label
 from vouchers.enums import (
     CapScope,
     FreezeAction,
@@ -110,7 +110,7 @@ class VerificationForm(FlaskForm):
     decision = SelectField(
         _l("Decision"),
         choices=[
-            SelectChoice(status.value, status.label)
+            SelectChoice(status.value, lazy_label(status))
             for status in (VerificationStatus.VERIFIED, VerificationStatus.REJECTED)
         ],
     )

@@ -435,7 +435,59 @@ def voucher_revoke(voucher_id: int) -> ResponseReturnValue:
     return redirect(url_for("admin.voucher_detail", voucher_id=voucher.id))
 
 
+def _ledger_check_labels() -> dict[str, tuple[str, str]]:
+    """Each ledger check's name and what it covers, in the page's language; the report keeps
+    the stable names and English descriptions the CLI and the API print."""
+    return {
+        "transactions_balanced": (
+            _("Every posting balances"),
+            _("Every transaction: debits equal credits, with at least two entries."),
+        ),
+        "ledger_balanced": (
+            _("The ledger balances"),
+            _("All entries together: debits equal credits."),
+        ),
+        "cached_balances": (
+            _("Cached balances"),
+            _("Every account's cached balance equals the one recomputed from its entries."),
+        ),
+        "no_negative_balance": (_("No negative balance"), _("No account balance is below zero.")),
+        "spent_within_budget": (
+            _("Within budget"),
+            _("Per programme: granted = available + committed + spent = budget."),
+        ),
+        "legs_agree": (
+            _("Budget and voucher legs agree"),
+            _("Per programme: committed = voucher balances + holds; spent = payable + paid out."),
+        ),
+        "vouchers_match_ledger": (
+            _("Vouchers match the ledger"),
+            _("Each voucher's balance and holds match its ledger accounts."),
+        ),
+        "caps_respected": (
+            _("Annual caps respected"),
+            _("Per enterprise and year: used + held stays within the cap and matches the holds."),
+        ),
+        "holds_resolved_once": (
+            _("Holds resolved once"),
+            _("Each hold is resolved at most once; open holds never."),
+        ),
+        "provider_payable": (
+            _("Payable to providers"),
+            _(
+                "Per programme and provider: payable = captured voucher parts − reversals − paid out."
+            ),
+        ),
+        "provider_paid": (
+            _("Paid to providers"),
+            _("Paid out = the payment lines the bank confirmed as paid; each line = its items."),
+        ),
+    }
+
+
 @bp.get("/ledger/verify")
 def voucher_ledger_verify() -> ResponseReturnValue:
     report = verify_books(db_session())
-    return render_template("admin/vouchers/ledger.html", report=report)
+    return render_template(
+        "admin/vouchers/ledger.html", report=report, labels=_ledger_check_labels()
+    )

@@ -4,21 +4,31 @@ user's enterprise: another enterprise's application or voucher answers 404."""
 from __future__ import annotations
 
 import sqlalchemy as sa
-from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    make_response,
+    redirect,
+    render_template,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
+from markupsafe import Markup
 from wtforms import SelectChoice
 
 from marketplace import clock
+from marketplace.config import current_settings
 from marketplace.db import db_session, utcnow
 from marketplace.enums import Role, ServiceCategory
 from marketplace.errors import DomainError, NotFound, ValidationFailed
 from marketplace.i18n import _
 from marketplace.parsing import ascii_int
 from marketplace.web.enterprise.forms import ApplyForm, ClarificationResponseForm, ProfileForm
-from marketplace.web.forms import fen_of
+from marketplace.web.forms import fen_of, label_of
 from marketplace.web.permissions import gate_blueprint
-from vouchers import applications, common, enterprises, rules, tokens
+from vouchers import applications, certificate, common, enterprises, rules, tokens
 from vouchers.models import Application, Hold, Programme, Voucher
 from vouchers.programmes import get_programme, open_programmes
 from vouchers.wallet import wallet_of
@@ -93,7 +103,7 @@ def programmes() -> ResponseReturnValue:
 def _category_choices(programme: Programme) -> list[SelectChoice]:
     labels = {c.value: c for c in ServiceCategory}
     return [
-        SelectChoice(value, labels[value].label)
+        SelectChoice(value, label_of(labels[value]))
         for value in programme.eligible_categories
         if value in labels
     ]
@@ -184,9 +194,7 @@ def respond(application_id: int) -> ResponseReturnValue:
 @bp.get("/vouchers/<int:voucher_id>")
 def voucher(voucher_id: int) -> ResponseReturnValue:
     session = db_session()
-    found = common.fetch(session, Voucher, voucher_id)
-    if found is None or found.enterprise_id != _enterprise_id():
-        raise NotFound(_("No such voucher."))
+    found = _own_voucher(voucher_id)
     found_holds = session.scalars(
         sa.select(Hold).where(Hold.voucher_id == found.id).order_by(Hold.id.desc())
     )
@@ -197,6 +205,44 @@ def voucher(voucher_id: int) -> ResponseReturnValue:
         token=tokens.verification_token(current_app.config["SECRET_KEY"], found),
         serial_ok=rules.serial_is_valid(found.serial),
     )
+
+
+def _own_voucher(voucher_id: int) -> Voucher:
+    found = common.fetch(db_session(), Voucher, voucher_id)
+    if found is None or found.enterprise_id != _enterprise_id():
+        raise NotFound(_("No such voucher."))
+    return found
+
+
+def _certificate(found: Voucher) -> certificate.Certificate:
+    token = tokens.verification_token(current_app.config["SECRET_KEY"], found)
+    # The printed QR code must open the public address, not whatever host served this page.
+    url = current_settings().base_url.rstrip("/") + url_for("public.verify", token=token)
+    return certificate.certificate_of(found, url, utcnow())
+
+
+@bp.get("/vouchers/<int:voucher_id>/certificate")
+def voucher_certificate(voucher_id: int) -> ResponseReturnValue:
+    found = _own_voucher(voucher_id)
+    cert = _certificate(found)
+    return render_template(
+        "enterprise/certificate.html",
+        voucher=found,
+        certificate=cert,
+        # segno writes the SVG from the URL we built: markup of our own, safe to inline.
+        qr_svg=Markup(certificate.qr_svg(cert.verify_url)),
+    )
+
+
+@bp.get("/vouchers/<int:voucher_id>/certificate.pdf")
+def voucher_certificate_pdf(voucher_id: int) -> ResponseReturnValue:
+    found = _own_voucher(voucher_id)
+    pdf = certificate.render_pdf(_certificate(found))
+    response = make_response(pdf)
+    response.headers["Content-Type"] = "application/pdf"
+    response.headers["Content-Disposition"] = f'attachment; filename="voucher-{found.serial}.pdf"'
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.route("/profile", methods=["GET", "POST"])

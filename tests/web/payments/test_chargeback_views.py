@@ -48,7 +48,9 @@ def test_the_payment_page_shows_the_chargeback(client, auth, finance, charged_ba
     auth.login(finance)
     page = client.get(f"/admin/payments/{charged_back.id}?lang=en").get_data(as_text=True)
     assert 'data-testid="disputes"' in page and "dp_views" in page
-    assert "needs_response" in page and "fraudulent" in page and "2026-11-20 08:30" in page
+    assert (
+        "needs_response" in page and "fraudulent" in page and "2026-11-20 16:30" in page
+    )  # Beijing time
     assert 'data-testid="disputed">¥150.00' in page
     assert 'data-testid="refundable">¥250.00' in page
     assert "payment.dispute_opened" in page  # the history

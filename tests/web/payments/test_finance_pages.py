@@ -63,7 +63,7 @@ def test_finance_records_a_receipt(client, auth, finance, create_payment, sessio
         finance.id,
     )
     shown = client.get(response.headers["Location"]).get_data(as_text=True)
-    assert "ICBC-778" in shown and "payment.succeeded" in shown
+    assert "ICBC-778" in shown and "付款：已支付" in shown  # payment.succeeded, labelled
 
 
 def test_receipt_mistakes_are_shown_and_change_nothing(
@@ -76,7 +76,7 @@ def test_receipt_mistakes_are_shown_and_change_nothing(
         url, data={"bank_reference": "B-1", "amount": "499.99", "version": str(payment.version)}
     )
     assert wrong.status_code == 422
-    assert "differs from the amount due" in wrong.get_data(as_text=True)
+    assert "与应付" in wrong.get_data(as_text=True)  # the Chinese side on a Chinese page
     unreadable = client.post(
         url, data={"bank_reference": "B-1", "amount": "五百", "version": str(payment.version)}
     )

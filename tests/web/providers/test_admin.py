@@ -83,7 +83,7 @@ def test_rejection_needs_a_reason(client, auth, session, reviewer, provider_stag
     response = client.post(
         f"/admin/providers/{provider.id}/reject", data={"reason": ""}, follow_redirects=True
     )
-    assert "reason is required" in _text(response)
+    assert "请填写理由" in _text(response)
     session.expire_all()
     assert provider.status is ProviderStatus.PENDING
     client.post(f"/admin/providers/{provider.id}/reject", data={"reason": "执照模糊，请重新上传。"})
@@ -149,7 +149,7 @@ def test_objection_against_a_provider_not_in_notice_is_refused(client, session, 
         },
     )
     assert response.status_code == 409
-    assert "not in public notice" in _text(response)
+    assert "该机构不在公示期内" in _text(response)
     assert admission.objections_of(session, provider.id) == []
     assert client.get(f"/catalogue/notices/{provider.id}/objection").status_code == 404
 

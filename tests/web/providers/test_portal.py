@@ -124,7 +124,7 @@ def test_from_registration_to_submitted_application(
 def test_incomplete_submission_is_refused_with_the_list(client, auth, session, provider_user):
     auth.login(provider_user)
     response = client.post("/provider/application/submit", follow_redirects=True)
-    assert "application is incomplete" in _text(response)
+    assert "申请材料不完整" in _text(response)
     session.expire_all()
     assert provider_user.provider.submitted_at is None
 

@@ -455,7 +455,7 @@ def test_ledger_check_page(client, login_as, programme, issue_voucher, session):
         )
     )
     page = _text(client.get("/admin/ledger/verify?lang=en"))
-    assert "problem(s) found" in page and "cached_balances" in page
+    assert "problem(s) found" in page and "Cached balances" in page
 
 
 def test_admin_pages_render_in_chinese(

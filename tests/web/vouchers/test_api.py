@@ -257,6 +257,21 @@ def test_providers_verify_tokens(client, session, programme, headers_for, issue_
     )
 
 
+def test_providers_verify_by_serial(client, session, programme, headers_for, issue_voucher):
+    user, _sme = headers_for(Role.ENTERPRISE)
+    voucher = issue_voucher(user.enterprise, programme, amount_fen=700_000, now=NOW)
+    _provider, provider = headers_for(Role.PROVIDER)
+    typed = {"serial": voucher.serial.lower()}
+    checked = client.post(f"{API}/vouchers/verify", json=typed, headers=provider)
+    assert checked.status_code == 200 and checked.json["serial"] == voucher.serial
+    assert checked.json["can_cover_fen"] == 700_000
+    missing = client.post(f"{API}/vouchers/verify", json={"serial": "IV2099X"}, headers=provider)
+    assert (missing.status_code, missing.json["code"]) == (404, "voucher_token_invalid")
+    for body in ({}, {"serial": voucher.serial, "token": "x.y"}):
+        refused = client.post(f"{API}/vouchers/verify", json=body, headers=provider)
+        assert refused.status_code == 422, body
+
+
 def test_revoke_over_the_api_is_idempotent(client, session, programme, headers_for, issue_voucher):
     voucher = issue_voucher(programme=programme, now=NOW)
     _reviewer, reviewer = headers_for(Role.REVIEWER)

@@ -98,7 +98,7 @@ def test_apply_zero_is_refused_by_the_rules(client, session, sme, programme):
         data={"requested": "0", "planned_categories": ["testing"], "plan": "x" * 20},
     )
     assert response.status_code == 422  # the form reads it; the money rule refuses it
-    assert "must be positive" in _text(response)
+    assert "金额必须大于零" in _text(response)
     assert session.scalar(sa.select(sa.func.count()).select_from(Application)) == 0
 
 
@@ -244,7 +244,8 @@ def test_programmes_outside_the_enterprises_region_say_why_instead_of_offering_a
     assert elsewhere.name in page
     assert f"/enterprise/programmes/{elsewhere.id}/apply" not in page
     assert (
-        'data-testid="not-eligible"' in page and "outside the programme&#39;s region 5329" in page
+        'data-testid="not-eligible"' in page
+        and "outside the programme&#39;s region 云南省大理白族自治州 (5329)" in page
     )
 
 

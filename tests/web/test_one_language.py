@@ -1,0 +1,182 @@
+"""Issue 13, point 4: a Chinese page is Chinese.
+
+The demo data is seeded, then every role signs in and follows every link of the site in
+Chinese (breadth first, each URL shape a few times), and the visible text of each page is
+scanned for English words and raw codes (snake_case statuses, dotted audit actions, bare
+GB/T 2260 region codes). What may stay Latin is listed in ``ALLOWED`` with its reason;
+serials, tokens, credit codes and e-mail addresses are data, shown in ``<code>`` or matched
+by their own patterns.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, deque
+from html.parser import HTMLParser
+from urllib.parse import urldefrag, urljoin, urlsplit
+
+import pytest
+
+from marketplace.demo import DEMO_PASSWORD, seed
+
+#: Latin words that belong on a Chinese page, and why.
+ALLOWED = frozenset(
+    {
+        # Names of standards, schemes and formats that Chinese text uses as they are.
+        "CMA",
+        "CNAS",
+        "PDF",
+        "CSV",
+        "XLSX",
+        "API",
+        "QR",
+        "GB",
+        "ID",
+        "OpenAPI",
+        "Stripe",
+        "EMC",
+        "IP",
+        "SME",
+        "UTF",
+        # The language switch offers English by its own name.
+        "English",
+        "Excel",
+        "JSON",
+        "JPEG",
+        "PNG",
+        "SHA",
+    }
+)
+WORD = re.compile(r"[A-Za-z][A-Za-z'’]+(?:-[A-Za-z]+)*")
+#: Acronyms (SEM, XRD, LC-MS in a service's title) are names, not English words.
+ACRONYM = re.compile(r"^[A-Z]{2,5}(?:-[A-Z]{1,5})?$")
+RAW_CODE = re.compile(
+    r"\b[a-z]+(?:_[a-z]+)+\b"  # snake_case vocabulary values
+    r"|\b[a-z]+\.[a-z_]+\b"  # audit actions such as order.confirm
+    r"|(?<![\d.,¥#-])\b53(?:\d\d){0,2}\b(?![\d.,%])"  # a bare Yunnan region code
+)
+#: Data, not words: e-mail addresses, URLs, file names, serials and codes.
+DATA = re.compile(
+    r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
+    r"|https?://\S+"
+    r"|\b[\w-]+\.(?:pdf|csv|xlsx|png|jpg)\b"
+    r"|\b(?=[A-Z0-9]*[A-Z])[A-Z0-9]{6,}\b"
+    r"|\b[A-Z]{2}\d{4}[A-Z0-9-]+\b"
+)
+SKIP_TAGS = {"script", "style", "code", "pre", "svg", "textarea"}
+#: Links not followed: they sign out, switch language, download files or leave the pages.
+NOT_FOLLOWED = re.compile(r"^/(logout|static/|api/)|[?&]lang=|\.(pdf|csv|xlsx)(\?|$)|/download")
+PER_SHAPE = 2
+MAX_PAGES = 160
+
+
+class _Page(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.links: list[str] = []
+        self.text: list[str] = []
+        self._skip: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if tag == "a" and values.get("href"):
+            self.links.append(values["href"] or "")
+        if tag in SKIP_TAGS or values.get("translate") == "no" or values.get("lang") == "en":
+            self._skip.append(tag)
+            return
+        for attribute in ("placeholder", "title", "aria-label"):
+            if values.get(attribute) and not self._skip:
+                self.text.append(values[attribute] or "")
+        if tag == "input" and values.get("type") in {"submit", "button"} and values.get("value"):
+            self.text.append(values["value"] or "")
+
+    def handle_endtag(self, tag: str) -> None:
+        if self._skip and self._skip[-1] == tag:
+            self._skip.pop()
+
+    def handle_data(self, data: str) -> None:
+        if not self._skip:
+            self.text.append(data)
+
+
+def _shape(path: str) -> str:
+    return re.sub(r"\d+", "N", path)
+
+
+def _problems(text: str) -> list[str]:
+    text = DATA.sub(" ", text)
+    found = [m.group(0) for m in RAW_CODE.finditer(text)]
+    found += [
+        w
+        for w in WORD.findall(RAW_CODE.sub(" ", text))
+        if w not in ALLOWED and not ACRONYM.match(w)
+    ]
+    return found
+
+
+def _crawl(client, start: list[str]) -> dict[str, list[str]]:
+    queue = deque(start)
+    seen: set[str] = set()
+    shapes: Counter[str] = Counter()
+    problems: dict[str, list[str]] = {}
+    pages = 0
+    while queue and pages < MAX_PAGES:
+        url = queue.popleft()
+        if url in seen:
+            continue
+        seen.add(url)
+        shape = _shape(urlsplit(url).path)
+        if shapes[shape] >= PER_SHAPE:
+            continue
+        shapes[shape] += 1
+        response = client.get(url)
+        if response.status_code in {301, 302, 303} or response.mimetype != "text/html":
+            continue
+        pages += 1
+        parser = _Page()
+        parser.feed(response.get_data(as_text=True))
+        found = _problems(" ".join(parser.text))
+        if found:
+            problems[url] = sorted(set(found))
+        for link in parser.links:
+            target, _fragment = urldefrag(urljoin(url, link))
+            parts = urlsplit(target)
+            if parts.netloc not in {"", "localhost"}:
+                continue
+            local = parts.path + (f"?{parts.query}" if parts.query else "")
+            if not NOT_FOLLOWED.search(local):
+                queue.append(local)
+    return problems
+
+
+ACCOUNTS = [
+    None,
+    "sme@demo.example.cn",
+    "sme2@demo.example.cn",
+    "provider@demo.example.cn",
+    "reviewer@demo.example.cn",
+    "finance@demo.example.cn",
+    "auditor@demo.example.cn",
+    "admin@demo.example.cn",
+]
+
+
+@pytest.mark.parametrize("account", ACCOUNTS, ids=lambda a: (a or "anonymous").split("@")[0])
+def test_every_page_of_every_role_is_chinese(client, session, auth, account):
+    seed(session)
+    start = ["/", "/verify", "/no-such-page"]
+    if account:
+        assert auth.login(account, DEMO_PASSWORD).status_code == 302
+        start = ["/", "/account"]
+    problems = _crawl(client, start)
+    report = "\n".join(f"{url}: {', '.join(words)}" for url, words in sorted(problems.items()))
+    assert not problems, f"English words or raw codes on Chinese pages:\n{report}"
+
+
+def test_the_scan_finds_english_and_codes():
+    """The scanner itself: it must be able to fail."""
+    assert _problems("状态 verified") == ["verified"]
+    assert _problems("步骤 order.confirm") == ["order.confirm"]
+    assert _problems("地区 530102 与 53") == ["530102", "53"]
+    assert _problems("阶段 in_notice") == ["in_notice"]
+    assert _problems("金额 ¥530.00，CMA 证书 sme@demo.example.cn 比例 53%，订单 #53") == []
