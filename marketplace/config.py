@@ -102,6 +102,11 @@ class Settings:
     #: Days after confirmation before an order can be claimed, so a late dispute can stop it.
     settlement_cooling_off_days: int = 0
     sql_echo: bool = False
+    #: Minutes without a request after which a session ends (administrative roles / others).
+    session_idle_minutes_admin: int = 30
+    session_idle_minutes: int = 120
+    #: Hours after sign-in after which a session ends whatever its activity.
+    session_max_hours: int = 12
     extra: Mapping[str, object] = field(default_factory=dict)
 
     @classmethod
@@ -189,6 +194,21 @@ class Settings:
                 maximum=365,
             ),
             sql_echo=_parse_bool("SQL_ECHO", environ.get("SQL_ECHO", "false")),
+            session_idle_minutes_admin=_parse_int(
+                "SESSION_IDLE_MINUTES_ADMIN",
+                environ.get("SESSION_IDLE_MINUTES_ADMIN", "30"),
+                minimum=1,
+                maximum=24 * 60,
+            ),
+            session_idle_minutes=_parse_int(
+                "SESSION_IDLE_MINUTES",
+                environ.get("SESSION_IDLE_MINUTES", "120"),
+                minimum=1,
+                maximum=24 * 60,
+            ),
+            session_max_hours=_parse_int(
+                "SESSION_MAX_HOURS", environ.get("SESSION_MAX_HOURS", "12"), minimum=1, maximum=24
+            ),
         )
 
     @property

@@ -231,3 +231,74 @@ def revoke_api_token(session: Session, user: User, token_id: int) -> ApiToken:
 def ensure_role(user: User, *roles: Role) -> None:
     if user.role not in roles:
         raise PermissionDenied("your role may not do this / 您的角色无权执行此操作")
+
+
+# --------------------------------------------------------------------------- sessions
+
+
+def end_sessions(session: Session, user: User, *, actor_id: int | None, reason: str) -> None:
+    """End every browser session of ``user`` (the generation they carry no longer matches)."""
+    user.session_generation += 1
+    session.flush()
+    record(
+        session,
+        "user.sessions_ended",
+        actor_id=actor_id,
+        subject_type="user",
+        subject_id=user.id,
+        reason=reason,
+    )
+
+
+def change_role(session: Session, user: User, role: Role, *, actor_id: int | None) -> User:
+    """Move an administrator to another administrative role; their sessions end, so the new
+    role's gates (and its second-factor duty) apply from the next sign-in.
+
+    Raises ValidationFailed (organisation accounts keep their role: it is tied to the
+    organisation).
+    """
+    if user.role not in ADMIN_ROLES or role not in ADMIN_ROLES:
+        raise ValidationFailed(
+            "only administrators change role / 仅管理员账号可变更角色",
+            {"role": ["enterprise and provider accounts keep their role"]},
+        )
+    if user.role is role:
+        return user
+    previous = user.role
+    user.role = role
+    record(
+        session,
+        "user.role_changed",
+        actor_id=actor_id,
+        subject_type="user",
+        subject_id=user.id,
+        previous=previous.value,
+        role=role.value,
+    )
+    end_sessions(session, user, actor_id=actor_id, reason="role_changed")
+    return user
+
+
+def set_active(session: Session, user: User, active: bool, *, actor_id: int | None) -> User:
+    """Suspend (``active=False``) or reinstate an account. Suspension ends its sessions at once
+    and its API tokens stop working (they check ``is_active``)."""
+    if user.is_active is active:
+        return user
+    user.is_active = active
+    record(
+        session,
+        "user.reinstated" if active else "user.suspended",
+        actor_id=actor_id,
+        subject_type="user",
+        subject_id=user.id,
+    )
+    end_sessions(session, user, actor_id=actor_id, reason="reinstated" if active else "suspended")
+    return user
+
+
+def find_user(session: Session, email: str) -> User:
+    """The account with this e-mail. Raises NotFound."""
+    user = session.scalar(sa.select(User).where(User.email == normalise_email(email)))
+    if user is None:
+        raise NotFound("no account with this e-mail / 无此账号")
+    return user

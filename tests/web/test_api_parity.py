@@ -46,6 +46,10 @@ PARITY: dict[str, tuple[str, ...] | str] = {
     "auth.logout": (
         WEB_ONLY + f"ends the browser session; a token is revoked with DELETE {A}/auth/tokens/…"
     ),
+    "auth.end_other_sessions": (
+        WEB_ONLY + "browser sessions exist only on the web; the API signs in with tokens, "
+        f"revoked one by one (DELETE {A}/auth/tokens/…)"
+    ),
     "auth.register": WEB_ONLY + "chooses between the two registration forms",
     "auth.register_enterprise": (f"POST {A}/registrations/enterprise",),
     "auth.register_provider": (f"POST {A}/registrations/provider",),

@@ -5,13 +5,13 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required, login_user, logout_user
 
-from marketplace.auth import services
-from marketplace.auth.models import ApiToken
-from marketplace.db import db_session
+from marketplace.auth import services, sessions
+from marketplace.auth.models import ApiToken, User
+from marketplace.db import db_session, utcnow
 from marketplace.enums import InstitutionType, SizeClass
 from marketplace.errors import DomainError, ValidationFailed
 from marketplace.extensions import limiter
@@ -54,19 +54,42 @@ def login() -> ResponseReturnValue:
         except DomainError:
             flash(_("Wrong e-mail or password."), "error")
             return render_template("auth/login.html", form=form), 401
-        login_user(user)
+        sign_in(user, second_factor=False)
         flash(_("Signed in."), "success")
         return redirect(safe_next(request.args.get("next")) or url_for("auth.account"))
     status = 400 if form.errors else 200
     return render_template("auth/login.html", form=form), status
 
 
+def sign_in(user: User, *, second_factor: bool) -> None:
+    """Start a fresh session for ``user``: nothing from before sign-in is carried over (no
+    fixation), and the session is stamped with what ends it (see marketplace/auth/sessions)."""
+    sessions.clear(session)
+    login_user(user)
+    sessions.open_session(session, user, utcnow(), second_factor=second_factor)
+
+
 @bp.post("/logout")
 @login_required
 def logout() -> ResponseReturnValue:
+    # Signing out ends the account's sessions everywhere: a copied cookie dies with it.
+    services.end_sessions(db_session(), current_user, actor_id=current_user.id, reason="logout")
     logout_user()
+    sessions.clear(session)
     flash(_("Signed out."), "success")
     return redirect(url_for("public.home"))
+
+
+@bp.post("/account/sessions/end-others")
+@login_required
+def end_other_sessions() -> ResponseReturnValue:
+    """ "Sign out everywhere else": every other browser loses its session, this one stays."""
+    services.end_sessions(
+        db_session(), current_user, actor_id=current_user.id, reason="sign_out_everywhere"
+    )
+    sessions.follow_generation(session, current_user)
+    flash(_("Every other session of your account has been signed out."), "success")
+    return redirect(url_for("auth.account"))
 
 
 @bp.get("/register")
@@ -116,7 +139,7 @@ def register_enterprise() -> ResponseReturnValue:
         except DomainError as exc:
             _show_domain_error(form, exc)
             return render_template("auth/register.html", form=form, kind="enterprise"), exc.status
-        login_user(user)
+        sign_in(user, second_factor=False)
         flash(_("Registered. Your enterprise is pending verification by a reviewer."), "success")
         return redirect(url_for("auth.account"))
     status = 400 if form.errors else 200
@@ -137,7 +160,7 @@ def register_provider() -> ResponseReturnValue:
         except DomainError as exc:
             _show_domain_error(form, exc)
             return render_template("auth/register.html", form=form, kind="provider"), exc.status
-        login_user(user)
+        sign_in(user, second_factor=False)
         flash(_("Registered. Your institution is pending admission review."), "success")
         return redirect(url_for("auth.account"))
     status = 400 if form.errors else 200
