@@ -19,6 +19,9 @@ from marketplace.i18n import _
 from marketplace.web.auth.forms import (
     EnterpriseRegistrationForm,
     LoginForm,
+    PasswordChangeForm,
+    PasswordForgotForm,
+    PasswordResetForm,
     ProviderRegistrationForm,
     TokenForm,
 )
@@ -111,7 +114,11 @@ def _organisation_input(
 
 
 def _show_domain_error(
-    form: EnterpriseRegistrationForm | ProviderRegistrationForm, exc: DomainError
+    form: EnterpriseRegistrationForm
+    | ProviderRegistrationForm
+    | PasswordChangeForm
+    | PasswordResetForm,
+    exc: DomainError,
 ) -> None:
     if isinstance(exc, ValidationFailed):
         for name, messages in exc.errors.items():
@@ -194,3 +201,77 @@ def revoke_token(token_id: int) -> ResponseReturnValue:
     services.revoke_api_token(db_session(), current_user, token_id)
     flash(_("Token revoked."), "success")
     return redirect(url_for("auth.account"))
+
+
+# --------------------------------------------------------------------------- passwords
+
+
+def _owner(user: User) -> tuple[str, ...]:
+    return (user.email, user.display_name)
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+@limiter.limit("10 per hour", methods=["POST"])
+def change_password() -> ResponseReturnValue:
+    form = PasswordChangeForm(_owner(current_user))
+    if form.validate_on_submit():
+        try:
+            services.change_password(
+                db_session(),
+                current_user,
+                form.current_password.data or "",
+                form.password.data or "",
+            )
+        except DomainError as exc:
+            _show_domain_error(form, exc)
+            return render_template("auth/password_change.html", form=form), exc.status
+        # Every other session ended with the change; this one carries on.
+        sessions.follow_generation(session, current_user)
+        flash(
+            _("Password changed. Every other session of your account has been signed out."),
+            "success",
+        )
+        return redirect(url_for("auth.account"))
+    status = 400 if form.errors else 200
+    return render_template("auth/password_change.html", form=form), status
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+@limiter.limit("5 per 15 minutes", methods=["POST"])
+def forgot_password() -> ResponseReturnValue:
+    form = PasswordForgotForm()
+    if form.validate_on_submit():
+        services.request_password_reset(db_session(), form.email.data or "")
+        # One answer whether or not the address has an account (no enumeration).
+        flash(
+            _(
+                "If an account uses this address, we have sent it a link to reset the password. "
+                "The link works once, within an hour."
+            ),
+            "success",
+        )
+        return redirect(url_for("auth.login"))
+    status = 400 if form.errors else 200
+    return render_template("auth/password_forgot.html", form=form), status
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+@limiter.limit("10 per 15 minutes", methods=["POST"])
+def reset_password(token: str) -> ResponseReturnValue:
+    # Checked before the form is shown, so an expired or used link says so at once.
+    user = services.user_for_reset_link(db_session(), token)
+    form = PasswordResetForm(_owner(user))
+    if form.validate_on_submit():
+        try:
+            services.reset_password(db_session(), token, form.password.data or "")
+        except DomainError as exc:
+            _show_domain_error(form, exc)
+            return render_template("auth/password_reset.html", form=form), exc.status
+        if current_user.is_authenticated:
+            logout_user()
+        sessions.clear(session)
+        flash(_("Your password has been reset. Sign in with the new one."), "success")
+        return redirect(url_for("auth.login"))
+    status = 400 if form.errors else 200
+    return render_template("auth/password_reset.html", form=form), status
