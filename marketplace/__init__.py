@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from datetime import timedelta
 from typing import Any
 
 from flask import Flask
@@ -40,6 +41,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.is_production,
+        # The __Host- prefix makes browsers refuse the cookie unless it is Secure, host-only
+        # and for path "/", so a sibling subdomain cannot plant or overwrite it.
+        SESSION_COOKIE_NAME="__Host-session" if settings.is_production else "session",
+        PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.session_max_hours),
         REMEMBER_COOKIE_SECURE=settings.is_production,
         WTF_CSRF_TIME_LIMIT=None,
         BABEL_DEFAULT_LOCALE="zh",
@@ -96,15 +101,27 @@ def _init_extensions(app: Flask, settings: Settings) -> None:
 
     @login_manager.user_loader
     def _load_user(user_id: str) -> Any:
+        from flask import session
+
+        from marketplace.auth import sessions
         from marketplace.auth.models import User
-        from marketplace.db import get_db
+        from marketplace.db import get_db, utcnow
         from marketplace.parsing import ascii_int
 
         number = ascii_int(user_id)
-        if number is None:
+        user = get_db().session.get(User, number) if number is not None else None
+        now = utcnow()
+        if (
+            user is None
+            or not user.is_active
+            or sessions.why_ended(session, user, now, settings) is not None
+        ):
+            # A revoked, expired or idle session is forgotten, not merely ignored, so the
+            # browser stops sending it.
+            sessions.clear(session)
             return None
-        user = get_db().session.get(User, number)
-        return user if user is not None and user.is_active else None
+        sessions.touch(session, now)
+        return user
 
     error_handlers.init_app(app)
     security.init_app(app)

@@ -11,6 +11,8 @@ from flask.cli import AppGroup
 
 from marketplace import clock, migrate
 from marketplace.audit import chain
+from marketplace.auth.models import User
+from marketplace.auth.services import change_role, find_user, set_active
 from marketplace.config import current_settings
 from marketplace.db import db_session, rollback, transactional_command, unit_of_work
 from marketplace.enums import ADMIN_ROLES, Role
@@ -84,6 +86,44 @@ def create_admin(email: str, role: str, display_name: str, password: str) -> Non
     except DomainError as exc:
         raise click.ClickException(exc.message) from None
     click.echo(f"created {user.role.value} {user.email} (id {user.id})")
+
+
+def _account(email: str) -> User:
+    try:
+        return find_user(db_session(), email)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+
+
+@users_cli.command("suspend")
+@click.option("--email", required=True)
+@transactional_command
+def suspend(email: str) -> None:
+    """Suspend an account: its sessions end at once and its API tokens stop working."""
+    user = set_active(db_session(), _account(email), False, actor_id=None)
+    click.echo(f"suspended {user.email}; every session ended")
+
+
+@users_cli.command("reinstate")
+@click.option("--email", required=True)
+@transactional_command
+def reinstate(email: str) -> None:
+    """Let a suspended account sign in again."""
+    user = set_active(db_session(), _account(email), True, actor_id=None)
+    click.echo(f"reinstated {user.email}")
+
+
+@users_cli.command("set-role")
+@click.option("--email", required=True)
+@click.option("--role", type=click.Choice(sorted(r.value for r in ADMIN_ROLES)), required=True)
+@transactional_command
+def set_role(email: str, role: str) -> None:
+    """Move an administrator to another administrative role (their sessions end)."""
+    try:
+        user = change_role(db_session(), _account(email), Role(role), actor_id=None)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"{user.email} is now {user.role.value}; every session ended")
 
 
 @demo_cli.command("seed")

@@ -194,6 +194,11 @@ class Settings:
     #: HMAC key for identity numbers in the party index (legal representatives): only the keyed
     #: hash is stored, so the number cannot be recovered or guessed from the database alone.
     party_hash_key: str = "development-only-party-hash-key"
+    #: Minutes without a request after which a session ends (administrative roles / others).
+    session_idle_minutes_admin: int = 30
+    session_idle_minutes: int = 120
+    #: Hours after sign-in after which a session ends whatever its activity.
+    session_max_hours: int = 12
     extra: Mapping[str, object] = field(default_factory=dict)
 
     @classmethod
@@ -327,6 +332,21 @@ class Settings:
             audit_signing_key=audit_signing_key,
             secret_key_fallbacks=fallbacks,
             party_hash_key=party_hash_key,
+            session_idle_minutes_admin=_parse_int(
+                "SESSION_IDLE_MINUTES_ADMIN",
+                environ.get("SESSION_IDLE_MINUTES_ADMIN", "30"),
+                minimum=1,
+                maximum=24 * 60,
+            ),
+            session_idle_minutes=_parse_int(
+                "SESSION_IDLE_MINUTES",
+                environ.get("SESSION_IDLE_MINUTES", "120"),
+                minimum=1,
+                maximum=24 * 60,
+            ),
+            session_max_hours=_parse_int(
+                "SESSION_MAX_HOURS", environ.get("SESSION_MAX_HOURS", "12"), minimum=1, maximum=24
+            ),
         )
 
     @property

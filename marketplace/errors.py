@@ -139,6 +139,12 @@ class InvalidCredentials(DomainError):
     title = "Wrong e-mail or password"
 
 
+class InvalidResetLink(DomainError):
+    code = "invalid_reset_link"
+    status = 400
+    title = "The password-reset link is not valid"
+
+
 class PreconditionFailed(DomainError):
     code = "precondition_failed"
     status = 412

@@ -10,7 +10,7 @@ response alone widens the policy to Stripe's documented hosts (``card_payment_cs
 
 from __future__ import annotations
 
-from flask import Flask, Response, request
+from flask import Flask, Response, request, session
 
 STRICT_CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -46,6 +46,11 @@ def init_app(app: Flask) -> None:
         headers.setdefault("X-Frame-Options", "DENY")
         headers.setdefault("Referrer-Policy", "same-origin")
         headers.setdefault("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
+        signed_in = "_user_id" in session or "Authorization" in request.headers
+        if signed_in and "no-store" not in headers.get("Cache-Control", ""):
+            # Signed-in pages and every answer to a token carry personal data: no browser,
+            # proxy or shared-computer back button may keep a copy.
+            headers["Cache-Control"] = "no-store"
         if hsts:
             headers.setdefault("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
         return response

@@ -32,6 +32,19 @@ class User(IdMixin, Base):
     )
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_login_at: Mapped[datetime | None]
+    #: Bumped whenever every session of the account must end (sign-out, password change,
+    #: second-factor reset, role change, suspension); a session carries the value it was
+    #: opened with and is refused once they differ.
+    session_generation: Mapped[int] = mapped_column(default=0, server_default="0")
+    password_changed_at: Mapped[datetime | None]
+    #: Base32 TOTP secret (RFC 6238); set at enrolment, confirmed when totp_enabled_at is set.
+    totp_secret: Mapped[str | None] = mapped_column(sa.String(64))
+    totp_enabled_at: Mapped[datetime | None]
+    #: The last accepted time step, so a code is accepted once (replay refused).
+    totp_last_counter: Mapped[int | None] = mapped_column(BigInt)
+    #: When the account was closed; the retention command anonymises it years later.
+    closed_at: Mapped[datetime | None]
+    anonymised_at: Mapped[datetime | None]
 
     __table_args__ = (
         sa.CheckConstraint(
@@ -63,6 +76,25 @@ class User(IdMixin, Base):
     def has_role(self, *roles: Role) -> bool:
         return self.role in roles
 
+    @property
+    def has_second_factor(self) -> bool:
+        return self.totp_enabled_at is not None and self.totp_secret is not None
+
+
+class RecoveryCode(IdMixin, Base):
+    """A one-time recovery code for the second factor; only its SHA-256 is stored."""
+
+    __tablename__ = "recovery_codes"
+
+    user_id: Mapped[int] = mapped_column(
+        BigInt, sa.ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    code_hash: Mapped[str] = mapped_column(sa.String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    used_at: Mapped[datetime | None]
+
+    __table_args__ = (sa.UniqueConstraint("user_id", "code_hash"),)
+
 
 class ApiToken(IdMixin, Base):
     """A personal API token. Only its SHA-256 is stored; the token is shown once."""
@@ -80,6 +112,9 @@ class ApiToken(IdMixin, Base):
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
     last_used_at: Mapped[datetime | None]
+    #: What the token may do ("vouchers:read", "orders:write" …); NULL for tokens made before
+    #: scopes existed, which keep their user's full power until rotated.
+    scopes: Mapped[list[str] | None] = mapped_column(sa.JSON)
 
     user: Mapped[User] = relationship(lazy="joined")
 

@@ -14,7 +14,7 @@ class _OrganisationIn(StrictSchema):
     contact_phone = fields.String(required=True, validate=validate.Length(min=5, max=40))
     email = fields.Email(required=True, validate=validate.Length(max=254))
     password = fields.String(
-        required=True, load_only=True, validate=validate.Length(min=10, max=200)
+        required=True, load_only=True, validate=validate.Length(min=12, max=200)
     )
 
 

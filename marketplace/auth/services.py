@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.orm import Session
 
 from marketplace.audit.services import record
@@ -19,21 +20,27 @@ from marketplace.auth.passwords import (
     password_problems,
     verify_password,
 )
+from marketplace.config import current_settings
 from marketplace.credit_code import CreditCodeError, parse_credit_code
 from marketplace.db import utcnow
 from marketplace.enums import ADMIN_ROLES, Role
 from marketplace.errors import (
     DuplicateRegistration,
     InvalidCredentials,
+    InvalidResetLink,
     NotFound,
     PermissionDenied,
     ValidationFailed,
 )
+from marketplace.notifications import notify
 
 TOKEN_PREFIX = "vm_"
 DEFAULT_TOKEN_DAYS = 90
 MAX_TOKEN_DAYS = 365
 LAST_USED_RESOLUTION = timedelta(minutes=1)
+#: A password-reset link works once, for at most this long.
+RESET_LINK_LIFETIME = timedelta(hours=1)
+_RESET_SALT = "password-reset"
 
 
 @functools.cache
@@ -65,7 +72,7 @@ def check_account_input(session: Session, data: OrganisationInput) -> tuple[str,
     email = normalise_email(data.email)
     if "@" not in email or email.startswith("@") or email.endswith("@"):
         errors["email"] = ["not a valid e-mail address / 邮箱地址无效"]
-    problems = password_problems(data.password)
+    problems = password_problems(data.password, email=email, names=(data.contact_name, data.name))
     if problems:
         errors["password"] = problems
     if not data.name.strip():
@@ -120,7 +127,7 @@ def create_admin(
             "not an administrator role", {"role": [f"{role} is not an admin role"]}
         )
     email = normalise_email(email)
-    problems = password_problems(password)
+    problems = password_problems(password, email=email, names=(display_name,))
     if problems:
         raise ValidationFailed("password is too weak", {"password": problems})
     if session.scalar(sa.select(User.id).where(User.email == email)) is not None:
@@ -231,3 +238,171 @@ def revoke_api_token(session: Session, user: User, token_id: int) -> ApiToken:
 def ensure_role(user: User, *roles: Role) -> None:
     if user.role not in roles:
         raise PermissionDenied("your role may not do this / 您的角色无权执行此操作")
+
+
+# --------------------------------------------------------------------------- sessions
+
+
+def end_sessions(session: Session, user: User, *, actor_id: int | None, reason: str) -> None:
+    """End every browser session of ``user`` (the generation they carry no longer matches)."""
+    user.session_generation += 1
+    session.flush()
+    record(
+        session,
+        "user.sessions_ended",
+        actor_id=actor_id,
+        subject_type="user",
+        subject_id=user.id,
+        reason=reason,
+    )
+
+
+def change_role(session: Session, user: User, role: Role, *, actor_id: int | None) -> User:
+    """Move an administrator to another administrative role; their sessions end, so the new
+    role's gates (and its second-factor duty) apply from the next sign-in.
+
+    Raises ValidationFailed (organisation accounts keep their role: it is tied to the
+    organisation).
+    """
+    if user.role not in ADMIN_ROLES or role not in ADMIN_ROLES:
+        raise ValidationFailed(
+            "only administrators change role / 仅管理员账号可变更角色",
+            {"role": ["enterprise and provider accounts keep their role"]},
+        )
+    if user.role is role:
+        return user
+    previous = user.role
+    user.role = role
+    record(
+        session,
+        "user.role_changed",
+        actor_id=actor_id,
+        subject_type="user",
+        subject_id=user.id,
+        previous=previous.value,
+        role=role.value,
+    )
+    end_sessions(session, user, actor_id=actor_id, reason="role_changed")
+    return user
+
+
+def set_active(session: Session, user: User, active: bool, *, actor_id: int | None) -> User:
+    """Suspend (``active=False``) or reinstate an account. Suspension ends its sessions at once
+    and its API tokens stop working (they check ``is_active``)."""
+    if user.is_active is active:
+        return user
+    user.is_active = active
+    record(
+        session,
+        "user.reinstated" if active else "user.suspended",
+        actor_id=actor_id,
+        subject_type="user",
+        subject_id=user.id,
+    )
+    end_sessions(session, user, actor_id=actor_id, reason="reinstated" if active else "suspended")
+    return user
+
+
+def find_user(session: Session, email: str) -> User:
+    """The account with this e-mail. Raises NotFound."""
+    user = session.scalar(sa.select(User).where(User.email == normalise_email(email)))
+    if user is None:
+        raise NotFound("no account with this e-mail / 无此账号")
+    return user
+
+
+# --------------------------------------------------------------------------- passwords
+
+
+def _set_password(session: Session, user: User, password: str, *, actor_id: int | None) -> None:
+    problems = password_problems(password, email=user.email, names=(user.display_name,))
+    if problems:
+        raise ValidationFailed(
+            "the new password is not acceptable / 新密码不符合要求", {"password": problems}
+        )
+    user.password_hash = hash_password(password)
+    user.password_changed_at = utcnow()
+    end_sessions(session, user, actor_id=actor_id, reason="password_changed")
+    record(
+        session, "user.password_changed", actor_id=actor_id, subject_type="user", subject_id=user.id
+    )
+    # The owner hears of every change, so a change they did not make does not go unnoticed.
+    notify(session, user, "password_changed", name=user.display_name)
+
+
+def change_password(session: Session, user: User, current: str, new: str) -> None:
+    """Change ``user``'s password; every session of the account ends (the caller keeps its own
+    by following the new generation).
+
+    Raises InvalidCredentials (wrong current password), ValidationFailed (policy).
+    """
+    if not verify_password(user.password_hash, current):
+        raise InvalidCredentials(
+            "the current password is wrong / 当前密码错误", field="current_password"
+        )
+    _set_password(session, user, new, actor_id=user.id)
+
+
+def _reset_serializer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_settings().secret_key, salt=_RESET_SALT)
+
+
+def _password_fingerprint(user: User) -> str:
+    # Part of the signed link: once the password changes (by this link or otherwise) every
+    # earlier link stops matching, which makes each link single-use without storing it.
+    return hashlib.sha256(user.password_hash.encode()).hexdigest()[:20]
+
+
+def request_password_reset(session: Session, email: str) -> None:
+    """E-mail a reset link to the account with this address, if there is an active one.
+
+    Answers the same way for unknown addresses (no account enumeration): the caller shows
+    one message whatever happened.
+    """
+    user = session.scalar(sa.select(User).where(User.email == normalise_email(email)))
+    if user is None or not user.is_active:
+        return
+    token = _reset_serializer().dumps({"u": user.id, "p": _password_fingerprint(user)})
+    notify(
+        session,
+        user,
+        "password_reset",
+        name=user.display_name,
+        link=f"{current_settings().base_url}/password/reset/{token}",
+        minutes=int(RESET_LINK_LIFETIME.total_seconds() // 60),
+    )
+    record(
+        session,
+        "user.password_reset_requested",
+        actor_id=None,
+        subject_type="user",
+        subject_id=user.id,
+    )
+
+
+def user_for_reset_link(session: Session, token: str) -> User:
+    """The account a reset link was made for. Raises InvalidResetLink when the link is
+    forged, older than an hour, already used, or its account is gone or suspended."""
+    try:
+        data = _reset_serializer().loads(token, max_age=int(RESET_LINK_LIFETIME.total_seconds()))
+    except SignatureExpired:
+        raise InvalidResetLink(
+            "this link has expired; ask for a new one / 链接已过期，请重新申请"
+        ) from None
+    except BadSignature:
+        raise InvalidResetLink("this link is not valid / 链接无效") from None
+    user_id = data.get("u") if isinstance(data, dict) else None
+    user = session.get(User, user_id) if isinstance(user_id, int) else None
+    if user is None or not user.is_active or data.get("p") != _password_fingerprint(user):
+        raise InvalidResetLink(
+            "this link has already been used or is no longer valid / 链接已使用或已失效"
+        )
+    return user
+
+
+def reset_password(session: Session, token: str, new: str) -> User:
+    """Set a new password through a reset link; the link then stops working and every session
+    of the account ends. Raises InvalidResetLink, ValidationFailed."""
+    user = user_for_reset_link(session, token)
+    _set_password(session, user, new, actor_id=user.id)
+    return user

@@ -65,8 +65,8 @@ def test_provider_registration_is_pending_review(session):
         ({"credit_code": "91530102MA6K00014B"}, "credit_code", "第18位校验码"),
         ({"credit_code": "915301"}, "credit_code", "18位"),
         ({"email": "not-an-email"}, "email", "e-mail"),
-        ({"password": "short"}, "password", "10"),
-        ({"password": "12345678901"}, "password", "digits"),
+        ({"password": "short"}, "password", "12"),
+        ({"password": "123456789012"}, "password", "guess"),
         ({"name": "  "}, "name", "required"),
     ],
 )

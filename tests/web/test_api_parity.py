@@ -49,6 +49,16 @@ PARITY: dict[str, tuple[str, ...] | str] = {
     "auth.logout": (
         WEB_ONLY + f"ends the browser session; a token is revoked with DELETE {A}/auth/tokens/…"
     ),
+    "auth.end_other_sessions": (
+        WEB_ONLY + "browser sessions exist only on the web; the API signs in with tokens, "
+        f"revoked one by one (DELETE {A}/auth/tokens/…)"
+    ),
+    "auth.change_password": (
+        WEB_ONLY + "a password signs in to the browser only; the API authenticates with tokens, "
+        "which a password change does not need"
+    ),
+    "auth.forgot_password": WEB_ONLY + "asks for a reset link by e-mail, which opens a web page",
+    "auth.reset_password": WEB_ONLY + "the page an e-mailed reset link opens",
     "auth.register": WEB_ONLY + "chooses between the two registration forms",
     "auth.register_enterprise": (f"POST {A}/registrations/enterprise",),
     "auth.register_provider": (f"POST {A}/registrations/provider",),

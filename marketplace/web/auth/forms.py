@@ -24,8 +24,20 @@ def _credit_code_valid(_form: FlaskForm, field: StringField) -> None:
         raise ValidationError(exc.message) from None
 
 
-def _password_strong(_form: FlaskForm, field: PasswordField) -> None:
-    problems = password_problems(field.data or "")
+def _password_strong(form: FlaskForm, field: PasswordField) -> None:
+    """The policy of marketplace.auth.passwords, with whatever the form knows of the person."""
+    email = getattr(form, "email", None)
+    names = tuple(
+        str(getattr(form, name).data or "")
+        for name in ("contact_name", "name")
+        if getattr(form, name, None) is not None
+    )
+    owner = getattr(form, "owner", None)
+    problems = password_problems(
+        field.data or "",
+        email=str(email.data or "") if email is not None else (owner[0] if owner else ""),
+        names=names or (owner[1:] if owner else ()),
+    )
     if problems:
         raise ValidationError("; ".join(problems))
 
@@ -66,6 +78,39 @@ class ProviderRegistrationForm(_OrganisationForm, _LegalRepFields):
     institution_type = SelectField(
         _l("Institution type"), choices=enum_choices(InstitutionType), validators=[DataRequired()]
     )
+
+
+class PasswordChangeForm(FlaskForm):
+    current_password = PasswordField(_l("Current password"), validators=[DataRequired()])
+    password = PasswordField(_l("New password"), validators=[DataRequired(), _password_strong])
+    confirm = PasswordField(
+        _l("Repeat new password"),
+        validators=[DataRequired(), EqualTo("password", message=_l("Passwords do not match"))],
+    )
+    submit = SubmitField(_l("Change password"))
+
+    def __init__(self, owner: tuple[str, ...], **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        #: (e-mail, name…) of the account, which the new password must not contain.
+        self.owner = owner
+
+
+class PasswordForgotForm(FlaskForm):
+    email = EmailField(_l("E-mail"), validators=[DataRequired(), Email(), Length(max=254)])
+    submit = SubmitField(_l("Send me a link"))
+
+
+class PasswordResetForm(FlaskForm):
+    password = PasswordField(_l("New password"), validators=[DataRequired(), _password_strong])
+    confirm = PasswordField(
+        _l("Repeat new password"),
+        validators=[DataRequired(), EqualTo("password", message=_l("Passwords do not match"))],
+    )
+    submit = SubmitField(_l("Set new password"))
+
+    def __init__(self, owner: tuple[str, ...], **kwargs: object) -> None:
+        super().__init__(**kwargs)
+        self.owner = owner
 
 
 class TokenForm(FlaskForm):

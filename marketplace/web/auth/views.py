@@ -5,13 +5,13 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required, login_user, logout_user
 
-from marketplace.auth import services
-from marketplace.auth.models import ApiToken
-from marketplace.db import db_session
+from marketplace.auth import services, sessions
+from marketplace.auth.models import ApiToken, User
+from marketplace.db import db_session, utcnow
 from marketplace.enums import InstitutionType, SizeClass
 from marketplace.errors import DomainError, ValidationFailed
 from marketplace.extensions import limiter
@@ -19,6 +19,9 @@ from marketplace.i18n import _
 from marketplace.web.auth.forms import (
     EnterpriseRegistrationForm,
     LoginForm,
+    PasswordChangeForm,
+    PasswordForgotForm,
+    PasswordResetForm,
     ProviderRegistrationForm,
     TokenForm,
 )
@@ -55,19 +58,42 @@ def login() -> ResponseReturnValue:
         except DomainError:
             flash(_("Wrong e-mail or password."), "error")
             return render_template("auth/login.html", form=form), 401
-        login_user(user)
+        sign_in(user, second_factor=False)
         flash(_("Signed in."), "success")
         return redirect(safe_next(request.args.get("next")) or url_for("auth.account"))
     status = 400 if form.errors else 200
     return render_template("auth/login.html", form=form), status
 
 
+def sign_in(user: User, *, second_factor: bool) -> None:
+    """Start a fresh session for ``user``: nothing from before sign-in is carried over (no
+    fixation), and the session is stamped with what ends it (see marketplace/auth/sessions)."""
+    sessions.clear(session)
+    login_user(user)
+    sessions.open_session(session, user, utcnow(), second_factor=second_factor)
+
+
 @bp.post("/logout")
 @login_required
 def logout() -> ResponseReturnValue:
+    # Signing out ends the account's sessions everywhere: a copied cookie dies with it.
+    services.end_sessions(db_session(), current_user, actor_id=current_user.id, reason="logout")
     logout_user()
+    sessions.clear(session)
     flash(_("Signed out."), "success")
     return redirect(url_for("public.home"))
+
+
+@bp.post("/account/sessions/end-others")
+@login_required
+def end_other_sessions() -> ResponseReturnValue:
+    """ "Sign out everywhere else": every other browser loses its session, this one stays."""
+    services.end_sessions(
+        db_session(), current_user, actor_id=current_user.id, reason="sign_out_everywhere"
+    )
+    sessions.follow_generation(session, current_user)
+    flash(_("Every other session of your account has been signed out."), "success")
+    return redirect(url_for("auth.account"))
 
 
 @bp.get("/register")
@@ -89,7 +115,11 @@ def _organisation_input(
 
 
 def _show_domain_error(
-    form: EnterpriseRegistrationForm | ProviderRegistrationForm, exc: DomainError
+    form: EnterpriseRegistrationForm
+    | ProviderRegistrationForm
+    | PasswordChangeForm
+    | PasswordResetForm,
+    exc: DomainError,
 ) -> None:
     if isinstance(exc, ValidationFailed):
         for name, messages in exc.errors.items():
@@ -123,7 +153,7 @@ def register_enterprise() -> ResponseReturnValue:
         except DomainError as exc:
             _show_domain_error(form, exc)
             return render_template("auth/register.html", form=form, kind="enterprise"), exc.status
-        login_user(user)
+        sign_in(user, second_factor=False)
         flash(_("Registered. Your enterprise is pending verification by a reviewer."), "success")
         return redirect(url_for("auth.account"))
     status = 400 if form.errors else 200
@@ -146,7 +176,7 @@ def register_provider() -> ResponseReturnValue:
         except DomainError as exc:
             _show_domain_error(form, exc)
             return render_template("auth/register.html", form=form, kind="provider"), exc.status
-        login_user(user)
+        sign_in(user, second_factor=False)
         flash(_("Registered. Your institution is pending admission review."), "success")
         return redirect(url_for("auth.account"))
     status = 400 if form.errors else 200
@@ -180,3 +210,77 @@ def revoke_token(token_id: int) -> ResponseReturnValue:
     services.revoke_api_token(db_session(), current_user, token_id)
     flash(_("Token revoked."), "success")
     return redirect(url_for("auth.account"))
+
+
+# --------------------------------------------------------------------------- passwords
+
+
+def _owner(user: User) -> tuple[str, ...]:
+    return (user.email, user.display_name)
+
+
+@bp.route("/account/password", methods=["GET", "POST"])
+@login_required
+@limiter.limit("10 per hour", methods=["POST"])
+def change_password() -> ResponseReturnValue:
+    form = PasswordChangeForm(_owner(current_user))
+    if form.validate_on_submit():
+        try:
+            services.change_password(
+                db_session(),
+                current_user,
+                form.current_password.data or "",
+                form.password.data or "",
+            )
+        except DomainError as exc:
+            _show_domain_error(form, exc)
+            return render_template("auth/password_change.html", form=form), exc.status
+        # Every other session ended with the change; this one carries on.
+        sessions.follow_generation(session, current_user)
+        flash(
+            _("Password changed. Every other session of your account has been signed out."),
+            "success",
+        )
+        return redirect(url_for("auth.account"))
+    status = 400 if form.errors else 200
+    return render_template("auth/password_change.html", form=form), status
+
+
+@bp.route("/password/forgot", methods=["GET", "POST"])
+@limiter.limit("5 per 15 minutes", methods=["POST"])
+def forgot_password() -> ResponseReturnValue:
+    form = PasswordForgotForm()
+    if form.validate_on_submit():
+        services.request_password_reset(db_session(), form.email.data or "")
+        # One answer whether or not the address has an account (no enumeration).
+        flash(
+            _(
+                "If an account uses this address, we have sent it a link to reset the password. "
+                "The link works once, within an hour."
+            ),
+            "success",
+        )
+        return redirect(url_for("auth.login"))
+    status = 400 if form.errors else 200
+    return render_template("auth/password_forgot.html", form=form), status
+
+
+@bp.route("/password/reset/<token>", methods=["GET", "POST"])
+@limiter.limit("10 per 15 minutes", methods=["POST"])
+def reset_password(token: str) -> ResponseReturnValue:
+    # Checked before the form is shown, so an expired or used link says so at once.
+    user = services.user_for_reset_link(db_session(), token)
+    form = PasswordResetForm(_owner(user))
+    if form.validate_on_submit():
+        try:
+            services.reset_password(db_session(), token, form.password.data or "")
+        except DomainError as exc:
+            _show_domain_error(form, exc)
+            return render_template("auth/password_reset.html", form=form), exc.status
+        if current_user.is_authenticated:
+            logout_user()
+        sessions.clear(session)
+        flash(_("Your password has been reset. Sign in with the new one."), "success")
+        return redirect(url_for("auth.login"))
+    status = 400 if form.errors else 200
+    return render_template("auth/password_reset.html", form=form), status
