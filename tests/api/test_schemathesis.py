@@ -24,7 +24,10 @@ ROLES = ["anonymous", *sorted({role.value for _email, role, _name, _org in DEMO_
 
 #: Fields whose rules a JSON schema cannot express: check characters (GB 32100 credit codes),
 #: opaque cursors, password strength. A schema-valid request may be refused (422) only for these.
-SEMANTIC_FIELDS = {"credit_code", "cursor", "password", "csv"}
+#: Fields whose validity lies in their meaning, which no schema can describe: a check digit, a
+#: cursor we signed, a password's strength, a bank file's rows, an uploaded file's contents
+#: (an invoice is valid only if it can be read as one).
+SEMANTIC_FIELDS = {"credit_code", "cursor", "password", "csv", "file", "invoice_file"}
 
 
 def _assert_rejection_is_semantic(response):
