@@ -102,7 +102,7 @@ def test_sqlite_backup_restore_and_drill(sqlite_app, tmp_path: Path) -> None:
 
     drilled = _cli(app, "ops", "drill", str(backup_dir), "--json")
     assert drilled.exit_code == 0, drilled.output
-    report = json.loads(drilled.output)
+    report = json.loads(drilled.stdout)
     print("sqlite drill timings (s):", report["timings"])  # quoted in the closing note
     assert report["ok"] and report["problems"] == []
     assert set(report["timings"]) >= {"checksums", "restore", "ledger_verify", "compare", "total"}
@@ -245,7 +245,7 @@ def test_postgres_base_backup_drill_and_point_in_time_restore(
 
         full = _cli(app, "ops", "drill", str(backup_dir), "--json")
         assert full.exit_code == 0, full.output
-        report = json.loads(full.output)
+        report = json.loads(full.stdout)
         print("postgresql drill timings (s):", report["timings"])  # quoted in the closing note
         assert report["ok"], report
         assert {t: report["row_counts"][t] for t in MONEY_TABLES} == {
@@ -264,7 +264,7 @@ def test_postgres_base_backup_drill_and_point_in_time_restore(
             str(archive),
         )
         assert pitr.exit_code == 0, pitr.output
-        report = json.loads(pitr.output)
+        report = json.loads(pitr.stdout)
         print("postgresql point-in-time drill timings (s):", report["timings"])
         assert report["ok"], report  # ledger verify passed on the restored copy
         assert {t: report["row_counts"][t] for t in MONEY_TABLES} == after_b

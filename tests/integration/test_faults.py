@@ -328,11 +328,14 @@ def test_redis_stopped_loses_no_mail_and_limits_hold(
     handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter())
     jobs_log = logging.getLogger("marketplace.jobs")
+    level = jobs_log.level
     jobs_log.addHandler(handler)
+    jobs_log.setLevel(logging.INFO)
     try:
         _work(app)
     finally:
         jobs_log.removeHandler(handler)
+        jobs_log.setLevel(level)
     job_lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     assert job_lines and {e["request_id"] for e in job_lines} == {"trace-redis-up-01"}
     assert all(len(mails_of(m)) == 1 for m in sent_while_up)

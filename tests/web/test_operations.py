@@ -9,7 +9,7 @@ import logging
 import pytest
 import sqlalchemy as sa
 
-from marketplace import create_app
+from marketplace import create_app, observability
 from marketplace.db import commit, create_engine
 from marketplace.enums import Role
 from marketplace.notifications import notify
@@ -185,6 +185,10 @@ def test_json_formatter_keeps_the_traceback_and_the_bound_id():
 def test_configure_logging_installs_one_handler(capsys):
     root = logging.getLogger()
     level = root.level
+    # An app built outside the testing environment earlier in this process installed it.
+    earlier = [h for h in root.handlers if isinstance(h, observability._Handler)]
+    for handler in earlier:
+        root.removeHandler(handler)
     added = configure_logging("json", "INFO")
     try:
         assert added is not None and isinstance(added.formatter, JsonFormatter)
@@ -195,6 +199,8 @@ def test_configure_logging_installs_one_handler(capsys):
     finally:
         root.removeHandler(added)
         root.setLevel(level)
+        for handler in earlier:
+            root.addHandler(handler)
 
 
 OLD_KEY = "old-secret-key-0123456789abcdefghijklmnop"

@@ -12,8 +12,15 @@ from marketplace.db import create_engine
 from marketplace.models import metadata
 
 OUR_TABLES = {"payments", "payment_refunds", "payment_webhook_events", "outbound_emails"}
-#: Columns later migrations add to these tables (0008a: chargebacks).
-LATER_COLUMNS = {("payments", "disputed_fen")}
+#: Columns later migrations add to these tables (0008a: chargebacks; 0013: the outbox's
+#: delivery attempts and back-off).
+LATER_COLUMNS = {
+    ("payments", "disputed_fen"),
+    ("outbound_emails", "attempts"),
+    ("outbound_emails", "next_attempt_at"),
+    ("outbound_emails", "last_error"),
+}
+LATER_INDEXES = {"ix_outbound_emails_next_attempt_at"}
 
 
 def _ours(obj, name, type_, reflected, compare_to) -> bool:
@@ -21,6 +28,8 @@ def _ours(obj, name, type_, reflected, compare_to) -> bool:
         return name in OUR_TABLES
     table = getattr(obj, "table", None)
     if type_ == "column" and table is not None and (table.name, name) in LATER_COLUMNS:
+        return False
+    if type_ == "index" and name in LATER_INDEXES:
         return False
     return table is None or table.name in OUR_TABLES
 
