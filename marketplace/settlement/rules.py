@@ -21,6 +21,7 @@ from marketplace.money import FEN_PER_YUAN, format_fen
 from marketplace.settlement.enums import (
     CheckRule,
     ClaimAction,
+    ClaimDocument,
     ClaimLineStatus,
     ClaimStatus,
     PayoutBatchAction,
@@ -29,6 +30,7 @@ from marketplace.settlement.enums import (
     PayoutLineStatus,
 )
 from marketplace.settlement.errors import (
+    ClaimDocumentsMissing,
     ClaimStateConflict,
     ConfirmationConflict,
     CoPaymentNotReceived,
@@ -95,6 +97,8 @@ class ClaimFacts:
     service_category: ServiceCategory | None = None
     #: The number of the red-letter invoice that reversed this one, if any.
     reversed_by: str | None = None
+    #: The claim documents present (see :class:`ClaimDocument`); all four by default.
+    documents: frozenset[ClaimDocument] = frozenset(ClaimDocument)
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +138,7 @@ ERRORS: dict[CheckRule, type[DomainError]] = {
     CheckRule.VOUCHER_NOT_REVOKED: VoucherRevoked,
     CheckRule.INVOICE_ITEMS: InvoiceItemsMismatch,
     CheckRule.INVOICE_NOT_REVERSED: InvoiceReversed,
+    CheckRule.DOCUMENTS: ClaimDocumentsMissing,
 }
 
 
@@ -164,8 +169,27 @@ def _items_check(f: ClaimFacts) -> Check:
     )
 
 
+def _documents_check(f: ClaimFacts) -> Check:
+    """Which documents are present. A typed paper invoice has no file: flagged, not failed
+    (the paper original is checked by hand); any other missing document fails."""
+    present = [d for d in ClaimDocument if d in f.documents]
+    missing = [d for d in ClaimDocument if d not in f.documents]
+    blocking = [
+        d for d in missing if not (d is ClaimDocument.INVOICE_FILE and not f.invoice_from_file)
+    ]
+    zh = "、".join(d.zh for d in present) or "无"
+    en = ", ".join(d.en for d in present) or "none"
+    detail = f"已有：{zh} / present: {en}"
+    if missing:
+        detail += (
+            f"；缺少：{'、'.join(d.zh for d in missing)} / missing: "
+            f"{', '.join(d.en for d in missing)}"
+        )
+    return Check(CheckRule.DOCUMENTS, not blocking, detail, flag=bool(missing) and not blocking)
+
+
 def precheck(facts: ClaimFacts) -> list[Check]:
-    """The thirteen checklist items for one line, in a fixed order."""
+    """The fourteen checklist items for one line, in a fixed order."""
     f = facts
     limit = ceiling_fen(f.invoice_amount_fen, f.ceiling_bps)
     buyer_ok = _same_party(f.invoice_buyer_id, f.enterprise_credit_code)
@@ -266,6 +290,7 @@ def precheck(facts: ClaimFacts) -> list[Check]:
             if f.reversed_by
             else "未冲销 / not reversed",
         ),
+        _documents_check(f),
     ]
 
 
