@@ -32,6 +32,7 @@ from marketplace.config import current_settings
 from marketplace.db import db_session
 from marketplace.enums import Role
 from marketplace.errors import NotFound
+from marketplace.invoice_verification import verifier_from_settings
 from marketplace.orders import copayment, delivery, invoices, services
 from marketplace.orders.access import capacity_of, get_order, visible
 from marketplace.orders.errors import IllegalTransition
@@ -344,6 +345,7 @@ def deliver_order(order_id: int, body: dict[str, Any]) -> dict[str, Any]:
         if invoice is not None
         else None,
         invoice_files=[upload_of(f) for f in body["invoice_files"]],
+        verifier=verifier_from_settings(current_settings()),
         report=upload_of(body["report"]),
         note=body["note"],
         expected_version=expected_version(body),

@@ -24,6 +24,7 @@ from marketplace.auth.models import User
 from marketplace.einvoice import ParsedInvoice, read_invoice_files
 from marketplace.enums import Role
 from marketplace.errors import NotFound
+from marketplace.invoice_verification import InvoiceQuery, InvoiceVerifier, Verification
 from marketplace.orders import files
 from marketplace.orders.access import can_see
 from marketplace.orders.errors import InvoiceFileReused, InvoiceReused, InvoiceReversed
@@ -148,3 +149,36 @@ def entitled_file(session: Session, user: User, file_id: int) -> InvoiceFile:
         elif row.uploaded_by_id == user.id:
             return row
     raise NotFound(f"发票文件 {file_id} 不存在 / no invoice file {file_id}")
+
+
+def unverified(session: Session) -> list[int]:
+    """Invoices the tax authority has not answered for yet (never asked, or it was down)."""
+    return list(
+        session.scalars(
+            sa.select(Invoice.id)
+            .where(Invoice.verification.in_([Verification.UNCHECKED, Verification.UNAVAILABLE]))
+            .order_by(Invoice.id)
+        )
+    )
+
+
+def verify(
+    session: Session, invoice_id: int, verifier: InvoiceVerifier, *, now: datetime
+) -> Verification:
+    """Ask again about one invoice and record the answer."""
+    invoice = session.get(Invoice, invoice_id)
+    if invoice is None:
+        raise NotFound(f"发票 {invoice_id} 不存在 / no invoice {invoice_id}")
+    answer = verifier.verify(
+        InvoiceQuery(
+            number=invoice.number,
+            issued_on=invoice.issued_on,
+            total_fen=invoice.amount_fen,
+            buyer_tax_id=invoice.buyer_taxpayer_id,
+            seller_tax_id=invoice.seller_taxpayer_id,
+        )
+    )
+    invoice.verification = answer.status
+    invoice.verified_at = now if answer.status.settled else None
+    session.flush()
+    return answer.status

@@ -190,6 +190,7 @@ def gather_facts(
         invoice_items=tuple(invoice.items or ()),
         service_category=order.agreed_category,
         documents=documents_of(order),
+        invoice_verification=invoice.verification.value,
         reversed_by=session.scalar(
             sa.select(RedLetterInvoice.number)
             .where(RedLetterInvoice.reverses_number == invoice.number)

@@ -106,6 +106,11 @@ class CheckRule(LabelledEnum):
         "发票未被红字发票冲销",
         "Invoice not reversed by a red-letter invoice",
     )
+    INVOICE_VERIFIED = (
+        "invoice_verified",
+        "发票经税务机关查验相符",
+        "Invoice verified with the tax authority",
+    )
     DOCUMENTS = (
         "documents",
         "兑付凭证齐全（发票文件、服务协议条款、服务/检测报告、企业验收确认）",

@@ -142,3 +142,8 @@ class NotRedLetter(Conflict):
 class ClaimDocumentsMissing(Conflict):
     code = "claim_documents_missing"
     title = "Documents the claim needs are missing"
+
+
+class InvoiceNotVerified(Conflict):
+    code = "invoice_not_verified"
+    title = "The tax authority does not confirm the invoice"

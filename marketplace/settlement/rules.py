@@ -38,6 +38,7 @@ from marketplace.settlement.errors import (
     InvoiceAmountMismatch,
     InvoiceDateOutsideValidity,
     InvoiceItemsMismatch,
+    InvoiceNotVerified,
     InvoicePartiesMismatch,
     InvoiceReversed,
     OrderDisputed,
@@ -97,6 +98,8 @@ class ClaimFacts:
     service_category: ServiceCategory | None = None
     #: The number of the red-letter invoice that reversed this one, if any.
     reversed_by: str | None = None
+    #: The tax authority's answer (marketplace.invoice_verification.Verification's values).
+    invoice_verification: str = "verified"
     #: The claim documents present (see :class:`ClaimDocument`); all four by default.
     documents: frozenset[ClaimDocument] = frozenset(ClaimDocument)
 
@@ -138,6 +141,7 @@ ERRORS: dict[CheckRule, type[DomainError]] = {
     CheckRule.VOUCHER_NOT_REVOKED: VoucherRevoked,
     CheckRule.INVOICE_ITEMS: InvoiceItemsMismatch,
     CheckRule.INVOICE_NOT_REVERSED: InvoiceReversed,
+    CheckRule.INVOICE_VERIFIED: InvoiceNotVerified,
     CheckRule.DOCUMENTS: ClaimDocumentsMissing,
 }
 
@@ -188,8 +192,33 @@ def _documents_check(f: ClaimFacts) -> Check:
     return Check(CheckRule.DOCUMENTS, not blocking, detail, flag=bool(missing) and not blocking)
 
 
+_VERIFICATION_FAILED = {
+    "not_found": ("税务机关查无此发票", "the tax authority has no such invoice"),
+    "mismatch": ("与税务机关记录不一致", "differs from the tax authority's record"),
+    "reversed": ("税务机关记录为已红冲", "the tax authority records it as reversed"),
+}
+
+
+def _verification_check(f: ClaimFacts) -> Check:
+    """Verified passes; a definite no fails; not asked yet or the gateway down is flagged
+    for a check by hand (the invoice is asked again by ``flask invoices verify-pending``)."""
+    status = f.invoice_verification
+    if status == "verified":
+        return Check(CheckRule.INVOICE_VERIFIED, True, "查验相符 / verified")
+    if status in _VERIFICATION_FAILED:
+        zh, en = _VERIFICATION_FAILED[status]
+        return Check(CheckRule.INVOICE_VERIFIED, False, f"{zh} / {en}")
+    return Check(
+        CheckRule.INVOICE_VERIFIED,
+        True,
+        "尚未查验（查验服务未配置或暂不可用）：请人工核对 / not verified yet (no verification "
+        "service, or it was unavailable): check by hand",
+        flag=True,
+    )
+
+
 def precheck(facts: ClaimFacts) -> list[Check]:
-    """The fourteen checklist items for one line, in a fixed order."""
+    """The fifteen checklist items for one line, in a fixed order."""
     f = facts
     limit = ceiling_fen(f.invoice_amount_fen, f.ceiling_bps)
     buyer_ok = _same_party(f.invoice_buyer_id, f.enterprise_credit_code)
@@ -290,6 +319,7 @@ def precheck(facts: ClaimFacts) -> list[Check]:
             if f.reversed_by
             else "未冲销 / not reversed",
         ),
+        _verification_check(f),
         _documents_check(f),
     ]
 
