@@ -236,13 +236,14 @@ def register_cli(app: Flask) -> None:
     from marketplace.jobs import jobs_cli
     from marketplace.notifications.cli import notifications_cli
     from marketplace.ops.cli import ops_cli
-    from marketplace.orders.cli import orders_cli
+    from marketplace.orders.cli import invoices_cli, orders_cli
     from marketplace.payments.cli import payments_cli
     from marketplace.settlement.cli import ledger_cli, settlement_cli
     from providers.cli import providers_cli
     from vouchers.cli import vouchers_cli
 
     app.cli.add_command(db_cli)
+    app.cli.add_command(invoices_cli)
     app.cli.add_command(users_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(audit_cli)

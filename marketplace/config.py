@@ -175,6 +175,10 @@ class Settings:
     smtp_ca_file: Path | None = None
     #: A payout batch whose total is above this needs a second finance approval before sending.
     payout_second_approval_above_fen: int = 50_000_000
+    #: The invoice verification gateway (marketplace.invoice_verification); unset: not asked.
+    invoice_verify_url: str | None = None
+    invoice_verify_app_id: str = ""
+    invoice_verify_secret: str = ""
     mail_from: str = "noreply@voucher.example.cn"
     base_url: str = "http://127.0.0.1:5000"
     rate_limit_default: str = "300 per minute"
@@ -267,6 +271,19 @@ class Settings:
             _check_url("STRIPE_API_BASE", stripe_api_base, ("http", "https"))
 
         smtp = _smtp_settings(environ)
+        verify_url = environ.get("INVOICE_VERIFY_URL") or None
+        verify_app = environ.get("INVOICE_VERIFY_APP_ID", "")
+        verify_secret = environ.get("INVOICE_VERIFY_SECRET", "")
+        if verify_url:
+            _check_url("INVOICE_VERIFY_URL", verify_url, ("http", "https"))
+            if not verify_app:
+                raise ConfigError("INVOICE_VERIFY_APP_ID: required when INVOICE_VERIFY_URL is set")
+            if len(verify_secret) < 16:
+                raise ConfigError(
+                    "INVOICE_VERIFY_SECRET: required (16+ characters) when INVOICE_VERIFY_URL is set"
+                )
+            if env is Environment.PRODUCTION and not verify_url.startswith("https://"):
+                raise ConfigError("INVOICE_VERIFY_URL: production verifies over https only")
 
         base_url = _check_url(
             "BASE_URL", environ.get("BASE_URL", "http://127.0.0.1:5000"), ("http", "https")
@@ -321,6 +338,9 @@ class Settings:
                 environ.get("SETTLEMENT_COOLING_OFF_DAYS", "0"),
                 maximum=365,
             ),
+            invoice_verify_url=verify_url,
+            invoice_verify_app_id=verify_app,
+            invoice_verify_secret=verify_secret,
             payout_second_approval_above_fen=_parse_int(
                 "PAYOUT_SECOND_APPROVAL_ABOVE_FEN",
                 environ.get("PAYOUT_SECOND_APPROVAL_ABOVE_FEN", "50000000"),

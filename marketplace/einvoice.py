@@ -31,6 +31,7 @@ import hashlib
 import io
 import re
 import zipfile
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -41,7 +42,6 @@ from xml.etree.ElementTree import Element, ParseError
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 from pypdf import PdfReader
-from pypdf.errors import PdfReadError
 
 from marketplace.enums import ServiceCategory
 from marketplace.errors import DomainError
@@ -497,7 +497,15 @@ class _SafeZip:
         try:
             with self.zip.open(info) as fh:
                 data = fh.read(limit + 1)
-        except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError, EOFError):
+        except (
+            zipfile.BadZipFile,
+            zlib.error,
+            NotImplementedError,
+            RuntimeError,
+            OSError,
+            EOFError,
+            ValueError,
+        ):
             raise InvoiceFileUnreadable(
                 f"OFD 文件的 {name[:60]} 无法解压 / {name[:60]} in the OFD cannot be inflated",
                 field="invoice_file",
@@ -661,16 +669,9 @@ def _from_pdf(data: bytes) -> ParsedInvoice:
                 )
     except InvoiceFileRefused:
         raise
-    except (
-        PdfReadError,
-        ValueError,
-        KeyError,
-        TypeError,
-        AttributeError,
-        IndexError,
-        RecursionError,
-        OSError,
-    ):
+    except Exception:
+        # pypdf raises many kinds of errors on broken files (its own, ValueError, KeyError,
+        # RecursionError …); for an uploaded file every one of them means "cannot be read".
         raise InvoiceFileUnreadable(
             "PDF 文件无法读取 / the PDF cannot be read",
             field="invoice_file",

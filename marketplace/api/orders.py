@@ -32,7 +32,8 @@ from marketplace.config import current_settings
 from marketplace.db import db_session
 from marketplace.enums import Role
 from marketplace.errors import NotFound
-from marketplace.orders import copayment, delivery, services
+from marketplace.invoice_verification import verifier_from_settings
+from marketplace.orders import copayment, delivery, invoices, services
 from marketplace.orders.access import capacity_of, get_order, visible
 from marketplace.orders.errors import IllegalTransition
 from marketplace.orders.files import OrderFileStorage, Upload
@@ -344,6 +345,7 @@ def deliver_order(order_id: int, body: dict[str, Any]) -> dict[str, Any]:
         if invoice is not None
         else None,
         invoice_files=[upload_of(f) for f in body["invoice_files"]],
+        verifier=verifier_from_settings(current_settings()),
         report=upload_of(body["report"]),
         note=body["note"],
         expected_version=expected_version(body),
@@ -370,6 +372,27 @@ def get_report(order_id: int) -> dict[str, Any]:
         raise NotFound("报告文件缺失 / the report file is missing")
     return {
         "filename": order.report_filename or "report",
+        "content_base64": base64.b64encode(path.read_bytes()).decode(),
+    }
+
+
+@endpoint(
+    bp,
+    "/invoice-files/<int:file_id>",
+    "GET",
+    roles=ANY_ROLE,
+    response=FileOut,
+    tags=TAGS,
+    errors=[404],
+    summary="An invoice file (base64): for its order's parties, reviewers, finance, auditors",
+)
+def get_invoice_file(file_id: int) -> dict[str, Any]:
+    row = invoices.entitled_file(db_session(), api_user(), file_id)
+    path = order_files().path_for(row.stored_name)
+    if not path.is_file():
+        raise NotFound("发票文件缺失 / the invoice file is missing")
+    return {
+        "filename": row.original_filename,
         "content_base64": base64.b64encode(path.read_bytes()).decode(),
     }
 

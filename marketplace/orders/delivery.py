@@ -17,6 +17,7 @@ from marketplace.auth.models import User
 from marketplace.clock import CHINA_TZ, local_date
 from marketplace.db import utcnow
 from marketplace.errors import ValidationFailed
+from marketplace.invoice_verification import InvoiceQuery, InvoiceVerifier
 from marketplace.orders import files, invoices, notices
 from marketplace.orders.access import actor_of, lock_order
 from marketplace.orders.core import (
@@ -137,6 +138,7 @@ def deliver(
     expected_version: int | None = None,
     now: datetime | None = None,
     confirm_days: int = CONFIRM_WINDOW_DAYS,
+    verifier: InvoiceVerifier | None = None,
 ) -> Order:
     """The provider delivers: the service report (PDF or image) and the electronic invoice.
 
@@ -146,7 +148,8 @@ def deliver(
     match the order: amount = price, buyer = the enterprise's credit code,
     seller = the provider's, dated between the agreement and today, and its (code, number)
     never used before on the platform (UNIQUE in the database as well). The SME then has
-    ``confirm_days`` to confirm or dispute. A delivery after the expected date (payment date
+    ``confirm_days`` to confirm or dispute. With a ``verifier`` the invoice is checked with the
+    tax authority and its answer recorded (the claim's pre-check reads it). A delivery after the expected date (payment date
     + the service's lead time) records a late-delivery credit event against the provider.
 
     Raises OrderNotFound, ActorNotAllowed, IllegalTransition, PreconditionFailed,
@@ -197,6 +200,18 @@ def deliver(
         columns["source"] = InvoiceSource.TYPED
     if report is None or not report.filename:
         raise ReportRequired("请上传服务报告 / upload the service report", field="report")
+    if verifier is not None:
+        answer = verifier.verify(
+            InvoiceQuery(
+                number=columns["number"],
+                issued_on=columns["issued_on"],
+                total_fen=columns["amount_fen"],
+                buyer_tax_id=columns["buyer_taxpayer_id"],
+                seller_tax_id=columns["seller_taxpayer_id"],
+            )
+        )
+        columns["verification"] = answer.status
+        columns["verified_at"] = now if answer.status.settled else None
     stored = files.store(session, storage, report)
     try:
         with session.begin_nested():

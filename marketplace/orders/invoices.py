@@ -20,10 +20,15 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from marketplace.auth.models import User
 from marketplace.einvoice import ParsedInvoice, read_invoice_files
+from marketplace.enums import Role
+from marketplace.errors import NotFound
+from marketplace.invoice_verification import InvoiceQuery, InvoiceVerifier, Verification
 from marketplace.orders import files
+from marketplace.orders.access import can_see
 from marketplace.orders.errors import InvoiceFileReused, InvoiceReused, InvoiceReversed
-from marketplace.orders.models import Invoice, InvoiceFile, RedLetterInvoice
+from marketplace.orders.models import Invoice, InvoiceFile, Order, RedLetterInvoice
 from providers.documents import display_name
 
 
@@ -122,3 +127,58 @@ def invoice_columns(parsed: ParsedInvoice) -> dict[str, object]:
         "buyer_name": parsed.buyer_name[:200] or None,
         "items": [item.as_dict() for item in parsed.items],
     }
+
+
+#: Staff who check claims read their documents; system administrators run the servers and
+#: need none of them (POLICY.md rule 11).
+DOCUMENT_READERS = frozenset({Role.REVIEWER, Role.FINANCE, Role.AUDITOR})
+
+
+def entitled_file(session: Session, user: User, file_id: int) -> InvoiceFile:
+    """An invoice file ``user`` may download: the order's two parties and the staff who
+    check claims (reviewers, finance, auditors); a red-letter file, its uploader and that
+    staff. NotFound (404) for anyone else, so a file's existence is not revealed."""
+    row = session.get(InvoiceFile, file_id) if 0 < file_id < 2**63 else None
+    if row is not None:
+        if user.role in DOCUMENT_READERS:
+            return row
+        if row.invoice_id is not None:
+            order = session.get(Order, row.invoice.order_id) if row.invoice else None
+            if order is not None and user.role is not Role.SYSADMIN and can_see(user, order):
+                return row
+        elif row.uploaded_by_id == user.id:
+            return row
+    raise NotFound(f"发票文件 {file_id} 不存在 / no invoice file {file_id}")
+
+
+def unverified(session: Session) -> list[int]:
+    """Invoices the tax authority has not answered for yet (never asked, or it was down)."""
+    return list(
+        session.scalars(
+            sa.select(Invoice.id)
+            .where(Invoice.verification.in_([Verification.UNCHECKED, Verification.UNAVAILABLE]))
+            .order_by(Invoice.id)
+        )
+    )
+
+
+def verify(
+    session: Session, invoice_id: int, verifier: InvoiceVerifier, *, now: datetime
+) -> Verification:
+    """Ask again about one invoice and record the answer."""
+    invoice = session.get(Invoice, invoice_id)
+    if invoice is None:
+        raise NotFound(f"发票 {invoice_id} 不存在 / no invoice {invoice_id}")
+    answer = verifier.verify(
+        InvoiceQuery(
+            number=invoice.number,
+            issued_on=invoice.issued_on,
+            total_fen=invoice.amount_fen,
+            buyer_tax_id=invoice.buyer_taxpayer_id,
+            seller_tax_id=invoice.seller_taxpayer_id,
+        )
+    )
+    invoice.verification = answer.status
+    invoice.verified_at = now if answer.status.settled else None
+    session.flush()
+    return answer.status

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from marketplace.db import Base, BigInt, IdMixin, TimestampMixin, enum_column, money_column, utcnow
 from marketplace.einvoice import CONTENT_TYPES, InvoiceFileKind
 from marketplace.enums import ServiceCategory
+from marketplace.invoice_verification import Verification
 from marketplace.orders.enums import Actor, DisputeStatus, InvoiceSource, OrderAction, OrderStatus
 from providers.models import Provider, Service
 from vouchers.models import Enterprise, Hold, Voucher
@@ -234,6 +235,11 @@ class Invoice(IdMixin, Base):
     buyer_name: Mapped[str | None] = mapped_column(sa.String(200))
     #: The item lines (name, quantity, unit price, amount_fen, tax rate, tax_fen).
     items: Mapped[list[dict[str, Any]] | None] = mapped_column(sa.JSON)
+    #: The tax authority's answer (marketplace.invoice_verification) and when it was given.
+    verification: Mapped[Verification] = enum_column(
+        Verification, "verification", default=Verification.UNCHECKED
+    )
+    verified_at: Mapped[datetime | None]
 
     order: Mapped[Order] = relationship(back_populates="invoice")
     files: Mapped[list[InvoiceFile]] = relationship(

@@ -52,7 +52,7 @@ from marketplace.orders.models import Invoice, Order, RedLetterInvoice
 from marketplace.payments.enums import PaymentStatus
 from marketplace.payments.services import live_payment, refundable_fen
 from marketplace.settlement import notices, rules
-from marketplace.settlement.enums import ClaimAction, ClaimLineStatus
+from marketplace.settlement.enums import ClaimAction, ClaimDocument, ClaimLineStatus
 from marketplace.settlement.errors import (
     ClaimNotFound,
     ClaimStateConflict,
@@ -120,6 +120,21 @@ def _invoice_claimed_elsewhere(session: Session, invoice: Invoice, line_id: int 
     return owner is not None and owner != line_id
 
 
+def documents_of(order: Order) -> frozenset[ClaimDocument]:
+    """The claim documents ``order`` carries: the invoice's file(s), the terms agreed when the
+    SME accepted (the contract), the delivered report, and the SME's acceptance."""
+    present = set()
+    if order.invoice is not None and order.invoice.files:
+        present.add(ClaimDocument.INVOICE_FILE)
+    if order.agreement_accepted_at is not None and order.agreed_title:
+        present.add(ClaimDocument.AGREED_TERMS)
+    if order.report_path:
+        present.add(ClaimDocument.REPORT)
+    if order.confirmed_at is not None:
+        present.add(ClaimDocument.ACCEPTANCE)
+    return frozenset(present)
+
+
 def gather_facts(
     session: Session, order: Order, *, claim_date: date, line_id: int | None = None
 ) -> ClaimFacts:
@@ -175,6 +190,8 @@ def gather_facts(
         invoice_from_file=invoice.source is InvoiceSource.FILE,
         invoice_items=tuple(invoice.items or ()),
         service_category=order.agreed_category,
+        documents=documents_of(order),
+        invoice_verification=invoice.verification.value,
         reversed_by=session.scalar(
             sa.select(RedLetterInvoice.number)
             .where(RedLetterInvoice.reverses_number == invoice.number)

@@ -106,6 +106,16 @@ class CheckRule(LabelledEnum):
         "发票未被红字发票冲销",
         "Invoice not reversed by a red-letter invoice",
     )
+    INVOICE_VERIFIED = (
+        "invoice_verified",
+        "发票经税务机关查验相符",
+        "Invoice verified with the tax authority",
+    )
+    DOCUMENTS = (
+        "documents",
+        "兑付凭证齐全（发票文件、服务协议条款、服务/检测报告、企业验收确认）",
+        "Claim documents present (invoice file, agreed terms, service or test report, acceptance)",
+    )
 
 
 class PayoutBatchStatus(LabelledEnum):
@@ -131,3 +141,12 @@ class PayoutLineAction(LabelledEnum):
 
     PAY = "pay", "银行已拨付", "Paid by the bank"
     FAIL = "fail", "银行拨付失败", "Failed at the bank"
+
+
+class ClaimDocument(LabelledEnum):
+    """The documents a claim line carries (POLICY.md rule 8: the invoice is the voucher)."""
+
+    INVOICE_FILE = "invoice_file", "发票文件（数电发票）", "Invoice file (数电发票)"
+    AGREED_TERMS = "agreed_terms", "服务协议条款", "Agreed service terms (the contract)"
+    REPORT = "report", "服务/检测报告", "Service or test report"
+    ACCEPTANCE = "acceptance", "企业验收确认", "The enterprise's acceptance"

@@ -137,3 +137,13 @@ class SecondApprovalRequired(Conflict):
 class NotRedLetter(Conflict):
     code = "not_red_letter"
     title = "The invoice uploaded as a red-letter one is not red-letter"
+
+
+class ClaimDocumentsMissing(Conflict):
+    code = "claim_documents_missing"
+    title = "Documents the claim needs are missing"
+
+
+class InvoiceNotVerified(Conflict):
+    code = "invoice_not_verified"
+    title = "The tax authority does not confirm the invoice"

@@ -22,6 +22,7 @@ from marketplace.money import FEN_PER_YUAN, format_fen
 from marketplace.settlement.enums import (
     CheckRule,
     ClaimAction,
+    ClaimDocument,
     ClaimLineStatus,
     ClaimStatus,
     PayoutBatchAction,
@@ -30,6 +31,7 @@ from marketplace.settlement.enums import (
     PayoutLineStatus,
 )
 from marketplace.settlement.errors import (
+    ClaimDocumentsMissing,
     ClaimStateConflict,
     ConfirmationConflict,
     CoPaymentNotReceived,
@@ -37,6 +39,7 @@ from marketplace.settlement.errors import (
     InvoiceAmountMismatch,
     InvoiceDateOutsideValidity,
     InvoiceItemsMismatch,
+    InvoiceNotVerified,
     InvoicePartiesMismatch,
     InvoiceReversed,
     OrderDisputed,
@@ -96,6 +99,10 @@ class ClaimFacts:
     service_category: ServiceCategory | None = None
     #: The number of the red-letter invoice that reversed this one, if any.
     reversed_by: str | None = None
+    #: The tax authority's answer (marketplace.invoice_verification.Verification's values).
+    invoice_verification: str = "verified"
+    #: The claim documents present (see :class:`ClaimDocument`); all four by default.
+    documents: frozenset[ClaimDocument] = frozenset(ClaimDocument)
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +142,8 @@ ERRORS: dict[CheckRule, type[DomainError]] = {
     CheckRule.VOUCHER_NOT_REVOKED: VoucherRevoked,
     CheckRule.INVOICE_ITEMS: InvoiceItemsMismatch,
     CheckRule.INVOICE_NOT_REVERSED: InvoiceReversed,
+    CheckRule.INVOICE_VERIFIED: InvoiceNotVerified,
+    CheckRule.DOCUMENTS: ClaimDocumentsMissing,
 }
 
 
@@ -165,8 +174,52 @@ def _items_check(f: ClaimFacts) -> Check:
     )
 
 
+def _documents_check(f: ClaimFacts) -> Check:
+    """Which documents are present. A typed paper invoice has no file: flagged, not failed
+    (the paper original is checked by hand); any other missing document fails."""
+    present = [d for d in ClaimDocument if d in f.documents]
+    missing = [d for d in ClaimDocument if d not in f.documents]
+    blocking = [
+        d for d in missing if not (d is ClaimDocument.INVOICE_FILE and not f.invoice_from_file)
+    ]
+    zh = "、".join(d.zh for d in present) or "无"
+    en = ", ".join(d.en for d in present) or "none"
+    detail = f"已有：{zh} / present: {en}"
+    if missing:
+        detail += (
+            f"；缺少：{'、'.join(d.zh for d in missing)} / missing: "
+            f"{', '.join(d.en for d in missing)}"
+        )
+    return Check(CheckRule.DOCUMENTS, not blocking, detail, flag=bool(missing) and not blocking)
+
+
+_VERIFICATION_FAILED = {
+    "not_found": ("税务机关查无此发票", "the tax authority has no such invoice"),
+    "mismatch": ("与税务机关记录不一致", "differs from the tax authority's record"),
+    "reversed": ("税务机关记录为已红冲", "the tax authority records it as reversed"),
+}
+
+
+def _verification_check(f: ClaimFacts) -> Check:
+    """Verified passes; a definite no fails; not asked yet or the gateway down is flagged
+    for a check by hand (the invoice is asked again by ``flask invoices verify-pending``)."""
+    status = f.invoice_verification
+    if status == "verified":
+        return Check(CheckRule.INVOICE_VERIFIED, True, "查验相符 / verified")
+    if status in _VERIFICATION_FAILED:
+        zh, en = _VERIFICATION_FAILED[status]
+        return Check(CheckRule.INVOICE_VERIFIED, False, f"{zh} / {en}")
+    return Check(
+        CheckRule.INVOICE_VERIFIED,
+        True,
+        "尚未查验（查验服务未配置或暂不可用）：请人工核对 / not verified yet (no verification "
+        "service, or it was unavailable): check by hand",
+        flag=True,
+    )
+
+
 def precheck(facts: ClaimFacts) -> list[Check]:
-    """The thirteen checklist items for one line, in a fixed order."""
+    """The fifteen checklist items for one line, in a fixed order."""
     f = facts
     limit = ceiling_fen(f.invoice_amount_fen, f.ceiling_bps)
     buyer_ok = _same_party(f.invoice_buyer_id, f.enterprise_credit_code)
@@ -267,6 +320,8 @@ def precheck(facts: ClaimFacts) -> list[Check]:
             if f.reversed_by
             else "未冲销 / not reversed",
         ),
+        _verification_check(f),
+        _documents_check(f),
     ]
 
 

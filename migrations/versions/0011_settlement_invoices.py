@@ -117,6 +117,18 @@ INVOICE_COLUMNS = (
     NewColumn("seller_name", sa.String(length=200)),
     NewColumn("buyer_name", sa.String(length=200)),
     NewColumn(
+        "verification",
+        sa.String(length=19),
+        {
+            "ck_invoices_verification": (
+                "verification IN ('unchecked', 'verified', 'not_found', 'mismatch', "
+                "'reversed', 'unavailable')"
+            )
+        },
+        default="'unchecked'",
+    ),
+    NewColumn("verified_at", marketplace.db.UTCDateTime(timezone=True)),
+    NewColumn(
         "items",
         sa.JSON(),
         {

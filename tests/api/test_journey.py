@@ -93,8 +93,8 @@ def test_one_order_from_voucher_application_to_payout(
     anyone = Party(client, {})
     reviewer = Party(client, api_token(create_user(Role.REVIEWER)))
     finance = Party(client, api_token(create_user(Role.FINANCE)))
-    # Four eyes: the officer who builds a payout batch neither sends it nor imports its result.
-    second_finance = Party(client, api_token(create_user(Role.FINANCE)))
+    # Four eyes: another finance officer sends the batch and imports the bank's confirmation.
+    treasurer = Party(client, api_token(create_user(Role.FINANCE)))
     auditor = Party(client, api_token(create_user(Role.AUDITOR)))
     # Fixture: this year's funded programme (whole-year windows, 50% ceiling, shared cap).
     programme = order_world.programme(today.year)
@@ -304,7 +304,7 @@ def test_one_order_from_voucher_application_to_payout(
         "1234.57",
     )
 
-    sent = second_finance.post(f"{batch_url}/sent", key=True, version=batch["version"])
+    sent = treasurer.post(f"{batch_url}/sent", key=True, version=batch["version"])
     assert sent["status"] == "sent"
     assert provider_ledger() == (VOUCHER_PART_FEN, 0)  # nothing is paid until the bank says so
 
@@ -312,7 +312,7 @@ def test_one_order_from_voucher_application_to_payout(
         "line_id,reference,status,bank_transaction_id,date,reason\r\n"
         f"{line['id']},{line['reference']},paid,BOC{line['id']:010d},{today.isoformat()},\r\n"
     )
-    imported = second_finance.post(f"{batch_url}/confirmation-csv", {"csv": bank_csv}, key=True)
+    imported = treasurer.post(f"{batch_url}/confirmation-csv", {"csv": bank_csv}, key=True)
     assert imported["applied"] == [line["id"]]
     assert imported["batch"]["status"] == "completed"
     assert imported["batch"]["lines"][0]["status"] == "paid"

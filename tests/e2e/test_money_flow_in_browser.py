@@ -27,9 +27,12 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
+from marketplace.clock import local_date
+from marketplace.db import utcnow
 from marketplace.demo import DEMO_PASSWORD
+from tests.support.einvoice_files import spec_for, xml_bytes
 from tests.support.fixtures import unique_credit_code, unique_email
-from tests.support.order_fixtures import invoice_number
+from tests.support.order_fixtures import digital_invoice_number
 from tests.support.provider_fixtures import PDF
 
 pytestmark = pytest.mark.e2e
@@ -232,14 +235,21 @@ def test_voucher_order_and_payout_through_the_pages(open_browser):
     finance.get_by_role("button", name="登记到账").click()
     expect(finance.get_by_test_id("status")).to_have_text("已支付")
 
-    # The provider delivers: invoice details and the PDF report.
+    # The provider delivers: the invoice's 数电发票 file (read by the platform, nothing
+    # typed) and the PDF report.
     provider.reload()
     expect(provider.get_by_test_id("status")).to_have_text("已支付自付部分")
-    provider.get_by_label("发票代码（10或12位数字；全电发票留空）").fill("053002300222")
-    provider.get_by_label("发票号码（8或20位数字）").fill(invoice_number())
-    expect(provider.get_by_label("发票金额（元）")).to_have_value("2469.15")
-    expect(provider.get_by_label("购买方纳税人识别号（企业统一社会信用代码）")).to_have_value(
-        credit_code
+    expect(provider.get_by_test_id("paper-invoice")).not_to_have_attribute("open", "")
+    seller_id = provider.get_by_label("销售方纳税人识别号（本机构统一社会信用代码）").input_value()
+    spec = spec_for(
+        number=digital_invoice_number(),
+        total_fen=246_915,
+        buyer_id=credit_code,
+        seller_id=seller_id,
+        issued=local_date(utcnow()),
+    )
+    provider.get_by_label("发票文件（数电发票 XML 或 OFD，或其 PDF）").set_input_files(
+        {"name": "数电发票.xml", "mimeType": "application/xml", "buffer": xml_bytes(spec)}
     )
     provider.get_by_label("服务报告（PDF、PNG 或 JPEG）").set_input_files(
         {"name": "材料检测报告.pdf", "mimeType": "application/pdf", "buffer": PDF}
@@ -248,6 +258,8 @@ def test_voucher_order_and_payout_through_the_pages(open_browser):
     provider.get_by_role("button", name="交付", exact=True).click()
     expect(provider.get_by_test_id("status")).to_have_text("已交付")
     expect(provider.get_by_test_id("report-link")).to_have_text("材料检测报告.pdf")
+    expect(provider.get_by_test_id("invoice-amount")).to_have_text("¥2,469.15")
+    expect(provider.get_by_test_id("invoice-tax")).to_have_text("¥139.76 (6%)")
 
     # The SME reads the report, confirms and rates.
     sme.goto(f"/orders/{order_id}")

@@ -82,6 +82,22 @@ def test_postgres_urls_use_psycopg3():
         ),
         ({"PAYOUT_SECOND_APPROVAL_ABOVE_FEN": "-1"}, "PAYOUT_SECOND_APPROVAL_ABOVE_FEN"),
         ({"PAYOUT_SECOND_APPROVAL_ABOVE_FEN": "¥5000"}, "PAYOUT_SECOND_APPROVAL_ABOVE_FEN"),
+        ({"INVOICE_VERIFY_URL": "ftp://x"}, "INVOICE_VERIFY_URL"),
+        ({"INVOICE_VERIFY_URL": "https://gw.example.cn"}, "INVOICE_VERIFY_APP_ID"),
+        (
+            {"INVOICE_VERIFY_URL": "https://gw.example.cn", "INVOICE_VERIFY_APP_ID": "a"},
+            "INVOICE_VERIFY_SECRET",
+        ),
+        (
+            {
+                "MARKETPLACE_ENV": "production",
+                "SECRET_KEY": "k" * 40,
+                "INVOICE_VERIFY_URL": "http://gw.example.cn",
+                "INVOICE_VERIFY_APP_ID": "a",
+                "INVOICE_VERIFY_SECRET": "s" * 20,
+            },
+            "INVOICE_VERIFY_URL",
+        ),
         ({"SQL_ECHO": "maybe"}, "SQL_ECHO"),
         ({"MAX_UPLOAD_BYTES": "10"}, "MAX_UPLOAD_BYTES"),
         ({"BASE_URL": "ftp://x"}, "BASE_URL"),

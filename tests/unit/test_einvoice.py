@@ -8,6 +8,8 @@ import zipfile
 from datetime import date
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from marketplace.einvoice import (
     MAX_XML_BYTES,
@@ -308,3 +310,33 @@ def test_item_lines_must_fit_the_service_category(category, name, fits):
     outside = items_outside(category, [{"name": name}])
     assert (outside == []) is fits
     assert items_outside(category, []) != []  # no lines: nothing shows the service
+
+
+# --------------------------------------------------------------------------- fuzzing
+
+_SEEDS = [xml_bytes(), ofd_bytes(), ofd_bytes(embed_xml=False), pdf_bytes()]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.sampled_from(_SEEDS),
+    cuts=st.lists(st.tuples(st.integers(0, 10**6), st.binary(max_size=8)), max_size=4),
+)
+def test_damaged_files_are_refused_with_a_named_error_never_a_crash(seed, cuts):
+    """Any damage to a real invoice file (bytes replaced, truncated) ends in a parsed
+    invoice or one of the two named errors — never another exception (a 500)."""
+    data = bytearray(seed)
+    for offset, junk in cuts:
+        at = offset % max(len(data), 1)
+        data[at : at + len(junk)] = junk
+    try:
+        read_invoice(bytes(data))
+    except (InvoiceFileUnreadable, InvoiceFileRefused) as refused:
+        assert refused.status == 422
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.binary(max_size=2048))
+def test_arbitrary_bytes_are_refused_with_a_named_error(data):
+    with pytest.raises((InvoiceFileUnreadable, InvoiceFileRefused)):
+        read_invoice(data)  # random bytes are never a readable invoice

@@ -173,6 +173,7 @@ PARITY: dict[str, tuple[str, ...] | str] = {
     ),
     # ------------------------------------------------------------------ orders and mediation
     "orders.index": (f"GET {A}/orders",),
+    "orders.invoice_file": (f"GET {A}/invoice-files/{{file_id}}",),
     "orders.red_letter": WEB_ONLY + "the upload form only; it shows no data",
     "orders.red_letter_upload": (f"POST {A}/invoices/red-letter",),
     "orders.dispute_queue": (f"GET {A}/orders/disputes",),

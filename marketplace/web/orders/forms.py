@@ -101,8 +101,9 @@ class DeliverForm(_Versioned):
 
     @property
     def typed(self) -> bool:
-        """Whether the paper-invoice fields were filled in (any of them)."""
-        return any(getattr(self, name).data not in (None, "") for name in self.TYPED)
+        """Whether a paper invoice was entered: its number is the one field never prefilled
+        (the amount, the parties and the date are, to save typing)."""
+        return bool((self.invoice_number.data or "").strip())
 
     def validate(self, extra_validators: object = None) -> bool:
         ok = super().validate(extra_validators)

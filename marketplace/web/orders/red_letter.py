@@ -1,19 +1,37 @@
-"""Uploading a red-letter invoice (same ``orders`` blueprint, same gate: every role signed in,
-auditors read-only). Whoever received one (the SME, the provider, staff) can bring it: the
-reversed invoice's claim is then frozen, or its payout flagged for recovery."""
+"""Invoice files (same ``orders`` blueprint, same gate: every role signed in, auditors
+read-only): downloading one (its order's parties and the staff who check claims), and
+uploading a red-letter invoice. Whoever received one (the SME, the provider, staff) can bring
+it: the reversed invoice's claim is then frozen, or its payout flagged for recovery."""
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, url_for
+from flask import abort, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 
 from marketplace.db import db_session
-from marketplace.errors import DomainError
+from marketplace.errors import DomainError, NotFound
 from marketplace.i18n import _
+from marketplace.orders import invoices
 from marketplace.orders.files import Upload
 from marketplace.settlement import reversals
 from marketplace.web.orders.forms import RedLetterForm
-from marketplace.web.orders.views import bp, flash_error, order_storage, signed_in_user
+from marketplace.web.orders.views import (
+    bp,
+    flash_error,
+    order_storage,
+    send_stored,
+    signed_in_user,
+)
+
+
+@bp.get("/invoice-files/<int:file_id>")
+def invoice_file(file_id: int) -> ResponseReturnValue:
+    try:
+        row = invoices.entitled_file(db_session(), signed_in_user(), file_id)
+        path = order_storage().path_for(row.stored_name)
+    except NotFound:
+        abort(404)
+    return send_stored(path, row.content_type, row.original_filename)
 
 
 def _page(form: RedLetterForm, status: int = 200) -> ResponseReturnValue:

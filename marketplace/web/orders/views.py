@@ -38,6 +38,7 @@ from marketplace.db import db_session, utcnow
 from marketplace.enums import ADMIN_ROLES, Role
 from marketplace.errors import DomainError, NotFound, ValidationFailed
 from marketplace.i18n import _
+from marketplace.invoice_verification import verifier_from_settings
 from marketplace.money import format_fen
 from marketplace.orders import copayment, delivery, disputes, services
 from marketplace.orders.access import capacity_of, get_order, visible
@@ -375,6 +376,7 @@ def deliver(order_id: int) -> ResponseReturnValue:
             signed_in_user(),
             invoice=typed,
             invoice_files=invoice_files,
+            verifier=verifier_from_settings(current_settings()),
             report=Upload(filename=upload.filename or "", stream=upload.stream),
             note=f.note.data,
             expected_version=f.expected_version(),

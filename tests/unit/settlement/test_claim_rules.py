@@ -12,7 +12,13 @@ import pytest
 
 from marketplace.enums import ServiceCategory
 from marketplace.settlement import rules
-from marketplace.settlement.enums import CheckRule, ClaimAction, ClaimLineStatus, ClaimStatus
+from marketplace.settlement.enums import (
+    CheckRule,
+    ClaimAction,
+    ClaimDocument,
+    ClaimLineStatus,
+    ClaimStatus,
+)
 from marketplace.settlement.errors import ClaimStateConflict
 from marketplace.settlement.rules import CLAIM_LINE, ClaimFacts, claim_status
 
@@ -59,10 +65,14 @@ BREAKS = {
     CheckRule.VOUCHER_NOT_REVOKED: {"voucher_revoked": True},
     CheckRule.INVOICE_ITEMS: {"invoice_items": ({"name": "*计算机*笔记本电脑"},)},
     CheckRule.INVOICE_NOT_REVERSED: {"reversed_by": "26532000000099999999"},
+    CheckRule.INVOICE_VERIFIED: {"invoice_verification": "not_found"},
+    CheckRule.DOCUMENTS: {
+        "documents": frozenset(ClaimDocument) - {ClaimDocument.REPORT},
+    },
 }
 
 
-def test_a_sound_line_passes_all_thirteen_rules_in_order():
+def test_a_sound_line_passes_all_fifteen_rules_in_order():
     checks = rules.precheck(GOOD)
     assert [c.rule for c in checks] == list(CheckRule)
     assert all(c.passed for c in checks)
@@ -232,11 +242,25 @@ def test_yuan_text_is_exact():
 
 
 def test_a_typed_paper_invoice_passes_flagged_for_a_check_by_hand():
-    checks = rules.precheck(dataclasses.replace(GOOD, invoice_from_file=False, invoice_items=()))
+    typed = dataclasses.replace(
+        GOOD,
+        invoice_from_file=False,
+        invoice_items=(),
+        documents=frozenset(ClaimDocument) - {ClaimDocument.INVOICE_FILE},
+    )
+    checks = rules.precheck(typed)
     assert all(c.passed for c in checks)
-    [flagged] = [c for c in checks if c.flag]
-    assert flagged.rule is CheckRule.INVOICE_ITEMS and flagged.as_dict()["flag"] is True
-    assert "人工核对" in flagged.detail
+    flagged = [c for c in checks if c.flag]
+    assert [c.rule for c in flagged] == [CheckRule.INVOICE_ITEMS, CheckRule.DOCUMENTS]
+    assert flagged[1].detail.count("missing") == 1
+    assert flagged[0].as_dict()["flag"] is True and "人工核对" in flagged[0].detail
+    assert "missing: Invoice file" in flagged[1].detail
+
+
+def test_the_documents_item_lists_what_is_present():
+    [item] = [c for c in rules.precheck(GOOD) if c.rule is CheckRule.DOCUMENTS]
+    assert item.passed and not item.flag and "missing" not in item.detail
+    assert all(d.zh in item.detail for d in ClaimDocument)
 
 
 def test_an_invoice_without_item_lines_or_category_fails_the_items_check():
@@ -248,3 +272,22 @@ def test_an_invoice_without_item_lines_or_category_fails_the_items_check():
 def test_invoice_error_codes():
     assert rules.ERRORS[CheckRule.INVOICE_ITEMS].code == "invoice_items_mismatch"
     assert rules.ERRORS[CheckRule.INVOICE_NOT_REVERSED].code == "invoice_reversed"
+    assert rules.ERRORS[CheckRule.DOCUMENTS].code == "claim_documents_missing"
+    assert rules.ERRORS[CheckRule.INVOICE_VERIFIED].code == "invoice_not_verified"
+
+
+@pytest.mark.parametrize(
+    ("status", "passed", "flag"),
+    [
+        ("verified", True, False),
+        ("not_found", False, False),
+        ("mismatch", False, False),
+        ("reversed", False, False),
+        ("unchecked", True, True),
+        ("unavailable", True, True),
+    ],
+)
+def test_the_tax_authoritys_answer(status, passed, flag):
+    checks = rules.precheck(dataclasses.replace(GOOD, invoice_verification=status))
+    [item] = [c for c in checks if c.rule is CheckRule.INVOICE_VERIFIED]
+    assert (item.passed, item.flag) == (passed, flag)

@@ -210,3 +210,46 @@ def test_a_red_letter_over_the_api_and_the_page(
         content_type="multipart/form-data",
     )
     assert refused.status_code == 409  # the same number again
+
+
+def test_claim_documents_are_listed_and_downloaded_only_by_those_entitled(
+    session, login, settlement_world, api_token, client
+):
+    w = settlement_world
+    w.orders.invoice_files = True
+    order = w.recent_order()
+    claim = w.claim(order, now=utcnow())
+    [line] = claim.lines
+    documents = next(i for i in line.checklist if i["rule"] == "documents")
+    assert documents["passed"] and not documents["flag"]
+    for label in ("发票文件", "服务协议条款", "服务/检测报告", "企业验收确认"):
+        assert label in documents["detail"]
+    [kept] = order.invoice.files
+    url = f"/orders/invoice-files/{kept.id}"
+
+    reviewer = login(w.reviewer)
+    page = reviewer.get(f"/admin/settlement/claims/{claim.id}").get_data(as_text=True)
+    assert url in page and f"/orders/{order.id}/report" in page
+    download = reviewer.get(url)
+    assert download.status_code == 200 and download.data.startswith(b"<?xml")
+    assert download.headers["Cache-Control"] == "private, no-store"
+    for user in (
+        w.finance,
+        w.create_user(Role.AUDITOR),
+        w.seller(order),
+        w.orders.sme(order.enterprise),
+    ):
+        assert login(user).get(url).status_code == 200
+        assert (
+            client.get(f"/api/v1/invoice-files/{kept.id}", headers=api_token(user)).status_code
+            == 200
+        )
+    outsiders = [
+        w.create_user(Role.SYSADMIN),
+        w.seller(w.order()),  # another provider
+    ]
+    for user in outsiders:
+        assert login(user).get(url).status_code == 404
+        api = client.get(f"/api/v1/invoice-files/{kept.id}", headers=api_token(user))
+        assert api.status_code == 404
+    assert login(w.reviewer).get("/orders/invoice-files/999999999").status_code == 404

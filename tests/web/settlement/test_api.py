@@ -51,7 +51,7 @@ def test_claimable_orders_and_submission(client, api_token, settlement_world, cr
     assert listed.status_code == 200
     (item,) = listed.json
     assert item["order_id"] == order.id and item["ready"] and item["precheck_passed"]
-    assert item["voucher_part_fen"] == 100_000 and len(item["checklist"]) == 13
+    assert item["voucher_part_fen"] == 100_000 and len(item["checklist"]) == 15
     assert item["invoice"]["number"] == order.invoice.number
     for role in (Role.ENTERPRISE, Role.REVIEWER, Role.FINANCE):
         headers = api_token(create_user(role))
@@ -67,12 +67,14 @@ def test_claimable_orders_and_submission(client, api_token, settlement_world, cr
     assert body["status"] == "in_review" and body["amount_fen"] == 100_000
     (line,) = body["lines"]
     assert line["order_status"] == "claimed" and line["precheck_passed"]
-    assert [c["rule"] for c in line["checklist"]][-5:] == [
+    assert [c["rule"] for c in line["checklist"]][-7:] == [
         "not_disputed",
         "not_related",
         "voucher_not_revoked",
         "invoice_items",
         "invoice_not_reversed",
+        "invoice_verified",
+        "documents",
     ]
     assert body["events"][0]["action"] == "submit"
     assert client.get(f"{API}/settlement/claimable-orders", headers=seller).json == []

@@ -61,7 +61,7 @@ def test_a_provider_claims_from_the_page(client, auth, session, settlement_world
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert f'value="{order.id}"' in html and order.invoice.number in html
-    assert html.count('data-passed="yes"') == 13
+    assert html.count('data-passed="yes"') == 15
 
     empty = client.post("/settlement/claims", data={"note": ""})
     assert empty.status_code == 400
