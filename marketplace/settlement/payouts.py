@@ -38,8 +38,17 @@ from marketplace.errors import NotFound, PreconditionFailed
 from marketplace.orders.access import lock_order
 from marketplace.orders.enums import Actor, OrderAction, OrderStatus
 from marketplace.orders.models import Order
-from marketplace.settlement import notices, rules
-from marketplace.settlement.claims import MAX_ID, move_line, move_order, refresh_claim_status
+
+# freezes registers the provider-suspension listener; whoever pays out has it loaded.
+from marketplace.settlement import freezes, notices, rules  # noqa: F401
+from marketplace.settlement.claims import (
+    MAX_ID,
+    frozen_line_ids,
+    move_line,
+    move_order,
+    refresh_claim_status,
+    refuse_frozen_lines,
+)
 from marketplace.settlement.enums import (
     ClaimAction,
     ClaimLineStatus,
@@ -100,13 +109,15 @@ def _check_version(batch: PayoutBatch, expected_version: int | None) -> None:
 
 def payout_queue(session: Session) -> list[ClaimLine]:
     """Approved claim lines waiting for a payout, oldest first."""
-    return list(
+    lines = list(
         session.scalars(
             sa.select(ClaimLine)
             .where(ClaimLine.status == ClaimLineStatus.APPROVED, ClaimLine.payout_line_id.is_(None))
             .order_by(ClaimLine.id)
         )
     )
+    frozen = frozen_line_ids(session, [ln.id for ln in lines])
+    return [ln for ln in lines if ln.id not in frozen]
 
 
 def _bank_account(provider: Provider) -> tuple[str, str, str] | None:
@@ -182,6 +193,12 @@ def create_batch(
                         "for a payout",
                         extra={"claim_line_id": ln.id, "line_status": ln.status.value},
                     )
+        if explicit:
+            refuse_frozen_lines(session, [ln.id for ln in lines])
+        else:
+            # A suspended provider's frozen lines wait for the reviewer (settlement.freezes).
+            frozen = frozen_line_ids(session, [ln.id for ln in lines])
+            lines = [ln for ln in lines if ln.id not in frozen]
         by_provider: dict[int, list[ClaimLine]] = defaultdict(list)
         for ln in lines:
             by_provider[ln.provider_id].append(ln)
