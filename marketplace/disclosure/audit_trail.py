@@ -9,6 +9,7 @@ query per kind of subject on a page, never one per row. Pages, the API and the e
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -251,6 +252,7 @@ def _pick(pair: tuple[str, str], lang: str) -> str:
     return pair[1] if lang == "en" else pair[0]
 
 
+@functools.lru_cache(maxsize=4096)
 def action_label(action: str, lang: str) -> str:
     kind, _, verb = action.partition(".")
     subject = SUBJECTS.get(kind)
@@ -265,6 +267,14 @@ def action_label(action: str, lang: str) -> str:
 def status_label(subject_type: str, value: Any, lang: str) -> str:
     if value is None:
         return "—"
+    if isinstance(value, str):
+        return _status_label(subject_type, value, lang)
+    return str(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _status_label(subject_type: str, value: str, lang: str) -> str:
+    """Cached: an export of a million records asks the same few hundred questions."""
     enum = STATUS_ENUMS.get(subject_type)
     if enum is not None:
         try:
@@ -275,6 +285,7 @@ def status_label(subject_type: str, value: Any, lang: str) -> str:
     return str(value)
 
 
+@functools.lru_cache(maxsize=64)
 def _role_label(role: str | None, lang: str) -> str:
     if not role:
         return ""
@@ -336,7 +347,7 @@ def diff(
     return changes, details
 
 
-def _names(session: Session, events: Sequence[AuditEvent]) -> dict[tuple[str, int], str]:
+def _names(session: Session, events: Sequence[Any]) -> dict[tuple[str, int], str]:
     wanted: dict[str, set[int]] = defaultdict(set)
     for event in events:
         if event.subject_id is not None:
@@ -393,10 +404,9 @@ def _names(session: Session, events: Sequence[AuditEvent]) -> dict[tuple[str, in
     return names
 
 
-def readable(
-    session: Session, events: Iterable[AuditEvent], lang: str = "zh"
-) -> list[ReadableEvent]:
-    """The records as an auditor reads them, in ``lang`` ("zh" or "en")."""
+def readable(session: Session, events: Iterable[Any], lang: str = "zh") -> list[ReadableEvent]:
+    """The records (AuditEvent objects, or rows with the same column names) as an auditor
+    reads them, in ``lang`` ("zh" or "en")."""
     batch = list(events)
     actor_ids = {e.actor_id for e in batch if e.actor_id is not None}
     actors = (

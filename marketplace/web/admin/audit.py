@@ -92,13 +92,31 @@ HEADER = {
 }
 
 
+#: The columns an export reads: plain rows, not ORM objects (several times faster to load).
+EXPORT_COLUMNS = (
+    AuditEvent.id,
+    AuditEvent.occurred_at,
+    AuditEvent.actor_id,
+    AuditEvent.actor_role,
+    AuditEvent.client_address,
+    AuditEvent.action,
+    AuditEvent.subject_type,
+    AuditEvent.subject_id,
+    AuditEvent.detail,
+    AuditEvent.seq,
+)
+
+
 def export_rows(session: Any, stmt: sa.Select[AuditEvent], lang: str) -> Iterator[list[Any]]:
-    """Readable rows of ``stmt``, streamed in batches (constant memory for a million)."""
+    """Readable rows of ``stmt``, streamed in batches keyed on the id: one batch and its names
+    in memory at a time, whatever the number of records."""
+    columns = stmt.with_only_columns(*EXPORT_COLUMNS)
     last = 0
     while True:
+        # Through the connection: plain rows, no ORM loading per row.
         batch = list(
-            session.scalars(
-                stmt.where(AuditEvent.id > last).order_by(AuditEvent.id).limit(EXPORT_BATCH)
+            session.connection().execute(
+                columns.where(AuditEvent.id > last).order_by(AuditEvent.id).limit(EXPORT_BATCH)
             )
         )
         if not batch:
@@ -118,8 +136,6 @@ def export_rows(session: Any, stmt: sa.Select[AuditEvent], lang: str) -> Iterato
                 "✓" if event.sealed else "",
             ]
         last = batch[-1].id
-        for event in batch:  # keep the session small; nothing else of the request is dropped
-            session.expunge(event)
 
 
 @bp.get("/audit.csv", defaults={"kind": Format.CSV})
