@@ -21,6 +21,11 @@ def enum_label(value: Any) -> str:
     return value.en if str(get_locale()) == "en" else value.zh
 
 
+def page_lang() -> str:
+    """The page's language as the read models and exports take it: "zh" or "en"."""
+    return "en" if str(get_locale()) == "en" else "zh"
+
+
 def lang_url(lang: str) -> str:
     """The current page in another language (other query arguments kept)."""
     values: dict[str, Any] = {**(request.view_args or {}), **request.args, "lang": lang}

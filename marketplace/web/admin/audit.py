@@ -10,7 +10,6 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Response, render_template, request
 from flask.typing import ResponseReturnValue
-from flask_babel import get_locale
 from marshmallow import ValidationError
 
 from marketplace import exports
@@ -20,6 +19,7 @@ from marketplace.db import db_session
 from marketplace.disclosure import audit_trail
 from marketplace.exports import Format
 from marketplace.web.admin.views import bp
+from marketplace.web.templating import page_lang
 
 PAGE_SIZE = 50
 #: Names are resolved per batch of this many records (one query per kind of subject).
@@ -39,10 +39,6 @@ def _filters() -> tuple[dict[str, Any], dict[str, Any]]:
     return {k: v for k, v in loaded.items() if k not in {"cursor", "limit", "lang"}}, {}
 
 
-def _lang() -> str:
-    return "en" if str(get_locale()) == "en" else "zh"
-
-
 @bp.get("/audit")
 def audit() -> ResponseReturnValue:
     filters, errors = _filters()
@@ -55,7 +51,7 @@ def audit() -> ResponseReturnValue:
     older = events[PAGE_SIZE - 1].id if len(events) > PAGE_SIZE else None
     return render_template(
         "admin/audit.html",
-        events=audit_trail.readable(session, events[:PAGE_SIZE], _lang()),
+        events=audit_trail.readable(session, events[:PAGE_SIZE], page_lang()),
         older=older,
         errors=errors,
         args={k: v for k, v in request.args.items() if k not in {"before", "lang"}},
@@ -144,7 +140,7 @@ def audit_file(kind: Format) -> ResponseReturnValue:
     filters, errors = _filters()
     if errors:
         return Response("invalid filters\n", status=400, mimetype="text/plain")
-    lang = _lang()
+    lang = page_lang()
     session = db_session()
     rows = export_rows(session, audit_trail.from_query(filters), lang)
     return exports.download("audit-trail", kind, HEADER[lang], rows)
