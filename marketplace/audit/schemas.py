@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import date
+
 from marshmallow import Schema, fields, validate
 
 from marketplace.pagination import PageQuerySchema
@@ -21,8 +23,16 @@ class AuditQuerySchema(PageQuerySchema):
     provider_id = Id(load_default=None, metadata={"description": "its services, orders, claims…"})
     programme_id = Id(load_default=None, metadata={"description": "its vouchers, applications"})
     order_id = Id(load_default=None, metadata={"description": "the order, its claim, its hold"})
-    date_from = fields.Date(load_default=None, metadata={"description": "Beijing calendar day"})
-    date_to = fields.Date(load_default=None, metadata={"description": "inclusive"})
+    date_from = fields.Date(
+        load_default=None,
+        validate=validate.Range(min=date(2000, 1, 1), max=date(2100, 12, 31)),
+        metadata={"description": "Beijing calendar day"},
+    )
+    date_to = fields.Date(
+        load_default=None,
+        validate=validate.Range(min=date(2000, 1, 1), max=date(2100, 12, 31)),
+        metadata={"description": "inclusive"},
+    )
     lang = fields.String(
         load_default="zh",
         validate=validate.OneOf(["zh", "en"]),
