@@ -184,6 +184,10 @@ slowest run. A run that misses any target exits non-zero.
 * **Settlement** of 200 orders: pre-check median ≤ 2 s (service) and ≤ 3 s (API, page);
   submission of the 200 (two claims of 100, the per-claim maximum) median ≤ 5 s; one claim of
   100 through the API ≤ 2.5 s; ≤ 64 MiB.
+* **Audit chain**: voucher holds with the tamper-evident chain keep ≥ 90 % of the throughput
+  without it (alternating blocks on the same vouchers).
+* **Audit export**: 1,000,000 audit records as the auditor's CSV at ≥ 50,000 rows/s (≤ 20 ms
+  per 1,000 rows), traced peak ≤ 150 MiB.
 * **Foundation**: GET /api/v1/me p95 ≤ 10 ms, home page p95 ≤ 15 ms, cached OpenAPI document
   p95 ≤ 5 ms.
 

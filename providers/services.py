@@ -9,7 +9,7 @@ providers.credit; related parties and the order gate in providers.related.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
 from typing import Any
 
@@ -693,6 +693,19 @@ def ensure_complete(session: Session, provider: Provider, today: date) -> None:
         raise ApplicationIncomplete("申请材料不完整 / the application is incomplete", problems)
 
 
+#: Called after every provider status change, in its transaction: ``(session, provider,
+#: change)``. Packages above providers register here (settlement freezes a suspended provider's
+#: unpaid claim lines), as the orders register their payment listener.
+StatusListener = Callable[[Session, Provider, ProviderStatusChange], None]
+_status_listeners: list[StatusListener] = []
+
+
+def on_status_change(listener: StatusListener) -> None:
+    """Register ``listener`` for every provider status change (idempotent)."""
+    if listener not in _status_listeners:
+        _status_listeners.append(listener)
+
+
 def change_status(
     session: Session,
     provider: Provider,
@@ -734,6 +747,8 @@ def change_status(
         to_status=after.value,
         reason=text,
     )
+    for listener in _status_listeners:
+        listener(session, provider, change)
     return change
 
 

@@ -14,7 +14,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from marketplace import masking, regions
 from marketplace.enums import ServiceCategory, SizeClass
 from marketplace.pagination import PageQuerySchema
-from marketplace.schemas import StrictSchema, ZonedDateTime
+from marketplace.schemas import Id, StrictSchema, ZonedDateTime
 from vouchers.enums import (
     ApplicationAction,
     ApplicationSource,
@@ -565,7 +565,7 @@ class LedgerReportOut(Schema):
 
 class FreezeQuery(PageQuerySchema):
     status = _enum(FreezeStatus, load_default=FreezeStatus.FROZEN)
-    enterprise_id = fields.Integer(load_default=None, validate=validate.Range(min=1))
+    enterprise_id = Id(load_default=None)
 
 
 class FreezeDecisionIn(StrictSchema):

@@ -1,4 +1,5 @@
-"""The audit trail, for administrators and auditors (read-only)."""
+"""The audit trail, for administrators and auditors (read-only): readable records (names,
+labels in the chosen language, Beijing time, a diff) under the auditor's page's filters."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ from typing import Any
 from marketplace.api import bp
 from marketplace.api.endpoint import endpoint
 from marketplace.audit.models import AuditEvent
-from marketplace.audit.schemas import AuditEventOut, AuditQuerySchema
-from marketplace.audit.services import filtered
+from marketplace.audit.schemas import AuditQuerySchema, ReadableEventOut
 from marketplace.db import db_session
+from marketplace.disclosure import audit_trail
 from marketplace.enums import ADMIN_ROLES
 from marketplace.pagination import Page, paginate
 
@@ -20,19 +21,24 @@ from marketplace.pagination import Page, paginate
     "GET",
     roles=ADMIN_ROLES,
     query=AuditQuerySchema,
-    response=AuditEventOut,
+    response=ReadableEventOut,
     paginated=True,
     tags=["audit"],
-    summary="Audit events, newest first, filtered by action, subject, actor and time",
+    summary="Audit records, newest first: who (name, role, address), what (label, diff), "
+    "when (Beijing time); filtered by enterprise, provider, programme, order, actor, action, "
+    "subject and date",
 )
 def list_audit_events(query: dict[str, Any]) -> Page:
-    stmt = filtered(**{k: v for k, v in query.items() if k not in {"cursor", "limit"}})
-    return paginate(
-        db_session(),
-        stmt,
+    session = db_session()
+    page = paginate(
+        session,
+        audit_trail.from_query(query),
         sort_column=AuditEvent.id,
         id_column=AuditEvent.id,
         cursor=query["cursor"],
         limit=query["limit"],
         descending=True,
+    )
+    return Page(
+        items=audit_trail.readable(session, page.items, query["lang"]), next_cursor=page.next_cursor
     )

@@ -54,6 +54,7 @@ from marketplace.payments.services import live_payment, refundable_fen
 from marketplace.settlement import notices, rules
 from marketplace.settlement.enums import ClaimAction, ClaimDocument, ClaimLineStatus
 from marketplace.settlement.errors import (
+    ClaimLineFrozen,
     ClaimNotFound,
     ClaimStateConflict,
     InvoiceAlreadyClaimed,
@@ -62,10 +63,16 @@ from marketplace.settlement.errors import (
     SeparationOfDuties,
     VoucherRevoked,
 )
-from marketplace.settlement.models import Claim, ClaimedInvoice, ClaimEvent, ClaimLine
+from marketplace.settlement.models import (
+    Claim,
+    ClaimedInvoice,
+    ClaimEvent,
+    ClaimLine,
+    ClaimLineFreeze,
+)
 from marketplace.settlement.rules import Check, ClaimFacts
 from providers.related import related_at
-from vouchers.enums import HoldStatus, VoucherStatus
+from vouchers.enums import FreezeStatus, HoldStatus, VoucherStatus
 from vouchers.errors import ClaimDeadlinePassed, HoldFrozen
 from vouchers.holds import frozen_hold_ids
 from vouchers.models import Quota
@@ -356,6 +363,32 @@ def move_line(
             occurred_at=now,
         )
     )
+
+
+def frozen_line_ids(session: Session, line_ids: Sequence[int]) -> set[int]:
+    """Those of ``line_ids`` frozen by a provider's suspension and not yet decided, or whose
+    voucher money was released to the budget: neither is approved nor paid out."""
+    if not line_ids:
+        return set()
+    return set(
+        session.scalars(
+            sa.select(ClaimLineFreeze.claim_line_id).where(
+                ClaimLineFreeze.claim_line_id.in_(list(line_ids)),
+                ClaimLineFreeze.status.in_([FreezeStatus.FROZEN, FreezeStatus.RELEASED]),
+            )
+        )
+    )
+
+
+def refuse_frozen_lines(session: Session, line_ids: Sequence[int]) -> None:
+    """Raise ClaimLineFrozen naming the first frozen line among ``line_ids``."""
+    frozen = sorted(frozen_line_ids(session, line_ids))
+    if frozen:
+        raise ClaimLineFrozen(
+            f"兑付明细 {frozen[0]} 因服务机构被暂停而冻结，待审核 / claim line {frozen[0]} is "
+            "frozen: its provider was suspended and a reviewer has not decided yet",
+            extra={"claim_line_id": frozen[0]},
+        )
 
 
 def refresh_claim_status(claim: Claim) -> None:
@@ -688,6 +721,7 @@ def _decide_line(
         _frozen_or_moved(order)
     approving = action in (A.APPROVE, A.FINANCE_APPROVE)
     if approving:
+        refuse_frozen_lines(session, [line.id])
         _frozen_or_moved(order)
         error = rules.first_failure(store_precheck(session, line, now))
         if error is not None:

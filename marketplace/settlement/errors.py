@@ -78,6 +78,13 @@ class VoucherPartAboveCeiling(Conflict):
     title = "The voucher part exceeds the programme's ceiling of the invoiced amount"
 
 
+class ClaimLineFrozen(Conflict):
+    """The provider was suspended: the line is frozen until a reviewer decides."""
+
+    code = "claim_line_frozen"
+    title = "The claim line is frozen pending review"
+
+
 class ClaimStateConflict(Conflict):
     """The decision does not fit the line's current step (already decided, not yet reviewed…)."""
 

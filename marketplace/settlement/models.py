@@ -39,6 +39,7 @@ from marketplace.settlement.enums import (
     PayoutLineStatus,
 )
 from providers.models import Provider
+from vouchers.enums import FreezeStatus
 from vouchers.models import Programme
 
 
@@ -392,4 +393,43 @@ class PayoutItem(IdMixin, Base):
     __table_args__ = (
         sa.UniqueConstraint("payout_line_id", "claim_line_id"),
         sa.CheckConstraint("amount_fen > 0", name="amount_positive"),
+    )
+
+
+class ClaimLineFreeze(IdMixin, Base):
+    """An unpaid claim line of a suspended provider, frozen: not approved and not paid out
+    until a reviewer decides (release the voucher money to the budget, or unfreeze with a
+    reason), or the provider is reinstated. Status moved by ``rules.LINE_FREEZE``."""
+
+    __tablename__ = "claim_line_freezes"
+
+    claim_line_id: Mapped[int] = mapped_column(
+        BigInt, sa.ForeignKey("claim_lines.id", ondelete="RESTRICT"), index=True
+    )
+    provider_id: Mapped[int] = mapped_column(
+        BigInt, sa.ForeignKey("providers.id", ondelete="RESTRICT"), index=True
+    )
+    #: The suspension that froze it; reinstating the provider lifts what it froze.
+    status_change_id: Mapped[int] = mapped_column(
+        BigInt, sa.ForeignKey("provider_status_changes.id", ondelete="RESTRICT")
+    )
+    status: Mapped[FreezeStatus] = enum_column(FreezeStatus, "status", default=FreezeStatus.FROZEN)
+    frozen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[int | None] = mapped_column(
+        BigInt, sa.ForeignKey("users.id", ondelete="SET NULL")
+    )
+    decision_reason: Mapped[str | None] = mapped_column(sa.Text)
+
+    line: Mapped[ClaimLine] = relationship()
+
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "claim_line_id", "status_change_id", name="uq_claim_line_freezes_line_suspension"
+        ),
+        sa.CheckConstraint(
+            "(status = 'frozen' AND decided_at IS NULL) OR (status <> 'frozen'"
+            " AND decided_at IS NOT NULL AND decision_reason IS NOT NULL)",
+            name="decided_with_reason",
+        ),
     )

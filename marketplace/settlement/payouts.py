@@ -43,8 +43,17 @@ from marketplace.errors import NotFound, PreconditionFailed
 from marketplace.orders.access import lock_order
 from marketplace.orders.enums import Actor, OrderAction, OrderStatus
 from marketplace.orders.models import Order
-from marketplace.settlement import notices, reversals, rules
-from marketplace.settlement.claims import MAX_ID, move_line, move_order, refresh_claim_status
+
+# freezes registers the provider-suspension listener; whoever pays out has it loaded.
+from marketplace.settlement import freezes, notices, reversals, rules  # noqa: F401
+from marketplace.settlement.claims import (
+    MAX_ID,
+    frozen_line_ids,
+    move_line,
+    move_order,
+    refresh_claim_status,
+    refuse_frozen_lines,
+)
 from marketplace.settlement.enums import (
     ClaimAction,
     ClaimLineStatus,
@@ -126,13 +135,15 @@ def _not_the_builder(batch: PayoutBatch, actor_id: int, zh: str, en: str) -> Non
 
 def payout_queue(session: Session) -> list[ClaimLine]:
     """Approved claim lines waiting for a payout, oldest first."""
-    return list(
+    lines = list(
         session.scalars(
             sa.select(ClaimLine)
             .where(ClaimLine.status == ClaimLineStatus.APPROVED, ClaimLine.payout_line_id.is_(None))
             .order_by(ClaimLine.id)
         )
     )
+    frozen = frozen_line_ids(session, [ln.id for ln in lines])
+    return [ln for ln in lines if ln.id not in frozen]
 
 
 def _bank_account(provider: Provider) -> tuple[str, str, str] | None:
@@ -213,15 +224,21 @@ def create_batch(
                         extra={"claim_line_id": ln.id, "line_status": ln.status.value},
                     )
         # A line whose invoice a red-letter invoice reversed is frozen: never paid.
-        frozen = reversals.reversed_invoice_ids(session, [ln.invoice_id for ln in lines])
-        if explicit and frozen:
-            ln = next(ln for ln in lines if ln.invoice_id in frozen)
+        reversed_ids = reversals.reversed_invoice_ids(session, [ln.invoice_id for ln in lines])
+        if explicit and reversed_ids:
+            ln = next(ln for ln in lines if ln.invoice_id in reversed_ids)
             raise InvoiceReversed(
                 f"兑付明细 {ln.id} 的发票已被红字发票冲销 / the invoice of claim line {ln.id} "
                 "was reversed by a red-letter invoice",
                 extra={"claim_line_id": ln.id},
             )
-        lines = [ln for ln in lines if ln.invoice_id not in frozen]
+        lines = [ln for ln in lines if ln.invoice_id not in reversed_ids]
+        if explicit:
+            refuse_frozen_lines(session, [ln.id for ln in lines])
+        else:
+            # A suspended provider's frozen lines wait for the reviewer (settlement.freezes).
+            frozen = frozen_line_ids(session, [ln.id for ln in lines])
+            lines = [ln for ln in lines if ln.id not in frozen]
         by_provider: dict[int, list[ClaimLine]] = defaultdict(list)
         for ln in lines:
             by_provider[ln.provider_id].append(ln)

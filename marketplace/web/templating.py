@@ -43,6 +43,11 @@ def region_label(code: str | None) -> str:
     return regions.label(code) if code else ""
 
 
+def page_lang() -> str:
+    """The page's language as the read models and exports take it: "zh" or "en"."""
+    return "en" if str(get_locale()) == "en" else "zh"
+
+
 def lang_url(lang: str) -> str:
     """The current page in another language (other query arguments kept)."""
     values: dict[str, Any] = {**(request.view_args or {}), **request.args, "lang": lang}

@@ -282,6 +282,70 @@ def _create_hold_freezes() -> None:
         batch_op.create_index(batch_op.f("ix_hold_freezes_voucher_id"), ["voucher_id"])
 
 
+def _create_claim_line_freezes() -> None:
+    op.create_table(
+        "claim_line_freezes",
+        sa.Column("claim_line_id", _ID, nullable=False),
+        sa.Column("provider_id", _ID, nullable=False),
+        sa.Column("status_change_id", _ID, nullable=False),
+        sa.Column(
+            "status",
+            sa.Enum(
+                "frozen",
+                "released",
+                "unfrozen",
+                "lifted",
+                name="status",
+                native_enum=False,
+                create_constraint=True,
+                length=16,
+            ),
+            nullable=False,
+        ),
+        sa.Column("frozen_at", marketplace.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("decided_at", marketplace.db.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("decided_by", _ID, nullable=True),
+        sa.Column("decision_reason", sa.Text(), nullable=True),
+        sa.Column("id", _ID, nullable=False),
+        sa.CheckConstraint(
+            "(status = 'frozen' AND decided_at IS NULL) OR (status <> 'frozen'"
+            " AND decided_at IS NOT NULL AND decision_reason IS NOT NULL)",
+            name=op.f("ck_claim_line_freezes_decided_with_reason"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["claim_line_id"],
+            ["claim_lines.id"],
+            name=op.f("fk_claim_line_freezes_claim_line_id_claim_lines"),
+            ondelete="RESTRICT",
+        ),
+        sa.ForeignKeyConstraint(
+            ["decided_by"],
+            ["users.id"],
+            name=op.f("fk_claim_line_freezes_decided_by_users"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
+            ["provider_id"],
+            ["providers.id"],
+            name=op.f("fk_claim_line_freezes_provider_id_providers"),
+            ondelete="RESTRICT",
+        ),
+        sa.ForeignKeyConstraint(
+            ["status_change_id"],
+            ["provider_status_changes.id"],
+            name=op.f("fk_claim_line_freezes_status_change_id_provider_status_changes"),
+            ondelete="RESTRICT",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_claim_line_freezes")),
+        sa.UniqueConstraint(
+            "claim_line_id", "status_change_id", name="uq_claim_line_freezes_line_suspension"
+        ),
+    )
+    with op.batch_alter_table("claim_line_freezes", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_claim_line_freezes_claim_line_id"), ["claim_line_id"])
+        batch_op.create_index(batch_op.f("ix_claim_line_freezes_provider_id"), ["provider_id"])
+
+
 def upgrade() -> None:
     with op.batch_alter_table("audit_events", schema=None) as batch_op:
         batch_op.add_column(sa.Column("actor_role", sa.String(length=20), nullable=True))
@@ -325,9 +389,11 @@ def upgrade() -> None:
     _create_triggers()
     _widen_voucher_checks(new=True)
     _create_hold_freezes()
+    _create_claim_line_freezes()
 
 
 def downgrade() -> None:
+    op.drop_table("claim_line_freezes")
     op.drop_table("hold_freezes")
     _widen_voucher_checks(new=False)
     _drop_triggers()

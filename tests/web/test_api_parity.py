@@ -176,6 +176,7 @@ PARITY: dict[str, tuple[str, ...] | str] = {
     "orders.invoice_file": (f"GET {A}/invoice-files/{{file_id}}",),
     "orders.red_letter": WEB_ONLY + "the upload form only; it shows no data",
     "orders.red_letter_upload": (f"POST {A}/invoices/red-letter",),
+    "orders.index_file": (f"GET {A}/orders",),
     "orders.dispute_queue": (f"GET {A}/orders/disputes",),
     "orders.new": (f"GET {A}/catalogue/services/{{service_id}}", f"POST {A}/orders"),
     "orders.detail": (f"GET {A}/orders/{{order_id}}", f"GET {A}/orders/{{order_id}}/payment"),
@@ -262,6 +263,7 @@ PARITY: dict[str, tuple[str, ...] | str] = {
     ),
     "admin.voucher_application_reject": (f"POST {A}/applications/{{application_id}}/reject",),
     "admin.voucher_list": (f"GET {A}/vouchers",),
+    "admin.voucher_list_file": (f"GET {A}/vouchers",),
     "admin.voucher_detail": (f"GET {A}/vouchers/{{voucher_id}}",),
     "admin.voucher_revoke": (f"POST {A}/vouchers/{{voucher_id}}/revoke",),
     "admin.voucher_ledger_verify": (f"GET {A}/ledger/verify",),
@@ -351,6 +353,7 @@ PARITY: dict[str, tuple[str, ...] | str] = {
     "admin.sync": (f"POST {A}/payments/{{payment_id}}/sync",),
     # settlement: claims
     "admin.settlement_claims": (f"GET {A}/claims",),
+    "admin.settlement_claims_file": (f"GET {A}/claims",),
     "admin.settlement_claim": (f"GET {A}/claims/{{claim_id}}",),
     "admin.settlement_review": (  # the form's decision picks one of the three
         f"POST {A}/claims/{{claim_id}}/review/approve",
@@ -364,6 +367,7 @@ PARITY: dict[str, tuple[str, ...] | str] = {
     ),
     # settlement: payouts
     "admin.settlement_payouts": (f"GET {A}/payout-batches", f"GET {A}/payout-queue"),
+    "admin.settlement_payouts_file": (f"GET {A}/payout-batches",),
     "admin.settlement_create_batch": (f"POST {A}/payout-batches",),
     "admin.settlement_batch": (f"GET {A}/payout-batches/{{batch_id}}",),
     "admin.settlement_payment_file": (f"GET {A}/payout-batches/{{batch_id}}/payment-file",),

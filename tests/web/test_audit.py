@@ -52,8 +52,9 @@ def test_csv_export_is_utf8_with_bom(client, auth, session, create_user):
     text = response.get_data(as_text=True)
     assert text.startswith("\ufeff")
     rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
-    assert rows[0][:4] == ["id", "occurred_at_utc", "actor_id", "action"]
-    assert len(rows) == 2 and rows[1][3] == "voucher.revoked" and "欺诈" in rows[1][6]
+    assert rows[0][:3] == ["编号", "时间（北京时间）", "操作人"]
+    assert len(rows) == 2 and rows[1][6] == "voucher.revoked" and "欺诈" in rows[1][9]
+    assert rows[1][5] == "电子券撤销" and rows[1][2] == "系统"
 
 
 def test_enterprises_cannot_read_the_trail(client, auth, create_user):
@@ -88,3 +89,97 @@ def test_security_headers(client):
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.headers["X-Frame-Options"] == "DENY"
     assert "unsafe-inline" in client.get("/api/v1/docs").headers["Content-Security-Policy"]
+
+
+# --------------------------------------------------------------------------- readable trail
+
+
+def _story(session, create_user, create_enterprise, create_provider):
+    """A reviewer lists an enterprise; another enterprise and a provider get unrelated events."""
+    reviewer = create_user(Role.REVIEWER, display_name="李审核")
+    listed = create_enterprise(name="滇池创新科技有限公司")
+    other = create_enterprise(name='=HYPERLINK("http://x")科技')
+    provider = create_provider(name="昆明检测中心")
+    record(
+        session,
+        "enterprise.blacklisted",
+        actor_id=reviewer.id,
+        subject_type="enterprise",
+        subject_id=listed.id,
+        reason="失信被执行人",
+        before={"blacklisted": False},
+        after={"blacklisted": True},
+    )
+    record(
+        session,
+        "provider.suspend",
+        actor_id=reviewer.id,
+        subject_type="provider",
+        subject_id=provider.id,
+        from_status="admitted",
+        to_status="suspended",
+    )
+    record(
+        session,
+        "enterprise.registered",
+        actor_id=None,
+        subject_type="enterprise",
+        subject_id=other.id,
+    )
+    session.flush()
+    return reviewer, listed, other, provider
+
+
+def test_the_trail_reads_as_names_labels_beijing_time_and_a_diff(
+    client, auth, session, create_user, create_enterprise, create_provider
+):
+    _reviewer, listed, _other, provider = _story(
+        session, create_user, create_enterprise, create_provider
+    )
+    auth.login(create_user(Role.AUDITOR))
+    page = client.get(f"/admin/audit?enterprise_id={listed.id}").get_data(as_text=True)
+    assert "滇池创新科技有限公司" in page and "李审核" in page and "审核员" in page
+    assert "企业列入失信名单" in page and "<del>✗</del> → <ins>✓</ins>" in page
+    assert "昆明检测中心" not in page and "HYPERLINK" not in page
+    provider_page = client.get(f"/admin/audit?provider_id={provider.id}&lang=en").get_data(
+        as_text=True
+    )
+    assert "Provider suspended" in provider_page and "Admitted" in provider_page
+    assert "Suspended" in provider_page and "滇池" not in provider_page
+    assert client.get("/admin/audit?date_from=2020-13-01").status_code == 400
+
+
+def test_the_api_gives_the_same_readable_trail(
+    client, session, create_user, create_enterprise, create_provider, api_token
+):
+    reviewer, listed, _other, _provider = _story(
+        session, create_user, create_enterprise, create_provider
+    )
+    auditor = api_token(create_user(Role.AUDITOR))
+    body = client.get(
+        f"/api/v1/audit/events?enterprise_id={listed.id}&actor_id={reviewer.id}&lang=en",
+        headers=auditor,
+    ).get_json()
+    (item,) = body["items"]
+    assert item["actor_name"] == "李审核" and item["actor_role"] == "Reviewer"
+    assert item["action_label"] == "Enterprise put on the dishonesty list"
+    assert "滇池创新科技有限公司" in item["subject_label"]
+    assert item["changes"] == [{"field": "blacklisted", "before": "✗", "after": "✓"}]
+    assert item["details"] == {"reason": "失信被执行人"}
+    assert len(item["time_beijing"]) == 19
+    bad = client.get("/api/v1/audit/events?date_to=yesterday", headers=auditor)
+    assert bad.status_code == 422 and bad.content_type.startswith("application/problem+json")
+
+
+def test_the_export_is_the_screen_in_csv_and_xlsx(
+    client, auth, session, create_user, create_enterprise, create_provider
+):
+    _story(session, create_user, create_enterprise, create_provider)
+    auth.login(create_user(Role.AUDITOR))
+    text = client.get("/admin/audit.csv?action=enterprise.registered").get_data(as_text=True)
+    rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    # The subject names the enterprise; the writer (marketplace/exports.py) neutralises any
+    # cell that would start a formula.
+    assert len(rows) == 2 and rows[1][7].startswith("企业 #") and "HYPERLINK" in rows[1][7]
+    xlsx = client.get("/admin/audit.xlsx?action=enterprise.registered&lang=en")
+    assert xlsx.status_code == 200 and xlsx.data[:2] == b"PK"

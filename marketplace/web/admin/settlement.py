@@ -8,6 +8,7 @@ admin blueprint refuses their POSTs and the forms are not shown to them).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import sqlalchemy as sa
@@ -15,12 +16,15 @@ from flask import Response, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
-from marketplace.clock import local_date
+from marketplace import exports
+from marketplace.clock import beijing_text, local_date
 from marketplace.config import current_settings
 from marketplace.db import db_session, utcnow
 from marketplace.enums import Role
 from marketplace.errors import DomainError
+from marketplace.exports import Format
 from marketplace.i18n import _
+from marketplace.money import format_fen
 from marketplace.parsing import form_version
 from marketplace.settlement import claims, payout_files, payouts
 from marketplace.settlement.enums import (
@@ -41,6 +45,7 @@ from marketplace.web.settlement.forms import (
     SentForm,
 )
 from marketplace.web.settlement.views import RULES
+from marketplace.web.templating import page_lang
 
 PAGE_SIZE = 50
 PAYOUT_READERS = (Role.FINANCE, Role.AUDITOR)
@@ -347,3 +352,71 @@ def settlement_confirmation(batch_id: int) -> ResponseReturnValue:
         "success",
     )
     return redirect(url_for("admin.settlement_batch", batch_id=batch_id))
+
+
+# --------------------------------------------------------------------------- exports
+
+CLAIM_HEADER = {
+    "zh": ["兑付申请", "服务机构", "状态", "提交时间（北京时间）", "明细数", "申请金额"],
+    "en": ["claim", "provider", "status", "submitted at (Beijing)", "lines", "amount claimed"],
+}
+PAYOUT_HEADER = {
+    "zh": ["批次", "状态", "创建时间（北京时间）", "发送时间（北京时间）", "明细数", "金额"],
+    "en": ["batch", "status", "created at (Beijing)", "sent at (Beijing)", "lines", "amount"],
+}
+
+
+@bp.get("/settlement/claims.csv", defaults={"kind": Format.CSV})
+@bp.get("/settlement/claims.xlsx", defaults={"kind": Format.XLSX})
+def settlement_claims_file(kind: Format) -> ResponseReturnValue:
+    """The claims under the screen's status filter, every match (streamed)."""
+    status = request.args.get("status", "")
+    stmt = sa.select(Claim).order_by(Claim.id)
+    if status in {s.value for s in ClaimStatus}:
+        stmt = stmt.where(Claim.status == ClaimStatus(status))
+    lang = page_lang()
+    totals = (
+        sa.select(ClaimLine.claim_id, sa.func.count(), sa.func.sum(ClaimLine.amount_fen))
+        .group_by(ClaimLine.claim_id)
+        .subquery()
+    )
+    rows: Iterable[exports.Row] = (
+        [
+            claim.reference,
+            claim.provider.name,
+            claim.status.en if lang == "en" else claim.status.zh,
+            beijing_text(claim.submitted_at),
+            int(count or 0),
+            format_fen(int(amount or 0)),
+        ]
+        for claim, count, amount in db_session().execute(
+            sa.select(Claim, totals.c[1], totals.c[2])
+            .outerjoin(totals, totals.c.claim_id == Claim.id)
+            .where(Claim.id.in_(stmt.with_only_columns(Claim.id)))
+            .order_by(Claim.id)
+            .execution_options(yield_per=1_000)
+        )
+    )
+    return exports.download("claims", kind, CLAIM_HEADER[lang], rows)
+
+
+@bp.get("/settlement/payouts.csv", defaults={"kind": Format.CSV})
+@bp.get("/settlement/payouts.xlsx", defaults={"kind": Format.XLSX})
+@roles_required(*PAYOUT_READERS)
+def settlement_payouts_file(kind: Format) -> ResponseReturnValue:
+    """Every payout batch (the payouts screen has no filter), streamed."""
+    lang = page_lang()
+    rows: Iterable[exports.Row] = (
+        [
+            batch.reference,
+            batch.status.en if lang == "en" else batch.status.zh,
+            beijing_text(batch.created_at),
+            beijing_text(batch.sent_at),
+            batch.line_count,
+            format_fen(batch.total_fen),
+        ]
+        for batch in db_session().scalars(
+            sa.select(PayoutBatch).order_by(PayoutBatch.id).execution_options(yield_per=1_000)
+        )
+    )
+    return exports.download("payouts", kind, PAYOUT_HEADER[lang], rows)

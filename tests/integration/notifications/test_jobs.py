@@ -105,7 +105,11 @@ def test_enqueue_refuses_mistakes_at_once(session, app):
             jobs.enqueue(session, "marketplace.notifications.services.deliver", object())
         with pytest.raises(jobs.JobError, match="REDIS_URL"):
             jobs.queue(app.config["SETTINGS"])
-    assert session.info.get("after_commit_callbacks") is None
+    # Nothing queued but the audit trail's sealing job (queued by any recording, at most once a
+    # second per process, so its presence here depends on timing).
+    assert not [
+        c for c in session.info.get("after_commit_callbacks", []) if "seal_job" not in repr(c)
+    ]
 
 
 def test_inline_job_runs_in_its_own_transaction_and_failures_are_logged(session, app, caplog):

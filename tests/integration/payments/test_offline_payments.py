@@ -44,7 +44,11 @@ def test_start_offline_needs_no_gateway_call(session, offline_ctx):
         PaymentStatus.PENDING,
         None,
     )
-    assert session.info.get("after_commit_callbacks") is None  # nothing queued
+    # Nothing queued but the audit trail's sealing job (queued by any recording, at most once a
+    # second per process, so its presence here depends on timing).
+    assert not [
+        c for c in session.info.get("after_commit_callbacks", []) if "seal_job" not in repr(c)
+    ]
     details = services.checkout(session, payment.id)
     assert details.client_secret is None
     assert payment.remittance_code == f"VM{payment.id:08d}"

@@ -1,12 +1,17 @@
-"""The machine of a blacklisting's freeze on one order, tested as a table over every pair."""
+"""The freeze machines — a blacklisting's on one order, a suspension's on one claim line —
+tested as a table over every pair."""
 
 import itertools
 
 import pytest
 
+from marketplace.settlement.errors import ClaimStateConflict
+from marketplace.settlement.rules import LINE_FREEZE
 from vouchers.enums import FreezeAction, FreezeStatus
 from vouchers.errors import InvalidTransition
 from vouchers.rules import HOLD_FREEZE
+
+MACHINES = [(HOLD_FREEZE, InvalidTransition), (LINE_FREEZE, ClaimStateConflict)]
 
 #: Written out independently of the machine: decided once, by a reviewer or by the lifting.
 EXPECTED = {
@@ -21,16 +26,17 @@ def test_expected_table_covers_every_state():
     assert set(EXPECTED) == {s.value for s in FreezeStatus}
 
 
+@pytest.mark.parametrize(("machine", "error"), MACHINES, ids=["hold", "claim_line"])
 @pytest.mark.parametrize(
     ("status", "action"),
     list(itertools.product(FreezeStatus, FreezeAction)),
     ids=lambda v: v.value,
 )
-def test_every_state_action_pair(status, action):
+def test_every_state_action_pair(machine, error, status, action):
     expected = EXPECTED[status.value].get(action.value)
-    assert HOLD_FREEZE.allows(status, action) is (expected is not None)
+    assert machine.allows(status, action) is (expected is not None)
     if expected is None:
-        with pytest.raises(InvalidTransition):
-            HOLD_FREEZE.next(status, action)
+        with pytest.raises(error):
+            machine.next(status, action)
     else:
-        assert HOLD_FREEZE.next(status, action) is FreezeStatus(expected)
+        assert machine.next(status, action) is FreezeStatus(expected)
