@@ -212,3 +212,16 @@ def test_hostile_evidence_files_are_refused(orders_ctx, session, create_order):
             storage=_storage(),
             actor_id=None,
         )
+
+
+def test_the_assess_and_reindex_commands(app, session, create_order, create_enterprise):
+    order = create_order(OrderStatus.CONFIRMED, price_fen=200_000)
+    create_enterprise(bank_account_number="6222000055556666")
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["risk", "assess"])
+    assert result.exit_code == 0, result.output
+    assert "assessed 1 order(s)" in result.output
+    assert Rule.ROUND_PRICE in _flags(session, order.id)
+    result = runner.invoke(args=["providers", "reindex-parties"])
+    assert result.exit_code == 0, result.output
+    assert "indexed" in result.output
