@@ -28,6 +28,7 @@ def register_api(app: Flask) -> None:
         enterprises,
         meta,
         orders,
+        outcomes,
         payments,
         programmes,
         provider_admin,

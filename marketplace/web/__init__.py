@@ -44,7 +44,10 @@ def register_pages(app: Flask) -> None:
     from marketplace.web.catalogue.views import bp as catalogue_bp
     from marketplace.web.disclosure.views import bp as disclosure_bp
     from marketplace.web.enterprise.views import bp as enterprise_bp
-    from marketplace.web.orders import mediation  # noqa: F401 - routes on the orders blueprint
+    from marketplace.web.orders import (  # noqa: F401 - routes on the orders blueprint
+        mediation,
+        outcomes,
+    )
     from marketplace.web.orders.views import bp as orders_bp
     from marketplace.web.payments.views import bp as payments_bp
     from marketplace.web.provider.views import bp as provider_bp

@@ -134,6 +134,10 @@ PARITY: dict[str, tuple[str, ...] | str] = {
     "orders.rate": (f"POST {A}/orders/{{order_id}}/rate",),
     "orders.refund": (f"POST {A}/orders/{{order_id}}/refund",),
     "orders.report": (f"GET {A}/orders/{{order_id}}/report",),
+    "orders.outcome": (
+        f"GET {A}/orders/{{order_id}}/outcome",
+        f"PUT {A}/orders/{{order_id}}/outcome",
+    ),
     "orders.mediation": (f"GET {A}/orders/{{order_id}}/dispute",),
     "orders.post_message": (f"POST {A}/orders/{{order_id}}/dispute/messages",),
     "orders.add_document": (f"POST {A}/orders/{{order_id}}/dispute/documents",),
