@@ -23,6 +23,7 @@ def register_api(app: Flask) -> None:
         accounts,
         audit,
         catalogue,
+        dashboard,
         disclosure,
         disputes,
         enterprises,

@@ -58,7 +58,7 @@ class OutcomeOut(Schema):
 
 class SummaryQuery(StrictSchema):
     by = fields.Enum(SummaryBy, by_value=True, load_default=SummaryBy.PROGRAMME)
-    year = fields.Integer(strict=True, load_default=None, validate=validate.Range(2000, 2100))
+    year = fields.Integer(load_default=None, validate=validate.Range(2000, 2100))
 
 
 class SummaryOut(Schema):

@@ -32,6 +32,7 @@ def register_pages(app: Flask) -> None:
     from marketplace.web import templating
     from marketplace.web.admin import (  # noqa: F401 - routes on the admin blueprint
         audit,
+        dashboard,
         enterprises,
         payments,
         providers,

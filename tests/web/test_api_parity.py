@@ -168,6 +168,9 @@ PARITY: dict[str, tuple[str, ...] | str] = {
     "admin.audit": (f"GET {A}/audit/events",),
     "admin.audit_file": (f"GET {A}/audit/events",),
     "admin.statistics": (f"GET {A}/statistics",),
+    "admin.dashboard_page": (f"GET {A}/dashboard",),
+    "admin.dashboard_file": (f"GET {A}/dashboard",),
+    "admin.dashboard_orders": (f"GET {A}/orders",),
     # ------------------------------------------------------------------ risk and audit samples
     "risk.flags": (f"GET {A}/risk/flags",),
     "risk.flags_file": (f"GET {A}/risk/flags",),

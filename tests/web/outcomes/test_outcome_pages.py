@@ -65,7 +65,7 @@ def test_outcomes_api(client, order_world, create_order, create_user, api_token)
     assert bad.status_code == 422
     admin = api_token(create_user(Role.AUDITOR))
     assert client.get(f"/api/v1/orders/{order.id}/outcome", headers=admin).status_code == 200
-    summary = client.get("/api/v1/outcomes/summary?by=category", headers=admin).get_json()
+    summary = client.get("/api/v1/outcomes/summary?by=category&year=2026", headers=admin).get_json()
     assert summary[0]["patents"] == 1 and summary[0]["per_10k_x100"]["patents"] == 1000
     provider = api_token(order_world.provider_user(order))
     assert client.get(f"/api/v1/orders/{order.id}/outcome", headers=provider).status_code == 404
