@@ -20,6 +20,7 @@ from marketplace.config import current_settings
 from marketplace.credit_code import make_credit_code, parse_credit_code
 from marketplace.enums import InstitutionType, Role, ServiceCategory, SizeClass
 from marketplace.orders import copayment, delivery
+from marketplace.risk.services import assess
 from providers.enums import ProviderStatus
 from providers.models import Provider
 from vouchers.enums import FundingBody, ProgrammeKind, VerificationStatus
@@ -857,6 +858,8 @@ def seed(session: Session, *, today: date | None = None) -> SeedResult:
     session.flush()
     seed_orders(session, result, enterprises, providers, today)
     session.flush()
+    # The risk pages and the dashboard show flags from the first visit.
+    assess(session)
     return result
 
 
