@@ -43,7 +43,8 @@
     if (!node) {
       return;
     }
-    var chart = echarts.init(node, null, { renderer: "svg" });
+    var chart = echarts.init(node);
+    node.echartsInstance = chart;
     chart.setOption(option(spec));
     chart.on("click", function (params) {
       var link = spec.links[params.dataIndex];
