@@ -162,3 +162,16 @@ def setting_rows(current: dict[Rule, rules.Setting]) -> list[dict[str, Any]]:
         }
         for rule, s in current.items()
     ]
+
+
+class ClaimOrderRiskOut(Schema):
+    order_id = fields.Integer(required=True)
+    score = fields.Integer(allow_none=True, metadata={"description": "null: not assessed"})
+
+
+class ClaimRiskOut(Schema):
+    claim_id = fields.Integer(required=True)
+    score = fields.Integer(
+        required=True, metadata={"description": "the highest score of the claim's orders"}
+    )
+    orders = fields.List(fields.Nested(ClaimOrderRiskOut), required=True)
