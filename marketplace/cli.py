@@ -238,6 +238,7 @@ def register_cli(app: Flask) -> None:
     from marketplace.ops.cli import ops_cli
     from marketplace.orders.cli import invoices_cli, orders_cli
     from marketplace.payments.cli import payments_cli
+    from marketplace.risk.cli import risk_cli
     from marketplace.settlement.cli import ledger_cli, settlement_cli
     from providers.cli import providers_cli
     from vouchers.cli import vouchers_cli
@@ -252,6 +253,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(orders_cli)
     app.cli.add_command(payments_cli)
     app.cli.add_command(providers_cli)
+    app.cli.add_command(risk_cli)
     app.cli.add_command(settlement_cli)
     app.cli.add_command(vouchers_cli)
     app.cli.add_command(ledger_cli)

@@ -22,6 +22,7 @@ from marketplace.enums import InstitutionType, Role, ServiceCategory, SizeClass
 from marketplace.instruments.enums import RateBasis
 from marketplace.instruments.models import InstrumentCalendar
 from marketplace.orders import copayment, delivery
+from marketplace.risk.services import assess
 from providers.enums import ProviderStatus
 from providers.models import InstrumentListing, Provider
 from vouchers.enums import FundingBody, ProgrammeKind, VerificationStatus
@@ -895,6 +896,8 @@ def seed(session: Session, *, today: date | None = None) -> SeedResult:
     session.flush()
     seed_orders(session, result, enterprises, providers, today)
     session.flush()
+    # The risk pages and the dashboard show flags from the first visit.
+    assess(session)
     return result
 
 

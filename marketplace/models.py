@@ -12,6 +12,7 @@ from marketplace.db import Base
 from marketplace.instruments import models as instruments  # noqa: F401
 from marketplace.notifications import models as notifications  # noqa: F401
 from marketplace.orders import models as orders  # noqa: F401
+from marketplace.outcomes import models as outcomes  # noqa: F401
 from marketplace.parties import models as parties  # noqa: F401
 from marketplace.payments import models as payments  # noqa: F401
 from marketplace.risk import models as risk  # noqa: F401

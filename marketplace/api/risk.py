@@ -22,6 +22,7 @@ from marketplace.risk.enums import Rule
 from marketplace.risk.models import Finding, OrderRisk, RiskFlag
 from marketplace.risk.schemas import (
     AssessmentOut,
+    ClaimRiskOut,
     FindingIn,
     FindingOut,
     FindingQuery,
@@ -88,6 +89,20 @@ def get_order_risk(order_id: int) -> OrderRisk:
     if risk is None:
         raise NotFound("该订单尚未评估 / the order has not been assessed")
     return risk
+
+
+@endpoint(
+    bp,
+    "/risk/claims/<int:claim_id>",
+    "GET",
+    roles=ADMIN_ROLES,
+    response=ClaimRiskOut,
+    tags=TAGS,
+    summary="A claim's risk score (its riskiest order's) and each of its orders' scores",
+    errors=[404],
+)
+def get_claim_risk(claim_id: int) -> dict[str, Any]:
+    return services.claim_risk(db_session(), claim_id)
 
 
 @endpoint(

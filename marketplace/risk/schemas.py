@@ -19,10 +19,10 @@ def _rule_label(obj: Any) -> dict[str, str]:
 
 class FlagQuery(PageQuerySchema):
     rule = fields.Enum(Rule, by_value=True, load_default=None)
-    programme_id = fields.Integer(strict=True, load_default=None, validate=validate.Range(1))
-    provider_id = fields.Integer(strict=True, load_default=None, validate=validate.Range(1))
-    order_id = fields.Integer(strict=True, load_default=None, validate=validate.Range(1))
-    min_score = fields.Integer(strict=True, load_default=0, validate=validate.Range(0, 100))
+    programme_id = fields.Integer(load_default=None, validate=validate.Range(1))
+    provider_id = fields.Integer(load_default=None, validate=validate.Range(1))
+    order_id = fields.Integer(load_default=None, validate=validate.Range(1))
+    min_score = fields.Integer(load_default=0, validate=validate.Range(0, 100))
 
 
 class FlagOut(Schema):
@@ -140,7 +140,7 @@ class FindingIn(StrictSchema):
 
 class FindingQuery(PageQuerySchema):
     outcome = fields.Enum(FindingOutcome, by_value=True, load_default=None)
-    provider_id = fields.Integer(strict=True, load_default=None, validate=validate.Range(1))
+    provider_id = fields.Integer(load_default=None, validate=validate.Range(1))
 
 
 class PartyMatchOut(Schema):
@@ -162,3 +162,16 @@ def setting_rows(current: dict[Rule, rules.Setting]) -> list[dict[str, Any]]:
         }
         for rule, s in current.items()
     ]
+
+
+class ClaimOrderRiskOut(Schema):
+    order_id = fields.Integer(required=True)
+    score = fields.Integer(allow_none=True, metadata={"description": "null: not assessed"})
+
+
+class ClaimRiskOut(Schema):
+    claim_id = fields.Integer(required=True)
+    score = fields.Integer(
+        required=True, metadata={"description": "the highest score of the claim's orders"}
+    )
+    orders = fields.List(fields.Nested(ClaimOrderRiskOut), required=True)

@@ -14,6 +14,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -379,6 +380,29 @@ def claim_scores(session: Session, claim_ids: Iterable[int]) -> dict[int, int]:
         .group_by(ClaimLine.claim_id)
     )
     return {int(c): int(s or 0) for c, s in rows}
+
+
+def claim_risk(session: Session, claim_id: int) -> dict[str, Any]:
+    """A claim's risk score and each of its orders' (NotFound for an unknown claim)."""
+    order_ids = list(
+        session.scalars(
+            sa.select(ClaimLine.order_id)
+            .where(ClaimLine.claim_id == claim_id)
+            .order_by(ClaimLine.order_id)
+        )
+    )
+    if not order_ids:
+        raise NotFound("没有该兑付申请 / no such claim")
+    scores = dict(
+        session.execute(
+            sa.select(OrderRisk.order_id, OrderRisk.score).where(OrderRisk.order_id.in_(order_ids))
+        ).all()
+    )
+    return {
+        "claim_id": claim_id,
+        "score": claim_scores(session, [claim_id]).get(claim_id, 0),
+        "orders": [{"order_id": o, "score": scores.get(o)} for o in order_ids],
+    }
 
 
 # --------------------------------------------------------------------------- samples

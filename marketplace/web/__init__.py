@@ -33,6 +33,7 @@ def register_pages(app: Flask) -> None:
     from marketplace.web import templating
     from marketplace.web.admin import (  # noqa: F401 - routes on the admin blueprint
         audit,
+        dashboard,
         enterprises,
         freezes,
         payments,
@@ -49,6 +50,7 @@ def register_pages(app: Flask) -> None:
     from marketplace.web.instruments.views import bp as instruments_bp
     from marketplace.web.orders import (  # noqa: F401 - routes on the orders blueprint
         mediation,
+        outcomes,
         red_letter,
     )
     from marketplace.web.orders.views import bp as orders_bp

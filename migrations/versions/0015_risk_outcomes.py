@@ -485,13 +485,68 @@ def _drop_parties() -> None:
     op.drop_table("party_attributes")
 
 
+def _outcomes() -> None:
+    op.create_table(
+        "order_outcomes",
+        sa.Column("order_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("patents", sa.JSON(), nullable=False),
+        sa.Column("patent_count", sa.Integer(), nullable=False),
+        sa.Column("certifications", sa.Integer(), nullable=False),
+        sa.Column("certification_note", sa.Text(), nullable=False),
+        sa.Column("high_tech_recognised", sa.Boolean(), nullable=False),
+        sa.Column("new_products", sa.Integer(), nullable=False),
+        sa.Column("new_processes", sa.Integer(), nullable=False),
+        sa.Column("revenue_effect_fen", sa.BigInteger(), nullable=False),
+        sa.Column("cost_effect_fen", sa.BigInteger(), nullable=False),
+        sa.Column("notes", sa.Text(), nullable=False),
+        sa.Column("editable_until", sa.Date(), nullable=False),
+        sa.Column(
+            "recorded_by_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=True
+        ),
+        sa.Column("version", sa.Integer(), nullable=False),
+        sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
+        sa.Column("created_at", marketplace.db.UTCDateTime(timezone=True), nullable=False),
+        sa.Column("updated_at", marketplace.db.UTCDateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(
+            "cost_effect_fen >= 0", name=op.f("ck_order_outcomes_cost_non_negative")
+        ),
+        sa.CheckConstraint(
+            "patent_count >= 0 AND certifications >= 0 AND new_products >= 0 AND new_processes >= 0",
+            name=op.f("ck_order_outcomes_counts_non_negative"),
+        ),
+        sa.CheckConstraint(
+            "revenue_effect_fen >= 0", name=op.f("ck_order_outcomes_revenue_non_negative")
+        ),
+        sa.ForeignKeyConstraint(
+            ["order_id"],
+            ["orders.id"],
+            name=op.f("fk_order_outcomes_order_id_orders"),
+            ondelete="RESTRICT",
+        ),
+        sa.ForeignKeyConstraint(
+            ["recorded_by_id"],
+            ["users.id"],
+            name=op.f("fk_order_outcomes_recorded_by_id_users"),
+            ondelete="SET NULL",
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_order_outcomes")),
+        sa.UniqueConstraint("order_id", name=op.f("uq_order_outcomes_order_id")),
+    )
+
+
+def _drop_outcomes() -> None:
+    op.drop_table("order_outcomes")
+
+
 def upgrade() -> None:
     _parties()
     _risk()
     _credit_event_kinds(CREDIT_KINDS_AFTER)
+    _outcomes()
 
 
 def downgrade() -> None:
+    _drop_outcomes()
     op.execute("DELETE FROM provider_credit_events WHERE kind = 'irregular_finding'")
     _credit_event_kinds(CREDIT_KINDS_BEFORE)
     _drop_risk()

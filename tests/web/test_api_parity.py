@@ -190,6 +190,10 @@ PARITY: dict[str, tuple[str, ...] | str] = {
     "orders.rate": (f"POST {A}/orders/{{order_id}}/rate",),
     "orders.refund": (f"POST {A}/orders/{{order_id}}/refund",),
     "orders.report": (f"GET {A}/orders/{{order_id}}/report",),
+    "orders.outcome": (
+        f"GET {A}/orders/{{order_id}}/outcome",
+        f"PUT {A}/orders/{{order_id}}/outcome",
+    ),
     "orders.mediation": (f"GET {A}/orders/{{order_id}}/dispute",),
     "orders.post_message": (f"POST {A}/orders/{{order_id}}/dispute/messages",),
     "orders.add_document": (f"POST {A}/orders/{{order_id}}/dispute/documents",),
@@ -220,6 +224,9 @@ PARITY: dict[str, tuple[str, ...] | str] = {
     "admin.audit": (f"GET {A}/audit/events",),
     "admin.audit_file": (f"GET {A}/audit/events",),
     "admin.statistics": (f"GET {A}/statistics",),
+    "admin.dashboard_page": (f"GET {A}/dashboard",),
+    "admin.dashboard_file": (f"GET {A}/dashboard",),
+    "admin.dashboard_orders": (f"GET {A}/orders",),
     # ------------------------------------------------------------------ risk and audit samples
     "risk.flags": (f"GET {A}/risk/flags",),
     "risk.flags_file": (f"GET {A}/risk/flags",),

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from marketplace.audit.models import AuditEvent
 from marketplace.config import current_settings
-from marketplace.errors import ValidationFailed
+from marketplace.errors import NotFound, ValidationFailed
 from marketplace.orders.enums import OrderStatus
 from marketplace.orders.files import OrderFileStorage, Upload
 from marketplace.risk import rules, services
@@ -192,8 +192,18 @@ def test_an_irregular_finding_can_start_a_recovery(orders_ctx, session, create_o
     assert not session.get(Enterprise, order.enterprise_id).blacklisted
 
 
-def test_a_claim_is_as_risky_as_its_riskiest_order(orders_ctx, session):
+def test_a_claim_is_as_risky_as_its_riskiest_order(orders_ctx, session, settlement_world):
+    service = settlement_world.order().service
+    risky = settlement_world.order(service=service, price_fen=200_000)
+    plain = settlement_world.order(service=service, price_fen=123_456)
+    claim = settlement_world.claim(risky, plain)
+    services.assess(session)
+    found = services.claim_risk(session, claim.id)
+    scores = {o["order_id"]: o["score"] for o in found["orders"]}
+    assert found["score"] == scores[risky.id] == max(scores.values()) > scores[plain.id]
     assert services.claim_scores(session, []) == {}
+    with pytest.raises(NotFound):
+        services.claim_risk(session, 10**9)
 
 
 def test_hostile_evidence_files_are_refused(orders_ctx, session, create_order):
@@ -212,3 +222,16 @@ def test_hostile_evidence_files_are_refused(orders_ctx, session, create_order):
             storage=_storage(),
             actor_id=None,
         )
+
+
+def test_the_assess_and_reindex_commands(app, session, create_order, create_enterprise):
+    order = create_order(OrderStatus.CONFIRMED, price_fen=200_000)
+    create_enterprise(bank_account_number="6222000055556666")
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["risk", "assess"])
+    assert result.exit_code == 0, result.output
+    assert "assessed 1 order(s)" in result.output
+    assert Rule.ROUND_PRICE in _flags(session, order.id)
+    result = runner.invoke(args=["providers", "reindex-parties"])
+    assert result.exit_code == 0, result.output
+    assert "indexed" in result.output

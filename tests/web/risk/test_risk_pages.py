@@ -28,6 +28,8 @@ def test_auditor_works_a_sample_through_the_pages(client, auth, session, create_
     sample = session.scalars(sa.select(AuditSample)).one()
     assert sample.seed == 7 and sample.items[0].order_id == order.id
     item = sample.items[0]
+    shown = client.get(f"/risk/samples/{sample.id}")
+    assert shown.status_code == 200 and 'name="outcome"' in shown.get_data(as_text=True)
     refused = client.post(
         f"/risk/samples/{sample.id}/items/{item.id}/finding",
         data={"outcome": "cleared", "follow_up": "blacklist", "notes": "正常"},
@@ -44,6 +46,9 @@ def test_auditor_works_a_sample_through_the_pages(client, auth, session, create_
         content_type="multipart/form-data",
     )
     assert recorded.status_code == 302
+    assert "审计结论" in client.get(f"/risk/samples/{sample.id}?lang=zh").get_data(as_text=True)
+    for path in ("/risk/samples", "/risk/findings", "/risk/settings", f"/risk/orders/{order.id}"):
+        assert client.get(path).status_code == 200, path
     finding = session.scalars(sa.select(Finding)).one()
     assert finding.documents[0].original_filename == "核查.pdf"
     doc = client.get(f"/risk/findings/{finding.id}/documents/{finding.documents[0].id}")
@@ -77,7 +82,9 @@ def test_risk_api(client, session, create_user, api_token, create_order):
     order = create_order(OrderStatus.CONFIRMED, price_fen=200_000)
     auditor = api_token(create_user(Role.AUDITOR))
     assert client.post("/api/v1/risk/assessments", headers=auditor).status_code == 201
-    flags = client.get("/api/v1/risk/flags?rule=round_price", headers=auditor).get_json()
+    flags = client.get(
+        "/api/v1/risk/flags?rule=round_price&min_score=1", headers=auditor
+    ).get_json()
     assert [f["order_id"] for f in flags["items"]] == [order.id]
     risk = client.get(f"/api/v1/risk/orders/{order.id}", headers=auditor).get_json()
     assert risk["score"] >= 5 and risk["flags"]
