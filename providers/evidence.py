@@ -229,13 +229,18 @@ def request_qualification_change(
     *,
     valid_until: date | None,
     actor_id: int | None,
+    scope: str | None = None,
 ) -> ProviderQualification | QualificationChange:
     """Ask for the provider's ``kind`` number to become ``number`` (normalised and checked by
     ``services.set_qualification``, which holds the provider's lock). Returns the live
     qualification when nothing would change, the pending request when it already asks for
     this, else a new request (a different pending one is superseded)."""
     live = _live(session, provider.id, kind)
-    if live is not None and (live.number, live.valid_until) == (number, valid_until):
+    if live is not None and (live.number, live.valid_until, live.scope) == (
+        number,
+        valid_until,
+        scope,
+    ):
         return live
     current = session.scalar(
         sa.select(QualificationChange).where(
@@ -245,7 +250,7 @@ def request_qualification_change(
         )
     )
     if current is not None:
-        if (current.number, current.valid_until) == (number, valid_until):
+        if (current.number, current.valid_until, current.scope) == (number, valid_until, scope):
             return current
         supersede(current, QUALIFICATION_CHECKER)
         # Free the one-pending-per-kind index before the new request is inserted.
@@ -263,6 +268,7 @@ def request_qualification_change(
         kind=kind,
         number=number,
         valid_until=valid_until,
+        scope=scope,
         status=ReviewStatus.PENDING,
         requested_by_id=actor_id,
     )
@@ -330,6 +336,7 @@ def approve_qualification_change(
         session.add(live)
     live.number = change.number
     live.valid_until = change.valid_until
+    live.scope = change.scope
     stamp(change, QUALIFICATION_CHECKER, ReviewAction.APPROVE, actor_id, text)
     session.flush()
     session.expire(provider, ["qualifications"])

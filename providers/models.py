@@ -131,6 +131,9 @@ class ProviderQualification(IdMixin, TimestampMixin, Base):
     kind: Mapped[QualificationKind] = enum_column(QualificationKind, "kind")
     number: Mapped[str] = mapped_column(sa.String(40))
     valid_until: Mapped[date | None] = mapped_column(sa.Date)
+    #: What the accreditation covers (test items, standards), as on the certificate; the
+    #: catalogue search matches it (providers.search).
+    scope: Mapped[str | None] = mapped_column(sa.Text)
 
     provider: Mapped[Provider] = relationship(back_populates="qualifications")
 
@@ -154,6 +157,7 @@ class QualificationChange(IdMixin, Base):
     kind: Mapped[QualificationKind] = enum_column(QualificationKind, "kind")
     number: Mapped[str] = mapped_column(sa.String(40))
     valid_until: Mapped[date | None] = mapped_column(sa.Date)
+    scope: Mapped[str | None] = mapped_column(sa.Text)
     status: Mapped[ReviewStatus] = enum_column(ReviewStatus, "status", default=ReviewStatus.PENDING)
     requested_by_id: Mapped[int | None] = _actor_fk()
     requested_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -64,6 +64,7 @@ class QualificationOut(Schema):
     kind = fields.Enum(QualificationKind, by_value=True, required=True)
     number = fields.String(required=True)
     valid_until = fields.Date(allow_none=True)
+    scope = fields.String(allow_none=True, metadata={"description": "what it covers"})
 
 
 class QualificationChangeOut(Schema):
@@ -74,6 +75,7 @@ class QualificationChangeOut(Schema):
     kind = fields.Enum(QualificationKind, by_value=True, required=True)
     number = fields.String(required=True)
     valid_until = fields.Date(allow_none=True)
+    scope = fields.String(allow_none=True)
     status = fields.Enum(ReviewStatus, by_value=True, required=True)
     requested_by_id = fields.Integer(allow_none=True)
     requested_at = ZonedDateTime(required=True)
@@ -493,6 +495,12 @@ class ProfileIn(StrictSchema):
 
 class _QualificationIn(StrictSchema):
     valid_until = fields.Date(load_default=None, allow_none=True)
+    scope = fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Length(max=2000),
+        metadata={"description": "what the accreditation covers (test items, standards)"},
+    )
 
 
 class CmaIn(_QualificationIn):

@@ -182,7 +182,10 @@ def valid_qualification(today: date) -> sa.ColumnElement[bool]:
 def _provider_filter(term: str, today: date) -> sa.ColumnElement[bool]:
     """How ``term`` matches a service through its provider (accreditation or place)."""
     matches: list[sa.ColumnElement[bool]] = []
-    accredited = [ProviderQualification.number.icontains(term, autoescape=True)]
+    accredited = [
+        ProviderQualification.number.icontains(term, autoescape=True),
+        ProviderQualification.scope.icontains(term, autoescape=True),
+    ]
     kinds = kinds_named(term)
     if kinds:
         accredited.append(ProviderQualification.kind.in_(kinds))

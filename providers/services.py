@@ -333,8 +333,9 @@ def set_qualification(
     valid_until: date | None,
     actor_id: int | None,
     today: date,
+    scope: str | None = None,
 ) -> ProviderQualification | QualificationChange:
-    """Add or replace the provider's number of one kind.
+    """Add or replace the provider's number of one kind (with what it covers, ``scope``).
 
     Before admission the number changes directly (the application is reviewed as a whole).
     Once admitted (or suspended) it does not: the request is returned, pending a reviewer
@@ -349,6 +350,7 @@ def set_qualification(
     provider = get_provider(session, provider.id, lock=True)
     _ensure_not_frozen(provider)
     normalised = normalise_qualification(kind, number)
+    scope = normalise_scope(scope)
     if valid_until is not None and valid_until < today:
         raise QualificationExpired(
             f"资质已于 {valid_until.isoformat()} 过期 / the qualification expired on "
@@ -368,7 +370,13 @@ def set_qualification(
         )
     if provider.status in ADMITTED_STATUSES:
         return evidence.request_qualification_change(
-            session, provider, kind, normalised, valid_until=valid_until, actor_id=actor_id
+            session,
+            provider,
+            kind,
+            normalised,
+            valid_until=valid_until,
+            scope=scope,
+            actor_id=actor_id,
         )
     qualification = session.scalar(
         sa.select(ProviderQualification).where(
@@ -380,6 +388,7 @@ def set_qualification(
         session.add(qualification)
     qualification.number = normalised
     qualification.valid_until = valid_until
+    qualification.scope = scope
     session.flush()
     record(
         session,
@@ -392,6 +401,21 @@ def set_qualification(
     )
     session.expire(provider, ["qualifications"])
     return qualification
+
+
+MAX_SCOPE_LENGTH = 2000
+
+
+def normalise_scope(scope: str | None) -> str | None:
+    """White space runs collapsed; empty is None. Raises ValidationFailed when too long."""
+    text = " ".join((scope or "").split())
+    if len(text) > MAX_SCOPE_LENGTH:
+        raise ValidationFailed(
+            f"认可范围不超过 {MAX_SCOPE_LENGTH} 字 / the scope is at most {MAX_SCOPE_LENGTH}"
+            " characters",
+            {"scope": [f"≤ {MAX_SCOPE_LENGTH}"]},
+        )
+    return text or None
 
 
 def remove_qualification(

@@ -122,6 +122,7 @@ def _set_qualification(kind: QualificationKind, body: dict[str, Any]) -> Extende
         valid_until=body["valid_until"],
         actor_id=api_user().id,
         today=today(),
+        scope=body["scope"],
     )
     if isinstance(result, QualificationChange):
         return Extended(result, in_force=False, change=result)

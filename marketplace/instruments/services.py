@@ -56,7 +56,9 @@ from marketplace.instruments.models import (
 from marketplace.orders import adjustments
 from marketplace.orders import services as orders
 from marketplace.orders.access import can_see
-from marketplace.orders.enums import OrderStatus
+from marketplace.orders.enums import OrderAction, OrderStatus
+from marketplace.orders.listeners import on_order_closed
+from marketplace.orders.models import Order
 from marketplace.orders.rules import BEFORE_DELIVERY
 from marketplace.schemas import MAX_ID
 from providers.models import InstrumentListing, Service
@@ -584,9 +586,10 @@ def decline(
     _check_version(booking, expected_version)
     rules.BOOKING.next(booking.status, A.DECLINE)
     text = _note(reason, "reason", required=True)
-    orders.decline(session, booking.order_id, user, reason=text, now=now)
+    # The booking moves first: the order's closing then finds nothing left to do.
     booking.reason = text
     _move(session, booking, A.DECLINE, user, note=text, now=now)
+    orders.decline(session, booking.order_id, user, reason=text, now=now)
     notices.tell(session, booking, "declined", except_user_id=user.id)
     return booking
 
@@ -630,10 +633,10 @@ def cancel(
             " hours before it starts; ask the provider",
             extra={"free_cancel_hours": calendar.free_cancel_hours},
         )
-    if booking.order.status in BEFORE_DELIVERY:
-        orders.cancel(session, booking.order_id, user, reason=text, now=now)
     booking.reason = text
     _move(session, booking, A.CANCEL, user, note=text, now=now)
+    if booking.order.status in BEFORE_DELIVERY:
+        orders.cancel(session, booking.order_id, user, reason=text, now=now)
     notices.tell(session, booking, "cancelled", except_user_id=user.id)
     return booking
 
@@ -708,6 +711,7 @@ def record_no_show(
             "预约时段尚未开始 / the booked hours have not begun", {"used": ["not yet"]}
         )
     text = _note(note, "note", required=False)
+    booking.used_quantity = 0
     order = booking.order
     fee = 0
     if order.status is OrderStatus.PAID and order.price_fen:
@@ -715,6 +719,7 @@ def record_no_show(
             rules.no_show_fee(order.price_fen, booking.calendar.no_show_fee_bps),
             order.co_payment_fen or 0,
         )
+    _move(session, booking, A.NO_SHOW, user, note=text or None, now=now, fee_fen=fee)
     if fee > 0:
         adjustments.lower_price(
             session,
@@ -729,7 +734,35 @@ def record_no_show(
         orders.cancel(
             session, order.id, user, reason=text or "企业未到场 / the SME did not come", now=now
         )
-    booking.used_quantity = 0
-    _move(session, booking, A.NO_SHOW, user, note=text or None, now=now, fee_fen=fee)
     notices.tell(session, booking, "no_show", except_user_id=user.id)
     return booking
+
+
+# --------------------------------------------------------------------------- the order closed
+
+
+@on_order_closed
+def _order_closed(session: Session, order: Order, action: OrderAction) -> None:
+    """The order of a booking was declined or cancelled on the order's own page (or API): the
+    booking ends with it and its hours are free again. Nothing to do when the booking moved
+    first (its own decline, cancel or no-show).
+
+    The booking pages lock the booking before the order, the order pages the order first: a
+    booking locked by a booking step is skipped (that step ends the booking itself), so the
+    two never wait on each other in a circle."""
+    booking = session.scalars(
+        sa.select(InstrumentBooking)
+        .where(InstrumentBooking.order_id == order.id)
+        .with_for_update(of=InstrumentBooking, skip_locked=True)
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if booking is None or booking.status not in (S.REQUESTED, S.CONFIRMED):
+        return
+    declined = action is OrderAction.DECLINE and booking.status is S.REQUESTED
+    booking.reason = order.cancel_reason or (
+        "订单已被服务机构拒绝 / the provider declined the order"
+        if declined
+        else "订单已取消 / the order was cancelled"
+    )
+    _move(session, booking, A.DECLINE if declined else A.CANCEL, None, note=booking.reason)
+    notices.tell(session, booking, "declined" if declined else "cancelled", except_user_id=None)

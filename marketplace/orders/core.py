@@ -18,7 +18,7 @@ from marketplace.audit.services import record
 from marketplace.clock import local_date
 from marketplace.db import utcnow
 from marketplace.errors import PreconditionFailed, ValidationFailed
-from marketplace.orders import notices
+from marketplace.orders import listeners, notices
 from marketplace.orders.access import lock_order
 from marketplace.orders.enums import Actor, OrderAction, OrderStatus
 from marketplace.orders.models import Order, OrderEvent
@@ -143,6 +143,7 @@ def record_transition(
         to_status=after.value,
         **detail,
     )
+    listeners.announce(session, order, action)
     return before
 
 

@@ -107,6 +107,10 @@ class ProfileForm(SafeForm):
 class QualificationForm(SafeForm):
     number = StringField(_l("Number"), validators=[DataRequired(), Length(max=60)])
     valid_until = DateField(_l("Valid until"), validators=[Optional()])
+    scope = TextAreaField(
+        _l("Scope (test items and standards covered)"),
+        validators=[Optional(), Length(max=2000)],
+    )
     submit = SubmitField(_l("Save"))
 
 

@@ -207,6 +207,7 @@ def qualifications() -> ResponseReturnValue:
                     valid_until=form.valid_until.data,
                     actor_id=current_user.id,
                     today=_today(),
+                    scope=form.scope.data,
                 )
             except DomainError as exc:
                 show_error(form, exc)
@@ -230,6 +231,7 @@ def qualifications() -> ResponseReturnValue:
         if kind in current and request.method == "GET":
             form.number.data = current[kind].number
             form.valid_until.data = current[kind].valid_until
+            form.scope.data = current[kind].scope or ""
     return render_template(
         "provider/qualifications.html",
         forms=forms,

@@ -203,3 +203,32 @@ def test_each_step_queues_e_mail(session, instrument):
         (sme.email, True),
     ]
     assert "2026-06-17 09:00" in mails[1].body
+
+
+def test_an_order_cancelled_on_its_own_page_frees_the_hours(session, instrument):
+    w = instrument
+    booking, sme = _booked(session, w, hours=2)
+    order_services.cancel(
+        session, booking.order_id, sme, reason="改用其他仪器", now=SLOT - timedelta(hours=30)
+    )
+    session.refresh(booking)
+    assert (booking.status, booking.reason) == (BookingStatus.CANCELLED, "改用其他仪器")
+    again = services.request_booking(
+        session, w.sme(), w.service.id, starts_at=SLOT, hours=2, now=NOW
+    )
+    assert again.status is BookingStatus.REQUESTED
+
+
+def test_an_order_declined_on_its_own_page_declines_the_booking(session, instrument):
+    w = instrument
+    booking = services.request_booking(
+        session, w.sme(), w.service.id, starts_at=SLOT, hours=1, now=NOW
+    )
+    order_services.decline(session, booking.order_id, w.seller, reason="仪器维修", now=NOW)
+    session.refresh(booking)
+    assert booking.status is BookingStatus.DECLINED
+    events = rows(session, BookingEvent, BookingEvent.booking_id == booking.id)
+    assert [(e.action, e.actor_id) for e in events] == [
+        ("request", booking.requested_by_id),
+        ("decline", None),
+    ]

@@ -263,3 +263,118 @@ def test_utilisation_page_for_the_programme_office(login, world):
     page = office.get("/instruments/utilisation?month=2026-06")
     assert page.status_code == 200 and "仪器使用情况" in page.get_data(as_text=True)
     assert login(world.sme()).get("/instruments/utilisation").status_code == 403
+
+
+def test_api_provider_settings_closures_and_booking_steps(session, client, world, api_token):
+    w = world
+    seller = api_token(w.seller)
+    url = f"/api/v1/provider/instruments/{w.service.id}"
+    got = client.get(f"{url}/calendar", headers=seller)
+    assert got.status_code == 200 and got.get_json()["opens_hour"] == 0
+    put = client.put(
+        f"{url}/calendar",
+        json={"opens_hour": 0, "closes_hour": 24, "max_hours": 6, "no_show_fee_bps": 2500},
+        headers=seller,
+    )
+    assert put.status_code == 200 and put.get_json()["no_show_fee_bps"] == 2500
+    slot = _slot(days=3)
+    closure = client.post(
+        f"{url}/closures",
+        json={
+            "starts_on": slot.date().isoformat(),
+            "ends_on": slot.date().isoformat(),
+            "reason": "维护",
+        },
+        headers=seller,
+    )
+    assert closure.status_code == 201
+    week = client.get(
+        f"/api/v1/instruments/{w.service.id}/calendar?week={slot.date().isoformat()}"
+    ).get_json()
+    day = next(d for d in week["days"] if d["day"] == slot.date().isoformat())
+    assert day["closure"] == "维护" and {h["state"] for h in day["hours"]} == {"closed"}
+    assert (
+        client.delete(f"{url}/closures/{closure.get_json()['id']}", headers=seller).status_code
+        == 204
+    )
+    assert (
+        client.delete(f"{url}/closures/{closure.get_json()['id']}", headers=seller).status_code
+        == 404
+    )
+    assert client.get(f"{url}/calendar", headers=api_token(w.sme())).status_code == 403
+
+    sme = api_token(w.sme())
+    made = client.post(
+        f"/api/v1/instruments/{w.service.id}/bookings",
+        json={"starts_at": slot.isoformat(), "hours": 2},
+        headers=sme,
+    ).get_json()
+    listed = client.get("/api/v1/instruments/bookings", headers=sme).get_json()
+    assert [b["id"] for b in listed] == [made["id"]]
+    declined = client.post(
+        f"/api/v1/instruments/bookings/{made['id']}/decline",
+        json={"reason": "排期冲突", "version": 1},
+        headers=seller,
+    )
+    assert declined.status_code == 200 and declined.get_json()["status"] == "declined"
+    second = client.post(
+        f"/api/v1/instruments/bookings/{made['id']}/cancel",
+        json={"reason": "x", "version": 2},
+        headers=sme,
+    )
+    assert second.status_code == 409 and second.get_json()["code"] == "illegal_booking_transition"
+    again = client.post(
+        f"/api/v1/instruments/{w.service.id}/bookings",
+        json={"starts_at": slot.isoformat(), "hours": 2},
+        headers=sme,
+    ).get_json()
+    cancelled = client.post(
+        f"/api/v1/instruments/bookings/{again['id']}/cancel",
+        json={"reason": "计划有变"},
+        headers=sme,
+    )
+    assert cancelled.status_code == 200 and cancelled.get_json()["order_status"] == "cancelled"
+    early = client.post(
+        f"/api/v1/instruments/bookings/{again['id']}/use", json={"used": 1}, headers=seller
+    )
+    assert early.status_code == 409
+    no_show = client.post(
+        f"/api/v1/instruments/bookings/{again['id']}/no-show", json={}, headers=seller
+    )
+    assert no_show.status_code == 409
+
+
+def test_booking_steps_through_the_pages(session, login, world):
+    w = world
+    slot = _slot(days=3)
+    sme_user = w.sme()
+    sme, seller = login(sme_user), login(w.seller)
+    sent = sme.post(
+        f"/instruments/{w.service.id}/book", data={"start": slot.isoformat(), "hours": "1"}
+    )
+    booking_id = int(sent.headers["Location"].rsplit("/", 1)[-1])
+    no_reason = seller.post(
+        f"/instruments/bookings/{booking_id}/decline", data={"version": "1", "reason": ""}
+    )
+    assert no_reason.status_code == 400
+    assert _booking(session, booking_id).status is BookingStatus.REQUESTED
+    assert seller.post(f"/instruments/bookings/{booking_id}/nonsense", data={}).status_code == 404
+    early = seller.post(
+        f"/instruments/bookings/{booking_id}/record_use", data={"version": "1", "used": "1"}
+    )
+    assert early.status_code == 409  # not confirmed yet
+    cancelled = sme.post(
+        f"/instruments/bookings/{booking_id}/cancel", data={"version": "1", "reason": "计划有变"}
+    )
+    assert cancelled.status_code == 302
+    booking = _booking(session, booking_id)
+    assert (booking.status, booking.order.status) == (
+        BookingStatus.CANCELLED,
+        OrderStatus.CANCELLED,
+    )
+    again = sme.post(
+        f"/instruments/{w.service.id}/book", data={"start": slot.isoformat(), "hours": "1"}
+    )
+    assert again.status_code == 302  # the hour is free again
+    listing = seller.get("/instruments/manage").get_data(as_text=True)
+    assert f"/instruments/manage/{w.service.id}" in listing

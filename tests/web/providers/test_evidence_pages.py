@@ -267,6 +267,7 @@ def test_before_admission_the_number_is_in_force_at_once(client, api_token, crea
         "kind": "cnas",
         "number": "CNAS L4321",
         "valid_until": None,
+        "scope": None,
         "in_force": True,
         "change": None,
     }
