@@ -225,7 +225,9 @@ def listed_services() -> sa.Select[Any]:
 def _filtered(session: Session, criteria: SearchCriteria) -> tuple[sa.Select[Any], list[str]]:
     criteria.validate()
     terms = query_terms(criteria.q)
-    stmt = listed_services().where(*_keyword_filters(session, terms))
+    # The keywords are matched in the candidate stage only (_candidates): repeated here they
+    # would lead the planner to read every match again.
+    stmt = listed_services()
     if criteria.category is not None:
         stmt = stmt.where(Service.category == criteria.category)
     if criteria.institution_type is not None:
@@ -287,19 +289,32 @@ def _decode_cursor(cursor: str, sort: SortOrder) -> tuple[int, int]:
 #: Keyword searches rank at most this many matching services (the newest), so the cost of a
 #: query does not grow with its matches: 检测 matches half the catalogue.
 MAX_CANDIDATES = 1_000
-#: Matches are counted up to this; beyond it pages say "more than 1,000".
+#: Matches are counted up to this; beyond it pages say "more than 1,000" (kept equal to
+#: MAX_CANDIDATES: what is counted is what can be paged through).
 COUNT_CAP = MAX_CANDIDATES
 
 
-def _candidates(stmt: sa.Select[Any], terms: list[str]) -> sa.Select[Any]:
-    """The candidate stage: with keywords, only the newest MAX_CANDIDATES matches are ranked
-    and paged. Newest-first by primary key lets the database stop after that many matches
-    (walking the key backwards for frequent terms, the gram index for rare ones) instead of
-    ranking every match; browsing without keywords sorts by the sort's own column."""
+def _keyword_matches(session: Session, terms: list[str]) -> sa.Select[Any]:
+    """The ids of the newest MAX_CANDIDATES services containing every term, by the keyword
+    filters alone. Alone, because the database estimates those well (per-gram statistics of
+    the gram index) and so walks the primary key newest-first and stops for a frequent term,
+    or uses the index for a rare one; joined with the listing rules it underestimated 检测's
+    41,059 matches at 100,000 services a hundredfold and read every one of them."""
+    return (
+        sa.select(Service.id)
+        .where(*_keyword_filters(session, terms))
+        .order_by(Service.id.desc())
+        .limit(MAX_CANDIDATES)
+    )
+
+
+def _candidates(session: Session, stmt: sa.Select[Any], terms: list[str]) -> sa.Select[Any]:
+    """The candidate stage: with keywords, only the listed services among the newest
+    MAX_CANDIDATES keyword matches are ranked and paged, so the cost of a query does not grow
+    with its matches; browsing without keywords sorts by the sort's own column."""
     if not terms:
         return stmt
-    ids = stmt.with_only_columns(Service.id).order_by(Service.id.desc()).limit(MAX_CANDIDATES)
-    return stmt.where(Service.id.in_(ids))
+    return stmt.where(Service.id.in_(_keyword_matches(session, terms)))
 
 
 def search_services(
@@ -308,7 +323,7 @@ def search_services(
     """One page of matching services after ``cursor`` (keyset pagination, stable under
     inserts). Raises ValidationFailed (bad filters or cursor)."""
     stmt, terms = _filtered(session, criteria)
-    stmt = _candidates(stmt, terms)
+    stmt = _candidates(session, stmt, terms)
     key, descending = _sort_key(criteria, terms)
     if cursor:
         value, ident = _decode_cursor(cursor, criteria.sort)
@@ -332,9 +347,19 @@ def search_page(
     """Numbered pages for the web catalogue: (services on ``page``, total matches). The total
     is counted up to COUNT_CAP + 1: more than COUNT_CAP means "more than COUNT_CAP"."""
     stmt, terms = _filtered(session, criteria)
-    counted = stmt.with_only_columns(Service.id).limit(COUNT_CAP + 1)
-    total = session.scalar(sa.select(sa.func.count()).select_from(counted.subquery())) or 0
-    stmt = _candidates(stmt, terms)
+    if terms:
+        # Exact below the cap; at the cap (as many keyword matches as are ranked) "more".
+        matches = _keyword_matches(session, terms).subquery()
+        scanned = session.scalar(sa.select(sa.func.count()).select_from(matches)) or 0
+        stmt = _candidates(session, stmt, terms)
+        total = (
+            COUNT_CAP + 1
+            if scanned >= MAX_CANDIDATES
+            else session.scalar(sa.select(sa.func.count()).select_from(stmt.subquery())) or 0
+        )
+    else:
+        counted = stmt.with_only_columns(Service.id).limit(COUNT_CAP + 1)
+        total = session.scalar(sa.select(sa.func.count()).select_from(counted.subquery())) or 0
     key, descending = _sort_key(criteria, terms)
     order = (key.desc(), Service.id.desc()) if descending else (key.asc(), Service.id.asc())
     items = session.scalars(

@@ -143,7 +143,7 @@ def test_postgresql_serves_two_character_terms_from_the_gram_index(
     session.execute(sa.text("SET LOCAL enable_seqscan = off"))
     for q in ("环境", "磁兼", "检", "CNAS 环境"):
         stmt, terms = search._filtered(session, SearchCriteria(q=q))
-        stmt = search._candidates(stmt, terms).order_by(Service.id.desc()).limit(20)
+        stmt = search._candidates(session, stmt, terms).order_by(Service.id.desc()).limit(20)
         compiled = stmt.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
         plan = "\n".join(session.execute(sa.text(f"EXPLAIN {compiled}")).scalars())
         assert "Seq Scan on services" not in plan, plan
