@@ -30,7 +30,7 @@ import binascii
 import json
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import sqlalchemy as sa
@@ -294,27 +294,35 @@ MAX_CANDIDATES = 1_000
 COUNT_CAP = MAX_CANDIDATES
 
 
-def _keyword_matches(session: Session, terms: list[str]) -> sa.Select[Any]:
-    """The ids of the newest MAX_CANDIDATES services containing every term, by the keyword
-    filters alone. Alone, because the database estimates those well (per-gram statistics of
-    the gram index) and so walks the primary key newest-first and stops for a frequent term,
-    or uses the index for a rare one; joined with the listing rules it underestimated 检测's
-    41,059 matches at 100,000 services a hundredfold and read every one of them."""
-    return (
-        sa.select(Service.id)
-        .where(*_keyword_filters(session, terms))
-        .order_by(Service.id.desc())
-        .limit(MAX_CANDIDATES)
+def _keyword_matches(
+    session: Session, stmt: sa.Select[Any], criteria: SearchCriteria, terms: list[str]
+) -> sa.Select[Any]:
+    """The ids of the newest MAX_CANDIDATES matches. For a plain keyword search (no filter
+    besides the words), by the keyword filters alone: the database estimates those well (the
+    gram index's per-element statistics) and so walks the primary key newest-first and stops
+    for a frequent term, or uses the index for a rare one — joined with the listing rules it
+    underestimated 检测's 41,059 matches at 100,000 services a hundredfold and read them all.
+    With filters (region, category, price …) they join the stage, so a filter is never applied
+    to a window of other services' matches."""
+    keywords = _keyword_filters(session, terms)
+    plain = replace(criteria, q="", sort=SortOrder.RELEVANCE) == SearchCriteria()
+    base = (
+        sa.select(Service.id).where(*keywords)
+        if plain
+        else stmt.with_only_columns(Service.id).where(*keywords)
     )
+    return base.order_by(Service.id.desc()).limit(MAX_CANDIDATES)
 
 
-def _candidates(session: Session, stmt: sa.Select[Any], terms: list[str]) -> sa.Select[Any]:
+def _candidates(
+    session: Session, stmt: sa.Select[Any], criteria: SearchCriteria, terms: list[str]
+) -> sa.Select[Any]:
     """The candidate stage: with keywords, only the listed services among the newest
-    MAX_CANDIDATES keyword matches are ranked and paged, so the cost of a query does not grow
-    with its matches; browsing without keywords sorts by the sort's own column."""
+    MAX_CANDIDATES matches are ranked and paged, so the cost of a query does not grow with its
+    matches; browsing without keywords sorts by the sort's own column."""
     if not terms:
         return stmt
-    return stmt.where(Service.id.in_(_keyword_matches(session, terms)))
+    return stmt.where(Service.id.in_(_keyword_matches(session, stmt, criteria, terms)))
 
 
 def search_services(
@@ -323,7 +331,7 @@ def search_services(
     """One page of matching services after ``cursor`` (keyset pagination, stable under
     inserts). Raises ValidationFailed (bad filters or cursor)."""
     stmt, terms = _filtered(session, criteria)
-    stmt = _candidates(session, stmt, terms)
+    stmt = _candidates(session, stmt, criteria, terms)
     key, descending = _sort_key(criteria, terms)
     if cursor:
         value, ident = _decode_cursor(cursor, criteria.sort)
@@ -349,9 +357,9 @@ def search_page(
     stmt, terms = _filtered(session, criteria)
     if terms:
         # Exact below the cap; at the cap (as many keyword matches as are ranked) "more".
-        matches = _keyword_matches(session, terms).subquery()
+        matches = _keyword_matches(session, stmt, criteria, terms).subquery()
         scanned = session.scalar(sa.select(sa.func.count()).select_from(matches)) or 0
-        stmt = _candidates(session, stmt, terms)
+        stmt = _candidates(session, stmt, criteria, terms)
         total = (
             COUNT_CAP + 1
             if scanned >= MAX_CANDIDATES

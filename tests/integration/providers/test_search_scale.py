@@ -96,6 +96,25 @@ def test_counts_stop_at_the_cap_and_only_the_newest_candidates_are_ranked(
     assert search_page(session, SearchCriteria(provider_id=provider.id), per_page=10)[1] == 4
 
 
+def test_filters_apply_to_every_match_not_to_a_window_of_others(
+    session, create_provider, create_service, monkeypatch
+):
+    """A filtered keyword search takes its candidates among the filtered services: an older
+    match of the chosen provider is found although newer matches fill the window."""
+    monkeypatch.setattr(search, "COUNT_CAP", 2)
+    monkeypatch.setattr(search, "MAX_CANDIDATES", 2)
+    chosen, other = create_provider(), create_provider()
+    older = create_service(chosen, title="土壤检测")
+    for n in range(3):
+        create_service(other, title=f"土壤检测{n}")
+    session.flush()
+    criteria = SearchCriteria(q="土壤", provider_id=chosen.id)
+    assert [s.id for s in search_services(session, criteria).items] == [older.id]
+    assert search_page(session, criteria)[1] == 1
+    # Without the filter, the window is the newest two.
+    assert older.id not in {s.id for s in search_services(session, SearchCriteria(q="土壤")).items}
+
+
 def test_the_catalogue_page_says_more_than_the_cap(
     client, session, create_provider, create_service, monkeypatch
 ):
@@ -143,7 +162,11 @@ def test_postgresql_serves_two_character_terms_from_the_gram_index(
     session.execute(sa.text("SET LOCAL enable_seqscan = off"))
     for q in ("环境", "磁兼", "检", "CNAS 环境"):
         stmt, terms = search._filtered(session, SearchCriteria(q=q))
-        stmt = search._candidates(session, stmt, terms).order_by(Service.id.desc()).limit(20)
+        stmt = (
+            search._candidates(session, stmt, SearchCriteria(q=q), terms)
+            .order_by(Service.id.desc())
+            .limit(20)
+        )
         compiled = stmt.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
         plan = "\n".join(session.execute(sa.text(f"EXPLAIN {compiled}")).scalars())
         assert "Seq Scan on services" not in plan, plan
