@@ -102,6 +102,9 @@ class Settings:
     #: Days after confirmation before an order can be claimed, so a late dispute can stop it.
     settlement_cooling_off_days: int = 0
     sql_echo: bool = False
+    #: Without Redis, run a request's background jobs (e-mail) after its response has been
+    #: sent rather than before; off by default in tests, whose client closes no response.
+    jobs_after_response: bool = True
     extra: Mapping[str, object] = field(default_factory=dict)
 
     @classmethod
@@ -189,6 +192,12 @@ class Settings:
                 maximum=365,
             ),
             sql_echo=_parse_bool("SQL_ECHO", environ.get("SQL_ECHO", "false")),
+            jobs_after_response=_parse_bool(
+                "JOBS_AFTER_RESPONSE",
+                environ.get(
+                    "JOBS_AFTER_RESPONSE", "false" if env is Environment.TESTING else "true"
+                ),
+            ),
         )
 
     @property
