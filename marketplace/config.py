@@ -203,6 +203,9 @@ class Settings:
     session_idle_minutes: int = 120
     #: Hours after sign-in after which a session ends whatever its activity.
     session_max_hours: int = 12
+    #: Without Redis, run a request's background jobs (e-mail) after its response has been
+    #: sent rather than before; off by default in tests, whose client closes no response.
+    jobs_after_response: bool = True
     extra: Mapping[str, object] = field(default_factory=dict)
 
     @classmethod
@@ -366,6 +369,12 @@ class Settings:
             ),
             session_max_hours=_parse_int(
                 "SESSION_MAX_HOURS", environ.get("SESSION_MAX_HOURS", "12"), minimum=1, maximum=24
+            ),
+            jobs_after_response=_parse_bool(
+                "JOBS_AFTER_RESPONSE",
+                environ.get(
+                    "JOBS_AFTER_RESPONSE", "false" if env is Environment.TESTING else "true"
+                ),
             ),
         )
 

@@ -167,6 +167,15 @@ def after_commit(session: Session, callback: Callable[[], None]) -> None:
     session.info.setdefault(_AFTER_COMMIT_KEY, []).append(callback)
 
 
+_AFTER_RESPONSE_KEY = "_after_response_callbacks"
+
+
+def after_response(callback: Callable[[], None]) -> None:
+    """Run ``callback`` in the application's context once the current request's response has
+    been sent (the WSGI server closes it); call it only after the request's commit."""
+    g.setdefault(_AFTER_RESPONSE_KEY, []).append(callback)
+
+
 def _run_after_commit(session: Session) -> None:
     callbacks = session.info.pop(_AFTER_COMMIT_KEY, [])
     for callback in callbacks:
@@ -186,6 +195,12 @@ def commit(session: Session) -> None:
 def rollback(session: Session) -> None:
     session.rollback()
     _discard_after_commit(session)
+
+
+def _run_after_response(app: Flask, callbacks: list[Callable[[], None]]) -> None:
+    with app.app_context():
+        for callback in callbacks:
+            callback()
 
 
 class Database:
@@ -211,15 +226,17 @@ class Database:
             if watch is not None:
                 watch.close()
             session: Session | None = g.pop("_db_session", None)
-            if session is None:
-                return response
-            try:
-                if response.status_code < 400 and not failed:
-                    commit(session)
-                else:
-                    rollback(session)
-            finally:
-                session.close()
+            if session is not None:
+                try:
+                    if response.status_code < 400 and not failed:
+                        commit(session)
+                    else:
+                        rollback(session)
+                finally:
+                    session.close()
+            deferred: list[Callable[[], None]] = g.pop(_AFTER_RESPONSE_KEY, [])
+            if deferred:
+                response.call_on_close(functools.partial(_run_after_response, app, deferred))
             return response
 
         @before_render_template.connect_via(app)

@@ -10,8 +10,10 @@ Usage, from any service::
 drops the job, so nothing is ever sent or called for data that was not saved. After the commit
 the job either
 
-* runs **inline**, in the same process, when ``REDIS_URL`` is not set (development, the demo);
-  a failure is logged and never turns the already-committed request into an error; or
+* runs **inline**, in the same process, when ``REDIS_URL`` is not set (development, the demo),
+  after the response has been sent when the job was asked for by a request
+  (``JOBS_AFTER_RESPONSE``, on except in tests); a failure is logged and never turns the
+  already-committed request into an error; or
 * goes onto the **RQ** queue ``JOB_QUEUE`` on Redis, where ``flask jobs worker`` runs it and
   RQ retries a failure three times (after 10 s, 1 min and 5 min).
 
@@ -38,12 +40,12 @@ from collections.abc import Callable
 from typing import Any
 
 import click
-from flask import has_app_context
+from flask import has_app_context, has_request_context
 from flask.cli import AppGroup
 from sqlalchemy.orm import Session
 
 from marketplace.config import Settings, current_settings
-from marketplace.db import after_commit, run_in_transaction
+from marketplace.db import after_commit, after_response, run_in_transaction
 from marketplace.observability import current_request_id, request_id_bound
 
 log = logging.getLogger(__name__)
@@ -109,6 +111,14 @@ def _dispatch(
             # The commit stands; the sweeper commands redo work whose dispatch was lost.
             log.exception("could not queue job %s%r on Redis", func_path, args)
         return
+    if settings.jobs_after_response and has_request_context():
+        # The response does not wait for the e-mail: the job runs once it has been sent.
+        after_response(functools.partial(_run_inline, func_path, args, request_id))
+        return
+    _run_inline(func_path, args, request_id)
+
+
+def _run_inline(func_path: str, args: tuple[JobArg, ...], request_id: str | None) -> None:
     try:
         run_job(func_path, *args, request_id=request_id)
     except Exception:

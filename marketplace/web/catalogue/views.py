@@ -27,6 +27,7 @@ from providers import admission, credit, services
 from providers.catalogue import services_of
 from providers.enums import ParticipationStatus, ProviderStatus, QualificationKind
 from providers.search import (
+    COUNT_CAP,
     SearchCriteria,
     SortOrder,
     public_provider,
@@ -173,12 +174,13 @@ def search() -> ResponseReturnValue:
         if field is not None:
             field.errors = list(messages)
     args = {k: v for k, v in request.args.items() if k != "page" and v}
-    pages = max(math.ceil(total / PER_PAGE), 1)
+    pages = max(math.ceil(min(total, COUNT_CAP) / PER_PAGE), 1)
     return render_template(
         "catalogue/search.html",
         form=form,
         items=items,
         total=total,
+        count_cap=COUNT_CAP,
         page=page,
         pages=pages,
         args=args,
