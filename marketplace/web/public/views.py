@@ -5,8 +5,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 from flask import Blueprint, render_template
 from flask.typing import ResponseReturnValue
+from flask_login import current_user
 
 from marketplace.db import db_session
+from marketplace.web import inbox
 from providers.enums import ProviderStatus
 from providers.models import Provider
 from vouchers.enums import VerificationStatus
@@ -28,7 +30,8 @@ def home() -> ResponseReturnValue:
             )
         ),
     }
-    return render_template("home.html", stats=stats)
+    queues = inbox.inbox_for(session, current_user) if current_user.is_authenticated else []
+    return render_template("home.html", stats=stats, queues=queues)
 
 
 @bp.get("/healthz")
