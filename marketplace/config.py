@@ -101,6 +101,9 @@ class Settings:
     max_upload_bytes: int = 10 * 1024 * 1024
     #: Days after confirmation before an order can be claimed, so a late dispute can stop it.
     settlement_cooling_off_days: int = 0
+    #: Days an SME has to pay its co-payment by bank transfer after accepting the agreement
+    #: (the deadline the payment page shows).
+    copayment_due_days: int = 7
     sql_echo: bool = False
     extra: Mapping[str, object] = field(default_factory=dict)
 
@@ -187,6 +190,12 @@ class Settings:
                 "SETTLEMENT_COOLING_OFF_DAYS",
                 environ.get("SETTLEMENT_COOLING_OFF_DAYS", "0"),
                 maximum=365,
+            ),
+            copayment_due_days=_parse_int(
+                "COPAYMENT_DUE_DAYS",
+                environ.get("COPAYMENT_DUE_DAYS", "7"),
+                minimum=1,
+                maximum=90,
             ),
             sql_echo=_parse_bool("SQL_ECHO", environ.get("SQL_ECHO", "false")),
         )

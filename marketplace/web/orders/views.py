@@ -14,6 +14,7 @@ flash, redirect; a refused step re-renders the page with the message and the err
 from __future__ import annotations
 
 import io
+from datetime import UTC, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -46,7 +47,8 @@ from marketplace.orders.files import OrderFileStorage, Upload
 from marketplace.orders.models import Dispute, Order
 from marketplace.orders.rules import allowed_actions
 from marketplace.payments import services as payments
-from marketplace.payments.enums import PaymentStatus
+from marketplace.payments.enums import GatewayKind, PaymentStatus
+from marketplace.payments.models import Payment
 from marketplace.security import STRIPE_JS_URL, card_payment_csp
 from marketplace.web import vocabulary
 from marketplace.web.orders.forms import (
@@ -276,6 +278,26 @@ def _accept_form(order: Order, version: str) -> AcceptForm:
     return form
 
 
+def _transfer_details(order: Order, payment: Payment | None) -> dict[str, Any] | None:
+    """What the SME needs to make the bank transfer: the payee (the provider's approved
+    settlement account, the one payouts use), the amount, the reference to quote and the
+    deadline (``COPAYMENT_DUE_DAYS`` after the agreement, in Beijing days)."""
+    if payment is None or payment.gateway is not GatewayKind.OFFLINE:
+        return None
+    provider = order.provider
+    accepted = order.agreement_accepted_at or payment.created_at
+    if accepted.tzinfo is None:  # SQLite gives naive UTC back
+        accepted = accepted.replace(tzinfo=UTC)
+    return {
+        "account_name": provider.bank_account_name,
+        "bank_name": provider.bank_name,
+        "account_number": provider.bank_account_number,
+        "amount": format_fen(payment.amount_fen, symbol=False, grouping=False),
+        "reference": payment.remittance_code,
+        "deadline": local_date(accepted) + timedelta(days=current_settings().copayment_due_days),
+    }
+
+
 def _render(order: Order, status: int = 200, **forms: Any) -> ResponseReturnValue:
     session = db_session()
     session.flush()
@@ -311,6 +333,7 @@ def _render(order: Order, status: int = 200, **forms: Any) -> ResponseReturnValu
             checkout = payments.checkout(session, payment.id)
         except DomainError as exc:
             flash(exc.message, "error")
+    transfer = _transfer_details(order, payment) if checkout is not None else None
     rated = services.rating_of(session, order)
     publishable_key = current_settings().stripe_publishable_key
     card_form = bool(checkout and checkout.client_secret and publishable_key)
@@ -328,6 +351,7 @@ def _render(order: Order, status: int = 200, **forms: Any) -> ResponseReturnValu
         actions={a.value for a in actions},
         payment=payment,
         checkout=checkout,
+        transfer=transfer,
         rating=rated,
         can_rate=actor is Actor.ENTERPRISE and order.status in services.RATEABLE and rated is None,
         can_refund=actor is Actor.FINANCE and order.refund_due_fen > 0,

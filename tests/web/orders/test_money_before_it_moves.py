@@ -5,6 +5,7 @@ live through a small script, and without it through a "show the amounts" step.""
 from __future__ import annotations
 
 import re
+from datetime import UTC, timedelta
 
 import pytest
 
@@ -118,3 +119,28 @@ def test_accepting_after_the_preview_holds_what_was_shown(session, world):
     session.expire_all()
     order = session.get(Order, order_id)
     assert (order.voucher_part_fen, order.co_payment_fen) == (120_000, 120_000)
+
+
+def test_the_co_payment_page_names_payee_amount_reference_and_deadline(session, world):
+    sme, order_id, _small, big = world
+    sme.post(
+        f"/orders/{order_id}/accept",
+        data={"voucher_id": str(big.id), "requested": "", "agree": "y", "version": "2"},
+    )
+    session.expire_all()
+    order = session.get(Order, order_id)
+    order.provider.bank_account_name = order.provider.name
+    order.provider.bank_name = "中国工商银行昆明分行"
+    order.provider.bank_account_number = "2502012345678901234"
+    session.flush()
+    page = sme.get(f"/orders/{order_id}").get_data(as_text=True)
+    transfer = page.split('data-testid="transfer"')[1].split("</div>")[0]
+    assert order.provider.name in transfer and "中国工商银行昆明分行" in transfer
+    assert 'data-copy="2502012345678901234"' in transfer
+    assert (
+        'data-testid="transfer-amount">¥1200.00<' in transfer and 'data-copy="1200.00"' in transfer
+    )
+    reference = re.search(r'data-testid="transfer-reference">(VM\d{8})<', transfer).group(1)
+    assert f'data-copy="{reference}"' in transfer
+    deadline = local_date(order.agreement_accepted_at.replace(tzinfo=UTC)) + timedelta(days=7)
+    assert f'data-testid="transfer-deadline">{deadline}<' in transfer
