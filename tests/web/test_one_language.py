@@ -53,7 +53,7 @@ ACRONYM = re.compile(r"^[A-Z]{2,5}(?:-[A-Z]{1,5})?$")
 RAW_CODE = re.compile(
     r"\b[a-z]+(?:_[a-z]+)+\b"  # snake_case vocabulary values
     r"|\b[a-z]+\.[a-z_]+\b"  # audit actions such as order.confirm
-    r"|(?<![\d.,¥#-])\b53(?:\d\d){0,2}\b(?![\d.,%])"  # a bare Yunnan region code
+    r"|(?<![\d.,:¥#-])\b53(?:\d\d){0,2}\b(?![\d.,%])"  # a bare Yunnan region code
 )
 #: Data, not words: e-mail addresses, URLs, file names, serials and codes.
 DATA = re.compile(
@@ -180,4 +180,6 @@ def test_the_scan_finds_english_and_codes():
     assert _problems("步骤 order.confirm") == ["order.confirm"]
     assert _problems("地区 530102 与 53") == ["530102", "53"]
     assert _problems("阶段 in_notice") == ["in_notice"]
-    assert _problems("金额 ¥530.00，CMA 证书 sme@demo.example.cn 比例 53%，订单 #53") == []
+    assert (
+        _problems("金额 ¥530.00，CMA 证书 sme@demo.example.cn 比例 53%，订单 #53，时间 14:53") == []
+    )
