@@ -185,6 +185,9 @@ class Settings:
     max_upload_bytes: int = 10 * 1024 * 1024
     #: Days after confirmation before an order can be claimed, so a late dispute can stop it.
     settlement_cooling_off_days: int = 0
+    #: Days an SME has to pay its co-payment by bank transfer after accepting the agreement
+    #: (the deadline the payment page shows).
+    copayment_due_days: int = 7
     sql_echo: bool = False
     log_format: LogFormat = LogFormat.JSON
     log_level: str = "INFO"
@@ -347,6 +350,12 @@ class Settings:
             payout_second_approval_above_fen=_parse_int(
                 "PAYOUT_SECOND_APPROVAL_ABOVE_FEN",
                 environ.get("PAYOUT_SECOND_APPROVAL_ABOVE_FEN", "50000000"),
+            ),
+            copayment_due_days=_parse_int(
+                "COPAYMENT_DUE_DAYS",
+                environ.get("COPAYMENT_DUE_DAYS", "7"),
+                minimum=1,
+                maximum=90,
             ),
             sql_echo=_parse_bool("SQL_ECHO", environ.get("SQL_ECHO", "false")),
             log_format=_parse_enum("LOG_FORMAT", environ.get("LOG_FORMAT", "json"), LogFormat),

@@ -50,6 +50,7 @@ or released (the amount then returns to the programme budget, not to the expired
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -294,6 +295,57 @@ def preview_split(
         balance_fen=voucher.balance_fen if voucher.status.is_live else 0,
         cap_remaining_fen=quota.remaining_fen,
     )
+
+
+@dataclass(frozen=True, slots=True)
+class Preview:
+    """What a hold on ``voucher`` would take for an order, before anything moves."""
+
+    voucher: Voucher
+    #: The split place_hold would make now (voucher part 0 when the voucher cannot be used).
+    split: rules.Split
+    cap_remaining_fen: int
+    #: The code of the error place_hold would raise (None when it would succeed).
+    refusal: str | None
+
+    @property
+    def remaining_after_fen(self) -> int:
+        """The enterprise's annual allowance left once this voucher part is held."""
+        return self.cap_remaining_fen - self.split.voucher_fen
+
+
+def preview_hold(
+    session: Session,
+    voucher: Voucher,
+    *,
+    price_fen: int,
+    requested_fen: int,
+    service_category: str | None = None,
+    now: datetime | None = None,
+) -> Preview:
+    """The split :func:`place_hold` would make, read without locking or writing: the same
+    checks and the same rule (``rules.split_order``), so the page shows what will happen."""
+    now = now or utcnow()
+    programme = voucher.programme
+    quota = read_quota(session, voucher.enterprise_id, clock.local_date(now).year, programme)
+    refusal: str | None = None
+    try:
+        check_enterprise_may_use(voucher.enterprise)
+        check_voucher_usable(voucher, now)
+        if service_category is not None and service_category not in programme.eligible_categories:
+            refusal = NotEligible.code
+    except DomainError as exc:
+        exc.recovered()  # a preview reports why; nothing was attempted
+        refusal = exc.code
+    usable = refusal is None
+    split = rules.split_order(
+        price_fen=price_fen,
+        requested_fen=requested_fen if usable else 0,
+        ceiling_bps=programme.ceiling_bps,
+        balance_fen=voucher.balance_fen if usable else 0,
+        cap_remaining_fen=quota.remaining_fen,
+    )
+    return Preview(voucher, split, quota.remaining_fen, refusal)
 
 
 def place_hold(

@@ -11,10 +11,11 @@ from flask_login import current_user
 from markupsafe import Markup
 
 from marketplace import clock, regions
+from marketplace.db import db_session
 from marketplace.enums import LabelledEnum, Role, SizeClass
 from marketplace.i18n import _, is_english, one_language
 from marketplace.money import format_fen
-from marketplace.web import vocabulary
+from marketplace.web import inbox, vocabulary
 
 
 def enum_label(value: Any) -> str:
@@ -82,6 +83,13 @@ def navigation() -> list[tuple[str, str]]:
     return items
 
 
+def inbox_badge() -> int:
+    """Items waiting on the signed-in user (0 when signed out or for read-only roles)."""
+    if not current_user.is_authenticated:
+        return 0
+    return inbox.waiting_total(db_session(), current_user)
+
+
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["fen"] = format_fen
     app.jinja_env.filters["label"] = enum_label
@@ -94,5 +102,6 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["audit_action"] = vocabulary.audit_action
     app.jinja_env.filters["audit_subject"] = vocabulary.audit_subject
     app.jinja_env.globals["Markup"] = Markup
+    app.jinja_env.globals["inbox_badge"] = inbox_badge
     app.jinja_env.filters["one_language"] = one_language
     app.jinja_env.globals.update(lang_url=lang_url, navigation=navigation, get_locale=get_locale)

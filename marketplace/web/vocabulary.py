@@ -8,7 +8,7 @@ is shown as it is, so a new one is visible (tests/web/test_one_language.py fails
 from __future__ import annotations
 
 from marketplace.enums import LabelledEnum
-from marketplace.i18n import is_english
+from marketplace.i18n import _, is_english
 from marketplace.orders.enums import OrderAction
 from marketplace.payments.enums import PaymentStatus
 from marketplace.settlement.enums import PayoutLineStatus
@@ -154,6 +154,21 @@ _PREFIXED_ACTIONS: tuple[tuple[str, type[LabelledEnum], Pair], ...] = (
     ("provider.objection_", ObjectionStatus, ("异议处理", "Objection")),
     ("provider.related_party_withdrawal_", ReviewStatus, ("撤回关联关系", "Withdrawal")),
 )
+
+
+def refusal_label(reason: str | None) -> str:
+    """Why a voucher cannot be used (the code of the voucher rule that refuses it)."""
+    labels = {
+        "voucher_revoked": _("The voucher was revoked."),
+        "voucher_expired": _("The voucher has expired."),
+        "voucher_not_yet_valid": _("The voucher is not valid yet."),
+        "voucher_exhausted": _("The voucher has no balance left."),
+        "enterprise_blacklisted": _("The holder is on the dishonesty list."),
+        "enterprise_unverified": _("The holder's verification is not complete."),
+        "cap_exceeded": _("The holder has used its annual allowance."),
+        "not_eligible": _("The voucher's programme does not fund this kind of service."),
+    }
+    return labels.get(reason or "", _("The voucher cannot be used now."))
 
 
 def _pick(pair: Pair) -> str:

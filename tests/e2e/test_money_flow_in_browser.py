@@ -211,15 +211,20 @@ def test_voucher_order_and_payout_through_the_pages(open_browser):
     expect(sme.get_by_test_id("price")).to_have_text(QUOTED)
     voucher_choice = sme.get_by_label("使用电子券")
     option = voucher_choice.locator("option").filter(has_text=serial)
-    expect(option).to_have_text(f"{serial} · {programme_name} · ¥10,000.00")
-    voucher_choice.select_option(option.get_attribute("value"))
+    expect(option).to_have_text(
+        f"{serial} · {programme_name} · 余额 ¥10,000.00 · 可抵扣 {VOUCHER_PART}"
+    )
+    # The voucher covering the most is preselected and the split shown before anything moves.
+    expect(voucher_choice).to_have_value(option.get_attribute("value"))
+    expect(sme.get_by_test_id("split-voucher")).to_have_text(VOUCHER_PART)
+    expect(sme.get_by_test_id("split-copay")).to_have_text(CO_PAYMENT)
     sme.get_by_label("我同意服务协议：价格、券抵扣部分及本企业自付部分").check()
     sme.get_by_role("button", name="确认并支付").click()
     expect(sme.get_by_test_id("status")).to_have_text("已确认协议")
     expect(sme.get_by_test_id("voucher-part")).to_have_text(f"{VOUCHER_PART} ({serial})")
     expect(sme.get_by_test_id("co-payment")).to_have_text(CO_PAYMENT)
     expect(sme.get_by_test_id("payment-status")).to_have_text("待支付")
-    expect(sme.get_by_test_id("pay-instructions")).to_be_visible()
+    expect(sme.get_by_test_id("transfer-reference")).to_have_text(re.compile(r"^VM\d{8}$"))
     _go(sme, "主导航", "我的电子券")
     expect(sme.get_by_test_id("held")).to_have_text(VOUCHER_PART)
     expect(sme.get_by_test_id("remaining")).to_have_text("¥28,765.43")

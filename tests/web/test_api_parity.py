@@ -183,6 +183,10 @@ PARITY: dict[str, tuple[str, ...] | str] = {
     "orders.quote": (f"POST {A}/orders/{{order_id}}/quote",),
     "orders.decline": (f"POST {A}/orders/{{order_id}}/decline",),
     "orders.accept": (f"POST {A}/orders/{{order_id}}/accept",),
+    "orders.accept_preview": (
+        WEB_ONLY + "the accept form's live figures for its script; the API's accept answers "
+        "with the split it made, and GET /vouchers/{voucher_id} and /wallet give the inputs"
+    ),
     "orders.deliver": (f"POST {A}/orders/{{order_id}}/deliver",),
     "orders.confirm": (f"POST {A}/orders/{{order_id}}/confirm",),
     "orders.cancel": (f"POST {A}/orders/{{order_id}}/cancel",),

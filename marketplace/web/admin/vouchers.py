@@ -244,7 +244,8 @@ def voucher_bulk_issue(programme_id: int) -> ResponseReturnValue:
                 issued=batch.issued_count,
                 refused=batch.refused_count,
             ),
-            "success",
+            # A file where nothing was issued is not a success, whatever the rows say.
+            "success" if batch.issued_count else "warning",
         )
     return redirect(url_for("admin.voucher_batch", batch_id=batch.id))
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable
+from datetime import UTC, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -42,7 +43,7 @@ from marketplace.errors import DomainError, NotFound, ValidationFailed
 from marketplace.exports import Format
 from marketplace.i18n import _
 from marketplace.invoice_verification import verifier_from_settings
-from marketplace.money import format_fen
+from marketplace.money import MoneyFormatError, format_fen, parse_yuan
 from marketplace.orders import copayment, delivery, disputes, services
 from marketplace.orders.access import capacity_of, get_order, visible
 from marketplace.orders.enums import Actor, DisputeStatus, OrderAction, OrderStatus
@@ -50,8 +51,10 @@ from marketplace.orders.files import OrderFileStorage, Upload
 from marketplace.orders.models import Dispute, Order
 from marketplace.orders.rules import allowed_actions
 from marketplace.payments import services as payments
-from marketplace.payments.enums import PaymentStatus
+from marketplace.payments.enums import GatewayKind, PaymentStatus
+from marketplace.payments.models import Payment
 from marketplace.security import STRIPE_JS_URL, card_payment_csp
+from marketplace.web import vocabulary
 from marketplace.web.orders.forms import (
     AcceptForm,
     DeliverForm,
@@ -65,8 +68,10 @@ from marketplace.web.orders.forms import (
 from marketplace.web.permissions import gate_blueprint, roles_required
 from marketplace.web.templating import page_lang
 from providers.catalogue import get_service
+from vouchers import holds
 from vouchers.enums import VoucherStatus
 from vouchers.models import Voucher
+from vouchers.rules import Limit
 
 bp = Blueprint("orders", __name__, url_prefix="/orders")
 gate_blueprint(bp, *Role, read_only=frozenset({Role.AUDITOR}))
@@ -237,24 +242,119 @@ def new() -> ResponseReturnValue:
 # --------------------------------------------------------------------------- detail
 
 
-def _voucher_choices(order: Order) -> list[SelectChoice]:
-    vouchers = db_session().scalars(
-        sa.select(Voucher)
-        .where(
-            Voucher.enterprise_id == order.enterprise_id,
-            Voucher.status == VoucherStatus.ACTIVE,
-            Voucher.balance_fen > 0,
+def _usable_vouchers(order: Order) -> list[Voucher]:
+    return list(
+        db_session().scalars(
+            sa.select(Voucher)
+            .where(
+                Voucher.enterprise_id == order.enterprise_id,
+                Voucher.status == VoucherStatus.ACTIVE,
+                Voucher.balance_fen > 0,
+            )
+            .order_by(Voucher.use_by, Voucher.id)
         )
-        .order_by(Voucher.use_by, Voucher.id)
     )
+
+
+def _previews(order: Order, requested_fen: int | None) -> list[holds.Preview]:
+    """What each of the enterprise's vouchers would pay of this order, best first (the most
+    covered, then the one expiring first)."""
+    price = order.price_fen or 0
+    found = [
+        holds.preview_hold(
+            db_session(),
+            voucher,
+            price_fen=price,
+            requested_fen=price if requested_fen is None else requested_fen,
+            service_category=order.service.category.value,
+        )
+        for voucher in _usable_vouchers(order)
+    ]
+    return sorted(found, key=lambda p: -p.split.voucher_fen)
+
+
+def _voucher_choices(order: Order) -> list[SelectChoice]:
     choices = [SelectChoice("", _("No voucher: pay the whole price"))]
-    for v in vouchers:
+    for preview in _previews(order, None):
+        v = preview.voucher
         choices.append(
             SelectChoice(
-                str(v.id), f"{v.serial} · {v.programme.name} · {format_fen(v.balance_fen)}"
+                str(v.id),
+                _(
+                    "%(serial)s · %(programme)s · balance %(balance)s · covers %(part)s",
+                    serial=v.serial,
+                    programme=v.programme.name,
+                    balance=format_fen(v.balance_fen),
+                    part=format_fen(preview.split.voucher_fen),
+                ),
             )
         )
     return choices
+
+
+def _why_smaller(preview: holds.Preview) -> str:
+    """Why the voucher part is what it is (the bound that decided it)."""
+    if preview.refusal:
+        return vocabulary.refusal_label(preview.refusal)
+    ceiling = f"{preview.voucher.programme.ceiling_bps / 100:g}"
+    return {
+        Limit.CEILING: _("The voucher pays at most %(percent)s%% of the price.", percent=ceiling),
+        Limit.BALANCE: _("The voucher's balance limits it."),
+        Limit.CAP: _("Your remaining annual allowance limits it."),
+        Limit.REQUESTED: _("You asked for this amount."),
+    }[preview.split.limited_by]
+
+
+def _split_summary(
+    order: Order, voucher_id: str | None, requested_fen: int | None
+) -> dict[str, Any]:
+    """The money before it moves: voucher part, co-payment, allowance left and why."""
+    price = order.price_fen or 0
+    chosen = next(
+        (p for p in _previews(order, requested_fen) if str(p.voucher.id) == (voucher_id or "")),
+        None,
+    )
+    if chosen is None:
+        return {
+            "voucher_fen": 0,
+            "copay_fen": price,
+            "remaining_after_fen": None,
+            "why": _("No voucher chosen: you pay the whole price."),
+        }
+    return {
+        "voucher_fen": chosen.split.voucher_fen,
+        "copay_fen": chosen.split.copay_fen,
+        "remaining_after_fen": chosen.remaining_after_fen,
+        "why": _why_smaller(chosen),
+    }
+
+
+def _accept_form(order: Order, version: str) -> AcceptForm:
+    """The accept form with the voucher that covers the most preselected."""
+    best = _previews(order, None)
+    preselect = str(best[0].voucher.id) if best and best[0].split.voucher_fen else ""
+    form = AcceptForm(version=version, voucher_id=preselect)
+    return form
+
+
+def _transfer_details(order: Order, payment: Payment | None) -> dict[str, Any] | None:
+    """What the SME needs to make the bank transfer: the payee (the provider's approved
+    settlement account, the one payouts use), the amount, the reference to quote and the
+    deadline (``COPAYMENT_DUE_DAYS`` after the agreement, in Beijing days)."""
+    if payment is None or payment.gateway is not GatewayKind.OFFLINE:
+        return None
+    provider = order.provider
+    accepted = order.agreement_accepted_at or payment.created_at
+    if accepted.tzinfo is None:  # SQLite gives naive UTC back
+        accepted = accepted.replace(tzinfo=UTC)
+    return {
+        "account_name": provider.bank_account_name,
+        "bank_name": provider.bank_name,
+        "account_number": provider.bank_account_number,
+        "amount": format_fen(payment.amount_fen, symbol=False, grouping=False),
+        "reference": payment.remittance_code,
+        "deadline": local_date(accepted) + timedelta(days=current_settings().copayment_due_days),
+    }
 
 
 def _render(order: Order, status: int = 200, **forms: Any) -> ResponseReturnValue:
@@ -268,8 +368,12 @@ def _render(order: Order, status: int = 200, **forms: Any) -> ResponseReturnValu
     if order.confirm_by is not None and today > order.confirm_by:
         actions.discard(A.DISPUTE)
     version = str(order.version)
-    accept_form = forms.get("accept") or AcceptForm(version=version)
+    accept_form = forms.get("accept") or _accept_form(order, version)
     accept_form.voucher_id.choices = _voucher_choices(order)
+    split = None
+    if A.ACCEPT in actions:
+        requested = accept_form.requested.fen if accept_form.requested.data else None
+        split = _split_summary(order, accept_form.voucher_id.data, requested)
     deliver_form = forms.get("deliver") or DeliverForm(
         version=version,
         amount=format_fen(order.price_fen or 0, symbol=False, grouping=False),
@@ -288,6 +392,7 @@ def _render(order: Order, status: int = 200, **forms: Any) -> ResponseReturnValu
             checkout = payments.checkout(session, payment.id)
         except DomainError as exc:
             flash(exc.message, "error")
+    transfer = _transfer_details(order, payment) if checkout is not None else None
     rated = services.rating_of(session, order)
     publishable_key = current_settings().stripe_publishable_key
     card_form = bool(checkout and checkout.client_secret and publishable_key)
@@ -305,6 +410,7 @@ def _render(order: Order, status: int = 200, **forms: Any) -> ResponseReturnValu
         actions={a.value for a in actions},
         payment=payment,
         checkout=checkout,
+        transfer=transfer,
         rating=rated,
         can_rate=actor is Actor.ENTERPRISE and order.status in services.RATEABLE and rated is None,
         can_refund=actor is Actor.FINANCE and order.refund_due_fen > 0,
@@ -313,6 +419,7 @@ def _render(order: Order, status: int = 200, **forms: Any) -> ResponseReturnValu
         cancel_form=forms.get("cancel") or ReasonForm(version=version),
         dispute_form=forms.get("dispute") or ReasonForm(version=version),
         accept_form=accept_form,
+        split=split,
         deliver_form=deliver_form,
         confirm_form=forms.get("confirm") or StepForm(version=version),
         rate_form=forms.get("rate") or RateForm(),
@@ -387,6 +494,10 @@ def accept(order_id: int) -> ResponseReturnValue:
     order = visible_order(order_id)
     form = AcceptForm()
     form.voucher_id.choices = _voucher_choices(order)
+    if request.form.get("preview"):
+        # The step without JavaScript: show the split for the chosen voucher, change nothing.
+        form.requested.pre_validate(form)
+        return _render(order, 200, accept=form)
 
     def run(s: Any, o: Order, f: AcceptForm) -> None:
         services.accept(
@@ -402,6 +513,35 @@ def accept(order_id: int) -> ResponseReturnValue:
     return _step(
         order_id, "accept", form, run, _("Agreement accepted. Please pay your co-payment.")
     )
+
+
+@bp.get("/<int:order_id>/accept-preview")
+def accept_preview(order_id: int) -> ResponseReturnValue:
+    """The accept form's live figures (the page's script asks as the SME changes the voucher
+    or the amount): the same computation as the preview step."""
+    order = visible_order(order_id)
+    if capacity_of(signed_in_user(), order) is not Actor.ENTERPRISE:
+        abort(404)
+    requested: int | None = None
+    raw = (request.args.get("requested") or "").strip()
+    if raw:
+        try:
+            requested = parse_yuan(raw)
+        except MoneyFormatError:
+            return {
+                "error": _("Enter an amount in yuan with at most two decimals, e.g. 12,345.60")
+            }, 422
+    summary = _split_summary(order, request.args.get("voucher_id"), requested)
+    return {
+        "voucher": format_fen(summary["voucher_fen"]),
+        "copay": format_fen(summary["copay_fen"]),
+        "remaining_after": (
+            format_fen(summary["remaining_after_fen"])
+            if summary["remaining_after_fen"] is not None
+            else "—"
+        ),
+        "why": summary["why"],
+    }
 
 
 @bp.post("/<int:order_id>/deliver")

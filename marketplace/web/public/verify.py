@@ -22,6 +22,7 @@ from marketplace import masking
 from marketplace.db import db_session
 from marketplace.enums import ADMIN_ROLES, Role
 from marketplace.i18n import _
+from marketplace.web import vocabulary
 from marketplace.web.public.views import bp
 from providers.enums import PricingMode, ProviderStatus
 from providers.models import Provider, Service
@@ -30,19 +31,6 @@ from vouchers.errors import VoucherTokenInvalid
 
 #: itsdangerous tokens are "<payload>.<signature>" in URL-safe base64; a serial never has a dot.
 TOKEN_MARK = "."
-
-
-def _reason_label(reason: str | None) -> str:
-    labels = {
-        "voucher_revoked": _("The voucher was revoked."),
-        "voucher_expired": _("The voucher has expired."),
-        "voucher_not_yet_valid": _("The voucher is not valid yet."),
-        "voucher_exhausted": _("The voucher has no balance left."),
-        "enterprise_blacklisted": _("The holder is on the dishonesty list."),
-        "enterprise_unverified": _("The holder's verification is not complete."),
-        "cap_exceeded": _("The holder has used its annual allowance."),
-    }
-    return labels.get(reason or "", _("The voucher cannot be used now."))
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,7 +101,7 @@ def _answer(
         amounts=amounts,
         covers=_covers(result) if amounts and result is not None else [],
         holder=masking.organisation_name(result.voucher.enterprise.name) if result else "",
-        reason=_reason_label(result.reason) if result and not result.usable else "",
+        reason=vocabulary.refusal_label(result.reason) if result and not result.usable else "",
         may_look_up_serials=_may_look_up_serials(),
     )
     response = make_response(page, status)

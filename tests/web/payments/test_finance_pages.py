@@ -240,7 +240,7 @@ def test_bank_transfer_orders_load_nothing_from_stripe(app, order_world):
     sme = app.test_client()
     assert AuthActions(sme).login(order_world.sme(order)).status_code == 302
     response = sme.get(f"/orders/{order.id}")
-    assert 'data-testid="pay-instructions"' in response.get_data(as_text=True)
+    assert 'data-testid="transfer-reference"' in response.get_data(as_text=True)
     assert "stripe" not in response.get_data(as_text=True).lower()
     assert "stripe.com" not in response.headers["Content-Security-Policy"]
 

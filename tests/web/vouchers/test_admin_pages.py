@@ -299,10 +299,28 @@ def test_bulk_issuance_reports_every_row_and_never_issues_twice(
     ]
     report = _text(client.get(first.headers["Location"]))
     assert "enterprise_blacklisted" in report and "duplicate_row" in report
+    assert "flash flash-success" in report  # one voucher was issued
     again = upload()
     assert again.status_code == 302
     assert session.scalar(sa.select(sa.func.count()).select_from(Voucher)) == 1
     assert session.scalar(sa.select(sa.func.count()).select_from(IssuanceBatch)) == 1
+
+
+def test_a_file_where_every_row_was_refused_is_a_warning(
+    client, login_as, programme, session, create_enterprise
+):
+    blacklisted = create_enterprise(blacklisted=True, blacklist_reason="失信")
+    csv = f"credit_code,amount_yuan\n{blacklisted.credit_code},5000\n".encode()
+    login_as(Role.REVIEWER)
+    response = client.post(
+        f"/admin/programmes/{programme.id}/bulk-issuances",
+        data={"file": (io.BytesIO(csv), "none.csv")},
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
+    page = _text(response)
+    warning = re.search(r'class="flash flash-warning" role="status">([^<]*)<', page)
+    assert warning and "0" in warning.group(1)  # "0 vouchers issued, 1 row refused"
 
 
 def test_unreadable_csv_is_refused(client, login_as, programme, session):
