@@ -37,6 +37,7 @@ def register_pages(app: Flask) -> None:
         providers,
         settlement,
         statistics,
+        users,
         vouchers,
     )
     from marketplace.web.admin.views import bp as admin_bp
@@ -47,6 +48,7 @@ def register_pages(app: Flask) -> None:
     from marketplace.web.orders import mediation  # noqa: F401 - routes on the orders blueprint
     from marketplace.web.orders.views import bp as orders_bp
     from marketplace.web.payments.views import bp as payments_bp
+    from marketplace.web.permissions import init_second_factor_gate
     from marketplace.web.provider.views import bp as provider_bp
     from marketplace.web.public.views import bp as public_bp
     from marketplace.web.settlement.views import bp as settlement_bp
@@ -65,3 +67,4 @@ def register_pages(app: Flask) -> None:
     ):
         app.register_blueprint(blueprint)
     templating.init_app(app)
+    init_second_factor_gate(app)

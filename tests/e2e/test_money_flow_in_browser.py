@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from marketplace.demo import DEMO_PASSWORD
+from tests.e2e.conftest import sign_in
 from tests.support.fixtures import unique_credit_code, unique_email
 from tests.support.order_fixtures import invoice_number
 from tests.support.provider_fixtures import PDF
@@ -63,10 +64,7 @@ def open_browser(browser, live_server) -> Iterator[Callable[..., object]]:
         page = context.new_page()
         page.on("request", note_outside)
         if email is not None:
-            page.goto("/login")
-            page.get_by_label("电子邮箱").fill(email)
-            page.get_by_label("密码").fill(DEMO_PASSWORD)
-            page.get_by_role("button", name="登录").click()
+            sign_in(page, live_server, email, DEMO_PASSWORD)
             page.wait_for_url(re.compile(r"/account$"))
             expect(page.get_by_role("button", name="退出")).to_be_visible()
         return page

@@ -30,7 +30,7 @@ from marketplace.settlement.enums import (
 )
 from marketplace.settlement.models import Claim, ClaimLine, PayoutBatch
 from marketplace.web.admin.views import bp
-from marketplace.web.permissions import roles_required
+from marketplace.web.permissions import fresh_second_factor, roles_required
 from marketplace.web.settlement.forms import BatchForm, ConfirmationForm, DecisionForm, SentForm
 from marketplace.web.settlement.views import RULES
 
@@ -146,6 +146,7 @@ def settlement_review(claim_id: int) -> ResponseReturnValue:
 
 @bp.post("/settlement/claims/<int:claim_id>/finance")
 @roles_required(Role.FINANCE)
+@fresh_second_factor
 def settlement_finance(claim_id: int) -> ResponseReturnValue:
     return _decide(claim_id, FINANCE_DECISIONS, finance=True)
 
@@ -184,6 +185,7 @@ def settlement_payouts() -> ResponseReturnValue:
 
 @bp.post("/settlement/payouts")
 @roles_required(Role.FINANCE)
+@fresh_second_factor
 def settlement_create_batch() -> ResponseReturnValue:
     session = db_session()
     if not BatchForm().validate_on_submit():
@@ -252,6 +254,7 @@ def _csv_download(content: str, filename: str) -> Response:
 
 @bp.post("/settlement/payouts/<int:batch_id>/sent")
 @roles_required(Role.FINANCE)
+@fresh_second_factor
 def settlement_mark_sent(batch_id: int) -> ResponseReturnValue:
     session = db_session()
     batch = payouts.get_batch(session, batch_id)
@@ -274,6 +277,7 @@ def settlement_mark_sent(batch_id: int) -> ResponseReturnValue:
 
 @bp.post("/settlement/payouts/<int:batch_id>/confirmation")
 @roles_required(Role.FINANCE)
+@fresh_second_factor
 def settlement_confirmation(batch_id: int) -> ResponseReturnValue:
     session = db_session()
     batch = payouts.get_batch(session, batch_id)

@@ -8,7 +8,9 @@ import sqlalchemy as sa
 from flask import Blueprint, flash, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required, login_user, logout_user
+from markupsafe import Markup
 
+from marketplace.auth import second_factor as totp
 from marketplace.auth import services, sessions
 from marketplace.auth.models import ApiToken, User
 from marketplace.db import db_session, utcnow
@@ -17,18 +19,28 @@ from marketplace.errors import DomainError, ValidationFailed
 from marketplace.extensions import limiter
 from marketplace.i18n import _
 from marketplace.web.auth.forms import (
+    EnrolmentForm,
     EnterpriseRegistrationForm,
     LoginForm,
     PasswordChangeForm,
     PasswordForgotForm,
     PasswordResetForm,
     ProviderRegistrationForm,
+    SecondFactorForm,
     TokenForm,
 )
+from marketplace.web.permissions import second_factor_is_fresh
 from providers.services import register_provider as register_provider_account
 from vouchers.enterprises import register_enterprise as register_enterprise_account
 
 bp = Blueprint("auth", __name__)
+
+#: Between a right password and the second factor: who, and since when (5 minutes at most).
+PENDING_USER = "_2fa_pending_user"
+PENDING_SINCE = "_2fa_pending_since"
+PENDING_LIFETIME = 300
+#: The secret being enrolled, until a code made from it is entered.
+ENROLMENT_SECRET = "_2fa_enrolment_secret"
 
 
 def safe_next(target: str | None) -> str | None:
@@ -57,9 +69,16 @@ def login() -> ResponseReturnValue:
         except DomainError:
             flash(_("Wrong e-mail or password."), "error")
             return render_template("auth/login.html", form=form), 401
+        target = safe_next(request.args.get("next"))
+        if user.has_second_factor:
+            # The password was right; the session is not signed in until the second factor is.
+            sessions.clear(session)
+            session[PENDING_USER] = user.id
+            session[PENDING_SINCE] = int(utcnow().timestamp())
+            return redirect(url_for("auth.login_second_factor", next=target))
         sign_in(user, second_factor=False)
         flash(_("Signed in."), "success")
-        return redirect(safe_next(request.args.get("next")) or url_for("auth.account"))
+        return redirect(target or url_for("auth.account"))
     status = 400 if form.errors else 200
     return render_template("auth/login.html", form=form), status
 
@@ -275,3 +294,108 @@ def reset_password(token: str) -> ResponseReturnValue:
         return redirect(url_for("auth.login"))
     status = 400 if form.errors else 200
     return render_template("auth/password_reset.html", form=form), status
+
+
+# --------------------------------------------------------------------------- second factor
+
+
+def _pending_user() -> User | None:
+    user_id, since = session.get(PENDING_USER), session.get(PENDING_SINCE)
+    if not isinstance(user_id, int) or not isinstance(since, int):
+        return None
+    if int(utcnow().timestamp()) - since > PENDING_LIFETIME:
+        return None
+    user = db_session().get(User, user_id)
+    return user if user is not None and user.is_active and user.has_second_factor else None
+
+
+@bp.route("/login/second-factor", methods=["GET", "POST"])
+@limiter.limit("10 per minute", methods=["POST"])
+def login_second_factor() -> ResponseReturnValue:
+    user = _pending_user()
+    if user is None:
+        flash(_("Sign in again."), "error")
+        return redirect(url_for("auth.login"))
+    form = SecondFactorForm()
+    if form.validate_on_submit():
+        try:
+            totp.verify(db_session(), user, form.code.data or "")
+        except DomainError as exc:
+            form.code.errors = [*form.code.errors, exc.message]
+            return render_template("auth/second_factor.html", form=form), exc.status
+        sign_in(user, second_factor=True)
+        flash(_("Signed in."), "success")
+        return redirect(safe_next(request.args.get("next")) or url_for("auth.account"))
+    status = 400 if form.errors else 200
+    return render_template("auth/second_factor.html", form=form), status
+
+
+@bp.route("/account/second-factor", methods=["GET", "POST"])
+@login_required
+def second_factor() -> ResponseReturnValue:
+    """Enrolment (a QR code and a code to confirm it), or the state of an enrolled factor."""
+    user: User = current_user
+    if user.has_second_factor:
+        left = totp.recovery_codes_left(db_session(), user)
+        return render_template("auth/second_factor_status.html", left=left)
+    secret = session.get(ENROLMENT_SECRET)
+    if not isinstance(secret, str):
+        secret = session[ENROLMENT_SECRET] = totp.new_secret()
+    form = EnrolmentForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            codes = totp.enrol(db_session(), user, secret, form.code.data or "")
+        except DomainError as exc:
+            form.code.errors = [*form.code.errors, exc.message]
+            status = exc.status
+        else:
+            session.pop(ENROLMENT_SECRET, None)
+            sessions.mark_second_factor(session, utcnow())
+            flash(_("Two-step verification is on."), "success")
+            return render_template("auth/recovery_codes.html", codes=codes)
+    elif form.errors:
+        status = 400
+    uri = totp.provisioning_uri(user, secret)
+    return (
+        render_template(
+            "auth/second_factor_enrol.html",
+            form=form,
+            secret=secret,
+            qr=Markup(totp.qr_svg(uri)),
+        ),
+        status,
+    )
+
+
+@bp.post("/account/second-factor/recovery-codes")
+@login_required
+def renew_recovery_codes() -> ResponseReturnValue:
+    if not second_factor_is_fresh():
+        flash(_("Confirm it is you with your second factor, then try again."), "warning")
+        return redirect(url_for("auth.confirm_second_factor", next=url_for("auth.second_factor")))
+    codes = totp.renew_recovery_codes(db_session(), current_user)
+    return render_template("auth/recovery_codes.html", codes=codes)
+
+
+@bp.route("/account/confirm", methods=["GET", "POST"])
+@login_required
+@limiter.limit("10 per minute", methods=["POST"])
+def confirm_second_factor() -> ResponseReturnValue:
+    """Step-up: enter the second factor again before an action that needs a fresh one."""
+    target = safe_next(request.args.get("next")) or url_for("auth.account")
+    if not current_user.has_second_factor:
+        flash(_("Set up two-step verification first."), "warning")
+        return redirect(url_for("auth.second_factor"))
+    form = SecondFactorForm()
+    if form.validate_on_submit():
+        try:
+            totp.verify(db_session(), current_user, form.code.data or "")
+        except DomainError as exc:
+            form.code.errors = [*form.code.errors, exc.message]
+            return render_template("auth/confirm.html", form=form), exc.status
+        sessions.mark_second_factor(session, utcnow())
+        flash(_("Confirmed. You can go on for the next five minutes."), "success")
+        return redirect(target)
+    status = 400 if form.errors else 200
+    return render_template("auth/confirm.html", form=form), status
