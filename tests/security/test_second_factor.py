@@ -203,3 +203,21 @@ def test_an_administrator_cannot_reset_their_own(app_ctx, session, create_user):
     with pytest.raises(ValidationFailed):
         totp.reset(session, admin, actor=admin)
     assert session.scalar(sa.select(User.totp_secret).where(User.id == admin.id))
+
+
+def test_the_api_does_not_hand_out_tokens_for_a_password_alone(client, create_user, session):
+    admin = create_user(Role.FINANCE)
+    ask = {"email": admin.email, "password": PASSWORD, "name": "erp"}
+    refused = client.post("/api/v1/auth/tokens", json=ask)
+    assert refused.status_code == 401
+    assert refused.json["code"] == "invalid_second_factor"
+    assert refused.headers["Content-Type"] == "application/problem+json"
+    wrong = client.post("/api/v1/auth/tokens", json={**ask, "code": "000000"})
+    assert wrong.status_code == 401
+    granted = client.post(
+        "/api/v1/auth/tokens", json={**ask, "code": second_factor_code(session, admin)}
+    )
+    assert granted.status_code == 201
+    unenrolled = create_user(Role.AUDITOR, second_factor=False)
+    denied = client.post("/api/v1/auth/tokens", json={**ask, "email": unenrolled.email})
+    assert denied.status_code == 403
