@@ -107,6 +107,8 @@ class Settings:
     session_idle_minutes: int = 120
     #: Hours after sign-in after which a session ends whatever its activity.
     session_max_hours: int = 12
+    #: Reverse proxies in front of the app whose X-Forwarded-For/-Proto are trusted (ProxyFix).
+    trusted_proxies: int = 0
     extra: Mapping[str, object] = field(default_factory=dict)
 
     @classmethod
@@ -205,6 +207,9 @@ class Settings:
                 environ.get("SESSION_IDLE_MINUTES", "120"),
                 minimum=1,
                 maximum=24 * 60,
+            ),
+            trusted_proxies=_parse_int(
+                "TRUSTED_PROXIES", environ.get("TRUSTED_PROXIES", "0"), maximum=5
             ),
             session_max_hours=_parse_int(
                 "SESSION_MAX_HOURS", environ.get("SESSION_MAX_HOURS", "12"), minimum=1, maximum=24

@@ -83,6 +83,14 @@ def enqueue(session: Session, func_path: str, *args: JobArg) -> None:
     after_commit(session, functools.partial(_dispatch, settings, func_path, args))
 
 
+def dispatch_now(func_path: str, *args: JobArg) -> None:
+    """Run (or queue) a job now, outside any unit of work: for a notice that must go out even
+    though the request that asked for it failed (a sign-in refused and rolled back). The job
+    still runs in its own transaction."""
+    resolve(func_path)
+    _dispatch(current_settings(), func_path, args)
+
+
 def _dispatch(settings: Settings, func_path: str, args: tuple[JobArg, ...]) -> None:
     if settings.redis_url:
         from redis.exceptions import RedisError

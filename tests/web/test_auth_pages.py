@@ -169,9 +169,12 @@ def test_login_is_rate_limited(make_app, create_user):
     app = make_app(RATELIMIT_ENABLED=True)
     client = app.test_client()
     user = create_user()
+    # A different account each time, so only the per-address limit is at work (the per-account
+    # throttle is tested in tests/security/test_throttling.py).
+    emails = [user.email] + [f"other{n}@example.cn" for n in range(10)]
     statuses = [
-        client.post("/login", data={"email": user.email, "password": "wrong-password"}).status_code
-        for _ in range(11)
+        client.post("/login", data={"email": email, "password": "wrong-password"}).status_code
+        for email in emails
     ]
     assert statuses[:10] == [401] * 10
     assert statuses[10] == 429

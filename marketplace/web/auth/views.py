@@ -5,7 +5,16 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required, login_user, logout_user
 from markupsafe import Markup
@@ -13,6 +22,7 @@ from markupsafe import Markup
 from marketplace.auth import second_factor as totp
 from marketplace.auth import services, sessions
 from marketplace.auth.models import ApiToken, User
+from marketplace.auth.throttle import LoginThrottle, count_failure, send_noted_notices
 from marketplace.db import db_session, utcnow
 from marketplace.enums import InstitutionType, SizeClass
 from marketplace.errors import DomainError, ValidationFailed
@@ -55,6 +65,25 @@ def safe_next(target: str | None) -> str | None:
     return target
 
 
+def throttle() -> LoginThrottle:
+    found: LoginThrottle = current_app.extensions["login_throttle"]
+    return found
+
+
+def _too_soon(form: LoginForm | SecondFactorForm, template: str, wait: int) -> ResponseReturnValue:
+    flash(
+        _("Too many failed attempts for this account. Try again in %(s)s seconds.", s=wait), "error"
+    )
+    return render_template(template, form=form), 429, {"Retry-After": str(wait)}
+
+
+def _count_failure(email: str) -> None:
+    count_failure(throttle(), email)
+
+
+bp.teardown_request(send_noted_notices)
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit("10 per minute", methods=["POST"])
 def login() -> ResponseReturnValue:
@@ -62,11 +91,14 @@ def login() -> ResponseReturnValue:
         return redirect(url_for("auth.account"))
     form = LoginForm()
     if form.validate_on_submit():
+        email = form.email.data or ""
+        wait = throttle().wait_seconds(email)
+        if wait:
+            return _too_soon(form, "auth/login.html", wait)
         try:
-            user = services.authenticate(
-                db_session(), form.email.data or "", form.password.data or ""
-            )
+            user = services.authenticate(db_session(), email, form.password.data or "")
         except DomainError:
+            _count_failure(email)
             flash(_("Wrong e-mail or password."), "error")
             return render_template("auth/login.html", form=form), 401
         target = safe_next(request.args.get("next"))
@@ -76,6 +108,7 @@ def login() -> ResponseReturnValue:
             session[PENDING_USER] = user.id
             session[PENDING_SINCE] = int(utcnow().timestamp())
             return redirect(url_for("auth.login_second_factor", next=target))
+        throttle().succeeded(email)
         sign_in(user, second_factor=False)
         flash(_("Signed in."), "success")
         return redirect(target or url_for("auth.account"))
@@ -318,11 +351,17 @@ def login_second_factor() -> ResponseReturnValue:
         return redirect(url_for("auth.login"))
     form = SecondFactorForm()
     if form.validate_on_submit():
+        wait = throttle().wait_seconds(user.email)
+        if wait:
+            return _too_soon(form, "auth/second_factor.html", wait)
         try:
             totp.verify(db_session(), user, form.code.data or "")
         except DomainError as exc:
+            # Wrong codes count against the account like wrong passwords.
+            _count_failure(user.email)
             form.code.errors = [*form.code.errors, exc.message]
             return render_template("auth/second_factor.html", form=form), exc.status
+        throttle().succeeded(user.email)
         sign_in(user, second_factor=True)
         flash(_("Signed in."), "success")
         return redirect(safe_next(request.args.get("next")) or url_for("auth.account"))
