@@ -94,7 +94,7 @@ def _flash(page, text: str):
     return page.get_by_role("status").filter(has_text=text)
 
 
-def test_voucher_order_and_payout_through_the_pages(open_browser):
+def test_voucher_order_and_payout_through_the_pages(open_browser, live_server):
     from playwright.sync_api import expect
 
     sme = open_browser()
@@ -113,10 +113,13 @@ def test_voucher_order_and_payout_through_the_pages(open_browser):
     sme.get_by_label("所属行业").fill("智能制造")
     sme.get_by_label("联系人").fill("刘洋")
     sme.get_by_label("联系电话").fill("13987100001")
-    sme.get_by_label("电子邮箱").fill(unique_email("flow"))
+    sme_email = unique_email("flow")
+    sme.get_by_label("电子邮箱").fill(sme_email)
     sme.get_by_label("密码", exact=True).fill(PASSWORD)
     sme.get_by_label("确认密码").fill(PASSWORD)
     sme.get_by_role("button", name="注册").click()
+    sme.wait_for_url(re.compile(r"/login$"))
+    sign_in(sme, live_server, sme_email, PASSWORD)
     sme.wait_for_url(re.compile(r"/account$"))
 
     # The reviewer verifies it from the enterprise queue.

@@ -49,13 +49,14 @@ def test_wrong_password_shows_a_message(page):
     assert page.locator(".flash-error").inner_text() == "邮箱或密码错误。"
 
 
-def test_enterprise_registration_explains_a_bad_code_then_succeeds(page):
+def test_enterprise_registration_explains_a_bad_code_then_succeeds(page, live_server):
     page.goto("/register/enterprise")
     page.fill("input[name=name]", "昆明浏览器测试科技有限公司")
     page.fill("input[name=credit_code]", "91530102MA6K00014B")
     page.fill("input[name=contact_name]", "李明")
     page.fill("input[name=contact_phone]", "13800000000")
-    page.fill("input[name=email]", unique_email("browser"))
+    email = unique_email("browser")
+    page.fill("input[name=email]", email)
     page.fill("input[name=password]", "a-strong-password")
     page.fill("input[name=confirm]", "a-strong-password")
     page.click("form button[type=submit]")
@@ -64,6 +65,9 @@ def test_enterprise_registration_explains_a_bad_code_then_succeeds(page):
     page.fill("input[name=password]", "a-strong-password")
     page.fill("input[name=confirm]", "a-strong-password")
     page.click("form button[type=submit]")
+    # The same answer as for an address that already has an account: sign in next.
+    page.wait_for_url(re.compile(r"/login$"))
+    sign_in(page, live_server, email, "a-strong-password")
     page.wait_for_url(re.compile(r"/account$"))
     assert page.locator(".badge-pending").count() == 1
 

@@ -82,10 +82,11 @@ def test_safe_next(target, safe):
     assert (safe_next(target) is not None) is safe
 
 
-def test_enterprise_registration_creates_a_pending_account(client, session):
+def test_enterprise_registration_creates_a_pending_account(client, session, auth):
     data = _registration()
     response = client.post("/register/enterprise", data=data)
-    assert response.status_code == 302
+    assert response.status_code == 302 and response.headers["Location"] == "/login"
+    auth.login(data["email"], data["password"])
     enterprise = session.scalar(
         sa.select(Enterprise).where(Enterprise.credit_code == data["credit_code"])
     )

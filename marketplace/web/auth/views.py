@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
@@ -22,12 +23,14 @@ from markupsafe import Markup
 from marketplace.auth import second_factor as totp
 from marketplace.auth import services, sessions
 from marketplace.auth.models import ApiToken, User
+from marketplace.auth.passwords import hash_password
 from marketplace.auth.throttle import LoginThrottle, count_failure, send_noted_notices
 from marketplace.db import db_session, utcnow
 from marketplace.enums import InstitutionType, SizeClass
-from marketplace.errors import DomainError, ValidationFailed
+from marketplace.errors import DomainError, DuplicateRegistration, ValidationFailed
 from marketplace.extensions import limiter
 from marketplace.i18n import _
+from marketplace.notifications import notify
 from marketplace.web.auth.forms import (
     EnrolmentForm,
     EnterpriseRegistrationForm,
@@ -183,24 +186,74 @@ def _show_domain_error(
     flash(exc.message, "error")
 
 
+def _registered(form: EnterpriseRegistrationForm | ProviderRegistrationForm) -> ResponseReturnValue:
+    """The one answer to every accepted registration form, whether it made an account or found
+    the address already taken (then the owner is told by e-mail instead): the page cannot be
+    used to learn who has an account. Either way the person signs in next."""
+    flash(
+        _(
+            "Registration received: we have sent an e-mail to %(email)s. "
+            "Sign in with that address and your password to continue.",
+            email=form.email.data or "",
+        ),
+        "success",
+    )
+    return redirect(url_for("auth.login"))
+
+
+def _register(
+    form: EnterpriseRegistrationForm | ProviderRegistrationForm,
+    kind: str,
+    create: Callable[[], User],
+    pending: tuple[str, str],
+) -> ResponseReturnValue:
+    session = db_session()
+    try:
+        user = create()
+    except DuplicateRegistration as exc:
+        if exc.field != "email":  # a credit code is public registry data, not personal
+            _show_domain_error(form, exc)
+            return render_template("auth/register.html", form=form, kind=kind), exc.status
+        exc.recovered()  # answered as a success, on purpose: see _registered
+        # As slow as a real registration, which hashes the password: timing tells nothing.
+        hash_password(form.password.data or "")
+        owner = services.find_user(session, form.email.data or "")
+        notify(session, owner, "account_exists", name=owner.display_name)
+        return _registered(form)
+    except DomainError as exc:
+        _show_domain_error(form, exc)
+        return render_template("auth/register.html", form=form, kind=kind), exc.status
+    notify(
+        session,
+        user,
+        "registration_received",
+        name=user.display_name,
+        organisation=form.name.data or "",
+        pending_zh=pending[0],
+        pending_en=pending[1],
+    )
+    return _registered(form)
+
+
 @bp.route("/register/enterprise", methods=["GET", "POST"])
 @limiter.limit("20 per hour", methods=["POST"])
 def register_enterprise() -> ResponseReturnValue:
     form = EnterpriseRegistrationForm()
     if form.validate_on_submit():
-        try:
-            user = register_enterprise_account(
+        return _register(
+            form,
+            "enterprise",
+            lambda: register_enterprise_account(
                 db_session(),
                 _organisation_input(form),
                 size_class=SizeClass(form.size_class.data),
                 industry=form.industry.data,
-            )
-        except DomainError as exc:
-            _show_domain_error(form, exc)
-            return render_template("auth/register.html", form=form, kind="enterprise"), exc.status
-        sign_in(user, second_factor=False)
-        flash(_("Registered. Your enterprise is pending verification by a reviewer."), "success")
-        return redirect(url_for("auth.account"))
+            ),
+            (
+                "待审核员核验企业信息后即可申请电子券。",
+                "a reviewer verifies it before it can apply.",
+            ),
+        )
     status = 400 if form.errors else 200
     return render_template("auth/register.html", form=form, kind="enterprise"), status
 
@@ -210,18 +263,16 @@ def register_enterprise() -> ResponseReturnValue:
 def register_provider() -> ResponseReturnValue:
     form = ProviderRegistrationForm()
     if form.validate_on_submit():
-        try:
-            user = register_provider_account(
+        return _register(
+            form,
+            "provider",
+            lambda: register_provider_account(
                 db_session(),
                 _organisation_input(form),
                 institution_type=InstitutionType(form.institution_type.data),
-            )
-        except DomainError as exc:
-            _show_domain_error(form, exc)
-            return render_template("auth/register.html", form=form, kind="provider"), exc.status
-        sign_in(user, second_factor=False)
-        flash(_("Registered. Your institution is pending admission review."), "success")
-        return redirect(url_for("auth.account"))
+            ),
+            ("入驻申请待审核。", "its admission is reviewed next."),
+        )
     status = 400 if form.errors else 200
     return render_template("auth/register.html", form=form, kind="provider"), status
 
