@@ -47,7 +47,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_NAME="__Host-session" if settings.is_production else "session",
         PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.session_max_hours),
         REMEMBER_COOKIE_SECURE=settings.is_production,
-        WTF_CSRF_TIME_LIMIT=None,
+        # A form's CSRF token lives no longer than a session may (and the session's own secret
+        # is replaced at every sign-in and sign-out, which voids older tokens at once).
+        WTF_CSRF_TIME_LIMIT=settings.session_max_hours * 3600,
         BABEL_DEFAULT_LOCALE="zh",
         BABEL_TRANSLATION_DIRECTORIES=";".join(str(d) for d in TRANSLATION_DIRECTORIES),
         RATE_LIMIT_DEFAULT=settings.rate_limit_default,
