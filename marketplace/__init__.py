@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from marketplace.config import PROJECT_ROOT, ConfigError, Environment, Settings
 
@@ -46,7 +47,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         SESSION_COOKIE_NAME="__Host-session" if settings.is_production else "session",
         PERMANENT_SESSION_LIFETIME=timedelta(hours=settings.session_max_hours),
         REMEMBER_COOKIE_SECURE=settings.is_production,
-        WTF_CSRF_TIME_LIMIT=None,
+        # A form's CSRF token lives no longer than a session may (and the session's own secret
+        # is replaced at every sign-in and sign-out, which voids older tokens at once).
+        WTF_CSRF_TIME_LIMIT=settings.session_max_hours * 3600,
         BABEL_DEFAULT_LOCALE="zh",
         BABEL_TRANSLATION_DIRECTORIES=";".join(str(d) for d in TRANSLATION_DIRECTORIES),
         RATE_LIMIT_DEFAULT=settings.rate_limit_default,
@@ -69,6 +72,14 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # Every table and relationship is known before the first request, command or job.
     import marketplace.models  # noqa: F401
 
+    if settings.trusted_proxies:
+        # Behind N proxies the client is the N-th address from the right of X-Forwarded-For;
+        # every limit (per address, per account) then keys on the real client, not the proxy.
+        app.wsgi_app = ProxyFix(  # type: ignore[method-assign]
+            app.wsgi_app,
+            x_for=settings.trusted_proxies,
+            x_proto=settings.trusted_proxies,
+        )
     _init_extensions(app, settings)
     _register_blueprints(app)
     _register_cli(app)
@@ -78,6 +89,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 def _init_extensions(app: Flask, settings: Settings) -> None:
     from marketplace import error_handlers, observability, security
     from marketplace.auth.passwords import use_fast_hashing_for_tests
+    from marketplace.auth.throttle import LoginThrottle
     from marketplace.db import Database
     from marketplace.extensions import babel, csrf, limiter, login_manager, select_locale
 
@@ -95,6 +107,7 @@ def _init_extensions(app: Flask, settings: Settings) -> None:
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
     limiter.init_app(app)
+    app.extensions["login_throttle"] = LoginThrottle(app.config["RATELIMIT_STORAGE_URI"])
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = None

@@ -73,7 +73,7 @@ def db_revision(message: str, rev_id: str) -> None:
     help="reviewer, finance, auditor or sysadmin",
 )
 @click.option("--name", "display_name", required=True)
-@click.password_option(help="at least 10 characters")
+@click.password_option(help="at least 12 characters, not guessable, without your e-mail or name")
 @transactional_command
 def create_admin(email: str, role: str, display_name: str, password: str) -> None:
     """Create an administrator account (the only way to make one)."""

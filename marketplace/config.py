@@ -209,6 +209,8 @@ class Settings:
     #: Without Redis, run a request's background jobs (e-mail) after its response has been
     #: sent rather than before; off by default in tests, whose client closes no response.
     jobs_after_response: bool = True
+    #: Reverse proxies in front of the app whose X-Forwarded-For/-Proto are trusted (ProxyFix).
+    trusted_proxies: int = 0
     extra: Mapping[str, object] = field(default_factory=dict)
 
     @classmethod
@@ -375,6 +377,9 @@ class Settings:
                 environ.get("SESSION_IDLE_MINUTES", "120"),
                 minimum=1,
                 maximum=24 * 60,
+            ),
+            trusted_proxies=_parse_int(
+                "TRUSTED_PROXIES", environ.get("TRUSTED_PROXIES", "0"), maximum=5
             ),
             session_max_hours=_parse_int(
                 "SESSION_MAX_HOURS", environ.get("SESSION_MAX_HOURS", "12"), minimum=1, maximum=24

@@ -18,6 +18,7 @@ from marketplace.auth.models import User
 from marketplace.auth.passwords import hash_password
 from marketplace.config import current_settings
 from marketplace.credit_code import make_credit_code, parse_credit_code
+from marketplace.db import utcnow
 from marketplace.enums import InstitutionType, Role, ServiceCategory, SizeClass
 from marketplace.instruments.enums import RateBasis
 from marketplace.instruments.models import InstrumentCalendar
@@ -30,6 +31,10 @@ from vouchers.models import DEFAULT_ANNUAL_CAP_FEN, Enterprise, Programme
 from vouchers.programmes import ensure_funded
 
 DEMO_PASSWORD = "voucher-demo-2026"
+#: The demo administrators' TOTP secret (base32), printed by ``demo seed`` so a reviewer can
+#: sign in with any authenticator app or ``oathtool --totp -b <secret>``. Demo only: real
+#: administrators enrol their own at first sign-in.
+DEMO_TOTP_SECRET = "VOUCHERDEMOYUNNANKUNMINGTOTPKEYS"
 
 
 @dataclass(frozen=True)
@@ -223,10 +228,17 @@ def seed_accounts(
     password_hash: str | None = None
     for email, role, display_name, org_index in DEMO_ACCOUNTS:
         result.accounts.append((email, role))
-        if session.scalar(sa.select(User.id).where(User.email == email)) is not None:
+        existing = session.scalar(sa.select(User).where(User.email == email))
+        if existing is not None:
+            if existing.is_admin and existing.totp_secret is None:
+                # A demo database seeded before the second factor existed.
+                existing.totp_secret, existing.totp_enabled_at = DEMO_TOTP_SECRET, utcnow()
             continue
         password_hash = password_hash or hash_password(DEMO_PASSWORD)
         user = User(email=email, password_hash=password_hash, display_name=display_name, role=role)
+        if role.is_admin:
+            # Administrators cannot reach any page without a second factor.
+            user.totp_secret, user.totp_enabled_at = DEMO_TOTP_SECRET, utcnow()
         if role is Role.ENTERPRISE and org_index is not None:
             enterprises[org_index].users.append(user)
         elif role is Role.PROVIDER and org_index is not None:
@@ -911,4 +923,7 @@ def print_credentials(result: SeedResult) -> None:
     width = max(len(email) for email, _ in result.accounts)
     for email, role in result.accounts:
         click.echo(f"    {email.ljust(width)}  {role.zh} / {role.en}")
+    click.echo("")
+    click.echo("  管理员双重验证 Administrators' second factor (TOTP, any authenticator app):")
+    click.echo(f"    secret {DEMO_TOTP_SECRET}   e.g. oathtool --totp -b {DEMO_TOTP_SECRET}")
     click.echo("")

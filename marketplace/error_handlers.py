@@ -150,7 +150,11 @@ def init_app(app: Flask) -> None:
             if status == 405 and exc.valid_methods:  # type: ignore[attr-defined]
                 response.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
             if status == 429:
-                response.headers.update(exc.get_headers())
+                # Keep Retry-After (the limiter also sets it after the request), but not the
+                # exception's own Content-Type, which would turn the problem+json into HTML.
+                response.headers.update(
+                    {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
+                )
             return response
         return _page(status)
 

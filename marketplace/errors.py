@@ -139,6 +139,12 @@ class InvalidCredentials(DomainError):
     title = "Wrong e-mail or password"
 
 
+class InvalidSecondFactor(DomainError):
+    code = "invalid_second_factor"
+    status = 401
+    title = "Wrong or already used code"
+
+
 class InvalidResetLink(DomainError):
     code = "invalid_reset_link"
     status = 400

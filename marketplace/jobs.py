@@ -91,6 +91,14 @@ def enqueue(session: Session, func_path: str, *args: JobArg) -> None:
     )
 
 
+def dispatch_now(func_path: str, *args: JobArg) -> None:
+    """Run (or queue) a job now, outside any unit of work: for a notice that must go out even
+    though the request that asked for it failed (a sign-in refused and rolled back). The job
+    still runs in its own transaction."""
+    resolve(func_path)
+    _dispatch(current_settings(), func_path, args, current_request_id())
+
+
 def _dispatch(
     settings: Settings, func_path: str, args: tuple[JobArg, ...], request_id: str | None = None
 ) -> None:

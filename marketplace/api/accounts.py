@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.orm import Session
 
 from marketplace.api import bp
 from marketplace.api.endpoint import api_user, endpoint
-from marketplace.auth import services
+from marketplace.auth import second_factor, services
 from marketplace.auth.models import ApiToken, User
 from marketplace.auth.schemas import (
     EnterpriseRegistrationIn,
@@ -18,9 +20,12 @@ from marketplace.auth.schemas import (
     TokenOut,
     UserOut,
 )
+from marketplace.auth.throttle import LoginThrottle, count_failure, send_noted_notices
 from marketplace.db import db_session
+from marketplace.errors import DomainError, InvalidSecondFactor, PermissionDenied
 from marketplace.extensions import limiter
 from marketplace.pagination import Page, PageQuerySchema, paginate
+from marketplace.problems import ApiProblem
 from providers.services import register_provider as register_provider_account
 from vouchers.enterprises import IdentityInput
 from vouchers.enterprises import register_enterprise as register_enterprise_account
@@ -97,16 +102,55 @@ def register_provider(body: dict[str, Any]) -> User:
     response=TokenCreatedOut,
     status=201,
     tags=["accounts"],
-    errors=[401],
-    summary="Exchange e-mail and password for a personal API token (shown once)",
+    errors=[401, 403],
+    summary="Exchange e-mail and password (and the second factor's code) for a personal API "
+    "token (shown once)",
 )
 @limiter.limit("10 per minute")
 def create_token(body: dict[str, Any]) -> dict[str, Any]:
     session = db_session()
-    user = services.authenticate(session, body["email"], body["password"])
+    throttle: LoginThrottle = current_app.extensions["login_throttle"]
+    wait = throttle.wait_seconds(body["email"])
+    if wait:
+        raise ApiProblem(
+            429,
+            "too_many_attempts",
+            "Too many failed attempts",
+            f"too many failed sign-ins for this account: try again in {wait} seconds",
+            headers={"Retry-After": str(wait)},
+        )
+    try:
+        user = _token_owner(session, body)
+    except DomainError:
+        count_failure(throttle, body["email"])
+        raise
+    throttle.succeeded(body["email"])
     token, plain = services.create_api_token(session, user, name=body["name"], days=body["days"])
     fields = ("id", "name", "prefix", "created_at", "expires_at", "revoked_at", "last_used_at")
     return {**{name: getattr(token, name) for name in fields}, "token": plain, "role": user.role}
+
+
+bp.teardown_request(send_noted_notices)
+
+
+def _token_owner(session: Session, body: dict[str, Any]) -> User:
+    user = services.authenticate(session, body["email"], body["password"])
+    # A token is as strong as the sign-in that made it: the password alone must not open an
+    # account that the pages guard with a second factor.
+    if user.has_second_factor:
+        if not body.get("code"):
+            raise InvalidSecondFactor(
+                "this account uses two-step verification: send the current code as 'code' / "
+                "该账号已启用双重验证，请提供验证码",
+                field="code",
+            )
+        second_factor.verify(session, user, body["code"])
+    elif user.is_admin:
+        raise PermissionDenied(
+            "administrators set up two-step verification in the browser before using the API / "
+            "管理员须先在网页上设置双重验证"
+        )
+    return user
 
 
 @endpoint(

@@ -69,6 +69,16 @@ class UserOut(Schema):
 class TokenCreateIn(StrictSchema):
     email = fields.Email(required=True)
     password = fields.String(required=True, load_only=True)
+    code = fields.String(
+        load_default=None,
+        load_only=True,
+        validate=validate.Length(min=6, max=20),
+        metadata={
+            "description": "the current code of the account's authenticator (or a recovery "
+            "code); required for accounts with two-step verification, which every "
+            "administrator has"
+        },
+    )
     name = fields.String(required=True, validate=validate.Length(min=1, max=100))
     days = fields.Integer(
         load_default=90, strict=True, validate=validate.Range(min=1, max=MAX_TOKEN_DAYS)

@@ -40,6 +40,7 @@ def register_pages(app: Flask) -> None:
         providers,
         settlement,
         statistics,
+        users,
         vouchers,
     )
     from marketplace.web.admin.views import bp as admin_bp
@@ -55,6 +56,7 @@ def register_pages(app: Flask) -> None:
     )
     from marketplace.web.orders.views import bp as orders_bp
     from marketplace.web.payments.views import bp as payments_bp
+    from marketplace.web.permissions import init_second_factor_gate
     from marketplace.web.provider.views import bp as provider_bp
     from marketplace.web.public import verify  # noqa: F401 - routes on the public blueprint
     from marketplace.web.public.views import bp as public_bp
@@ -77,3 +79,4 @@ def register_pages(app: Flask) -> None:
     ):
         app.register_blueprint(blueprint)
     templating.init_app(app)
+    init_second_factor_gate(app)

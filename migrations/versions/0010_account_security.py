@@ -13,7 +13,7 @@ from alembic import op
 import marketplace.db
 
 revision = "0010"
-down_revision = "0009"
+down_revision = "0017"
 branch_labels = None
 depends_on = None
 

@@ -14,12 +14,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from werkzeug.serving import make_server
 
 from marketplace import create_app
+from marketplace.auth.models import User
 from marketplace.db import unit_of_work
-from marketplace.demo import seed
+from marketplace.demo import DEMO_TOTP_SECRET, seed
 from tests.conftest import IN_CI, app_config
+from tests.support.fixtures import second_factor_code
 
 CHROMIUM_FLAGS = [
     "--no-sandbox",
@@ -98,3 +101,22 @@ def page(browser, live_server):
     yield page
     context.close()
     assert outside == [], f"page requested outside resources: {outside}"
+
+
+def sign_in(page, live_server: LiveServer, email: str, password: str) -> None:
+    """Sign in through the pages as a person would: the password, then — for administrators
+    and anyone enrolled — the code their authenticator shows (the demo's TOTP secret)."""
+    page.goto("/login")
+    page.fill("input[name=email]", email)
+    page.fill("input[name=password]", password)
+    page.click("form button[type=submit]")
+    page.wait_for_load_state()
+    if "/login/second-factor" not in page.url:
+        return
+    with live_server.app.app_context(), unit_of_work() as session:  # type: ignore[attr-defined]
+        user = session.scalar(sa.select(User).where(User.email == email))
+        assert user is not None and user.totp_secret == DEMO_TOTP_SECRET
+        code = second_factor_code(session, user)
+    page.fill("input[name=code]", code)
+    page.click("form button[type=submit]")
+    page.wait_for_load_state()

@@ -30,6 +30,7 @@ import pytest
 from marketplace.clock import local_date
 from marketplace.db import utcnow
 from marketplace.demo import DEMO_PASSWORD
+from tests.e2e.conftest import sign_in
 from tests.support.einvoice_files import spec_for, xml_bytes
 from tests.support.fixtures import unique_credit_code, unique_email
 from tests.support.order_fixtures import digital_invoice_number
@@ -66,10 +67,7 @@ def open_browser(browser, live_server) -> Iterator[Callable[..., object]]:
         page = context.new_page()
         page.on("request", note_outside)
         if email is not None:
-            page.goto("/login")
-            page.get_by_label("电子邮箱").fill(email)
-            page.get_by_label("密码").fill(DEMO_PASSWORD)
-            page.get_by_role("button", name="登录").click()
+            sign_in(page, live_server, email, DEMO_PASSWORD)
             page.wait_for_url(re.compile(r"/account$"))
             expect(page.get_by_role("button", name="退出")).to_be_visible()
         return page
@@ -99,7 +97,7 @@ def _flash(page, text: str):
     return page.get_by_role("status").filter(has_text=text)
 
 
-def test_voucher_order_and_payout_through_the_pages(open_browser):
+def test_voucher_order_and_payout_through_the_pages(open_browser, live_server):
     from playwright.sync_api import expect
 
     sme = open_browser()
@@ -119,10 +117,13 @@ def test_voucher_order_and_payout_through_the_pages(open_browser):
     sme.get_by_label("所属行业").fill("智能制造")
     sme.get_by_label("联系人").fill("刘洋")
     sme.get_by_label("联系电话").fill("13987100001")
-    sme.get_by_label("电子邮箱").fill(unique_email("flow"))
+    sme_email = unique_email("flow")
+    sme.get_by_label("电子邮箱").fill(sme_email)
     sme.get_by_label("密码", exact=True).fill(PASSWORD)
     sme.get_by_label("确认密码").fill(PASSWORD)
     sme.get_by_role("button", name="注册").click()
+    sme.wait_for_url(re.compile(r"/login$"))
+    sign_in(sme, live_server, sme_email, PASSWORD)
     sme.wait_for_url(re.compile(r"/account$"))
 
     # The reviewer verifies it from the enterprise queue.

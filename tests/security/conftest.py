@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -26,3 +29,10 @@ def signed_in(client: FlaskClient, path: str = "/account") -> bool:
         return False
     assert response.status_code == 200, response.status_code
     return True
+
+
+@pytest.fixture
+def app_ctx(app: Flask) -> Iterator[Flask]:
+    """Services that queue e-mail need the application's settings."""
+    with app.app_context():
+        yield app

@@ -16,7 +16,7 @@ from marketplace.auth.passwords import password_problems, verify_password
 from marketplace.enums import Role
 from tests.conftest import rows
 from tests.security.conftest import replay, session_cookie, signed_in
-from tests.support.fixtures import PASSWORD
+from tests.support.fixtures import PASSWORD, AuthActions
 
 NEW_PASSWORD = "lanterns-over-erhai-lake"
 
@@ -147,7 +147,8 @@ def _reset_link(mailbox, address: str) -> str:
 def test_reset_by_emailed_link_works_once(mail_app, create_user, session, mailbox):
     user = create_user(Role.FINANCE)
     victim_browser = mail_app.test_client()
-    _login(victim_browser, user)
+    AuthActions(victim_browser, session).login(user)
+    assert signed_in(victim_browser)
     client = mail_app.test_client()
     answer = client.post("/password/forgot", data={"email": user.email.upper()})
     assert answer.status_code == 302

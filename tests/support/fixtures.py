@@ -6,20 +6,24 @@ only what it is about.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 from collections.abc import Callable
 from datetime import date
 from typing import Any
 
+import pyotp
 import pytest
+import sqlalchemy as sa
 from flask.testing import FlaskClient
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 from werkzeug.test import TestResponse
 
-from marketplace.auth.models import User
+from marketplace.auth.models import RecoveryCode, User
 from marketplace.auth.passwords import hash_password, use_fast_hashing_for_tests
 from marketplace.auth.services import create_api_token
 from marketplace.credit_code import CHARSET, make_credit_code
+from marketplace.db import utcnow
 from marketplace.enums import InstitutionType, Role, ServiceCategory, SizeClass
 from providers.enums import ProviderStatus
 from providers.models import Provider
@@ -113,6 +117,11 @@ def create_user(
             values["enterprise"] = create_enterprise()
         if role is Role.PROVIDER and "provider" not in overrides:
             values["provider"] = create_provider()
+        # Administrators must have a second factor (the app lets them reach nothing else), so
+        # they are enrolled here with a real TOTP secret; ``second_factor=False`` leaves one out.
+        if overrides.pop("second_factor", role.is_admin):
+            values["totp_secret"] = pyotp.random_base32()
+            values["totp_enabled_at"] = utcnow()
         values.update(overrides)
         user = User(**values)
         session.add(user)
@@ -161,20 +170,70 @@ def api_token(session: Session) -> Callable[[User], dict[str, str]]:
     return factory
 
 
-class AuthActions:
-    """Sign in and out through the real pages (flaskr's helper)."""
+def second_factor_code(session: Session, user: User) -> str:
+    """A code the app will accept for ``user`` now, as the person's authenticator would give.
 
-    def __init__(self, client: FlaskClient) -> None:
+    Each TOTP code is accepted once, and tests sign the same person in several times within
+    one 30-second step: the next unused step (the app allows one step of clock drift) is used,
+    and when even that is spent, one of the person's recovery codes (a real one, stored hashed
+    like any other) — never a weakened check.
+    """
+    session.refresh(user)
+    assert user.totp_secret is not None, f"{user.email} has no second factor"
+    totp = pyotp.TOTP(user.totp_secret)
+    now_step = totp.timecode(utcnow())
+    step = now_step if user.totp_last_counter is None else max(now_step, user.totp_last_counter + 1)
+    if step <= now_step + 1:
+        return totp.generate_otp(step)
+    plain = f"test{next(_serial):06d}"
+    session.add(RecoveryCode(user_id=user.id, code_hash=hashlib.sha256(plain.encode()).hexdigest()))
+    session.flush()
+    return plain
+
+
+class AuthActions:
+    """Sign in and out through the real pages (flaskr's helper); administrators (and anyone
+    enrolled) enter a real second-factor code, as a person would."""
+
+    def __init__(self, client: FlaskClient, session: Session | None = None) -> None:
         self.client = client
+        self.session = session
+
+    def _session(self, user: User | None = None) -> Session:
+        session = self.session or (object_session(user) if user is not None else None)
+        assert session is not None, "AuthActions needs the test's session to sign in by e-mail"
+        return session
+
+    def _user(self, user_or_email: User | str) -> User | None:
+        if isinstance(user_or_email, User):
+            return user_or_email
+        return self._session().scalar(
+            sa.select(User).where(User.email == user_or_email.strip().lower())
+        )
 
     def login(self, user_or_email: User | str, password: str = PASSWORD) -> TestResponse:
         email = user_or_email if isinstance(user_or_email, str) else user_or_email.email
-        return self.client.post("/login", data={"email": email, "password": password})
+        response = self.client.post("/login", data={"email": email, "password": password})
+        if response.status_code == 302 and response.headers["Location"].startswith(
+            "/login/second-factor"
+        ):
+            user = self._user(user_or_email)
+            assert user is not None
+            response = self.client.post(
+                response.headers["Location"],
+                data={"code": second_factor_code(self._session(user), user)},
+            )
+        return response
+
+    def confirm(self, user: User) -> TestResponse:
+        """Step-up: enter a fresh second factor before an action that needs one."""
+        code = second_factor_code(self._session(user), user)
+        return self.client.post("/account/confirm", data={"code": code})
 
     def logout(self) -> TestResponse:
         return self.client.post("/logout")
 
 
 @pytest.fixture
-def auth(client: FlaskClient) -> AuthActions:
-    return AuthActions(client)
+def auth(client: FlaskClient, session: Session) -> AuthActions:
+    return AuthActions(client, session)

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 
 from marketplace.enums import Role
 from marketplace.problems import PROBLEM_MEDIA_TYPE
-from tests.support.fixtures import PASSWORD, unique_credit_code, unique_email
+from tests.support.fixtures import PASSWORD, second_factor_code, unique_credit_code, unique_email
 from vouchers.models import Enterprise
 
 
@@ -63,11 +63,17 @@ def test_session_cookies_do_not_authenticate_the_api(client, auth, create_user):
     _assert_problem(client.get("/api/v1/me"), 401, "unauthenticated")
 
 
-def test_token_flow(client, create_user):
+def test_token_flow(client, create_user, session):
     user = create_user(Role.FINANCE)
     created = client.post(
         "/api/v1/auth/tokens",
-        json={"email": user.email, "password": PASSWORD, "name": "erp", "days": 7},
+        json={
+            "email": user.email,
+            "password": PASSWORD,
+            "code": second_factor_code(session, user),
+            "name": "erp",
+            "days": 7,
+        },
     )
     assert created.status_code == 201
     token = created.get_json()

@@ -59,6 +59,14 @@ PARITY: dict[str, tuple[str, ...] | str] = {
     ),
     "auth.forgot_password": WEB_ONLY + "asks for a reset link by e-mail, which opens a web page",
     "auth.reset_password": WEB_ONLY + "the page an e-mailed reset link opens",
+    "auth.login_second_factor": WEB_ONLY + "the second step of a browser sign-in",
+    "auth.second_factor": (
+        WEB_ONLY + "enrolment scans a QR code in the browser; the factor guards browser sessions"
+    ),
+    "auth.renew_recovery_codes": WEB_ONLY
+    + "recovery codes stand in for the browser's second factor",
+    "auth.confirm_second_factor": WEB_ONLY
+    + "step-up of a browser session before a sensitive action",
     "auth.register": WEB_ONLY + "chooses between the two registration forms",
     "auth.register_enterprise": (f"POST {A}/registrations/enterprise",),
     "auth.register_provider": (f"POST {A}/registrations/provider",),
@@ -226,6 +234,13 @@ PARITY: dict[str, tuple[str, ...] | str] = {
         f"GET {A}/audit/events",
     ),
     "admin.audit": (f"GET {A}/audit/events",),
+    "admin.users": (
+        WEB_ONLY + "the accounts list exists for the second-factor reset beside it, which needs "
+        "the administrator's own fresh second factor (a browser step)"
+    ),
+    "admin.reset_second_factor": (
+        WEB_ONLY + "needs the administrator's fresh second factor, which only a browser session has"
+    ),
     "admin.audit_file": (f"GET {A}/audit/events",),
     "admin.statistics": (f"GET {A}/statistics",),
     "admin.dashboard_page": (f"GET {A}/dashboard",),

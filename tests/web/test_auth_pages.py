@@ -82,10 +82,11 @@ def test_safe_next(target, safe):
     assert (safe_next(target) is not None) is safe
 
 
-def test_enterprise_registration_creates_a_pending_account(client, session):
+def test_enterprise_registration_creates_a_pending_account(client, session, auth):
     data = _registration()
     response = client.post("/register/enterprise", data=data)
-    assert response.status_code == 302
+    assert response.status_code == 302 and response.headers["Location"] == "/login"
+    auth.login(data["email"], data["password"])
     enterprise = session.scalar(
         sa.select(Enterprise).where(Enterprise.credit_code == data["credit_code"])
     )
@@ -169,9 +170,12 @@ def test_login_is_rate_limited(make_app, create_user):
     app = make_app(RATELIMIT_ENABLED=True)
     client = app.test_client()
     user = create_user()
+    # A different account each time, so only the per-address limit is at work (the per-account
+    # throttle is tested in tests/security/test_throttling.py).
+    emails = [user.email] + [f"other{n}@example.cn" for n in range(10)]
     statuses = [
-        client.post("/login", data={"email": user.email, "password": "wrong-password"}).status_code
-        for _ in range(11)
+        client.post("/login", data={"email": email, "password": "wrong-password"}).status_code
+        for email in emails
     ]
     assert statuses[:10] == [401] * 10
     assert statuses[10] == 429

@@ -15,7 +15,7 @@ from marketplace.errors import DomainError, ValidationFailed
 from marketplace.i18n import _
 from marketplace.web.admin.views import bp
 from marketplace.web.admin.voucher_forms import BlacklistForm, UnblacklistForm, VerificationForm
-from marketplace.web.permissions import roles_required
+from marketplace.web.permissions import fresh_second_factor, roles_required
 from vouchers import enterprises
 from vouchers.enums import VerificationStatus
 from vouchers.models import (
@@ -134,6 +134,7 @@ def enterprise_verify(enterprise_id: int) -> ResponseReturnValue:
 
 @bp.post("/enterprises/<int:enterprise_id>/blacklist")
 @roles_required(*REVIEWERS)
+@fresh_second_factor
 def enterprise_blacklist(enterprise_id: int) -> ResponseReturnValue:
     session = db_session()
     enterprise = enterprises.get_enterprise(session, enterprise_id)

@@ -29,7 +29,7 @@ from marketplace.errors import DomainError, ValidationFailed
 from marketplace.i18n import _, _l
 from marketplace.web.admin.views import bp
 from marketplace.web.forms import enum_choices, lazy_label
-from marketplace.web.permissions import roles_required
+from marketplace.web.permissions import fresh_second_factor, roles_required
 from marketplace.web.provider.forms import ReasonForm, SafeForm
 from marketplace.web.provider.views import send_document
 from providers import admission, bank_changes, credit, documents, evidence, related, services
@@ -236,6 +236,7 @@ def provider_action(provider_id: int, action: str) -> ResponseReturnValue:
 
 @bp.post("/providers/<int:provider_id>/bank-changes/<int:change_id>/<decision>")
 @roles_required(*BANK_DECIDERS)
+@fresh_second_factor
 def decide_bank_change(provider_id: int, change_id: int, decision: str) -> ResponseReturnValue:
     session = db_session()
     change = session.get(BankAccountChange, change_id)

@@ -36,7 +36,7 @@ from marketplace.settlement.enums import (
 from marketplace.settlement.models import Claim, ClaimLine, PayoutBatch
 from marketplace.web.admin.views import bp
 from marketplace.web.forms import label_of
-from marketplace.web.permissions import roles_required
+from marketplace.web.permissions import fresh_second_factor, roles_required
 from marketplace.web.settlement.forms import (
     ApproveBatchForm,
     BatchForm,
@@ -159,6 +159,7 @@ def settlement_review(claim_id: int) -> ResponseReturnValue:
 
 @bp.post("/settlement/claims/<int:claim_id>/finance")
 @roles_required(Role.FINANCE)
+@fresh_second_factor
 def settlement_finance(claim_id: int) -> ResponseReturnValue:
     return _decide(claim_id, FINANCE_DECISIONS, finance=True)
 
@@ -197,6 +198,7 @@ def settlement_payouts() -> ResponseReturnValue:
 
 @bp.post("/settlement/payouts")
 @roles_required(Role.FINANCE)
+@fresh_second_factor
 def settlement_create_batch() -> ResponseReturnValue:
     session = db_session()
     if not BatchForm().validate_on_submit():
@@ -279,6 +281,7 @@ def _csv_download(content: str, filename: str) -> Response:
 
 @bp.post("/settlement/payouts/<int:batch_id>/sent")
 @roles_required(Role.FINANCE)
+@fresh_second_factor
 def settlement_mark_sent(batch_id: int) -> ResponseReturnValue:
     session = db_session()
     batch = payouts.get_batch(session, batch_id)
@@ -323,6 +326,7 @@ def settlement_approve_batch(batch_id: int) -> ResponseReturnValue:
 
 @bp.post("/settlement/payouts/<int:batch_id>/confirmation")
 @roles_required(Role.FINANCE)
+@fresh_second_factor
 def settlement_confirmation(batch_id: int) -> ResponseReturnValue:
     session = db_session()
     batch = payouts.get_batch(session, batch_id)

@@ -113,6 +113,24 @@ class PasswordResetForm(FlaskForm):
         self.owner = owner
 
 
+class SecondFactorForm(FlaskForm):
+    code = StringField(
+        _l("Code from your authenticator app (or a recovery code)"),
+        validators=[DataRequired(), Length(6, 20)],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "text", "autofocus": True},
+    )
+    submit = SubmitField(_l("Verify"))
+
+
+class EnrolmentForm(FlaskForm):
+    code = StringField(
+        _l("6-digit code shown by the app"),
+        validators=[DataRequired(), Length(6, 8)],
+        render_kw={"autocomplete": "one-time-code", "inputmode": "numeric", "autofocus": True},
+    )
+    submit = SubmitField(_l("Turn on two-step verification"))
+
+
 class TokenForm(FlaskForm):
     name = StringField(_l("Token name"), validators=[DataRequired(), Length(1, 100)])
     submit = SubmitField(_l("Create token"))

@@ -2,34 +2,59 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_login import current_user, login_required, login_user, logout_user
+from markupsafe import Markup
 
+from marketplace.auth import second_factor as totp
 from marketplace.auth import services, sessions
 from marketplace.auth.models import ApiToken, User
+from marketplace.auth.passwords import hash_password
+from marketplace.auth.throttle import LoginThrottle, count_failure, send_noted_notices
 from marketplace.db import db_session, utcnow
 from marketplace.enums import InstitutionType, SizeClass
-from marketplace.errors import DomainError, ValidationFailed
+from marketplace.errors import DomainError, DuplicateRegistration, ValidationFailed
 from marketplace.extensions import limiter
 from marketplace.i18n import _
+from marketplace.notifications import notify
 from marketplace.web.auth.forms import (
+    EnrolmentForm,
     EnterpriseRegistrationForm,
     LoginForm,
     PasswordChangeForm,
     PasswordForgotForm,
     PasswordResetForm,
     ProviderRegistrationForm,
+    SecondFactorForm,
     TokenForm,
 )
+from marketplace.web.permissions import second_factor_is_fresh
 from providers.services import register_provider as register_provider_account
 from vouchers.enterprises import IdentityInput
 from vouchers.enterprises import register_enterprise as register_enterprise_account
 
 bp = Blueprint("auth", __name__)
+
+#: Between a right password and the second factor: who, and since when (5 minutes at most).
+PENDING_USER = "_2fa_pending_user"
+PENDING_SINCE = "_2fa_pending_since"
+PENDING_LIFETIME = 300
+#: The secret being enrolled, until a code made from it is entered.
+ENROLMENT_SECRET = "_2fa_enrolment_secret"
 
 
 def safe_next(target: str | None) -> str | None:
@@ -44,6 +69,25 @@ def safe_next(target: str | None) -> str | None:
     return target
 
 
+def throttle() -> LoginThrottle:
+    found: LoginThrottle = current_app.extensions["login_throttle"]
+    return found
+
+
+def _too_soon(form: LoginForm | SecondFactorForm, template: str, wait: int) -> ResponseReturnValue:
+    flash(
+        _("Too many failed attempts for this account. Try again in %(s)s seconds.", s=wait), "error"
+    )
+    return render_template(template, form=form), 429, {"Retry-After": str(wait)}
+
+
+def _count_failure(email: str) -> None:
+    count_failure(throttle(), email)
+
+
+bp.teardown_request(send_noted_notices)
+
+
 @bp.route("/login", methods=["GET", "POST"])
 @limiter.limit("10 per minute", methods=["POST"])
 def login() -> ResponseReturnValue:
@@ -51,16 +95,27 @@ def login() -> ResponseReturnValue:
         return redirect(url_for("auth.account"))
     form = LoginForm()
     if form.validate_on_submit():
+        email = form.email.data or ""
+        wait = throttle().wait_seconds(email)
+        if wait:
+            return _too_soon(form, "auth/login.html", wait)
         try:
-            user = services.authenticate(
-                db_session(), form.email.data or "", form.password.data or ""
-            )
+            user = services.authenticate(db_session(), email, form.password.data or "")
         except DomainError:
+            _count_failure(email)
             flash(_("Wrong e-mail or password."), "error")
             return render_template("auth/login.html", form=form), 401
+        target = safe_next(request.args.get("next"))
+        if user.has_second_factor:
+            # The password was right; the session is not signed in until the second factor is.
+            sessions.clear(session)
+            session[PENDING_USER] = user.id
+            session[PENDING_SINCE] = int(utcnow().timestamp())
+            return redirect(url_for("auth.login_second_factor", next=target))
+        throttle().succeeded(email)
         sign_in(user, second_factor=False)
         flash(_("Signed in."), "success")
-        return redirect(safe_next(request.args.get("next")) or url_for("auth.account"))
+        return redirect(target or url_for("auth.account"))
     status = 400 if form.errors else 200
     return render_template("auth/login.html", form=form), status
 
@@ -132,13 +187,64 @@ def _show_domain_error(
     flash(exc.message, "error")
 
 
+def _registered(form: EnterpriseRegistrationForm | ProviderRegistrationForm) -> ResponseReturnValue:
+    """The one answer to every accepted registration form, whether it made an account or found
+    the address already taken (then the owner is told by e-mail instead): the page cannot be
+    used to learn who has an account. Either way the person signs in next."""
+    flash(
+        _(
+            "Registration received: we have sent an e-mail to %(email)s. "
+            "Sign in with that address and your password to continue.",
+            email=form.email.data or "",
+        ),
+        "success",
+    )
+    return redirect(url_for("auth.login"))
+
+
+def _register(
+    form: EnterpriseRegistrationForm | ProviderRegistrationForm,
+    kind: str,
+    create: Callable[[], User],
+    pending: tuple[str, str],
+) -> ResponseReturnValue:
+    session = db_session()
+    try:
+        user = create()
+    except DuplicateRegistration as exc:
+        if exc.field != "email":  # a credit code is public registry data, not personal
+            _show_domain_error(form, exc)
+            return render_template("auth/register.html", form=form, kind=kind), exc.status
+        exc.recovered()  # answered as a success, on purpose: see _registered
+        # As slow as a real registration, which hashes the password: timing tells nothing.
+        hash_password(form.password.data or "")
+        owner = services.find_user(session, form.email.data or "")
+        notify(session, owner, "account_exists", name=owner.display_name)
+        return _registered(form)
+    except DomainError as exc:
+        _show_domain_error(form, exc)
+        return render_template("auth/register.html", form=form, kind=kind), exc.status
+    notify(
+        session,
+        user,
+        "registration_received",
+        name=user.display_name,
+        organisation=form.name.data or "",
+        pending_zh=pending[0],
+        pending_en=pending[1],
+    )
+    return _registered(form)
+
+
 @bp.route("/register/enterprise", methods=["GET", "POST"])
 @limiter.limit("20 per hour", methods=["POST"])
 def register_enterprise() -> ResponseReturnValue:
     form = EnterpriseRegistrationForm()
     if form.validate_on_submit():
-        try:
-            user = register_enterprise_account(
+        return _register(
+            form,
+            "enterprise",
+            lambda: register_enterprise_account(
                 db_session(),
                 _organisation_input(form),
                 size_class=SizeClass(form.size_class.data),
@@ -149,13 +255,12 @@ def register_enterprise() -> ResponseReturnValue:
                     registered_address=form.registered_address.data,
                     bank_account_number=form.bank_account_number.data,
                 ),
-            )
-        except DomainError as exc:
-            _show_domain_error(form, exc)
-            return render_template("auth/register.html", form=form, kind="enterprise"), exc.status
-        sign_in(user, second_factor=False)
-        flash(_("Registered. Your enterprise is pending verification by a reviewer."), "success")
-        return redirect(url_for("auth.account"))
+            ),
+            (
+                "待审核员核验企业信息后即可申请电子券。",
+                "a reviewer verifies it before it can apply.",
+            ),
+        )
     status = 400 if form.errors else 200
     return render_template("auth/register.html", form=form, kind="enterprise"), status
 
@@ -165,20 +270,18 @@ def register_enterprise() -> ResponseReturnValue:
 def register_provider() -> ResponseReturnValue:
     form = ProviderRegistrationForm()
     if form.validate_on_submit():
-        try:
-            user = register_provider_account(
+        return _register(
+            form,
+            "provider",
+            lambda: register_provider_account(
                 db_session(),
                 _organisation_input(form),
                 institution_type=InstitutionType(form.institution_type.data),
                 legal_rep_name=form.legal_rep_name.data,
                 legal_rep_id_number=form.legal_rep_id_number.data,
-            )
-        except DomainError as exc:
-            _show_domain_error(form, exc)
-            return render_template("auth/register.html", form=form, kind="provider"), exc.status
-        sign_in(user, second_factor=False)
-        flash(_("Registered. Your institution is pending admission review."), "success")
-        return redirect(url_for("auth.account"))
+            ),
+            ("入驻申请待审核。", "its admission is reviewed next."),
+        )
     status = 400 if form.errors else 200
     return render_template("auth/register.html", form=form, kind="provider"), status
 
@@ -284,3 +387,114 @@ def reset_password(token: str) -> ResponseReturnValue:
         return redirect(url_for("auth.login"))
     status = 400 if form.errors else 200
     return render_template("auth/password_reset.html", form=form), status
+
+
+# --------------------------------------------------------------------------- second factor
+
+
+def _pending_user() -> User | None:
+    user_id, since = session.get(PENDING_USER), session.get(PENDING_SINCE)
+    if not isinstance(user_id, int) or not isinstance(since, int):
+        return None
+    if int(utcnow().timestamp()) - since > PENDING_LIFETIME:
+        return None
+    user = db_session().get(User, user_id)
+    return user if user is not None and user.is_active and user.has_second_factor else None
+
+
+@bp.route("/login/second-factor", methods=["GET", "POST"])
+@limiter.limit("10 per minute", methods=["POST"])
+def login_second_factor() -> ResponseReturnValue:
+    user = _pending_user()
+    if user is None:
+        flash(_("Sign in again."), "error")
+        return redirect(url_for("auth.login"))
+    form = SecondFactorForm()
+    if form.validate_on_submit():
+        wait = throttle().wait_seconds(user.email)
+        if wait:
+            return _too_soon(form, "auth/second_factor.html", wait)
+        try:
+            totp.verify(db_session(), user, form.code.data or "")
+        except DomainError as exc:
+            # Wrong codes count against the account like wrong passwords.
+            _count_failure(user.email)
+            form.code.errors = [*form.code.errors, exc.message]
+            return render_template("auth/second_factor.html", form=form), exc.status
+        throttle().succeeded(user.email)
+        sign_in(user, second_factor=True)
+        flash(_("Signed in."), "success")
+        return redirect(safe_next(request.args.get("next")) or url_for("auth.account"))
+    status = 400 if form.errors else 200
+    return render_template("auth/second_factor.html", form=form), status
+
+
+@bp.route("/account/second-factor", methods=["GET", "POST"])
+@login_required
+def second_factor() -> ResponseReturnValue:
+    """Enrolment (a QR code and a code to confirm it), or the state of an enrolled factor."""
+    user: User = current_user
+    if user.has_second_factor:
+        left = totp.recovery_codes_left(db_session(), user)
+        return render_template("auth/second_factor_status.html", left=left)
+    secret = session.get(ENROLMENT_SECRET)
+    if not isinstance(secret, str):
+        secret = session[ENROLMENT_SECRET] = totp.new_secret()
+    form = EnrolmentForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            codes = totp.enrol(db_session(), user, secret, form.code.data or "")
+        except DomainError as exc:
+            form.code.errors = [*form.code.errors, exc.message]
+            status = exc.status
+        else:
+            session.pop(ENROLMENT_SECRET, None)
+            sessions.mark_second_factor(session, utcnow())
+            flash(_("Two-step verification is on."), "success")
+            return render_template("auth/recovery_codes.html", codes=codes)
+    elif form.errors:
+        status = 400
+    uri = totp.provisioning_uri(user, secret)
+    return (
+        render_template(
+            "auth/second_factor_enrol.html",
+            form=form,
+            secret=secret,
+            qr=Markup(totp.qr_svg(uri)),
+        ),
+        status,
+    )
+
+
+@bp.post("/account/second-factor/recovery-codes")
+@login_required
+def renew_recovery_codes() -> ResponseReturnValue:
+    if not second_factor_is_fresh():
+        flash(_("Confirm it is you with your second factor, then try again."), "warning")
+        return redirect(url_for("auth.confirm_second_factor", next=url_for("auth.second_factor")))
+    codes = totp.renew_recovery_codes(db_session(), current_user)
+    return render_template("auth/recovery_codes.html", codes=codes)
+
+
+@bp.route("/account/confirm", methods=["GET", "POST"])
+@login_required
+@limiter.limit("10 per minute", methods=["POST"])
+def confirm_second_factor() -> ResponseReturnValue:
+    """Step-up: enter the second factor again before an action that needs a fresh one."""
+    target = safe_next(request.args.get("next")) or url_for("auth.account")
+    if not current_user.has_second_factor:
+        flash(_("Set up two-step verification first."), "warning")
+        return redirect(url_for("auth.second_factor"))
+    form = SecondFactorForm()
+    if form.validate_on_submit():
+        try:
+            totp.verify(db_session(), current_user, form.code.data or "")
+        except DomainError as exc:
+            form.code.errors = [*form.code.errors, exc.message]
+            return render_template("auth/confirm.html", form=form), exc.status
+        sessions.mark_second_factor(session, utcnow())
+        flash(_("Confirmed. You can go on for the next five minutes."), "success")
+        return redirect(target)
+    status = 400 if form.errors else 200
+    return render_template("auth/confirm.html", form=form), status

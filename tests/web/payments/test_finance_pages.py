@@ -9,7 +9,7 @@ from marketplace.enums import Role
 from marketplace.payments.enums import GatewayKind, PaymentStatus, RefundStatus
 from marketplace.payments.models import Payment, PaymentRefund
 from tests.conftest import rows
-from tests.support.fixtures import AuthActions
+from tests.support.fixtures import AuthActions, second_factor_code
 
 
 @pytest.mark.parametrize("role", [Role.ENTERPRISE, Role.PROVIDER, Role.REVIEWER, Role.SYSADMIN])
@@ -186,17 +186,24 @@ def test_stripe_refund_and_sync_through_the_pages(
     assert payment.refunded_fen == 2_000
 
 
-def test_forms_carry_csrf_tokens(make_app, create_user, create_payment):
+def test_forms_carry_csrf_tokens(make_app, create_user, create_payment, session):
     app = make_app(WTF_CSRF_ENABLED=True)
     client = app.test_client()
     payment = create_payment()
     finance = create_user(Role.FINANCE)
     login_page = client.get("/login").get_data(as_text=True)
     token = login_page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
-    client.post(
+    step = client.post(
         "/login",
         data={"email": finance.email, "password": "correct-horse-battery", "csrf_token": token},
+    ).headers["Location"]
+    # Finance signs in with the second factor, on a form that carries its own CSRF token.
+    step_page = client.get(step).get_data(as_text=True)
+    token = step_page.split('name="csrf_token" type="hidden" value="')[1].split('"')[0]
+    signed_in = client.post(
+        step, data={"code": second_factor_code(session, finance), "csrf_token": token}
     )
+    assert signed_in.status_code == 302
     refused = client.post(
         f"/admin/payments/{payment.id}/receipt", data={"bank_reference": "X", "amount": "1500"}
     )
