@@ -92,6 +92,8 @@ def test_postgres_urls_use_psycopg3():
             {
                 "MARKETPLACE_ENV": "production",
                 "SECRET_KEY": "k" * 40,
+                "AUDIT_SIGNING_KEY": "a" * 40,
+                "PARTY_HASH_KEY": "p" * 32,
                 "INVOICE_VERIFY_URL": "http://gw.example.cn",
                 "INVOICE_VERIFY_APP_ID": "a",
                 "INVOICE_VERIFY_SECRET": "s" * 20,

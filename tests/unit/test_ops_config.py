@@ -26,7 +26,13 @@ def test_log_and_metrics_settings_are_read():
         ({"LOG_LEVEL": "loud"}, "LOG_LEVEL"),
         ({"METRICS_TOKEN": "short"}, "METRICS_TOKEN"),
         (
-            {"MARKETPLACE_ENV": "production", "SECRET_KEY": "k" * 40, "SECRET_KEY_FALLBACKS": "x"},
+            {
+                "MARKETPLACE_ENV": "production",
+                "SECRET_KEY": "k" * 40,
+                "AUDIT_SIGNING_KEY": "a" * 40,
+                "PARTY_HASH_KEY": "p" * 32,
+                "SECRET_KEY_FALLBACKS": "x",
+            },
             "SECRET_KEY_FALLBACKS",
         ),
     ],
