@@ -105,8 +105,16 @@ def test_sqlite_backup_restore_and_drill(sqlite_app, tmp_path: Path) -> None:
     report = json.loads(drilled.stdout)
     print("sqlite drill timings (s):", report["timings"])  # quoted in the closing note
     assert report["ok"] and report["problems"] == []
-    assert set(report["timings"]) >= {"checksums", "restore", "ledger_verify", "compare", "total"}
-    assert report["notes"] == ["audit verify: not in this release, skipped"]
+    # The audit chain (issue 11) is verified on the restored copy too.
+    assert set(report["timings"]) >= {
+        "checksums",
+        "restore",
+        "ledger_verify",
+        "audit_verify",
+        "compare",
+        "total",
+    }
+    assert report["notes"] == []
 
     # Restore for real: a new database file and the documents, byte for byte.
     target, restored_uploads = tmp_path / "restored.db", tmp_path / "restored-uploads"
