@@ -58,16 +58,16 @@ def downgrade() -> None:
     with op.batch_alter_table("recovery_codes", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_recovery_codes_user_id"))
     op.drop_table("recovery_codes")
-    with op.batch_alter_table("api_tokens", schema=None) as batch_op:
-        batch_op.drop_column("scopes")
-    with op.batch_alter_table("users", schema=None) as batch_op:
-        for column in (
-            "anonymised_at",
-            "closed_at",
-            "totp_last_counter",
-            "totp_enabled_at",
-            "totp_secret",
-            "password_changed_at",
-            "session_generation",
-        ):
-            batch_op.drop_column(column)
+    # Plain ALTER TABLE … DROP COLUMN (SQLite 3.35+, PostgreSQL): a batch operation would
+    # rebuild ``users`` on SQLite, and dropping that table trips the foreign keys pointing at it.
+    op.execute("ALTER TABLE api_tokens DROP COLUMN scopes")
+    for column in (
+        "anonymised_at",
+        "closed_at",
+        "totp_last_counter",
+        "totp_enabled_at",
+        "totp_secret",
+        "password_changed_at",
+        "session_generation",
+    ):
+        op.execute(f"ALTER TABLE users DROP COLUMN {column}")
