@@ -462,7 +462,15 @@ class _SafeZip:
         try:
             self.zip = zipfile.ZipFile(io.BytesIO(data))
             infos = self.zip.infolist()
-        except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError):
+        except (
+            zipfile.BadZipFile,
+            zipfile.LargeZipFile,
+            NotImplementedError,  # a damaged header may claim an unsupported zip version
+            RuntimeError,
+            OSError,
+            ValueError,
+            EOFError,
+        ):
             raise InvoiceFileUnreadable(
                 "OFD 文件无法打开（不是有效的 zip） / the OFD file cannot be opened (not a zip)",
                 field="invoice_file",

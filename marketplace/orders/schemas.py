@@ -152,7 +152,8 @@ class InvoiceFileIn(StrictSchema):
     filename = fields.String(required=True, validate=[validate.Length(min=1, max=255), _NO_NUL])
     content_base64 = fields.String(
         required=True,
-        validate=_BASE64,
+        # Not empty: an empty file is no invoice, and the schema can say so.
+        validate=[_BASE64, validate.Length(min=4)],
         metadata={"description": "the 数电发票 file, base64: XML, OFD or PDF"},
     )
 

@@ -23,11 +23,18 @@ ROLES = ["anonymous", *sorted({role.value for _email, role, _name, _org in DEMO_
 
 
 #: Fields whose rules a JSON schema cannot express: check characters (GB 32100 credit codes),
-#: opaque cursors, password strength. A schema-valid request may be refused (422) only for these.
-#: Fields whose validity lies in their meaning, which no schema can describe: a check digit, a
-#: cursor we signed, a password's strength, a bank file's rows, an uploaded file's contents
-#: (an invoice is valid only if it can be read as one).
-SEMANTIC_FIELDS = {"credit_code", "cursor", "password", "csv", "file", "invoice_file"}
+#: opaque cursors, password strength, a file's content (a CSV, an uploaded file, an invoice file
+#: that must be a readable 数电发票), and "the invoice's files or, for a paper invoice, its
+#: details" (one of two). A schema-valid request may be refused (422) only for these.
+SEMANTIC_FIELDS = {
+    "credit_code",
+    "cursor",
+    "password",
+    "csv",
+    "file",
+    "invoice_file",
+    "invoice_files",
+}
 
 
 def _assert_rejection_is_semantic(response):
