@@ -224,7 +224,7 @@ def _validate_calendar(data: CalendarInput) -> CalendarInput:
         ]
     if not 1 <= data.min_hours <= data.max_hours <= 24:
         errors["max_hours"] = ["1 ≤ 最短 ≤ 最长 ≤ 24 / 1 ≤ minimum ≤ maximum ≤ 24"]
-    elif data.min_hours > data.closes_hour - data.opens_hour:
+    elif data.opens_hour < data.closes_hour and data.min_hours > data.closes_hour - data.opens_hour:
         errors["min_hours"] = ["最短时长超过每日开放时长 / longer than a day's opening hours"]
     if not 0 <= data.lead_time_hours <= 24 * 60:
         errors["lead_time_hours"] = ["0–1440"]

@@ -7,8 +7,9 @@ from datetime import date, timedelta
 
 import pytest
 
+from marketplace.errors import ValidationFailed
 from marketplace.instruments import services
-from marketplace.instruments.errors import SlotUnavailable
+from marketplace.instruments.errors import InstrumentNotFound, SlotUnavailable
 from marketplace.instruments.rules import Cell
 from tests.support.instrument_fixtures import NOW, beijing
 
@@ -110,3 +111,74 @@ def test_times_are_beijing_time_stored_in_utc(session, instrument):
     session.expire_all()
     assert booking.starts_at.utcoffset() == timedelta(0)
     assert (booking.starts_at.day, booking.starts_at.hour) == (17, 1)  # 09:00 CST = 01:00 UTC
+
+
+@pytest.mark.parametrize(
+    ("values", "fields"),
+    [
+        ({"open_weekdays": "8"}, {"open_weekdays"}),
+        ({"opens_hour": 17, "closes_hour": 9}, {"closes_hour"}),
+        ({"min_hours": 5, "max_hours": 4}, {"max_hours"}),
+        ({"opens_hour": 9, "closes_hour": 11, "min_hours": 3, "max_hours": 4}, {"min_hours"}),
+        (
+            {"lead_time_hours": -1, "free_cancel_hours": 2000},
+            {"lead_time_hours", "free_cancel_hours"},
+        ),
+        ({"no_show_fee_bps": 10_001, "terms_note": "x" * 2001}, {"no_show_fee_bps", "terms_note"}),
+    ],
+)
+def test_calendar_settings_refused_field_by_field(session, instrument, values, fields):
+    before = instrument.calendar.version
+    with pytest.raises(ValidationFailed) as refused:
+        services.set_calendar(
+            session, instrument.seller, instrument.service.id, services.CalendarInput(**values)
+        )
+    assert set(refused.value.errors) == fields
+    assert instrument.calendar.version == before
+
+
+def test_closures_refused_and_only_on_ones_own_instrument(session, instrument, order_world):
+    w = instrument
+    with pytest.raises(ValidationFailed) as refused:
+        services.add_closure(
+            session,
+            w.seller,
+            w.service.id,
+            starts_on=date(2026, 7, 2),
+            ends_on=date(2026, 7, 1),
+            reason="x",
+        )
+    assert set(refused.value.errors) == {"ends_on", "reason"}
+    with pytest.raises(ValidationFailed):
+        services.add_closure(
+            session,
+            w.seller,
+            w.service.id,
+            starts_on=date(2026, 7, 1),
+            ends_on=date(2027, 8, 1),
+            reason="停用",
+        )
+    other = order_world.provider_user(order_world.create_provider())
+    with pytest.raises(InstrumentNotFound):
+        services.add_closure(
+            session,
+            other,
+            w.service.id,
+            starts_on=date(2026, 7, 1),
+            ends_on=date(2026, 7, 1),
+            reason="停用",
+        )
+    closure = services.add_closure(
+        session,
+        w.seller,
+        w.service.id,
+        starts_on=date(2026, 7, 1),
+        ends_on=date(2026, 7, 1),
+        reason="停用",
+    )
+    with pytest.raises(InstrumentNotFound):
+        services.remove_closure(session, other, w.service.id, closure.id)
+    services.remove_closure(session, w.seller, w.service.id, closure.id)
+    assert w.calendar.closures == []
+    with pytest.raises(InstrumentNotFound):  # a service that is not listed or bookable
+        services.bookable_calendar(session, 2**62)
