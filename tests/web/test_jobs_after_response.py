@@ -14,7 +14,9 @@ JOB = "marketplace.notifications.services.deliver"
 def test_jobs_asked_for_by_a_request_run_after_its_response(make_app, monkeypatch):
     app = make_app(JOBS_AFTER_RESPONSE="true")
     ran: list[tuple[str, tuple[object, ...]]] = []
-    monkeypatch.setattr(jobs, "run_job", lambda path, *args: ran.append((path, args)))
+    monkeypatch.setattr(
+        jobs, "run_job", lambda path, *args, request_id=None: ran.append((path, args))
+    )
 
     @app.post("/_job/<int:n>")
     def ask(n: int) -> str:
@@ -38,7 +40,7 @@ def test_tests_and_jobs_outside_requests_run_at_the_commit(make_app, monkeypatch
     app = make_app()  # JOBS_AFTER_RESPONSE defaults to false in the testing environment
     assert app.config["SETTINGS"].jobs_after_response is False
     ran: list[str] = []
-    monkeypatch.setattr(jobs, "run_job", lambda path, *args: ran.append(path))
+    monkeypatch.setattr(jobs, "run_job", lambda path, *args, request_id=None: ran.append(path))
 
     @app.post("/_job")
     def ask() -> str:

@@ -24,7 +24,8 @@ from marketplace.web.orders.views import bp, flash_error, signed_in_user, visibl
 class OutcomeForm(FlaskForm):
     patents = TextAreaField(
         _l(
-            "Patent applications: one per line, number then type (invention, utility_model, design)"
+            "Patent applications: one per line, the application number then its type "
+            "(invention, utility model or design)"
         ),
         validators=[Length(max=3000)],
     )
@@ -47,19 +48,24 @@ class OutcomeForm(FlaskForm):
     version = HiddenField()
 
 
+#: What a person may type as a patent's type: the code, or its name in either language
+#: (发明, 发明专利, Invention patent …), so the Chinese page can ask for Chinese words.
+_PATENT_WORDS = {
+    word.lower(): kind
+    for kind in PatentType
+    for word in (kind.value, kind.zh, kind.zh.removesuffix("专利"), kind.en)
+}
+
+
 def _patents(text: str) -> tuple[tuple[str, PatentType], ...]:
+    """``number [type]`` per line; the type defaults to an invention patent."""
     found = []
     for line in (text or "").splitlines():
-        parts = line.split()
+        parts = line.split(maxsplit=1)
         if not parts:
             continue
-        kind = parts[1] if len(parts) > 1 else PatentType.INVENTION.value
-        found.append(
-            (
-                parts[0],
-                PatentType(kind) if kind in {p.value for p in PatentType} else PatentType.INVENTION,
-            )
-        )
+        kind = _PATENT_WORDS.get(parts[1].strip().lower()) if len(parts) > 1 else None
+        found.append((parts[0], kind or PatentType.INVENTION))
     return tuple(found)
 
 
@@ -108,7 +114,9 @@ def outcome(order_id: int) -> ResponseReturnValue:
                     flash(str(message), "error")
             status = 400
     elif current is not None:
-        form.patents.data = "\n".join(f"{p['number']} {p['type']}" for p in current.patents)
+        form.patents.data = "\n".join(
+            f"{p['number']} {PatentType(p['type']).zh}" for p in current.patents
+        )
         form.certifications.data = current.certifications
         form.certification_note.data = current.certification_note
         form.high_tech_recognised.data = current.high_tech_recognised
@@ -121,5 +129,10 @@ def outcome(order_id: int) -> ResponseReturnValue:
         form.notes.data = current.notes
         form.version.data = str(current.version)
     return render_template(
-        "orders/outcome.html", order=order, outcome=current, form=form, may_edit=may_edit
+        "orders/outcome.html",
+        order=order,
+        outcome=current,
+        form=form,
+        may_edit=may_edit,
+        patent_type=PatentType,
     ), status

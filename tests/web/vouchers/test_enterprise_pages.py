@@ -264,7 +264,7 @@ def test_profile_records_the_legal_representative_masked(client, session, sme):
     }
     refused = client.post("/enterprise/profile", data=form)
     assert refused.status_code == 422
-    assert "GB 11643" in refused.get_data(as_text=True)
+    assert "校验位不符" in refused.get_data(as_text=True)  # the message in the page's language
     session.expire_all()
     assert session.get(Enterprise, sme.enterprise_id).legal_rep_name is None
     good = id_number("53010219800101001")
