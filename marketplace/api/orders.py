@@ -328,7 +328,7 @@ def accept_order(order_id: int, body: dict[str, Any]) -> dict[str, Any]:
     ),
 )
 def deliver_order(order_id: int, body: dict[str, Any]) -> dict[str, Any]:
-    invoice = body["invoice"]
+    invoice = body.get("invoice")
     order = delivery.deliver(
         db_session(),
         order_files(),

@@ -168,9 +168,10 @@ class DeliverIn(_VersionedIn):
             "reads them; required unless the invoice is a paper one (``invoice``)"
         },
     )
+    # Absent rather than null when not given: a nullable nested object is documented as "any
+    # object" by apispec, which would invite bodies the schema then refuses.
     invoice = fields.Nested(
         InvoiceIn,
-        load_default=None,
         metadata={"description": "only for a paper-era invoice without a file: checked by hand"},
     )
     report = fields.Nested(FileIn, required=True)
