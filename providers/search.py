@@ -199,10 +199,13 @@ def _provider_filter(term: str, today: date) -> sa.ColumnElement[bool]:
     if prefixes:
         # Correlated on the service alone, so the candidate stage needs no join (_keyword_matches).
         matches.append(
-            sa.exists().where(
+            sa.exists()
+            .where(
                 Provider.id == Service.provider_id,
                 sa.or_(*(Provider.region_code.startswith(p) for p in prefixes)),
             )
+            # Its own provider row even when the outer query joins providers too.
+            .correlate_except(Provider)
         )
     return sa.or_(*matches)
 
@@ -241,11 +244,17 @@ def _own_text_filter(session: Session, term: str, index: int) -> Any:
 
 
 def _keyword_filters(session: Session, terms: list[str], today: date) -> list[Any]:
-    """One filter per term: the service's own text, or its provider (:func:`_provider_filter`)."""
-    return [
-        sa.or_(_own_text_filter(session, term, index), _provider_filter(term, today))
-        for index, term in enumerate(terms)
-    ]
+    """One filter per term: the service's own text, or its provider (:func:`_provider_filter`).
+
+    Each side is its own id query, united, so each is answered by its own index (the gram
+    index for the text, the providers' and qualifications' for the rest); an OR of the two
+    inside one WHERE would make PostgreSQL read every service."""
+    filters: list[Any] = []
+    for index, term in enumerate(terms):
+        own = sa.select(Service.id).where(_own_text_filter(session, term, index))
+        through_provider = sa.select(Service.id).where(_provider_filter(term, today))
+        filters.append(Service.id.in_(sa.union(own, through_provider)))
+    return filters
 
 
 def term_grams(term: str) -> list[str]:

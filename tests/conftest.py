@@ -215,7 +215,7 @@ def session(connection: Connection) -> Iterator[Session]:
 
 
 def app_config(database_url: str, tmp: Path, **overrides: Any) -> dict[str, Any]:
-    return {
+    config: dict[str, Any] = {
         "MARKETPLACE_ENV": "testing",
         "DATABASE_URL": database_url,
         "SECRET_KEY": "test-secret-key-with-enough-length-0123456789",
@@ -224,6 +224,12 @@ def app_config(database_url: str, tmp: Path, **overrides: Any) -> dict[str, Any]
         "WTF_CSRF_ENABLED": False,
         **overrides,
     }
+    if config["MARKETPLACE_ENV"] == "production":
+        # Production refuses to start without its own keys; tests of production behaviour
+        # give them, as an operator must.
+        config.setdefault("AUDIT_SIGNING_KEY", "test-audit-signing-key-0123456789-abcdefgh")
+        config.setdefault("PARTY_HASH_KEY", "test-party-hash-key-0123456789-abcdefghijk")
+    return config
 
 
 @pytest.fixture

@@ -19,18 +19,22 @@ Redis when ``REDIS_URL`` is set (shared by every worker), memory otherwise.
 from __future__ import annotations
 
 import hashlib
+import logging
 import time
 from collections.abc import Callable
+from typing import Any
 
 import sqlalchemy as sa
 from flask import g
 from limits.storage import Storage, storage_from_string
+from redis.exceptions import RedisError
 from sqlalchemy.orm import Session
 
 from marketplace import jobs
 from marketplace.auth.models import User
 from marketplace.notifications import notify
 
+log = logging.getLogger(__name__)
 FREE_FAILURES = 3
 MAX_DELAY_SECONDS = 60
 LOCK_AFTER = 10
@@ -45,8 +49,18 @@ class LoginThrottle:
         storage = storage_from_string(storage_uri)
         assert isinstance(storage, Storage)  # a synchronous storage (not limits.aio)
         self.storage = storage
+        #: Where counts go while Redis is unreachable: this process's memory, as the rate
+        #: limits do (README, "Faults"): sign-in keeps working and stays throttled per worker.
+        self.fallback: Storage = storage_from_string("memory://")  # type: ignore[assignment]
         #: Seconds since the epoch; tests replace it to let time pass without sleeping.
         self.clock = clock
+
+    def _call(self, operation: str, *args: Any) -> Any:
+        try:
+            return getattr(self.storage, operation)(*args)
+        except (RedisError, OSError):
+            log.warning("sign-in throttle storage unreachable; counting in memory")
+            return getattr(self.fallback, operation)(*args)
 
     @staticmethod
     def _key(kind: str, email: str) -> str:
@@ -54,12 +68,12 @@ class LoginThrottle:
         return f"vm:login:{kind}:{digest}"
 
     def _until(self, kind: str, email: str) -> int:
-        return self.storage.get(self._key(kind, email))
+        return int(self._call("get", self._key(kind, email)))
 
     def _set_until(self, kind: str, email: str, until: int, lifetime: int) -> None:
         key = self._key(kind, email)
-        self.storage.clear(key)
-        self.storage.incr(key, lifetime, amount=until)
+        self._call("clear", key)
+        self._call("incr", key, lifetime, until)
 
     def wait_seconds(self, email: str) -> int:
         """How long until this account may try again (0: now)."""
@@ -72,10 +86,10 @@ class LoginThrottle:
 
     def failed(self, email: str) -> bool:
         """Count a failure; True when it locked the account (the owner should be told)."""
-        failures = self.storage.incr(self._key("fail", email), FAILURE_WINDOW)
+        failures = int(self._call("incr", self._key("fail", email), FAILURE_WINDOW))
         now = int(self.clock())
         if failures >= LOCK_AFTER:
-            self.storage.clear(self._key("fail", email))
+            self._call("clear", self._key("fail", email))
             self._set_until("lock", email, now + LOCK_SECONDS, LOCK_SECONDS * 2)
             return True
         if failures > FREE_FAILURES:
@@ -85,7 +99,7 @@ class LoginThrottle:
 
     def succeeded(self, email: str) -> None:
         for kind in ("fail", "delay"):
-            self.storage.clear(self._key(kind, email))
+            self._call("clear", self._key(kind, email))
 
 
 def count_failure(throttle: LoginThrottle, email: str) -> None:

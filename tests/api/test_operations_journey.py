@@ -80,7 +80,7 @@ def test_the_log_of_a_full_journey_holds_no_personal_data(
     assert result.exit_code == 0, result.output
     demo_emails = [e for e in re.findall(r"\S+@demo\.example\.cn", result.output)]
     assert demo_emails
-    pages = AuthActions(app.test_client())
+    pages = AuthActions(app.test_client(), session)
     for email in demo_emails:
         assert pages.login(email, DEMO_PASSWORD).status_code in (302, 303)
         pages.client.get("/")

@@ -31,6 +31,9 @@ SEMANTIC_FIELDS = {
     "cursor",
     "password",
     "csv",
+    # Date bounds (2000–2100): OpenAPI has no minimum or maximum for a string of format date.
+    "date_from",
+    "date_to",
     "file",
     "invoice_file",
     "invoice_files",

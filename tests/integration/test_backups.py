@@ -147,8 +147,8 @@ def _keep_writing(url: str, stop: threading.Event) -> None:
             with engine.begin() as conn:
                 conn.execute(
                     sa.text(
-                        "INSERT INTO audit_events (occurred_at, action, subject_type, detail) "
-                        "VALUES (:at, 'test.noise', 'test', '{}')"
+                        "INSERT INTO outbound_emails (to_address, template, subject, body, "
+                        "status, created_at) VALUES ('a@b.cn', 't', 's', 'b', 'queued', :at)"
                     ),
                     {"at": utcnow().replace(tzinfo=None)},
                 )

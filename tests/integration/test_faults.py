@@ -356,9 +356,10 @@ def test_redis_stopped_loses_no_mail_and_limits_hold(
     statuses = [
         client.post(
             "/api/v1/auth/tokens",
-            json={"email": "nobody@test.example.cn", "password": "wrong-password", "name": "x"},
+            # One address, eleven accounts: the per-address limit, not the per-account one.
+            json={"email": f"nobody{n}@test.example.cn", "password": "wrong-pw", "name": "x"},
         ).status_code
-        for _ in range(11)
+        for n in range(11)
     ]
     assert statuses[:10] == [401] * 10 and statuses[10] == 429, statuses
     # The metrics say Redis is down instead of failing the scrape.

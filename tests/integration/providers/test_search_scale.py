@@ -4,6 +4,8 @@ candidate set (the newest matches), and counts stop at a cap."""
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 import sqlalchemy as sa
 
@@ -171,7 +173,9 @@ def test_postgresql_serves_two_character_terms_from_the_gram_index(
         plan = "\n".join(session.execute(sa.text(f"EXPLAIN {compiled}")).scalars())
         assert "Seq Scan on services" not in plan, plan
         # The keyword stage on its own is answered by the gram index.
-        keywords = sa.select(Service.id).where(*search._keyword_filters(session, terms))
+        keywords = sa.select(Service.id).where(
+            *search._keyword_filters(session, terms, date.today())
+        )
         compiled = keywords.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
         plan = "\n".join(session.execute(sa.text(f"EXPLAIN {compiled}")).scalars())
         assert "ix_services_search_grams" in plan, plan
