@@ -183,14 +183,13 @@ def _documents_check(f: ClaimFacts) -> Check:
     blocking = [
         d for d in missing if not (d is ClaimDocument.INVOICE_FILE and not f.invoice_from_file)
     ]
-    zh = "、".join(d.zh for d in present) or "无"
-    en = ", ".join(d.en for d in present) or "none"
-    detail = f"已有：{zh} / present: {en}"
+    # One "中文 / English" pair, so a page shows the half in its own language.
+    zh = "已有：" + ("、".join(d.zh for d in present) or "无")
+    en = "present: " + (", ".join(d.en for d in present) or "none")
     if missing:
-        detail += (
-            f"；缺少：{'、'.join(d.zh for d in missing)} / missing: "
-            f"{', '.join(d.en for d in missing)}"
-        )
+        zh += "；缺少：" + "、".join(d.zh for d in missing)
+        en += "; missing: " + ", ".join(d.en for d in missing)
+    detail = f"{zh} / {en}"
     return Check(CheckRule.DOCUMENTS, not blocking, detail, flag=bool(missing) and not blocking)
 
 

@@ -69,7 +69,7 @@ def open_browser(browser, live_server) -> Iterator[Callable[..., object]]:
         if email is not None:
             sign_in(page, live_server, email, DEMO_PASSWORD)
             page.wait_for_url(re.compile(r"/account$"))
-            expect(page.get_by_role("button", name="退出")).to_be_visible()
+            expect(page.get_by_role("button", name="退出", exact=True)).to_be_visible()
         return page
 
     yield open_browser
