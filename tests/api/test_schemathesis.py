@@ -37,6 +37,9 @@ SEMANTIC_FIELDS = {
     "file",
     "invoice_file",
     "invoice_files",
+    # "the token or the serial" (one of two, as for the invoice's files or details).
+    "token",
+    "serial",
 }
 
 
