@@ -28,6 +28,8 @@ translations: $(STAMP)
 browser:
 	@bash scripts/ensure-chromium.sh
 
+# The demo logs as readable lines (production's default is JSON, one object per line).
+demo: export LOG_FORMAT ?= text
 demo: setup
 	$(FLASK) db upgrade
 	$(FLASK) demo seed

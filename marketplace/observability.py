@@ -156,6 +156,8 @@ def configure_logging(fmt: str, level: str) -> logging.Handler | None:
     handler.addFilter(_RequestIdFilter())
     root.addHandler(handler)
     root.setLevel(level)
+    # Alembic announces each of its plugins at INFO on every start: noise, not events.
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     return handler
 
 
