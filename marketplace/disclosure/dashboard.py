@@ -12,14 +12,13 @@ from __future__ import annotations
 import statistics as stats_lib
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from marketplace import clock, regions
-from marketplace.disclosure.services import _year_bounds, redemptions, statistics
+from marketplace.disclosure.services import redemptions, statistics
 from marketplace.enums import ServiceCategory
 from marketplace.orders.enums import OrderStatus
 from marketplace.orders.models import Order, OrderEvent
@@ -77,7 +76,7 @@ def _budgets(session: Session, year: int) -> list[dict[str, Any]]:
 
 
 def _redeemed_orders(session: Session, year: int) -> list[tuple[Any, ...]]:
-    start, end = _year_bounds(year)
+    start, end = clock.year_span(year)
     return list(
         session.execute(
             sa.select(
@@ -100,7 +99,7 @@ def _redeemed_orders(session: Session, year: int) -> list[tuple[Any, ...]]:
 
 
 def _regions(session: Session, year: int, redeemed: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
-    start, end = _year_bounds(year)
+    start, end = clock.year_span(year)
     issued: Counter[str] = Counter()
     for fen, code in session.execute(
         sa.select(Voucher.face_value_fen, Enterprise.region_code)
@@ -165,7 +164,7 @@ def _categories(redeemed: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
 
 
 def _payout_days(session: Session, year: int) -> dict[str, Any]:
-    start, end = _year_bounds(year)
+    start, end = clock.year_span(year)
     rows = session.execute(
         sa.select(Order.agreement_accepted_at, sa.func.min(OrderEvent.occurred_at))
         .join(OrderEvent, OrderEvent.order_id == Order.id)
@@ -316,12 +315,7 @@ def segment_orders(session: Session, segment: Segment, *, limit: int = 200) -> l
             Service.category == ServiceCategory(segment.category)
         )
     if segment.month is not None:
-        first = datetime(segment.year, segment.month, 1, tzinfo=clock.CHINA_TZ)
-        following = (
-            datetime(segment.year + 1, 1, 1, tzinfo=clock.CHINA_TZ)
-            if segment.month == 12
-            else datetime(segment.year, segment.month + 1, 1, tzinfo=clock.CHINA_TZ)
-        )
+        first, following = clock.month_span(segment.year, segment.month)
         stmt = stmt.join(Hold, Hold.id == Order.hold_id).where(
             Hold.status == HoldStatus.CAPTURED,
             Hold.resolved_at >= first,
