@@ -17,7 +17,7 @@ from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from marketplace import clock
 from marketplace.audit.services import record
@@ -365,6 +365,20 @@ def flags_query(q: FlagQuery) -> sa.Select[RiskFlag]:
 
 def order_risk(session: Session, order_id: int) -> OrderRisk | None:
     return session.scalar(sa.select(OrderRisk).where(OrderRisk.order_id == order_id))
+
+
+def risks_of(session: Session, order_ids: Iterable[int]) -> dict[int, OrderRisk]:
+    """The stored risk (score and flags) of each of ``order_ids`` that was assessed: one
+    query for the scores and one for all their flags."""
+    ids = list(order_ids)
+    if not ids:
+        return {}
+    stmt = (
+        sa.select(OrderRisk)
+        .where(OrderRisk.order_id.in_(ids))
+        .options(selectinload(OrderRisk.flags))
+    )
+    return {r.order_id: r for r in session.scalars(stmt)}
 
 
 def claim_scores(session: Session, claim_ids: Iterable[int]) -> dict[int, int]:

@@ -26,6 +26,8 @@ from marketplace.exports import Format
 from marketplace.i18n import _
 from marketplace.money import format_fen
 from marketplace.parsing import form_version
+from marketplace.risk.models import OrderRisk
+from marketplace.risk.services import claim_scores, risks_of
 from marketplace.settlement import claims, payout_files, payouts
 from marketplace.settlement.enums import (
     ClaimAction,
@@ -88,6 +90,13 @@ def settlement_claims() -> ResponseReturnValue:
     )
 
 
+def _risk_rows(session: Any, claim: Claim) -> list[tuple[int, OrderRisk | None]]:
+    """Each order of the claim with its risk, for the reviewer (issue 11)."""
+    order_ids = sorted({line.order_id for line in claim.lines})
+    found = risks_of(session, order_ids)
+    return [(order_id, found.get(order_id)) for order_id in order_ids]
+
+
 def _claim_page(
     claim: Claim,
     *,
@@ -108,6 +117,8 @@ def _claim_page(
             checklists={ln.id: claims.current_checklist(session, ln) for ln in claim.lines},
             pending=pending,
             reviewed=reviewed,
+            risk_rows=_risk_rows(session, claim),
+            claim_score=claim_scores(session, [claim.id]).get(claim.id),
             can_review=role is Role.REVIEWER and bool(pending),
             can_finance=role is Role.FINANCE and bool(reviewed),
             review_form=review_form or _decision_form(REVIEW_DECISIONS, version=str(claim.version)),
