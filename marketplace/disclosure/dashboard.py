@@ -23,7 +23,7 @@ from marketplace.enums import ServiceCategory
 from marketplace.orders.enums import OrderStatus
 from marketplace.orders.models import Order, OrderEvent
 from marketplace.outcomes.enums import SummaryBy
-from marketplace.outcomes.services import prefecture, summary
+from marketplace.outcomes.services import COUNTED, prefecture, summary
 from marketplace.risk.enums import FindingOutcome, Rule
 from marketplace.risk.models import Finding, OrderRisk, RiskFlag
 from providers.models import Service
@@ -226,13 +226,35 @@ def _risk(session: Session, year: int) -> tuple[list[dict[str, Any]], list[dict[
     return flags, findings
 
 
+def outcome_rows(session: Session, year: int, by: SummaryBy) -> list[dict[str, Any]]:
+    """Outcomes of the year's completed voucher orders per programme, service category or
+    prefecture: the counts, and each per ¥10,000 of voucher money (×100)."""
+    rows = []
+    for r in summary(session, by, year=year):
+        row: dict[str, Any] = {"programme_id": int(r.key)} if by is SummaryBy.PROGRAMME else {}
+        row |= {
+            "key": r.key,
+            "name": r.label_zh,
+            "label_zh": r.label_zh,
+            "label_en": r.label_en,
+            "orders": r.orders,
+            "reported": r.reported,
+            "voucher_fen": r.voucher_fen,
+            **{count: getattr(r, count) for count in COUNTED},
+            "revenue_effect_fen": r.revenue_effect_fen,
+            "cost_effect_fen": r.cost_effect_fen,
+            **{f"{count}_per_10k_x100": r.per_10k_x100[count] for count in COUNTED},
+        }
+        rows.append(row)
+    return rows
+
+
 def figures(session: Session, year: int) -> dict[str, Any]:
     """Every figure of the dashboard for ``year`` (see the module docstring)."""
     stats = statistics(session, year)
     redeemed = _redeemed_orders(session, year)
     counties = _regions(session, year, redeemed)
     flags, findings = _risk(session, year)
-    outcome_rows = summary(session, SummaryBy.PROGRAMME, year=year)
     return {
         "year": year,
         "budgets": _budgets(session, year),
@@ -259,21 +281,9 @@ def figures(session: Session, year: int) -> dict[str, Any]:
         "payout_days": _payout_days(session, year),
         "flags": flags,
         "findings": findings,
-        "outcomes": [
-            {
-                "programme_id": int(r.key),
-                "name": r.label_zh,
-                "orders": r.orders,
-                "reported": r.reported,
-                "voucher_fen": r.voucher_fen,
-                "patents": r.patents,
-                "certifications": r.certifications,
-                "high_tech": r.high_tech,
-                "new_products": r.new_products,
-                "patents_per_10k_x100": r.per_10k_x100["patents"],
-            }
-            for r in outcome_rows
-        ],
+        "outcomes": outcome_rows(session, year, SummaryBy.PROGRAMME),
+        "outcomes_by_category": outcome_rows(session, year, SummaryBy.CATEGORY),
+        "outcomes_by_prefecture": outcome_rows(session, year, SummaryBy.REGION),
     }
 
 
