@@ -72,6 +72,25 @@ def test_outcomes_api(client, order_world, create_order, create_user, api_token)
     assert client.get(f"/api/v1/orders/{order.id}/outcome", headers=admin).status_code == 200
     summary = client.get("/api/v1/outcomes/summary?by=category&year=2026", headers=admin).get_json()
     assert summary[0]["patents"] == 1 and summary[0]["per_10k_x100"]["patents"] == 1000
+    records = client.get(
+        f"/api/v1/outcomes/records?year={VOUCHER_YEAR}&prefecture=530100", headers=admin
+    )
+    assert records.status_code == 200, records.get_json()
+    (record,) = [r for r in records.get_json() if r["order_id"] == order.id]
+    assert record["outcome"]["patent_count"] == 1 and record["voucher_part_fen"] > 0
+    other = create_order(OrderStatus.CONFIRMED, price_fen=300_000)
+    listed = client.get(f"/api/v1/outcomes/records?year={VOUCHER_YEAR}", headers=admin).get_json()
+    assert {r["order_id"]: r["outcome"] is None for r in listed} == {
+        order.id: False,
+        other.id: True,
+    }
+    bad = client.get(
+        f"/api/v1/outcomes/records?year={VOUCHER_YEAR}&prefecture=530102", headers=admin
+    )
+    assert bad.status_code == 422
+    assert (
+        client.get(f"/api/v1/outcomes/records?year={VOUCHER_YEAR}", headers=sme).status_code == 403
+    )
     provider = api_token(order_world.provider_user(order))
     assert client.get(f"/api/v1/orders/{order.id}/outcome", headers=provider).status_code == 404
     assert client.get("/api/v1/outcomes/summary", headers=sme).status_code == 403
