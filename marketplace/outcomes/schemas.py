@@ -6,7 +6,7 @@ from marshmallow import Schema, fields, validate
 
 from marketplace.enums import ServiceCategory
 from marketplace.outcomes.enums import PatentType, SummaryBy
-from marketplace.schemas import StrictSchema, ZonedDateTime
+from marketplace.schemas import Id, StrictSchema, ZonedDateTime
 
 
 class PatentIn(StrictSchema):
@@ -87,7 +87,7 @@ class RecordsQuery(StrictSchema):
     """The records behind a summary row: one year, narrowed like the row."""
 
     year = fields.Integer(required=True, validate=validate.Range(2000, 2100))
-    programme_id = fields.Integer(load_default=None, validate=validate.Range(1, 2**62))
+    programme_id = Id(load_default=None)
     category = fields.Enum(ServiceCategory, by_value=True, load_default=None)
     prefecture = fields.String(
         load_default=None,
