@@ -326,6 +326,21 @@ NEW_KEY = "new-audit-key-signing-after-the-rotation-987654321"
 DAY1, DAY2 = date(2026, 3, 1), date(2026, 3, 2)
 
 
+def _rotate(make_app, session, before_rotation, after_rotation):
+    """A trail signed under OLD_KEY (``before_rotation`` records, DAY1's checkpoint), then
+    under NEW_KEY with OLD_KEY retired (``after_rotation`` more, DAY2's checkpoint).
+    Returns the two apps and the checkpoints."""
+    before = make_app(AUDIT_SIGNING_KEY=OLD_KEY)
+    rotated = make_app(AUDIT_SIGNING_KEY=NEW_KEY, AUDIT_SIGNING_OLD_KEYS=OLD_KEY)
+    with before.app_context():
+        _record_some(session, before_rotation)
+        first = chain.checkpoint(session, DAY1)
+    with rotated.app_context():
+        _record_some(session, after_rotation)
+        second = chain.checkpoint(session, DAY2)
+    return before, rotated, first, second
+
+
 def test_a_rotated_key_still_verifies_what_it_signed(make_app, session):
     before = make_app(AUDIT_SIGNING_KEY=OLD_KEY)
     rotated = make_app(AUDIT_SIGNING_KEY=NEW_KEY, AUDIT_SIGNING_OLD_KEYS=OLD_KEY)
@@ -355,14 +370,7 @@ def test_a_rotated_key_still_verifies_what_it_signed(make_app, session):
 
 
 def test_a_retired_key_cannot_add_records_after_the_rotation(make_app, session):
-    before = make_app(AUDIT_SIGNING_KEY=OLD_KEY)
-    rotated = make_app(AUDIT_SIGNING_KEY=NEW_KEY, AUDIT_SIGNING_OLD_KEYS=OLD_KEY)
-    with before.app_context():
-        _record_some(session, 2)
-        chain.checkpoint(session, DAY1)
-    with rotated.app_context():
-        _record_some(session, 2)
-        chain.checkpoint(session, DAY2)
+    before, rotated, _, _ = _rotate(make_app, session, 2, 2)
     # Someone holding the leaked retired key writes a record after the new key took over.
     with before.app_context():
         forged = _record_some(session, 1)[0]
@@ -382,15 +390,8 @@ def test_a_retired_key_cannot_add_records_after_the_rotation(make_app, session):
 def test_an_inspector_verifies_copies_signed_before_and_after_a_rotation(
     make_app, session, tmp_path
 ):
-    before = make_app(AUDIT_SIGNING_KEY=OLD_KEY)
-    rotated = make_app(AUDIT_SIGNING_KEY=NEW_KEY, AUDIT_SIGNING_OLD_KEYS=OLD_KEY)
+    _, rotated, _, _ = _rotate(make_app, session, 3, 2)
     forgotten = make_app(AUDIT_SIGNING_KEY=NEW_KEY)
-    with before.app_context():
-        _record_some(session, 3)
-        chain.checkpoint(session, DAY1)
-    with rotated.app_context():
-        _record_some(session, 2)
-        chain.checkpoint(session, DAY2)
     for day, records in ((DAY1, 3), (DAY2, 5)):
         copy = tmp_path / f"trail-{day}.jsonl"
         exported = rotated.test_cli_runner().invoke(
