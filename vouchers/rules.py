@@ -252,6 +252,7 @@ VOUCHER: StateMachine[VoucherStatus, VoucherAction] = StateMachine(
     refuse=_voucher_refused,
 )
 
+
 def freeze_machine(
     name: str, refuse: Callable[[FreezeStatus | None, FreezeAction], DomainError]
 ) -> StateMachine[FreezeStatus, FreezeAction]:
