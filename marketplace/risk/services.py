@@ -548,8 +548,7 @@ def record_finding(
     list or a recovery of the order's voucher money.
 
     Raises NotFound, FindingAlreadyRecorded, ValidationFailed, the upload errors
-    (FileTooLarge, UnsupportedFileType…), and InvalidTransition (the enterprise is already
-    listed)."""
+    (FileTooLarge, UnsupportedFileType…). An enterprise already listed stays listed."""
     now = now or utcnow()
     item = session.get(SampleItem, item_id) if 0 < item_id < 2**62 else None
     if item is None:
@@ -601,7 +600,12 @@ def record_finding(
             note=notes[:500],
             actor_id=actor_id,
         )
-        if data.follow_up is FollowUp.BLACKLIST:
+        listed = session.scalar(
+            sa.select(Enterprise.blacklisted).where(Enterprise.id == order.enterprise_id)
+        )
+        # An enterprise already on the list (by an earlier finding, or by hand) stays listed:
+        # the follow-up is in force, the finding is recorded all the same.
+        if data.follow_up is FollowUp.BLACKLIST and not listed:
             blacklist_enterprise(
                 session,
                 order.enterprise_id,

@@ -25,7 +25,7 @@ from providers.models import CreditEvent
 from providers.services import update_profile as update_provider
 from tests.support.provider_fixtures import ELF, PDF
 from vouchers.enterprises import IdentityInput, ProfileInput, update_profile
-from vouchers.models import Enterprise, Hold, Quota, RecoveryFlag
+from vouchers.models import BlacklistEvent, Enterprise, Hold, Quota, RecoveryFlag
 
 
 def _flags(session, order_id):
@@ -288,3 +288,30 @@ def test_each_rule_fires_on_a_real_order_and_not_on_its_twin(
     for order_id, found in facts.items():
         expected = {hit.rule for hit in rules.evaluate(found, settings)}
         assert _flags(session, order_id) == expected, order_id
+
+
+def test_a_second_irregular_finding_against_a_listed_enterprise_is_recorded(
+    orders_ctx, session, create_order, create_enterprise
+):
+    enterprise = create_enterprise()
+    first = create_order(OrderStatus.CONFIRMED, enterprise=enterprise, price_fen=123_456)
+    second = create_order(OrderStatus.CONFIRMED, enterprise=enterprise, price_fen=234_567)
+    sample = services.draw_sample(session, services.SampleRequest(size=2, seed=4), actor_id=None)
+    items = {item.order_id: item for item in sample.items}
+    for order in (first, second):
+        services.record_finding(
+            session,
+            items[order.id].id,
+            services.FindingInput(FindingOutcome.IRREGULAR, "虚构服务。", FollowUp.BLACKLIST),
+            storage=_storage(),
+            actor_id=None,
+        )
+    assert session.get(Enterprise, enterprise.id).blacklisted
+    listings = session.scalars(
+        sa.select(BlacklistEvent).where(BlacklistEvent.enterprise_id == enterprise.id)
+    ).all()
+    assert len(listings) == 1  # listed once, by the first finding
+    events = session.scalars(
+        sa.select(CreditEvent).where(CreditEvent.kind == CreditEventKind.IRREGULAR_FINDING)
+    ).all()
+    assert sorted(e.order_ref for e in events) == sorted(f"order-{o.id}" for o in (first, second))
