@@ -81,9 +81,12 @@ def settlement_claims() -> ResponseReturnValue:
         stmt = stmt.where(Claim.id > after)
     rows = list(db_session().scalars(stmt.limit(PAGE_SIZE + 1)))
     newer = rows[PAGE_SIZE - 1].id if len(rows) > PAGE_SIZE else None
+    shown = rows[:PAGE_SIZE]
     return render_template(
         "admin/settlement/claims.html",
-        claims=rows[:PAGE_SIZE],
+        claims=shown,
+        # Each claim's risk score (its riskiest order's), so the riskiest is reviewed first.
+        scores=claim_scores(db_session(), [c.id for c in shown]),
         newer=newer,
         statuses=list(ClaimStatus),
         status=status,

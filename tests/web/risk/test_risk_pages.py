@@ -162,6 +162,9 @@ def test_order_and_claim_pages_show_reviewers_the_risk_with_its_flags(
     for order in (risky, plain):
         assert f'data-testid="risk-score-{order.id}">{scores[order.id].score}<' in claim_page
     assert round_flag.explanation_en in claim_page
+    queue = client.get(f"/admin/settlement/claims?status={claim.status.value}")
+    score_cell = f'data-testid="claim-score-{claim.id}">{scores[risky.id].score}<'
+    assert score_cell in queue.get_data(as_text=True)
     auth.logout()
 
     # The SME and the provider see their order, never its risk.
