@@ -162,7 +162,9 @@ def audit_checkpoint(day: datetime | None) -> None:
     """Sign the chain's head for the day (cron: daily). Does nothing if the day has one."""
     when: date = day.date() if day is not None else clock.today()
     cp = chain.checkpoint(db_session(), when)
-    click.echo(f"checkpoint {cp.day}: position {cp.seq}, head {cp.head_hash[:16]}…")
+    click.echo(
+        f"checkpoint {cp.day}: position {cp.seq}, head {cp.head_hash[:16]}…, key {cp.key_id}"
+    )
 
 
 @audit_cli.command("export-checkpoint")

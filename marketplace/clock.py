@@ -37,3 +37,19 @@ def beijing_text(moment: datetime | None, with_seconds: bool = False) -> str:
 def today(now: datetime | None = None) -> date:
     """Today's date in China, where notice periods, expiry dates and caps are counted."""
     return local_date(now or datetime.now(UTC))
+
+
+def year_span(year: int) -> tuple[datetime, datetime]:
+    """The Beijing calendar year ``year`` as UTC instants [start, end): what "in 2026" means
+    for statistics and dashboards (1 January 00:00 Beijing time is 31 December 16:00 UTC)."""
+    return _midnight(year, 1), _midnight(year + 1, 1)
+
+
+def month_span(year: int, month: int) -> tuple[datetime, datetime]:
+    """The Beijing calendar month as UTC instants [start, end)."""
+    following = (year + 1, 1) if month == 12 else (year, month + 1)
+    return _midnight(year, month), _midnight(*following)
+
+
+def _midnight(year: int, month: int) -> datetime:
+    return datetime(year, month, 1, tzinfo=CHINA_TZ).astimezone(UTC)

@@ -198,6 +198,9 @@ class Settings:
     metrics_token: str | None = None
     #: HMAC-SHA256 key of the audit trail: each record's MAC, the chain, the daily checkpoints.
     audit_signing_key: str = DEVELOPMENT_AUDIT_SIGNING_KEY
+    #: Retired audit keys, newest first: never used to sign, still accepted to verify what
+    #: they signed (how AUDIT_SIGNING_KEY is rotated: README, "Runbook").
+    audit_signing_old_keys: tuple[str, ...] = ()
     #: HMAC key for identity numbers in the party index (legal representatives): only the keyed
     #: hash is stored, so the number cannot be recovered or guessed from the database alone.
     party_hash_key: str = "development-only-party-hash-key"
@@ -248,6 +251,16 @@ class Settings:
             audit_signing_key = DEVELOPMENT_AUDIT_SIGNING_KEY
         elif len(audit_signing_key) < 32:
             raise ConfigError("AUDIT_SIGNING_KEY: at least 32 characters")
+
+        audit_signing_old_keys = tuple(
+            k.strip() for k in environ.get("AUDIT_SIGNING_OLD_KEYS", "").split(",") if k.strip()
+        )
+        if any(len(k) < 32 for k in audit_signing_old_keys):
+            raise ConfigError("AUDIT_SIGNING_OLD_KEYS: each key needs at least 32 characters")
+        if audit_signing_key in audit_signing_old_keys:
+            raise ConfigError(
+                "AUDIT_SIGNING_OLD_KEYS: the current AUDIT_SIGNING_KEY is not retired"
+            )
 
         database_url = environ.get("DATABASE_URL") or f"sqlite:///{instance_dir / 'marketplace.db'}"
         database_url = _check_url("DATABASE_URL", database_url, ("sqlite", "postgresql"))
@@ -364,6 +377,7 @@ class Settings:
             log_level=log_level,
             metrics_token=metrics_token,
             audit_signing_key=audit_signing_key,
+            audit_signing_old_keys=audit_signing_old_keys,
             secret_key_fallbacks=fallbacks,
             party_hash_key=party_hash_key,
             session_idle_minutes_admin=_parse_int(

@@ -21,13 +21,15 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime
+from typing import Any, Protocol, TypeVar, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from marketplace.audit.services import record
 from marketplace.db import utcnow
-from marketplace.errors import NotFound
+from marketplace.errors import DomainError, NotFound
+from marketplace.statemachine import StateMachine
 from vouchers import holds, rules
 from vouchers.common import clean_text
 from vouchers.enums import FreezeAction, FreezeStatus, HoldStatus, VoucherAction, VoucherStatus
@@ -172,33 +174,22 @@ def _settle(
     actor_id: int | None,
     now: datetime,
 ) -> None:
-    before, after = rules.HOLD_FREEZE.move(freeze, action)
-    freeze.decided_at = now
-    freeze.decided_by = actor_id
-    freeze.decision_reason = reason
-    session.flush()
-    record(
+    settle_freeze(
         session,
-        f"hold_freeze.{after.value}",
+        rules.HOLD_FREEZE,
+        freeze,
+        action,
+        reason=reason,
         actor_id=actor_id,
+        now=now,
         subject_type="hold_freeze",
-        subject_id=freeze.id,
         hold_id=freeze.hold_id,
         order_ref=freeze.hold.order_ref,
-        from_status=before.value,
-        to_status=after.value,
-        reason=reason,
     )
 
 
 def get_freeze(session: Session, freeze_id: int, *, lock: bool = False) -> HoldFreeze:
-    stmt = sa.select(HoldFreeze).where(HoldFreeze.id == freeze_id)
-    if lock:
-        stmt = stmt.with_for_update()
-    freeze = session.scalar(stmt)
-    if freeze is None:
-        raise NotFound("no such freeze")
-    return freeze
+    return lock_freeze(session, HoldFreeze, freeze_id, lock=lock)
 
 
 def decide(
@@ -216,13 +207,17 @@ def decide(
     Raises ReasonRequired, InvalidTransition (decided already, or LIFT asked by hand),
     NotFound, HoldNotOpen (the hold moved meanwhile)."""
     now = now or utcnow()
-    cleaned = clean_text(reason, "reason")
-    if action is FreezeAction.LIFT:
-        raise InvalidTransition(
+    freeze, cleaned = open_decision(
+        session,
+        HoldFreeze,
+        rules.HOLD_FREEZE,
+        freeze_id,
+        action,
+        reason,
+        lift_refused=InvalidTransition(
             "只有移出失信名单才会整体解冻 / only lifting the listing lifts freezes"
-        )
-    freeze = get_freeze(session, freeze_id, lock=True)
-    rules.HOLD_FREEZE.next(freeze.status, action)  # refuse before any money moves
+        ),
+    )
     if action is FreezeAction.RELEASE:
         hold = freeze.hold
         key = f"freeze:{freeze.id}:release"
@@ -258,3 +253,86 @@ def pending(
 
 def frozen_among(session: Session, hold_ids: Iterable[int]) -> set[int]:
     return holds.frozen_hold_ids(session, list(hold_ids))
+
+
+# --------------------------------------------------------------------------- every freeze's shape
+# A blacklisting's frozen order (here) and a suspension's frozen claim line
+# (marketplace.settlement.freezes) are decided the same way; the steps live here, the lowest
+# layer both may import, and each domain says what its money does.
+
+
+class Freeze(Protocol):
+    """A freeze row: one status moved by its machine, and who decided it, when and why."""
+
+    id: int
+    status: FreezeStatus
+    decided_at: datetime | None
+    decided_by: int | None
+    decision_reason: str | None
+
+
+F = TypeVar("F", bound=Freeze)
+
+
+def lock_freeze(session: Session, model: type[F], freeze_id: int, *, lock: bool = False) -> F:
+    """The freeze ``freeze_id`` of ``model`` (locked for the decision); NotFound otherwise."""
+    stmt = sa.select(model).where(cast(Any, model).id == freeze_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    freeze = session.scalar(stmt)
+    if freeze is None:
+        raise NotFound("no such freeze")
+    return freeze
+
+
+def open_decision(
+    session: Session,
+    model: type[F],
+    machine: StateMachine[FreezeStatus, FreezeAction],
+    freeze_id: int,
+    action: FreezeAction,
+    reason: str,
+    *,
+    lift_refused: DomainError,
+) -> tuple[F, str]:
+    """The checks before a reviewer's decision moves any money: a reason, no LIFT by hand
+    (``lift_refused``: only ending the listing or suspension lifts), the freeze locked and
+    still undecided. Returns the freeze and the cleaned reason."""
+    cleaned = clean_text(reason, "reason")
+    if action is FreezeAction.LIFT:
+        raise lift_refused
+    freeze = lock_freeze(session, model, freeze_id, lock=True)
+    machine.next(freeze.status, action)  # refuse before any money moves
+    return freeze, cleaned
+
+
+def settle_freeze(
+    session: Session,
+    machine: StateMachine[FreezeStatus, FreezeAction],
+    freeze: Freeze,
+    action: FreezeAction,
+    *,
+    reason: str,
+    actor_id: int | None,
+    now: datetime,
+    subject_type: str,
+    **detail: Any,
+) -> None:
+    """Move the freeze, note who decided when and why, and record it in the audit trail
+    (action ``<subject_type>.<new status>``, ``detail`` beside the change)."""
+    before, after = machine.move(freeze, action)
+    freeze.decided_at = now
+    freeze.decided_by = actor_id
+    freeze.decision_reason = reason
+    session.flush()
+    record(
+        session,
+        f"{subject_type}.{after.value}",
+        actor_id=actor_id,
+        subject_type=subject_type,
+        subject_id=freeze.id,
+        **detail,
+        from_status=before.value,
+        to_status=after.value,
+        reason=reason,
+    )

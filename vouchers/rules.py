@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from marketplace import regions
 from marketplace.credit_code import CHARSET
 from marketplace.enums import ServiceCategory, SizeClass
+from marketplace.errors import DomainError
 from marketplace.statemachine import StateMachine
 from vouchers.enums import (
     ApplicationAction,
@@ -251,15 +252,28 @@ VOUCHER: StateMachine[VoucherStatus, VoucherAction] = StateMachine(
     refuse=_voucher_refused,
 )
 
+
+def freeze_machine(
+    name: str, refuse: Callable[[FreezeStatus | None, FreezeAction], DomainError]
+) -> StateMachine[FreezeStatus, FreezeAction]:
+    """The one table of every freeze (a blacklisting's frozen order, a suspension's frozen
+    claim line): decided once — released to the budget, let through, or lifted with its cause.
+    Each domain names it and says no in its own words."""
+    return StateMachine(
+        name,
+        {
+            (FreezeStatus.FROZEN, FreezeAction.RELEASE): FreezeStatus.RELEASED,
+            (FreezeStatus.FROZEN, FreezeAction.UNFREEZE): FreezeStatus.UNFROZEN,
+            (FreezeStatus.FROZEN, FreezeAction.LIFT): FreezeStatus.LIFTED,
+        },
+        refuse=refuse,
+    )
+
+
 #: An order's frozen voucher money is decided once: back to the budget, or let through.
-HOLD_FREEZE: StateMachine[FreezeStatus, FreezeAction] = StateMachine(
+HOLD_FREEZE = freeze_machine(
     "hold_freeze",
-    {
-        (FreezeStatus.FROZEN, FreezeAction.RELEASE): FreezeStatus.RELEASED,
-        (FreezeStatus.FROZEN, FreezeAction.UNFREEZE): FreezeStatus.UNFROZEN,
-        (FreezeStatus.FROZEN, FreezeAction.LIFT): FreezeStatus.LIFTED,
-    },
-    refuse=lambda status, action: InvalidTransition(
+    lambda status, action: InvalidTransition(
         f"该冻结已处理（{status.zh if status else '—'}） / this freeze was already decided "
         f"({status.value if status else 'new'}), cannot {action.value}"
     ),

@@ -43,7 +43,17 @@ class DashboardOut(Schema):
     )
     flags = _ROWS
     findings = _ROWS
-    outcomes = _ROWS
+    outcomes = fields.List(
+        fields.Dict(keys=fields.String()),
+        required=True,
+        metadata={
+            "description": "per programme: completed voucher orders, how many reported "
+            "outcomes, voucher_fen, each count and each count per ¥10,000 ×100 "
+            "(<count>_per_10k_x100)"
+        },
+    )
+    outcomes_by_category = _ROWS
+    outcomes_by_prefecture = _ROWS
 
 
 @endpoint(

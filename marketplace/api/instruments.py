@@ -4,7 +4,11 @@ programme office's monthly utilisation."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
+
+from marshmallow import Schema
 
 from marketplace.api import bp
 from marketplace.api.endpoint import ANY_ROLE, api_user, endpoint, expected_version
@@ -118,106 +122,95 @@ def get_booking(booking_id: int) -> InstrumentBooking:
 _STEP_ERRORS = [403, 404, 409, 412, 422]
 
 
-@endpoint(
-    bp,
-    "/instruments/bookings/<int:booking_id>/confirm",
-    "POST",
-    roles=PROVIDER,
-    body=VersionIn,
-    response=BookingOut,
-    tags=TAGS,
-    errors=_STEP_ERRORS,
-    summary="The provider confirms: the order is priced at quantity × rate",
+@dataclass(frozen=True)
+class _Step:
+    """One step of a booking over the API: ``POST /instruments/bookings/{id}/<path>`` with
+    the body's ``fields`` (and ``version``) passed to ``service``."""
+
+    path: str
+    view_name: str  # the endpoint's name (api.<view_name>), as before the steps were folded
+    roles: list[Role]
+    body: type[Schema]
+    service: Callable[..., InstrumentBooking]
+    fields: tuple[str, ...]
+    summary: str
+
+
+STEPS = (
+    _Step(
+        "confirm",
+        "confirm_booking",
+        PROVIDER,
+        VersionIn,
+        services.confirm,
+        (),
+        "The provider confirms: the order is priced at quantity × rate",
+    ),
+    _Step(
+        "decline",
+        "decline_booking",
+        PROVIDER,
+        ReasonIn,
+        services.decline,
+        ("reason",),
+        "The provider declines with a reason; the hours are free again",
+    ),
+    _Step(
+        "cancel",
+        "cancel_booking",
+        PARTIES,
+        ReasonIn,
+        services.cancel,
+        ("reason",),
+        "Cancel before the slot (the SME within the provider's free-cancellation terms)",
+    ),
+    _Step(
+        "use",
+        "record_use",
+        PROVIDER,
+        UseIn,
+        services.record_use,
+        ("used", "note"),
+        "Record the hours (or samples) used: at most those booked; fewer lower the price",
+    ),
+    _Step(
+        "no-show",
+        "record_no_show",
+        PROVIDER,
+        NoShowIn,
+        services.record_no_show,
+        ("note",),
+        "Record a no-show: charged under the provider's terms from the co-payment",
+    ),
 )
-def confirm_booking(booking_id: int, body: dict[str, Any]) -> InstrumentBooking:
-    return services.confirm(
-        db_session(), booking_id, api_user(), expected_version=expected_version(body)
-    )
 
 
-@endpoint(
-    bp,
-    "/instruments/bookings/<int:booking_id>/decline",
-    "POST",
-    roles=PROVIDER,
-    body=ReasonIn,
-    response=BookingOut,
-    tags=TAGS,
-    errors=_STEP_ERRORS,
-    summary="The provider declines with a reason; the hours are free again",
-)
-def decline_booking(booking_id: int, body: dict[str, Any]) -> InstrumentBooking:
-    return services.decline(
-        db_session(),
-        booking_id,
-        api_user(),
-        reason=body["reason"],
-        expected_version=expected_version(body),
-    )
+def _declare(step: _Step) -> None:
+    def view(booking_id: int, body: dict[str, Any]) -> InstrumentBooking:
+        return step.service(
+            db_session(),
+            booking_id,
+            api_user(),
+            **{name: body[name] for name in step.fields},
+            expected_version=expected_version(body),
+        )
+
+    view.__name__ = view.__qualname__ = step.view_name
+    endpoint(
+        bp,
+        f"/instruments/bookings/<int:booking_id>/{step.path}",
+        "POST",
+        roles=step.roles,
+        body=step.body,
+        response=BookingOut,
+        tags=TAGS,
+        errors=_STEP_ERRORS,
+        summary=step.summary,
+    )(view)
 
 
-@endpoint(
-    bp,
-    "/instruments/bookings/<int:booking_id>/cancel",
-    "POST",
-    roles=PARTIES,
-    body=ReasonIn,
-    response=BookingOut,
-    tags=TAGS,
-    errors=_STEP_ERRORS,
-    summary="Cancel before the slot (the SME within the provider's free-cancellation terms)",
-)
-def cancel_booking(booking_id: int, body: dict[str, Any]) -> InstrumentBooking:
-    return services.cancel(
-        db_session(),
-        booking_id,
-        api_user(),
-        reason=body["reason"],
-        expected_version=expected_version(body),
-    )
-
-
-@endpoint(
-    bp,
-    "/instruments/bookings/<int:booking_id>/use",
-    "POST",
-    roles=PROVIDER,
-    body=UseIn,
-    response=BookingOut,
-    tags=TAGS,
-    errors=_STEP_ERRORS,
-    summary="Record the hours (or samples) used: at most those booked; fewer lower the price",
-)
-def record_use(booking_id: int, body: dict[str, Any]) -> InstrumentBooking:
-    return services.record_use(
-        db_session(),
-        booking_id,
-        api_user(),
-        used=body["used"],
-        note=body["note"],
-        expected_version=expected_version(body),
-    )
-
-
-@endpoint(
-    bp,
-    "/instruments/bookings/<int:booking_id>/no-show",
-    "POST",
-    roles=PROVIDER,
-    body=NoShowIn,
-    response=BookingOut,
-    tags=TAGS,
-    errors=_STEP_ERRORS,
-    summary="Record a no-show: charged under the provider's terms from the co-payment",
-)
-def record_no_show(booking_id: int, body: dict[str, Any]) -> InstrumentBooking:
-    return services.record_no_show(
-        db_session(),
-        booking_id,
-        api_user(),
-        note=body["note"],
-        expected_version=expected_version(body),
-    )
+for _step in STEPS:
+    _declare(_step)
 
 
 # --------------------------------------------------------------------------- provider settings

@@ -13,7 +13,14 @@ from marketplace.errors import NotFound
 from marketplace.orders.access import get_order
 from marketplace.outcomes import services
 from marketplace.outcomes.models import OrderOutcome
-from marketplace.outcomes.schemas import OutcomeIn, OutcomeOut, SummaryOut, SummaryQuery
+from marketplace.outcomes.schemas import (
+    OutcomeIn,
+    OutcomeOut,
+    RecordOut,
+    RecordsQuery,
+    SummaryOut,
+    SummaryQuery,
+)
 
 TAGS = ["outcomes"]
 
@@ -88,3 +95,34 @@ def put_outcome(order_id: int, body: dict[str, Any]) -> OrderOutcome:
 )
 def outcome_summary(query: dict[str, Any]) -> list[services.SummaryRow]:
     return services.summary(db_session(), query["by"], year=query["year"])
+
+
+@endpoint(
+    bp,
+    "/outcomes/records",
+    "GET",
+    roles=ADMIN_ROLES,
+    query=RecordsQuery,
+    response=RecordOut,
+    many=True,
+    tags=TAGS,
+    summary="The completed voucher orders behind a summary row, with their outcomes (or null)",
+)
+def outcome_records(query: dict[str, Any]) -> list[dict[str, Any]]:
+    scope = services.Scope(
+        year=query["year"],
+        programme_id=query["programme_id"],
+        category=query["category"],
+        prefecture=query["prefecture"],
+    )
+    return [
+        {
+            "order_id": order.id,
+            "status": order.status.value,
+            "enterprise_id": order.enterprise_id,
+            "provider_id": order.provider_id,
+            "voucher_part_fen": order.voucher_part_fen,
+            "outcome": outcome,
+        }
+        for order, outcome in services.records(db_session(), scope)
+    ]

@@ -11,6 +11,12 @@ Three keyed proofs, all HMAC-SHA256 under ``AUDIT_SIGNING_KEY`` (domain-separate
 * a **checkpoint** per Beijing day: the head (position and hash) signed, exported with a copy of
   the trail so an inspector can check the copy without our database.
 
+**Key rotation.** Each checkpoint records the id of the key that signed it (:func:`key_id`, a
+fingerprint that reveals nothing of the key). Retired keys (``AUDIT_SIGNING_OLD_KEYS``) never
+sign; verification accepts them for what they signed: checkpoints carrying their id, and
+records up to the first checkpoint signed with a later key (after it the application no
+longer used them, so a record made later with a leaked retired key is caught).
+
 Why seal after the commit rather than chain at insert: chaining at insert needs the previous
 record's hash, i.e. one global lock held by every transaction that records anything until it
 commits (a voucher hold would wait for an unrelated claim's commit). Sealing takes the lock
@@ -25,9 +31,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
+from functools import partial
 from typing import IO, Any, cast
 
 import sqlalchemy as sa
@@ -58,6 +65,37 @@ def signing_key() -> bytes:
     if has_app_context():
         return current_settings().audit_signing_key.encode()
     return DEVELOPMENT_AUDIT_SIGNING_KEY.encode()
+
+
+def key_id(key: bytes) -> str:
+    """The public name of a key, stored with what it signs: 16 hex digits of a keyed hash."""
+    return _keyed(key, "audit-key-id", b"")[:16]
+
+
+@dataclass(frozen=True)
+class Keyring:
+    """The key that signs now, and the retired keys (newest first) that still verify."""
+
+    current: bytes
+    retired: tuple[bytes, ...] = ()
+
+    @property
+    def keys(self) -> tuple[bytes, ...]:
+        return (self.current, *self.retired)
+
+    def by_id(self, kid: str) -> bytes | None:
+        return next((k for k in self.keys if hmac.compare_digest(key_id(k), kid)), None)
+
+
+def keyring() -> Keyring:
+    """The application's keyring (the development key alone outside an application)."""
+    if has_app_context():
+        settings = current_settings()
+        return Keyring(
+            settings.audit_signing_key.encode(),
+            tuple(k.encode() for k in settings.audit_signing_old_keys),
+        )
+    return Keyring(DEVELOPMENT_AUDIT_SIGNING_KEY.encode())
 
 
 def _keyed(key: bytes, purpose: str, message: bytes) -> str:
@@ -190,12 +228,14 @@ def checkpoint(session: Session, day: date, *, seal_first: bool = True) -> Audit
     if seal_first:
         seal(session)
     seq, head_hash = head(session)
+    key = signing_key()
     row = AuditCheckpoint(
         day=day,
         seq=seq,
         head_hash=head_hash,
         signed_at=utcnow(),
-        signature=checkpoint_signature(signing_key(), day, seq, head_hash),
+        signature=checkpoint_signature(key, day, seq, head_hash),
+        key_id=key_id(key),
     )
     session.add(row)
     session.flush()
@@ -235,8 +275,54 @@ class _Row:
     fields: Mapping[str, Any]
 
 
+@dataclass(frozen=True)
+class _Checkpoint:
+    day: date
+    seq: int
+    head_hash: str
+    signature: str
+    key_id: str | None  # None: signed before checkpoints named their key
+
+
+class _Keys:
+    """Which key a record's proof may be under: the current key at any position, a retired
+    key up to its limit (:func:`_limits`). The key that matched last is tried first, so a
+    trail under one key costs one HMAC per proof."""
+
+    def __init__(self, ring: Keyring, limits: Mapping[bytes, int | None]) -> None:
+        self._ring = ring
+        self._limits = limits
+        self._last = ring.current
+
+    def match(self, seq: int | None, claimed: str, proof: Callable[[bytes], str]) -> bool:
+        """Whether ``claimed`` is ``proof(key)`` for a key allowed at position ``seq``
+        (None: not sealed yet, after every checkpoint)."""
+        for key in (self._last, *(k for k in self._ring.keys if k != self._last)):
+            limit = self._limits.get(key)
+            if limit is not None and (seq is None or seq > limit):
+                continue
+            if hmac.compare_digest(proof(key), claimed):
+                self._last = key
+                return True
+        return False
+
+
+def _limits(ring: Keyring, checkpoints: Iterable[_Checkpoint]) -> dict[bytes, int | None]:
+    """The last chain position each retired key may cover: that of the first checkpoint
+    signed with another key after the last one it signed itself (no such checkpoint yet: no
+    limit). Checkpoints in day order."""
+    ordered = list(checkpoints)
+    limits: dict[bytes, int | None] = {}
+    for key in ring.retired:
+        kid = key_id(key)
+        own = [i for i, cp in enumerate(ordered) if cp.key_id == kid]
+        after = ordered[own[-1] + 1 :] if own else ordered
+        limits[key] = next((cp.seq for cp in after if cp.key_id not in (None, kid)), None)
+    return limits
+
+
 def _walk(
-    key: bytes, rows: Iterable[_Row], report: ChainReport, wanted: set[int]
+    keys: _Keys, rows: Iterable[_Row], report: ChainReport, wanted: set[int]
 ) -> tuple[int, str, dict[int, str]]:
     """Check sealed rows in chain order; returns the head and the hashes at ``wanted``
     positions (the checkpoints'; keeping every hash would cost memory per record)."""
@@ -259,9 +345,18 @@ def _walk(
                 f"a record {after} was deleted, replaced or inserted"
             )
         body = content(row.fields)
-        mac_ok = hmac.compare_digest(mac_of(key, row.fields), row.mac)
-        hash_ok = hmac.compare_digest(
-            link_hash(key, row.prev_hash or "", row.seq, row.id, row.mac, body), row.hash or ""
+        mac_ok = keys.match(row.seq, row.mac, partial(mac_of, fields=row.fields))
+        hash_ok = keys.match(
+            row.seq,
+            row.hash or "",
+            partial(
+                link_hash,
+                prev_hash=row.prev_hash or "",
+                seq=row.seq,
+                record_id=row.id,
+                mac=row.mac,
+                body=body,
+            ),
         )
         if not hash_ok:
             report.add(f"record #{row.id} (position {row.seq}) was changed after it was sealed")
@@ -277,24 +372,36 @@ def _walk(
 
 
 def _check_checkpoints(
-    key: bytes,
-    checkpoints: Iterable[tuple[date, int, str, str]],
+    ring: Keyring,
+    checkpoints: Iterable[_Checkpoint],
     head_seq: int,
     hashes: Mapping[int, str],
     report: ChainReport,
 ) -> None:
-    for day, seq, head_hash, signature in checkpoints:
+    for cp in checkpoints:
         report.checkpoints += 1
-        if not hmac.compare_digest(checkpoint_signature(key, day, seq, head_hash), signature):
-            report.add(f"checkpoint of {day} has a wrong signature (forged or altered)")
-        elif seq > head_seq:
+        if cp.key_id is None:
+            candidates: tuple[bytes, ...] = ring.keys
+        else:
+            key = ring.by_id(cp.key_id)
+            if key is None:
+                report.add(
+                    f"checkpoint of {cp.day} is signed with key {cp.key_id}, which is neither "
+                    "AUDIT_SIGNING_KEY nor one of AUDIT_SIGNING_OLD_KEYS"
+                )
+                continue
+            candidates = (key,)
+        expected = [checkpoint_signature(k, cp.day, cp.seq, cp.head_hash) for k in candidates]
+        if not any(hmac.compare_digest(e, cp.signature) for e in expected):
+            report.add(f"checkpoint of {cp.day} has a wrong signature (forged or altered)")
+        elif cp.seq > head_seq:
             report.add(
-                f"record(s) deleted: the checkpoint of {day} signed position {seq}, "
+                f"record(s) deleted: the checkpoint of {cp.day} signed position {cp.seq}, "
                 f"the chain ends at {head_seq}"
             )
-        elif hashes.get(seq) != head_hash:
+        elif hashes.get(cp.seq) != cp.head_hash:
             report.add(
-                f"the chain at position {seq} differs from the checkpoint of {day}: "
+                f"the chain at position {cp.seq} differs from the checkpoint of {cp.day}: "
                 "records up to it were rewritten"
             )
 
@@ -317,33 +424,35 @@ def verify(session: Session) -> ChainReport:
     Read-only (seal first, in its own transaction, to cover the newest records). Never
     raises for a breach: the report lists them, the first changed, deleted or inserted first.
     """
-    key = signing_key()
+    ring = keyring()
     report = ChainReport()
     checkpoints = [
-        (day, int(seq), str(head_hash), str(signature))
-        for day, seq, head_hash, signature in session.execute(
+        _Checkpoint(day, int(seq), str(head_hash), str(signature), kid)
+        for day, seq, head_hash, signature, kid in session.execute(
             sa.select(
                 AuditCheckpoint.day,
                 AuditCheckpoint.seq,
                 AuditCheckpoint.head_hash,
                 AuditCheckpoint.signature,
+                AuditCheckpoint.key_id,
             ).order_by(AuditCheckpoint.day)
         )
     ]
-    wanted = {seq for _, seq, _, _ in checkpoints}
-    head_seq, _, hashes = _walk(key, _db_rows(session), report, wanted)
+    keys = _Keys(ring, _limits(ring, checkpoints))
+    wanted = {cp.seq for cp in checkpoints}
+    head_seq, _, hashes = _walk(keys, _db_rows(session), report, wanted)
     report.sealed = report.checked
     unsealed = session.scalars(
         sa.select(AuditEvent).where(AuditEvent.seq.is_(None)).order_by(AuditEvent.id)
     )
     for event in unsealed:
         report.checked += 1
-        if not hmac.compare_digest(mac_of(key, fields_of(event)), event.mac):
+        if not keys.match(None, event.mac, partial(mac_of, fields=fields_of(event))):
             report.add(
                 f"record #{event.id} (not yet sealed) was inserted or changed behind the "
                 "application's back: its MAC does not match"
             )
-    _check_checkpoints(key, checkpoints, head_seq, hashes, report)
+    _check_checkpoints(ring, checkpoints, head_seq, hashes, report)
     return report
 
 
@@ -384,6 +493,7 @@ def export_copy(session: Session, out: IO[str], day: date | None = None) -> Audi
         "head_hash": cp.head_hash,
         "signed_at": timestamp(cp.signed_at),
         "signature": cp.signature,
+        "key_id": cp.key_id,
     }
     out.write(json.dumps(header, ensure_ascii=False, sort_keys=True) + "\n")
     events = session.scalars(
@@ -418,11 +528,12 @@ def _copy_rows(lines: Iterable[str], report: ChainReport) -> Iterator[_Row]:
         yield row
 
 
-def verify_copy(lines: Iterable[str], key: bytes | None = None) -> ChainReport:
+def verify_copy(lines: Iterable[str], ring: Keyring | None = None) -> ChainReport:
     """Check an exported copy (JSON lines from :func:`export_copy`) against its checkpoint.
 
-    Needs no database: an outside inspector runs it with the audit key."""
-    key = key or signing_key()
+    Needs no database: an outside inspector runs it with the audit key (and the retired keys
+    the trail was signed with, when the key was rotated)."""
+    ring = ring or keyring()
     report = ChainReport()
     iterator = iter(lines)
     try:
@@ -430,13 +541,21 @@ def verify_copy(lines: Iterable[str], key: bytes | None = None) -> ChainReport:
         if header.get("format") != COPY_FORMAT:
             raise ValueError(header.get("format"))
         day = date.fromisoformat(header["day"])
-        cp = (day, int(header["seq"]), str(header["head_hash"]), str(header["signature"]))
-    except (StopIteration, ValueError, KeyError, TypeError):
+        kid = header.get("key_id")
+        cp = _Checkpoint(
+            day,
+            int(header["seq"]),
+            str(header["head_hash"]),
+            str(header["signature"]),
+            str(kid) if kid is not None else None,
+        )
+    except (StopIteration, ValueError, KeyError, TypeError, AttributeError):
         report.add("the copy does not start with an audit checkpoint")
         return report
-    head_seq, _, hashes = _walk(key, _copy_rows(iterator, report), report, {cp[1]})
+    keys = _Keys(ring, _limits(ring, [cp]))
+    head_seq, _, hashes = _walk(keys, _copy_rows(iterator, report), report, {cp.seq})
     report.sealed = report.checked
-    _check_checkpoints(key, [cp], head_seq, hashes, report)
-    if head_seq > cp[1]:
-        report.add(f"the copy holds records after the checkpoint's position {cp[1]}")
+    _check_checkpoints(ring, [cp], head_seq, hashes, report)
+    if head_seq > cp.seq:
+        report.add(f"the copy holds records after the checkpoint's position {cp.seq}")
     return report

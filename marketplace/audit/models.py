@@ -92,5 +92,7 @@ class AuditCheckpoint(IdMixin, Base):
     head_hash: Mapped[str] = mapped_column(sa.String(64))
     signed_at: Mapped[datetime] = mapped_column(default=utcnow)
     signature: Mapped[str] = mapped_column(sa.String(64))
+    #: Which key signed (``chain.key_id``), so the key can be rotated; NULL before 0020.
+    key_id: Mapped[str | None] = mapped_column(sa.String(16))
 
     __table_args__ = (sa.CheckConstraint("seq >= 0", name="seq_not_negative"),)

@@ -12,19 +12,18 @@ from __future__ import annotations
 import statistics as stats_lib
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from marketplace import clock, regions
-from marketplace.disclosure.services import _year_bounds, redemptions, statistics
+from marketplace.disclosure.services import redemptions, statistics
 from marketplace.enums import ServiceCategory
 from marketplace.orders.enums import OrderStatus
 from marketplace.orders.models import Order, OrderEvent
 from marketplace.outcomes.enums import SummaryBy
-from marketplace.outcomes.services import prefecture, summary
+from marketplace.outcomes.services import COUNTED, prefecture, summary
 from marketplace.risk.enums import FindingOutcome, Rule
 from marketplace.risk.models import Finding, OrderRisk, RiskFlag
 from providers.models import Service
@@ -77,7 +76,7 @@ def _budgets(session: Session, year: int) -> list[dict[str, Any]]:
 
 
 def _redeemed_orders(session: Session, year: int) -> list[tuple[Any, ...]]:
-    start, end = _year_bounds(year)
+    start, end = clock.year_span(year)
     return list(
         session.execute(
             sa.select(
@@ -100,7 +99,7 @@ def _redeemed_orders(session: Session, year: int) -> list[tuple[Any, ...]]:
 
 
 def _regions(session: Session, year: int, redeemed: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
-    start, end = _year_bounds(year)
+    start, end = clock.year_span(year)
     issued: Counter[str] = Counter()
     for fen, code in session.execute(
         sa.select(Voucher.face_value_fen, Enterprise.region_code)
@@ -165,7 +164,7 @@ def _categories(redeemed: list[tuple[Any, ...]]) -> list[dict[str, Any]]:
 
 
 def _payout_days(session: Session, year: int) -> dict[str, Any]:
-    start, end = _year_bounds(year)
+    start, end = clock.year_span(year)
     rows = session.execute(
         sa.select(Order.agreement_accepted_at, sa.func.min(OrderEvent.occurred_at))
         .join(OrderEvent, OrderEvent.order_id == Order.id)
@@ -227,13 +226,35 @@ def _risk(session: Session, year: int) -> tuple[list[dict[str, Any]], list[dict[
     return flags, findings
 
 
+def outcome_rows(session: Session, year: int, by: SummaryBy) -> list[dict[str, Any]]:
+    """Outcomes of the year's completed voucher orders per programme, service category or
+    prefecture: the counts, and each per ¥10,000 of voucher money (×100)."""
+    rows = []
+    for r in summary(session, by, year=year):
+        row: dict[str, Any] = {"programme_id": int(r.key)} if by is SummaryBy.PROGRAMME else {}
+        row |= {
+            "key": r.key,
+            "name": r.label_zh,
+            "label_zh": r.label_zh,
+            "label_en": r.label_en,
+            "orders": r.orders,
+            "reported": r.reported,
+            "voucher_fen": r.voucher_fen,
+            **{count: getattr(r, count) for count in COUNTED},
+            "revenue_effect_fen": r.revenue_effect_fen,
+            "cost_effect_fen": r.cost_effect_fen,
+            **{f"{count}_per_10k_x100": r.per_10k_x100[count] for count in COUNTED},
+        }
+        rows.append(row)
+    return rows
+
+
 def figures(session: Session, year: int) -> dict[str, Any]:
     """Every figure of the dashboard for ``year`` (see the module docstring)."""
     stats = statistics(session, year)
     redeemed = _redeemed_orders(session, year)
     counties = _regions(session, year, redeemed)
     flags, findings = _risk(session, year)
-    outcome_rows = summary(session, SummaryBy.PROGRAMME, year=year)
     return {
         "year": year,
         "budgets": _budgets(session, year),
@@ -260,21 +281,9 @@ def figures(session: Session, year: int) -> dict[str, Any]:
         "payout_days": _payout_days(session, year),
         "flags": flags,
         "findings": findings,
-        "outcomes": [
-            {
-                "programme_id": int(r.key),
-                "name": r.label_zh,
-                "orders": r.orders,
-                "reported": r.reported,
-                "voucher_fen": r.voucher_fen,
-                "patents": r.patents,
-                "certifications": r.certifications,
-                "high_tech": r.high_tech,
-                "new_products": r.new_products,
-                "patents_per_10k_x100": r.per_10k_x100["patents"],
-            }
-            for r in outcome_rows
-        ],
+        "outcomes": outcome_rows(session, year, SummaryBy.PROGRAMME),
+        "outcomes_by_category": outcome_rows(session, year, SummaryBy.CATEGORY),
+        "outcomes_by_prefecture": outcome_rows(session, year, SummaryBy.REGION),
     }
 
 
@@ -316,12 +325,7 @@ def segment_orders(session: Session, segment: Segment, *, limit: int = 200) -> l
             Service.category == ServiceCategory(segment.category)
         )
     if segment.month is not None:
-        first = datetime(segment.year, segment.month, 1, tzinfo=clock.CHINA_TZ)
-        following = (
-            datetime(segment.year + 1, 1, 1, tzinfo=clock.CHINA_TZ)
-            if segment.month == 12
-            else datetime(segment.year, segment.month + 1, 1, tzinfo=clock.CHINA_TZ)
-        )
+        first, following = clock.month_span(segment.year, segment.month)
         stmt = stmt.join(Hold, Hold.id == Order.hold_id).where(
             Hold.status == HoldStatus.CAPTURED,
             Hold.resolved_at >= first,

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from marketplace import clock
 from marketplace.credit_code import region_name
 from providers.models import Provider
 from vouchers.enums import HoldStatus, VoucherStatus
@@ -22,11 +23,6 @@ from vouchers.programmes import Budget, budgets
 
 #: Vouchers are dated in China time (UTC+8) for publication, as the programmes are.
 CHINA = timedelta(hours=8)
-
-
-def _year_bounds(year: int) -> tuple[datetime, datetime]:
-    start = datetime(year, 1, 1, tzinfo=UTC) - CHINA
-    return start, datetime(year + 1, 1, 1, tzinfo=UTC) - CHINA
 
 
 @dataclass(frozen=True)
@@ -45,7 +41,7 @@ class Grant:
 
 def grants_query(year: int, programme_id: int | None = None) -> sa.Select[Voucher]:
     """Vouchers issued in ``year`` (China time), newest first by id."""
-    start, end = _year_bounds(year)
+    start, end = clock.year_span(year)
     stmt = sa.select(Voucher).where(Voucher.issued_at >= start, Voucher.issued_at < end)
     if programme_id is not None:
         stmt = stmt.where(Voucher.programme_id == programme_id)
@@ -83,7 +79,7 @@ class Redemption:
 
 def redemptions(session: Session, year: int) -> list[Redemption]:
     """Voucher money captured per provider for holds resolved in ``year``."""
-    start, end = _year_bounds(year)
+    start, end = clock.year_span(year)
     rows = session.execute(
         sa.select(
             Provider.id, Provider.name, sa.func.count(Hold.id), sa.func.sum(Hold.captured_fen)
@@ -116,7 +112,7 @@ def statistics(session: Session, year: int) -> Statistics:
     """Issuance and use for ``year`` (rule 12): budgets, totals, regions, sizes, months."""
     programme_ids = list(session.scalars(sa.select(Programme.id).where(Programme.year == year)))
     stats = Statistics(year=year, budgets=budgets(session, programme_ids))
-    start, end = _year_bounds(year)
+    start, end = clock.year_span(year)
     by_region: dict[str, int] = defaultdict(int)
     by_size: dict[str, int] = defaultdict(int)
     by_month: dict[int, int] = defaultdict(int)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from marketplace.enums import ServiceCategory
 from marketplace.outcomes.enums import PatentType, SummaryBy
-from marketplace.schemas import StrictSchema, ZonedDateTime
+from marketplace.schemas import Id, StrictSchema, ZonedDateTime
 
 
 class PatentIn(StrictSchema):
@@ -79,4 +80,30 @@ class SummaryOut(Schema):
         keys=fields.String(),
         values=fields.Integer(),
         metadata={"description": "each count per ¥10,000 of voucher money, ×100"},
+    )
+
+
+class RecordsQuery(StrictSchema):
+    """The records behind a summary row: one year, narrowed like the row."""
+
+    year = fields.Integer(required=True, validate=validate.Range(2000, 2100))
+    programme_id = Id(load_default=None)
+    category = fields.Enum(ServiceCategory, by_value=True, load_default=None)
+    prefecture = fields.String(
+        load_default=None,
+        validate=validate.Regexp(r"^\d{4}00$", error="a prefecture code such as 530100"),
+    )
+
+
+class RecordOut(Schema):
+    order_id = fields.Integer(required=True)
+    status = fields.String(required=True)
+    enterprise_id = fields.Integer(required=True)
+    provider_id = fields.Integer(required=True)
+    voucher_part_fen = fields.Integer(required=True)
+    outcome = fields.Nested(
+        OutcomeOut,
+        allow_none=True,
+        required=True,
+        metadata={"description": "null: not reported yet"},
     )

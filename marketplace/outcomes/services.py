@@ -197,19 +197,21 @@ def per_10k_x100(count: int, voucher_fen: int) -> int:
     return (2 * count * TEN_THOUSAND_YUAN_FEN * 100 + voucher_fen) // (2 * voucher_fen)
 
 
-def summary(session: Session, by: SummaryBy, *, year: int | None = None) -> list[SummaryRow]:
-    """Completed orders with voucher money, grouped by programme, service category or the
-    enterprise's prefecture; how many reported outcomes, and the outcomes per ¥10,000."""
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Which completed voucher orders a summary or a list covers (a summary row's records)."""
+
+    year: int | None = None
+    programme_id: int | None = None
+    category: ServiceCategory | None = None
+    prefecture: str | None = None  # a prefecture code (530100): its counties' enterprises
+
+
+def _completed(scope: Scope, *columns: Any) -> sa.Select[Any]:
+    """Completed orders with voucher money in ``scope``, with their outcome (if any)."""
     stmt = (
-        sa.select(
-            Order.id,
-            Order.voucher_part_fen,
-            Programme.id,
-            Programme.name,
-            Service.category,
-            Enterprise.region_code,
-            OrderOutcome,
-        )
+        sa.select(*columns)
+        .select_from(Order)
         .join(Voucher, Voucher.id == Order.voucher_id)
         .join(Programme, Programme.id == Voucher.programme_id)
         .join(Service, Service.id == Order.service_id)
@@ -217,8 +219,30 @@ def summary(session: Session, by: SummaryBy, *, year: int | None = None) -> list
         .outerjoin(OrderOutcome, OrderOutcome.order_id == Order.id)
         .where(Order.status.in_(list(COMPLETED)), Order.voucher_part_fen > 0)
     )
-    if year is not None:
-        stmt = stmt.where(Programme.year == year)
+    if scope.year is not None:
+        stmt = stmt.where(Programme.year == scope.year)
+    if scope.programme_id is not None:
+        stmt = stmt.where(Programme.id == scope.programme_id)
+    if scope.category is not None:
+        stmt = stmt.where(Service.category == scope.category)
+    if scope.prefecture is not None:
+        stmt = stmt.where(Enterprise.region_code.startswith(scope.prefecture[:4]))
+    return stmt
+
+
+def summary(session: Session, by: SummaryBy, *, year: int | None = None) -> list[SummaryRow]:
+    """Completed orders with voucher money, grouped by programme, service category or the
+    enterprise's prefecture; how many reported outcomes, and the outcomes per ¥10,000."""
+    stmt = _completed(
+        Scope(year=year),
+        Order.id,
+        Order.voucher_part_fen,
+        Programme.id,
+        Programme.name,
+        Service.category,
+        Enterprise.region_code,
+        OrderOutcome,
+    )
     rows: dict[str, SummaryRow] = {}
     for _oid, fen, pid, pname, category, region, outcome in session.execute(stmt):
         if by is SummaryBy.PROGRAMME:
@@ -244,6 +268,15 @@ def summary(session: Session, by: SummaryBy, *, year: int | None = None) -> list
     for row in rows.values():
         row.per_10k_x100 = {c: per_10k_x100(getattr(row, c), row.voucher_fen) for c in COUNTED}
     return sorted(rows.values(), key=lambda r: r.key)
+
+
+def records(
+    session: Session, scope: Scope, *, limit: int = 500
+) -> list[tuple[Order, OrderOutcome | None]]:
+    """The records behind a summary row: its completed voucher orders, newest first, each
+    with its outcomes or None (not reported: what an administrator follows up)."""
+    stmt = _completed(scope, Order, OrderOutcome).order_by(Order.id.desc()).limit(limit)
+    return [(order, outcome) for order, outcome in session.execute(stmt)]
 
 
 def prefecture(region_code: str) -> str:

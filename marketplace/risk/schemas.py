@@ -10,7 +10,7 @@ from marketplace.orders.schemas import FileIn
 from marketplace.pagination import PageQuerySchema
 from marketplace.risk import rules
 from marketplace.risk.enums import FindingOutcome, FollowUp, Rule
-from marketplace.schemas import StrictSchema, ZonedDateTime
+from marketplace.schemas import Id, StrictSchema, ZonedDateTime
 
 
 def _rule_label(obj: Any) -> dict[str, str]:
@@ -19,9 +19,9 @@ def _rule_label(obj: Any) -> dict[str, str]:
 
 class FlagQuery(PageQuerySchema):
     rule = fields.Enum(Rule, by_value=True, load_default=None)
-    programme_id = fields.Integer(load_default=None, validate=validate.Range(1))
-    provider_id = fields.Integer(load_default=None, validate=validate.Range(1))
-    order_id = fields.Integer(load_default=None, validate=validate.Range(1))
+    programme_id = Id(load_default=None)
+    provider_id = Id(load_default=None)
+    order_id = Id(load_default=None)
     min_score = fields.Integer(load_default=0, validate=validate.Range(0, 100))
 
 
@@ -80,8 +80,8 @@ class SampleIn(StrictSchema):
         validate=validate.Range(0, 2**62 - 1),
         metadata={"description": "omit for a random seed; it is recorded either way"},
     )
-    programme_id = fields.Integer(strict=True, load_default=None, validate=validate.Range(1))
-    provider_id = fields.Integer(strict=True, load_default=None, validate=validate.Range(1))
+    programme_id = Id(strict=True, load_default=None)
+    provider_id = Id(strict=True, load_default=None)
     min_score = fields.Integer(strict=True, load_default=0, validate=validate.Range(0, 100))
     note = fields.String(load_default="", validate=validate.Length(max=2000))
 
@@ -140,7 +140,7 @@ class FindingIn(StrictSchema):
 
 class FindingQuery(PageQuerySchema):
     outcome = fields.Enum(FindingOutcome, by_value=True, load_default=None)
-    provider_id = fields.Integer(load_default=None, validate=validate.Range(1))
+    provider_id = Id(load_default=None)
 
 
 class PartyMatchOut(Schema):

@@ -17,7 +17,7 @@ from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from marketplace import clock
 from marketplace.audit.services import record
@@ -367,6 +367,20 @@ def order_risk(session: Session, order_id: int) -> OrderRisk | None:
     return session.scalar(sa.select(OrderRisk).where(OrderRisk.order_id == order_id))
 
 
+def risks_of(session: Session, order_ids: Iterable[int]) -> dict[int, OrderRisk]:
+    """The stored risk (score and flags) of each of ``order_ids`` that was assessed: one
+    query for the scores and one for all their flags."""
+    ids = list(order_ids)
+    if not ids:
+        return {}
+    stmt = (
+        sa.select(OrderRisk)
+        .where(OrderRisk.order_id.in_(ids))
+        .options(selectinload(OrderRisk.flags))
+    )
+    return {r.order_id: r for r in session.scalars(stmt)}
+
+
 def claim_scores(session: Session, claim_ids: Iterable[int]) -> dict[int, int]:
     """Each claim's risk score: the highest of its lines' orders (a claim is as risky as its
     riskiest order)."""
@@ -534,8 +548,7 @@ def record_finding(
     list or a recovery of the order's voucher money.
 
     Raises NotFound, FindingAlreadyRecorded, ValidationFailed, the upload errors
-    (FileTooLarge, UnsupportedFileType…), and InvalidTransition (the enterprise is already
-    listed)."""
+    (FileTooLarge, UnsupportedFileType…). An enterprise already listed stays listed."""
     now = now or utcnow()
     item = session.get(SampleItem, item_id) if 0 < item_id < 2**62 else None
     if item is None:
@@ -587,7 +600,12 @@ def record_finding(
             note=notes[:500],
             actor_id=actor_id,
         )
-        if data.follow_up is FollowUp.BLACKLIST:
+        listed = session.scalar(
+            sa.select(Enterprise.blacklisted).where(Enterprise.id == order.enterprise_id)
+        )
+        # An enterprise already on the list (by an earlier finding, or by hand) stays listed:
+        # the follow-up is in force, the finding is recorded all the same.
+        if data.follow_up is FollowUp.BLACKLIST and not listed:
             blacklist_enterprise(
                 session,
                 order.enterprise_id,

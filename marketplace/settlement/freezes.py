@@ -23,7 +23,6 @@ from sqlalchemy.orm import Session
 
 from marketplace.audit.services import record
 from marketplace.db import utcnow
-from marketplace.errors import NotFound
 from marketplace.orders.models import Order
 from marketplace.settlement import claims, rules
 from marketplace.settlement.enums import ClaimAction, ClaimLineStatus
@@ -33,8 +32,8 @@ from providers import services as provider_services
 from providers.enums import ProviderAction
 from providers.models import Provider, ProviderStatusChange
 from vouchers import holds
-from vouchers.common import clean_text
 from vouchers.enums import FreezeAction, FreezeStatus, HoldStatus
+from vouchers.freezes import lock_freeze, open_decision, settle_freeze
 from vouchers.models import Hold
 
 #: Lines whose money has not left: a suspension stops them.
@@ -120,32 +119,21 @@ def _settle(
     actor_id: int | None,
     now: datetime,
 ) -> None:
-    before, after = rules.LINE_FREEZE.move(freeze, action)
-    freeze.decided_at = now
-    freeze.decided_by = actor_id
-    freeze.decision_reason = reason
-    session.flush()
-    record(
+    settle_freeze(
         session,
-        f"claim_line_freeze.{after.value}",
-        actor_id=actor_id,
-        subject_type="claim_line_freeze",
-        subject_id=freeze.id,
-        claim_line_id=freeze.claim_line_id,
-        from_status=before.value,
-        to_status=after.value,
+        rules.LINE_FREEZE,
+        freeze,
+        action,
         reason=reason,
+        actor_id=actor_id,
+        now=now,
+        subject_type="claim_line_freeze",
+        claim_line_id=freeze.claim_line_id,
     )
 
 
 def get_freeze(session: Session, freeze_id: int, *, lock: bool = False) -> ClaimLineFreeze:
-    stmt = sa.select(ClaimLineFreeze).where(ClaimLineFreeze.id == freeze_id)
-    if lock:
-        stmt = stmt.with_for_update()
-    freeze = session.scalar(stmt)
-    if freeze is None:
-        raise NotFound("no such freeze")
-    return freeze
+    return lock_freeze(session, ClaimLineFreeze, freeze_id, lock=lock)
 
 
 def decide(
@@ -162,13 +150,17 @@ def decide(
     Raises ReasonRequired, ClaimStateConflict (decided already; release of a line that is
     past review), NotFound, and what rejecting the line raises."""
     now = now or utcnow()
-    cleaned = clean_text(reason, "reason")
-    if action is FreezeAction.LIFT:
-        raise ClaimStateConflict(
+    freeze, cleaned = open_decision(
+        session,
+        ClaimLineFreeze,
+        rules.LINE_FREEZE,
+        freeze_id,
+        action,
+        reason,
+        lift_refused=ClaimStateConflict(
             "只有恢复服务机构才会整体解冻 / only reinstating the provider lifts freezes"
-        )
-    freeze = get_freeze(session, freeze_id, lock=True)
-    rules.LINE_FREEZE.next(freeze.status, action)
+        ),
+    )
     if action is FreezeAction.RELEASE:
         line = freeze.line
         if line.status is not ClaimLineStatus.PENDING_REVIEW:

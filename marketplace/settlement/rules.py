@@ -49,9 +49,8 @@ from marketplace.settlement.errors import (
 )
 from marketplace.statemachine import StateMachine
 from providers.errors import RelatedPartyConflict
-from vouchers.enums import FreezeAction, FreezeStatus
 from vouchers.errors import CapExceeded, ClaimDeadlinePassed
-from vouchers.rules import ceiling_fen
+from vouchers.rules import ceiling_fen, freeze_machine
 
 # --------------------------------------------------------------------------- the pre-check
 
@@ -377,14 +376,9 @@ CLAIM_LINE: StateMachine[ClaimLineStatus, ClaimAction] = StateMachine(
 )
 
 #: A suspended provider's frozen claim line is decided once, as a blacklisting's frozen order is.
-LINE_FREEZE: StateMachine[FreezeStatus, FreezeAction] = StateMachine(
+LINE_FREEZE = freeze_machine(
     "claim line freeze",
-    {
-        (FreezeStatus.FROZEN, FreezeAction.RELEASE): FreezeStatus.RELEASED,
-        (FreezeStatus.FROZEN, FreezeAction.UNFREEZE): FreezeStatus.UNFROZEN,
-        (FreezeStatus.FROZEN, FreezeAction.LIFT): FreezeStatus.LIFTED,
-    },
-    refuse=lambda status, action: ClaimStateConflict(
+    lambda status, action: ClaimStateConflict(
         f"该冻结已处理 / this freeze was already decided "
         f"({status.value if status else 'new'}), cannot {action.value}"
     ),

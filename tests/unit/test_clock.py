@@ -24,3 +24,16 @@ def test_text_in_beijing_time():
 def test_naive_datetimes_are_refused_where_the_day_matters():
     with pytest.raises(ValueError):
         clock.local_date(datetime(2026, 1, 1))
+
+
+def test_year_and_month_spans_are_beijing_calendar_periods_in_utc():
+    start, end = clock.year_span(2026)
+    assert start == datetime(2025, 12, 31, 16, tzinfo=UTC)
+    assert end == datetime(2026, 12, 31, 16, tzinfo=UTC)
+    # 00:30 on 1 January in Beijing is still 2025 in UTC, and belongs to 2026.
+    assert start <= datetime(2025, 12, 31, 16, 30, tzinfo=UTC) < end
+    assert clock.month_span(2026, 12) == (datetime(2026, 11, 30, 16, tzinfo=UTC), end)
+    assert clock.month_span(2026, 2) == (
+        datetime(2026, 1, 31, 16, tzinfo=UTC),
+        datetime(2026, 2, 28, 16, tzinfo=UTC),
+    )

@@ -56,6 +56,11 @@ def test_postgres_urls_use_psycopg3():
             "AUDIT_SIGNING_KEY",
         ),
         ({"AUDIT_SIGNING_KEY": "too-short"}, "AUDIT_SIGNING_KEY"),
+        ({"AUDIT_SIGNING_OLD_KEYS": f"{STRONG_KEY},short"}, "AUDIT_SIGNING_OLD_KEYS"),
+        (
+            {"AUDIT_SIGNING_KEY": STRONG_KEY, "AUDIT_SIGNING_OLD_KEYS": STRONG_KEY},
+            "AUDIT_SIGNING_OLD_KEYS",
+        ),
         ({"MARKETPLACE_ENV": "staging"}, "MARKETPLACE_ENV"),
         ({"DATABASE_URL": "mysql://x/y"}, "DATABASE_URL"),
         ({"REDIS_URL": "http://localhost"}, "REDIS_URL"),

@@ -246,6 +246,8 @@ PARITY: dict[str, tuple[str, ...] | str] = {
     "admin.dashboard_page": (f"GET {A}/dashboard",),
     "admin.dashboard_file": (f"GET {A}/dashboard",),
     "admin.dashboard_orders": (f"GET {A}/orders",),
+    "admin.outcomes": (f"GET {A}/outcomes/summary",),
+    "admin.outcome_records": (f"GET {A}/outcomes/records",),
     # ------------------------------------------------------------------ risk and audit samples
     "risk.flags": (f"GET {A}/risk/flags",),
     "risk.flags_file": (f"GET {A}/risk/flags",),

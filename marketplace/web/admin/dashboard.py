@@ -19,9 +19,15 @@ from marketplace.disclosure import dashboard
 from marketplace.enums import ServiceCategory
 from marketplace.exports import Format
 from marketplace.i18n import _
+from marketplace.outcomes.services import COUNTED
 from marketplace.web.admin.views import bp
 from marketplace.web.disclosure.views import known_years, requested_year
 
+#: The columns of an outcome summary (figures "outcomes…"; the per-¥10,000 figures ×100).
+OUTCOME_COLUMNS: tuple[str, ...] = (
+    "key", "label_zh", "label_en", "orders", "reported", "voucher_fen", *COUNTED,
+    *(f"{count}_per_10k_x100" for count in COUNTED),
+)  # fmt: skip
 #: The tables a dashboard export can hold: figures key → (columns).
 TABLES: dict[str, tuple[str, ...]] = {
     "budgets": (
@@ -36,10 +42,9 @@ TABLES: dict[str, tuple[str, ...]] = {
     "payout_days": ("label", "low", "high", "orders"),
     "flags": ("rule", "label_zh", "label_en", "orders"),
     "findings": ("outcome", "label_zh", "label_en", "count"),
-    "outcomes": (
-        "programme_id", "name", "orders", "reported", "voucher_fen", "patents",
-        "certifications", "high_tech", "new_products", "patents_per_10k_x100",
-    ),
+    "outcomes": ("programme_id", *OUTCOME_COLUMNS),
+    "outcomes_by_category": OUTCOME_COLUMNS,
+    "outcomes_by_prefecture": OUTCOME_COLUMNS,
 }  # fmt: skip
 
 
@@ -190,20 +195,60 @@ def charts(figures: dict[str, Any]) -> list[dict[str, Any]]:
             "series": [{"name": _("Findings"), "data": [f["count"] for f in figures["findings"]]}],
             "links": [url_for("risk.findings", outcome=f["outcome"]) for f in figures["findings"]],
         },
-        {
-            "id": "outcomes",
-            "title": _("Patent applications per ¥10,000 of voucher money"),
-            "type": "bar",
-            "categories": [o["name"] for o in figures["outcomes"]],
-            "series": [
-                {
-                    "name": _("Patents per ¥10,000"),
-                    "data": [o["patents_per_10k_x100"] / 100 for o in figures["outcomes"]],
-                }
-            ],
-            "links": [seg(programme_id=o["programme_id"]) for o in figures["outcomes"]],
-        },
+        _outcome_chart(
+            "outcomes",
+            _("Outcomes per ¥10,000 of voucher money, by programme"),
+            figures["outcomes"],
+            [outcome_link(year, programme_id=o["programme_id"]) for o in figures["outcomes"]],
+            en,
+        ),
+        _outcome_chart(
+            "outcomes_by_category",
+            _("Outcomes per ¥10,000 of voucher money, by service category"),
+            figures["outcomes_by_category"],
+            [outcome_link(year, category=o["key"]) for o in figures["outcomes_by_category"]],
+            en,
+        ),
+        _outcome_chart(
+            "outcomes_by_prefecture",
+            _("Outcomes per ¥10,000 of voucher money, by prefecture"),
+            figures["outcomes_by_prefecture"],
+            [outcome_link(year, prefecture=o["key"]) for o in figures["outcomes_by_prefecture"]],
+            en,
+        ),
     ]
+
+
+def outcome_series() -> list[tuple[str, str]]:
+    """(count, its name in the page's language) of every outcome a summary counts."""
+    return [
+        ("patents", _("Patent applications")),
+        ("certifications", _("Certifications or test reports")),
+        ("high_tech", _("High-tech enterprise recognitions")),
+        ("new_products", _("New products")),
+        ("new_processes", _("New processes")),
+    ]
+
+
+def outcome_link(year: int, **scope: Any) -> str:
+    """The records behind an outcome summary row (the completed orders and their outcomes)."""
+    return url_for("admin.outcome_records", year=year, **scope)
+
+
+def _outcome_chart(
+    chart_id: str, title: str, rows: list[dict[str, Any]], links: list[str], en: bool
+) -> dict[str, Any]:
+    return {
+        "id": chart_id,
+        "title": title,
+        "type": "bar",
+        "categories": [_label(r, en) for r in rows],
+        "series": [
+            {"name": name, "data": [r[f"{count}_per_10k_x100"] / 100 for r in rows]}
+            for count, name in outcome_series()
+        ],
+        "links": links,
+    }
 
 
 @bp.get("/dashboard")

@@ -26,6 +26,8 @@ from marketplace.exports import Format
 from marketplace.i18n import _
 from marketplace.money import format_fen
 from marketplace.parsing import form_version
+from marketplace.risk.models import OrderRisk
+from marketplace.risk.services import claim_scores, risks_of
 from marketplace.settlement import claims, payout_files, payouts
 from marketplace.settlement.enums import (
     ClaimAction,
@@ -79,13 +81,23 @@ def settlement_claims() -> ResponseReturnValue:
         stmt = stmt.where(Claim.id > after)
     rows = list(db_session().scalars(stmt.limit(PAGE_SIZE + 1)))
     newer = rows[PAGE_SIZE - 1].id if len(rows) > PAGE_SIZE else None
+    shown = rows[:PAGE_SIZE]
     return render_template(
         "admin/settlement/claims.html",
-        claims=rows[:PAGE_SIZE],
+        claims=shown,
+        # Each claim's risk score (its riskiest order's), so the riskiest is reviewed first.
+        scores=claim_scores(db_session(), [c.id for c in shown]),
         newer=newer,
         statuses=list(ClaimStatus),
         status=status,
     )
+
+
+def _risk_rows(session: Any, claim: Claim) -> list[tuple[int, OrderRisk | None]]:
+    """Each order of the claim with its risk, for the reviewer (issue 11)."""
+    order_ids = sorted({line.order_id for line in claim.lines})
+    found = risks_of(session, order_ids)
+    return [(order_id, found.get(order_id)) for order_id in order_ids]
 
 
 def _claim_page(
@@ -108,6 +120,8 @@ def _claim_page(
             checklists={ln.id: claims.current_checklist(session, ln) for ln in claim.lines},
             pending=pending,
             reviewed=reviewed,
+            risk_rows=_risk_rows(session, claim),
+            claim_score=claim_scores(session, [claim.id]).get(claim.id),
             can_review=role is Role.REVIEWER and bool(pending),
             can_finance=role is Role.FINANCE and bool(reviewed),
             review_form=review_form or _decision_form(REVIEW_DECISIONS, version=str(claim.version)),

@@ -9,6 +9,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, IntegerField, StringField, TextAreaField
 from wtforms.validators import Length, NumberRange, Optional
 
+from marketplace import clock
 from marketplace.db import db_session
 from marketplace.enums import Role
 from marketplace.errors import DomainError
@@ -77,7 +78,11 @@ def outcome(order_id: int) -> ResponseReturnValue:
         abort(404)  # the SME's business information, reported to the programme
     order = visible_order(order_id)
     current = services.get_outcome(session, order.id)
-    may_edit = user.role is Role.ENTERPRISE and order.status in services.COMPLETED
+    completed = order.status in services.COMPLETED and order.confirmed_at is not None
+    # Editable by the ordering SME for a year after confirmation; read-only afterwards.
+    until = services.editable_until(order) if completed else None
+    locked = until is not None and clock.today() > until
+    may_edit = user.role is Role.ENTERPRISE and completed and not locked
     form = OutcomeForm()
     status = 200
     if form.is_submitted():
@@ -134,5 +139,6 @@ def outcome(order_id: int) -> ResponseReturnValue:
         outcome=current,
         form=form,
         may_edit=may_edit,
+        locked_since=until if locked and user.role is Role.ENTERPRISE else None,
         patent_type=PatentType,
     ), status

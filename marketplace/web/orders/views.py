@@ -53,6 +53,7 @@ from marketplace.orders.rules import allowed_actions
 from marketplace.payments import services as payments
 from marketplace.payments.enums import GatewayKind, PaymentStatus
 from marketplace.payments.models import Payment
+from marketplace.risk.services import risks_of
 from marketplace.security import STRIPE_JS_URL, card_payment_csp
 from marketplace.web import vocabulary
 from marketplace.web.orders.forms import (
@@ -426,6 +427,12 @@ def _render(order: Order, status: int = 200, **forms: Any) -> ResponseReturnValu
         refund_form=forms.get("refund") or RefundForm(version=version),
         is_admin=user.role in ADMIN_ROLES,
         requested_status=OrderStatus.REQUESTED,
+        # Reviewers and auditors see the order's risk score and flags (issue 11).
+        risk_rows=(
+            [(order.id, risks_of(session, [order.id]).get(order.id))]
+            if user.role in ADMIN_ROLES
+            else None
+        ),
     )
     headers = {"Content-Security-Policy": card_payment_csp()} if card_form else {}
     return page, status, headers

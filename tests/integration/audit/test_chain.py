@@ -5,6 +5,7 @@ with the database owner's rights would do), on SQLite and PostgreSQL; checkpoint
 from __future__ import annotations
 
 import json
+from datetime import date
 
 import pytest
 import sqlalchemy as sa
@@ -302,8 +303,13 @@ def test_an_inspector_verifies_an_exported_copy(app, session, tmp_path):
     assert result.exit_code == 1 and "deleted" in result.output
 
     # Another key (an inspector given the wrong one, or a forger) matches nothing.
-    report = chain.verify_copy(lines, key=b"another-key-of-at-least-32-characters!!")
-    assert not report.ok and any("wrong signature" in p for p in report.problems)
+    other = chain.Keyring(b"another-key-of-at-least-32-characters!!")
+    report = chain.verify_copy(lines, other)
+    assert not report.ok and any("is signed with key" in p for p in report.problems)
+    # Nor does stripping the key's name from the checkpoint make any key do.
+    header = json.loads(lines[0]) | {"key_id": None}
+    report = chain.verify_copy([json.dumps(header), *lines[1:]], other)
+    assert any("wrong signature" in p for p in report.problems)
 
 
 def test_checkpoint_rows_are_one_per_day(session):
@@ -311,3 +317,92 @@ def test_checkpoint_rows_are_one_per_day(session):
     chain.checkpoint(session, today())
     count = session.scalar(sa.select(sa.func.count()).select_from(AuditCheckpoint))
     assert count == 1
+
+
+# --------------------------------------------------------------------------- key rotation
+
+OLD_KEY = "old-audit-key-retired-in-the-rotation-0123456789"
+NEW_KEY = "new-audit-key-signing-after-the-rotation-987654321"
+DAY1, DAY2 = date(2026, 3, 1), date(2026, 3, 2)
+
+
+def _rotate(make_app, session, before_rotation, after_rotation):
+    """A trail signed under OLD_KEY (``before_rotation`` records, DAY1's checkpoint), then
+    under NEW_KEY with OLD_KEY retired (``after_rotation`` more, DAY2's checkpoint).
+    Returns the two apps and the checkpoints."""
+    before = make_app(AUDIT_SIGNING_KEY=OLD_KEY)
+    rotated = make_app(AUDIT_SIGNING_KEY=NEW_KEY, AUDIT_SIGNING_OLD_KEYS=OLD_KEY)
+    with before.app_context():
+        _record_some(session, before_rotation)
+        first = chain.checkpoint(session, DAY1)
+    with rotated.app_context():
+        _record_some(session, after_rotation)
+        second = chain.checkpoint(session, DAY2)
+    return before, rotated, first, second
+
+
+def test_a_rotated_key_still_verifies_what_it_signed(make_app, session):
+    before = make_app(AUDIT_SIGNING_KEY=OLD_KEY)
+    rotated = make_app(AUDIT_SIGNING_KEY=NEW_KEY, AUDIT_SIGNING_OLD_KEYS=OLD_KEY)
+    forgotten = make_app(AUDIT_SIGNING_KEY=NEW_KEY)
+    with before.app_context():
+        _record_some(session, 3)
+        first = chain.checkpoint(session, DAY1)
+        # Written under the old key but sealed after the rotation (a process not yet restarted).
+        late = _record_some(session, 1)[0]
+    with rotated.app_context():
+        _record_some(session, 2)
+        second = chain.checkpoint(session, DAY2)
+        assert (first.key_id, second.key_id) == (
+            chain.key_id(OLD_KEY.encode()),
+            chain.key_id(NEW_KEY.encode()),
+        )
+        assert first.key_id != second.key_id and OLD_KEY[:16] not in first.key_id
+        report = _verify(session)
+        assert report.ok, report.problems
+        assert (report.checked, report.checkpoints) == (6, 2)
+        assert session.get(AuditEvent, late.id).seq <= second.seq
+    with forgotten.app_context():
+        # Without the retired key, its checkpoint and records no longer verify, and say why.
+        problems = _verify(session).problems
+        assert any("checkpoint of 2026-03-01 is signed with key" in p for p in problems)
+        assert any("changed after it was sealed" in p for p in problems)
+
+
+def test_a_retired_key_cannot_add_records_after_the_rotation(make_app, session):
+    before, rotated, _, _ = _rotate(make_app, session, 2, 2)
+    # Someone holding the leaked retired key writes a record after the new key took over.
+    with before.app_context():
+        forged = _record_some(session, 1)[0]
+    with rotated.app_context():
+        session.expire_all()
+        unsealed = chain.verify(session).problems
+        assert unsealed == [
+            f"record #{forged.id} (not yet sealed) was inserted or changed behind the "
+            "application's back: its MAC does not match"
+        ]
+        chain.seal(session)
+        problems = _verify(session).problems
+        assert len(problems) == 1
+        assert f"record #{forged.id} " in problems[0] and "inserted behind" in problems[0]
+
+
+def test_an_inspector_verifies_copies_signed_before_and_after_a_rotation(
+    make_app, session, tmp_path
+):
+    _, rotated, _, _ = _rotate(make_app, session, 3, 2)
+    forgotten = make_app(AUDIT_SIGNING_KEY=NEW_KEY)
+    for day, records in ((DAY1, 3), (DAY2, 5)):
+        copy = tmp_path / f"trail-{day}.jsonl"
+        exported = rotated.test_cli_runner().invoke(
+            args=["audit", "export-checkpoint", "--out", str(copy), "--day", day.isoformat()]
+        )
+        assert exported.exit_code == 0, exported.output
+        header = json.loads(copy.read_text(encoding="utf-8").splitlines()[0])
+        assert header["key_id"] == chain.key_id((OLD_KEY if day == DAY1 else NEW_KEY).encode())
+        good = rotated.test_cli_runner().invoke(args=["audit", "verify", "--copy", str(copy)])
+        assert good.exit_code == 0, good.output
+        assert f"{records} record(s) checked" in good.output
+        bad = forgotten.test_cli_runner().invoke(args=["audit", "verify", "--copy", str(copy)])
+        assert bad.exit_code == 1
+    assert "is signed with key" in bad.output or "changed after it was sealed" in bad.output

@@ -6,7 +6,9 @@ Two SMEs in 昆明市 (五华区 530102 and 盘龙区 530103), each issued a ¥2
   B  盘龙区  ¥3,000  confirmed → ¥1,500 captured in June
   C  五华区  ¥1,234.56 agreed  → held, not redeemed
 A was paid out ten days after its agreement. Both round prices are flagged; A reports one
-patent application.
+patent application, B three certifications and a new product: ¥2,500 of voucher money, so per
+¥10,000 1 patent is 4, 3 certifications 12, 1 new product 4 (×100: 400, 1200, 400), the same
+for the programme, the category and 昆明市.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from marketplace.disclosure import dashboard
+from marketplace.enums import ServiceCategory
 from marketplace.orders.enums import Actor, OrderAction, OrderStatus
 from marketplace.orders.models import OrderEvent
 from marketplace.outcomes import services as outcomes
@@ -49,6 +52,12 @@ def test_dashboard_figures_match_the_hand_computed_dataset(
         a,
         order_world.sme(a),
         outcomes.OutcomeInput(patents=(("CN202610001234.5", PatentType.INVENTION),)),
+    )
+    outcomes.record_outcome(
+        session,
+        b,
+        order_world.sme(b),
+        outcomes.OutcomeInput(certifications=3, new_products=1, revenue_effect_fen=5_000_000),
     )
 
     f = dashboard.figures(session, VOUCHER_YEAR)
@@ -98,13 +107,33 @@ def test_dashboard_figures_match_the_hand_computed_dataset(
     assert flags["round_price"] == 2 and flags["same_day"] == 0
     assert {row["outcome"]: row["count"] for row in f["findings"]} == {"cleared": 0, "irregular": 0}
     (outcome,) = f["outcomes"]
-    assert (outcome["orders"], outcome["reported"], outcome["voucher_fen"], outcome["patents"]) == (
-        2,
-        1,
-        250_000,
-        1,
+    assert outcome["programme_id"] == a.voucher.programme_id
+    (by_category,) = f["outcomes_by_category"]
+    (by_prefecture,) = f["outcomes_by_prefecture"]
+    assert (by_category["key"], by_prefecture["key"], by_prefecture["name"]) == (
+        service.category.value,
+        "530100",
+        "云南省昆明市",
     )
-    assert outcome["patents_per_10k_x100"] == 400  # 1 patent per ¥2,500 = 4 per ¥10,000
+    for row in (outcome, by_category, by_prefecture):
+        assert (row["orders"], row["reported"], row["voucher_fen"]) == (2, 2, 250_000)
+        assert (row["patents"], row["certifications"], row["new_products"]) == (1, 3, 1)
+        assert row["revenue_effect_fen"] == 5_000_000
+        assert (
+            row["patents_per_10k_x100"],
+            row["certifications_per_10k_x100"],
+            row["new_products_per_10k_x100"],
+            row["high_tech_per_10k_x100"],
+        ) == (400, 1200, 400, 0)
+    # The records behind an outcome row: the completed orders, reported or not.
+    kunming = outcomes.Scope(year=VOUCHER_YEAR, prefecture="530100")
+    assert [(o.id, r is not None) for o, r in outcomes.records(session, kunming)] == [
+        (b.id, True),
+        (a.id, True),
+    ]
+    other = next(c for c in ServiceCategory if c is not service.category)
+    assert outcomes.records(session, outcomes.Scope(year=VOUCHER_YEAR, category=other)) == []
+    assert outcomes.records(session, outcomes.Scope(year=VOUCHER_YEAR + 1)) == []
 
     # The click-through: the orders behind a bar.
     segment = dashboard.Segment(year=VOUCHER_YEAR, region="530102")

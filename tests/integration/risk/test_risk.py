@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import io
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
 
+from marketplace import clock
 from marketplace.audit.models import AuditEvent
 from marketplace.config import current_settings
 from marketplace.errors import NotFound, ValidationFailed
 from marketplace.orders.enums import OrderStatus
 from marketplace.orders.files import OrderFileStorage, Upload
+from marketplace.orders.models import Invoice
 from marketplace.risk import rules, services
 from marketplace.risk.enums import FindingOutcome, FollowUp, Rule
 from marketplace.risk.errors import EmptyPopulation, FindingAlreadyRecorded
@@ -22,7 +25,7 @@ from providers.models import CreditEvent
 from providers.services import update_profile as update_provider
 from tests.support.provider_fixtures import ELF, PDF
 from vouchers.enterprises import IdentityInput, ProfileInput, update_profile
-from vouchers.models import Enterprise, RecoveryFlag
+from vouchers.models import BlacklistEvent, Enterprise, Hold, Quota, RecoveryFlag
 
 
 def _flags(session, order_id):
@@ -235,3 +238,80 @@ def test_the_assess_and_reindex_commands(app, session, create_order, create_ente
     result = runner.invoke(args=["providers", "reindex-parties"])
     assert result.exit_code == 0, result.output
     assert "indexed" in result.output
+
+
+def test_each_rule_fires_on_a_real_order_and_not_on_its_twin(
+    orders_ctx, session, create_order, create_service, settlement_world
+):
+    """The rules are pure (tests/unit/risk); this checks the facts the database gives them,
+    on both databases: a pair of otherwise alike orders per rule, one that fires, one not."""
+    service = create_service(price_fen=80_000)
+    above = create_order(OrderStatus.CONFIRMED, service=service, price_fen=90_001)
+    at = create_order(OrderStatus.CONFIRMED, service=service, price_fen=80_000)
+    # The same day from agreement to confirmation (the fixture delivers a day later).
+    at.delivered_at = at.confirmed_at = at.agreement_accepted_at
+    # An invoice dated the day before the agreement.
+    invoice = session.scalar(sa.select(Invoice).where(Invoice.order_id == above.id))
+    invoice.issued_on = clock.local_date(above.agreement_accepted_at) - timedelta(days=1)
+    # The SME of `above` used its annual cap up to the last 1 %.
+    quota = session.scalar(
+        sa.select(Quota).join(Hold, Hold.quota_id == Quota.id).where(Hold.id == above.hold_id)
+    )
+    quota.used_fen = quota.cap_fen - quota.cap_fen // 100 - quota.held_fen
+    claim = settlement_world.claim(above)
+    session.flush()
+    services.assess(session)
+
+    fired, quiet = _flags(session, above.id), _flags(session, at.id)
+    assert {Rule.ABOVE_CATALOGUE, Rule.INVOICE_EARLY, Rule.UNDER_CAP} <= fired
+    assert not {Rule.ABOVE_CATALOGUE, Rule.INVOICE_EARLY, Rule.UNDER_CAP} & quiet
+    assert Rule.SAME_DAY in quiet and Rule.SAME_DAY not in fired
+
+    facts = {f.order_id: f for f in services.gather_facts(session)}
+    a, b = facts[above.id], facts[at.id]
+    assert set(facts) == {above.id, at.id}
+    assert (a.catalogue_unit_fen, a.category_samples) == (80_000, 2)
+    assert a.category_median_unit_fen == 85_000  # the median of ¥900.01 and ¥800.00
+    line = claim.lines[0]
+    assert (a.claim_line_id, a.claimed_on) == (line.id, clock.local_date(line.created_at))
+    assert a.claim_deadline == above.voucher.programme.claim_deadline
+    assert (b.claim_line_id, b.claimed_on) == (None, None)
+    programme_fen = sum(f.voucher_part_fen for f in facts.values())
+    assert a.programme_total_fen == b.programme_total_fen == programme_fen
+    # One provider (the service's) took all of the programme's voucher money this month.
+    assert a.provider_programme_fen == programme_fen == above.voucher_part_fen + at.voucher_part_fen
+    assert (a.provider_month_orders, a.region_month_orders) == (2, 2)
+    assert Rule.PROVIDER_SHARE in fired and Rule.PROVIDER_SHARE in quiet
+    assert a.provider_previous_mean_x100 == a.region_previous_mean_x100 == 0  # no history
+    # Whatever else fires is what the pure rules say of these facts.
+    settings = services.settings(session)
+    for order_id, found in facts.items():
+        expected = {hit.rule for hit in rules.evaluate(found, settings)}
+        assert _flags(session, order_id) == expected, order_id
+
+
+def test_a_second_irregular_finding_against_a_listed_enterprise_is_recorded(
+    orders_ctx, session, create_order, create_enterprise
+):
+    enterprise = create_enterprise()
+    first = create_order(OrderStatus.CONFIRMED, enterprise=enterprise, price_fen=123_456)
+    second = create_order(OrderStatus.CONFIRMED, enterprise=enterprise, price_fen=234_567)
+    sample = services.draw_sample(session, services.SampleRequest(size=2, seed=4), actor_id=None)
+    items = {item.order_id: item for item in sample.items}
+    for order in (first, second):
+        services.record_finding(
+            session,
+            items[order.id].id,
+            services.FindingInput(FindingOutcome.IRREGULAR, "虚构服务。", FollowUp.BLACKLIST),
+            storage=_storage(),
+            actor_id=None,
+        )
+    assert session.get(Enterprise, enterprise.id).blacklisted
+    listings = session.scalars(
+        sa.select(BlacklistEvent).where(BlacklistEvent.enterprise_id == enterprise.id)
+    ).all()
+    assert len(listings) == 1  # listed once, by the first finding
+    events = session.scalars(
+        sa.select(CreditEvent).where(CreditEvent.kind == CreditEventKind.IRREGULAR_FINDING)
+    ).all()
+    assert sorted(e.order_ref for e in events) == sorted(f"order-{o.id}" for o in (first, second))
