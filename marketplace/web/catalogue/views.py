@@ -21,7 +21,7 @@ from marketplace.extensions import limiter
 from marketplace.i18n import _, _l
 from marketplace.instruments.services import calendar_for_service
 from marketplace.money import MoneyFormatError, parse_yuan
-from marketplace.web.forms import enum_choices
+from marketplace.web.forms import enum_choices, show_error
 from marketplace.web.provider.forms import SafeForm
 from providers import admission, credit, services
 from providers.catalogue import services_of
@@ -261,11 +261,7 @@ def objection(provider_id: int) -> ResponseReturnValue:
                 today=clock.today(),
             )
         except DomainError as exc:
-            for name, messages in (exc.errors if isinstance(exc, ValidationFailed) else {}).items():
-                field = getattr(form, name, None)
-                if field is not None:
-                    field.errors = [*field.errors, *messages]
-            flash(exc.message, "error")
+            show_error(exc, form)
             status = exc.status
         else:
             flash(

@@ -14,7 +14,7 @@ flash, redirect; a refused step re-renders the page with the message and the err
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, timedelta
 from typing import Any
 
@@ -39,7 +39,7 @@ from marketplace.clock import beijing_text, local_date
 from marketplace.config import current_settings
 from marketplace.db import db_session, utcnow
 from marketplace.enums import ADMIN_ROLES, Role
-from marketplace.errors import DomainError, NotFound, ValidationFailed
+from marketplace.errors import DomainError, NotFound
 from marketplace.exports import Format
 from marketplace.i18n import _
 from marketplace.invoice_verification import verifier_from_settings
@@ -55,6 +55,7 @@ from marketplace.payments.enums import GatewayKind, PaymentStatus
 from marketplace.payments.models import Payment
 from marketplace.security import STRIPE_JS_URL, card_payment_csp
 from marketplace.web import vocabulary
+from marketplace.web.forms import show_error
 from marketplace.web.orders.forms import (
     AcceptForm,
     DeliverForm,
@@ -94,14 +95,6 @@ def visible_order(order_id: int) -> Order:
         return get_order(db_session(), order_id, signed_in_user())
     except NotFound:
         abort(404)
-
-
-def flash_error(exc: DomainError) -> None:
-    flash(exc.message, "error")
-    if isinstance(exc, ValidationFailed):
-        for messages in exc.errors.values():
-            for message in messages:
-                flash(message, "error")
 
 
 def flash_form_errors(form: Any) -> None:
@@ -229,7 +222,7 @@ def new() -> ResponseReturnValue:
                 quantity=int(form.quantity.data or 1),
             )
         except DomainError as exc:
-            flash_error(exc)
+            show_error(exc, form)
             status = exc.status
         else:
             flash(_("Request sent. The provider will quote or accept it."), "success")
@@ -436,8 +429,16 @@ def detail(order_id: int) -> ResponseReturnValue:
     return _render(visible_order(order_id))
 
 
-def _step(order_id: int, name: str, form: Any, run: Any, done: str) -> ResponseReturnValue:
-    """Validate ``form``, run the service, flash ``done``; re-render on any refusal."""
+def _step(
+    order_id: int,
+    name: str,
+    form: Any,
+    run: Any,
+    done: str,
+    fields: Callable[[], Mapping[str, str]] | None = None,
+) -> ResponseReturnValue:
+    """Validate ``form``, run the service, flash ``done``; re-render on any refusal, with the
+    error at its field (``fields()``: this request's names of the service's fields)."""
     order = visible_order(order_id)
     session = db_session()
     if not form.validate_on_submit():
@@ -446,11 +447,7 @@ def _step(order_id: int, name: str, form: Any, run: Any, done: str) -> ResponseR
     try:
         run(session, order, form)
     except DomainError as exc:
-        flash_error(exc)
-        # The message also at the field it is about (the invoice file, a typed field …).
-        field = getattr(form, exc.field, None) if exc.field else None
-        if field is not None and hasattr(field, "errors"):
-            field.errors = [*field.errors, exc.message]
+        show_error(exc, form, fields() if fields else None)
         return _render(visible_order(order_id), exc.status, **{name: form})
     flash(done, "success")
     return redirect(url_for("orders.detail", order_id=order_id))
@@ -580,7 +577,25 @@ def deliver(order_id: int) -> ResponseReturnValue:
             expected_version=f.expected_version(),
         )
 
-    return _step(order_id, "deliver", form, run, _("Delivered. The enterprise has been told."))
+    def fields() -> Mapping[str, str]:
+        """Where the invoice's problems show: at the file it was read from, else at the typed
+        field (a paper-era invoice)."""
+        return dict.fromkeys(INVOICE_COLUMNS, "invoice_file") if form.has_file else {}
+
+    return _step(
+        order_id, "deliver", form, run, _("Delivered. The enterprise has been told."), fields
+    )
+
+
+#: The invoice's columns as the delivery service names them in its errors.
+INVOICE_COLUMNS = (
+    "code",
+    "number",
+    "issued_on",
+    "amount_fen",
+    "buyer_taxpayer_id",
+    "seller_taxpayer_id",
+)
 
 
 @bp.post("/<int:order_id>/confirm")
