@@ -72,7 +72,9 @@ def test_the_scan_finds_a_field_without_a_label():
     assert unlabelled('<form><input name="q" aria-label="搜索"></form>') == ["input q"]
     assert unlabelled('<label for="q">搜索</label><input id="q" name="q">') == []
     assert unlabelled('<label>搜索 <select name="s"></select></label>') == []
-    assert unlabelled('<h2 id="h">名称</h2><textarea name="t" aria-labelledby="h"></textarea>') == []
+    assert (
+        unlabelled('<h2 id="h">名称</h2><textarea name="t" aria-labelledby="h"></textarea>') == []
+    )
     assert unlabelled('<input type="hidden" name="csrf_token"><button>提交</button>') == []
 
 
