@@ -351,7 +351,8 @@ def settlement_confirmation(batch_id: int) -> ResponseReturnValue:
             applied=len(result.applied),
             unchanged=len(result.unchanged),
         ),
-        "success",
+        # A file that recorded nothing new is not a success, whatever else it says.
+        "success" if result.applied else "warning",
     )
     return redirect(url_for("admin.settlement_batch", batch_id=batch_id))
 
