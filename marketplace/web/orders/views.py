@@ -56,6 +56,7 @@ from marketplace.payments.models import Payment
 from marketplace.security import STRIPE_JS_URL, card_payment_csp
 from marketplace.web import vocabulary
 from marketplace.web.forms import show_error
+from marketplace.web.orders import progress
 from marketplace.web.orders.forms import (
     AcceptForm,
     DeliverForm,
@@ -70,9 +71,6 @@ from marketplace.web.permissions import gate_blueprint, roles_required
 from marketplace.web.templating import page_lang
 from providers.catalogue import get_service
 from vouchers import holds
-from vouchers.enums import VoucherStatus
-from vouchers.models import Voucher
-from vouchers.rules import Limit
 
 bp = Blueprint("orders", __name__, url_prefix="/orders")
 gate_blueprint(bp, *Role, read_only=frozenset({Role.AUDITOR}))
@@ -235,35 +233,15 @@ def new() -> ResponseReturnValue:
 # --------------------------------------------------------------------------- detail
 
 
-def _usable_vouchers(order: Order) -> list[Voucher]:
-    return list(
-        db_session().scalars(
-            sa.select(Voucher)
-            .where(
-                Voucher.enterprise_id == order.enterprise_id,
-                Voucher.status == VoucherStatus.ACTIVE,
-                Voucher.balance_fen > 0,
-            )
-            .order_by(Voucher.use_by, Voucher.id)
-        )
-    )
-
-
 def _previews(order: Order, requested_fen: int | None) -> list[holds.Preview]:
-    """What each of the enterprise's vouchers would pay of this order, best first (the most
-    covered, then the one expiring first)."""
-    price = order.price_fen or 0
-    found = [
-        holds.preview_hold(
-            db_session(),
-            voucher,
-            price_fen=price,
-            requested_fen=price if requested_fen is None else requested_fen,
-            service_category=order.service.category.value,
-        )
-        for voucher in _usable_vouchers(order)
-    ]
-    return sorted(found, key=lambda p: -p.split.voucher_fen)
+    """What each of the enterprise's vouchers would pay of this order, best first."""
+    return holds.previews_for(
+        db_session(),
+        order.enterprise_id,
+        price_fen=order.price_fen or 0,
+        requested_fen=requested_fen,
+        service_category=order.service.category.value,
+    )
 
 
 def _voucher_choices(order: Order) -> list[SelectChoice]:
@@ -283,19 +261,6 @@ def _voucher_choices(order: Order) -> list[SelectChoice]:
             )
         )
     return choices
-
-
-def _why_smaller(preview: holds.Preview) -> str:
-    """Why the voucher part is what it is (the bound that decided it)."""
-    if preview.refusal:
-        return vocabulary.refusal_label(preview.refusal)
-    ceiling = f"{preview.voucher.programme.ceiling_bps / 100:g}"
-    return {
-        Limit.CEILING: _("The voucher pays at most %(percent)s%% of the price.", percent=ceiling),
-        Limit.BALANCE: _("The voucher's balance limits it."),
-        Limit.CAP: _("Your remaining annual allowance limits it."),
-        Limit.REQUESTED: _("You asked for this amount."),
-    }[preview.split.limited_by]
 
 
 def _split_summary(
@@ -318,7 +283,7 @@ def _split_summary(
         "voucher_fen": chosen.split.voucher_fen,
         "copay_fen": chosen.split.copay_fen,
         "remaining_after_fen": chosen.remaining_after_fen,
-        "why": _why_smaller(chosen),
+        "why": vocabulary.why_smaller(chosen),
     }
 
 
@@ -419,6 +384,9 @@ def _render(order: Order, status: int = 200, **forms: Any) -> ResponseReturnValu
         refund_form=forms.get("refund") or RefundForm(version=version),
         is_admin=user.role in ADMIN_ROLES,
         requested_status=OrderStatus.REQUESTED,
+        steps=progress.steps(order),
+        next_action=progress.next_action(order, actor, {a.value for a in actions}),
+        who_label=progress.who_label,
     )
     headers = {"Content-Security-Policy": card_payment_csp()} if card_form else {}
     return page, status, headers
