@@ -4,8 +4,9 @@ Every data cell (``<td>``, and a row header ``<th>`` in the body) gets a ``data-
 attribute with its column's header text, so the stylesheet can show each row as a card of
 "label: value" lines on a narrow screen (``td::before { content: attr(data-label) }``) with no
 script and no change to the templates. Done once, here, on each HTML page as it leaves the
-app: a regular expression over the tags, linear in the page's size (a 100 KB page takes well
-under a millisecond). A table without a ``<thead>`` (or marked ``data-keep-table``) is left
+app: a regular expression over the tags, linear in the page's size (measured: a 73 KB page
+with a 500-row, five-column table about 20 ms on a shared two-core machine under a load of 11;
+a list page of 50 rows a tenth of that; a page without a table header 10 µs). A table without a ``<thead>`` (or marked ``data-keep-table``) is left
 as it is; a cell that already has ``data-label`` keeps it; ``colspan`` is followed.
 """
 
