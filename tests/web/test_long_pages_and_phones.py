@@ -69,8 +69,12 @@ def test_the_order_page_says_where_it_stands_first(session, login, order_world, 
     # First: after the title, before the facts, the forms, the terms and the history.
     assert progress < html.index('class="facts"') < html.index('id="act-deliver"')
     assert html.index('id="act-deliver"') < html.index('data-testid="history"')
-    current = re.search(r'<li class="step-current" aria-current="step">([^<]+)</li>', html)
-    assert current and current.group(1) == S.PAID.en
+    current = re.search(
+        r'<li class="step-current" aria-current="step"><span class="step-number">(\d+)\.</span> '
+        r"([^<]+)</li>",
+        html,
+    )
+    assert current and current.groups() == ("4", S.PAID.en)
     assert html.count('class="step-done"') == 3  # requested, quoted, agreed
     nxt = html[progress:].split("</section>", 1)[0]
     assert "Your next step" in nxt and 'href="#act-deliver"' in nxt and "deliver" in nxt
