@@ -97,13 +97,14 @@ class Journey:
             Path(readme).mkdir(parents=True, exist_ok=True)
             self.page.screenshot(path=str(Path(readme) / name), full_page=False)
 
-    def menu(self, href: str, step: str) -> None:
-        """Go to ``href`` through the main navigation (unfolding it first on a phone)."""
+    def menu(self, href: str, step: str, *, shoot_menu: bool = False) -> None:
+        """Go to ``href`` through the main navigation (unfolding it first on a phone, and
+        with ``shoot_menu`` taking a picture of it unfolded)."""
         page = self.page
         if self.phone:
             page.click("[data-testid=menu-button]")
             assert page.locator("#main-nav").is_visible()
-            if step == "menu":
+            if shoot_menu:
                 self.shot("menu")
         page.click(f'#main-nav a[href="{href}"]')
         page.wait_for_url(re.compile(re.escape(href) + r"(\?.*)?(#.*)?$"))
@@ -213,13 +214,7 @@ def provider(j: Journey) -> None:
     j.menu("/provider/", "portal")
     assert j.page.locator("[data-testid=provider-status]").is_visible()
     j.open("/provider/services", "services")
-    j.menu("/orders/", "orders") if not j.phone else None
-    if j.phone:
-        j.page.click("[data-testid=menu-button]")
-        j.shot("menu")
-        j.page.click('#main-nav a[href="/orders/"]')
-        j.page.wait_for_url(re.compile(r"/orders/$"))
-        j.check("orders")
+    j.menu("/orders/", "orders", shoot_menu=True)
     assert j.follow("table a[href^='/orders/']", "order")
     assert j.page.locator("[data-testid=next-action]").is_visible()
     j.open("/settlement/claimable", "claimable")
@@ -287,24 +282,28 @@ def _combinations(backend: str) -> list[tuple[str, str, str]]:
     ]
 
 
-def _walk(journey, role: str, lang: str, width: str) -> None:
-    email, walk = ROLES[role]
-    walk(journey(role, email, lang, width))
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Each class's database, and its share of the combinations."""
+    backend = getattr(metafunc.cls, "BACKEND", None)
+    if backend is not None and metafunc.function.__name__ == "test_journey":
+        metafunc.parametrize("backend", [backend], scope="session")
+        metafunc.parametrize(("role", "lang", "width"), _combinations(backend))
 
 
 # One class per database keeps its journeys together whatever the order of the run, so each
 # live server is set up once; the group keeps them on one worker, with one browser.
 @pytest.mark.xdist_group("journeys")
-@pytest.mark.parametrize("backend", ["sqlite"], scope="session")
-class TestJourneysOnSQLite:
-    @pytest.mark.parametrize(("role", "lang", "width"), _combinations("sqlite"))
+class _Journeys:
+    BACKEND: str
+
     def test_journey(self, journey, role, lang, width):
-        _walk(journey, role, lang, width)
+        email, walk = ROLES[role]
+        walk(journey(role, email, lang, width))
 
 
-@pytest.mark.xdist_group("journeys")
-@pytest.mark.parametrize("backend", ["postgresql"], scope="session")
-class TestJourneysOnPostgreSQL:
-    @pytest.mark.parametrize(("role", "lang", "width"), _combinations("postgresql"))
-    def test_journey(self, journey, role, lang, width):
-        _walk(journey, role, lang, width)
+class TestJourneysOnSQLite(_Journeys):
+    BACKEND = "sqlite"
+
+
+class TestJourneysOnPostgreSQL(_Journeys):
+    BACKEND = "postgresql"

@@ -7,7 +7,6 @@ import io
 import re
 from datetime import timedelta
 
-import pytest
 from flask_wtf import FlaskForm
 from wtforms import StringField
 
@@ -20,19 +19,8 @@ from marketplace.orders.models import Order
 from marketplace.web.forms import YuanField, place_error
 from providers.enums import ProviderStatus
 from tests.support.einvoice_files import xml_bytes
-from tests.support.fixtures import AuthActions
 from tests.support.order_fixtures import digital_invoice_number, invoice_spec_for
 from tests.support.provider_fixtures import PDF
-
-
-@pytest.fixture
-def login(app):
-    def as_user(user):
-        client = app.test_client()
-        assert AuthActions(client).login(user).status_code == 302
-        return client
-
-    return as_user
 
 
 def _field_block(html: str, name: str) -> str:
@@ -41,6 +29,18 @@ def _field_block(html: str, name: str) -> str:
     start = html.rindex('class="field', 0, control)
     end = html.find('class="field', control)
     return html[start : end if end != -1 else None]
+
+
+def _refused_delivery(seller, order, **data) -> str:
+    """The delivery page shown again after the service refused ``data`` (a conflict)."""
+    response = seller.post(
+        f"/orders/{order.id}/deliver",
+        data={**data, "version": str(order.version)},
+        content_type="multipart/form-data",
+        query_string={"lang": "en"},
+    )
+    assert response.status_code == 409
+    return response.get_data(as_text=True)
 
 
 def _order(session, order_id) -> Order:
@@ -85,22 +85,16 @@ def test_a_typed_invoice_date_shows_at_its_field_and_the_report_is_asked_again(
     order = create_order(S.PAID, now=utcnow())
     seller = login(order_world.provider_user(order))
     tomorrow = local_date(utcnow()) + timedelta(days=1)
-    response = seller.post(
-        f"/orders/{order.id}/deliver",
-        data={
-            "invoice_number": digital_invoice_number(),
-            "issued_on": tomorrow.isoformat(),
-            "amount": "2000.00",
-            "buyer_taxpayer_id": order.enterprise.credit_code,
-            "seller_taxpayer_id": order.provider.credit_code,
-            "report": (io.BytesIO(PDF), "服务报告.pdf"),
-            "version": str(order.version),
-        },
-        content_type="multipart/form-data",
-        query_string={"lang": "en"},
+    html = _refused_delivery(
+        seller,
+        order,
+        invoice_number=digital_invoice_number(),
+        issued_on=tomorrow.isoformat(),
+        amount="2000.00",
+        buyer_taxpayer_id=order.enterprise.credit_code,
+        seller_taxpayer_id=order.provider.credit_code,
+        report=(io.BytesIO(PDF), "服务报告.pdf"),
     )
-    assert response.status_code == 409
-    html = response.get_data(as_text=True)
     date_field = _field_block(html, "issued_on")
     assert "has-error" in date_field and "the invoice date must lie between" in date_field
     assert 'aria-invalid="true"' in date_field
@@ -120,18 +114,12 @@ def test_an_invoice_read_from_its_file_is_wrong_at_the_file_field(
     order = create_order(S.PAID, now=utcnow())
     seller = login(order_world.provider_user(order))
     spec = invoice_spec_for(order, today=local_date(utcnow()), total_fen=order.price_fen + 100)
-    response = seller.post(
-        f"/orders/{order.id}/deliver",
-        data={
-            "invoice_file": (io.BytesIO(xml_bytes(spec)), "发票.xml"),
-            "report": (io.BytesIO(PDF), "r.pdf"),
-            "version": str(order.version),
-        },
-        content_type="multipart/form-data",
-        query_string={"lang": "en"},
+    html = _refused_delivery(
+        seller,
+        order,
+        invoice_file=(io.BytesIO(xml_bytes(spec)), "发票.xml"),
+        report=(io.BytesIO(PDF), "r.pdf"),
     )
-    assert response.status_code == 409
-    html = response.get_data(as_text=True)
     file_field = _field_block(html, "invoice_file")
     assert "has-error" in file_field and "differs from the order price" in file_field
     assert "发票.xml" in file_field  # asked again, by the name chosen

@@ -6,22 +6,9 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 from marketplace.db import utcnow
 from marketplace.orders.enums import OrderStatus as S
 from marketplace.web.tables import label_cells
-from tests.support.fixtures import AuthActions
-
-
-@pytest.fixture
-def login(app):
-    def as_user(user):
-        client = app.test_client()
-        assert AuthActions(client).login(user).status_code == 302
-        return client
-
-    return as_user
 
 
 def test_cells_are_labelled_by_their_column():
