@@ -88,8 +88,8 @@ def navigation() -> list[tuple[str, str]]:
 
 def people(user_ids: Iterable[int | None]) -> dict[int, str]:
     """Who acted, by name rather than id, as the signed-in person may see it: officials see
-    everyone's name and role; others see the names of their own organisation's people and
-    the role of anyone else (an official's or the other party's staff's name is theirs)."""
+    everyone's name and role; the parties see the names of their own organisation's people
+    and only the role of anyone else (officials and the other party's staff)."""
     wanted = {i for i in user_ids if i is not None}
     if not wanted or not current_user.is_authenticated:
         return {}
