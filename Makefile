@@ -11,7 +11,7 @@ CATALOGS := marketplace/translations vouchers/translations providers/translation
 FLASK := $(BIN)/flask --app marketplace
 PYTEST_WORKERS ?= 2
 
-.PHONY: demo test setup translations browser lint typecheck bench clean
+.PHONY: demo test setup translations browser lint typecheck bench clean screenshots
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "Python 3.11+ is required"; exit 1; }
@@ -45,6 +45,10 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+
+# The README's pictures: the browser journeys write the few it shows into docs/screenshots.
+screenshots: setup browser
+	E2E_SCREENSHOTS=docs/screenshots $(BIN)/pytest -n 0 -p no:randomly -q tests/e2e/test_journeys.py
 
 bench: setup
 	$(BIN)/python -m benchmarks

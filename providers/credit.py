@@ -277,15 +277,14 @@ def rate_service(
     return rating
 
 
-def ratings_of_provider(session: Session, provider_id: int, *, limit: int = 20) -> list[Rating]:
-    return list(
-        session.scalars(
-            sa.select(Rating)
-            .where(Rating.provider_id == provider_id)
-            .order_by(Rating.id.desc())
-            .limit(limit)
-        )
-    )
+def ratings_of_provider(
+    session: Session, provider_id: int, *, limit: int = 20, service_id: int | None = None
+) -> list[Rating]:
+    """The provider's latest ratings (of one of its services when ``service_id`` is given)."""
+    query = sa.select(Rating).where(Rating.provider_id == provider_id)
+    if service_id is not None:
+        query = query.where(Rating.service_id == service_id)
+    return list(session.scalars(query.order_by(Rating.id.desc()).limit(limit)))
 
 
 # --------------------------------------------------------------------------- assessments

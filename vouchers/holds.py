@@ -348,6 +348,39 @@ def preview_hold(
     return Preview(voucher, split, quota.remaining_fen, refusal)
 
 
+def previews_for(
+    session: Session,
+    enterprise_id: int,
+    *,
+    price_fen: int,
+    requested_fen: int | None = None,
+    service_category: str | None = None,
+) -> list[Preview]:
+    """What each of the enterprise's active vouchers with a balance would pay of ``price_fen``
+    (:func:`preview_hold`; ``requested_fen`` None asks for the whole price), the most covered
+    first, then the one to be used first. The accept form and the service page's estimate."""
+    vouchers = session.scalars(
+        sa.select(Voucher)
+        .where(
+            Voucher.enterprise_id == enterprise_id,
+            Voucher.status == VoucherStatus.ACTIVE,
+            Voucher.balance_fen > 0,
+        )
+        .order_by(Voucher.use_by, Voucher.id)
+    )
+    found = [
+        preview_hold(
+            session,
+            voucher,
+            price_fen=price_fen,
+            requested_fen=price_fen if requested_fen is None else requested_fen,
+            service_category=service_category,
+        )
+        for voucher in vouchers
+    ]
+    return sorted(found, key=lambda p: -p.split.voucher_fen)
+
+
 def place_hold(
     session: Session,
     voucher: Voucher | int,

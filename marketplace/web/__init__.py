@@ -30,7 +30,7 @@ def register_pages(app: Flask) -> None:
     Importing a route module declares its routes on its audience's blueprint; this is the one
     place every route module is imported.
     """
-    from marketplace.web import templating
+    from marketplace.web import tables, templating
     from marketplace.web.admin import (  # noqa: F401 - routes on the admin blueprint
         audit,
         dashboard,
@@ -80,4 +80,5 @@ def register_pages(app: Flask) -> None:
     ):
         app.register_blueprint(blueprint)
     templating.init_app(app)
+    tables.init_app(app)
     init_second_factor_gate(app)

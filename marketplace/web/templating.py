@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
+import sqlalchemy as sa
 from flask import Flask, request, url_for
 from flask_babel import get_locale
 from flask_login import current_user
 from markupsafe import Markup
 
 from marketplace import clock, regions
+from marketplace.auth.models import User
 from marketplace.db import db_session
 from marketplace.enums import LabelledEnum, Role, SizeClass
 from marketplace.i18n import _, is_english, one_language
@@ -83,6 +86,28 @@ def navigation() -> list[tuple[str, str]]:
     return items
 
 
+def people(user_ids: Iterable[int | None]) -> dict[int, str]:
+    """Who acted, by name rather than id, as the signed-in person may see it: officials see
+    everyone's name and role; the parties see the names of their own organisation's people
+    and only the role of anyone else (officials and the other party's staff)."""
+    wanted = {i for i in user_ids if i is not None}
+    if not wanted or not current_user.is_authenticated:
+        return {}
+    viewer = current_user
+    names: dict[int, str] = {}
+    for user in db_session().scalars(sa.select(User).where(User.id.in_(wanted))):
+        own = (user.enterprise_id is not None and user.enterprise_id == viewer.enterprise_id) or (
+            user.provider_id is not None and user.provider_id == viewer.provider_id
+        )
+        role = enum_label(user.role)
+        names[user.id] = (
+            _("%(name)s (%(role)s)", name=user.display_name, role=role)
+            if viewer.role.is_admin or own
+            else role
+        )
+    return names
+
+
 def inbox_badge() -> int:
     """Items waiting on the signed-in user (0 when signed out or for read-only roles)."""
     if not current_user.is_authenticated:
@@ -103,5 +128,6 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["audit_subject"] = vocabulary.audit_subject
     app.jinja_env.globals["Markup"] = Markup
     app.jinja_env.globals["inbox_badge"] = inbox_badge
+    app.jinja_env.globals["people"] = people
     app.jinja_env.filters["one_language"] = one_language
     app.jinja_env.globals.update(lang_url=lang_url, navigation=navigation, get_locale=get_locale)

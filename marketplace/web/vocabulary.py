@@ -14,6 +14,8 @@ from marketplace.payments.enums import PaymentStatus
 from marketplace.settlement.enums import PayoutLineStatus
 from providers.enums import ObjectionStatus, ProviderAction, ReviewStatus
 from vouchers.enums import ApplicationAction
+from vouchers.holds import Preview
+from vouchers.rules import Limit
 
 Pair = tuple[str, str]
 
@@ -246,3 +248,17 @@ def _member(enum_cls: type[LabelledEnum], value: str) -> LabelledEnum | None:
         return enum_cls(value)
     except ValueError:
         return None
+
+
+def why_smaller(preview: Preview) -> str:
+    """Why a voucher pays what it does of a price: the bound that decided it, or why it
+    cannot be used (the accept form and the service page's estimate)."""
+    if preview.refusal:
+        return refusal_label(preview.refusal)
+    ceiling = f"{preview.voucher.programme.ceiling_bps / 100:g}"
+    return {
+        Limit.CEILING: _("The voucher pays at most %(percent)s%% of the price.", percent=ceiling),
+        Limit.BALANCE: _("The voucher's balance limits it."),
+        Limit.CAP: _("Your remaining annual allowance limits it."),
+        Limit.REQUESTED: _("You asked for this amount."),
+    }[preview.split.limited_by]

@@ -369,7 +369,8 @@ def test_voucher_order_and_payout_through_the_pages(open_browser, live_server):
         overflow = sme.evaluate("document.scrollingElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, f"{path} is {overflow}px wider than a 375px phone"
         for label in labels:
-            shown = sme.get_by_text(label, exact=True).first
+            # In the page's content: on a phone the menu is folded behind its button.
+            shown = sme.locator("main").get_by_text(label, exact=True).first
             expect(shown).to_be_visible()
             box = shown.bounding_box()
             assert box is not None and box["width"] > 0, (path, label)

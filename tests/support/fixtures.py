@@ -15,6 +15,7 @@ from typing import Any
 import pyotp
 import pytest
 import sqlalchemy as sa
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, object_session
 from werkzeug.test import TestResponse
@@ -237,3 +238,17 @@ class AuthActions:
 @pytest.fixture
 def auth(client: FlaskClient, session: Session) -> AuthActions:
     return AuthActions(client, session)
+
+
+@pytest.fixture
+def login(app: Flask) -> Callable[[User], FlaskClient]:
+    """``login(user)``: a client of its own, signed in as ``user`` (for tests where several
+    people act side by side)."""
+
+    def as_user(user: User) -> FlaskClient:
+        client = app.test_client()
+        response = AuthActions(client).login(user)
+        assert response.status_code == 302, response.get_data(as_text=True)
+        return client
+
+    return as_user

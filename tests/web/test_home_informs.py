@@ -8,6 +8,7 @@ import re
 from marketplace.clock import today
 from marketplace.demo import DEMO_PASSWORD, seed
 from marketplace.enums import ServiceCategory
+from providers import admission
 from vouchers import programmes
 
 
@@ -35,6 +36,12 @@ def test_the_home_page_informs(app, client, session):
             assert abs(sum(widths) - 100 * parts / budget.total_fen) < 0.01
     policies = page.split('data-testid="policies"')[1].split("</section>")[0]
     assert policies.count("<li") == 5 and "云政发〔2020〕6号" in policies and "第五条" in policies
+    # The notices name the institutions in public notice and until when anyone may object.
+    notices = page.split('data-testid="notices"')[1].split("</section>")[0]
+    for provider in admission.in_notice(session, today()):
+        assert provider.name in notices and provider.notice_ends_on.isoformat() in notices
+        assert f"/notices/{provider.id}/objection" in notices
+    assert admission.in_notice(session, today())  # the demo has one
     assert 'data-testid="contact"' in page and "12345" in page
     assert 'rel="icon"' in page
     icon = client.get("/static/favicon.svg")

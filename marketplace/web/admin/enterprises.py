@@ -11,10 +11,11 @@ from flask_login import current_user
 from marketplace.auth.models import User
 from marketplace.db import db_session
 from marketplace.enums import Role
-from marketplace.errors import DomainError, ValidationFailed
+from marketplace.errors import DomainError
 from marketplace.i18n import _
 from marketplace.web.admin.views import bp
 from marketplace.web.admin.voucher_forms import BlacklistForm, UnblacklistForm, VerificationForm
+from marketplace.web.forms import show_error
 from marketplace.web.permissions import fresh_second_factor, roles_required
 from vouchers import enterprises
 from vouchers.enums import VerificationStatus
@@ -94,14 +95,7 @@ def _page(enterprise: Enterprise, **forms: object) -> str:
 
 
 def _refused(exc: DomainError, form: object) -> None:
-    flash(exc.message, "error")
-    errors = exc.errors if isinstance(exc, ValidationFailed) else {}
-    if exc.field and not errors:
-        errors = {exc.field: [exc.message]}
-    for name, messages in errors.items():
-        field = getattr(form, name, None)
-        if field is not None:
-            field.errors = [*field.errors, *messages]
+    show_error(exc, form)
 
 
 @bp.get("/enterprises/<int:enterprise_id>")

@@ -14,6 +14,7 @@ from marketplace.errors import DomainError
 from marketplace.i18n import _
 from marketplace.web.admin.views import bp
 from marketplace.web.admin.voucher_forms import FreezeDecisionForm
+from marketplace.web.forms import show_error
 from marketplace.web.permissions import roles_required
 from vouchers import freezes
 from vouchers.enums import FreezeAction, FreezeStatus
@@ -63,8 +64,7 @@ def freeze_decide(freeze_id: int) -> ResponseReturnValue:
             actor_id=current_user.id,
         )
     except DomainError as exc:
-        flash(exc.message, "error")
-        form.reason.errors = [*form.reason.errors, exc.message]
+        show_error(exc, form, {exc.field or "": "reason"})
         return _page(form, freeze_id), exc.status
     flash(_("Decision recorded."), "success")
     return redirect(url_for("admin.freeze_list"))

@@ -28,6 +28,7 @@ from marketplace.payments import services
 from marketplace.payments.enums import GatewayKind, PaymentStatus, RefundStatus
 from marketplace.payments.models import Payment, PaymentDispute, PaymentRefund, WebhookEvent
 from marketplace.web.admin.views import bp
+from marketplace.web.forms import show_error
 from marketplace.web.permissions import roles_required
 
 PAGE_SIZE = 50
@@ -165,12 +166,7 @@ def payment(payment_id: int) -> ResponseReturnValue:
 
 
 def _refused(form: Any, exc: DomainError) -> None:
-    if exc.field and hasattr(form, exc.field):
-        field = getattr(form, exc.field)
-        field.errors = [*field.errors, exc.message]
-    elif exc.field == "amount_fen":
-        form.amount.errors = [*form.amount.errors, exc.message]
-    flash(exc.message, "error")
+    show_error(exc, form)
 
 
 @bp.post("/payments/<int:payment_id>/receipt")

@@ -37,7 +37,7 @@ from marketplace.settlement.enums import (
 )
 from marketplace.settlement.models import Claim, ClaimLine, PayoutBatch
 from marketplace.web.admin.views import bp
-from marketplace.web.forms import label_of
+from marketplace.web.forms import label_of, show_error
 from marketplace.web.permissions import fresh_second_factor, roles_required
 from marketplace.web.settlement.forms import (
     ApproveBatchForm,
@@ -157,9 +157,7 @@ def _decide(claim_id: int, actions: tuple[ClaimAction, ...], finance: bool) -> R
             expected_version=form_version(form.version.data),
         )
     except DomainError as exc:
-        if exc.code == "reason_required":
-            form.reason.errors = [*form.reason.errors, exc.message]
-        flash(exc.message, "error")
+        show_error(exc, form)
         return _claim_page(claims.get_claim(session, claim_id), status=exc.status, **forms)
     flash(_("Decision recorded: %(decision)s.", decision=label_of(action)), "success")
     return redirect(url_for("admin.settlement_claim", claim_id=claim_id))
@@ -367,7 +365,8 @@ def settlement_confirmation(batch_id: int) -> ResponseReturnValue:
             applied=len(result.applied),
             unchanged=len(result.unchanged),
         ),
-        "success",
+        # A file that recorded nothing new is not a success, whatever else it says.
+        "success" if result.applied else "warning",
     )
     return redirect(url_for("admin.settlement_batch", batch_id=batch_id))
 

@@ -17,7 +17,7 @@ from marketplace import exports
 from marketplace.clock import beijing_text
 from marketplace.db import db_session
 from marketplace.enums import Role, ServiceCategory
-from marketplace.errors import DomainError, NotFound, ValidationFailed
+from marketplace.errors import DomainError, NotFound
 from marketplace.exports import Format
 from marketplace.i18n import _
 from marketplace.money import format_fen
@@ -32,7 +32,7 @@ from marketplace.web.admin.voucher_forms import (
     RejectForm,
     RevokeForm,
 )
-from marketplace.web.forms import fen_of
+from marketplace.web.forms import fen_of, show_error
 from marketplace.web.permissions import roles_required
 from marketplace.web.templating import page_lang
 from vouchers import applications, common, expiry, issuance, programmes
@@ -49,25 +49,15 @@ def _voucher_vocabulary() -> dict[str, Any]:
     return {"service_categories": {c.value: c for c in ServiceCategory}}
 
 
+#: The services' names for the programme form's fields that are typed differently.
+PROGRAMME_FIELDS = {
+    "ceiling_bps": "ceiling_percent",
+    "low_budget_alert_bps": "low_budget_alert_percent",
+}
+
+
 def _flash_error(exc: DomainError, form: Any = None) -> None:
-    """Flash the message; put field-level messages on the form's fields."""
-    flash(exc.message, "error")
-    errors = exc.errors if isinstance(exc, ValidationFailed) else {}
-    if exc.field and not errors:
-        errors = {exc.field: [exc.message]}
-    if form is None:
-        return
-    names = {
-        "total_budget_fen": "total_budget",
-        "annual_cap_fen": "annual_cap",
-        "ceiling_bps": "ceiling_percent",
-        "low_budget_alert_bps": "low_budget_alert_percent",
-        "amount_fen": "amount",
-    }
-    for name, messages in errors.items():
-        field = getattr(form, names.get(name, name), None)
-        if field is not None:
-            field.errors = [*field.errors, *messages]
+    show_error(exc, form, PROGRAMME_FIELDS)
 
 
 # --------------------------------------------------------------------------- programmes

@@ -27,7 +27,7 @@ from marketplace.auth.passwords import hash_password
 from marketplace.auth.throttle import LoginThrottle, count_failure, send_noted_notices
 from marketplace.db import db_session, utcnow
 from marketplace.enums import InstitutionType, SizeClass
-from marketplace.errors import DomainError, DuplicateRegistration, ValidationFailed
+from marketplace.errors import DomainError, DuplicateRegistration
 from marketplace.extensions import limiter
 from marketplace.i18n import _
 from marketplace.notifications import notify
@@ -42,6 +42,7 @@ from marketplace.web.auth.forms import (
     SecondFactorForm,
     TokenForm,
 )
+from marketplace.web.forms import show_error
 from marketplace.web.permissions import second_factor_is_fresh
 from providers.services import register_provider as register_provider_account
 from vouchers.enterprises import IdentityInput
@@ -176,15 +177,7 @@ def _show_domain_error(
     | PasswordResetForm,
     exc: DomainError,
 ) -> None:
-    if isinstance(exc, ValidationFailed):
-        for name, messages in exc.errors.items():
-            field = getattr(form, name, None)
-            if field is not None:
-                field.errors = list(field.errors) + list(messages)
-    elif exc.field and getattr(form, exc.field, None) is not None:
-        field = getattr(form, exc.field)
-        field.errors = [*field.errors, exc.message]
-    flash(exc.message, "error")
+    show_error(exc, form)
 
 
 def _registered(form: EnterpriseRegistrationForm | ProviderRegistrationForm) -> ResponseReturnValue:

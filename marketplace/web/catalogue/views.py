@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import SelectField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
@@ -21,11 +22,13 @@ from marketplace.extensions import limiter
 from marketplace.i18n import _, _l
 from marketplace.instruments.services import calendar_for_service
 from marketplace.money import MoneyFormatError, parse_yuan
-from marketplace.web.forms import enum_choices
+from marketplace.web import vocabulary
+from marketplace.web.forms import enum_choices, show_error
 from marketplace.web.provider.forms import SafeForm
 from providers import admission, credit, services
 from providers.catalogue import services_of
-from providers.enums import ParticipationStatus, ProviderStatus, QualificationKind
+from providers.enums import ParticipationStatus, PricingMode, ProviderStatus, QualificationKind
+from providers.models import Service
 from providers.search import (
     COUNT_CAP,
     SearchCriteria,
@@ -34,6 +37,7 @@ from providers.search import (
     public_service,
     search_page,
 )
+from vouchers import holds
 from vouchers.models import Programme
 
 bp = Blueprint("catalogue", __name__, url_prefix="/catalogue")
@@ -197,7 +201,36 @@ def service(service_id: int) -> ResponseReturnValue:
         service=item,
         today=clock.today(),
         booking_calendar=calendar_for_service(session, item.id) if item.instrument else None,
+        estimate=_estimate(item),
+        credit=credit.credit_breakdown(session, item.provider_id),
+        ratings=credit.ratings_of_provider(session, item.provider_id, service_id=item.id, limit=10),
     )
+
+
+def _estimate(item: Service) -> dict[str, Any] | None:
+    """The signed-in enterprise's voucher estimate for one unit of the service at its listed
+    price: the voucher that covers the most, computed as the accept form computes it
+    (``holds.previews_for``). None for anyone else; no price, no figures."""
+    if not current_user.is_authenticated or current_user.enterprise_id is None:
+        return None
+    price = item.price_fen if item.pricing is PricingMode.FIXED else None
+    if not price:
+        return {"price_fen": None}
+    previews = holds.previews_for(
+        db_session(),
+        current_user.enterprise_id,
+        price_fen=price,
+        service_category=item.category.value,
+    )
+    best = previews[0] if previews else None
+    return {
+        "price_fen": price,
+        "voucher": best.voucher if best and best.split.voucher_fen else None,
+        "voucher_fen": best.split.voucher_fen if best else 0,
+        "copay_fen": best.split.copay_fen if best else price,
+        "remaining_after_fen": best.remaining_after_fen if best else None,
+        "why": vocabulary.why_smaller(best) if best else None,
+    }
 
 
 @bp.get("/providers/<int:provider_id>")
@@ -261,11 +294,7 @@ def objection(provider_id: int) -> ResponseReturnValue:
                 today=clock.today(),
             )
         except DomainError as exc:
-            for name, messages in (exc.errors if isinstance(exc, ValidationFailed) else {}).items():
-                field = getattr(form, name, None)
-                if field is not None:
-                    field.errors = [*field.errors, *messages]
-            flash(exc.message, "error")
+            show_error(exc, form)
             status = exc.status
         else:
             flash(

@@ -22,11 +22,11 @@ from marketplace import clock
 from marketplace.config import current_settings
 from marketplace.db import db_session, utcnow
 from marketplace.enums import Role, ServiceCategory
-from marketplace.errors import DomainError, NotFound, ValidationFailed
+from marketplace.errors import DomainError, NotFound
 from marketplace.i18n import _
 from marketplace.parsing import ascii_int
 from marketplace.web.enterprise.forms import ApplyForm, ClarificationResponseForm, ProfileForm
-from marketplace.web.forms import fen_of, label_of
+from marketplace.web.forms import fen_of, label_of, show_error
 from marketplace.web.permissions import gate_blueprint
 from vouchers import applications, certificate, common, enterprises, rules, tokens
 from vouchers.models import Application, Hold, Programme, Voucher
@@ -45,14 +45,6 @@ def _vocabulary() -> dict[str, object]:
 def _enterprise_id() -> int:
     enterprise_id: int = current_user.enterprise_id
     return enterprise_id
-
-
-def _flash_error(exc: DomainError) -> None:
-    flash(exc.message, "error")
-    if isinstance(exc, ValidationFailed):
-        for messages in exc.errors.values():
-            for message in messages:
-                flash(message, "error")
 
 
 @bp.get("/")
@@ -132,7 +124,7 @@ def apply(programme_id: int) -> ResponseReturnValue:
                 actor_id=current_user.id,
             )
         except DomainError as exc:
-            _flash_error(exc)
+            show_error(exc, form)
             return (
                 render_template("enterprise/apply.html", form=form, programme=programme),
                 exc.status,
@@ -182,7 +174,7 @@ def respond(application_id: int) -> ResponseReturnValue:
             actor_id=current_user.id,
         )
     except DomainError as exc:
-        _flash_error(exc)
+        show_error(exc, form)
         return (
             render_template("enterprise/application.html", application=found, form=form),
             exc.status,
@@ -272,7 +264,7 @@ def profile() -> ResponseReturnValue:
                 actor_id=current_user.id,
             )
         except DomainError as exc:
-            _flash_error(exc)
+            show_error(exc, form)
             page = render_template("enterprise/profile.html", form=form, enterprise=enterprise)
             return page, exc.status
         flash(_("Profile saved."), "success")

@@ -32,6 +32,9 @@ class BookForm(FlaskForm):
     )
     submit = SubmitField(_l("Request this booking"))
 
+    #: A slot that is not free is about the hours asked from the chosen start (a hidden field).
+    error_fields = {"starts_at": "hours"}
+
 
 class StepForm(FlaskForm):
     """Confirm, or record a no-show: only the version the page was read at."""

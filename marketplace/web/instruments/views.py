@@ -23,6 +23,7 @@ from marketplace.instruments import rules, services, utilisation
 from marketplace.instruments.enums import BookingAction, BookingStatus, RateBasis
 from marketplace.instruments.models import InstrumentBooking, InstrumentCalendar
 from marketplace.parsing import form_version
+from marketplace.web.forms import show_error
 from marketplace.web.instruments.forms import (
     BookForm,
     CalendarForm,
@@ -130,11 +131,7 @@ def book(service_id: int) -> ResponseReturnValue:
             note=form.note.data,
         )
     except DomainError as exc:
-        field = getattr(form, exc.field or "", None) if exc.field != "starts_at" else None
-        if field is not None:
-            field.errors = [exc.message]
-        else:
-            flash(exc.message, "error")
+        show_error(exc, form)
         return _book_page(service_id, form, start, exc.status)
     flash(_("Booking requested. The provider will confirm or decline it."), "success")
     return redirect(url_for("instruments.booking", booking_id=booking.id))
@@ -327,11 +324,7 @@ def manage(service_id: int) -> ResponseReturnValue:
             ),
         )
     except DomainError as exc:
-        for name, messages in getattr(exc, "errors", {}).items():
-            field = getattr(form, "no_show_percent" if name == "no_show_fee_bps" else name, None)
-            if field is not None:
-                field.errors = list(messages)
-        flash(exc.message, "error")
+        show_error(exc, form, {"no_show_fee_bps": "no_show_percent"})
         return _manage_page(service_id, form, status=exc.status)
     flash(_("Booking settings saved."), "success")
     return redirect(url_for("instruments.manage", service_id=service_id))
@@ -353,11 +346,7 @@ def add_closure(service_id: int) -> ResponseReturnValue:
             reason=form.reason.data or "",
         )
     except DomainError as exc:
-        for name, messages in getattr(exc, "errors", {}).items():
-            field = getattr(form, name, None)
-            if field is not None:
-                field.errors = list(messages)
-        flash(exc.message, "error")
+        show_error(exc, form)
         return _manage_page(service_id, closure_form=form, status=exc.status)
     flash(_("Closure added."), "success")
     return redirect(url_for("instruments.manage", service_id=service_id))

@@ -87,6 +87,9 @@ class DeliverForm(_Versioned):
     report = FileField(_l("Service report (PDF, PNG or JPEG)"), validators=[FileRequired()])
     note = TextAreaField(_l("Delivery notes"), validators=[Optional(), Length(max=MAX_TEXT)])
 
+    #: The delivery service's names for the typed invoice's fields (see ``forms.place_error``).
+    error_fields = {"code": "invoice_code", "number": "invoice_number", "amount_fen": "amount"}
+
     TYPED = (
         "invoice_number",
         "issued_on",

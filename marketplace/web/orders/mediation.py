@@ -16,10 +16,10 @@ from marketplace.orders.access import capacity_of
 from marketplace.orders.enums import Actor, DisputeStatus, Outcome
 from marketplace.orders.files import Upload
 from marketplace.orders.models import Order
+from marketplace.web.forms import show_error
 from marketplace.web.orders.forms import DecisionForm, DocumentForm, MessageForm
 from marketplace.web.orders.views import (
     bp,
-    flash_error,
     flash_form_errors,
     order_storage,
     send_stored,
@@ -67,7 +67,7 @@ def _mediation_step(
     try:
         run(session, order, form)
     except DomainError as exc:
-        flash_error(exc)
+        show_error(exc, form)
         return _mediation(visible_order(order_id), exc.status, **{name: form})
     flash(done, "success")
     return redirect(url_for("orders.mediation", order_id=order_id))

@@ -18,8 +18,8 @@ from marketplace.money import format_fen
 from marketplace.outcomes import services
 from marketplace.outcomes.enums import PatentType
 from marketplace.parsing import ascii_int
-from marketplace.web.forms import YuanField, fen_of
-from marketplace.web.orders.views import bp, flash_error, signed_in_user, visible_order
+from marketplace.web.forms import YuanField, fen_of, show_error
+from marketplace.web.orders.views import bp, signed_in_user, visible_order
 
 
 class OutcomeForm(FlaskForm):
@@ -108,7 +108,7 @@ def outcome(order_id: int) -> ResponseReturnValue:
                     expected_version=ascii_int(form.version.data or "") if current else None,
                 )
             except DomainError as exc:
-                flash_error(exc)
+                show_error(exc, form)
                 status = exc.status
             else:
                 flash(_("Outcomes saved."), "success")

@@ -14,10 +14,10 @@ from marketplace.i18n import _
 from marketplace.orders import invoices
 from marketplace.orders.files import Upload
 from marketplace.settlement import reversals
+from marketplace.web.forms import show_error
 from marketplace.web.orders.forms import RedLetterForm
 from marketplace.web.orders.views import (
     bp,
-    flash_error,
     order_storage,
     send_stored,
     signed_in_user,
@@ -58,8 +58,7 @@ def red_letter_upload() -> ResponseReturnValue:
             db_session(), order_storage(), uploads, actor_id=signed_in_user().id
         )
     except DomainError as exc:
-        flash_error(exc)
-        form.invoice_file.errors = [*form.invoice_file.errors, exc.message]
+        show_error(exc, form, {exc.field or "": "invoice_file"})
         return _page(form, exc.status)
     red = result.red_letter
     if result.recovery is not None:

@@ -14,7 +14,7 @@ flash, redirect; a refused step re-renders the page with the message and the err
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, timedelta
 from typing import Any
 
@@ -39,7 +39,7 @@ from marketplace.clock import beijing_text, local_date
 from marketplace.config import current_settings
 from marketplace.db import db_session, utcnow
 from marketplace.enums import ADMIN_ROLES, Role
-from marketplace.errors import DomainError, NotFound, ValidationFailed
+from marketplace.errors import DomainError, NotFound
 from marketplace.exports import Format
 from marketplace.i18n import _
 from marketplace.invoice_verification import verifier_from_settings
@@ -56,6 +56,8 @@ from marketplace.payments.models import Payment
 from marketplace.risk.services import risks_of
 from marketplace.security import STRIPE_JS_URL, card_payment_csp
 from marketplace.web import vocabulary
+from marketplace.web.forms import show_error
+from marketplace.web.orders import progress
 from marketplace.web.orders.forms import (
     AcceptForm,
     DeliverForm,
@@ -70,9 +72,6 @@ from marketplace.web.permissions import gate_blueprint, roles_required
 from marketplace.web.templating import page_lang
 from providers.catalogue import get_service
 from vouchers import holds
-from vouchers.enums import VoucherStatus
-from vouchers.models import Voucher
-from vouchers.rules import Limit
 
 bp = Blueprint("orders", __name__, url_prefix="/orders")
 gate_blueprint(bp, *Role, read_only=frozenset({Role.AUDITOR}))
@@ -95,14 +94,6 @@ def visible_order(order_id: int) -> Order:
         return get_order(db_session(), order_id, signed_in_user())
     except NotFound:
         abort(404)
-
-
-def flash_error(exc: DomainError) -> None:
-    flash(exc.message, "error")
-    if isinstance(exc, ValidationFailed):
-        for messages in exc.errors.values():
-            for message in messages:
-                flash(message, "error")
 
 
 def flash_form_errors(form: Any) -> None:
@@ -230,7 +221,7 @@ def new() -> ResponseReturnValue:
                 quantity=int(form.quantity.data or 1),
             )
         except DomainError as exc:
-            flash_error(exc)
+            show_error(exc, form)
             status = exc.status
         else:
             flash(_("Request sent. The provider will quote or accept it."), "success")
@@ -243,35 +234,15 @@ def new() -> ResponseReturnValue:
 # --------------------------------------------------------------------------- detail
 
 
-def _usable_vouchers(order: Order) -> list[Voucher]:
-    return list(
-        db_session().scalars(
-            sa.select(Voucher)
-            .where(
-                Voucher.enterprise_id == order.enterprise_id,
-                Voucher.status == VoucherStatus.ACTIVE,
-                Voucher.balance_fen > 0,
-            )
-            .order_by(Voucher.use_by, Voucher.id)
-        )
-    )
-
-
 def _previews(order: Order, requested_fen: int | None) -> list[holds.Preview]:
-    """What each of the enterprise's vouchers would pay of this order, best first (the most
-    covered, then the one expiring first)."""
-    price = order.price_fen or 0
-    found = [
-        holds.preview_hold(
-            db_session(),
-            voucher,
-            price_fen=price,
-            requested_fen=price if requested_fen is None else requested_fen,
-            service_category=order.service.category.value,
-        )
-        for voucher in _usable_vouchers(order)
-    ]
-    return sorted(found, key=lambda p: -p.split.voucher_fen)
+    """What each of the enterprise's vouchers would pay of this order, best first."""
+    return holds.previews_for(
+        db_session(),
+        order.enterprise_id,
+        price_fen=order.price_fen or 0,
+        requested_fen=requested_fen,
+        service_category=order.service.category.value,
+    )
 
 
 def _voucher_choices(order: Order) -> list[SelectChoice]:
@@ -291,19 +262,6 @@ def _voucher_choices(order: Order) -> list[SelectChoice]:
             )
         )
     return choices
-
-
-def _why_smaller(preview: holds.Preview) -> str:
-    """Why the voucher part is what it is (the bound that decided it)."""
-    if preview.refusal:
-        return vocabulary.refusal_label(preview.refusal)
-    ceiling = f"{preview.voucher.programme.ceiling_bps / 100:g}"
-    return {
-        Limit.CEILING: _("The voucher pays at most %(percent)s%% of the price.", percent=ceiling),
-        Limit.BALANCE: _("The voucher's balance limits it."),
-        Limit.CAP: _("Your remaining annual allowance limits it."),
-        Limit.REQUESTED: _("You asked for this amount."),
-    }[preview.split.limited_by]
 
 
 def _split_summary(
@@ -326,7 +284,7 @@ def _split_summary(
         "voucher_fen": chosen.split.voucher_fen,
         "copay_fen": chosen.split.copay_fen,
         "remaining_after_fen": chosen.remaining_after_fen,
-        "why": _why_smaller(chosen),
+        "why": vocabulary.why_smaller(chosen),
     }
 
 
@@ -433,6 +391,9 @@ def _render(order: Order, status: int = 200, **forms: Any) -> ResponseReturnValu
             if user.role in ADMIN_ROLES
             else None
         ),
+        steps=progress.steps(order),
+        next_action=progress.next_action(order, actor, {a.value for a in actions}),
+        who_label=progress.who_label,
     )
     headers = {"Content-Security-Policy": card_payment_csp()} if card_form else {}
     return page, status, headers
@@ -443,8 +404,16 @@ def detail(order_id: int) -> ResponseReturnValue:
     return _render(visible_order(order_id))
 
 
-def _step(order_id: int, name: str, form: Any, run: Any, done: str) -> ResponseReturnValue:
-    """Validate ``form``, run the service, flash ``done``; re-render on any refusal."""
+def _step(
+    order_id: int,
+    name: str,
+    form: Any,
+    run: Any,
+    done: str,
+    fields: Callable[[], Mapping[str, str]] | None = None,
+) -> ResponseReturnValue:
+    """Validate ``form``, run the service, flash ``done``; re-render on any refusal, with the
+    error at its field (``fields()``: this request's names of the service's fields)."""
     order = visible_order(order_id)
     session = db_session()
     if not form.validate_on_submit():
@@ -453,11 +422,7 @@ def _step(order_id: int, name: str, form: Any, run: Any, done: str) -> ResponseR
     try:
         run(session, order, form)
     except DomainError as exc:
-        flash_error(exc)
-        # The message also at the field it is about (the invoice file, a typed field …).
-        field = getattr(form, exc.field, None) if exc.field else None
-        if field is not None and hasattr(field, "errors"):
-            field.errors = [*field.errors, exc.message]
+        show_error(exc, form, fields() if fields else None)
         return _render(visible_order(order_id), exc.status, **{name: form})
     flash(done, "success")
     return redirect(url_for("orders.detail", order_id=order_id))
@@ -587,7 +552,25 @@ def deliver(order_id: int) -> ResponseReturnValue:
             expected_version=f.expected_version(),
         )
 
-    return _step(order_id, "deliver", form, run, _("Delivered. The enterprise has been told."))
+    def fields() -> Mapping[str, str]:
+        """Where the invoice's problems show: at the file it was read from, else at the typed
+        field (a paper-era invoice)."""
+        return dict.fromkeys(INVOICE_COLUMNS, "invoice_file") if form.has_file else {}
+
+    return _step(
+        order_id, "deliver", form, run, _("Delivered. The enterprise has been told."), fields
+    )
+
+
+#: The invoice's columns as the delivery service names them in its errors.
+INVOICE_COLUMNS = (
+    "code",
+    "number",
+    "issued_on",
+    "amount_fen",
+    "buyer_taxpayer_id",
+    "seller_taxpayer_id",
+)
 
 
 @bp.post("/<int:order_id>/confirm")

@@ -24,10 +24,11 @@ from marketplace import clock
 from marketplace.config import current_settings
 from marketplace.db import db_session
 from marketplace.enums import Role
-from marketplace.errors import DomainError, ValidationFailed
+from marketplace.errors import DomainError
 from marketplace.i18n import _
 from marketplace.money import format_fen
 from marketplace.parsing import form_version
+from marketplace.web.forms import show_error
 from marketplace.web.permissions import gate_blueprint
 from marketplace.web.provider.forms import (
     CommitmentForm,
@@ -74,19 +75,6 @@ def refuse(exc: DomainError, endpoint: str, **values: Any) -> ResponseReturnValu
     """Flash why, and go back (the failed request commits nothing: see marketplace.db)."""
     flash(exc.message, "error")
     return redirect(url_for(endpoint, **values))
-
-
-def show_error(form: FlaskForm | None, exc: DomainError) -> None:
-    """Flash a domain error and attach field messages to the form's fields."""
-    if form is not None:
-        errors = exc.errors if isinstance(exc, ValidationFailed) else {}
-        if exc.field and not errors:
-            errors = {exc.field: [exc.message]}
-        for name, messages in errors.items():
-            field = getattr(form, name, None)
-            if field is not None and hasattr(field, "errors"):
-                field.errors = [*field.errors, *messages]
-    flash(exc.message, "error")
 
 
 # --------------------------------------------------------------------------- overview
@@ -159,7 +147,7 @@ def application() -> ResponseReturnValue:
                 expected_version=_version(form.version.data),
             )
         except DomainError as exc:
-            show_error(form, exc)
+            show_error(exc, form)
             provider = _provider()
             return _application_page(form, provider), exc.status
         after = bank_changes.pending_change(session, provider.id)
@@ -210,7 +198,7 @@ def qualifications() -> ResponseReturnValue:
                     scope=form.scope.data,
                 )
             except DomainError as exc:
-                show_error(form, exc)
+                show_error(exc, form)
                 status = exc.status
             else:
                 if isinstance(result, QualificationChange):
@@ -281,7 +269,7 @@ def documents_page() -> ResponseReturnValue:
                 today=_today(),
             )
         except DomainError as exc:
-            show_error(form, exc)
+            show_error(exc, form)
             status = exc.status
         else:
             if evidence.awaits_own_review(provider):
@@ -361,7 +349,7 @@ def commitment() -> ResponseReturnValue:
                 actor_id=current_user.id,
             )
         except DomainError as exc:
-            show_error(form, exc)
+            show_error(exc, form)
             status = exc.status
         else:
             flash(_("Credit commitment signed."), "success")
@@ -391,7 +379,7 @@ def programmes() -> ResponseReturnValue:
                 today=_today(),
             )
         except DomainError as exc:
-            show_error(form, exc)
+            show_error(exc, form)
             status = exc.status
         else:
             flash(_("Saved."), "success")
@@ -454,7 +442,7 @@ def new_service() -> ResponseReturnValue:
                 db_session(), provider, service_input(form.values()), actor_id=current_user.id
             )
         except DomainError as exc:
-            show_error(form, exc)
+            show_error(exc, form)
             return render_template(
                 "provider/service_form.html", form=form, service=None
             ), exc.status
@@ -483,7 +471,7 @@ def edit_service(service_id: int) -> ResponseReturnValue:
                 expected_version=_version(form.version.data),
             )
         except DomainError as exc:
-            show_error(form, exc)
+            show_error(exc, form)
             return render_template(
                 "provider/service_form.html", form=form, service=service
             ), exc.status
@@ -529,7 +517,7 @@ def related_parties() -> ResponseReturnValue:
                 actor_id=current_user.id,
             )
         except DomainError as exc:
-            show_error(form, exc)
+            show_error(exc, form)
             status = exc.status
         else:
             flash(_("Related party declared."), "success")

@@ -12,6 +12,7 @@ from marketplace.db import db_session
 from marketplace.disclosure import services as disclosure
 from marketplace.enums import ServiceCategory
 from marketplace.web import inbox
+from providers import admission
 from providers.enums import ProviderStatus
 from providers.models import Provider
 from vouchers import programmes
@@ -74,8 +75,6 @@ def home() -> ResponseReturnValue:
         figures=disclosure.statistics(session, year),
         budgets=[b for b in programmes.budgets(session) if b.programme.year == year],
         categories=list(ServiceCategory),
-        in_notice=session.scalar(
-            sa.select(sa.func.count()).where(Provider.status == ProviderStatus.IN_NOTICE)
-        ),
+        in_notice=admission.in_notice(session, clock.today()),
         policies=POLICIES,
     )

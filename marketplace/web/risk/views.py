@@ -24,8 +24,9 @@ from marketplace.parties.services import attributes_of, matches_of
 from marketplace.risk import rules, services
 from marketplace.risk.enums import FindingOutcome, FollowUp, Rule
 from marketplace.risk.models import Finding, FindingDocument, RiskFlag
+from marketplace.web.forms import show_error
 from marketplace.web.permissions import gate_blueprint, roles_required
-from marketplace.web.provider.views import send_document, show_error
+from marketplace.web.provider.views import send_document
 from marketplace.web.risk.forms import FindingForm, SampleForm, SettingForm
 from providers.models import Provider
 from vouchers.models import Enterprise, Programme
@@ -197,7 +198,7 @@ def settings() -> ResponseReturnValue:
                     actor_id=current_user.id,
                 )
             except DomainError as exc:
-                show_error(form, exc)
+                show_error(exc, form)
                 status = exc.status
             else:
                 flash(_("Saved. The next assessment uses the new setting."), "success")
@@ -235,7 +236,7 @@ def samples() -> ResponseReturnValue:
                     actor_id=current_user.id,
                 )
             except DomainError as exc:
-                show_error(form, exc)
+                show_error(exc, form)
                 status = exc.status
             else:
                 return redirect(url_for("risk.sample", sample_id=sample.id))
@@ -297,7 +298,7 @@ def finding(sample_id: int, item_id: int) -> ResponseReturnValue:
             actor_id=current_user.id,
         )
     except DomainError as exc:
-        show_error(form, exc)
+        show_error(exc, form)
         found = services.get_sample(session, sample_id)
         return render_template(
             "risk/sample.html",

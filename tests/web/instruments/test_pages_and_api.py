@@ -15,19 +15,8 @@ from marketplace.enums import Role
 from marketplace.instruments.enums import BookingStatus
 from marketplace.instruments.models import InstrumentBooking
 from marketplace.orders.enums import OrderStatus
-from tests.support.fixtures import AuthActions
 from tests.support.instrument_fixtures import RATE_FEN, make_instrument
 from tests.support.order_fixtures import OrderWorld
-
-
-@pytest.fixture
-def login(app):
-    def as_user(user):
-        client = app.test_client()
-        assert AuthActions(client).login(user).status_code == 302
-        return client
-
-    return as_user
 
 
 @pytest.fixture

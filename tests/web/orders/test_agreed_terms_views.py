@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-import pytest
-
 from marketplace.db import utcnow
 from marketplace.enums import Role
 from marketplace.orders import copayment
@@ -15,17 +13,6 @@ from marketplace.payments import services as payments
 from marketplace.payments.enums import GatewayKind, PaymentDisputeStatus
 from marketplace.payments.gateway import GatewayDispute
 from providers.catalogue import ServiceInput, update_service
-from tests.support.fixtures import AuthActions
-
-
-@pytest.fixture
-def login(app):
-    def as_user(user):
-        client = app.test_client()
-        assert AuthActions(client).login(user).status_code == 302
-        return client
-
-    return as_user
 
 
 def _edit_service(app, session, order_world, service) -> None:

@@ -7,8 +7,6 @@ from __future__ import annotations
 import base64
 import io
 
-import pytest
-
 from marketplace.clock import local_date
 from marketplace.db import utcnow
 from marketplace.enums import Role
@@ -16,7 +14,6 @@ from marketplace.orders.enums import InvoiceSource
 from marketplace.orders.enums import OrderStatus as S
 from marketplace.orders.models import Order
 from tests.support.einvoice_files import ofd_bytes, pdf_bytes, xml_bytes
-from tests.support.fixtures import AuthActions
 from tests.support.order_fixtures import invoice_spec_for
 from tests.support.provider_fixtures import PDF
 
@@ -24,16 +21,6 @@ BILLION_LAUGHS = (
     b'<?xml version="1.0"?><!DOCTYPE EInvoice [<!ENTITY a "aaaaaaaaaa">'
     b'<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]><EInvoice>&b;</EInvoice>'
 )
-
-
-@pytest.fixture
-def login(app):
-    def as_user(user):
-        client = app.test_client()
-        assert AuthActions(client).login(user).status_code == 302
-        return client
-
-    return as_user
 
 
 def _b64(data: bytes) -> str:

@@ -14,21 +14,9 @@ from marketplace.enums import Role
 from marketplace.orders.enums import OrderStatus as S
 from marketplace.orders.models import Dispute, Order
 from marketplace.payments.models import Payment
-from tests.support.fixtures import AuthActions
 from tests.support.order_fixtures import invoice_number
 from tests.support.provider_fixtures import ELF, PDF
 from vouchers.verify import verify_ledger
-
-
-@pytest.fixture
-def login(app):
-    def as_user(user):
-        client = app.test_client()
-        response = AuthActions(client).login(user)
-        assert response.status_code == 302, response.get_data(as_text=True)
-        return client
-
-    return as_user
 
 
 @pytest.fixture

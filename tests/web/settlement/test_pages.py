@@ -233,7 +233,8 @@ def test_payout_batch_from_the_pages(client, auth, session, settlement_world):
     assert client.post(f"/admin/settlement/payouts/{batch_id}/sent").status_code == 302
 
     confirmation = f"line_id,status,bank_transaction_id,date\n{line_id},paid,BK-1,2026-07-01\n"
-    for expected in ("1 line(s) recorded", "1 already recorded"):
+    # The second import records nothing new: a warning, not a success (issue 13, point 5).
+    for expected, style in (("1 line(s) recorded", "success"), ("1 already recorded", "warning")):
         response = client.post(
             f"/admin/settlement/payouts/{batch_id}/confirmation",
             data={"file": (io.BytesIO(confirmation.encode()), "bank.csv")},
@@ -241,7 +242,9 @@ def test_payout_batch_from_the_pages(client, auth, session, settlement_world):
             follow_redirects=True,
             query_string={"lang": "en"},
         )
-        assert response.status_code == 200 and expected in response.get_data(as_text=True)
+        shown = response.get_data(as_text=True)
+        assert response.status_code == 200 and expected in shown
+        assert f'<div class="flash flash-{style}" role="status">Confirmation imported' in shown
     bad = client.post(
         f"/admin/settlement/payouts/{batch_id}/confirmation",
         data={"file": (io.BytesIO(b"line_id,status,date\n1,lost,x\n"), "bank.csv")},
