@@ -66,6 +66,14 @@ class UserOut(Schema):
         return None
 
 
+class RegistrationReceivedOut(Schema):
+    """The one answer to every accepted registration, new address or taken (no enumeration)."""
+
+    status = fields.Constant("received", required=True)
+    email = fields.String(required=True)
+    detail = fields.String(required=True)
+
+
 class TokenCreateIn(StrictSchema):
     email = fields.Email(required=True)
     password = fields.String(required=True, load_only=True)

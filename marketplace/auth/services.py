@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -89,6 +90,51 @@ def check_account_input(session: Session, data: OrganisationInput) -> tuple[str,
             "an account with this e-mail already exists / 该邮箱已注册", field="email"
         )
     return email, code
+
+
+#: What happens next, told in the registration e-mail (Chinese, English).
+ENTERPRISE_PENDING = (
+    "待审核员核验企业信息后即可申请电子券。",
+    "a reviewer verifies it before it can apply.",
+)
+PROVIDER_PENDING = ("入驻申请待审核。", "its admission is reviewed next.")
+
+
+def register_without_disclosure(
+    session: Session,
+    data: OrganisationInput,
+    create: Callable[[], User],
+    *,
+    pending: tuple[str, str],
+) -> User | None:
+    """Register an organisation and its first user so that the answer cannot tell whether the
+    address already had an account (no enumeration): a taken address makes no account, costs
+    the same password hashing, and its owner is told by e-mail instead of the caller; a new
+    registrant gets the confirmation e-mail. Pages and the API give both the one same answer.
+
+    Returns the new user, or None when the address was taken. Any other refusal (a duplicate
+    credit code — public registry data — or invalid input) is raised as usual.
+    """
+    try:
+        user = create()
+    except DuplicateRegistration as exc:
+        if exc.field != "email":
+            raise
+        exc.recovered()  # answered as a success, on purpose
+        hash_password(data.password)  # as slow as a real registration: timing tells nothing
+        owner = find_user(session, data.email)
+        notify(session, owner, "account_exists", name=owner.display_name)
+        return None
+    notify(
+        session,
+        user,
+        "registration_received",
+        name=user.display_name,
+        organisation=data.name,
+        pending_zh=pending[0],
+        pending_en=pending[1],
+    )
+    return user
 
 
 def add_organisation_user(

@@ -113,14 +113,16 @@ def test_one_order_from_voucher_application_to_payout(
             "size_class": "small",
             "industry": "智能制造",
         },
-        status=201,
+        status=202,
     )
-    assert (registered["role"], registered["organisation_status"]) == ("enterprise", "pending")
-    enterprise_id = registered["enterprise_id"]
+    assert (registered["status"], registered["email"]) == ("received", email)
     token = anyone.post(
         "/auth/tokens", {"email": email, "password": PASSWORD, "name": "erp"}, status=201
     )
     sme = Party(client, {"Authorization": f"Bearer {token['token']}"})
+    me = sme.get("/me")
+    assert (me["role"], me["organisation_status"]) == ("enterprise", "pending")
+    enterprise_id = me["enterprise_id"]
 
     application = {
         "programme_id": programme.id,
