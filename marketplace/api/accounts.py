@@ -162,8 +162,19 @@ def create_token(body: dict[str, Any]) -> dict[str, Any]:
         count_failure(throttle, body["email"])
         raise
     throttle.succeeded(body["email"])
-    token, plain = services.create_api_token(session, user, name=body["name"], days=body["days"])
-    fields = ("id", "name", "prefix", "created_at", "expires_at", "revoked_at", "last_used_at")
+    token, plain = services.create_api_token(
+        session, user, name=body["name"], days=body["days"], scopes=body["scopes"]
+    )
+    fields = (
+        "id",
+        "name",
+        "prefix",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+        "last_used_at",
+        "scopes",
+    )
     return {**{name: getattr(token, name) for name in fields}, "token": plain, "role": user.role}
 
 

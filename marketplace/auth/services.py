@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -14,6 +14,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.orm import Session
 
 from marketplace.audit.services import record
+from marketplace.auth import scopes as token_scopes
 from marketplace.auth.models import ApiToken, User
 from marketplace.auth.passwords import (
     hash_password,
@@ -218,9 +219,16 @@ def _hash_token(token: str) -> str:
 
 
 def create_api_token(
-    session: Session, user: User, *, name: str, days: int = DEFAULT_TOKEN_DAYS
+    session: Session,
+    user: User,
+    *,
+    name: str,
+    days: int = DEFAULT_TOKEN_DAYS,
+    scopes: Iterable[str] | None = None,
 ) -> tuple[ApiToken, str]:
-    """Create a token for ``user``; return the row and the plain token (shown once only)."""
+    """Create a token for ``user`` with ``scopes`` (None: every scope; see
+    ``marketplace.auth.scopes``); return the row and the plain token (shown once only)."""
+    chosen = token_scopes.normalise(scopes)
     errors: dict[str, list[str]] = {}
     if not name.strip():
         errors["name"] = ["required / 必填"]
@@ -235,6 +243,7 @@ def create_api_token(
         token_hash=_hash_token(plain),
         prefix=plain[:10],
         expires_at=utcnow() + timedelta(days=days),
+        scopes=chosen,
     )
     session.add(token)
     session.flush()
@@ -248,8 +257,10 @@ def create_api_token(
     return token, plain
 
 
-def user_for_token(session: Session, plain: str, *, now: datetime | None = None) -> User | None:
-    """The active user owning a usable token, or None."""
+def token_for_plain(
+    session: Session, plain: str, *, now: datetime | None = None
+) -> ApiToken | None:
+    """The usable token ``plain`` of an active user, or None."""
     if not plain.startswith(TOKEN_PREFIX):
         return None
     token = session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == _hash_token(plain)))
@@ -260,7 +271,13 @@ def user_for_token(session: Session, plain: str, *, now: datetime | None = None)
     # read into a write transaction.
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
         token.last_used_at = now
-    return token.user
+    return token
+
+
+def user_for_token(session: Session, plain: str, *, now: datetime | None = None) -> User | None:
+    """The active user owning a usable token, or None."""
+    token = token_for_plain(session, plain, now=now)
+    return token.user if token is not None else None
 
 
 def revoke_api_token(session: Session, user: User, token_id: int) -> ApiToken:

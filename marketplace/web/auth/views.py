@@ -30,6 +30,7 @@ from marketplace.errors import DomainError, ValidationFailed
 from marketplace.extensions import limiter
 from marketplace.i18n import _
 from marketplace.web.auth.forms import (
+    SCOPE_LABELS,
     EnrolmentForm,
     EnterpriseRegistrationForm,
     LoginForm,
@@ -269,7 +270,9 @@ def account() -> ResponseReturnValue:
     tokens = db_session().scalars(
         sa.select(ApiToken).where(ApiToken.user_id == current_user.id).order_by(ApiToken.id.desc())
     )
-    return render_template("auth/account.html", tokens=list(tokens), form=TokenForm())
+    return render_template(
+        "auth/account.html", tokens=list(tokens), form=TokenForm(), scope_labels=SCOPE_LABELS
+    )
 
 
 @bp.post("/account/tokens")
@@ -277,9 +280,11 @@ def account() -> ResponseReturnValue:
 def create_token() -> ResponseReturnValue:
     form = TokenForm()
     if not form.validate_on_submit():
-        flash(_("Give the token a name."), "error")
+        flash(_("Give the token a name and choose what it may do."), "error")
         return redirect(url_for("auth.account"))
-    _token, plain = services.create_api_token(db_session(), current_user, name=form.name.data or "")
+    _token, plain = services.create_api_token(
+        db_session(), current_user, name=form.name.data or "", scopes=form.scopes.data or []
+    )
     flash(_("New token (shown only once): %(token)s", token=plain), "token")
     return redirect(url_for("auth.account"))
 
