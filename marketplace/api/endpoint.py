@@ -231,6 +231,8 @@ def endpoint(
             _authorise(role_set)
             if needed is not None:
                 _check_scope(needed)
+            if step_up:
+                _check_step_up(api_user())
             if any(isinstance(v, int) and v > MAX_ID for v in path_args.values()):
                 raise ApiProblem(404, "not_found", "Not found", "no such record")
             kwargs: dict[str, Any] = dict(path_args)
@@ -263,7 +265,7 @@ def endpoint(
                     request_hash=idempotency.fingerprint(method, request.path, raw_body),
                 )
                 if isinstance(claimed, Response):
-                    return claimed  # a replay: authorised, step-up included, when first made
+                    return claimed
                 record = claimed
             elif is_idempotent and idempotency_required:
                 raise ApiProblem(
@@ -272,8 +274,6 @@ def endpoint(
                     "Idempotency-Key required",
                     "this request moves money: send an Idempotency-Key header",
                 )
-            if step_up:
-                _check_step_up(api_user())
 
             result = view(**kwargs)
             out_status = status

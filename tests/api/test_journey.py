@@ -92,9 +92,9 @@ def test_one_order_from_voucher_application_to_payout(
     today = local_date(utcnow())
     anyone = Party(client, {})
     reviewer = Party(client, api_token(create_user(Role.REVIEWER)))
-    finance = Party(client, api_token(create_user(Role.FINANCE)))
+    finance = Party(client, api_token(create_user(Role.FINANCE), step_up=True))
     # Four eyes: another finance officer sends the batch and imports the bank's confirmation.
-    treasurer = Party(client, api_token(create_user(Role.FINANCE)))
+    treasurer = Party(client, api_token(create_user(Role.FINANCE), step_up=True))
     auditor = Party(client, api_token(create_user(Role.AUDITOR)))
     # Fixture: this year's funded programme (whole-year windows, 50% ceiling, shared cap).
     programme = order_world.programme(today.year)

@@ -609,7 +609,7 @@ def test_bank_account_changes_through_the_api(
     provider = provider_stages.admitted()
     own = api_token(create_user(Role.PROVIDER, provider=provider))
     finance_user = create_user(Role.FINANCE)
-    finance = api_token(finance_user)
+    finance = api_token(finance_user, step_up=True)
     live = provider.bank_account_number
     current = client.get("/api/v1/provider/application", headers=own).get_json()
     assert current["pending_bank_change"] is None
