@@ -17,6 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from marketplace import masking
 from marketplace.api import bp
 from marketplace.api.endpoint import api_user, endpoint, expected_version
 from marketplace.api.orders import order_files, upload_of
@@ -56,6 +57,7 @@ from marketplace.settlement.schemas import (
     queue_view,
 )
 from providers.models import Provider
+from providers.personal_data import record_export
 
 CLAIM_READERS = (Role.PROVIDER, *sorted(ADMIN_ROLES))
 PAYOUT_READERS = (Role.FINANCE, Role.AUDITOR)
@@ -66,6 +68,14 @@ def _own_provider() -> int | None:
     """The caller's provider id when the caller is a provider (None for administrators)."""
     user = api_user()
     return int(user.provider_id) if user.role is Role.PROVIDER else None
+
+
+def _payout_detail(batch: PayoutBatch) -> dict[str, Any]:
+    """A batch with its lines, as the payout screen shows it: finance sees each provider's
+    account whole (to pay it), every other reader masked."""
+    if api_user().role is Role.FINANCE:
+        masking.show_in_full("bank_account")
+    return batch_view(batch, detail=True)
 
 
 def _detail(claim: Claim) -> dict[str, Any]:
@@ -365,7 +375,7 @@ def settlement_create_batch(body: dict[str, Any]) -> tuple[dict[str, Any], int]:
         claim_line_ids=body["claim_line_ids"],
         second_approval_above_fen=current_settings().payout_second_approval_above_fen,
     )
-    view = batch_view(result.batch, detail=True)
+    view = _payout_detail(result.batch)
     view["skipped_providers"] = [{"provider_id": pid, "name": name} for pid, name in result.skipped]
     return view, 201
 
@@ -407,7 +417,7 @@ def settlement_list_batches(query: dict[str, Any]) -> Page:
     summary="One payout batch with its payment lines and their bank outcome",
 )
 def settlement_get_batch(batch_id: int) -> dict[str, Any]:
-    return batch_view(payouts.get_batch(db_session(), batch_id), detail=True)
+    return _payout_detail(payouts.get_batch(db_session(), batch_id))
 
 
 @endpoint(
@@ -420,11 +430,16 @@ def settlement_get_batch(batch_id: int) -> dict[str, Any]:
     summary="The bank payment file (CSV text inside JSON; the admin page downloads it as a file)",
 )
 def settlement_payment_file(batch_id: int) -> dict[str, Any]:
-    batch = payouts.get_batch(db_session(), batch_id)
+    session = db_session()
+    batch = payouts.get_batch(session, batch_id)
+    finance = api_user().role is Role.FINANCE
+    record_export(
+        session, api_user().id, "payment_file", subject_type="payout_batch", subject_id=batch.id
+    )
     return {
         "filename": payout_files.payment_filename(batch),
         "content_type": "text/csv; charset=utf-8",
-        "content": payout_files.payment_file(batch),
+        "content": payout_files.payment_file(batch, whole_accounts=finance),
     }
 
 
@@ -465,7 +480,7 @@ def settlement_mark_sent(batch_id: int) -> dict[str, Any]:
     batch = payouts.mark_sent(
         db_session(), batch_id, actor_id=api_user().id, expected_version=expected_version({})
     )
-    return batch_view(batch, detail=True)
+    return _payout_detail(batch)
 
 
 @endpoint(
@@ -485,7 +500,7 @@ def settlement_approve_batch(batch_id: int) -> dict[str, Any]:
     batch = payouts.approve_batch(
         db_session(), batch_id, actor_id=api_user().id, expected_version=expected_version({})
     )
-    return batch_view(batch, detail=True)
+    return _payout_detail(batch)
 
 
 def _import(batch_id: int, body: dict[str, Any], source: str) -> dict[str, Any]:
@@ -502,7 +517,7 @@ def _import(batch_id: int, body: dict[str, Any], source: str) -> dict[str, Any]:
     return {
         "applied": result.applied,
         "unchanged": result.unchanged,
-        "batch": batch_view(result.batch, detail=True),
+        "batch": _payout_detail(result.batch),
     }
 
 

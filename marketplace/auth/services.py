@@ -366,6 +366,18 @@ def set_active(session: Session, user: User, active: bool, *, actor_id: int | No
     return user
 
 
+def close_account(session: Session, user: User, *, actor_id: int | None) -> User:
+    """Close an account for good: it cannot sign in, its sessions and tokens end, and its
+    personal data is anonymised once the retention period has passed (``accounts retention``).
+    Raises ValidationFailed when it is already closed."""
+    if user.closed_at is not None:
+        raise ValidationFailed("already closed / 账号已注销", {"email": ["already closed"]})
+    user.closed_at = utcnow()
+    set_active(session, user, False, actor_id=actor_id)
+    record(session, "user.closed", actor_id=actor_id, subject_type="user", subject_id=user.id)
+    return user
+
+
 def find_user(session: Session, email: str) -> User:
     """The account with this e-mail. Raises NotFound."""
     user = session.scalar(sa.select(User).where(User.email == normalise_email(email)))

@@ -37,6 +37,7 @@ def register_pages(app: Flask) -> None:
         enterprises,
         freezes,
         payments,
+        personal_data,
         providers,
         settlement,
         statistics,

@@ -57,6 +57,7 @@ AUDIT_SUBJECTS: dict[str, Pair] = {
     "payout_line": ("拨付明细", "Payout line"),
     "programme": ("券种", "Programme"),
     "provider": ("服务机构", "Provider"),
+    "provider_bank_change": ("结算账户变更", "Bank account change"),
     "risk": ("风险评估", "Risk assessment"),
     "risk_rule": ("风险规则", "Risk rule"),
     "service": ("服务", "Service"),
@@ -97,6 +98,20 @@ AUDIT_ACTIONS: dict[str, Pair] = {
     "voucher.unfrozen": ("解冻电子券", "Voucher unfrozen"),
     "admin.created": ("创建管理员账号", "Administrator created"),
     "api_token.created": ("创建 API 令牌", "API token created"),
+    "personal_data.revealed": (
+        "查看完整个人信息（已说明理由）",
+        "Personal data revealed (with a reason)",
+    ),
+    "personal_data.exported": ("导出含个人信息的文件", "File with personal data exported"),
+    "user.anonymised": (
+        "账号个人信息已按保存期限匿名化",
+        "Account anonymised (retention period over)",
+    ),
+    "organisation.anonymised": (
+        "机构联系人信息已按保存期限匿名化",
+        "Organisation contacts anonymised (retention period over)",
+    ),
+    "user.closed": ("注销账号", "Account closed"),
     "api_token.revoked": ("撤销 API 令牌", "API token revoked"),
     "claim.submitted": ("提交结算申请", "Claim submitted"),
     "enterprise.blacklisted": ("列入失信名单", "Put on the dishonesty list"),
