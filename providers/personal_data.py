@@ -14,7 +14,6 @@ organisation (enterprises are one layer below).
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -240,19 +239,15 @@ def _anonymise_organisations(
     return done
 
 
-_BLANKS: dict[str, Callable[[Any], Any]] = {
-    "contact_name": lambda org: "已匿名",
-    "contact_phone": lambda org: "00000000000",
-    "contact_email": lambda org: f"anonymised-{org.__tablename__}-{org.id}@invalid",
-    "legal_rep_name": lambda org: None,
-    "legal_rep_id_hash": lambda org: None,
-    "legal_rep_id_masked": lambda org: None,
-    "bank_account_number": lambda org: None,
-}
-
-
 def _blank(org: Enterprise | Provider) -> None:
-    for name, blank in _BLANKS.items():
-        setattr(org, name, blank(org))
+    """The organisation's contacts and representative; its name and credit code are public
+    registry data (disclosure and the books name it), so they stay."""
+    org.contact_name = "已匿名"
+    org.contact_phone = "00000000000"
+    org.contact_email = f"anonymised-{org.__tablename__}-{org.id}@invalid"
+    org.legal_rep_name = None
+    org.legal_rep_id_hash = None
+    org.legal_rep_id_masked = None
+    org.bank_account_number = None
     if isinstance(org, Enterprise):
         org.registered_address = None
