@@ -122,7 +122,12 @@ def _target(
 
 
 def record_export(
-    session: Session, actor_id: int | None, export: str, *, subject_type: str, subject_id: int
+    session: Session,
+    actor_id: int | None,
+    export: str,
+    *,
+    subject_type: str,
+    subject_id: int | None = None,
 ) -> None:
     """Record that a file holding personal data left the platform (who, which, of what)."""
     record(

@@ -44,6 +44,7 @@ AUDIT_SUBJECTS: dict[str, Pair] = {
     "api_token": ("API 令牌", "API token"),
     "application": ("电子券申请", "Voucher application"),
     "audit_sample": ("审计抽查样本", "Audit sample"),
+    "audit_trail": ("审计日志", "Audit trail"),
     "claim": ("结算申请", "Settlement claim"),
     "claim_line_freeze": ("结算明细冻结", "Claim line freeze"),
     "enterprise": ("企业", "Enterprise"),

@@ -251,3 +251,16 @@ def test_a_reveal_through_the_api(client, session, api_token, create_user, peopl
         "/api/v1/personal-data/reveal", json=body, headers=api_token(create_user(Role.AUDITOR))
     )
     assert (auditor.status_code, auditor.json["code"]) == (403, "forbidden")
+
+
+def test_downloading_the_audit_trail_is_recorded(client, auth, session, create_user):
+    """The trail's file holds every event's client address: each download is recorded."""
+    auditor = create_user(Role.AUDITOR)
+    auth.login(auditor)
+    for suffix in ("csv", "xlsx"):
+        assert client.get(f"/admin/audit.{suffix}").status_code == 200
+    exported = _events(session, "personal_data.exported")
+    assert [(e.actor_id, e.subject_type, e.detail["export"]) for e in exported] == [
+        (auditor.id, "audit_trail", "audit_trail.csv"),
+        (auditor.id, "audit_trail", "audit_trail.xlsx"),
+    ]
