@@ -12,15 +12,17 @@ from flask.cli import AppGroup
 from marketplace import clock, migrate
 from marketplace.audit import chain
 from marketplace.auth.models import User
-from marketplace.auth.services import change_role, find_user, set_active
+from marketplace.auth.services import change_role, close_account, find_user, set_active
 from marketplace.config import current_settings
 from marketplace.db import db_session, rollback, transactional_command, unit_of_work
 from marketplace.enums import ADMIN_ROLES, Role
 from marketplace.errors import DomainError
 from marketplace.settlement.ledger_checks import verify_books
+from providers.personal_data import anonymise_closed
 
 db_cli = AppGroup("db", help="Database schema (Alembic migrations).")
 users_cli = AppGroup("users", help="Accounts.")
+accounts_cli = AppGroup("accounts", help="Personal data of accounts (retention).")
 demo_cli = AppGroup("demo", help="Demo data.")
 audit_cli = AppGroup("audit", help="The tamper-evident audit trail.")
 
@@ -111,6 +113,39 @@ def reinstate(email: str) -> None:
     """Let a suspended account sign in again."""
     user = set_active(db_session(), _account(email), True, actor_id=None)
     click.echo(f"reinstated {user.email}")
+
+
+@users_cli.command("close")
+@click.option("--email", required=True)
+@transactional_command
+def close(email: str) -> None:
+    """Close an account: it can no longer sign in; its personal data is anonymised after the
+    retention period (``accounts retention``)."""
+    try:
+        user = close_account(db_session(), _account(email), actor_id=None)
+    except DomainError as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"closed {user.email}; every session ended")
+
+
+@accounts_cli.command("retention")
+@click.option(
+    "--years",
+    type=click.IntRange(min=1),
+    default=None,
+    help="anonymise accounts closed longer ago than this (default: RETENTION_YEARS, 3)",
+)
+@transactional_command
+def retention(years: int | None) -> None:
+    """Anonymise the personal data of accounts closed longer than the retention period, and
+    the contacts of organisations with nobody left. Ledger, orders and the audit trail keep
+    their references (``audit verify`` still passes)."""
+    years = years if years is not None else current_settings().retention_years
+    report = anonymise_closed(db_session(), years=years)
+    click.echo(
+        f"anonymised {report.users} account(s), {report.enterprises} enterprise(s) and "
+        f"{report.providers} provider(s) closed more than {years} year(s) ago"
+    )
 
 
 @users_cli.command("set-role")
@@ -248,6 +283,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(db_cli)
     app.cli.add_command(invoices_cli)
     app.cli.add_command(users_cli)
+    app.cli.add_command(accounts_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(audit_cli)
     app.cli.add_command(jobs_cli)

@@ -209,6 +209,9 @@ class Settings:
     session_idle_minutes: int = 120
     #: Hours after sign-in after which a session ends whatever its activity.
     session_max_hours: int = 12
+    #: Years after an account is closed before ``accounts retention`` anonymises its personal
+    #: data (the records it took part in are kept, pointing at the anonymised account).
+    retention_years: int = 3
     #: Without Redis, run a request's background jobs (e-mail) after its response has been
     #: sent rather than before; off by default in tests, whose client closes no response.
     jobs_after_response: bool = True
@@ -394,6 +397,9 @@ class Settings:
             ),
             trusted_proxies=_parse_int(
                 "TRUSTED_PROXIES", environ.get("TRUSTED_PROXIES", "0"), maximum=5
+            ),
+            retention_years=_parse_int(
+                "RETENTION_YEARS", environ.get("RETENTION_YEARS", "3"), minimum=1, maximum=100
             ),
             session_max_hours=_parse_int(
                 "SESSION_MAX_HOURS", environ.get("SESSION_MAX_HOURS", "12"), minimum=1, maximum=24

@@ -4,11 +4,19 @@ Bank account numbers, phone numbers, e-mail addresses, ID numbers and personal n
 masked by default to every role (rule 11 of the policy: personal data only to who needs it).
 Each function keeps just enough to recognise the value (the last four digits of an account, the
 first letter of a mailbox) and never reveals its length beyond the visible groups.
+
+Who may see more is decided in two ways only: finance sees a provider's whole account on the
+payout screens and in the bank file (the views say so with :func:`show_in_full`, for the rest
+of the request), and anyone else entitled reveals one field explicitly, with a reason, after a
+fresh second factor, recorded in the audit trail (``providers/personal_data.py``).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
+
+from flask import g, has_app_context
 
 _DIGITS = re.compile(r"\D")
 MASK = "*"
@@ -65,3 +73,29 @@ def organisation_name(name: str | None) -> str:
     if len(text) <= 4:
         return text[0] + MASK * (len(text) - 1)
     return text[:2] + MASK * (len(text) - 4) + text[-2:]
+
+
+#: The maskers by kind of personal data, for the fields and templates that mask generically.
+MASKERS: dict[str, Callable[[str | None], str]] = {
+    "bank_account": bank_account,
+    "phone": phone,
+    "email": email,
+    "id_number": id_number,
+    "person_name": person_name,
+}
+
+
+def show_in_full(*kinds: str) -> None:
+    """For the rest of this request (or command), values of ``kinds`` are shown whole: the
+    payout screens and the bank file, where finance needs the account to pay it."""
+    g.masking_full = frozenset(g.get("masking_full", frozenset())) | frozenset(kinds)
+
+
+def shown(kind: str, value: str | None) -> str | None:
+    """``value`` as this request may show it: masked unless :func:`show_in_full` allowed
+    ``kind``. None stays None."""
+    if value is None:
+        return None
+    if has_app_context() and kind in g.get("masking_full", frozenset()):
+        return value
+    return MASKERS[kind](value)

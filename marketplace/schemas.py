@@ -8,10 +8,30 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate
 
+from marketplace import masking
 from marketplace.credit_code import CreditCodeError, parse_credit_code
 
 #: Largest row id (PostgreSQL BIGINT); larger numbers can name nothing.
 MAX_ID = 2**63 - 1
+
+
+class Masked(fields.String):
+    """Personal data, dumped masked (``marketplace/masking.py``) unless the request shows
+    ``kind`` in full; the field's description says so in the OpenAPI document."""
+
+    def __init__(self, kind: str, **kwargs: Any) -> None:
+        if kind not in masking.MASKERS:
+            raise ValueError(f"unknown kind of personal data: {kind}")
+        self.kind = kind
+        metadata = {
+            "description": f"personal data ({kind.replace('_', ' ')}), shown masked; "
+            "POST /api/v1/personal-data/reveal shows it whole",
+            **kwargs.pop("metadata", {}),
+        }
+        super().__init__(dump_only=True, metadata=metadata, **kwargs)
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        return masking.shown(self.kind, None if value is None else str(value))
 
 
 class Id(fields.Integer):

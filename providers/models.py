@@ -384,6 +384,9 @@ class BankAccountChange(IdMixin, Base):
     decided_by_id: Mapped[int | None] = _actor_fk()
     decided_at: Mapped[datetime | None]
     decision_reason: Mapped[str | None] = mapped_column(sa.Text)
+    #: Read-only: the finance inbox names the provider (found by the authorisation matrix:
+    #: finance's home page crashed while a change was pending).
+    provider: Mapped[Provider] = relationship(viewonly=True)
 
     __table_args__ = (
         sa.CheckConstraint(

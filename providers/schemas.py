@@ -10,7 +10,7 @@ from marketplace import regions
 from marketplace.credit_code import CreditCodeError, parse_credit_code
 from marketplace.enums import InstitutionType, ServiceCategory
 from marketplace.pagination import PageQuerySchema
-from marketplace.schemas import MAX_ID, Fen, Id, StrictSchema, ZonedDateTime
+from marketplace.schemas import MAX_ID, Fen, Id, Masked, StrictSchema, ZonedDateTime
 from providers.catalogue import MAX_LEAD_TIME_DAYS, MAX_PRICE_FEN
 from providers.enums import (
     AccreditationLevel,
@@ -27,6 +27,7 @@ from providers.enums import (
     RelationKind,
     ReviewStatus,
 )
+from providers.personal_data import MIN_REASON, REVEALABLE
 from providers.rules import (
     BANK_ACCOUNT_INPUT,
     EMAIL_INPUT,
@@ -170,7 +171,7 @@ class BankChangeOut(Schema):
     provider_id = fields.Integer(required=True)
     bank_account_name = fields.String(required=True)
     bank_name = fields.String(required=True)
-    bank_account_number = fields.String(required=True)
+    bank_account_number = Masked("bank_account", required=True)
     status = fields.Enum(BankChangeStatus, by_value=True, required=True)
     requested_by_id = fields.Integer(allow_none=True)
     requested_at = ZonedDateTime(required=True)
@@ -189,11 +190,11 @@ class ProviderOut(ProviderPublicOut):
     notice_starts_on = fields.Date(allow_none=True)
     notice_ends_on = fields.Date(allow_none=True)
     contact_name = fields.String(required=True)
-    contact_phone = fields.String(required=True)
-    contact_email = fields.String(required=True)
+    contact_phone = Masked("phone", required=True)
+    contact_email = Masked("email", required=True)
     bank_account_name = fields.String(allow_none=True)
     bank_name = fields.String(allow_none=True)
-    bank_account_number = fields.String(allow_none=True)
+    bank_account_number = Masked("bank_account", allow_none=True)
     legal_rep_name = fields.String(allow_none=True)
     legal_rep_id_masked = fields.String(
         allow_none=True, metadata={"description": "the identity number, masked"}
@@ -726,3 +727,26 @@ class ReviewListQuery(PageQuerySchema):
 class ObjectionListQuery(PageQuerySchema):
     status = fields.Enum(ObjectionStatus, by_value=True, load_default=None)
     provider_id = Id(load_default=None)
+
+
+class RevealIn(StrictSchema):
+    subject_type = fields.String(
+        required=True, validate=validate.OneOf(sorted({t for t, _ in REVEALABLE}))
+    )
+    subject_id = Id(required=True)
+    field = fields.String(
+        required=True, validate=validate.OneOf(sorted({f for _, f in REVEALABLE}))
+    )
+    reason = fields.String(
+        required=True,
+        validate=validate.Length(min=MIN_REASON, max=500),
+        metadata={"description": "why you need the whole value; kept in the audit trail"},
+    )
+
+
+class RevealOut(Schema):
+    subject_type = fields.String(required=True)
+    subject_id = fields.Integer(required=True)
+    field = fields.String(required=True)
+    value = fields.String(required=True, metadata={"description": "the whole value"})
+    masked = fields.String(required=True, metadata={"description": "as pages show it"})

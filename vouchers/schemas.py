@@ -14,7 +14,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from marketplace import masking, regions
 from marketplace.enums import ServiceCategory, SizeClass
 from marketplace.pagination import PageQuerySchema
-from marketplace.schemas import Id, StrictSchema, ZonedDateTime
+from marketplace.schemas import Id, Masked, StrictSchema, ZonedDateTime
 from vouchers.enums import (
     ApplicationAction,
     ApplicationSource,
@@ -368,8 +368,8 @@ class EnterpriseOut(Schema):
     size_class = _enum(SizeClass, required=True)
     industry = fields.String(allow_none=True)
     contact_name = fields.String(required=True)
-    contact_phone = fields.String(required=True)
-    contact_email = fields.String(required=True)
+    contact_phone = Masked("phone", required=True)
+    contact_email = Masked("email", required=True)
     verification_status = _enum(VerificationStatus, required=True)
     blacklisted = fields.Boolean(required=True)
     blacklist_reason = fields.String(allow_none=True)

@@ -33,6 +33,7 @@ def register_api(app: Flask) -> None:
         orders,
         outcomes,
         payments,
+        personal_data,
         programmes,
         provider_admin,
         provider_listings,

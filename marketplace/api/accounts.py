@@ -15,6 +15,7 @@ from marketplace.auth.models import ApiToken, User
 from marketplace.auth.schemas import (
     EnterpriseRegistrationIn,
     ProviderRegistrationIn,
+    RegistrationReceivedOut,
     TokenCreatedOut,
     TokenCreateIn,
     TokenOut,
@@ -42,32 +43,60 @@ def _organisation_input(body: dict[str, Any]) -> services.OrganisationInput:
     )
 
 
+_REGISTERED_TEXT = (
+    "Registration received: an e-mail is on its way to this address. Create a token with it "
+    "and the password (POST /api/v1/auth/tokens) to continue. / 注册申请已收到，请查收邮件。"
+)
+_REGISTRATION_NOTE = (
+    "Answers 202 with the same body whether or not the address already has an account (no "
+    "account enumeration): a new registrant is sent a confirmation e-mail, the owner of a "
+    "taken address an e-mail saying someone tried; nothing is created for a taken address. "
+    "A duplicate credit code is refused with 409 (public registry data)."
+)
+
+
+def _received(body: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "status": "received",
+        "email": body["email"].strip().lower(),
+        "detail": _REGISTERED_TEXT,
+    }
+
+
 @endpoint(
     bp,
     "/registrations/enterprise",
     "POST",
     roles=None,
     body=EnterpriseRegistrationIn,
-    response=UserOut,
-    status=201,
+    response=RegistrationReceivedOut,
+    status=202,
     tags=["accounts"],
     errors=[409],
     summary="Register an enterprise (SME) and its first user; pending verification",
+    description=_REGISTRATION_NOTE,
 )
 @limiter.limit("20 per hour")
-def register_enterprise(body: dict[str, Any]) -> User:
-    return register_enterprise_account(
-        db_session(),
+def register_enterprise(body: dict[str, Any]) -> dict[str, Any]:
+    session = db_session()
+    services.register_without_disclosure(
+        session,
         _organisation_input(body),
-        size_class=body["size_class"],
-        industry=body.get("industry"),
-        identity=IdentityInput(
-            legal_rep_name=body.get("legal_rep_name"),
-            legal_rep_id_number=body.get("legal_rep_id_number"),
-            registered_address=body.get("registered_address"),
-            bank_account_number=body.get("bank_account_number"),
+        lambda: register_enterprise_account(
+            session,
+            _organisation_input(body),
+            size_class=body["size_class"],
+            industry=body.get("industry"),
+            identity=IdentityInput(
+                legal_rep_name=body.get("legal_rep_name"),
+                legal_rep_id_number=body.get("legal_rep_id_number"),
+                registered_address=body.get("registered_address"),
+                bank_account_number=body.get("bank_account_number"),
+            ),
         ),
+        pending=services.ENTERPRISE_PENDING,
     )
+    return _received(body)
 
 
 @endpoint(
@@ -76,21 +105,29 @@ def register_enterprise(body: dict[str, Any]) -> User:
     "POST",
     roles=None,
     body=ProviderRegistrationIn,
-    response=UserOut,
-    status=201,
+    response=RegistrationReceivedOut,
+    status=202,
     tags=["accounts"],
     errors=[409],
     summary="Register a service provider and its first user; pending admission review",
+    description=_REGISTRATION_NOTE,
 )
 @limiter.limit("20 per hour")
-def register_provider(body: dict[str, Any]) -> User:
-    return register_provider_account(
-        db_session(),
+def register_provider(body: dict[str, Any]) -> dict[str, Any]:
+    session = db_session()
+    services.register_without_disclosure(
+        session,
         _organisation_input(body),
-        institution_type=body["institution_type"],
-        legal_rep_name=body.get("legal_rep_name"),
-        legal_rep_id_number=body.get("legal_rep_id_number"),
+        lambda: register_provider_account(
+            session,
+            _organisation_input(body),
+            institution_type=body["institution_type"],
+            legal_rep_name=body.get("legal_rep_name"),
+            legal_rep_id_number=body.get("legal_rep_id_number"),
+        ),
+        pending=services.PROVIDER_PENDING,
     )
+    return _received(body)
 
 
 @endpoint(
@@ -125,8 +162,19 @@ def create_token(body: dict[str, Any]) -> dict[str, Any]:
         count_failure(throttle, body["email"])
         raise
     throttle.succeeded(body["email"])
-    token, plain = services.create_api_token(session, user, name=body["name"], days=body["days"])
-    fields = ("id", "name", "prefix", "created_at", "expires_at", "revoked_at", "last_used_at")
+    token, plain = services.create_api_token(
+        session, user, name=body["name"], days=body["days"], scopes=body["scopes"]
+    )
+    fields = (
+        "id",
+        "name",
+        "prefix",
+        "created_at",
+        "expires_at",
+        "revoked_at",
+        "last_used_at",
+        "scopes",
+    )
     return {**{name: getattr(token, name) for name in fields}, "token": plain, "role": user.role}
 
 

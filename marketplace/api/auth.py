@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from flask import g, request
 
-from marketplace.auth.models import User
-from marketplace.auth.services import user_for_token
+from marketplace.auth.models import ApiToken, User
+from marketplace.auth.services import token_for_plain
 from marketplace.db import db_session
 from marketplace.problems import ApiProblem
 
@@ -18,6 +18,7 @@ def load_token_user() -> User | None:
         return user
     header = request.headers.get("Authorization", "")
     user = None
+    token_row: ApiToken | None = None
     if header:
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
@@ -28,8 +29,8 @@ def load_token_user() -> User | None:
                 "use 'Authorization: Bearer <token>'",
                 headers={"WWW-Authenticate": 'Bearer realm="api"'},
             )
-        user = user_for_token(db_session(), token.strip())
-        if user is None:
+        token_row = token_for_plain(db_session(), token.strip())
+        if token_row is None:
             raise ApiProblem(
                 401,
                 "invalid_token",
@@ -37,8 +38,16 @@ def load_token_user() -> User | None:
                 "the token is unknown, expired or revoked",
                 headers={"WWW-Authenticate": 'Bearer realm="api", error="invalid_token"'},
             )
+        user = token_row.user
     g.api_user = user
+    g.api_token = token_row
     return user
+
+
+def current_api_token() -> ApiToken | None:
+    """The token that authenticated this request (after ``load_token_user``)."""
+    token: ApiToken | None = g.get("api_token")
+    return token
 
 
 def current_api_user() -> User | None:

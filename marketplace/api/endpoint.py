@@ -15,13 +15,19 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, current_app, request
 from marshmallow import Schema, ValidationError
 
 from marketplace.api import idempotency
-from marketplace.api.auth import current_api_user, load_token_user
+from marketplace.api.auth import current_api_token, current_api_user, load_token_user
+from marketplace.api.scopes import required_scope
+from marketplace.auth import second_factor
+from marketplace.auth.models import User
+from marketplace.auth.scopes import grants
+from marketplace.auth.throttle import LoginThrottle, count_failure
 from marketplace.db import db_session
 from marketplace.enums import Role
+from marketplace.errors import InvalidSecondFactor
 from marketplace.pagination import Page, page_schema
 from marketplace.parsing import ascii_int
 from marketplace.problems import ApiProblem
@@ -29,6 +35,8 @@ from marketplace.schemas import MAX_ID
 
 #: Any signed-in role.
 ANY_ROLE: frozenset[Role] = frozenset(Role)
+#: The header that carries the caller's current second-factor code for step-up operations.
+STEP_UP_HEADER = "X-Second-Factor"
 
 
 @dataclass(frozen=True)
@@ -49,6 +57,10 @@ class EndpointSpec:
     idempotent: bool
     idempotency_required: bool
     errors: tuple[int, ...] = field(default=())
+    #: The token scope the operation needs (None: public, no token needed).
+    scope: str | None = None
+    #: Needs a fresh second factor (the ``X-Second-Factor`` header), as the pages do.
+    step_up: bool = False
 
 
 REGISTRY: list[EndpointSpec] = []
@@ -102,6 +114,58 @@ def _authorise(roles: frozenset[Role] | None) -> None:
         raise ApiProblem(403, "forbidden", "Not allowed", "your role may not use this endpoint")
 
 
+def _check_scope(needed: str) -> None:
+    token = current_api_token()
+    if token is not None and not grants(token.scopes, needed):
+        raise ApiProblem(
+            403,
+            "insufficient_scope",
+            "Token scope too narrow",
+            f"this operation needs a token with the scope '{needed}'",
+            headers={
+                "WWW-Authenticate": f'Bearer realm="api", error="insufficient_scope", '
+                f'scope="{needed}"'
+            },
+        )
+
+
+def _step_up_refused(detail: str) -> ApiProblem:
+    return ApiProblem(403, "step_up_required", "Second factor required", detail)
+
+
+def _check_step_up(user: User) -> None:
+    """The operation moves money or reveals personal data: the request carries a current code
+    of the caller's authenticator (or a recovery code), accepted once like every code (a
+    replayed one is refused) and counted with sign-in failures when wrong."""
+    if not user.has_second_factor:
+        raise _step_up_refused(
+            "this operation needs a second factor: set up two-step verification first"
+        )
+    code = request.headers.get(STEP_UP_HEADER, "").strip()
+    if not code:
+        raise _step_up_refused(
+            f"this operation needs a fresh second factor: send your current code in the "
+            f"'{STEP_UP_HEADER}' header"
+        )
+    throttle: LoginThrottle = current_app.extensions["login_throttle"]
+    wait = throttle.wait_seconds(user.email)
+    if wait:
+        raise ApiProblem(
+            429,
+            "too_many_attempts",
+            "Too many failed attempts",
+            f"too many wrong codes for this account: try again in {wait} seconds",
+            headers={"Retry-After": str(wait)},
+        )
+    try:
+        second_factor.verify(db_session(), user, code)
+    except InvalidSecondFactor:
+        count_failure(throttle, user.email)
+        raise _step_up_refused(
+            f"the code in '{STEP_UP_HEADER}' is wrong or was already used"
+        ) from None
+
+
 def endpoint(
     bp: Blueprint,
     rule: str,
@@ -120,18 +184,26 @@ def endpoint(
     idempotent: bool | None = None,
     idempotency_required: bool = False,
     errors: Iterable[int] = (),
+    scope: str | None = None,
+    step_up: bool = False,
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Declare a JSON endpoint on ``bp``.
 
     The view receives path arguments plus ``query=`` and/or ``body=`` (the loaded data) when
     schemas are declared, and returns the object to serialise with ``response`` (a ``Page``
     when ``paginated``), optionally as ``(obj, status)``, or ``None`` for 204.
+
+    Every operation with roles needs a token scope: by default its module's area
+    (``marketplace/api/scopes.py``) at ``read`` for GET and ``write`` otherwise; ``scope``
+    names another. ``step_up`` operations also need the caller's current second-factor code
+    in the ``X-Second-Factor`` header.
     """
     method = method.upper()
     role_set = frozenset(roles) if roles is not None else None
     is_idempotent = idempotent if idempotent is not None else method == "POST"
 
     def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+        needed = required_scope(view.__module__, method, scope) if role_set is not None else None
         spec = EndpointSpec(
             rule=(bp.url_prefix or "") + rule,
             method=method,
@@ -149,12 +221,18 @@ def endpoint(
             idempotent=is_idempotent,
             idempotency_required=idempotency_required,
             errors=tuple(errors),
+            scope=needed,
+            step_up=step_up,
         )
         REGISTRY.append(spec)
 
         @functools.wraps(view)
         def wrapper(**path_args: Any) -> Response:
             _authorise(role_set)
+            if needed is not None:
+                _check_scope(needed)
+            if step_up:
+                _check_step_up(api_user())
             if any(isinstance(v, int) and v > MAX_ID for v in path_args.values()):
                 raise ApiProblem(404, "not_found", "Not found", "no such record")
             kwargs: dict[str, Any] = dict(path_args)

@@ -9,7 +9,8 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Flask
 
-from marketplace.api.endpoint import REGISTRY, EndpointSpec
+from marketplace.api.endpoint import REGISTRY, STEP_UP_HEADER, EndpointSpec
+from marketplace.auth.scopes import AREAS
 from marketplace.pagination import page_schema
 from marketplace.problems import PROBLEM_MEDIA_TYPE
 from marketplace.schemas import MAX_ID
@@ -41,7 +42,8 @@ PROBLEM_SCHEMA: dict[str, Any] = {
 _ERROR_TEXT = {
     400: "Malformed request",
     401: "Missing or invalid token",
-    403: "The role may not do this",
+    403: "The role may not do this (`forbidden`), the token lacks the scope "
+    "(`insufficient_scope`) or the second factor is missing (`step_up_required`)",
     404: "Not found",
     409: "Conflicts with the current state or a rule",
     412: "The resource changed (If-Match failed)",
@@ -98,7 +100,27 @@ def _operation(spec: EndpointSpec, path_params: list[dict[str, Any]]) -> dict[st
         op["security"] = []
     else:
         roles = sorted(r.value for r in spec.roles)
-        op["description"] = (op.get("description", "") + f"\n\nRoles: {', '.join(roles)}.").strip()
+        op["description"] = (
+            op.get("description", "")
+            + f"\n\nRoles: {', '.join(roles)}. Token scope: `{spec.scope}`."
+        ).strip()
+        op["x-required-scope"] = spec.scope
+    if spec.step_up:
+        op["x-step-up"] = True
+        op["description"] += (
+            f"\n\nMoves money or reveals personal data: send your current second-factor code "
+            f"in `{STEP_UP_HEADER}` (each code is accepted once); without it the answer is 403 "
+            "`step_up_required`."
+        )
+        op["parameters"].append(
+            {
+                "in": "header",
+                "name": STEP_UP_HEADER,
+                "required": True,
+                "schema": {"type": "string", "minLength": 6, "maxLength": 20},
+                "description": "the current code of your authenticator (or a recovery code)",
+            }
+        )
     if spec.query is not None:
         op["parameters"].append({"in": "query", "schema": spec.query})
     if spec.idempotent:
@@ -172,8 +194,21 @@ def build_openapi(app: Flask) -> dict[str, Any]:
         servers=[{"url": "/"}],
     )
     spec.components.schema("Problem", PROBLEM_SCHEMA)
+    scope_list = "; ".join(
+        f"`{area}:read` / `{area}:write` — {what}" for area, what in AREAS.items()
+    )
     spec.components.security_scheme(
-        "bearerAuth", {"type": "http", "scheme": "bearer", "description": "personal API token"}
+        "bearerAuth",
+        {
+            "type": "http",
+            "scheme": "bearer",
+            "description": (
+                "personal API token. Each token carries scopes, and each operation names the "
+                "one it needs in `x-required-scope` (a token without it gets 403 "
+                f"`insufficient_scope`; write includes read of the same area): {scope_list}. "
+                "Tokens made before scopes existed keep full scope until rotated."
+            ),
+        },
     )
     spec.options["security"] = [{"bearerAuth": []}]
     registered = {rule.endpoint for rule in app.url_map.iter_rules()}

@@ -17,6 +17,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from marketplace import masking
 from marketplace.api import bp
 from marketplace.api.endpoint import api_user, endpoint, expected_version
 from marketplace.api.orders import order_files, upload_of
@@ -56,6 +57,7 @@ from marketplace.settlement.schemas import (
     queue_view,
 )
 from providers.models import Provider
+from providers.personal_data import record_export
 
 CLAIM_READERS = (Role.PROVIDER, *sorted(ADMIN_ROLES))
 PAYOUT_READERS = (Role.FINANCE, Role.AUDITOR)
@@ -66,6 +68,14 @@ def _own_provider() -> int | None:
     """The caller's provider id when the caller is a provider (None for administrators)."""
     user = api_user()
     return int(user.provider_id) if user.role is Role.PROVIDER else None
+
+
+def _payout_detail(batch: PayoutBatch) -> dict[str, Any]:
+    """A batch with its lines, as the payout screen shows it: finance sees each provider's
+    account whole (to pay it), every other reader masked."""
+    if api_user().role is Role.FINANCE:
+        masking.show_in_full("bank_account")
+    return batch_view(batch, detail=True)
 
 
 def _detail(claim: Claim) -> dict[str, Any]:
@@ -273,6 +283,7 @@ def settlement_review_reject(claim_id: int, body: dict[str, Any]) -> dict[str, A
     bp,
     "/claims/<int:claim_id>/finance/approve",
     "POST",
+    step_up=True,
     roles=[Role.FINANCE],
     body=ClaimApproveIn,
     response=ClaimDetailOut,
@@ -290,6 +301,7 @@ def settlement_finance_approve(claim_id: int, body: dict[str, Any]) -> dict[str,
     bp,
     "/claims/<int:claim_id>/finance/return",
     "POST",
+    step_up=True,
     roles=[Role.FINANCE],
     body=ClaimReasonIn,
     response=ClaimDetailOut,
@@ -305,6 +317,7 @@ def settlement_finance_return(claim_id: int, body: dict[str, Any]) -> dict[str, 
     bp,
     "/claims/<int:claim_id>/finance/reject",
     "POST",
+    step_up=True,
     roles=[Role.FINANCE],
     body=ClaimReasonIn,
     response=ClaimDetailOut,
@@ -345,6 +358,7 @@ def settlement_payout_queue() -> list[dict[str, Any]]:
     bp,
     "/payout-batches",
     "POST",
+    step_up=True,
     roles=[Role.FINANCE],
     body=PayoutBatchCreateIn,
     response=PayoutBatchCreatedOut,
@@ -361,7 +375,7 @@ def settlement_create_batch(body: dict[str, Any]) -> tuple[dict[str, Any], int]:
         claim_line_ids=body["claim_line_ids"],
         second_approval_above_fen=current_settings().payout_second_approval_above_fen,
     )
-    view = batch_view(result.batch, detail=True)
+    view = _payout_detail(result.batch)
     view["skipped_providers"] = [{"provider_id": pid, "name": name} for pid, name in result.skipped]
     return view, 201
 
@@ -403,7 +417,7 @@ def settlement_list_batches(query: dict[str, Any]) -> Page:
     summary="One payout batch with its payment lines and their bank outcome",
 )
 def settlement_get_batch(batch_id: int) -> dict[str, Any]:
-    return batch_view(payouts.get_batch(db_session(), batch_id), detail=True)
+    return _payout_detail(payouts.get_batch(db_session(), batch_id))
 
 
 @endpoint(
@@ -416,11 +430,16 @@ def settlement_get_batch(batch_id: int) -> dict[str, Any]:
     summary="The bank payment file (CSV text inside JSON; the admin page downloads it as a file)",
 )
 def settlement_payment_file(batch_id: int) -> dict[str, Any]:
-    batch = payouts.get_batch(db_session(), batch_id)
+    session = db_session()
+    batch = payouts.get_batch(session, batch_id)
+    finance = api_user().role is Role.FINANCE
+    record_export(
+        session, api_user().id, "payment_file", subject_type="payout_batch", subject_id=batch.id
+    )
     return {
         "filename": payout_files.payment_filename(batch),
         "content_type": "text/csv; charset=utf-8",
-        "content": payout_files.payment_file(batch),
+        "content": payout_files.payment_file(batch, whole_accounts=finance),
     }
 
 
@@ -448,6 +467,7 @@ def settlement_confirmation_template(batch_id: int) -> dict[str, Any]:
     bp,
     "/payout-batches/<int:batch_id>/sent",
     "POST",
+    step_up=True,
     roles=[Role.FINANCE],
     response=PayoutBatchDetailOut,
     idempotency_required=True,
@@ -460,7 +480,7 @@ def settlement_mark_sent(batch_id: int) -> dict[str, Any]:
     batch = payouts.mark_sent(
         db_session(), batch_id, actor_id=api_user().id, expected_version=expected_version({})
     )
-    return batch_view(batch, detail=True)
+    return _payout_detail(batch)
 
 
 @endpoint(
@@ -480,7 +500,7 @@ def settlement_approve_batch(batch_id: int) -> dict[str, Any]:
     batch = payouts.approve_batch(
         db_session(), batch_id, actor_id=api_user().id, expected_version=expected_version({})
     )
-    return batch_view(batch, detail=True)
+    return _payout_detail(batch)
 
 
 def _import(batch_id: int, body: dict[str, Any], source: str) -> dict[str, Any]:
@@ -497,7 +517,7 @@ def _import(batch_id: int, body: dict[str, Any], source: str) -> dict[str, Any]:
     return {
         "applied": result.applied,
         "unchanged": result.unchanged,
-        "batch": batch_view(result.batch, detail=True),
+        "batch": _payout_detail(result.batch),
     }
 
 
@@ -505,6 +525,7 @@ def _import(batch_id: int, body: dict[str, Any], source: str) -> dict[str, Any]:
     bp,
     "/payout-batches/<int:batch_id>/confirmation",
     "POST",
+    step_up=True,
     roles=[Role.FINANCE],
     body=PayoutConfirmationIn,
     response=PayoutImportResultOut,
@@ -528,6 +549,7 @@ def settlement_import_confirmation(batch_id: int, body: dict[str, Any]) -> dict[
     bp,
     "/payout-batches/<int:batch_id>/confirmation-csv",
     "POST",
+    step_up=True,
     roles=[Role.FINANCE],
     body=PayoutConfirmationCsvIn,
     response=PayoutImportResultOut,

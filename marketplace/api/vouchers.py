@@ -365,6 +365,7 @@ def revoke(voucher_id: int, body: dict[str, Any]) -> Voucher:
     bp,
     "/vouchers/verify",
     "POST",
+    scope="vouchers:read",
     roles=frozenset({Role.PROVIDER}) | READERS,
     body=VoucherTokenIn,
     response=VerificationOut,

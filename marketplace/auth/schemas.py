@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
+from marketplace.auth.scopes import ALL_SCOPES
 from marketplace.auth.services import MAX_TOKEN_DAYS
 from marketplace.enums import InstitutionType, Role, SizeClass
 from marketplace.schemas import CreditCodeField, StrictSchema, ZonedDateTime
@@ -66,6 +67,14 @@ class UserOut(Schema):
         return None
 
 
+class RegistrationReceivedOut(Schema):
+    """The one answer to every accepted registration, new address or taken (no enumeration)."""
+
+    status = fields.Constant("received", required=True)
+    email = fields.String(required=True)
+    detail = fields.String(required=True)
+
+
 class TokenCreateIn(StrictSchema):
     email = fields.Email(required=True)
     password = fields.String(required=True, load_only=True)
@@ -83,6 +92,15 @@ class TokenCreateIn(StrictSchema):
     days = fields.Integer(
         load_default=90, strict=True, validate=validate.Range(min=1, max=MAX_TOKEN_DAYS)
     )
+    scopes = fields.List(
+        fields.String(validate=validate.OneOf(ALL_SCOPES)),
+        load_default=None,
+        validate=validate.Length(min=1, max=len(ALL_SCOPES)),
+        metadata={
+            "description": "what the token may do (each operation names the scope it needs in "
+            "`x-required-scope`; write includes read of the same area); omitted: every scope"
+        },
+    )
 
 
 class TokenOut(Schema):
@@ -93,6 +111,11 @@ class TokenOut(Schema):
     expires_at = ZonedDateTime(required=True)
     revoked_at = ZonedDateTime(allow_none=True)
     last_used_at = ZonedDateTime(allow_none=True)
+    scopes = fields.List(
+        fields.String(),
+        allow_none=True,
+        metadata={"description": "null: made before scopes existed, full scope until rotated"},
+    )
 
 
 class TokenCreatedOut(TokenOut):

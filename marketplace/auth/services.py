@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import secrets
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -13,6 +14,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy.orm import Session
 
 from marketplace.audit.services import record
+from marketplace.auth import scopes as token_scopes
 from marketplace.auth.models import ApiToken, User
 from marketplace.auth.passwords import (
     hash_password,
@@ -89,6 +91,51 @@ def check_account_input(session: Session, data: OrganisationInput) -> tuple[str,
             "an account with this e-mail already exists / 该邮箱已注册", field="email"
         )
     return email, code
+
+
+#: What happens next, told in the registration e-mail (Chinese, English).
+ENTERPRISE_PENDING = (
+    "待审核员核验企业信息后即可申请电子券。",
+    "a reviewer verifies it before it can apply.",
+)
+PROVIDER_PENDING = ("入驻申请待审核。", "its admission is reviewed next.")
+
+
+def register_without_disclosure(
+    session: Session,
+    data: OrganisationInput,
+    create: Callable[[], User],
+    *,
+    pending: tuple[str, str],
+) -> User | None:
+    """Register an organisation and its first user so that the answer cannot tell whether the
+    address already had an account (no enumeration): a taken address makes no account, costs
+    the same password hashing, and its owner is told by e-mail instead of the caller; a new
+    registrant gets the confirmation e-mail. Pages and the API give both the one same answer.
+
+    Returns the new user, or None when the address was taken. Any other refusal (a duplicate
+    credit code — public registry data — or invalid input) is raised as usual.
+    """
+    try:
+        user = create()
+    except DuplicateRegistration as exc:
+        if exc.field != "email":
+            raise
+        exc.recovered()  # answered as a success, on purpose
+        hash_password(data.password)  # as slow as a real registration: timing tells nothing
+        owner = find_user(session, data.email)
+        notify(session, owner, "account_exists", name=owner.display_name)
+        return None
+    notify(
+        session,
+        user,
+        "registration_received",
+        name=user.display_name,
+        organisation=data.name,
+        pending_zh=pending[0],
+        pending_en=pending[1],
+    )
+    return user
 
 
 def add_organisation_user(
@@ -172,9 +219,16 @@ def _hash_token(token: str) -> str:
 
 
 def create_api_token(
-    session: Session, user: User, *, name: str, days: int = DEFAULT_TOKEN_DAYS
+    session: Session,
+    user: User,
+    *,
+    name: str,
+    days: int = DEFAULT_TOKEN_DAYS,
+    scopes: Iterable[str] | None = None,
 ) -> tuple[ApiToken, str]:
-    """Create a token for ``user``; return the row and the plain token (shown once only)."""
+    """Create a token for ``user`` with ``scopes`` (None: every scope; see
+    ``marketplace.auth.scopes``); return the row and the plain token (shown once only)."""
+    chosen = token_scopes.normalise(scopes)
     errors: dict[str, list[str]] = {}
     if not name.strip():
         errors["name"] = ["required / 必填"]
@@ -189,6 +243,7 @@ def create_api_token(
         token_hash=_hash_token(plain),
         prefix=plain[:10],
         expires_at=utcnow() + timedelta(days=days),
+        scopes=chosen,
     )
     session.add(token)
     session.flush()
@@ -202,8 +257,10 @@ def create_api_token(
     return token, plain
 
 
-def user_for_token(session: Session, plain: str, *, now: datetime | None = None) -> User | None:
-    """The active user owning a usable token, or None."""
+def token_for_plain(
+    session: Session, plain: str, *, now: datetime | None = None
+) -> ApiToken | None:
+    """The usable token ``plain`` of an active user, or None."""
     if not plain.startswith(TOKEN_PREFIX):
         return None
     token = session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == _hash_token(plain)))
@@ -214,7 +271,13 @@ def user_for_token(session: Session, plain: str, *, now: datetime | None = None)
     # read into a write transaction.
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
         token.last_used_at = now
-    return token.user
+    return token
+
+
+def user_for_token(session: Session, plain: str, *, now: datetime | None = None) -> User | None:
+    """The active user owning a usable token, or None."""
+    token = token_for_plain(session, plain, now=now)
+    return token.user if token is not None else None
 
 
 def revoke_api_token(session: Session, user: User, token_id: int) -> ApiToken:
@@ -300,6 +363,18 @@ def set_active(session: Session, user: User, active: bool, *, actor_id: int | No
         subject_id=user.id,
     )
     end_sessions(session, user, actor_id=actor_id, reason="reinstated" if active else "suspended")
+    return user
+
+
+def close_account(session: Session, user: User, *, actor_id: int | None) -> User:
+    """Close an account for good: it cannot sign in, its sessions and tokens end, and its
+    personal data is anonymised once the retention period has passed (``accounts retention``).
+    Raises ValidationFailed when it is already closed."""
+    if user.closed_at is not None:
+        raise ValidationFailed("already closed / 账号已注销", {"email": ["already closed"]})
+    user.closed_at = utcnow()
+    set_active(session, user, False, actor_id=actor_id)
+    record(session, "user.closed", actor_id=actor_id, subject_type="user", subject_id=user.id)
     return user
 
 

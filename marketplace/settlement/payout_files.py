@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from marketplace import masking
 from marketplace.exports import neutralise
 from marketplace.parsing import ascii_int
 from marketplace.settlement.enums import PayoutLineStatus
@@ -60,8 +61,9 @@ TRANSACTION_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,99}$"
 _TRANSACTION = re.compile(TRANSACTION_PATTERN)
 
 
-def payment_file(batch: PayoutBatch) -> str:
-    """The bank payment file of ``batch`` (text; encode as UTF-8)."""
+def payment_file(batch: PayoutBatch, *, whole_accounts: bool = True) -> str:
+    """The bank payment file of ``batch`` (text; encode as UTF-8). Finance gets the accounts
+    whole (the bank needs them); anyone else (``whole_accounts=False``) masked."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(PAYMENT_HEADER)
@@ -72,7 +74,11 @@ def payment_file(batch: PayoutBatch) -> str:
                 neutralise(line.provider_name),
                 neutralise(line.bank_account_name),
                 neutralise(line.bank_name),
-                neutralise(line.bank_account_number),
+                neutralise(
+                    line.bank_account_number
+                    if whole_accounts
+                    else masking.bank_account(line.bank_account_number)
+                ),
                 yuan_text(line.amount_fen),
                 line.amount_fen,
                 line.reference,

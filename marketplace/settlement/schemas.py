@@ -13,7 +13,7 @@ from marshmallow import Schema, fields, validate
 
 from marketplace.orders.schemas import InvoiceFileIn
 from marketplace.pagination import PageQuerySchema
-from marketplace.schemas import Id, StrictSchema, ZonedDateTime
+from marketplace.schemas import Id, Masked, StrictSchema, ZonedDateTime
 from marketplace.settlement.claims import MAX_ORDERS_PER_CLAIM, MAX_REASON, ClaimableOrder
 from marketplace.settlement.enums import (
     ClaimAction,
@@ -248,7 +248,11 @@ class PayoutLineOut(Schema):
     provider_name = fields.String(required=True)
     bank_account_name = fields.String(required=True)
     bank_name = fields.String(required=True)
-    bank_account_number = fields.String(required=True)
+    bank_account_number = Masked(
+        "bank_account",
+        required=True,
+        metadata={"description": "whole for finance (to pay it), masked for everyone else"},
+    )
     amount_fen = fields.Integer(required=True)
     status = fields.Enum(PayoutLineStatus, by_value=True, required=True)
     bank_transaction_id = fields.String(allow_none=True)

@@ -38,6 +38,7 @@ def register_pages(app: Flask) -> None:
         freezes,
         outcome_summaries,
         payments,
+        personal_data,
         providers,
         settlement,
         statistics,

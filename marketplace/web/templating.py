@@ -12,7 +12,7 @@ from flask_babel import get_locale
 from flask_login import current_user
 from markupsafe import Markup
 
-from marketplace import clock, regions
+from marketplace import clock, masking, regions
 from marketplace.auth.models import User
 from marketplace.db import db_session
 from marketplace.enums import LabelledEnum, Role, SizeClass
@@ -117,6 +117,7 @@ def inbox_badge() -> int:
 
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["fen"] = format_fen
+    app.jinja_env.filters["masked"] = lambda value, kind: masking.shown(kind, value) or ""
     app.jinja_env.filters["label"] = enum_label
     # Times are stored in UTC and shown in Beijing time; the page says so once, not per cell.
     app.jinja_env.filters["beijing"] = clock.beijing_text

@@ -92,9 +92,9 @@ def test_one_order_from_voucher_application_to_payout(
     today = local_date(utcnow())
     anyone = Party(client, {})
     reviewer = Party(client, api_token(create_user(Role.REVIEWER)))
-    finance = Party(client, api_token(create_user(Role.FINANCE)))
+    finance = Party(client, api_token(create_user(Role.FINANCE), step_up=True))
     # Four eyes: another finance officer sends the batch and imports the bank's confirmation.
-    treasurer = Party(client, api_token(create_user(Role.FINANCE)))
+    treasurer = Party(client, api_token(create_user(Role.FINANCE), step_up=True))
     auditor = Party(client, api_token(create_user(Role.AUDITOR)))
     # Fixture: this year's funded programme (whole-year windows, 50% ceiling, shared cap).
     programme = order_world.programme(today.year)
@@ -113,14 +113,16 @@ def test_one_order_from_voucher_application_to_payout(
             "size_class": "small",
             "industry": "智能制造",
         },
-        status=201,
+        status=202,
     )
-    assert (registered["role"], registered["organisation_status"]) == ("enterprise", "pending")
-    enterprise_id = registered["enterprise_id"]
+    assert (registered["status"], registered["email"]) == ("received", email)
     token = anyone.post(
         "/auth/tokens", {"email": email, "password": PASSWORD, "name": "erp"}, status=201
     )
     sme = Party(client, {"Authorization": f"Bearer {token['token']}"})
+    me = sme.get("/me")
+    assert (me["role"], me["organisation_status"]) == ("enterprise", "pending")
+    enterprise_id = me["enterprise_id"]
 
     application = {
         "programme_id": programme.id,

@@ -61,8 +61,8 @@ def test_the_log_of_a_full_journey_holds_no_personal_data(
     client = app.test_client()
     tokens: list[str] = []
 
-    def recording_token(user):
-        headers = api_token(user)
+    def recording_token(user, *, step_up=False):
+        headers = api_token(user, step_up=step_up)
         tokens.append(headers["Authorization"].removeprefix("Bearer "))
         return headers
 

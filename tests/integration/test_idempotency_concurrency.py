@@ -49,7 +49,7 @@ def test_concurrent_requests_with_one_key_have_one_effect(database, tmp_path):
     finally:
         app.extensions["db"].engine.dispose()
 
-    assert [status for status, _, _ in results] == [201] * REQUESTS
+    assert [status for status, _, _ in results] == [202] * REQUESTS
     originals = [r for r in results if r[1] is None]
     replays = [r for r in results if r[1] == "true"]
     assert len(originals) == 1 and len(replays) == REQUESTS - 1

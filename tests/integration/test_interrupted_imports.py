@@ -60,7 +60,7 @@ def test_a_confirmation_import_cut_off_midway_is_rerun_whole(
     session, app, settlement_world, sent_batch, create_user, api_token, monkeypatch
 ):
     client = app.test_client()
-    headers = api_token(create_user(Role.FINANCE))
+    headers = api_token(create_user(Role.FINANCE), step_up=True)
     csv_text = settlement_world.confirmation_csv(sent_batch)
     url = f"/api/v1/payout-batches/{sent_batch.id}/confirmation-csv"
     post_payout = payouts._post_payout

@@ -33,11 +33,16 @@ def test_a_token_from_before_sign_in_is_void_after_it(csrf_app, create_user):
     )
     assert signed_in.status_code == 302
     # The form a victim left open before signing in cannot be submitted afterwards.
-    stale = client.post("/account/tokens", data={"name": "x", "csrf_token": before})
+    stale = client.post(
+        "/account/tokens", data={"name": "x", "scopes": "orders:read", "csrf_token": before}
+    )
     assert stale.status_code == 400
     fresh = _token(client.get("/account").text)
     assert (
-        client.post("/account/tokens", data={"name": "x", "csrf_token": fresh}).status_code == 302
+        client.post(
+            "/account/tokens", data={"name": "x", "scopes": "orders:read", "csrf_token": fresh}
+        ).status_code
+        == 302
     )
 
 
@@ -56,7 +61,15 @@ def test_a_token_older_than_a_session_is_refused(csrf_app, create_user, monkeypa
     monkeypatch.setattr(TimestampSigner, "get_timestamp", lambda self: issued)
     old = URLSafeTimedSerializer(csrf_app.secret_key, salt="wtf-csrf-token").dumps(raw)
     monkeypatch.undo()
-    assert client.post("/account/tokens", data={"name": "x", "csrf_token": old}).status_code == 400
     assert (
-        client.post("/account/tokens", data={"name": "x", "csrf_token": fresh}).status_code == 302
+        client.post(
+            "/account/tokens", data={"name": "x", "scopes": "orders:read", "csrf_token": old}
+        ).status_code
+        == 400
+    )
+    assert (
+        client.post(
+            "/account/tokens", data={"name": "x", "scopes": "orders:read", "csrf_token": fresh}
+        ).status_code
+        == 302
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, ItemsView, Iterator, Mapping
 from datetime import date
 from typing import Any
 
@@ -160,13 +160,41 @@ def create_programme(session: Session) -> Callable[..., Programme]:
     return factory
 
 
-@pytest.fixture
-def api_token(session: Session) -> Callable[[User], dict[str, str]]:
-    """Authorization headers carrying a fresh token for ``user``."""
+class SecondFactorHeaders(Mapping[str, str]):
+    """Headers of an API client whose person keeps their authenticator at hand: every time
+    the headers are read (each request) they carry the code the authenticator shows then, in
+    ``X-Second-Factor``, as a script asking its operator for the code would. The app checks
+    each code for real (and refuses it once used); this only saves each test typing it."""
 
-    def factory(user: User) -> dict[str, str]:
+    def __init__(self, session: Session, user: User, base: dict[str, str]) -> None:
+        self._session, self._user, self._base = session, user, base
+
+    def _current(self) -> dict[str, str]:
+        return {**self._base, "X-Second-Factor": second_factor_code(self._session, self._user)}
+
+    def __getitem__(self, key: str) -> str:
+        return self._current()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([*self._base, "X-Second-Factor"])
+
+    def __len__(self) -> int:
+        return len(self._base) + 1
+
+    def items(self) -> ItemsView[str, str]:  # one code per read, not one per header
+        return self._current().items()
+
+
+@pytest.fixture
+def api_token(session: Session) -> Callable[..., Mapping[str, str]]:
+    """Authorization headers carrying a fresh token (every scope) for ``user``; with
+    ``step_up=True`` they also carry the person's current second-factor code (see
+    :class:`SecondFactorHeaders`) for the operations that need a fresh one."""
+
+    def factory(user: User, *, step_up: bool = False) -> Mapping[str, str]:
         _token, plain = create_api_token(session, user, name="test")
-        return {"Authorization": f"Bearer {plain}"}
+        headers = {"Authorization": f"Bearer {plain}"}
+        return SecondFactorHeaders(session, user, headers) if step_up else headers
 
     return factory
 

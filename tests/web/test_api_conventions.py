@@ -143,7 +143,7 @@ def test_idempotency_key_replays_without_a_second_effect(client, session):
     headers = {"Idempotency-Key": "reg-123"}
     first = client.post("/api/v1/registrations/enterprise", json=body, headers=headers)
     second = client.post("/api/v1/registrations/enterprise", json=body, headers=headers)
-    assert first.status_code == second.status_code == 201
+    assert first.status_code == second.status_code == 202
     assert second.headers["Idempotent-Replayed"] == "true"
     assert second.get_json() == first.get_json()
     assert _enterprises(session) == 1
@@ -155,7 +155,7 @@ def test_idempotency_key_with_a_different_body_is_refused(client, session):
         client.post(
             "/api/v1/registrations/enterprise", json=_registration(), headers=headers
         ).status_code
-        == 201
+        == 202
     )
     response = client.post(
         "/api/v1/registrations/enterprise", json=_registration(), headers=headers
@@ -171,7 +171,7 @@ def test_validation_errors_are_not_stored_against_the_key(client, session):
     )
     assert bad.status_code == 422
     good = client.post("/api/v1/registrations/enterprise", json=_registration(), headers=headers)
-    assert good.status_code == 201 and "Idempotent-Replayed" not in good.headers
+    assert good.status_code == 202 and "Idempotent-Replayed" not in good.headers
 
 
 def test_invalid_idempotency_key(client):

@@ -234,6 +234,7 @@ PARITY: dict[str, tuple[str, ...] | str] = {
         f"GET {A}/audit/events",
     ),
     "admin.audit": (f"GET {A}/audit/events",),
+    "admin.reveal_personal_data": (f"POST {A}/personal-data/reveal",),
     "admin.users": (
         WEB_ONLY + "the accounts list exists for the second-factor reset beside it, which needs "
         "the administrator's own fresh second factor (a browser step)"

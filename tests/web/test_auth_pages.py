@@ -183,7 +183,11 @@ def test_login_is_rate_limited(make_app, create_user):
 
 def test_token_management_page(client, auth, create_user):
     auth.login(create_user())
-    response = client.post("/account/tokens", data={"name": "ERP"}, follow_redirects=True)
+    response = client.post(
+        "/account/tokens",
+        data={"name": "ERP", "scopes": ["orders:write", "vouchers:read"]},
+        follow_redirects=True,
+    )
     page = response.get_data(as_text=True)
     assert "vm_" in page and "ERP" in page
 

@@ -124,3 +124,26 @@ def test_an_item_waiting_longer_than_its_turnaround_is_overdue(client, session, 
     assert item and "等待 9 天" in item.group(0)
     english = _text(client.get("/?lang=en"))
     assert "waiting 9 days" in _queue(english, "quotes") and "1 overdue" in english
+
+
+def test_finance_sees_a_pending_bank_account_change(
+    client, session, auth, create_user, create_provider
+):
+    """Found by the authorisation matrix: the page crashed while a change was pending."""
+    from marketplace.enums import Role
+    from providers.models import BankAccountChange
+
+    provider = create_provider(name="昆明待审账户检测中心")
+    session.add(
+        BankAccountChange(
+            provider_id=provider.id,
+            bank_account_name=provider.name,
+            bank_name="中国银行",
+            bank_account_number="6222020012345678901",
+        )
+    )
+    session.flush()
+    auth.login(create_user(Role.FINANCE))
+    page = client.get("/")
+    assert page.status_code == 200 and "昆明待审账户检测中心" in page.text
+    assert "6222020012345678901" not in page.text

@@ -10,6 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 from flask import Response, render_template, request
 from flask.typing import ResponseReturnValue
+from flask_login import current_user
 from marshmallow import ValidationError
 
 from marketplace import exports
@@ -20,6 +21,7 @@ from marketplace.disclosure import audit_trail
 from marketplace.exports import Format
 from marketplace.web.admin.views import bp
 from marketplace.web.templating import page_lang
+from providers.personal_data import record_export
 
 PAGE_SIZE = 50
 #: Names are resolved per batch of this many records (one query per kind of subject).
@@ -142,5 +144,7 @@ def audit_file(kind: Format) -> ResponseReturnValue:
         return Response("invalid filters\n", status=400, mimetype="text/plain")
     lang = page_lang()
     session = db_session()
+    # The file holds the client addresses of every event: personal data leaving the platform.
+    record_export(session, current_user.id, f"audit_trail.{kind.value}", subject_type="audit_trail")
     rows = export_rows(session, audit_trail.from_query(filters), lang)
     return exports.download("audit-trail", kind, HEADER[lang], rows)

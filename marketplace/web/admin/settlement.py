@@ -16,7 +16,7 @@ from flask import Response, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
 
-from marketplace import exports
+from marketplace import exports, masking
 from marketplace.clock import beijing_text, local_date
 from marketplace.config import current_settings
 from marketplace.db import db_session, utcnow
@@ -48,6 +48,7 @@ from marketplace.web.settlement.forms import (
 )
 from marketplace.web.settlement.views import RULES
 from marketplace.web.templating import page_lang
+from providers.personal_data import record_export
 
 PAGE_SIZE = 50
 PAYOUT_READERS = (Role.FINANCE, Role.AUDITOR)
@@ -234,6 +235,8 @@ def _batch_page(
     batch: PayoutBatch, *, upload_form: ConfirmationForm | None = None, status: int = 200
 ) -> ResponseReturnValue:
     can_act = current_user.role is Role.FINANCE
+    if can_act:  # the payout screen: finance sees the accounts it pays whole
+        masking.show_in_full("bank_account")
     # Four eyes: the builder only reads; the second approver does not also send.
     builder = batch.four_eyes and batch.created_by_id == current_user.id
     draft = batch.status is PayoutBatchStatus.DRAFT
@@ -266,8 +269,15 @@ def settlement_batch(batch_id: int) -> ResponseReturnValue:
 @bp.get("/settlement/payouts/<int:batch_id>/payment-file.csv")
 @roles_required(*PAYOUT_READERS)
 def settlement_payment_file(batch_id: int) -> ResponseReturnValue:
-    batch = payouts.get_batch(db_session(), batch_id)
-    return _csv_download(payout_files.payment_file(batch), payout_files.payment_filename(batch))
+    session = db_session()
+    batch = payouts.get_batch(session, batch_id)
+    record_export(
+        session, current_user.id, "payment_file", subject_type="payout_batch", subject_id=batch.id
+    )
+    return _csv_download(
+        payout_files.payment_file(batch, whole_accounts=current_user.role is Role.FINANCE),
+        payout_files.payment_filename(batch),
+    )
 
 
 @bp.get("/settlement/payouts/<int:batch_id>/confirmation-template.csv")

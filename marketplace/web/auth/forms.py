@@ -1,14 +1,22 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, PasswordField, SelectField, StringField, SubmitField
+from wtforms import (
+    EmailField,
+    PasswordField,
+    SelectChoice,
+    SelectField,
+    StringField,
+    SubmitField,
+)
 from wtforms.validators import DataRequired, Email, EqualTo, Length, ValidationError
 
 from marketplace.auth.passwords import password_problems
+from marketplace.auth.scopes import ALL_SCOPES, READ_SCOPES
 from marketplace.credit_code import CreditCodeError, parse_credit_code
 from marketplace.enums import InstitutionType, SizeClass
 from marketplace.i18n import _l
-from marketplace.web.forms import enum_choices
+from marketplace.web.forms import MultiCheckboxField, enum_choices
 
 
 class LoginForm(FlaskForm):
@@ -131,6 +139,31 @@ class EnrolmentForm(FlaskForm):
     submit = SubmitField(_l("Turn on two-step verification"))
 
 
+#: How each token scope is named on the pages (the codes stay in the API).
+SCOPE_LABELS = {
+    "account:read": _l("My account and organisation file: read"),
+    "account:write": _l("My account and organisation file: read and change"),
+    "vouchers:read": _l("Vouchers and programmes: read"),
+    "vouchers:write": _l("Vouchers and programmes: read and change"),
+    "orders:read": _l("Orders, bookings and disputes: read"),
+    "orders:write": _l("Orders, bookings and disputes: read and change"),
+    "settlement:read": _l("Claims, payouts and payments: read"),
+    "settlement:write": _l("Claims, payouts and payments: read and change"),
+    "administration:read": _l("Reviews, risk and audit: read"),
+    "administration:write": _l("Reviews, risk and audit: read and change"),
+}
+
+
 class TokenForm(FlaskForm):
     name = StringField(_l("Token name"), validators=[DataRequired(), Length(1, 100)])
+    scopes = MultiCheckboxField(
+        _l("What the token may do"),
+        choices=[SelectChoice(code, SCOPE_LABELS[code]) for code in ALL_SCOPES],
+        default=list(READ_SCOPES),
+    )
     submit = SubmitField(_l("Create token"))
+
+    def validate_scopes(self, field: MultiCheckboxField) -> None:
+        # Not DataRequired: its HTML "required" on every box would demand all of them.
+        if not field.data:
+            raise ValidationError(_l("Choose at least one scope."))

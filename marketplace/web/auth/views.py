@@ -23,15 +23,14 @@ from markupsafe import Markup
 from marketplace.auth import second_factor as totp
 from marketplace.auth import services, sessions
 from marketplace.auth.models import ApiToken, User
-from marketplace.auth.passwords import hash_password
 from marketplace.auth.throttle import LoginThrottle, count_failure, send_noted_notices
 from marketplace.db import db_session, utcnow
 from marketplace.enums import InstitutionType, SizeClass
-from marketplace.errors import DomainError, DuplicateRegistration
+from marketplace.errors import DomainError
 from marketplace.extensions import limiter
 from marketplace.i18n import _
-from marketplace.notifications import notify
 from marketplace.web.auth.forms import (
+    SCOPE_LABELS,
     EnrolmentForm,
     EnterpriseRegistrationForm,
     LoginForm,
@@ -201,31 +200,13 @@ def _register(
     create: Callable[[], User],
     pending: tuple[str, str],
 ) -> ResponseReturnValue:
-    session = db_session()
     try:
-        user = create()
-    except DuplicateRegistration as exc:
-        if exc.field != "email":  # a credit code is public registry data, not personal
-            _show_domain_error(form, exc)
-            return render_template("auth/register.html", form=form, kind=kind), exc.status
-        exc.recovered()  # answered as a success, on purpose: see _registered
-        # As slow as a real registration, which hashes the password: timing tells nothing.
-        hash_password(form.password.data or "")
-        owner = services.find_user(session, form.email.data or "")
-        notify(session, owner, "account_exists", name=owner.display_name)
-        return _registered(form)
+        services.register_without_disclosure(
+            db_session(), _organisation_input(form), create, pending=pending
+        )
     except DomainError as exc:
         _show_domain_error(form, exc)
         return render_template("auth/register.html", form=form, kind=kind), exc.status
-    notify(
-        session,
-        user,
-        "registration_received",
-        name=user.display_name,
-        organisation=form.name.data or "",
-        pending_zh=pending[0],
-        pending_en=pending[1],
-    )
     return _registered(form)
 
 
@@ -249,10 +230,7 @@ def register_enterprise() -> ResponseReturnValue:
                     bank_account_number=form.bank_account_number.data,
                 ),
             ),
-            (
-                "待审核员核验企业信息后即可申请电子券。",
-                "a reviewer verifies it before it can apply.",
-            ),
+            services.ENTERPRISE_PENDING,
         )
     status = 400 if form.errors else 200
     return render_template("auth/register.html", form=form, kind="enterprise"), status
@@ -273,7 +251,7 @@ def register_provider() -> ResponseReturnValue:
                 legal_rep_name=form.legal_rep_name.data,
                 legal_rep_id_number=form.legal_rep_id_number.data,
             ),
-            ("入驻申请待审核。", "its admission is reviewed next."),
+            services.PROVIDER_PENDING,
         )
     status = 400 if form.errors else 200
     return render_template("auth/register.html", form=form, kind="provider"), status
@@ -285,7 +263,9 @@ def account() -> ResponseReturnValue:
     tokens = db_session().scalars(
         sa.select(ApiToken).where(ApiToken.user_id == current_user.id).order_by(ApiToken.id.desc())
     )
-    return render_template("auth/account.html", tokens=list(tokens), form=TokenForm())
+    return render_template(
+        "auth/account.html", tokens=list(tokens), form=TokenForm(), scope_labels=SCOPE_LABELS
+    )
 
 
 @bp.post("/account/tokens")
@@ -293,9 +273,11 @@ def account() -> ResponseReturnValue:
 def create_token() -> ResponseReturnValue:
     form = TokenForm()
     if not form.validate_on_submit():
-        flash(_("Give the token a name."), "error")
+        flash(_("Give the token a name and choose what it may do."), "error")
         return redirect(url_for("auth.account"))
-    _token, plain = services.create_api_token(db_session(), current_user, name=form.name.data or "")
+    _token, plain = services.create_api_token(
+        db_session(), current_user, name=form.name.data or "", scopes=form.scopes.data or []
+    )
     flash(_("New token (shown only once): %(token)s", token=plain), "token")
     return redirect(url_for("auth.account"))
 

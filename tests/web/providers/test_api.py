@@ -10,7 +10,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from marketplace import clock
+from marketplace import clock, masking
 from marketplace.enums import InstitutionType, Role, ServiceCategory
 from providers import admission, credit
 from providers.enums import CreditEventKind, ProviderStatus
@@ -106,7 +106,7 @@ def test_provider_application_through_the_api(
         },
     )
     assert response.status_code == 200, response.get_data(as_text=True)
-    assert response.get_json()["bank_account_number"] == "123456789012"
+    assert response.get_json()["bank_account_number"] == "1234 **** **** 9012"  # masked
 
     refused = _problem(
         client.put(
@@ -609,7 +609,7 @@ def test_bank_account_changes_through_the_api(
     provider = provider_stages.admitted()
     own = api_token(create_user(Role.PROVIDER, provider=provider))
     finance_user = create_user(Role.FINANCE)
-    finance = api_token(finance_user)
+    finance = api_token(finance_user, step_up=True)
     live = provider.bank_account_number
     current = client.get("/api/v1/provider/application", headers=own).get_json()
     assert current["pending_bank_change"] is None
@@ -643,10 +643,11 @@ def test_bank_account_changes_through_the_api(
     )
     assert asked.status_code == 200, asked.get_data(as_text=True)
     body = asked.get_json()
-    assert body["bank_account_number"] == live  # the live account is what payouts use
+    # the live account is what payouts use (shown masked, like every account)
+    assert body["bank_account_number"] == masking.bank_account(live)
     pending = body["pending_bank_change"]
     assert (
-        pending["status"] == "pending" and pending["bank_account_number"] == "6222021100001234567"
+        pending["status"] == "pending" and pending["bank_account_number"] == "6222 **** **** 4567"
     )
     assert pending["bank_account_name"] == provider.name
     mine = client.get("/api/v1/provider/application/bank-changes", headers=own).get_json()
@@ -675,7 +676,7 @@ def test_bank_account_changes_through_the_api(
     again = client.post(approve, headers=finance, json=CHECKED)
     _problem(again, 409, "bank_change_not_pending")
     after = client.get(f"/api/v1/admin/providers/{provider.id}", headers=finance).get_json()
-    assert after["bank_account_number"] == "6222021100001234567"
+    assert after["bank_account_number"] == "6222 **** **** 4567"
     assert after["pending_bank_change"] is None
     assert (
         client.get("/api/v1/admin/bank-changes?status=pending", headers=finance).get_json()["items"]

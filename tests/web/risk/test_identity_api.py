@@ -45,12 +45,12 @@ def test_registration_records_and_indexes_who_is_behind_an_organisation(client, 
             bank_account_number="6222 0200 1234 5678",
         ),
     )
-    assert ok.status_code == 201, ok.get_json()
+    assert ok.status_code == 202, ok.get_json()
     provider = client.post(
         "/api/v1/registrations/provider",
         json=_body(institution_type="university", legal_rep_name="王芳", legal_rep_id_number=REP),
     )
-    assert provider.status_code == 201, provider.get_json()
+    assert provider.status_code == 202, provider.get_json()
     enterprise = session.scalars(sa.select(Enterprise)).one()
     institution = session.scalars(sa.select(Provider)).one()
     assert enterprise.legal_rep_id_hash == institution.legal_rep_id_hash

@@ -28,8 +28,8 @@ def tokens(api_token, settlement_world):
     w = settlement_world
     return {
         "reviewer": api_token(w.reviewer),
-        "finance": api_token(w.finance),
-        "second_finance": api_token(w.second_finance),
+        "finance": api_token(w.finance, step_up=True),
+        "second_finance": api_token(w.second_finance, step_up=True),
     }
 
 
@@ -204,7 +204,7 @@ def test_failing_checks_and_separated_duties_over_the_api(
     same = client.post(
         f"{API}/claims/{clean['id']}/finance/approve",
         json={},
-        headers={**api_token(reviewer), **_key()},
+        headers={**api_token(reviewer, step_up=True), **_key()},
     )
     assert same.status_code == 403 and same.json["code"] == "separation_of_duties"
     for decision in ("return", "reject"):
@@ -338,7 +338,7 @@ def test_a_large_batch_is_approved_over_the_api_before_it_is_sent(
     session.flush()
     client = make_app(PAYOUT_SECOND_APPROVAL_ABOVE_FEN="0").test_client()
     builder, approver, sender = (
-        api_token(u) for u in (w.finance, w.second_finance, w.third_finance)
+        api_token(u, step_up=True) for u in (w.finance, w.second_finance, w.third_finance)
     )
     batch = client.post(f"{API}/payout-batches", json={}, headers={**builder, **_key()}).json
     assert batch["needs_second_approval"] is True and batch["approved_by_id"] is None

@@ -24,9 +24,9 @@ def programme(funded_programme):
 
 @pytest.fixture
 def headers_for(create_user, api_token):
-    def factory(role: Role, **overrides):
+    def factory(role: Role, *, step_up: bool = False, **overrides):
         user = create_user(role, **overrides)
-        return user, api_token(user)
+        return user, api_token(user, step_up=step_up)
 
     return factory
 
@@ -474,7 +474,7 @@ def test_bulk_issuances_of_a_programme_are_listed(
 
 def test_enterprise_verification_and_blacklist(client, session, headers_for, create_enterprise):
     pending = create_enterprise(verification_status=VerificationStatus.PENDING)
-    _reviewer, reviewer = headers_for(Role.REVIEWER)
+    _reviewer, reviewer = headers_for(Role.REVIEWER, step_up=True)
     queue = client.get(f"{API}/enterprises?verification_status=pending", headers=reviewer).json
     assert pending.id in [e["id"] for e in queue["items"]]
     verified = client.post(
@@ -510,7 +510,7 @@ def test_enterprise_verification_and_blacklist(client, session, headers_for, cre
 
 def test_listing_date_in_the_future_is_refused(client, headers_for, create_enterprise):
     enterprise = create_enterprise()
-    _reviewer, reviewer = headers_for(Role.REVIEWER)
+    _reviewer, reviewer = headers_for(Role.REVIEWER, step_up=True)
     response = client.post(
         f"{API}/enterprises/{enterprise.id}/blacklist",
         json={"reason": "x", "source": "y", "listed_on": f"{YEAR + 1}-01-01"},
