@@ -88,6 +88,7 @@ def account_code(
     *,
     voucher_id: int | None = None,
     provider_id: int | None = None,
+    funder_id: int | None = None,
 ) -> str:
     code = f"{kind.value}:p{programme_id}"
     if kind.per_voucher:
@@ -98,6 +99,10 @@ def account_code(
         if provider_id is None:
             raise ValueError(f"{kind.value} accounts belong to a provider")
         code += f":r{provider_id}"
+    if kind.per_funder:
+        if funder_id is None:
+            raise ValueError(f"{kind.value} accounts belong to a funder")
+        code += f":f{funder_id}"
     return code
 
 
@@ -118,9 +123,13 @@ def get_account(
     programme_id: int,
     voucher_id: int | None = None,
     provider_id: int | None = None,
+    funder_id: int | None = None,
 ) -> LedgerAccount:
-    """The account of that kind for the programme (and voucher/provider), created if missing."""
-    code = account_code(kind, programme_id, voucher_id=voucher_id, provider_id=provider_id)
+    """The account of that kind for the programme (and voucher/provider/funder), created if
+    missing."""
+    code = account_code(
+        kind, programme_id, voucher_id=voucher_id, provider_id=provider_id, funder_id=funder_id
+    )
     account = session.scalar(sa.select(LedgerAccount).where(LedgerAccount.code == code))
     if account is not None:
         return account
@@ -133,6 +142,7 @@ def get_account(
             "programme_id": programme_id,
             "voucher_id": voucher_id if kind.per_voucher else None,
             "provider_id": provider_id if kind.per_provider else None,
+            "funder_id": funder_id if kind.per_funder else None,
             "balance_fen": 0,
             "created_at": utcnow(),
         },

@@ -222,6 +222,10 @@ class Programme(IdMixin, TimestampMixin, Base):
     #: Enterprises under one controller (sharing a legal representative or bank account, see
     #: marketplace.parties) share one annual cap in this programme's scope.
     group_cap: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    #: Shared by several funders, or paid by the SME's home region (vouchers.funders): every
+    #: hold then splits its voucher part between the funders. False (one funder, or none
+    #: named): the programme's own budget is the funder's, and the hold path stays as lean.
+    co_funded: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     version: Mapped[int] = mapped_column(sa.Integer, default=1, server_default="1")
 
     __table_args__ = (
