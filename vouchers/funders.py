@@ -420,7 +420,7 @@ def set_budget(
     row = session.scalars(
         sa.select(FunderBudget)
         .where(FunderBudget.id == row.id)
-        .with_for_update()
+        .with_for_update(of=FunderBudget)
         .execution_options(populate_existing=True)
     ).one()
     delta = budget_fen - row.budget_fen

@@ -515,11 +515,16 @@ def release_hold(
         rules.HOLD.next(locked.status, HoldAction.RELEASE)
         amount = locked.amount_fen
         held_account = ledger.voucher_accounts(session, voucher.programme_id, voucher.id).held
+        # The funder leg first: its queries must not autoflush the counters half-moved.
+        funder_entries = (
+            funders.resolve_entries(session, locked, voucher.programme_id, 0)
+            if voucher.programme.co_funded
+            else []
+        )
         quota.held_fen -= amount
         voucher.held_fen -= amount
         entries = _return_entries(session, voucher, held_account, amount, to_budget=to_budget)
-        if voucher.programme.co_funded:
-            entries += funders.resolve_entries(session, locked, voucher.programme_id, 0)
+        entries += funder_entries
         # The status moves with the fields CHECK resolution_consistent ties to it, no query
         # (and so no autoflush) in between.
         rules.HOLD.move(locked, HoldAction.RELEASE)
@@ -606,6 +611,12 @@ def capture_hold(
             programme_id=voucher.programme_id,
             provider_id=provider_id,
         )
+        # The funder leg first: its queries must not autoflush the counters half-moved.
+        funder_entries = (
+            funders.resolve_entries(session, locked, voucher.programme_id, captured)
+            if voucher.programme.co_funded
+            else []
+        )
         quota.held_fen -= locked.amount_fen
         quota.used_fen += captured
         voucher.held_fen -= locked.amount_fen
@@ -615,8 +626,7 @@ def capture_hold(
         )
         if rest:
             entries += _return_entries(session, voucher, held_account, rest)
-        if voucher.programme.co_funded:
-            entries += funders.resolve_entries(session, locked, voucher.programme_id, captured)
+        entries += funder_entries
         rules.HOLD.move(locked, HoldAction.CAPTURE)
         locked.captured_fen = captured
         locked.released_fen = rest
@@ -713,6 +723,12 @@ def reverse_capture(
             programme_id=programme_id,
             provider_id=provider_id,
         )
+        # The funder leg first: its queries must not autoflush the counters half-moved.
+        funder_entries = (
+            funders.reversal_entries(session, locked, programme_id, amount_fen)
+            if voucher.programme.co_funded
+            else []
+        )
         if voucher.status.is_live and not to_budget:
             balance = ledger.voucher_accounts(session, programme_id, voucher.id).balance
             entries = ledger.transfer(payable, balance, amount_fen) + ledger.transfer(
@@ -724,8 +740,7 @@ def reverse_capture(
                 prog.spent, prog.available, amount_fen
             )
             voucher.returned_fen += amount_fen
-        if voucher.programme.co_funded:
-            entries += funders.reversal_entries(session, locked, programme_id, amount_fen)
+        entries += funder_entries
         voucher.used_fen -= amount_fen
         quota.used_fen -= amount_fen
         locked.captured_fen -= amount_fen
