@@ -35,6 +35,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -91,7 +92,7 @@ def home_code(enterprise_region: str, level: FunderLevel) -> str:
     return six[:4] + "00" if level is FunderLevel.PREFECTURE else six
 
 
-def _normalised_funder(data: FunderInput) -> dict[str, object]:
+def _normalised_funder(data: FunderInput) -> dict[str, Any]:
     errors: dict[str, list[str]] = {}
     name = (data.name or "").strip()
     refuse_nul(name, "name")
@@ -200,8 +201,10 @@ def update_funder(
             {"region_code": ["register a new funder instead / 请另行登记出资方"]},
         )
     changed = [k for k, v in values.items() if getattr(funder, k) != v]
-    for key, value in values.items():
-        setattr(funder, key, value)
+    funder.name = values["name"]
+    funder.bank_account_name = values["bank_account_name"]
+    funder.bank_name = values["bank_name"]
+    funder.bank_account_number = values["bank_account_number"]
     funder.version += 1
     session.flush()
     record(
