@@ -62,6 +62,8 @@ from vouchers.ledger_models import LedgerAccount
 from vouchers.models import Enterprise, Hold, Programme, Voucher
 
 MAX_SHARES = 10
+#: How the fen left over by rounding are assigned (vouchers.rules.split_fen), as the API says it.
+REMAINDER_RULE = "largest_remainder_ties_to_first_share"
 
 
 # --------------------------------------------------------------------------- funders
@@ -226,6 +228,28 @@ class ShareInput:
     share_bps: int
     funder_id: int | None = None
     home_level: FunderLevel | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ProgrammeFunders:
+    """What a programme's funders page and API show: its shares and each funder's budget."""
+
+    programme_id: int
+    co_funded: bool
+    version: int
+    shares: list[ProgrammeShare]
+    funders: list[FunderStanding]
+    remainder_rule: str = REMAINDER_RULE
+
+
+def programme_funders(session: Session, programme: Programme) -> ProgrammeFunders:
+    return ProgrammeFunders(
+        programme.id,
+        programme.co_funded,
+        programme.version,
+        shares_of(session, programme.id),
+        standings(session, programme.id),
+    )
 
 
 def shares_of(session: Session, programme_id: int) -> list[ProgrammeShare]:
@@ -413,12 +437,18 @@ def set_budget(
     """Set what ``funder_id`` grants the programme; the change is posted to the funder leg
     (``funder_granted ⇄ funder_available``, keyed ``programme:<p>:funder:<f>:budget:<n>``).
 
-    Raises NotFound, AmountInvalid, FunderBudgetExceeded (below what the funder's holds and
-    captures already use)."""
+    Raises NotFound, AmountInvalid, SharesInvalid (the programme is not co-funded),
+    FunderBudgetExceeded (below what the funder's holds and captures already use)."""
     if isinstance(budget_fen, bool) or not 0 <= budget_fen <= rules.MAX_AMOUNT_FEN:
         rules.validate_amount(budget_fen, field="budget_fen")
     programme = _lock_programme(session, programme_id)
     funder = get_funder(session, funder_id)
+    if not programme.co_funded:
+        raise SharesInvalid(
+            "该券种只有一个出资方，其预算即券种预算 / the programme has one funder: its budget is "
+            "the programme's own",
+            field="budget_fen",
+        )
     row = _budget_row(session, programme.id, funder.id)
     row = session.scalars(
         sa.select(FunderBudget)
