@@ -985,6 +985,7 @@ def seed_co_funded(
                 actor_id=None,
                 now=now,
             )
+            result.count("applications")
             voucher = applications.approve(
                 session, application.id, actor_id=reviewer.id if reviewer else None, now=now
             )

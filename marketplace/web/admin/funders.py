@@ -10,7 +10,7 @@ from flask.typing import ResponseReturnValue
 from flask_login import current_user
 from wtforms import SelectChoice
 
-from marketplace import masking
+from marketplace import masking, regions
 from marketplace.db import db_session
 from marketplace.enums import Role
 from marketplace.errors import DomainError, ValidationFailed
@@ -123,7 +123,7 @@ def _payer_choices() -> list[SelectChoice]:
         for level in (FunderLevel.PREFECTURE, FunderLevel.COUNTY)
     ]
     choices += [
-        SelectChoice(str(f.id), f"{f.name}（{f.region_code}）")
+        SelectChoice(str(f.id), f"{f.name}（{regions.label(f.region_code)}）")
         for f in funders.list_funders(db_session())
     ]
     return choices
