@@ -439,7 +439,7 @@ def set_budget(
 
     Raises NotFound, AmountInvalid, SharesInvalid (the programme is not co-funded),
     FunderBudgetExceeded (below what the funder's holds and captures already use)."""
-    if isinstance(budget_fen, bool) or not 0 <= budget_fen <= rules.MAX_AMOUNT_FEN:
+    if not (type(budget_fen) is int and budget_fen == 0):  # 0 withdraws the funder's budget
         rules.validate_amount(budget_fen, field="budget_fen")
     programme = _lock_programme(session, programme_id)
     funder = get_funder(session, funder_id)
