@@ -166,7 +166,6 @@ def test_the_pages_register_a_funder_and_set_shares_and_budgets(
 
     page = client.get(f"/admin/programmes/{programme.id}/funders")
     assert page.status_code == 200
-    html = page.get_data(as_text=True)
     response = client.post(
         f"/admin/programmes/{programme.id}/shares",
         data={
