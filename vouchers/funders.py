@@ -33,8 +33,10 @@ Functions take the session first, flush and never commit.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -47,7 +49,7 @@ from marketplace.db import utcnow
 from marketplace.errors import NotFound, PreconditionFailed, ValidationFailed
 from vouchers import ledger, rules
 from vouchers.common import MAX_ID, fetch, refuse_nul
-from vouchers.enums import AccountKind, FunderLevel, TransactionKind
+from vouchers.enums import AccountKind, FunderLevel, FundingBody, HoldStatus, TransactionKind
 from vouchers.errors import (
     DuplicateFunder,
     FunderBudgetExceeded,
@@ -704,3 +706,71 @@ def reversal_entries(
         part.captured_fen -= amount
         part.released_fen += amount
     return entries
+
+
+# --------------------------------------------------------------------------- statistics
+
+
+@dataclass(frozen=True, slots=True)
+class FunderRedemption:
+    """Voucher money one paying treasury spent (captured) on orders resolved in a period.
+    ``funder_id`` is None for programmes that name no funder: their own budget paid, labelled
+    by the programme's ``funding_body``."""
+
+    funder_id: int | None
+    funder_name: str | None
+    region_code: str | None
+    funding_body: FundingBody | None
+    orders: int
+    redeemed_fen: int
+
+
+def redeemed_by_funder(session: Session, start: datetime, end: datetime) -> list[FunderRedemption]:
+    """Per paying treasury, the voucher money captured for holds resolved in [start, end): a
+    co-funded programme's orders by their recorded parts, a single-funder programme's orders
+    wholly to its funder, a programme naming no funder to its own budget."""
+    captured_in = (
+        Hold.status == HoldStatus.CAPTURED,
+        Hold.resolved_at >= start,
+        Hold.resolved_at < end,
+    )
+    totals: dict[int, list[int]] = defaultdict(lambda: [0, 0])
+    for funder_id, orders, fen in session.execute(
+        sa.select(
+            HoldFunderPart.funder_id,
+            sa.func.count(Hold.id),
+            sa.func.sum(HoldFunderPart.captured_fen),
+        )
+        .join(Hold, Hold.id == HoldFunderPart.hold_id)
+        .where(*captured_in, HoldFunderPart.captured_fen > 0)
+        .group_by(HoldFunderPart.funder_id)
+    ):
+        totals[int(funder_id)][0] += int(orders)
+        totals[int(funder_id)][1] += int(fen or 0)
+    for sole_id, orders, fen in session.execute(
+        sa.select(ProgrammeShare.funder_id, sa.func.count(Hold.id), sa.func.sum(Hold.captured_fen))
+        .join(Voucher, Voucher.id == Hold.voucher_id)
+        .join(Programme, Programme.id == Voucher.programme_id)
+        .join(ProgrammeShare, ProgrammeShare.programme_id == Programme.id)
+        .where(*captured_in, Programme.co_funded.is_(False), ProgrammeShare.funder_id.is_not(None))
+        .group_by(ProgrammeShare.funder_id)
+    ):
+        totals[int(sole_id or 0)][0] += int(orders)
+        totals[int(sole_id or 0)][1] += int(fen or 0)
+    named = {f.id: f for f in session.scalars(sa.select(Funder).where(Funder.id.in_(list(totals))))}
+    result = [
+        FunderRedemption(fid, named[fid].name, named[fid].region_code, None, n, fen)
+        for fid, (n, fen) in totals.items()
+    ]
+    has_shares = sa.exists().where(ProgrammeShare.programme_id == Programme.id)
+    for body, orders, fen in session.execute(
+        sa.select(Programme.funding_body, sa.func.count(Hold.id), sa.func.sum(Hold.captured_fen))
+        .join(Voucher, Voucher.programme_id == Programme.id)
+        .join(Hold, Hold.voucher_id == Voucher.id)
+        .where(*captured_in, ~has_shares)
+        .group_by(Programme.funding_body)
+    ):
+        result.append(
+            FunderRedemption(None, None, None, FundingBody(body), int(orders), int(fen or 0))
+        )
+    return sorted(result, key=lambda r: (-r.redeemed_fen, r.region_code or "", r.funder_id or 0))

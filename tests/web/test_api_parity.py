@@ -218,7 +218,11 @@ PARITY: dict[str, tuple[str, ...] | str] = {
     "settlement.claim_detail": (f"GET {A}/claims/{{claim_id}}",),
     "settlement.resubmit": (f"POST {A}/claims/{{claim_id}}/resubmit",),
     # ------------------------------------------------------------------ public disclosure
-    "disclosure.index": (f"GET {A}/disclosure/grants", f"GET {A}/disclosure/redemptions"),
+    "disclosure.index": (
+        f"GET {A}/disclosure/grants",
+        f"GET {A}/disclosure/redemptions",
+        f"GET {A}/disclosure/funders",
+    ),
     "disclosure.grants_file": (f"GET {A}/disclosure/grants",),
     # ------------------------------------------------------------------ gateway callbacks
     "payments.stripe_webhook": (

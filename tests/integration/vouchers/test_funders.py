@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -16,7 +17,7 @@ from marketplace.errors import PreconditionFailed, ValidationFailed
 from marketplace.settlement.ledger_checks import verify_books
 from tests.support.voucher_fixtures import VOUCHER_NOW, next_key
 from vouchers import funders, holds, ledger
-from vouchers.enums import AccountKind, FunderLevel, HoldStatus
+from vouchers.enums import AccountKind, FunderLevel, FundingBody, HoldStatus, ProgrammeKind
 from vouchers.errors import (
     DuplicateFunder,
     FunderBudgetExceeded,
@@ -339,3 +340,49 @@ def test_ledger_verify_names_an_order_whose_parts_do_not_add_up(
         f"order:4242 (hold {hold.id}): funders' parts 10000 ≠ voucher part 10001 "
         "(captured 0 vs 0, released 0 vs 0)"
     ]
+
+
+def test_redemptions_per_paying_treasury(
+    session, co_funded, funded_programme, issue_voucher, create_enterprise, create_provider
+):
+    """Co-funded orders count by their parts, a single-funder programme's wholly for its
+    funder, a programme naming no funder for its own budget (its funding body)."""
+    cf = co_funded
+    single = funded_programme(kind=ProgrammeKind.SERVICE)
+    funders.set_shares(
+        session,
+        single.id,
+        [ShareInput(10_000, funder_id=cf.kunming.id)],
+        expected_version=single.version,
+        actor_id=None,
+    )
+    unnamed = funded_programme(
+        kind=ProgrammeKind.INNOVATION,
+        year=2025,
+        use_by=date(2026, 12, 31),
+        claim_deadline=date(2027, 3, 31),
+    )
+    provider = create_provider()
+    for programme, division, amount in (
+        (cf.programme, "530302", 10_001),
+        (single, "530102", 20_000),
+        (unnamed, "530102", 30_000),
+    ):
+        when = VOUCHER_NOW if programme.year == 2026 else datetime(2025, 6, 1, 4, tzinfo=UTC)
+        voucher = issue_voucher(create_enterprise(division=division), programme, now=when)
+        hold = holds.place_hold(
+            session, voucher, next_key("order"), amount, amount * 2, next_key(), VOUCHER_NOW
+        )
+        holds.capture_hold(session, hold, next_key(), VOUCHER_NOW, provider_id=provider.id)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    found = {
+        (r.funder_id, r.funding_body): (r.orders, r.redeemed_fen)
+        for r in funders.redeemed_by_funder(session, start, datetime(2027, 1, 1, tzinfo=UTC))
+    }
+    assert found == {
+        (cf.province.id, None): (1, 5_001),
+        (cf.qujing.id, None): (1, 5_000),
+        (cf.kunming.id, None): (1, 20_000),
+        (None, FundingBody.PROVINCIAL): (1, 30_000),
+    }
+    _verified(session)
