@@ -95,3 +95,35 @@ def test_co_funded_orders_settle_per_funder_to_the_fen(
         )
     )
     assert sum(fen for _, fen in by_funder.values()) == holds_total
+
+
+def test_the_order_shows_its_funders_parts(
+    session, client, api_token, auth, order_world, create_enterprise, create_order
+):
+    programme = order_world.programme(local_date(VOUCHER_NOW).year)
+    province = funders.create_funder(session, FunderInput("云南省财政厅", "530000"), actor_id=None)
+    dali = funders.create_funder(session, FunderInput("大理州财政局", "532900"), actor_id=None)
+    funders.set_shares(
+        session,
+        programme.id,
+        [
+            ShareInput(6_000, funder_id=province.id),
+            ShareInput(4_000, home_level=FunderLevel.PREFECTURE),
+        ],
+        expected_version=programme.version,
+        actor_id=None,
+    )
+    for funder in (province, dali):
+        funders.set_budget(session, programme.id, funder.id, 1_000_000, actor_id=None)
+    enterprise = create_enterprise(division="532901")
+    order = create_order(OrderStatus.AGREED, enterprise=enterprise, price_fen=100_001)
+    sme = order_world.sme(enterprise)
+    body = client.get(f"/api/v1/orders/{order.id}", headers=api_token(sme)).json
+    # 50,000 fen: 60 % / 40 %, to the fen.
+    assert [(p["funder_name"], p["held_fen"]) for p in body["funder_parts"]] == [
+        ("云南省财政厅", 30_000),
+        ("大理州财政局", 20_000),
+    ]
+    auth.login(sme)
+    page = client.get(f"/orders/{order.id}").get_data(as_text=True)
+    assert "大理州财政局 ¥200.00" in page and "云南省财政厅 ¥300.00" in page
