@@ -18,6 +18,11 @@ Voucher leg (the same money seen per voucher and per provider)::
            ▲                      │    ▲                  │
            └──── expire/revoke ───┘    └──── release ─────┘
 
+Funder leg (a co-funded programme only, per funder: who pays which part, see
+:mod:`vouchers.funders`)::
+
+    funder_granted ──budget──▶ funder_available ──hold──▶ funder_held ──capture──▶ funder_spent
+
 so that, per programme, ``committed = Σ voucher balance + held``, ``spent = Σ payable +
 paid``, ``issued = committed + spent`` and ``funding = available + committed + spent =
 total budget``. ``flask ledger verify`` checks all of it (see :mod:`vouchers.verify`).
