@@ -608,6 +608,18 @@ class FreezeOut(Schema):
 # --------------------------------------------------------------------------- funders
 
 
+class FunderBankIn(StrictSchema):
+    """The account a treasury pays from: all three, or no account at all."""
+
+    account_name = Text(200, at_least=1, required=True)
+    bank_name = Text(200, at_least=1, required=True)
+    account_number = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^[0-9]{8,32}$"),
+        metadata={"description": "8–32 digits"},
+    )
+
+
 class FunderIn(StrictSchema):
     name = Text(200, at_least=2, required=True)
     region_code = fields.String(
@@ -615,12 +627,11 @@ class FunderIn(StrictSchema):
         validate=validate.Regexp(r"^(\d{2}|\d{4}|\d{6})$"),
         metadata={"description": "GB/T 2260 division code: 53, 5301 or 530102"},
     )
-    bank_account_name = Text(200, at_least=0, load_default="")
-    bank_name = Text(200, at_least=0, load_default="")
-    bank_account_number = fields.String(
-        load_default="",
-        validate=validate.Regexp(r"^[0-9 ]{0,40}$"),
-        metadata={"description": "8–32 digits; with the account name and bank, or none of them"},
+    bank_account = fields.Nested(
+        FunderBankIn,
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "the account the treasury pays from (null: none on file)"},
     )
 
 

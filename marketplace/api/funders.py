@@ -23,12 +23,13 @@ from vouchers.schemas import (
 
 
 def _funder_input(body: dict[str, Any]) -> FunderInput:
+    account = body["bank_account"] or {}
     return FunderInput(
         name=body["name"],
         region_code=body["region_code"],
-        bank_account_name=body["bank_account_name"],
-        bank_name=body["bank_name"],
-        bank_account_number=body["bank_account_number"],
+        bank_account_name=account.get("account_name", ""),
+        bank_name=account.get("bank_name", ""),
+        bank_account_number=account.get("account_number", ""),
     )
 
 

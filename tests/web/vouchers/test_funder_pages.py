@@ -49,9 +49,11 @@ def test_the_api_sets_up_a_co_funded_programme(client, session, funded_programme
             json={
                 "name": name,
                 "region_code": code,
-                "bank_account_name": f"{name}国库",
-                "bank_name": "中国人民银行昆明中心支行",
-                "bank_account_number": "5300 1234 5678 90",
+                "bank_account": {
+                    "account_name": f"{name}国库",
+                    "bank_name": "中国人民银行昆明中心支行",
+                    "account_number": "53001234567890",
+                },
             },
             headers=headers,
         )
