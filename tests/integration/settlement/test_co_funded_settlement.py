@@ -11,6 +11,7 @@ import sqlalchemy as sa
 
 from marketplace.clock import local_date
 from marketplace.disclosure import services as disclosure
+from marketplace.enums import Role
 from marketplace.orders.enums import OrderStatus
 from marketplace.settlement.ledger_checks import verify_books
 from tests.support.settlement_fixtures import CLAIM_NOW
@@ -25,7 +26,14 @@ pytestmark = pytest.mark.usefixtures("orders_ctx")
 
 
 def test_co_funded_orders_settle_per_funder_to_the_fen(
-    session, settlement_world, order_world, create_enterprise, create_provider
+    session,
+    client,
+    auth,
+    create_user,
+    settlement_world,
+    order_world,
+    create_enterprise,
+    create_provider,
 ):
     programme = order_world.programme(local_date(VOUCHER_NOW).year)
     province = funders.create_funder(session, FunderInput("云南省财政厅", "530000"), actor_id=None)
@@ -95,6 +103,12 @@ def test_co_funded_orders_settle_per_funder_to_the_fen(
         )
     )
     assert sum(fen for _, fen in by_funder.values()) == holds_total
+    # The public disclosure page and the administrators' statistics say the same.
+    public = client.get(f"/disclosure/?year={year}").get_data(as_text=True)
+    assert "曲靖市财政局" in public and "¥375.00" in public and "¥875.01" in public
+    auth.login(create_user(Role.AUDITOR))
+    stats = client.get(f"/admin/statistics?year={year}").get_data(as_text=True)
+    assert "昆明市财政局" in stats and "¥500.00" in stats
 
 
 def test_the_order_shows_its_funders_parts(
