@@ -1011,7 +1011,7 @@ def seed_co_funded(
     order = orders.request_service(session, sme, service.id, note=note, now=now)
     orders.quote(session, order.id, seller, now=now)
     orders.accept(session, order.id, sme, voucher_id=vouchers[e_index].id, agree=True, now=now)
-    result.count("orders")
+    result.count("co-funded orders")
 
 
 def seed_instrument_calendars(session: Session, result: SeedResult) -> None:
