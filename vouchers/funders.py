@@ -639,14 +639,21 @@ def hold_entries(
     return entries
 
 
-def budget_refusal(session: Session, parts: Sequence[PlannedPart]) -> FunderBudgetExceeded:
-    """The error for a hold posting refused by the ledger: a racing hold took a funder's last
-    budget between the check and the posting."""
-    return (
-        _budget_exceeded(parts[0].funder)
-        if parts
-        else FunderBudgetExceeded("出资方预算余额不足 / a funder has not enough budget left")
-    )
+def budget_refusal(
+    session: Session, programme_id: int, parts: Sequence[PlannedPart]
+) -> FunderBudgetExceeded:
+    """The error for a hold posting the ledger refused: a racing hold took a funder's last
+    budget between the check and the posting. Names the funder now short of its part."""
+    for part in parts:
+        available = ledger.get_account(
+            session,
+            AccountKind.FUNDER_AVAILABLE,
+            programme_id=programme_id,
+            funder_id=part.funder.id,
+        )
+        if part.amount_fen and ledger.balance_of(session, available) < part.amount_fen:
+            return _budget_exceeded(part.funder)
+    return FunderBudgetExceeded("出资方预算余额不足 / a funder has not enough budget left")
 
 
 def parts_of(session: Session, hold_id: int) -> list[HoldFunderPart]:

@@ -436,7 +436,7 @@ def place_hold(
     except InsufficientFunds:
         # Only a funder's budget can run short here (the voucher row is locked): a racing
         # hold took it between the check and the ledger's conditional UPDATE.
-        raise funders.budget_refusal(session, parts) from None
+        raise funders.budget_refusal(session, programme.id, parts) from None
     record(
         session,
         "hold.placed",
