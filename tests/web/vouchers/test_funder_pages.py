@@ -245,3 +245,36 @@ def test_the_programme_page_shows_the_split_of_holds(
     html = client.get(f"/admin/programmes/{programme.id}/funders").get_data(as_text=True)
     # 12,345 fen: the province 61.73, Qujing 61.72 (the odd fen to the first share).
     assert "¥61.73" in html and "¥61.72" in html
+
+
+def test_the_edit_page_changes_name_and_account_but_not_the_division(client, session, login_as):
+    funder = funders.create_funder(
+        session, funders.FunderInput("曲靖市财政局", "530300"), actor_id=None
+    )
+    login_as(Role.SYSADMIN)
+    page = client.get(f"/admin/funders/{funder.id}/edit")
+    assert page.status_code == 200 and "云南省曲靖市" in page.get_data(as_text=True)
+    response = client.post(
+        f"/admin/funders/{funder.id}/edit",
+        data={
+            "name": "曲靖市财政局（国库科）",
+            "region_code": "530300",
+            "bank_account_name": "曲靖市财政局国库存款户",
+            "bank_name": "中国人民银行曲靖市中心支行",
+            "bank_account_number": "5303 0000 0001",
+            "version": "1",
+        },
+    )
+    assert response.status_code == 302
+    session.refresh(funder)
+    assert (funder.name, funder.bank_account_number, funder.version) == (
+        "曲靖市财政局（国库科）",
+        "530300000001",
+        2,
+    )
+    stale = client.post(
+        f"/admin/funders/{funder.id}/edit",
+        data={"name": "旧版本", "region_code": "530300", "version": "1"},
+    )
+    assert stale.status_code == 412
+    assert len(_audit(session, "funder.updated")) == 1
