@@ -627,11 +627,11 @@ class FunderIn(StrictSchema):
         validate=validate.Regexp(r"^(\d{2}|\d{4}|\d{6})$"),
         metadata={"description": "GB/T 2260 division code: 53, 5301 or 530102"},
     )
+    # Absent rather than null when not given: a nullable nested object is documented as "any
+    # object" by apispec, which would invite bodies the schema then refuses.
     bank_account = fields.Nested(
         FunderBankIn,
-        load_default=None,
-        allow_none=True,
-        metadata={"description": "the account the treasury pays from (null: none on file)"},
+        metadata={"description": "the account the treasury pays from (absent: none on file)"},
     )
 
 

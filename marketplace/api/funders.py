@@ -23,7 +23,7 @@ from vouchers.schemas import (
 
 
 def _funder_input(body: dict[str, Any]) -> FunderInput:
-    account = body["bank_account"] or {}
+    account = body.get("bank_account") or {}
     return FunderInput(
         name=body["name"],
         region_code=body["region_code"],
