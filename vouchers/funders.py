@@ -25,8 +25,8 @@ to take ``funder_available`` below zero even when two holds race (FunderBudgetEx
 
 A programme with one share naming one funder (or none: the programmes before funders
 existed) is not co-funded: its own budget is that funder's, and the hold path stays as it was.
-Shares can change until the programme's first hold; budgets can change at any time (not below
-what the funder's holds and captures already use).
+Shares can change until the programme issues its first voucher; budgets can change at any
+time (not below what the funder's holds and captures already use).
 
 Functions take the session first, flush and never commit.
 """
@@ -283,14 +283,12 @@ def _lock_programme(session: Session, programme_id: int) -> Programme:
     return programme
 
 
-def has_holds(session: Session, programme_id: int) -> bool:
+def has_vouchers(session: Session, programme_id: int) -> bool:
+    """Shares are fixed once the programme has issued: a hold reads the programme's
+    ``co_funded`` with its voucher and no lock on the programme (the lean hold path), so the
+    shares must not change while holds can be placed."""
     return (
-        session.scalar(
-            sa.select(Hold.id)
-            .join(Voucher, Voucher.id == Hold.voucher_id)
-            .where(Voucher.programme_id == programme_id)
-            .limit(1)
-        )
+        session.scalar(sa.select(Voucher.id).where(Voucher.programme_id == programme_id).limit(1))
         is not None
     )
 
@@ -309,7 +307,7 @@ def set_shares(
     home prefecture or county, a funder at most once and a home level at most once. Every
     named funder of a co-funded programme gets a budget row (0 until set). Bumps the
     programme's version. Raises NotFound, PreconditionFailed, SharesInvalid, SharesLocked
-    (the programme has holds: they follow the shares they were placed under).
+    (the programme has issued vouchers: see :func:`has_vouchers`).
     """
     programme = _lock_programme(session, programme_id)
     if programme.version != expected_version:
@@ -347,10 +345,10 @@ def set_shares(
         for s in shares_of(session, programme.id)
     ]
     after = [(i, s.share_bps, s.funder_id, s.home_level) for i, s in enumerate(shares, start=1)]
-    if before != after and has_holds(session, programme.id):
+    if before != after and has_vouchers(session, programme.id):
         raise SharesLocked(
-            "该券种已有订单冻结券额，出资份额不能再修改 / orders already hold voucher money under "
-            "these shares, which can no longer change"
+            "该券种已发券，出资份额不能再修改 / vouchers were issued under these shares, which "
+            "can no longer change"
         )
     session.execute(sa.delete(ProgrammeShare).where(ProgrammeShare.programme_id == programme.id))
     rows = [
