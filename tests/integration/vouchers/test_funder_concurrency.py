@@ -13,7 +13,7 @@ import random
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -22,13 +22,14 @@ from sqlalchemy.orm import Session
 from marketplace.db import create_engine
 from marketplace.enums import ServiceCategory, SizeClass
 from marketplace.errors import DomainError
+from tests.integration.vouchers.test_concurrency import _programme
 from tests.support.fixtures import unique_credit_code
-from vouchers import applications, funders, holds, programmes
+from vouchers import applications, funders, holds
 from vouchers.applications import ApplicationInput
-from vouchers.enums import FunderLevel, FundingBody, ProgrammeKind, VerificationStatus
+from vouchers.enums import FunderLevel, ProgrammeKind, VerificationStatus
 from vouchers.funder_models import HoldFunderPart
 from vouchers.funders import FunderInput, ShareInput
-from vouchers.models import Enterprise, Hold, Programme
+from vouchers.models import Enterprise, Hold
 from vouchers.verify import verify_ledger
 
 NOW = datetime(2026, 6, 15, 4, 0, tzinfo=UTC)
@@ -46,23 +47,7 @@ def _build(url: str, per_prefecture: int) -> World:
     world = World()
     try:
         with Session(engine) as session:
-            programme = Programme(
-                kind=ProgrammeKind.INNOVATION,
-                year=2026,
-                name="2026 co-funded",
-                funding_body=FundingBody.PROVINCIAL,
-                total_budget_fen=1_000_000_000,
-                eligible_categories=[c.value for c in ServiceCategory],
-                eligible_size_classes=[s.value for s in SizeClass],
-                region_prefix="53",
-                applications_open_on=date(2026, 1, 1),
-                applications_close_on=date(2026, 12, 31),
-                use_by=date(2026, 12, 31),
-                claim_deadline=date(2027, 3, 31),
-            )
-            session.add(programme)
-            session.flush()
-            programmes.ensure_funded(session, programme)
+            programme = _programme(session, ProgrammeKind.INNOVATION, 2026)
             for code in BUDGETS:
                 funder = funders.create_funder(
                     session, FunderInput(f"财政{code}", code), actor_id=None
