@@ -26,7 +26,7 @@ from marketplace.orders import copayment, delivery
 from marketplace.risk.services import assess
 from providers.enums import ProviderStatus
 from providers.models import InstrumentListing, Provider
-from vouchers.enums import FundingBody, ProgrammeKind, VerificationStatus
+from vouchers.enums import FunderLevel, FundingBody, ProgrammeKind, VerificationStatus
 from vouchers.models import DEFAULT_ANNUAL_CAP_FEN, Enterprise, Programme
 from vouchers.programmes import ensure_funded
 
@@ -858,6 +858,162 @@ def seed_orders(
         result.count("orders")
 
 
+#: The treasuries of the demo: the province and the prefectures of the demo enterprises
+#: (name, GB/T 2260 code, budget in the co-funded programme in fen).
+DEMO_FUNDERS: list[tuple[str, str, int]] = [
+    ("云南省财政厅", "530000", 2_000_000_00),
+    ("昆明市财政局", "530100", 500_000_00),
+    ("曲靖市财政局", "530300", 300_000_00),
+    ("玉溪市财政局", "530400", 300_000_00),
+    ("大理白族自治州财政局", "532900", 300_000_00),
+]
+#: The co-funded programme's demo order: a Yuxi SME uses a Kunming provider, so the province
+#: and Yuxi (its home prefecture) each hold half of the voucher part ("use anywhere, pay at
+#: home"). (enterprise index, provider index, service title, request note)
+DEMO_CO_FUNDED_ORDER = (1, 0, "材料检测服务", "演示订单：省州共担券，异地检测、属地支付。")
+
+
+def seed_co_funded(
+    session: Session,
+    result: SeedResult,
+    enterprises: list[Enterprise],
+    providers: list[Provider],
+    today: date,
+) -> None:
+    """One co-funded programme beside the two single-funder ones: the province pays 50 % and
+    the SME's home prefecture 50 %. Programmes are unique per kind and year, so it is next
+    year's innovation programme, opened for applications today so the demo can use it now.
+    Vouchers go to the Kunming and Yuxi SMEs; the Yuxi SME's order with a Kunming provider is
+    agreed, so its hold is split between the province and Yuxi."""
+    from flask import has_app_context
+
+    from marketplace.orders import services as orders
+    from marketplace.orders.models import Order
+    from providers.enums import ParticipationStatus
+    from providers.models import ProgrammeParticipation, Service
+    from vouchers import applications, funders
+    from vouchers.funder_models import Funder
+    from vouchers.models import Voucher
+
+    year = today.year + 1
+    now = datetime.combine(today, time(4, 0), UTC)
+    programme = session.scalar(
+        sa.select(Programme).where(
+            Programme.kind == ProgrammeKind.INNOVATION, Programme.year == year
+        )
+    )
+    if programme is None:
+        programme = Programme(
+            kind=ProgrammeKind.INNOVATION,
+            year=year,
+            name=f"{year}年度科技创新券（省州共担·属地支付）",
+            funding_body=FundingBody.PROVINCIAL,
+            total_budget_fen=sum(budget for _, _, budget in DEMO_FUNDERS),
+            annual_cap_fen=DEFAULT_ANNUAL_CAP_FEN,
+            eligible_categories=[
+                c.value for c in (ServiceCategory.TESTING, ServiceCategory.IP, ServiceCategory.RND)
+            ],
+            eligible_size_classes=[s.value for s in SizeClass],
+            region_prefix="53",
+            applications_open_on=today,
+            applications_close_on=date(year, 12, 31),
+            use_by=date(year, 12, 31),
+            claim_deadline=date(year + 1, 3, 31),
+        )
+        session.add(programme)
+        session.flush()
+        ensure_funded(session, programme, now=now)
+        result.count("programmes")
+    by_code = {f.region_code: f for f in session.scalars(sa.select(Funder))}
+    for name, code, _budget in DEMO_FUNDERS:
+        if code not in by_code:
+            by_code[code] = funders.create_funder(
+                session,
+                funders.FunderInput(
+                    name, code, f"{name}国库存款户", "中国人民银行昆明中心支行", f"5300{code}0001"
+                ),
+                actor_id=None,
+            )
+            result.count("funders")
+    if not programme.co_funded:
+        funders.set_shares(
+            session,
+            programme.id,
+            [
+                funders.ShareInput(5_000, funder_id=by_code["530000"].id),
+                funders.ShareInput(5_000, home_level=FunderLevel.PREFECTURE),
+            ],
+            expected_version=programme.version,
+            actor_id=None,
+        )
+    for _name, code, budget in DEMO_FUNDERS:
+        funders.set_budget(session, programme.id, by_code[code].id, budget, actor_id=None)
+    provider_index = DEMO_CO_FUNDED_ORDER[1]
+    for provider in (providers[provider_index],):
+        if not session.scalar(
+            sa.select(ProgrammeParticipation.id).where(
+                ProgrammeParticipation.provider_id == provider.id,
+                ProgrammeParticipation.programme_id == programme.id,
+            )
+        ):
+            session.add(
+                ProgrammeParticipation(
+                    provider_id=provider.id,
+                    programme_id=programme.id,
+                    status=ParticipationStatus.ADMITTED,
+                )
+            )
+    reviewer = session.scalar(sa.select(User).where(User.role == Role.REVIEWER).order_by(User.id))
+    vouchers: dict[int, Voucher] = {}
+    for index in (0, 1):
+        enterprise = enterprises[index]
+        voucher = session.scalar(
+            sa.select(Voucher).where(
+                Voucher.enterprise_id == enterprise.id, Voucher.programme_id == programme.id
+            )
+        )
+        if voucher is None:
+            application = applications.apply(
+                session,
+                enterprise.id,
+                programme.id,
+                applications.ApplicationInput(
+                    requested_fen=500_000,
+                    planned_categories=[ServiceCategory.TESTING.value],
+                    plan="委托省级检验机构开展新产品检验检测，省州共担、属地支付。",
+                ),
+                actor_id=None,
+                now=now,
+            )
+            result.count("applications")
+            voucher = applications.approve(
+                session, application.id, actor_id=reviewer.id if reviewer else None, now=now
+            )
+            result.count("vouchers")
+        vouchers[index] = voucher
+    e_index, p_index, title, note = DEMO_CO_FUNDED_ORDER
+    enterprise, provider = enterprises[e_index], providers[p_index]
+    sme = session.scalar(
+        sa.select(User).where(User.enterprise_id == enterprise.id).order_by(User.id).limit(1)
+    )
+    seller = session.scalar(
+        sa.select(User).where(User.provider_id == provider.id).order_by(User.id).limit(1)
+    )
+    service = session.scalar(
+        sa.select(Service).where(Service.provider_id == provider.id, Service.title == title)
+    )
+    if not has_app_context() or sme is None or seller is None or service is None:
+        return
+    if session.scalar(
+        sa.select(Order.id).where(Order.enterprise_id == enterprise.id, Order.request_note == note)
+    ):
+        return
+    order = orders.request_service(session, sme, service.id, note=note, now=now)
+    orders.quote(session, order.id, seller, now=now)
+    orders.accept(session, order.id, sme, voucher_id=vouchers[e_index].id, agree=True, now=now)
+    result.count("co-funded orders")
+
+
 def seed_instrument_calendars(session: Session, result: SeedResult) -> None:
     """Every demo instrument takes bookings online: Monday to Friday, 09:00–17:00 Beijing
     time, 1–4 hours, a day ahead, free cancellation until a day before, half the price for a
@@ -907,6 +1063,8 @@ def seed(session: Session, *, today: date | None = None) -> SeedResult:
     seed_vouchers(session, result, enterprises, today)
     session.flush()
     seed_orders(session, result, enterprises, providers, today)
+    session.flush()
+    seed_co_funded(session, result, enterprises, providers, today)
     session.flush()
     # The risk pages and the dashboard show flags from the first visit.
     assess(session)

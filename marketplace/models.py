@@ -18,7 +18,7 @@ from marketplace.payments import models as payments  # noqa: F401
 from marketplace.risk import models as risk  # noqa: F401
 from marketplace.settlement import models as settlement  # noqa: F401
 from providers import models as providers  # noqa: F401
-from vouchers import ledger_models  # noqa: F401
+from vouchers import funder_models, ledger_models  # noqa: F401
 from vouchers import models as vouchers  # noqa: F401
 
 metadata = Base.metadata

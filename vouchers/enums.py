@@ -93,10 +93,24 @@ class AccountKind(LabelledEnum):
     VOUCHER_HELD = "voucher_held", "券冻结额", "Voucher holds"
     PROVIDER_PAYABLE = "provider_payable", "应付服务机构", "Provider payable"
     PROVIDER_PAID = "provider_paid", "已兑付", "Paid out"
+    # The funder leg of a co-funded programme (vouchers.funders): each funder's budget in the
+    # programme, what its share of open holds reserves and what its share of captures spent.
+    FUNDER_GRANTED = "funder_granted", "出资方拨入预算", "Funder's budget granted (source)"
+    FUNDER_AVAILABLE = "funder_available", "出资方可用预算", "Funder's budget available"
+    FUNDER_HELD = "funder_held", "出资方冻结额", "Funder's share of holds"
+    FUNDER_SPENT = "funder_spent", "出资方已使用", "Funder's share spent"
 
     @property
     def debit_normal(self) -> bool:
-        return self in (AccountKind.PROGRAMME_FUNDING, AccountKind.VOUCHERS_ISSUED)
+        return self in (
+            AccountKind.PROGRAMME_FUNDING,
+            AccountKind.VOUCHERS_ISSUED,
+            AccountKind.FUNDER_GRANTED,
+        )
+
+    @property
+    def per_funder(self) -> bool:
+        return self in FUNDER_KINDS
 
     @property
     def per_voucher(self) -> bool:
@@ -105,6 +119,24 @@ class AccountKind(LabelledEnum):
     @property
     def per_provider(self) -> bool:
         return self in (AccountKind.PROVIDER_PAYABLE, AccountKind.PROVIDER_PAID)
+
+
+FUNDER_KINDS = frozenset(
+    {
+        AccountKind.FUNDER_GRANTED,
+        AccountKind.FUNDER_AVAILABLE,
+        AccountKind.FUNDER_HELD,
+        AccountKind.FUNDER_SPENT,
+    }
+)
+
+
+class FunderLevel(LabelledEnum):
+    """The tier of government a funder (a treasury) belongs to, read from its GB/T 2260 code."""
+
+    PROVINCE = "province", "省级", "Province"
+    PREFECTURE = "prefecture", "州市级", "Prefecture"
+    COUNTY = "county", "县区级", "County"
 
 
 class Side(StrEnum):

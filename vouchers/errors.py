@@ -160,3 +160,34 @@ class CsvInvalid(DomainError):
     code = "csv_invalid"
     status = 422
     title = "The CSV file cannot be read"
+
+
+class FunderBudgetExceeded(Conflict):
+    """A funder's part of a hold is more than what is left of that funder's budget in the
+    programme (a co-funded programme checks every funder's budget)."""
+
+    code = "funder_budget_exceeded"
+    title = "Not enough budget left with one of the programme's funders"
+
+
+class NoHomeFunder(Conflict):
+    """A share paid by the SME's home prefecture or county, and no funder of that division
+    funds the programme."""
+
+    code = "no_home_funder"
+    title = "No funder of the enterprise's home region funds this programme"
+
+
+class SharesInvalid(Conflict):
+    code = "shares_invalid"
+    title = "The funders' shares are not valid"
+
+
+class SharesLocked(Conflict):
+    code = "shares_locked"
+    title = "Orders were placed; the programme's funders' shares can no longer change"
+
+
+class DuplicateFunder(Conflict):
+    code = "duplicate_funder"
+    title = "A funder of this region exists already"

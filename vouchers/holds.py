@@ -61,7 +61,7 @@ from marketplace import clock
 from marketplace.audit.services import record
 from marketplace.db import utcnow
 from marketplace.errors import DomainError, NotFound, ValidationFailed
-from vouchers import ledger, rules
+from vouchers import funders, ledger, rules
 from vouchers.common import MAX_ID
 from vouchers.enums import (
     AccountKind,
@@ -79,6 +79,7 @@ from vouchers.errors import (
     EnterpriseUnverified,
     HoldFrozen,
     IdempotencyConflict,
+    InsufficientFunds,
     NotEligible,
     VoucherExhausted,
     VoucherExpired,
@@ -412,6 +413,12 @@ def place_hold(
         quota, split = _checked_split(
             session, locked, programme, requested_fen, price_fen, now, service_category
         )
+        # A co-funded programme: each funder's part, its budget checked (vouchers.funders).
+        parts = (
+            funders.plan_parts(session, programme, locked.enterprise, split.voucher_fen)
+            if programme.co_funded
+            else []
+        )
     except DomainError as error:
         # A retry of a hold placed before answers with that hold, whatever changed since (the
         # voucher exhausted by it, say); only a key never used gets the refusal.
@@ -443,18 +450,26 @@ def place_hold(
         rules.VOUCHER.move(locked, VoucherAction.EXHAUST)
     quota.held_fen += amount
     accounts = ledger.voucher_accounts(session, programme.id, locked.id)
-    ledger.post(
-        session,
-        f"hold.place:{key}",
-        TransactionKind.HOLD,
-        ledger.transfer(accounts.balance, accounts.held, amount),
-        programme_id=programme.id,
-        voucher_id=locked.id,
-        hold_id=hold.id,
-        actor_id=actor_id,
-        memo=f"order {order_ref}",
-        now=now,
-    )
+    entries = ledger.transfer(accounts.balance, accounts.held, amount)
+    if programme.co_funded:
+        entries += funders.hold_entries(session, hold, programme.id, parts)
+    try:
+        ledger.post(
+            session,
+            f"hold.place:{key}",
+            TransactionKind.HOLD,
+            entries,
+            programme_id=programme.id,
+            voucher_id=locked.id,
+            hold_id=hold.id,
+            actor_id=actor_id,
+            memo=f"order {order_ref}",
+            now=now,
+        )
+    except InsufficientFunds:
+        # Only a funder's budget can run short here (the voucher row is locked): a racing
+        # hold took it between the check and the ledger's conditional UPDATE.
+        raise funders.budget_refusal(session, programme.id, parts) from None
     record(
         session,
         "hold.placed",
@@ -533,9 +548,16 @@ def release_hold(
         rules.HOLD.next(locked.status, HoldAction.RELEASE)
         amount = locked.amount_fen
         held_account = ledger.voucher_accounts(session, voucher.programme_id, voucher.id).held
+        # The funder leg first: its queries must not autoflush the counters half-moved.
+        funder_entries = (
+            funders.resolve_entries(session, locked, voucher.programme_id, 0)
+            if voucher.programme.co_funded
+            else []
+        )
         quota.held_fen -= amount
         voucher.held_fen -= amount
         entries = _return_entries(session, voucher, held_account, amount, to_budget=to_budget)
+        entries += funder_entries
         # The status moves with the fields CHECK resolution_consistent ties to it, no query
         # (and so no autoflush) in between.
         rules.HOLD.move(locked, HoldAction.RELEASE)
@@ -622,6 +644,12 @@ def capture_hold(
             programme_id=voucher.programme_id,
             provider_id=provider_id,
         )
+        # The funder leg first: its queries must not autoflush the counters half-moved.
+        funder_entries = (
+            funders.resolve_entries(session, locked, voucher.programme_id, captured)
+            if voucher.programme.co_funded
+            else []
+        )
         quota.held_fen -= locked.amount_fen
         quota.used_fen += captured
         voucher.held_fen -= locked.amount_fen
@@ -631,6 +659,7 @@ def capture_hold(
         )
         if rest:
             entries += _return_entries(session, voucher, held_account, rest)
+        entries += funder_entries
         rules.HOLD.move(locked, HoldAction.CAPTURE)
         locked.captured_fen = captured
         locked.released_fen = rest
@@ -727,6 +756,12 @@ def reverse_capture(
             programme_id=programme_id,
             provider_id=provider_id,
         )
+        # The funder leg first: its queries must not autoflush the counters half-moved.
+        funder_entries = (
+            funders.reversal_entries(session, locked, programme_id, amount_fen)
+            if voucher.programme.co_funded
+            else []
+        )
         if voucher.status.is_live and not to_budget:
             balance = ledger.voucher_accounts(session, programme_id, voucher.id).balance
             entries = ledger.transfer(payable, balance, amount_fen) + ledger.transfer(
@@ -738,6 +773,7 @@ def reverse_capture(
                 prog.spent, prog.available, amount_fen
             )
             voucher.returned_fen += amount_fen
+        entries += funder_entries
         voucher.used_fen -= amount_fen
         quota.used_fen -= amount_fen
         locked.captured_fen -= amount_fen

@@ -18,6 +18,11 @@ Voucher leg (the same money seen per voucher and per provider)::
            ▲                      │    ▲                  │
            └──── expire/revoke ───┘    └──── release ─────┘
 
+Funder leg (a co-funded programme only, per funder: who pays which part, see
+:mod:`vouchers.funders`)::
+
+    funder_granted ──budget──▶ funder_available ──hold──▶ funder_held ──capture──▶ funder_spent
+
 so that, per programme, ``committed = Σ voucher balance + held``, ``spent = Σ payable +
 paid``, ``issued = committed + spent`` and ``funding = available + committed + spent =
 total budget``. ``flask ledger verify`` checks all of it (see :mod:`vouchers.verify`).
@@ -88,6 +93,7 @@ def account_code(
     *,
     voucher_id: int | None = None,
     provider_id: int | None = None,
+    funder_id: int | None = None,
 ) -> str:
     code = f"{kind.value}:p{programme_id}"
     if kind.per_voucher:
@@ -98,6 +104,10 @@ def account_code(
         if provider_id is None:
             raise ValueError(f"{kind.value} accounts belong to a provider")
         code += f":r{provider_id}"
+    if kind.per_funder:
+        if funder_id is None:
+            raise ValueError(f"{kind.value} accounts belong to a funder")
+        code += f":f{funder_id}"
     return code
 
 
@@ -118,9 +128,13 @@ def get_account(
     programme_id: int,
     voucher_id: int | None = None,
     provider_id: int | None = None,
+    funder_id: int | None = None,
 ) -> LedgerAccount:
-    """The account of that kind for the programme (and voucher/provider), created if missing."""
-    code = account_code(kind, programme_id, voucher_id=voucher_id, provider_id=provider_id)
+    """The account of that kind for the programme (and voucher/provider/funder), created if
+    missing."""
+    code = account_code(
+        kind, programme_id, voucher_id=voucher_id, provider_id=provider_id, funder_id=funder_id
+    )
     account = session.scalar(sa.select(LedgerAccount).where(LedgerAccount.code == code))
     if account is not None:
         return account
@@ -133,6 +147,7 @@ def get_account(
             "programme_id": programme_id,
             "voucher_id": voucher_id if kind.per_voucher else None,
             "provider_id": provider_id if kind.per_provider else None,
+            "funder_id": funder_id if kind.per_funder else None,
             "balance_fen": 0,
             "created_at": utcnow(),
         },

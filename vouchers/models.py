@@ -10,6 +10,7 @@ a breach even if code were wrong.
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, backref, mapped_column, relationship
@@ -31,6 +32,9 @@ from vouchers.enums import (
     VerificationStatus,
     VoucherStatus,
 )
+
+if TYPE_CHECKING:
+    from vouchers.funder_models import HoldFunderPart
 
 __all__ = [
     "DEFAULT_ANNUAL_CAP_FEN",
@@ -222,6 +226,10 @@ class Programme(IdMixin, TimestampMixin, Base):
     #: Enterprises under one controller (sharing a legal representative or bank account, see
     #: marketplace.parties) share one annual cap in this programme's scope.
     group_cap: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    #: Shared by several funders, or paid by the SME's home region (vouchers.funders): every
+    #: hold then splits its voucher part between the funders. False (one funder, or none
+    #: named): the programme's own budget is the funder's, and the hold path stays as lean.
+    co_funded: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
     version: Mapped[int] = mapped_column(sa.Integer, default=1, server_default="1")
 
     __table_args__ = (
@@ -428,6 +436,10 @@ class Hold(IdMixin, Base):
     resolved_at: Mapped[datetime | None]
 
     voucher: Mapped[Voucher] = relationship()
+    #: The funders' parts of a co-funded programme's hold (vouchers.funders); none otherwise.
+    funder_parts: Mapped[list[HoldFunderPart]] = relationship(
+        "HoldFunderPart", order_by="HoldFunderPart.position", viewonly=True
+    )
 
     __table_args__ = (
         sa.CheckConstraint("price_fen > 0 AND requested_fen > 0", name="inputs_positive"),

@@ -7,6 +7,8 @@
 * The state machines of applications, enterprise verification, vouchers, holds and the
   freezes of a blacklisting (:data:`APPLICATION`, :data:`VERIFICATION`, :data:`VOUCHER`,
   :data:`HOLD`, :data:`HOLD_FREEZE`).
+* :func:`split_fen` — the funders' parts of a voucher part (largest remainder, ties to the
+  first funder in share order), always adding up to the fen.
 * Serial numbers with a check character, eligibility and budget-alert arithmetic.
 """
 
@@ -14,7 +16,7 @@ from __future__ import annotations
 
 import enum
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from marketplace import regions
@@ -146,6 +148,31 @@ def budget_is_low(available_fen: int, total_fen: int, alert_bps: int) -> bool:
 def bps_of(part: int, whole: int) -> int:
     """``part / whole`` in basis points, rounded down (0 for an empty whole)."""
     return 0 if whole <= 0 else part * BPS // whole
+
+
+def split_fen(amount_fen: int, weights: Sequence[int]) -> list[int]:
+    """Split ``amount_fen`` in proportion to ``weights``, to the fen: the largest-remainder
+    rule. Each part is ``floor(amount × w / Σw)``; the fen left over go one each to the parts
+    with the largest remainders, ties to the earlier weight (the funder first in share order).
+
+    The parts always add up to ``amount_fen`` exactly, and a part never exceeds its exact
+    quota rounded up. Split with the parts of a larger amount as ``weights`` (a partial
+    capture of a hold split by its held parts), no part exceeds its weight either: a remainder
+    fen only goes to a part whose quota is not whole, hence below its (whole) weight.
+    Raises ValueError for a negative amount, a negative weight or weights summing to 0.
+    """
+    if isinstance(amount_fen, bool) or amount_fen < 0:
+        raise ValueError("the amount to split must be ≥ 0 fen")
+    if any(w < 0 for w in weights) or sum(weights) <= 0:
+        raise ValueError("weights must be ≥ 0 and sum to more than 0")
+    total = sum(weights)
+    parts = [amount_fen * w // total for w in weights]
+    remainders = [amount_fen * w % total for w in weights]
+    left = amount_fen - sum(parts)
+    # Stable sort: among equal remainders the earlier weight comes first.
+    for index in sorted(range(len(weights)), key=lambda i: -remainders[i])[:left]:
+        parts[index] += 1
+    return parts
 
 
 # --------------------------------------------------------------------------- state machines

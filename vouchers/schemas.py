@@ -23,6 +23,7 @@ from vouchers.enums import (
     CapScope,
     FreezeAction,
     FreezeStatus,
+    FunderLevel,
     FundingBody,
     HoldStatus,
     ProgrammeKind,
@@ -602,3 +603,124 @@ class FreezeOut(Schema):
     decided_at = ZonedDateTime(allow_none=True)
     decided_by = fields.Integer(allow_none=True)
     decision_reason = fields.String(allow_none=True)
+
+
+# --------------------------------------------------------------------------- funders
+
+
+class FunderBankIn(StrictSchema):
+    """The account a treasury pays from: all three, or no account at all."""
+
+    account_name = Text(200, at_least=1, required=True)
+    bank_name = Text(200, at_least=1, required=True)
+    account_number = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^[0-9]{8,32}$"),
+        metadata={"description": "8–32 digits"},
+    )
+
+
+class FunderIn(StrictSchema):
+    name = Text(200, at_least=2, required=True)
+    region_code = fields.String(
+        required=True,
+        validate=validate.Regexp(r"^(\d{2}|\d{4}|\d{6})$"),
+        metadata={"description": "GB/T 2260 division code: 53, 5301 or 530102"},
+    )
+    # Absent rather than null when not given: a nullable nested object is documented as "any
+    # object" by apispec, which would invite bodies the schema then refuses.
+    bank_account = fields.Nested(
+        FunderBankIn,
+        metadata={"description": "the account the treasury pays from (absent: none on file)"},
+    )
+
+
+class FunderUpdateIn(FunderIn):
+    version = fields.Integer(
+        required=True, strict=True, metadata={"description": "the version you read (412 if stale)"}
+    )
+
+
+class FunderOut(Schema):
+    id = fields.Integer(required=True)
+    name = fields.String(required=True)
+    region_code = fields.String(required=True)
+    region_name = fields.Function(lambda f: regions.label(f.region_code), required=True)
+    level = _enum(FunderLevel, required=True)
+    bank_account_name = fields.String(allow_none=True)
+    bank_name = fields.String(allow_none=True)
+    bank_account_number = fields.Function(
+        lambda f: masking.bank_account(f.bank_account_number) if f.bank_account_number else None,
+        allow_none=True,
+        metadata={"description": "masked"},
+    )
+    version = fields.Integer(required=True)
+
+
+class ShareIn(StrictSchema):
+    share_bps = fields.Integer(
+        required=True,
+        strict=True,
+        validate=validate.Range(1, BPS),
+        metadata={"description": "basis points"},
+    )
+    funder_id = _id(load_default=None, strict=True)
+    home_level = _enum(
+        FunderLevel,
+        load_default=None,
+        metadata={"description": "instead of funder_id: the SME's home prefecture or county"},
+    )
+
+
+class SharesIn(StrictSchema):
+    version = fields.Integer(
+        required=True,
+        strict=True,
+        metadata={"description": "the programme's version you read (412 if stale)"},
+    )
+    shares = fields.List(
+        fields.Nested(ShareIn),
+        required=True,
+        validate=validate.Length(1, 10),
+        metadata={"description": "in order: the remainder rule breaks ties by it"},
+    )
+
+
+class FunderBudgetIn(StrictSchema):
+    budget_fen = Amount(required=True)
+
+
+class ShareOut(Schema):
+    position = fields.Integer(required=True)
+    share_bps = fields.Integer(required=True)
+    funder_id = fields.Integer(allow_none=True)
+    funder_name = fields.Function(lambda s: s.funder.name if s.funder else None, allow_none=True)
+    home_level = _enum(FunderLevel, allow_none=True)
+
+
+class FunderStandingOut(Schema):
+    funder_id = fields.Function(lambda s: s.funder.id, required=True)
+    funder_name = fields.Function(lambda s: s.funder.name, required=True)
+    region_code = fields.Function(lambda s: s.funder.region_code, required=True)
+    budget_fen = fields.Integer(required=True)
+    available_fen = fields.Integer(required=True)
+    held_fen = fields.Integer(required=True)
+    spent_fen = fields.Integer(required=True)
+
+
+class ProgrammeFundersOut(Schema):
+    programme_id = fields.Integer(required=True)
+    co_funded = fields.Boolean(required=True)
+    version = fields.Integer(required=True, metadata={"description": "the programme's version"})
+    remainder_rule = fields.String(required=True)
+    shares = fields.List(fields.Nested(ShareOut), required=True)
+    funders = fields.List(fields.Nested(FunderStandingOut), required=True)
+
+
+class FunderPartOut(Schema):
+    funder_id = fields.Integer(required=True)
+    funder_name = fields.Function(lambda p: p.funder.name, required=True)
+    share_bps = fields.Integer(required=True)
+    held_fen = fields.Integer(required=True)
+    captured_fen = fields.Integer(required=True)
+    released_fen = fields.Integer(required=True)

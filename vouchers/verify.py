@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from vouchers.enums import AccountKind, HoldStatus, Side
+from vouchers.funder_models import FunderBudget, HoldFunderPart
 from vouchers.ledger import recomputed_balances
 from vouchers.ledger_models import LedgerAccount, LedgerEntry, LedgerTransaction
 from vouchers.models import Hold, Programme, Quota, Voucher
@@ -301,6 +302,97 @@ def _provider_payable(session: Session, check: Check) -> None:
             )
 
 
+def _funder_parts(session: Session, check: Check) -> None:
+    """Per hold of a co-funded programme: the funders' parts add up to the voucher part, and
+    their captured and released parts to the hold's, to the fen."""
+    sums = {
+        int(hold_id): (int(held), int(captured), int(released))
+        for hold_id, held, captured, released in session.execute(
+            sa.select(
+                HoldFunderPart.hold_id,
+                sa.func.sum(HoldFunderPart.held_fen),
+                sa.func.sum(HoldFunderPart.captured_fen),
+                sa.func.sum(HoldFunderPart.released_fen),
+            ).group_by(HoldFunderPart.hold_id)
+        )
+    }
+    rows = session.execute(
+        sa.select(
+            Hold.id,
+            Hold.order_ref,
+            Hold.amount_fen,
+            Hold.captured_fen,
+            Hold.released_fen,
+            Programme.co_funded,
+        )
+        .join(Voucher, Voucher.id == Hold.voucher_id)
+        .join(Programme, Programme.id == Voucher.programme_id)
+        .where(sa.or_(Programme.co_funded.is_(True), Hold.id.in_(list(sums) or [0])))
+        .order_by(Hold.id)
+    ).all()
+    check.checked = len(rows)
+    for hold_id, order_ref, amount, captured, released, _co_funded in rows:
+        parts = sums.get(hold_id)
+        if parts is None:
+            check.breaches.append(f"{order_ref} (hold {hold_id}): no funders' parts recorded")
+        elif parts != (amount, captured, released):
+            check.breaches.append(
+                f"{order_ref} (hold {hold_id}): funders' parts {parts[0]} ≠ voucher part "
+                f"{amount} (captured {parts[1]} vs {captured}, released {parts[2]} vs {released})"
+            )
+
+
+def _funder_budgets(session: Session, check: Check) -> None:
+    """Per programme and funder: granted = the budget set; held = its parts of open holds;
+    spent = its captured parts; available = granted − held − spent."""
+    balances: dict[tuple[int, int], dict[AccountKind, int]] = defaultdict(dict)
+    for programme_id, funder_id, kind, balance in session.execute(
+        sa.select(
+            LedgerAccount.programme_id,
+            LedgerAccount.funder_id,
+            LedgerAccount.kind,
+            LedgerAccount.balance_fen,
+        ).where(LedgerAccount.funder_id.is_not(None))
+    ):
+        balances[(int(programme_id), int(funder_id or 0))][AccountKind(kind)] = int(balance)
+    expected: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0, 0, 0])
+    for programme_id, funder_id, budget in session.execute(
+        sa.select(FunderBudget.programme_id, FunderBudget.funder_id, FunderBudget.budget_fen)
+    ):
+        expected[(int(programme_id), int(funder_id))][0] = int(budget)
+    for programme_id, funder_id, open_fen, captured in session.execute(
+        sa.select(
+            Voucher.programme_id,
+            HoldFunderPart.funder_id,
+            sa.func.sum(
+                HoldFunderPart.held_fen - HoldFunderPart.captured_fen - HoldFunderPart.released_fen
+            ),
+            sa.func.sum(HoldFunderPart.captured_fen),
+        )
+        .join(Hold, Hold.id == HoldFunderPart.hold_id)
+        .join(Voucher, Voucher.id == Hold.voucher_id)
+        .group_by(Voucher.programme_id, HoldFunderPart.funder_id)
+    ):
+        expected[(int(programme_id), int(funder_id))][1:] = [int(open_fen), int(captured)]
+    keys = sorted(set(balances) | set(expected))
+    check.checked = len(keys)
+    for key in keys:
+        got = balances.get(key, {})
+        granted, held, spent = expected.get(key, [0, 0, 0])
+        actual = (
+            got.get(AccountKind.FUNDER_GRANTED, 0),
+            got.get(AccountKind.FUNDER_HELD, 0),
+            got.get(AccountKind.FUNDER_SPENT, 0),
+            got.get(AccountKind.FUNDER_AVAILABLE, 0),
+        )
+        if actual != (granted, held, spent, granted - held - spent):
+            check.breaches.append(
+                f"programme {key[0]}, funder {key[1]}: granted/held/spent/available {actual} ≠ "
+                f"budget {granted}, parts held {held}, captured {spent}, left "
+                f"{granted - held - spent}"
+            )
+
+
 def verify_ledger(session: Session, extra_checks: Sequence[ExtraCheck] = ()) -> Report:
     """Run every check of the voucher money, then ``extra_checks`` in order; never raises for a
     breach (it is reported)."""
@@ -332,6 +424,16 @@ def verify_ledger(session: Session, extra_checks: Sequence[ExtraCheck] = ()) -> 
         "per programme and provider: payable = captured voucher parts (net of reversals) − "
         "paid out",
     )
+    parts = add(
+        "funder_parts",
+        "per order of a co-funded programme: the funders' parts add up to the voucher part "
+        "(held, captured and released), to the fen",
+    )
+    funder_books = add(
+        "funder_budgets",
+        "per programme and funder: granted = budget; held, spent = its parts; available = "
+        "granted − held − spent",
+    )
     steps = [
         lambda: _transactions_balance(session, balanced),
         lambda: _totals_balance(session, totals),
@@ -341,6 +443,8 @@ def verify_ledger(session: Session, extra_checks: Sequence[ExtraCheck] = ()) -> 
         lambda: _caps(session, caps),
         lambda: _holds_resolved_once(session, holds),
         lambda: _provider_payable(session, payable),
+        lambda: _funder_parts(session, parts),
+        lambda: _funder_budgets(session, funder_books),
     ]
     for extra in extra_checks:
         steps.append(partial(extra.run, session, add(extra.name, extra.description)))

@@ -28,6 +28,7 @@ def register_api(app: Flask) -> None:
         disputes,
         enterprises,
         freezes,
+        funders,
         instruments,
         meta,
         orders,

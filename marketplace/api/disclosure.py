@@ -9,6 +9,7 @@ from marketplace.api.endpoint import endpoint
 from marketplace.db import db_session
 from marketplace.disclosure import services
 from marketplace.disclosure.schemas import (
+    FunderRedemptionOut,
     GrantOut,
     GrantQuerySchema,
     RedemptionOut,
@@ -17,6 +18,7 @@ from marketplace.disclosure.schemas import (
 )
 from marketplace.enums import ADMIN_ROLES
 from marketplace.pagination import Page, paginate
+from vouchers.funders import FunderRedemption
 from vouchers.models import Voucher
 
 
@@ -56,6 +58,22 @@ def list_grants(query: dict[str, Any]) -> Page:
 )
 def list_redemptions(query: dict[str, Any]) -> list[services.Redemption]:
     return services.redemptions(db_session(), query["year"])
+
+
+@endpoint(
+    bp,
+    "/disclosure/funders",
+    "GET",
+    roles=None,
+    query=YearQuerySchema,
+    response=FunderRedemptionOut,
+    many=True,
+    tags=["disclosure"],
+    summary="Voucher money redeemed per paying treasury in a year (public; co-funded orders "
+    "by each funder's part)",
+)
+def list_funder_redemptions(query: dict[str, Any]) -> list[FunderRedemption]:
+    return services.funder_redemptions(db_session(), query["year"])
 
 
 @endpoint(

@@ -103,7 +103,9 @@ def _actions(user: User, order: Order) -> list[str]:
     return [] if actor is None else [a.value for a in allowed_actions(order.status, actor)]
 
 
-def order_view(order: Order, user: User, *, detail: bool = False) -> dict[str, Any]:
+def order_view(
+    order: Order, user: User, *, detail: bool = False, parts: bool = False
+) -> dict[str, Any]:
     view = {name: getattr(order, name) for name in _ORDER_FIELDS}
     view["allowed_actions"] = _actions(user, order)
     if detail:
@@ -112,7 +114,19 @@ def order_view(order: Order, user: User, *, detail: bool = False) -> dict[str, A
         view["invoice"] = order.invoice
         view["events"] = list(order.events)
         view["voucher_lapsed_fen"] = order.voucher_lapsed_fen
+    if parts:
+        view["funder_parts"] = _funder_parts(order)
     return view
+
+
+def _funder_parts(order: Order) -> list[Any]:
+    """A co-funded programme's split of the voucher part, shown by GET /orders/{id} only: the
+    answers of the steps (accept above all, the lean hold path) send no query for it."""
+    voucher = order.voucher if order.voucher_id else None
+    if voucher is None or order.hold_id is None or not voucher.programme.co_funded:
+        return []
+    assert order.hold is not None
+    return list(order.hold.funder_parts)
 
 
 def _detail(order: Order) -> dict[str, Any]:
@@ -187,7 +201,8 @@ def list_orders(query: dict[str, Any]) -> Page:
     summary="One order with its invoice and full history",
 )
 def get_order_detail(order_id: int) -> dict[str, Any]:
-    return _detail(get_order(db_session(), order_id, api_user()))
+    order = get_order(db_session(), order_id, api_user())
+    return order_view(order, api_user(), detail=True, parts=True)
 
 
 def _payment_view(payment: Payment, *, checkout: bool) -> dict[str, Any]:

@@ -54,6 +54,20 @@ class BudgetOut(Schema):
     low = fields.Boolean(required=True)
 
 
+class FunderRedemptionOut(Schema):
+    funder_id = fields.Integer(
+        allow_none=True, metadata={"description": "null: the programme's own budget"}
+    )
+    funder_name = fields.String(allow_none=True)
+    region_code = fields.String(allow_none=True)
+    funding_body = fields.Function(
+        lambda r: r.funding_body.value if r.funding_body else None, allow_none=True
+    )
+    orders = fields.Integer(required=True)
+    redeemed_fen = fields.Integer(required=True)
+    currency = fields.Constant("CNY")
+
+
 class StatisticsOut(Schema):
     year = fields.Integer(required=True)
     currency = fields.Constant("CNY")
@@ -66,3 +80,8 @@ class StatisticsOut(Schema):
     by_size = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
     issued_by_month = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
     redeemed_by_month = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True)
+    by_funder = fields.List(
+        fields.Nested(FunderRedemptionOut),
+        required=True,
+        metadata={"description": "voucher money captured per paying treasury"},
+    )

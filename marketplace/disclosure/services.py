@@ -2,7 +2,8 @@
 
 Published per voucher: the enterprise's name, credit code (a public registration number) and
 region, the programme, the amount granted and the date — never contacts or users (rule 11).
-Redemptions are published per provider: how many orders and how much voucher money.
+Redemptions are published per provider and per paying treasury (the funders of a co-funded
+programme by their recorded parts): how many orders and how much voucher money.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from marketplace import clock
 from marketplace.credit_code import region_name
 from providers.models import Provider
 from vouchers.enums import HoldStatus, VoucherStatus
+from vouchers.funders import FunderRedemption, redeemed_by_funder
 from vouchers.models import Enterprise, Hold, Programme, Voucher
 from vouchers.programmes import Budget, budgets
 
@@ -106,6 +108,14 @@ class Statistics:
     by_size: dict[str, int] = field(default_factory=dict)
     issued_by_month: dict[int, int] = field(default_factory=dict)
     redeemed_by_month: dict[int, int] = field(default_factory=dict)
+    #: Voucher money captured in the year per paying treasury (issue 14: funders' shares).
+    by_funder: list[FunderRedemption] = field(default_factory=list)
+
+
+def funder_redemptions(session: Session, year: int) -> list[FunderRedemption]:
+    """Voucher money captured for holds resolved in ``year``, per paying treasury (rule 7)."""
+    start, end = clock.year_span(year)
+    return redeemed_by_funder(session, start, end)
 
 
 def statistics(session: Session, year: int) -> Statistics:
@@ -149,4 +159,5 @@ def statistics(session: Session, year: int) -> Statistics:
     stats.by_size = dict(by_size)
     stats.issued_by_month = dict(sorted(by_month.items()))
     stats.redeemed_by_month = dict(sorted(redeemed_by_month.items()))
+    stats.by_funder = redeemed_by_funder(session, start, end)
     return stats

@@ -26,6 +26,7 @@ from marketplace.orders.services import MAX_QUANTITY
 from marketplace.pagination import PageQuerySchema
 from marketplace.schemas import Fen, Id, StrictSchema, ZonedDateTime
 from vouchers.rules import MAX_AMOUNT_FEN
+from vouchers.schemas import FunderPartOut
 
 # White space as Python's str.strip sees it, spelled out: \s differs between Python and the
 # ECMA-262 regular expressions of JSON Schema. Text never holds NUL (PostgreSQL refuses it),
@@ -344,6 +345,14 @@ class OrderDetailOut(OrderOut):
     )
     invoice = fields.Nested(InvoiceOut, allow_none=True)
     events = fields.List(fields.Nested(OrderEventOut), required=True)
+    funder_parts = fields.List(
+        fields.Nested(FunderPartOut),
+        metadata={
+            "description": "GET /orders/{id} only: a co-funded programme's split of the voucher "
+            "part between its funders, fixed when the hold was placed (empty for a "
+            "single-funder programme)"
+        },
+    )
     voucher_lapsed_fen = fields.Integer(
         required=True,
         metadata={

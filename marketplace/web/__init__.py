@@ -36,6 +36,7 @@ def register_pages(app: Flask) -> None:
         dashboard,
         enterprises,
         freezes,
+        funders,
         outcome_summaries,
         payments,
         personal_data,

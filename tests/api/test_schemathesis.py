@@ -37,6 +37,8 @@ SEMANTIC_FIELDS = {
     "file",
     "invoice_file",
     "invoice_files",
+    # A funder's division must exist in the GB/T 2260 table (3,219 codes) and never changes.
+    "region_code",
     # "the token or the serial" (one of two, as for the invoice's files or details).
     "token",
     "serial",

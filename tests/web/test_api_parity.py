@@ -218,7 +218,11 @@ PARITY: dict[str, tuple[str, ...] | str] = {
     "settlement.claim_detail": (f"GET {A}/claims/{{claim_id}}",),
     "settlement.resubmit": (f"POST {A}/claims/{{claim_id}}/resubmit",),
     # ------------------------------------------------------------------ public disclosure
-    "disclosure.index": (f"GET {A}/disclosure/grants", f"GET {A}/disclosure/redemptions"),
+    "disclosure.index": (
+        f"GET {A}/disclosure/grants",
+        f"GET {A}/disclosure/redemptions",
+        f"GET {A}/disclosure/funders",
+    ),
     "disclosure.grants_file": (f"GET {A}/disclosure/grants",),
     # ------------------------------------------------------------------ gateway callbacks
     "payments.stripe_webhook": (
@@ -280,6 +284,15 @@ PARITY: dict[str, tuple[str, ...] | str] = {
     "admin.voucher_bulk_issue": (f"POST {A}/programmes/{{programme_id}}/bulk-issuances",),
     "admin.voucher_batch": (f"GET {A}/issuance-batches/{{batch_id}}",),
     "admin.voucher_budget": (f"GET {A}/budgets",),
+    # funders (issue 14, point 5)
+    "admin.funder_list": (f"GET {A}/funders",),
+    "admin.funder_create": (f"POST {A}/funders",),
+    "admin.funder_edit": (f"GET {A}/funders/{{funder_id}}", f"PUT {A}/funders/{{funder_id}}"),
+    "admin.programme_funders": (f"GET {A}/programmes/{{programme_id}}/funders",),
+    "admin.programme_shares_set": (f"PUT {A}/programmes/{{programme_id}}/shares",),
+    "admin.programme_funder_budget": (
+        f"PUT {A}/programmes/{{programme_id}}/funders/{{funder_id}}/budget",
+    ),
     # vouchers: applications, vouchers, the ledger
     "admin.voucher_applications": (f"GET {A}/applications",),
     "admin.voucher_application": (

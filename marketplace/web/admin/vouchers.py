@@ -541,6 +541,20 @@ def _ledger_check_labels() -> dict[str, tuple[str, str]]:
                 "Per programme and provider: payable = captured voucher parts − reversals − paid out."
             ),
         ),
+        "funder_parts": (
+            _("Funders' parts add up"),
+            _(
+                "Per order of a co-funded programme: the funders' parts add up to the voucher "
+                "part, held, captured and released, to the fen."
+            ),
+        ),
+        "funder_budgets": (
+            _("Funders' budgets"),
+            _(
+                "Per programme and funder: granted = its budget; held and spent = its parts; "
+                "available = the rest."
+            ),
+        ),
         "provider_paid": (
             _("Paid to providers"),
             _("Paid out = the payment lines the bank confirmed as paid; each line = its items."),

@@ -44,6 +44,7 @@ def index() -> ResponseReturnValue:
         grants=grants,
         total_fen=sum(g.face_value_fen for g in grants if not g.revoked),
         redemptions=services.redemptions(session, year),
+        funder_redemptions=services.funder_redemptions(session, year),
     )
 
 

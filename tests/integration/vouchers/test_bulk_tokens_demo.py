@@ -8,9 +8,9 @@ from datetime import date
 import pytest
 import sqlalchemy as sa
 
-from marketplace.demo import seed
+from marketplace.demo import DEMO_FUNDERS, seed
 from tests.support.voucher_fixtures import VOUCHER_NOW
-from vouchers import applications, expiry, holds, issuance, tokens
+from vouchers import applications, expiry, funders, holds, issuance, tokens
 from vouchers.enums import (
     ApplicationSource,
     ApplicationStatus,
@@ -18,7 +18,7 @@ from vouchers.enums import (
     VerificationStatus,
 )
 from vouchers.errors import CsvInvalid, VoucherTokenInvalid
-from vouchers.models import Application, IssuanceBatch, Voucher
+from vouchers.models import Application, IssuanceBatch, Programme, Voucher
 from vouchers.verify import verify_ledger
 
 SECRET = "test-secret-key-with-enough-length-0123456789"
@@ -170,10 +170,18 @@ def test_the_cap_limits_what_a_token_can_cover(
 
 def test_demo_seed_issues_vouchers_through_the_services_once(session):
     first = seed(session, today=date(2026, 6, 15))
-    assert first.created["vouchers"] == 3 and first.created["applications"] == 4
+    # Three in the two single-funder programmes, two in the co-funded one (issue 14, point 5).
+    assert first.created["vouchers"] == 5 and first.created["applications"] == 6
+    assert first.created["funders"] == 5 and first.created["programmes"] == 3
     again = seed(session, today=date(2026, 6, 15))
     assert "vouchers" not in again.created and "applications" not in again.created
-    assert session.scalar(sa.select(sa.func.count()).select_from(Voucher)) == 3
+    assert "funders" not in again.created and "programmes" not in again.created
+    assert session.scalar(sa.select(sa.func.count()).select_from(Voucher)) == 5
+    co_funded = session.scalars(sa.select(Programme).where(Programme.co_funded)).one()
+    assert co_funded.year == 2027 and len(funders.shares_of(session, co_funded.id)) == 2
+    assert {
+        s.funder.region_code: s.budget_fen for s in funders.standings(session, co_funded.id)
+    } == {code: budget for _, code, budget in DEMO_FUNDERS}
     pending = session.scalars(
         sa.select(Application).where(Application.status == ApplicationStatus.SUBMITTED)
     ).all()
