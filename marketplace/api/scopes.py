@@ -28,6 +28,7 @@ AREA_OF_MODULE: dict[str, str] = {
     "disclosure": "administration",
     "enterprises": "administration",
     "freezes": "administration",
+    "funders": "administration",
     "personal_data": "administration",
     "provider_admin": "administration",
     "provider_reviews": "administration",

@@ -133,6 +133,7 @@ PARAMETERS: dict[str, Callable[[dict[str, int]], Any]] = {
     "declaration_id": lambda ids: 987_654,
     "finding_id": lambda ids: 987_654,
     "freeze_id": lambda ids: 987_654,
+    "funder_id": lambda ids: 987_654,
     "item_id": lambda ids: 987_654,
     "objection_id": lambda ids: 987_654,
     "sample_id": lambda ids: 987_654,
