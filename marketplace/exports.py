@@ -19,12 +19,15 @@ import io
 import os
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextvars import ContextVar
 from datetime import date, datetime
 from enum import StrEnum
-from typing import IO, Any
+from typing import IO, Any, Protocol
 
+import sqlalchemy as sa
 import xlsxwriter
 from flask import Response
+from sqlalchemy.orm import Session
 
 Cell = str | int | date | datetime | None
 Row = Sequence[Cell]
@@ -214,13 +217,47 @@ def _chunks_then_remove(path: str) -> Iterator[bytes]:
         os.unlink(path)
 
 
-def download(stem: str, kind: Format, header: Row, rows: Iterable[Row]) -> Response:
+class Sink(Protocol):
+    """Where :func:`download` writes instead of answering, while a background job runs an
+    export: the file is written there, with progress, and the job offers it for download."""
+
+    def __call__(
+        self, stem: str, kind: Format, header: Row, rows: Iterable[Row], total: int | None
+    ) -> None: ...
+
+
+#: Set by the export job around the view it runs (marketplace.web.jobs.exports).
+job_sink: ContextVar[Sink | None] = ContextVar("export_job_sink", default=None)
+
+
+def count(session: Session, stmt: sa.Select[Any]) -> int:
+    """How many rows ``stmt`` selects (a job's progress bar needs the total)."""
+    return int(
+        session.scalar(sa.select(sa.func.count()).select_from(stmt.order_by(None).subquery())) or 0
+    )
+
+
+def download(
+    stem: str,
+    kind: Format,
+    header: Row,
+    rows: Iterable[Row],
+    *,
+    total: Callable[[], int] | None = None,
+) -> Response:
     """An attachment ``<stem>.csv`` or ``<stem>.xlsx`` of ``rows``.
 
     The file is written to a temporary file while the request's transaction is open (the rows
     usually come from a query in it), then sent in chunks and removed: memory stays flat for a
     million rows, and the database work stays inside the request as the transaction rule wants.
+
+    Inside a background export job (:data:`job_sink` set) the rows go to the job's file
+    instead, and ``total()`` (when given) tells its progress bar how many rows to expect.
     """
+    sink = job_sink.get()
+    if sink is not None:
+        sink(stem, kind, header, rows, total() if total is not None else None)
+        return Response(status=204)
     handle, path = tempfile.mkstemp(prefix="export-", suffix=f".{kind.value}")
     os.close(handle)
     try:

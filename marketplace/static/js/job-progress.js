@@ -16,9 +16,13 @@
       .then(function (response) { return response.ok ? response.json() : null; })
       .then(function (job) {
         if (!job) { return; }
-        bar.value = job.percent;
-        bar.textContent = job.percent + "%";
-        if (job.total !== null) { count.textContent = job.done + " / " + job.total; }
+        if (job.total) {
+          bar.value = job.percent;
+          bar.textContent = job.percent + "%";
+          count.textContent = job.done + " / " + job.total;
+        } else {
+          count.textContent = String(job.done);
+        }
         badge.textContent = job.status_label;
         if (job.finished) { window.location.reload(); return; }
         delay = Math.min(delay * 1.5, 3000);

@@ -92,5 +92,8 @@ def audit_file(kind: Format) -> ResponseReturnValue:
         return Response("invalid filters\n", status=400, mimetype="text/plain")
     lang = page_lang()
     session = db_session()
-    rows = audit_trail.export_rows(session, audit_trail.from_query(filters), lang)
-    return exports.download("audit-trail", kind, HEADER[lang], rows)
+    stmt = audit_trail.from_query(filters)
+    rows = audit_trail.export_rows(session, stmt, lang)
+    return exports.download(
+        "audit-trail", kind, HEADER[lang], rows, total=lambda: exports.count(session, stmt)
+    )

@@ -459,7 +459,13 @@ def voucher_list_file(kind: Format) -> ResponseReturnValue:
         ]
         for v in db_session().scalars(stmt.order_by(Voucher.id).execution_options(yield_per=1_000))
     )
-    return exports.download("vouchers", kind, VOUCHER_HEADER[lang], rows)
+    return exports.download(
+        "vouchers",
+        kind,
+        VOUCHER_HEADER[lang],
+        rows,
+        total=lambda: exports.count(db_session(), stmt),
+    )
 
 
 def _voucher_page(voucher: Voucher, form: RevokeForm | None = None) -> str:

@@ -8,10 +8,24 @@ Every signed-in user may have jobs; each sees only their own (another's job answ
 from __future__ import annotations
 
 import os
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
-from flask import Blueprint, Response, abort, jsonify, render_template, send_file
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    jsonify,
+    redirect,
+    render_template,
+    send_file,
+    url_for,
+)
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import HiddenField
+from wtforms.validators import DataRequired, Length
 
 from marketplace import exports
 from marketplace.db import db_session
@@ -20,6 +34,7 @@ from marketplace.errors import NotFound
 from marketplace.exports import Format
 from marketplace.jobs import tracked
 from marketplace.jobs.models import ROW_OK, BackgroundJob
+from marketplace.web.jobs import exports as export_jobs
 from marketplace.web.permissions import gate_blueprint
 from marketplace.web.templating import page_lang
 
@@ -88,3 +103,35 @@ def job_file(job_id: int) -> ResponseReturnValue:
     )
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+class ExportJobForm(FlaskForm):
+    """Run one of the list pages' exports in the background (its URL with the filters)."""
+
+    url = HiddenField(validators=[DataRequired(), Length(1, 2000)])
+
+
+@bp.post("/exports")
+def start_export() -> ResponseReturnValue:
+    form = ExportJobForm()
+    if not form.validate_on_submit():
+        abort(400)
+    url = str(form.url.data)
+    try:
+        endpoint, view_args = export_jobs.export_endpoint(current_app, url)
+    except export_jobs.ExportRefused as exc:
+        exc.recovered()
+        abort(404)
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query)
+    if not any(k == "lang" for k, _v in query):
+        query.append(("lang", page_lang()))  # the file in the language of the page it came from
+    job = tracked.start(
+        db_session(),
+        owner_id=current_user.id,
+        kind="export",
+        title=export_jobs.title_of(endpoint, Format(view_args.get("kind", Format.CSV))),
+        handler=export_jobs.HANDLER,
+        params={"url": f"{parts.path}?{urlencode(query)}"},
+    )
+    return redirect(url_for("jobs.job_page", job_id=job.id))
