@@ -29,19 +29,19 @@ from marketplace.auth.models import User
 from marketplace.db import get_db
 from marketplace.errors import PermissionDenied
 from marketplace.exports import Format, Row
-from marketplace.i18n import _
+from marketplace.i18n import _, _l
 from marketplace.jobs.tracked import JobContext
 
 HANDLER = "marketplace.web.jobs.exports.run_export"
 #: The exports a job may run (endpoint → what the job page calls it).
 EXPORTS = {
-    "admin.audit_file": "Audit trail",
-    "admin.voucher_list_file": "Vouchers",
-    "orders.index_file": "Orders",
-    "admin.settlement_claims_file": "Claims",
-    "admin.settlement_payouts_file": "Payouts",
-    "risk.flags_file": "Risk flags",
-    "risk.findings_file": "Audit findings",
+    "admin.audit_file": _l("Audit trail"),
+    "admin.voucher_list_file": _l("Issued vouchers"),
+    "orders.index_file": _l("Orders"),
+    "admin.settlement_claims_file": _l("Settlement claims"),
+    "admin.settlement_payouts_file": _l("Payout batches"),
+    "risk.flags_file": _l("Risk flags"),
+    "risk.findings_file": _l("Audit findings"),
 }
 #: Progress is committed at most this often (seconds), whatever the rows' pace.
 PROGRESS_INTERVAL = 0.5
@@ -67,7 +67,7 @@ def export_endpoint(app: Flask, url: str) -> tuple[str, dict[str, Any]]:
 
 
 def title_of(endpoint: str, kind: Format) -> str:
-    return _("Export: %(what)s (%(kind)s)", what=_(EXPORTS[endpoint]), kind=kind.value.upper())
+    return _("Export: %(what)s (%(kind)s)", what=str(EXPORTS[endpoint]), kind=kind.value.upper())
 
 
 def _gate(app: Flask) -> None:
@@ -109,8 +109,7 @@ def run_export(context: JobContext) -> None:
                 raise ExportRefused(answer.get_data(as_text=True)[:200] or answer.status)
         finally:
             g.pop("_db_session", None)
-            reader.rollback()
-            reader.close()
+            reader.close()  # it read only: closing ends its transaction
     # Recorded once the reading is over (its transaction, and in tests its savepoint, closed).
     if sink.result is None:
         raise ExportRefused(_("You may not run this export."))
