@@ -16,7 +16,8 @@ import csv
 import hashlib
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
@@ -455,48 +456,70 @@ def job_report(results: list[dict[str, object]]) -> list[dict[str, object]]:
     ]
 
 
-def run_bulk_job(context: JobContext) -> None:
-    """The background job of a bulk issuance uploaded on the programme's page: the rows are
-    issued JOB_CHUNK at a time, each chunk one transaction with the job's progress, each row
-    in its own savepoint as in :func:`issue_in_bulk`; the batch's audit record closes it.
+def issue_file(
+    data: bytes,
+    filename: str,
+    programme_id: int,
+    actor_id: int | None,
+    *,
+    transaction: Callable[[], AbstractContextManager[Session]],
+    progress: Callable[[Session, int, int], None],
+    finish: Callable[[Session, IssuanceBatch, bool], None],
+) -> None:
+    """Issue an uploaded file's rows in chunks of JOB_CHUNK, each chunk one ``transaction()``
+    with ``progress(session, done, total)``, each row in its own savepoint as in
+    :func:`issue_in_bulk`; ``finish(session, batch, replayed)`` runs in the last transaction,
+    with the batch's audit record. The background job and ``flask vouchers bulk-issue``.
 
-    Raises CsvInvalid (the job then fails with the reason) for an unreadable file.
+    Raises CsvInvalid for an unreadable file, NotFound for an unknown programme.
     """
-    data = context.input_data or b""
-    filename = context.input_name or "upload.csv"
     rows = parse_upload(data, filename)
     now = utcnow()
-    with context.transaction() as session:
+    with transaction() as session:
         batch, replayed = open_batch(
             session,
-            int(context.params["programme_id"]),
+            programme_id,
             filename=filename,
             digest=hashlib.sha256(data).hexdigest(),
-            actor_id=context.owner_id,
+            actor_id=actor_id,
             now=now,
         )
         batch_id = batch.id
+        progress(session, len(rows) if replayed else 0, len(rows))
         if replayed:
-            context.progress(session, len(rows), len(rows))
-            context.finish(
-                session,
-                summary=_summary(batch, replayed=True),
-                report=job_report(batch.report or []),
-            )
+            finish(session, batch, True)
             return
-        context.progress(session, 0, len(rows))
     for start in range(0, len(rows), JOB_CHUNK):
         stop = min(start + JOB_CHUNK, len(rows))
-        with context.transaction() as session:
+        with transaction() as session:
             batch = session.get_one(IssuanceBatch, batch_id)
             issue_rows(session, batch, rows, start, stop, now=now)
-            context.progress(session, stop, len(rows))
-    with context.transaction() as session:
+            progress(session, stop, len(rows))
+    with transaction() as session:
         batch = session.get_one(IssuanceBatch, batch_id)
         close_batch(session, batch)
+        finish(session, batch, False)
+
+
+def run_bulk_job(context: JobContext) -> None:
+    """The background job of a bulk issuance uploaded on the programme's page."""
+
+    def finish(session: Session, batch: IssuanceBatch, replayed: bool) -> None:
         context.finish(
-            session, summary=_summary(batch, replayed=False), report=job_report(batch.report)
+            session,
+            summary=_summary(batch, replayed=replayed),
+            report=job_report(batch.report or []),
         )
+
+    issue_file(
+        context.input_data or b"",
+        context.input_name or "upload.csv",
+        int(context.params["programme_id"]),
+        context.owner_id,
+        transaction=context.transaction,
+        progress=context.progress,
+        finish=finish,
+    )
 
 
 def _summary(batch: IssuanceBatch, *, replayed: bool) -> dict[str, object]:

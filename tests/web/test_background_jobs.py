@@ -27,6 +27,7 @@ from marketplace.jobs import tracked
 from marketplace.jobs.models import BackgroundJob, JobStatus
 from tests.conftest import IN_CI
 from tests.support.fixtures import AuthActions
+from tests.web.test_one_language import _Page, _problems
 from vouchers import issuance
 from vouchers.models import IssuanceBatch, Voucher
 
@@ -36,6 +37,13 @@ REDIS_URL = "redis://127.0.0.1:6379/0"
 
 def _text(response) -> str:
     return response.get_data(as_text=True)
+
+
+def _not_chinese(page: str) -> list[str]:
+    """What the one-language scan (tests/web/test_one_language.py) finds on a Chinese page."""
+    parsed = _Page()
+    parsed.feed(page)
+    return _problems(" ".join(parsed.text))
 
 
 @pytest.fixture
@@ -115,6 +123,7 @@ def test_bulk_issuance_runs_as_a_job_with_a_per_row_report(
     assert 'data-testid="job-outcome" class="flash flash-success"' in page
     assert "enterprise_blacklisted" in page and "duplicate_row" in page
     assert 'value="100"' in page and "job-progress.js" not in page  # finished: no polling
+    assert _not_chinese(page) == []
 
     status = client.get(f"/jobs/{job_id}/status").get_json()
     assert status["status"] == "done" and status["percent"] == 100 and status["finished"]
@@ -273,6 +282,7 @@ def test_a_large_export_runs_as_a_job_under_the_screens_filters(
     assert (job.done, job.total) == (wanted, wanted) and job.summary == {"rows": wanted}
     page = _text(client.get(f"/jobs/{job_id}"))
     assert 'data-testid="job-file"' in page and "audit-trail.csv" in page
+    assert _not_chinese(page) == []
     body = client.get(f"/jobs/{job_id}/file")
     assert body.headers["Content-Disposition"].endswith("audit-trail.csv")
     lines = list(csv.reader(io.StringIO(body.get_data(as_text=True).lstrip("\ufeff"))))

@@ -78,29 +78,27 @@ def _gate(app: Flask) -> None:
                 raise ExportRefused(_("You may not run this export."))
 
 
-def run_export(context: JobContext) -> None:
-    """The job: run the export's view as its owner and write what it hands to ``download``
-    into the job's file. Raises ExportRefused when the owner may no longer run it."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    url = str(context.params["url"])
+def export_as(app: Flask, url: str, user_id: int, sink: exports.Sink) -> None:
+    """Run the export ``url`` names as the user ``user_id`` would download it, handing its
+    rows to ``sink``. Raises ExportRefused when the user may not run it (role gate, the
+    view's own checks) or the view refuses (invalid filters)."""
     endpoint, view_args = export_endpoint(app, url)
-    database = get_db()
     with app.test_request_context(url, method="GET"):
-        reader = database.read_only_session()
+        reader = get_db().read_only_session()
         g._db_session = reader  # the view's db_session(): reads only, no write lock
         try:
-            owner = reader.get(User, context.owner_id)
-            if owner is None or not owner.is_active:
+            user = reader.get(User, user_id)
+            if user is None or not user.is_active:
                 raise ExportRefused(_("You may not run this export."))
-            login_user(owner)
+            login_user(user)
             _gate(app)
-            sink = _Sink(context)
             token = exports.job_sink.set(sink)
             try:
                 # The language the URL names (a babel locale cached earlier in this
                 # application context would otherwise win).
                 with force_locale(request.args.get("lang") or "zh"):
-                    answer = app.make_response(app.view_functions[endpoint](**view_args))
+                    result: Any = app.view_functions[endpoint](**view_args)
+                    answer = app.make_response(result)
             except NotFound:
                 raise ExportRefused(_("You may not run this export.")) from None
             finally:
@@ -110,6 +108,14 @@ def run_export(context: JobContext) -> None:
         finally:
             g.pop("_db_session", None)
             reader.close()  # it read only: closing ends its transaction
+
+
+def run_export(context: JobContext) -> None:
+    """The job: run the export's view as its owner and write what it hands to ``download``
+    into the job's file. Raises ExportRefused when the owner may no longer run it."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    sink = _Sink(context)
+    export_as(app, str(context.params["url"]), context.owner_id, sink)
     # Recorded once the reading is over (its transaction, and in tests its savepoint, closed).
     if sink.result is None:
         raise ExportRefused(_("You may not run this export."))
