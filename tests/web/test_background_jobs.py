@@ -133,13 +133,13 @@ def test_bulk_issuance_runs_as_a_job_with_a_per_row_report(
     assert lines[0] == ["行号", "结果", "原因", "统一社会信用代码", "电子券编号"]
     assert [line[:2] for line in lines[1:]] == [
         ["2", "成功"],
-        ["3", "拒绝"],
+        ["3", "已拒绝"],
         ["4", "成功"],
-        ["5", "拒绝"],
+        ["5", "已拒绝"],
     ]
     xlsx = client.get(f"/jobs/{job_id}/report.xlsx")
     sheet = openpyxl.load_workbook(io.BytesIO(xlsx.data)).active
-    assert sheet.max_row == 5 and sheet["B3"].value == "拒绝"
+    assert sheet.max_row == 5 and sheet["B3"].value == "已拒绝"
 
     # The same file again: a job that issues nothing and says so in the warning style.
     again = _job_id(_upload(client, programme, data))

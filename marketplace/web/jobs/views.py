@@ -45,7 +45,7 @@ REPORT_HEADER = {
     "zh": ["行号", "结果", "原因", "统一社会信用代码", "电子券编号"],
     "en": ["row", "outcome", "reason", "credit code", "voucher serial"],
 }
-OUTCOMES = {"zh": {"ok": "成功", "refused": "拒绝"}, "en": {"ok": "ok", "refused": "refused"}}
+OUTCOMES = {"zh": {"ok": "成功", "refused": "已拒绝"}, "en": {"ok": "ok", "refused": "refused"}}
 
 
 def _job(job_id: int) -> BackgroundJob:
