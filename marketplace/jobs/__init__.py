@@ -148,8 +148,13 @@ def _dispatch(
         except RedisError:
             # The commit stands; the sweeper commands redo work whose dispatch was lost.
             log.exception("could not queue job %s%r on Redis", func_path, args)
-        return
-    if long and settings.jobs_after_response:
+            if not long:
+                return
+            # Someone is watching this one's page and no sweeper would pick it up: it runs
+            # here, on a worker thread, instead.
+        else:
+            return
+    if long and (settings.jobs_after_response or settings.redis_url):
         app = current_app._get_current_object()  # type: ignore[attr-defined]
         start = functools.partial(_start_thread, app, func_path, args, request_id)
         if has_request_context():

@@ -22,7 +22,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from flask import current_app
 from sqlalchemy.orm import Session
 
 from marketplace import jobs
@@ -202,8 +201,3 @@ def status_document(job: BackgroundJob, lang: str) -> dict[str, Any]:
         "has_file": bool(job.result_path),
         "has_report": job.report is not None,
     }
-
-
-def app_name() -> str:
-    """The application's import name (for log lines of the worker)."""
-    return str(current_app.import_name)

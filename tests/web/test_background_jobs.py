@@ -380,3 +380,20 @@ def test_with_redis_a_real_rq_worker_runs_the_job(
     assert job.status is JobStatus.DONE and job.summary["ok"] == 2
     status = client.get(f"/jobs/{job_id}/status").get_json()
     assert status["percent"] == 100 and status["status_label"] == "已完成"
+
+
+def test_with_redis_down_the_job_runs_on_a_worker_thread_instead(
+    make_app, session, create_user, programme, create_enterprise, caplog
+):
+    app = make_app(REDIS_URL="redis://127.0.0.1:9/0")  # nothing listens on the discard port
+    client = app.test_client()
+    reviewer = create_user(Role.REVIEWER)
+    AuthActions(client, session).login(reviewer)
+    data, _codes = _mixed_file(create_enterprise)
+    response = _upload(client, programme, data)
+    job = session.get(BackgroundJob, _job_id(response))
+    assert "could not queue job" in caplog.text
+    response.close()
+    jobs.join_threads(timeout=120)
+    session.refresh(job)
+    assert job.status is JobStatus.DONE and job.summary["ok"] == 2
