@@ -86,7 +86,7 @@ def _text(cell: Cell) -> str:
     convert = _TEXT_OF.get(type(cell))
     if convert is not None:
         return convert(cell)
-    # Subclasses (StrEnum members, pendulum dates …) take the slow, exact road.
+    # Subclasses (StrEnum members, IntEnum …) take the slow, exact road.
     if isinstance(cell, bool | float):
         return _not_allowed(cell)
     if isinstance(cell, int):
@@ -95,7 +95,9 @@ def _text(cell: Cell) -> str:
         return _datetime_text(cell)
     if isinstance(cell, date):
         return cell.isoformat()
-    return neutralise(str(cell))
+    if isinstance(cell, str):
+        return neutralise(str(cell))
+    return _not_allowed(cell)  # Decimal, objects …: say so rather than guess a text
 
 
 def _texts(row: Row) -> list[str]:
