@@ -104,10 +104,11 @@ def test_reviewer_uploads_a_file_and_watches_the_progress_reach_the_report(
         # The job is running (held): the page shows the bar and polls.
         assert page.locator("[data-testid=job-report]").count() == 0
         assert page.locator("[data-testid=job-refresh] a").count() == 1
-        page.locator("[data-testid=job-status]", has_text="进行中").wait_for()
+        # (Generous timeouts: the machine may be loaded; nothing here waits on a clock.)
+        page.locator("[data-testid=job-status]", has_text="进行中").wait_for(timeout=90_000)
         held_job.set()
         # The script sees the end and reloads: the report, the bar full.
-        page.locator("[data-testid=job-report]").wait_for()
+        page.locator("[data-testid=job-report]").wait_for(timeout=90_000)
         assert bar.get_attribute("value") == "100"
         assert page.locator("[data-testid=job-status]").inner_text() == "已完成"
         outcome = page.locator("[data-testid=job-outcome]")

@@ -15,7 +15,7 @@
     fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (response) { return response.ok ? response.json() : null; })
       .then(function (job) {
-        if (!job) { return; }
+        if (!job) { window.setTimeout(poll, 3000); return; }  // a hiccup: ask again later
         if (job.total) {
           bar.value = job.percent;
           bar.textContent = job.percent + "%";
