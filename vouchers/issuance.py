@@ -485,6 +485,11 @@ def issue_file(
             now=now,
         )
         batch_id = batch.id
+        if replayed:
+            # The same file again: a repeat, unless an earlier run stopped half-way (its rows
+            # are not all reported); then it is taken up where it stopped.
+            reported = {int(str(r["line"])) for r in batch.report or []}
+            replayed = all(row.line in reported for row in rows)
         progress(session, len(rows) if replayed else 0, len(rows))
         if replayed:
             finish(session, batch, True)
@@ -495,10 +500,9 @@ def issue_file(
             batch = session.get_one(IssuanceBatch, batch_id)
             issue_rows(session, batch, rows, start, stop, now=now)
             progress(session, stop, len(rows))
-    with transaction() as session:
-        batch = session.get_one(IssuanceBatch, batch_id)
-        close_batch(session, batch)
-        finish(session, batch, False)
+            if stop == len(rows):  # the last chunk closes the batch in the same transaction
+                close_batch(session, batch)
+                finish(session, batch, False)
 
 
 def run_bulk_job(context: JobContext) -> None:

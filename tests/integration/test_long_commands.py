@@ -10,6 +10,7 @@ the work's size and that reaches it.
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 
 import click
@@ -17,9 +18,11 @@ import pytest
 import sqlalchemy as sa
 
 from marketplace import clock
+from marketplace.audit.models import AuditEvent
 from marketplace.audit.services import record
 from marketplace.db import utcnow
 from marketplace.enums import Role
+from vouchers import issuance
 from vouchers.models import IssuanceBatch, Voucher
 
 YEAR = clock.local_date(utcnow()).year
@@ -130,3 +133,45 @@ def test_audit_verify_shows_its_progress(app, session, bars):
     result = app.test_cli_runner().invoke(args=["audit", "verify"])
     assert result.exit_code == 0, result.output
     assert bars == [["checking the audit trail", 3, 3]]
+
+
+def test_a_bulk_issuance_stopped_half_way_is_taken_up_where_it_stopped(
+    app, session, tmp_path, funded_programme, create_enterprise, create_user
+):
+    """A worker that died after its first chunk left the batch with some rows reported and no
+    audit record; the same file again issues the rest (never the reported rows twice) and
+    closes the batch once."""
+    programme = funded_programme(year=YEAR)
+    reviewer = create_user(Role.REVIEWER)
+    first, second = create_enterprise(), create_enterprise()
+    data = f"credit_code,amount_yuan\n{first.credit_code},3000\n{second.credit_code},2000\n"
+    path = tmp_path / "issue.csv"
+    path.write_bytes(data.encode())
+    rows = issuance.parse_upload(data.encode(), "issue.csv")
+    with app.app_context():
+        batch, replayed = issuance.open_batch(
+            session,
+            programme.id,
+            filename="issue.csv",
+            digest=hashlib.sha256(data.encode()).hexdigest(),
+            actor_id=reviewer.id,
+        )
+        issuance.issue_rows(session, batch, rows, 0, 1)  # the first chunk only
+        session.flush()
+    assert not replayed and batch.issued_count == 1
+
+    result = app.test_cli_runner().invoke(
+        args=["vouchers", "bulk-issue", str(programme.id), str(path), "--actor", reviewer.email]
+    )
+    assert result.exit_code == 0, result.output
+    assert "line 3: issued" in result.output and "already issued" not in result.output
+    session.refresh(batch)
+    assert (batch.issued_count, batch.refused_count) == (2, 0)
+    assert [v.enterprise_id for v in session.scalars(sa.select(Voucher).order_by(Voucher.id))] == [
+        first.id,
+        second.id,
+    ]
+    closed = session.scalars(
+        sa.select(AuditEvent).where(AuditEvent.action == "vouchers.bulk_issued")
+    ).all()
+    assert len(closed) == 1 and closed[0].detail["issued"] == 2
