@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from datetime import date, datetime
 
 import click
+import sqlalchemy as sa
 from flask import Flask
 from flask.cli import AppGroup
 
 from marketplace import clock, migrate
 from marketplace.audit import chain
+from marketplace.audit.models import AuditEvent
 from marketplace.auth.models import User
 from marketplace.auth.services import change_role, close_account, find_user, set_active
 from marketplace.config import current_settings
@@ -244,7 +247,10 @@ def audit_verify(copy_path: str | None) -> None:
         chain.seal(sealing)
     session = db_session()
     try:
-        report = chain.verify(session)
+        total = int(session.scalar(sa.select(sa.func.count()).select_from(AuditEvent)) or 0)
+        # click draws the bar only on a terminal; piped or logged, it prints the label once.
+        with click.progressbar(length=total, label="checking the audit trail") as bar:
+            report = chain.verify(session, progress=bar.update)
         books = verify_books(session)
     finally:
         rollback(session)
@@ -268,6 +274,54 @@ def _print_chain(report: chain.ChainReport) -> None:
         click.echo(f"         - {problem}")
 
 
+exports_cli = AppGroup("exports", help="The pages' CSV/XLSX exports, from the command line.")
+
+
+@exports_cli.command("run")
+@click.argument("url")
+@click.argument("output", type=click.Path(dir_okay=False, writable=True))
+@click.option("--as", "email", required=True, help="E-mail of the user the export runs as.")
+def exports_run(url: str, output: str, email: str) -> None:
+    """Write the export a page links to (e.g. '/admin/audit.xlsx?action=order.&lang=en') to
+    OUTPUT, with that page's filters and the permissions of the user --as: the same file the
+    page's download or background job gives. A progress bar on a terminal."""
+    from flask import current_app
+
+    from marketplace import exports
+    from marketplace.web.jobs.exports import ExportRefused, export_as
+
+    with unit_of_work() as session:
+        try:
+            user_id = find_user(session, email).id
+        except DomainError as exc:
+            exc.recovered()
+            raise click.ClickException(exc.message) from None
+    written = 0
+
+    def sink(
+        stem: str,
+        kind: exports.Format,
+        header: exports.Row,
+        rows: Iterable[exports.Row],
+        total: int | None,
+    ) -> None:
+        with click.progressbar(length=max(total or 0, 1), label=f"{stem}.{kind.value}") as bar:
+
+            def progress(done: int) -> None:
+                nonlocal written
+                if total:  # without a total there is no bar to move, only the count at the end
+                    bar.update(done - written)
+                written = done
+
+            exports.write_file(output, kind, header, rows, sheet=stem, progress=progress)
+
+    try:
+        export_as(current_app, url, user_id, sink)
+    except ExportRefused as exc:
+        raise click.ClickException(exc.message) from None
+    click.echo(f"{written} row(s) written to {output}")
+
+
 def register_cli(app: Flask) -> None:
     from marketplace.instruments.cli import instruments_cli
     from marketplace.jobs import jobs_cli
@@ -286,6 +340,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(accounts_cli)
     app.cli.add_command(demo_cli)
     app.cli.add_command(audit_cli)
+    app.cli.add_command(exports_cli)
     app.cli.add_command(jobs_cli)
     app.cli.add_command(notifications_cli)
     app.cli.add_command(orders_cli)

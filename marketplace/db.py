@@ -112,6 +112,10 @@ def money_column(**kwargs: Any) -> Any:
 # --------------------------------------------------------------------------- engines
 
 
+#: Execution option of a read-only session's connections (see Database.read_only_session).
+READ_ONLY = "marketplace_read_only"
+
+
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
@@ -129,8 +133,12 @@ def _configure_sqlite(engine: Engine) -> None:
     def _on_begin(conn: Connection) -> None:
         # SQLite ignores SELECT … FOR UPDATE. Taking the write lock when the transaction starts
         # makes every transaction serialisable against writers, so check-then-act is safe and
-        # two writers never deadlock on a lock upgrade.
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # two writers never deadlock on a lock upgrade. A read-only session (a long export)
+        # takes no lock: under WAL it reads its snapshot while others write.
+        if conn.get_execution_options().get(READ_ONLY):
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def create_engine(url: str, *, echo: bool = False) -> Engine:
@@ -264,6 +272,19 @@ class Database:
         self._factory = sessionmaker(
             bind=connection, expire_on_commit=False, join_transaction_mode="create_savepoint"
         )
+
+    def read_only_session(self) -> Session:
+        """A session for long reads (a background export). On SQLite its transaction begins
+        without the write lock every other transaction takes, so that the job's progress
+        (written in transactions of its own) and everybody else's work go on meanwhile; it
+        must write nothing. Elsewhere (and in tests) an ordinary session."""
+        engine: Engine | None = self.engine
+        if self._factory is None or engine is None:
+            raise RuntimeError("Database.init_app was not called")
+        bound_to_engine = self._factory.kw.get("bind") is engine
+        if not bound_to_engine or engine.dialect.name != "sqlite":
+            return self._factory()
+        return Session(bind=engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False)
 
     def new_session(self) -> Session:
         if self._factory is None:

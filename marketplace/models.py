@@ -10,6 +10,7 @@ from marketplace.audit import models as audit  # noqa: F401
 from marketplace.auth import models as auth  # noqa: F401
 from marketplace.db import Base
 from marketplace.instruments import models as instruments  # noqa: F401
+from marketplace.jobs import models as jobs  # noqa: F401
 from marketplace.notifications import models as notifications  # noqa: F401
 from marketplace.orders import models as orders  # noqa: F401
 from marketplace.outcomes import models as outcomes  # noqa: F401

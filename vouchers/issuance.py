@@ -16,6 +16,8 @@ import csv
 import hashlib
 import io
 import json
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
@@ -27,6 +29,8 @@ from marketplace.audit.services import record
 from marketplace.credit_code import CreditCodeError, parse_credit_code
 from marketplace.db import utcnow
 from marketplace.errors import DomainError
+from marketplace.jobs.models import ROW_OK, ROW_REFUSED
+from marketplace.jobs.tracked import JobContext
 from marketplace.money import MoneyFormatError, parse_yuan
 from vouchers import rules
 from vouchers.applications import check_eligible, issue_voucher
@@ -70,7 +74,7 @@ def _decode(data: bytes) -> str:
 
 
 def parse_csv(data: bytes) -> list[BulkRow]:
-    """Read the uploaded file into rows. Raises CsvInvalid for an unreadable file or header."""
+    """Read the uploaded CSV file into rows. Raises CsvInvalid for an unreadable file or header."""
     if not data.strip():
         raise CsvInvalid("文件为空 / the file is empty")
     text = _decode(data)
@@ -78,37 +82,93 @@ def parse_csv(data: bytes) -> list[BulkRow]:
         raise CsvInvalid(
             "文件含有NUL字符，不是CSV文本 / the file contains NUL characters: not CSV text"
         )
-    reader = csv.DictReader(io.StringIO(text))
-    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    reader = csv.reader(io.StringIO(text))
+    try:
+        return _bulk_rows((reader.line_num, record) for record in reader)
+    except csv.Error as exc:
+        raise CsvInvalid(f"CSV格式错误 / malformed CSV: {exc}") from None
+
+
+def _cell_text(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def parse_xlsx(data: bytes) -> list[BulkRow]:
+    """Read the first sheet of an uploaded XLSX workbook (the template's layout: a header row
+    naming the columns, then one row per voucher). Raises CsvInvalid for an unreadable file."""
+    import zipfile
+
+    import openpyxl
+
+    try:
+        workbook = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError):
+        raise CsvInvalid("无法读取XLSX文件 / the XLSX file cannot be read") from None
+    try:
+        sheet = workbook.worksheets[0]
+        records = (
+            (line, [_cell_text(value) for value in values])
+            for line, values in enumerate(sheet.iter_rows(values_only=True), start=1)
+        )
+        return _bulk_rows(records)
+    finally:
+        workbook.close()
+
+
+def parse_upload(data: bytes, filename: str) -> list[BulkRow]:
+    """The rows of an uploaded file: XLSX (by its name or its zip signature) or CSV."""
+    if filename.lower().endswith(".xlsx") or data[:4] == b"PK\x03\x04":
+        return parse_xlsx(data)
+    return parse_csv(data)
+
+
+def _bulk_rows(records: Iterator[tuple[int, list[str]]]) -> list[BulkRow]:
+    """Rows from (line number, cells) records whose first is the header."""
+    first = next(records, None)
+    if first is None:
+        raise CsvInvalid("文件为空 / the file is empty")
+    header = [(h or "").strip().lower().lstrip("\ufeff") for h in first[1]]
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
         raise CsvInvalid(
             f"缺少列：{', '.join(missing)}（需要 credit_code, amount_yuan） / missing columns: "
             f"{', '.join(missing)} (the header must name credit_code and amount_yuan)"
         )
-    reader.fieldnames = header
     rows: list[BulkRow] = []
-    try:
-        for record_ in reader:
-            if len(rows) >= MAX_ROWS:
-                raise CsvInvalid(f"每次最多{MAX_ROWS}行 / at most {MAX_ROWS} rows per file")
-            values = {k: (v or "").strip() for k, v in record_.items() if isinstance(k, str)}
-            if not any(values.values()):
-                continue
-            rows.append(
-                BulkRow(
-                    line=reader.line_num,
-                    credit_code=values.get("credit_code", ""),
-                    amount_fen=None,
-                    amount_text=values.get("amount_yuan", ""),
-                    note=values.get("note", ""),
-                )
+    for line, cells in records:
+        values = {
+            name: (cells[i] if i < len(cells) else "").strip()
+            for i, name in enumerate(header)
+            if name
+        }
+        if not any(values.values()):
+            continue
+        if len(rows) >= MAX_ROWS:
+            raise CsvInvalid(f"每次最多{MAX_ROWS}行 / at most {MAX_ROWS} rows per file")
+        rows.append(
+            BulkRow(
+                line=line,
+                credit_code=values.get("credit_code", ""),
+                amount_fen=None,
+                amount_text=values.get("amount_yuan", ""),
+                note=values.get("note", ""),
             )
-    except csv.Error as exc:
-        raise CsvInvalid(f"CSV格式错误 / malformed CSV: {exc}") from None
+        )
     if not rows:
         raise CsvInvalid("文件中没有数据行 / the file has no data rows")
     return rows
+
+
+#: The template's columns and sample rows (CSV and XLSX, from the same data).
+TEMPLATE_HEADER = ("credit_code", "amount_yuan", "note")
+TEMPLATE_ROWS = (
+    ("91530100MA6K00006J", "20000.00", "2026年第一批 示例行：请替换为真实数据"),
+    ("91530102MA6N5X2Y7W", "50000", "示例：金额以元为单位，最多两位小数"),
+)
 
 
 def rows_from_json(items: list[dict[str, object]]) -> list[BulkRow]:
@@ -231,8 +291,32 @@ def issue_in_bulk(
     """Issue one voucher per row. Returns the batch (with its per-row report) and whether it
     is a replay of an earlier identical batch (then nothing was issued now).
 
-    Raises NotFound (programme); row problems never raise, they are reported.
+    Raises NotFound (programme); row problems never raise, they are reported. A background
+    job does the same in chunks: :func:`open_batch`, :func:`issue_rows` per chunk,
+    :func:`close_batch`.
     """
+    now = now or utcnow()
+    batch, replayed = open_batch(
+        session, programme_id, filename=filename, digest=digest, actor_id=actor_id, now=now
+    )
+    if replayed:
+        return batch, True
+    issue_rows(session, batch, rows, 0, len(rows), now=now)
+    close_batch(session, batch)
+    return batch, False
+
+
+def open_batch(
+    session: Session,
+    programme_id: int,
+    *,
+    filename: str,
+    digest: str,
+    actor_id: int | None,
+    now: datetime | None = None,
+) -> tuple[IssuanceBatch, bool]:
+    """The batch for this content, new, or the earlier one (True) when it was submitted
+    before. Raises NotFound (programme)."""
     now = now or utcnow()
     programme = get_programme(session, programme_id)
     existing = session.scalar(
@@ -250,6 +334,7 @@ def issue_in_bulk(
                 sha256=digest,
                 actor_id=actor_id,
                 created_at=now,
+                report=[],
             )
             session.add(batch)
             session.flush()
@@ -260,11 +345,30 @@ def issue_in_bulk(
                 IssuanceBatch.programme_id == programme.id, IssuanceBatch.sha256 == digest
             )
         ).one(), True
+    return batch, False
 
+
+def issue_rows(
+    session: Session,
+    batch: IssuanceBatch,
+    rows: list[BulkRow],
+    start: int,
+    stop: int,
+    *,
+    now: datetime | None = None,
+) -> list[RowResult]:
+    """Issue ``rows[start:stop]`` into ``batch``, each row in its own savepoint, adding their
+    results to the batch's report. Rows already reported (a job resumed) are skipped, and a
+    credit code seen earlier in ``rows`` is refused as a duplicate."""
+    now = now or utcnow()
+    reported = {int(str(r["line"])) for r in batch.report or []}
+    seen = {row.credit_code.strip().upper() for row in rows[:start]}
     results: list[RowResult] = []
-    seen: set[str] = set()
-    for row in rows:
+    for row in rows[start:stop]:
         key = row.credit_code.strip().upper()
+        if row.line in reported:
+            seen.add(key)
+            continue
         if key in seen:
             results.append(
                 RowResult(
@@ -282,7 +386,9 @@ def issue_in_bulk(
         seen.add(key)
         try:
             with session.begin_nested():
-                results.append(_issue_row(session, programme.id, row, actor_id=actor_id, now=now))
+                results.append(
+                    _issue_row(session, batch.programme_id, row, actor_id=batch.actor_id, now=now)
+                )
         except _Refused as exc:
             exc.recovered()  # the row's savepoint undid it; the batch goes on
             results.append(
@@ -305,20 +411,127 @@ def issue_in_bulk(
                 )
             )
     issued = [r for r in results if r.outcome == "issued"]
-    batch.issued_count = len(issued)
-    batch.refused_count = len(results) - len(issued)
-    batch.issued_fen = sum(r.amount_fen or 0 for r in issued)
-    batch.report = [asdict(r) for r in results]
+    batch.issued_count = (batch.issued_count or 0) + len(issued)
+    batch.refused_count = (batch.refused_count or 0) + len(results) - len(issued)
+    batch.issued_fen = (batch.issued_fen or 0) + sum(r.amount_fen or 0 for r in issued)
+    # A new list, so the JSON column is seen as changed.
+    batch.report = [*(batch.report or []), *(asdict(r) for r in results)]
     session.flush()
+    return results
+
+
+def close_batch(session: Session, batch: IssuanceBatch) -> None:
+    """Record the batch's audit record, once all its rows were issued or refused."""
     record(
         session,
         "vouchers.bulk_issued",
-        actor_id=actor_id,
+        actor_id=batch.actor_id,
         subject_type="programme",
-        subject_id=programme.id,
+        subject_id=batch.programme_id,
         batch_id=batch.id,
         issued=batch.issued_count,
         refused=batch.refused_count,
         issued_fen=batch.issued_fen,
     )
-    return batch, False
+
+
+#: Rows issued per transaction by the background job (its progress moves chunk by chunk).
+JOB_CHUNK = 25
+JOB_HANDLER = "vouchers.issuance.run_bulk_job"
+
+
+def job_report(results: list[dict[str, object]]) -> list[dict[str, object]]:
+    """A batch's rows as a job's per-row report: row, outcome, reason (and what was issued)."""
+    return [
+        {
+            "row": r["line"],
+            "outcome": ROW_OK if r["outcome"] == "issued" else ROW_REFUSED,
+            "reason": r["message"] or "",
+            "code": r["code"],
+            "credit_code": r["credit_code"],
+            "serial": r["serial"] or "",
+            "amount_fen": r["amount_fen"],
+        }
+        for r in results
+    ]
+
+
+def issue_file(
+    data: bytes,
+    filename: str,
+    programme_id: int,
+    actor_id: int | None,
+    *,
+    transaction: Callable[[], AbstractContextManager[Session]],
+    progress: Callable[[Session, int, int], None],
+    finish: Callable[[Session, IssuanceBatch, bool], None],
+) -> None:
+    """Issue an uploaded file's rows in chunks of JOB_CHUNK, each chunk one ``transaction()``
+    with ``progress(session, done, total)``, each row in its own savepoint as in
+    :func:`issue_in_bulk`; ``finish(session, batch, replayed)`` runs in the last transaction,
+    with the batch's audit record. The background job and ``flask vouchers bulk-issue``.
+
+    Raises CsvInvalid for an unreadable file, NotFound for an unknown programme.
+    """
+    rows = parse_upload(data, filename)
+    now = utcnow()
+    with transaction() as session:
+        batch, replayed = open_batch(
+            session,
+            programme_id,
+            filename=filename,
+            digest=hashlib.sha256(data).hexdigest(),
+            actor_id=actor_id,
+            now=now,
+        )
+        batch_id = batch.id
+        if replayed:
+            # The same file again: a repeat, unless an earlier run stopped half-way (its rows
+            # are not all reported); then it is taken up where it stopped.
+            reported = {int(str(r["line"])) for r in batch.report or []}
+            replayed = all(row.line in reported for row in rows)
+        progress(session, len(rows) if replayed else 0, len(rows))
+        if replayed:
+            finish(session, batch, True)
+            return
+    for start in range(0, len(rows), JOB_CHUNK):
+        stop = min(start + JOB_CHUNK, len(rows))
+        with transaction() as session:
+            batch = session.get_one(IssuanceBatch, batch_id)
+            issue_rows(session, batch, rows, start, stop, now=now)
+            progress(session, stop, len(rows))
+            if stop == len(rows):  # the last chunk closes the batch in the same transaction
+                close_batch(session, batch)
+                finish(session, batch, False)
+
+
+def run_bulk_job(context: JobContext) -> None:
+    """The background job of a bulk issuance uploaded on the programme's page."""
+
+    def finish(session: Session, batch: IssuanceBatch, replayed: bool) -> None:
+        context.finish(
+            session,
+            summary=_summary(batch, replayed=replayed),
+            report=job_report(batch.report or []),
+        )
+
+    issue_file(
+        context.input_data or b"",
+        context.input_name or "upload.csv",
+        int(context.params["programme_id"]),
+        context.owner_id,
+        transaction=context.transaction,
+        progress=context.progress,
+        finish=finish,
+    )
+
+
+def _summary(batch: IssuanceBatch, *, replayed: bool) -> dict[str, object]:
+    return {
+        "batch_id": batch.id,
+        "programme_id": batch.programme_id,
+        "ok": batch.issued_count,
+        "refused": batch.refused_count,
+        "issued_fen": batch.issued_fen,
+        "replayed": replayed,
+    }

@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from functools import partial
-from typing import IO, Any, cast
+from typing import IO, Any, TypeVar, cast
 
 import sqlalchemy as sa
 from flask import has_app_context
@@ -418,8 +418,31 @@ def _db_rows(session: Session) -> Iterator[_Row]:
         session.expunge(event)
 
 
-def verify(session: Session) -> ChainReport:
-    """Check the whole trail in the database: chain, MACs, unsealed rows, checkpoints.
+T = TypeVar("T")
+#: Records checked between two calls of verify's ``progress``.
+PROGRESS_STEP = 1_000
+
+
+def _counting(rows: Iterable[T], progress: Callable[[int], None] | None) -> Iterator[T]:
+    """``rows``, calling ``progress(n)`` after every PROGRESS_STEP of them (n: how many since
+    the last call, as click's progress bar counts)."""
+    if progress is None:
+        yield from rows
+        return
+    pending = 0
+    for row in rows:
+        yield row
+        pending += 1
+        if pending == PROGRESS_STEP:
+            progress(pending)
+            pending = 0
+    if pending:
+        progress(pending)
+
+
+def verify(session: Session, progress: Callable[[int], None] | None = None) -> ChainReport:
+    """Check the whole trail in the database: chain, MACs, unsealed rows, checkpoints;
+    ``progress(n)`` is told as every n records have been checked (the command's bar).
 
     Read-only (seal first, in its own transaction, to cover the newest records). Never
     raises for a breach: the report lists them, the first changed, deleted or inserted first.
@@ -440,12 +463,12 @@ def verify(session: Session) -> ChainReport:
     ]
     keys = _Keys(ring, _limits(ring, checkpoints))
     wanted = {cp.seq for cp in checkpoints}
-    head_seq, _, hashes = _walk(keys, _db_rows(session), report, wanted)
+    head_seq, _, hashes = _walk(keys, _counting(_db_rows(session), progress), report, wanted)
     report.sealed = report.checked
     unsealed = session.scalars(
         sa.select(AuditEvent).where(AuditEvent.seq.is_(None)).order_by(AuditEvent.id)
     )
-    for event in unsealed:
+    for event in _counting(unsealed, progress):
         report.checked += 1
         if not keys.match(None, event.mac, partial(mac_of, fields=fields_of(event))):
             report.add(

@@ -13,6 +13,7 @@ blueprint, with object-level checks in the views (another organisation's record 
 ``instruments`` instrument calendars and bookings, the provider's booking settings, utilisation
 ``admin``       administration, one module per area
 ``payments``    the gateway's webhook (no session, no CSRF: a signature instead)
+``jobs``        the page of a long background job, its progress, report and file (owner only)
 ==============  ==================================================================
 
 Pages are thin: a form in, a service call, a flash, a redirect. They never commit: the request
@@ -52,6 +53,7 @@ def register_pages(app: Flask) -> None:
     from marketplace.web.disclosure.views import bp as disclosure_bp
     from marketplace.web.enterprise.views import bp as enterprise_bp
     from marketplace.web.instruments.views import bp as instruments_bp
+    from marketplace.web.jobs.views import bp as jobs_bp
     from marketplace.web.orders import (  # noqa: F401 - routes on the orders blueprint
         mediation,
         outcomes,
@@ -79,6 +81,7 @@ def register_pages(app: Flask) -> None:
         orders_bp,
         risk_bp,
         instruments_bp,
+        jobs_bp,
     ):
         app.register_blueprint(blueprint)
     templating.init_app(app)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -66,11 +67,10 @@ class LiveServer:
     app: object
 
 
-@pytest.fixture(scope="session")
-def live_server(database, tmp_path_factory) -> Iterator[LiveServer]:
-    """The app on a fresh database seeded with the demo data, served on a free port."""
-    tmp: Path = tmp_path_factory.mktemp(f"live-{database.backend}")
-    app = create_app(app_config(database.fresh("live"), tmp, WTF_CSRF_ENABLED=True))
+@contextmanager
+def serve(database, tmp: Path, name: str, **overrides: object) -> Iterator[LiveServer]:
+    """The app on a fresh database ``name`` seeded with the demo data, on a free port."""
+    app = create_app(app_config(database.fresh(name), tmp, WTF_CSRF_ENABLED=True, **overrides))
     with app.app_context(), unit_of_work() as session:
         seed(session)
     server = make_server("127.0.0.1", 0, app, threaded=True)
@@ -82,6 +82,14 @@ def live_server(database, tmp_path_factory) -> Iterator[LiveServer]:
         server.shutdown()
         thread.join(timeout=10)
         app.extensions["db"].engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def live_server(database, tmp_path_factory) -> Iterator[LiveServer]:
+    """The app on a fresh database seeded with the demo data, served on a free port."""
+    tmp: Path = tmp_path_factory.mktemp(f"live-{database.backend}")
+    with serve(database, tmp, "live") as server:
+        yield server
 
 
 @pytest.fixture

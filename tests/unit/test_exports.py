@@ -68,3 +68,36 @@ def test_rows_are_consumed_lazily():
     next(stream)  # the header only
     assert consumed == []
     assert list(stream) == ["0\r\n", "1\r\n", "2\r\n"] and consumed == [0, 1, 2]
+
+
+def test_the_file_writer_neutralises_like_the_line_writer(tmp_path):
+    """write_file's buffered csv.writer path (the one large exports take) and csv_lines give
+    the same bytes, hostile cells, enums, empty text and dates included."""
+    from enum import StrEnum
+
+    class Colour(StrEnum):
+        RED = "=red"
+
+    rows = [[name, n, Colour.RED, "", date(2026, 1, 2)] for n, name in enumerate(HOSTILE)]
+    path = tmp_path / "x.csv"
+    counted: list[int] = []
+    exports.write_file(
+        str(path),
+        exports.Format.CSV,
+        ["a", "b", "c", "d", "e"],
+        iter(rows),
+        "x",
+        progress=counted.append,
+    )
+    written = path.read_bytes().decode("utf-8")  # not read_text: keep the \r\n line ends
+    assert written == exports.csv_text(["a", "b", "c", "d", "e"], rows)
+    assert counted == [len(HOSTILE)]  # fewer rows than PROGRESS_EVERY: told once, at the end
+    parsed = list(csv.reader(io.StringIO(written.lstrip("\ufeff"))))
+    assert all(row[2] == "'=red" for row in parsed[1:])
+
+
+def test_other_cell_types_are_refused():
+    from decimal import Decimal
+
+    with pytest.raises(TypeError):
+        exports.csv_text(["amount"], [[Decimal("1.50")]])

@@ -283,6 +283,27 @@ PARITY: dict[str, tuple[str, ...] | str] = {
     ),
     "admin.voucher_bulk_issue": (f"POST {A}/programmes/{{programme_id}}/bulk-issuances",),
     "admin.voucher_batch": (f"GET {A}/issuance-batches/{{batch_id}}",),
+    "admin.voucher_bulk_template": (
+        WEB_ONLY + "a spreadsheet to fill in by hand; the API takes the rows as JSON "
+        f"(POST {A}/programmes/{{programme_id}}/bulk-issuances)"
+    ),
+    # ------------------------------------------------------------------ background jobs (issue 13)
+    "jobs.job_page": (
+        WEB_ONLY + "the progress page of a job a page started; the API issues in bulk in one "
+        f"call answering the per-row report (POST {A}/programmes/{{programme_id}}/bulk-issuances, "
+        f"then GET {A}/issuance-batches/{{batch_id}}) and exports by paging its lists"
+    ),
+    "jobs.job_status": WEB_ONLY + "what the job page's progress bar polls (see jobs.job_page)",
+    "jobs.job_report": (
+        WEB_ONLY + f"the job's per-row report as a file; the API's is GET {A}/issuance-batches/…"
+    ),
+    "jobs.job_file": (
+        WEB_ONLY + "a spreadsheet a page's export job wrote; the API pages the same records "
+        f"(GET {A}/audit/events, {A}/vouchers, {A}/orders …)"
+    ),
+    "jobs.start_export": (
+        WEB_ONLY + "runs a page's CSV/XLSX export in the background; the API pages the records"
+    ),
     "admin.voucher_budget": (f"GET {A}/budgets",),
     # funders (issue 14, point 5)
     "admin.funder_list": (f"GET {A}/funders",),

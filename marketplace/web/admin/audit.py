@@ -4,10 +4,8 @@ date, paged, and exported as CSV or XLSX under the same filters."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import sqlalchemy as sa
 from flask import Response, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_login import current_user
@@ -24,8 +22,6 @@ from marketplace.web.templating import page_lang
 from providers.personal_data import record_export
 
 PAGE_SIZE = 50
-#: Names are resolved per batch of this many records (one query per kind of subject).
-EXPORT_BATCH = 2_000
 
 
 def _filters() -> tuple[dict[str, Any], dict[str, Any]]:
@@ -90,52 +86,6 @@ HEADER = {
 }
 
 
-#: The columns an export reads: plain rows, not ORM objects (several times faster to load).
-EXPORT_COLUMNS = (
-    AuditEvent.id,
-    AuditEvent.occurred_at,
-    AuditEvent.actor_id,
-    AuditEvent.actor_role,
-    AuditEvent.client_address,
-    AuditEvent.action,
-    AuditEvent.subject_type,
-    AuditEvent.subject_id,
-    AuditEvent.detail,
-    AuditEvent.seq,
-)
-
-
-def export_rows(session: Any, stmt: sa.Select[AuditEvent], lang: str) -> Iterator[list[Any]]:
-    """Readable rows of ``stmt``, streamed in batches keyed on the id: one batch and its names
-    in memory at a time, whatever the number of records."""
-    columns = stmt.with_only_columns(*EXPORT_COLUMNS)
-    last = 0
-    while True:
-        # Through the connection: plain rows, no ORM loading per row.
-        batch = list(
-            session.connection().execute(
-                columns.where(AuditEvent.id > last).order_by(AuditEvent.id).limit(EXPORT_BATCH)
-            )
-        )
-        if not batch:
-            return
-        for event in audit_trail.readable(session, batch, lang):
-            yield [
-                event.id,
-                event.time_text,
-                event.actor_name,
-                event.actor_role,
-                event.client_address,
-                event.action_label,
-                event.action,
-                event.subject_label,
-                "; ".join(f"{c.field}: {c.before} → {c.after}" for c in event.changes),
-                "; ".join(f"{k}={v}" for k, v in event.details),
-                "✓" if event.sealed else "",
-            ]
-        last = batch[-1].id
-
-
 @bp.get("/audit.csv", defaults={"kind": Format.CSV})
 @bp.get("/audit.xlsx", defaults={"kind": Format.XLSX})
 def audit_file(kind: Format) -> ResponseReturnValue:
@@ -146,5 +96,8 @@ def audit_file(kind: Format) -> ResponseReturnValue:
     session = db_session()
     # The file holds the client addresses of every event: personal data leaving the platform.
     record_export(session, current_user.id, f"audit_trail.{kind.value}", subject_type="audit_trail")
-    rows = export_rows(session, audit_trail.from_query(filters), lang)
-    return exports.download("audit-trail", kind, HEADER[lang], rows)
+    stmt = audit_trail.from_query(filters)
+    rows = audit_trail.export_rows(session, stmt, lang)
+    return exports.download(
+        "audit-trail", kind, HEADER[lang], rows, total=lambda: exports.count(session, stmt)
+    )

@@ -91,7 +91,7 @@ class RejectForm(FlaskForm):
 
 
 class BulkIssueForm(FlaskForm):
-    file = FileField(_l("CSV file"), validators=[FileRequired()])
+    file = FileField(_l("CSV or XLSX file"), validators=[FileRequired()])
 
 
 def _new_key() -> str:

@@ -4,7 +4,6 @@ read; the admin blueprint makes auditors read-only, and actions name the roles a
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable
 from typing import Any
 
@@ -20,6 +19,7 @@ from marketplace.enums import Role, ServiceCategory
 from marketplace.errors import DomainError, NotFound
 from marketplace.exports import Format
 from marketplace.i18n import _
+from marketplace.jobs import tracked
 from marketplace.money import format_fen
 from marketplace.parsing import ascii_int
 from marketplace.settlement.ledger_checks import verify_books
@@ -212,32 +212,37 @@ def voucher_bulk_issue(programme_id: int) -> ResponseReturnValue:
         return again(400)
     upload = form.file.data
     data = upload.read()
+    filename = upload.filename or "upload.csv"
     try:
-        rows = issuance.parse_csv(data)
+        # Read at once, so an unreadable file is said on this page, not in the job.
+        rows = issuance.parse_upload(data, filename)
     except DomainError as exc:
         _flash_error(exc)
         return again(exc.status)
-    batch, replayed = issuance.issue_in_bulk(
+    job = tracked.start(
         session,
-        programme.id,
-        rows,
-        filename=upload.filename or "upload.csv",
-        digest=hashlib.sha256(data).hexdigest(),
-        actor_id=current_user.id,
+        owner_id=current_user.id,
+        kind="bulk_issuance",
+        title=_(
+            "Bulk issuance of %(rows)d row(s) into %(programme)s",
+            rows=len(rows),
+            programme=programme.name,
+        ),
+        handler=issuance.JOB_HANDLER,
+        params={"programme_id": programme.id},
+        input_name=filename,
+        input_data=data,
     )
-    if replayed:
-        flash(_("This file was already processed; nothing was issued again."), "error")
-    else:
-        flash(
-            _(
-                "%(issued)d voucher(s) issued, %(refused)d row(s) refused.",
-                issued=batch.issued_count,
-                refused=batch.refused_count,
-            ),
-            # A file where nothing was issued is not a success, whatever the rows say.
-            "success" if batch.issued_count else "warning",
-        )
-    return redirect(url_for("admin.voucher_batch", batch_id=batch.id))
+    return redirect(url_for("jobs.job_page", job_id=job.id))
+
+
+@bp.get("/bulk-issuance-template.csv", defaults={"kind": Format.CSV})
+@bp.get("/bulk-issuance-template.xlsx", defaults={"kind": Format.XLSX})
+def voucher_bulk_template(kind: Format) -> ResponseReturnValue:
+    """The bulk issuance file to fill in: the columns and two sample rows."""
+    return exports.download(
+        "bulk-issuance-template", kind, issuance.TEMPLATE_HEADER, issuance.TEMPLATE_ROWS
+    )
 
 
 @bp.get("/issuance-batches/<int:batch_id>")
@@ -444,7 +449,13 @@ def voucher_list_file(kind: Format) -> ResponseReturnValue:
         ]
         for v in db_session().scalars(stmt.order_by(Voucher.id).execution_options(yield_per=1_000))
     )
-    return exports.download("vouchers", kind, VOUCHER_HEADER[lang], rows)
+    return exports.download(
+        "vouchers",
+        kind,
+        VOUCHER_HEADER[lang],
+        rows,
+        total=lambda: exports.count(db_session(), stmt),
+    )
 
 
 def _voucher_page(voucher: Voucher, form: RevokeForm | None = None) -> str:

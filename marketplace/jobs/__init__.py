@@ -21,6 +21,14 @@ Either way the job function runs in **its own transaction** (:func:`marketplace.
 and is called as ``func(session, *args)``. Arguments must be plain values (ids, strings,
 numbers): the job reloads its rows, so it sees the committed state, not a stale copy.
 
+**Long jobs** a person waits for (a bulk issuance, a large export: :mod:`marketplace.jobs.tracked`)
+are the same jobs with ``long=True``: without Redis they run on a **worker thread** once the
+request's response has been sent (so the page that started them can poll their progress;
+with ``JOBS_AFTER_RESPONSE`` off, as in tests, at the commit like any job), and RQ does not
+retry them: their durable record says *failed*, and the owner starts again.
+Their function manages its own transactions (:func:`own_transactions`), one per chunk of
+work, so that its progress is committed as it goes.
+
 Jobs must be safe to run twice (RQ retries, a crash after the work but before the commit):
 every job in this code base checks the row's state first and derives any outbound
 idempotency key from the row. Work whose dispatch was lost (Redis down at commit time) is
@@ -36,11 +44,12 @@ from __future__ import annotations
 import functools
 import importlib
 import logging
+import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import click
-from flask import has_app_context, has_request_context
+from flask import current_app, has_app_context, has_request_context
 from flask.cli import AppGroup
 from sqlalchemy.orm import Session
 
@@ -55,6 +64,8 @@ JobArg = str | int | float | bool | None
 #: arbitrary code).
 ALLOWED_PREFIXES = ("marketplace.", "vouchers.", "providers.")
 RETRY_INTERVALS = (10, 60, 300)
+#: RQ's time limit for a long job (seconds): a million-row export takes minutes, not hours.
+LONG_JOB_TIMEOUT = 3600
 
 
 class JobError(ValueError):
@@ -75,8 +86,19 @@ def resolve(func_path: str) -> Callable[..., Any]:
     return func
 
 
-def enqueue(session: Session, func_path: str, *args: JobArg) -> None:
-    """Run ``func_path(session, *args)`` in its own transaction once ``session`` commits.
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def own_transactions(func: F) -> F:
+    """Mark a job function that opens its own transactions (``func(*args)``, no session):
+    a long job commits its progress chunk by chunk."""
+    func.own_transactions = True  # type: ignore[attr-defined]
+    return func
+
+
+def enqueue(session: Session, func_path: str, *args: JobArg, long: bool = False) -> None:
+    """Run ``func_path(session, *args)`` in its own transaction once ``session`` commits
+    (``long``: on a worker thread without Redis, never retried by RQ; see the module's notes).
 
     Raises JobError at once (inside the caller's transaction) for an unknown function or an
     argument that is not a plain value, so mistakes surface where they are made.
@@ -87,7 +109,8 @@ def enqueue(session: Session, func_path: str, *args: JobArg) -> None:
             raise JobError(f"job argument {arg!r} is not a plain value")
     settings: Settings = current_settings()
     after_commit(
-        session, functools.partial(_dispatch, settings, func_path, args, current_request_id())
+        session,
+        functools.partial(_dispatch, settings, func_path, args, current_request_id(), long=long),
     )
 
 
@@ -100,24 +123,46 @@ def dispatch_now(func_path: str, *args: JobArg) -> None:
 
 
 def _dispatch(
-    settings: Settings, func_path: str, args: tuple[JobArg, ...], request_id: str | None = None
+    settings: Settings,
+    func_path: str,
+    args: tuple[JobArg, ...],
+    request_id: str | None = None,
+    *,
+    long: bool = False,
 ) -> None:
     if settings.redis_url:
         from redis.exceptions import RedisError
         from rq import Retry
 
+        retry = None if long else Retry(max=len(RETRY_INTERVALS), interval=list(RETRY_INTERVALS))
         try:
             queue(settings).enqueue(
                 run_job,
                 func_path,
                 *args,
                 request_id=request_id,
-                retry=Retry(max=len(RETRY_INTERVALS), interval=list(RETRY_INTERVALS)),
+                retry=retry,
                 description=func_path,
+                job_timeout=LONG_JOB_TIMEOUT if long else None,
             )
         except RedisError:
             # The commit stands; the sweeper commands redo work whose dispatch was lost.
             log.exception("could not queue job %s%r on Redis", func_path, args)
+            if not long:
+                return
+            # Someone is watching this one's page and no sweeper would pick it up: it runs
+            # here, on a worker thread, instead.
+        else:
+            return
+    if long and (settings.jobs_after_response or settings.redis_url):
+        app = current_app._get_current_object()  # type: ignore[attr-defined]
+        start = functools.partial(_start_thread, app, func_path, args, request_id)
+        if has_request_context():
+            # The thread starts once the response was sent: the request's own use of the
+            # database is over, and the page it answered can already poll the job.
+            after_response(start)
+        else:
+            start()
         return
     if settings.jobs_after_response and has_request_context():
         # The response does not wait for the e-mail: the job runs once it has been sent.
@@ -133,6 +178,33 @@ def _run_inline(func_path: str, args: tuple[JobArg, ...], request_id: str | None
         log.exception("inline job %s%r failed", func_path, args)
 
 
+#: Threads of long jobs started by this process (without Redis), for join_threads.
+_THREADS: list[threading.Thread] = []
+_THREADS_LOCK = threading.Lock()
+
+
+def _start_thread(
+    app: Any, func_path: str, args: tuple[JobArg, ...], request_id: str | None
+) -> None:
+    def work() -> None:
+        with app.app_context():
+            _run_inline(func_path, args, request_id)
+
+    thread = threading.Thread(target=work, name=f"job {func_path}", daemon=True)
+    with _THREADS_LOCK:
+        _THREADS[:] = [t for t in _THREADS if t.is_alive()]
+        _THREADS.append(thread)
+    thread.start()
+
+
+def join_threads(timeout: float | None = None) -> None:
+    """Wait for the long jobs this process runs on threads (tests; a clean shutdown)."""
+    with _THREADS_LOCK:
+        running = list(_THREADS)
+    for thread in running:
+        thread.join(timeout)
+
+
 def run_job(func_path: str, *args: JobArg, request_id: str | None = None) -> Any:
     """Entry point for RQ and for inline runs: one job, one transaction, inside the app.
 
@@ -145,6 +217,8 @@ def run_job(func_path: str, *args: JobArg, request_id: str | None = None) -> Any
         raise JobError(f"job {func_path!r} needs the application: run `flask jobs worker`")
     with request_id_bound(request_id or current_request_id()):
         log.info("job %s", func_path, extra={"fields": {"event": "job", "job": func_path}})
+        if getattr(func, "own_transactions", False):
+            return func(*args)
         return run_in_transaction(lambda session: func(session, *args))
 
 
