@@ -14,6 +14,7 @@ organisation (enterprises are one layer below).
 from __future__ import annotations
 
 import secrets
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -121,6 +122,15 @@ def _target(
     return target, row
 
 
+#: While a background job runs an export's view, the view reads through a session that must
+#: write nothing (on SQLite a write would hold the database's write lock for the whole export,
+#: and the session is closed, not committed). The export's record is collected here instead and
+#: written by the job in the transaction that finishes it (``marketplace/web/jobs/exports.py``).
+deferred_export_records: ContextVar[list[dict[str, Any]] | None] = ContextVar(
+    "deferred_export_records", default=None
+)
+
+
 def record_export(
     session: Session,
     actor_id: int | None,
@@ -130,6 +140,13 @@ def record_export(
     subject_id: int | None = None,
 ) -> None:
     """Record that a file holding personal data left the platform (who, which, of what)."""
+    deferred = deferred_export_records.get()
+    if deferred is not None:
+        deferred.append(
+            {"actor_id": actor_id, "export": export, "subject_type": subject_type,
+             "subject_id": subject_id}
+        )  # fmt: skip
+        return
     record(
         session,
         "personal_data.exported",

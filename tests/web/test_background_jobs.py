@@ -280,6 +280,11 @@ def test_a_large_export_runs_as_a_job_under_the_screens_filters(
     session.refresh(job)
     assert job.status is JobStatus.DONE, job.error
     assert (job.done, job.total) == (wanted, wanted) and job.summary == {"rows": wanted}
+    # The file holds client addresses: the job records the export, as a direct download does.
+    recorded = session.scalars(
+        sa.select(AuditEvent).where(AuditEvent.action == "personal_data.exported")
+    ).all()
+    assert [(e.actor_id, e.detail["export"]) for e in recorded] == [(auditor.id, "audit_trail.csv")]
     page = _text(client.get(f"/jobs/{job_id}"))
     assert 'data-testid="job-file"' in page and "audit-trail.csv" in page
     assert _not_chinese(page) == []

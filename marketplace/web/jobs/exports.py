@@ -31,6 +31,7 @@ from marketplace.errors import PermissionDenied
 from marketplace.exports import Format, Row
 from marketplace.i18n import _, _l
 from marketplace.jobs.tracked import JobContext
+from providers.personal_data import deferred_export_records, record_export
 
 HANDLER = "marketplace.web.jobs.exports.run_export"
 #: The exports a job may run (endpoint → what the job page calls it).
@@ -78,11 +79,30 @@ def _gate(app: Flask) -> None:
                 raise ExportRefused(_("You may not run this export."))
 
 
-def export_as(app: Flask, url: str, user_id: int, sink: exports.Sink) -> None:
+def export_as(app: Flask, url: str, user_id: int, sink: exports.Sink) -> list[dict[str, Any]]:
     """Run the export ``url`` names as the user ``user_id`` would download it, handing its
-    rows to ``sink``. Raises ExportRefused when the user may not run it (role gate, the
-    view's own checks) or the view refuses (invalid filters)."""
+    rows to ``sink``. Returns the personal-data export records the view would have written
+    (the caller writes them: the view's session writes nothing). Raises ExportRefused when the
+    user may not run it (role gate, the view's own checks) or the view refuses (invalid
+    filters)."""
     endpoint, view_args = export_endpoint(app, url)
+    records: list[dict[str, Any]] = []
+    deferred = deferred_export_records.set(records)
+    try:
+        _run_view(app, url, endpoint, view_args, user_id, sink)
+    finally:
+        deferred_export_records.reset(deferred)
+    return records
+
+
+def _run_view(
+    app: Flask,
+    url: str,
+    endpoint: str,
+    view_args: dict[str, Any],
+    user_id: int,
+    sink: exports.Sink,
+) -> None:
     with app.test_request_context(url, method="GET"):
         reader = get_db().read_only_session()
         g._db_session = reader  # the view's db_session(): reads only, no write lock
@@ -115,7 +135,7 @@ def run_export(context: JobContext) -> None:
     into the job's file. Raises ExportRefused when the owner may no longer run it."""
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     sink = _Sink(context)
-    export_as(app, str(context.params["url"]), context.owner_id, sink)
+    records = export_as(app, str(context.params["url"]), context.owner_id, sink)
     # Recorded once the reading is over (its transaction, and in tests its savepoint, closed).
     if sink.result is None:
         raise ExportRefused(_("You may not run this export."))
@@ -123,6 +143,8 @@ def run_export(context: JobContext) -> None:
     with context.transaction() as session:
         context.progress(session, written, total if total is not None else written)
         context.finish(session, summary={"rows": written}, result_path=path, result_name=name)
+        for fields in records:
+            record_export(session, **fields)
 
 
 class _Sink:
