@@ -155,14 +155,11 @@ def _dispatch(
         else:
             return
     if long and (settings.jobs_after_response or settings.redis_url):
-        app = current_app._get_current_object()  # type: ignore[attr-defined]
-        start = functools.partial(_start_thread, app, func_path, args, request_id)
-        if has_request_context():
-            # The thread starts once the response was sent: the request's own use of the
-            # database is over, and the page it answered can already poll the job.
-            after_response(start)
-        else:
-            start()
+        # This runs after the caller's commit, so the job's record is there for the thread.
+        # It starts now rather than once the response is sent: a response's close callback
+        # is the server's to call, and the test server (werkzeug's) was seen to skip it, which
+        # left a watched job queued for ever.
+        _start_thread(current_app._get_current_object(), func_path, args, request_id)  # type: ignore[attr-defined]
         return
     if settings.jobs_after_response and has_request_context():
         # The response does not wait for the e-mail: the job runs once it has been sent.

@@ -80,6 +80,8 @@ def _audience(endpoint: str) -> str:
         "settlement": "provider",
         "admin": "admin",
         "risk": "admin",
+        # A job (bulk issuance, a background export) is its owner's alone: object checks decide.
+        "jobs": "mixed",
     }.get(blueprint, {"instruments": "instruments"}.get(blueprint, "unknown"))
 
 
@@ -133,6 +135,7 @@ PARAMETERS: dict[str, Callable[[dict[str, int]], Any]] = {
     "declaration_id": lambda ids: 987_654,
     "finding_id": lambda ids: 987_654,
     "freeze_id": lambda ids: 987_654,
+    "job_id": lambda ids: 987_654,
     "funder_id": lambda ids: 987_654,
     "item_id": lambda ids: 987_654,
     "objection_id": lambda ids: 987_654,
