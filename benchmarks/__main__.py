@@ -13,6 +13,7 @@ Without either the PostgreSQL run is skipped and the reason printed and reported
 
     python -m benchmarks                       # over HTTP, then the default in-process set
     python -m benchmarks --http-only           # over HTTP only (python -m benchmarks.http)
+    python -m benchmarks --seed-only           # seed and cache the HTTP worlds, measure nothing
     python -m benchmarks --in-process-only     # every in-process benchmark, both databases
     python -m benchmarks --in-process-only --backend sqlite bench_catalogue
 """
@@ -215,7 +216,13 @@ def main(argv: list[str] | None = None) -> int:
     only = parser.add_mutually_exclusive_group()
     only.add_argument("--http-only", action="store_true", help="only the run over HTTP")
     only.add_argument("--in-process-only", action="store_true", help="only the in-process run")
+    only.add_argument("--seed-only", action="store_true", help="seed and cache the HTTP worlds")
     args = parser.parse_args(argv)
+    if args.seed_only:
+        from benchmarks.http.run import Run, seed_only
+
+        seed_only(Run())
+        return 0
     started = time.perf_counter()
     when = datetime.now(UTC)
     host = machine()

@@ -102,7 +102,12 @@ def _init_extensions(app: Flask, settings: Settings) -> None:
     # from the first hook on.
     observability.init_app(app)
     db = Database()
-    db.init_app(app, settings.database_url, echo=settings.sql_echo)
+    db.init_app(
+        app,
+        settings.database_url,
+        echo=settings.sql_echo,
+        replica_url=settings.database_replica_url,
+    )
     observability.init_user_capture(app)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)

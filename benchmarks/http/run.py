@@ -457,6 +457,21 @@ def _run_scales(scales: list[Sizes], tmp: Path, redis_url: str | None, run: Run)
     _sqlite_goals(run, pg_figures, sqlite_figures)
 
 
+def seed_only(run: Run) -> None:
+    """Seed (and cache) the worlds of ``BENCH_SCALE`` on both databases, measuring nothing:
+    ``python -m benchmarks --seed-only`` before a measured run."""
+    tmp = Path(tempfile.mkdtemp(prefix="vm-bench-http-"))
+    try:
+        with servers.postgres() as pg:
+            for sizes in sizes_from_env():
+                if pg is not None:
+                    url, _world = seeded_postgres(pg, sizes, tmp, run)
+                    pg.drop(url.rsplit("/", 1)[1])
+        seeded_sqlite(sizes_from_env()[0], tmp, run)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def _world_facts(world: World) -> dict[str, Any]:
     return {
         "services": world.sizes.services,
