@@ -72,5 +72,20 @@ def markdown(run: Run) -> str:
                 f"{', '.join(f'{k}: {v:,}' for k, v in sorted(e['statuses'].items()))} | "
                 f"{sum(e['errors'].values())} | {e['load_average']} |"
             )
+    for backend, cases in facts.get("overhead_us", {}).items():
+        lines += [
+            "",
+            f"### Per-request overhead by hook ({backend}, in process, µs per request)",
+            "",
+        ]
+        labels = list(cases)
+        names = list(dict.fromkeys(name for case in cases.values() for name in case))
+        lines += [
+            "| hook | " + " | ".join(labels) + " |",
+            "|---|" + "---:|" * len(labels),
+        ]
+        for name in names:
+            cells = [f"{cases[label].get(name, 0):,.1f}" for label in labels]
+            lines.append(f"| {name[:90]} | " + " | ".join(cells) + " |")
     lines += ["", *[f"* {n}" for n in run.notes], "", GOALS_TEXT]
     return "\n".join(lines)

@@ -29,7 +29,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from benchmarks.http import load, servers
+import psycopg
+
+from benchmarks.http import hooks, load, servers
 from benchmarks.http.world import Sizes, World, seed_world
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -168,6 +170,9 @@ def seeded_postgres(pg: servers.Postgres, sizes: Sizes, tmp: Path, run: Run) -> 
         url = pg.create(template)
         try:
             world = _seed(url, sizes, tmp / "seed-pg", run)
+            # Statistics, as autovacuum would have gathered them on a live server.
+            with psycopg.connect(servers.libpq(url), autocommit=True) as conn:
+                conn.execute("VACUUM ANALYZE")
         except BaseException:
             pg.drop(template)
             raise
@@ -219,6 +224,10 @@ def measure_app(
     env = servers.app_environment(url, redis_url, tmp / f"instance-{backend}")
     out: dict[str, load.Load] = {}
     step = seconds()
+    run.say(f"{backend}: per-request overhead by hook (in process, cProfile-free timers)")
+    run.facts.setdefault("overhead_us", {})[backend] = hooks.measure(
+        {**env, "LOG_LEVEL": "WARNING"}, "bench-http-sme-0@bench.example.cn"
+    )
     log = tmp / f"gunicorn-{backend}.log"
     with servers.gunicorn(
         "marketplace:create_app()", env, workers=WORKERS, log=log, cwd=ROOT
