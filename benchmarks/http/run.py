@@ -239,67 +239,37 @@ def measure_app(
         load.wrk("warm", server.base, "get.lua", [str(warm)], connections=WORKERS * 2, seconds=2)
         with urllib.request.urlopen(server.base + "/api/v1/openapi.json") as response:
             (tmp / "openapi.json").write_bytes(response.read())
-        cheapest = _write(tmp / "cheapest.txt", ["/api/v1/openapi.json"])
-        out["cheapest"] = run.record(
-            backend,
-            load.wrk(
-                "GET /api/v1/openapi.json",
-                server.base,
-                "get.lua",
-                [str(cheapest)],
-                connections=CONNECTIONS,
-                seconds=step,
-            ),
+
+        def get(name: str, lines: list[str], connections: int, length: int) -> load.Load:
+            paths = _write(tmp / "paths.txt", lines)
+            return run.record(
+                backend,
+                load.wrk(
+                    name,
+                    server.base,
+                    "get.lua",
+                    [str(paths)],
+                    connections=connections,
+                    seconds=length,
+                ),
+            )
+
+        short = max(2, step // 2)
+        out["cheapest"] = get(
+            "GET /api/v1/openapi.json", ["/api/v1/openapi.json"], CONNECTIONS, step
         )
-        health = _write(tmp / "health.txt", ["/healthz"])
-        out["healthz"] = run.record(
-            backend,
-            load.wrk(
-                "GET /healthz",
-                server.base,
-                "get.lua",
-                [str(health)],
-                connections=CONNECTIONS,
-                seconds=max(2, step // 2),
-            ),
-        )
+        out["healthz"] = get("GET /healthz", ["/healthz"], CONNECTIONS, short)
         for term in SEARCH_TERMS:
-            paths_file = _write(tmp / "search.txt", [_search_path(term)])
             for connections in (1, CONNECTIONS):
-                out[f"search {term} c{connections}"] = run.record(
-                    backend,
-                    load.wrk(
-                        f"search {term}",
-                        server.base,
-                        "get.lua",
-                        [str(paths_file)],
-                        connections=connections,
-                        seconds=max(2, step // 2),
-                    ),
+                out[f"search {term} c{connections}"] = get(
+                    f"search {term}", [_search_path(term)], connections, short
                 )
-        wallet = _write(tmp / "wallet.txt", [f"/api/v1/wallet\t{t}" for t in world.tokens])
-        out["wallet"] = run.record(
-            backend,
-            load.wrk(
-                "GET /api/v1/wallet",
-                server.base,
-                "get.lua",
-                [str(wallet)],
-                connections=CONNECTIONS,
-                seconds=step,
-            ),
+        tokens = world.tokens
+        out["wallet"] = get(
+            "GET /api/v1/wallet", [f"/api/v1/wallet\t{t}" for t in tokens], CONNECTIONS, step
         )
-        listing = _write(tmp / "orders.txt", [f"/api/v1/orders\t{t}" for t in world.tokens])
-        out["orders"] = run.record(
-            backend,
-            load.wrk(
-                "GET /api/v1/orders",
-                server.base,
-                "get.lua",
-                [str(listing)],
-                connections=CONNECTIONS,
-                seconds=step,
-            ),
+        out["orders"] = get(
+            "GET /api/v1/orders", [f"/api/v1/orders\t{t}" for t in tokens], CONNECTIONS, step
         )
         out["hold"] = _accept(
             backend, server.base, world, slices[0], tmp, run, f"{WORKERS} workers"
