@@ -30,8 +30,9 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from benchmarks.seed import (
-    PROVIDER_CODES,
+    TESTING_PRICE_FEN,
     add_enterprises,
+    add_testing_centre,
     add_user,
     api_headers,
     issue_vouchers,
@@ -42,10 +43,7 @@ from benchmarks.seed import (
 from marketplace.auth.models import User
 from marketplace.clock import local_date
 from marketplace.db import utcnow
-from marketplace.enums import InstitutionType, Role, ServiceCategory
-from providers.catalogue import build_search_text
-from providers.enums import ParticipationStatus, PricingMode, ProviderStatus
-from providers.models import ProgrammeParticipation, Provider, Service
+from marketplace.enums import Role
 
 ROOT = Path(__file__).resolve().parents[2]
 #: What the cache key covers besides the sizes: the schema and the code that seeds.
@@ -55,7 +53,7 @@ KEYED_SOURCES = [
     Path(__file__),
 ]
 #: The price of every benchmark order (fen) and each SME's voucher: enough for all its orders.
-ORDER_PRICE_FEN = 18_000
+ORDER_PRICE_FEN = TESTING_PRICE_FEN
 VOUCHER_FEN = 2_000_000
 
 
@@ -118,7 +116,9 @@ def seed_world(app: Flask, sizes: Sizes, *, log: Callable[[str], object] = print
         log(f"catalogue: {stats.services:,} services, {stats.listed:,} listed")
         with seeding() as session:
             programme = programme_of(session, local_date(now).year)
-            provider, service_ids = _bench_provider(session, programme.id)
+            provider, service_ids = add_testing_centre(
+                session, programme.id, email="bench-http-lab@bench.example.cn"
+            )
             seller = add_user(
                 session, Role.PROVIDER, "bench-http-lab@bench.example.cn", provider=provider
             )
@@ -167,46 +167,6 @@ def seed_world(app: Flask, sizes: Sizes, *, log: Callable[[str], object] = print
         listed_services=stats.listed,
         seconds=time.perf_counter() - started,
     )
-
-
-def _bench_provider(session: Session, programme_id: int) -> tuple[Provider, list[int]]:
-    """The testing centre the SMEs order from, admitted to the programme."""
-    provider = Provider(
-        name="昆明春城检验检测有限公司（压测）",
-        credit_code=PROVIDER_CODES.next("530102"),
-        region_code="530102",
-        institution_type=InstitutionType.TESTING_CENTRE,
-        status=ProviderStatus.ADMITTED,
-        contact_name="业务联系人",
-        contact_phone="0871-65550000",
-        contact_email="bench-http-lab@bench.example.cn",
-        service_categories=[ServiceCategory.TESTING.value],
-    )
-    session.add(provider)
-    session.flush()
-    session.add(
-        ProgrammeParticipation(
-            provider_id=provider.id, programme_id=programme_id, status=ParticipationStatus.ADMITTED
-        )
-    )
-    service_ids = []
-    for title in ("金属材料检测", "电磁兼容（EMC）检测", "食品安全检验"):
-        service = Service(
-            provider_id=provider.id,
-            title=title,
-            category=ServiceCategory.TESTING,
-            description=f"{title}，出具CMA检测报告。",
-            pricing=PricingMode.FIXED,
-            price_fen=ORDER_PRICE_FEN,
-            unit="样品",
-            lead_time_days=7,
-            is_active=True,
-        )
-        service.search_text = build_search_text(service, provider)
-        session.add(service)
-        session.flush()
-        service_ids.append(service.id)
-    return provider, service_ids
 
 
 def count_orders(session: Session, ids: Sequence[int], status: str) -> int:
