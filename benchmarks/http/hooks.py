@@ -34,6 +34,12 @@ def _timed(totals: dict[str, int], name: str, fn: Callable[..., Any]) -> Callabl
     return wrapper
 
 
+def _name(fn: Callable[..., Any]) -> str:
+    """``Limiter.__inject_headers`` for a partial of it, the qualified name otherwise."""
+    inner = getattr(fn, "func", fn)
+    return str(getattr(inner, "__qualname__", inner)).replace(".<locals>.", " › ")
+
+
 def instrument(app: Flask) -> dict[str, int]:
     totals: dict[str, int] = defaultdict(int)
     for kind, table in (
@@ -44,8 +50,7 @@ def instrument(app: Flask) -> dict[str, int]:
         for blueprint, funcs in table.items():
             where = f"{blueprint}." if blueprint else ""
             table[blueprint] = [
-                _timed(totals, f"{kind}_request {where}{getattr(f, '__qualname__', f)}", f)
-                for f in funcs
+                _timed(totals, f"{kind}_request {where}{_name(f)}", f) for f in funcs
             ]
     interface = app.session_interface
     interface.open_session = _timed(totals, "session open", interface.open_session)  # type: ignore[method-assign]
