@@ -363,7 +363,12 @@ def _filtered(session: Session, criteria: SearchCriteria) -> tuple[sa.Select[Any
 
 
 def _with_loading(stmt: sa.Select[Any]) -> sa.Select[Any]:
-    return stmt.options(contains_eager(Service.provider), selectinload(Service.instrument))
+    """The page's services with what their listing shows, in one query per relationship: the
+    providers' accreditations were read one provider at a time (10 queries a page)."""
+    return stmt.options(
+        contains_eager(Service.provider).selectinload(Provider.qualifications),
+        selectinload(Service.instrument),
+    )
 
 
 @dataclass(frozen=True)

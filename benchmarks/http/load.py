@@ -44,6 +44,11 @@ class Load:
         """Successful (2xx) answers per second."""
         return self.ok / self.seconds if self.seconds else 0.0
 
+    def percentile(self, name: str) -> float:
+        """A latency percentile (ms); infinite when nothing was answered within the step (a
+        step whose every request outlasted it is not a fast one)."""
+        return self.latency_ms[name] if self.ok else float("inf")
+
     @property
     def failed(self) -> int:
         """Answers that were not 2xx (the 404 of an exhausted accept script excepted) and

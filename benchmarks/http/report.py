@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from benchmarks.http.run import GOALS_TEXT, Run
@@ -17,6 +18,8 @@ def as_json(run: Run) -> dict[str, Any]:
 
 
 def _fmt(value: float) -> str:
+    if not math.isfinite(value):
+        return "no answer in the step"
     if value == int(value) and abs(value) >= 1:
         return f"{int(value):,}"
     return f"{value:,.3g}" if abs(value) < 10 else f"{value:,.1f}"
@@ -34,7 +37,8 @@ def markdown(run: Run) -> str:
     ]
     for g in run.goals:
         lines.append(
-            f"| {g.name} | {_fmt(g.figure)} {g.unit} | {g.op} {_fmt(g.bound)} | "
+            f"| {g.name} | {_fmt(g.figure)}{f' {g.unit}' if math.isfinite(g.figure) else ''} | "
+            f"{g.op} {_fmt(g.bound)} | "
             f"{'yes' if g.met else '**no**'} | {g.note} |"
         )
     lines += ["", "### Figures", ""]
