@@ -33,7 +33,7 @@ class OneTripFixedWindow(FixedWindowRateLimiter):
     that opened the window was its own, or after one TTL read, and remembered until it has
     passed. Same counters, same keys, same limits and headers (tests/security)."""
 
-    #: Remembered window ends above this many keys are pruned of the passed ones.
+    #: Remembered window ends (and counts) above this many keys are pruned.
     MAX_REMEMBERED = 10_000
 
     def __init__(self, storage: StorageTypes) -> None:
@@ -46,6 +46,8 @@ class OneTripFixedWindow(FixedWindowRateLimiter):
         count = self.storage.incr(key, item.get_expiry(), amount=cost)
         if count == cost:  # this hit opened the window
             self._remember_end(key, time.time() + item.get_expiry())
+        if len(self._counts) >= self.MAX_REMEMBERED:  # limits whose headers were not asked for
+            self._counts.clear()
         self._counts[key] = count
         return count <= item.amount
 

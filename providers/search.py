@@ -185,17 +185,21 @@ def valid_qualification(today: date) -> sa.ColumnElement[bool]:
     )
 
 
-def _provider_filter(term: str, today: date) -> sa.ColumnElement[bool]:
-    """How ``term`` matches a service through its provider (accreditation or place)."""
-    matches: list[sa.ColumnElement[bool]] = []
+def _accredited(term: str) -> sa.ColumnElement[bool]:
+    """A qualification that ``term`` names: by number, scope or kind (CNAS, CMA …)."""
     accredited = [
         ProviderQualification.number.icontains(term, autoescape=True),
         ProviderQualification.scope.icontains(term, autoescape=True),
     ]
-    kinds = kinds_named(term)
-    if kinds:
+    if kinds := kinds_named(term):
         accredited.append(ProviderQualification.kind.in_(kinds))
-    matches.append(sa.exists().where(valid_qualification(today), sa.or_(*accredited)))
+    return sa.or_(*accredited)
+
+
+def _provider_filter(term: str, today: date) -> sa.ColumnElement[bool]:
+    """How ``term`` matches a service through its provider (accreditation or place)."""
+    matches: list[sa.ColumnElement[bool]] = []
+    matches.append(sa.exists().where(valid_qualification(today), _accredited(term)))
     prefixes = region_prefixes(term)
     if prefixes:
         # Correlated on the service alone, so the candidate stage needs no join (_keyword_matches).
@@ -417,12 +421,6 @@ def _window_filter(session: Session, term: str, index: int, today: date) -> Any:
         own = _own_text_filter(session, term, index)
     else:
         own = sa.func.strpos(sa.func.lower(Service.search_text), sa.func.lower(term)) > 0
-    accredited = [
-        ProviderQualification.number.icontains(term, autoescape=True),
-        ProviderQualification.scope.icontains(term, autoescape=True),
-    ]
-    if kinds := kinds_named(term):
-        accredited.append(ProviderQualification.kind.in_(kinds))
     matches = [
         own,
         Service.provider_id.in_(
@@ -431,7 +429,7 @@ def _window_filter(session: Session, term: str, index: int, today: date) -> Any:
                     ProviderQualification.valid_until.is_(None),
                     ProviderQualification.valid_until >= today,
                 ),
-                sa.or_(*accredited),
+                _accredited(term),
             )
         ),
     ]
