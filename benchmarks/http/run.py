@@ -25,7 +25,6 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -547,9 +546,6 @@ def _scaling_goals(run: Run, scaling: list[tuple[Sizes, dict[str, load.Load]]]) 
             key = f"search {term} c1"
             grow = figures[key].percentile("p95") / max(base[key].percentile("p95"), 0.001)
             run.goal(f"scaling {tag}: search “{term}” p95 within +20 %", grow, "<", 1.2, "×")
-
-
-Step = Callable[[Run], None]
 
 
 GOALS_TEXT = """\
