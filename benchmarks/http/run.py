@@ -233,10 +233,13 @@ def measure_app(
         "marketplace:create_app()", env, workers=WORKERS, log=log, cwd=ROOT
     ) as server:
         run.say(f"{backend}: gunicorn up at {server.base} with {WORKERS} workers")
-        # Warm every worker: imports, connections, the OpenAPI document, compiled statements.
-        paths = ["/api/v1/openapi.json", _search_path("检测")]
-        warm = _write(tmp / "warm.txt", paths + [f"/api/v1/wallet\t{t}" for t in world.tokens[:8]])
-        load.wrk("warm", server.base, "get.lua", [str(warm)], connections=WORKERS * 2, seconds=2)
+        # Warm every worker on every request measured: imports, connections, the OpenAPI
+        # document, each search's compiled statements (a search of another shape compiles
+        # anew: 0.1–0.3 s once per worker, which would otherwise be the p95 of a short step).
+        paths = ["/api/v1/openapi.json", *(_search_path(term) for term in SEARCH_TERMS)]
+        paths += [f"/api/v1/{what}\t{t}" for t in world.tokens[:8] for what in ("wallet", "orders")]
+        warm = _write(tmp / "warm.txt", paths)
+        load.wrk("warm", server.base, "get.lua", [str(warm)], connections=WORKERS * 2, seconds=4)
         with urllib.request.urlopen(server.base + "/api/v1/openapi.json") as response:
             (tmp / "openapi.json").write_bytes(response.read())
 
