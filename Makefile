@@ -1,5 +1,6 @@
 # Two commands do everything on a fresh machine with Python 3.11+ and make:
 #   make demo   — set up, migrate, seed demo data and serve http://127.0.0.1:5000 (SQLite)
+#   make bench  — the benchmark over HTTP and in process (README, "Benchmarks")
 #   make test   — set up and run every check and test: ruff, ruff format, mypy, then the suite on
 #                 SQLite and PostgreSQL (browser tests in Chromium) with coverage and its floor
 SHELL := /bin/bash
@@ -50,7 +51,10 @@ typecheck: $(STAMP)
 screenshots: setup browser
 	E2E_SCREENSHOTS=docs/screenshots $(BIN)/pytest -n 0 -p no:randomly -q tests/e2e/test_journeys.py
 
+# Over HTTP (gunicorn + wrk + pgbench + bare Flask), then the in-process table; see README.
 bench: setup
+	@bash scripts/ensure-wrk.sh
+	@$(BIN)/python -c 'import gunicorn' 2>/dev/null || $(BIN)/python -m pip install --quiet -c constraints.txt -e '.[bench]'
 	$(BIN)/python -m benchmarks
 
 clean:

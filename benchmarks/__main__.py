@@ -1,21 +1,28 @@
-"""Run every ``benchmarks/bench_*.py`` on a fresh SQLite database and, when one is available,
-a fresh PostgreSQL database; print a Markdown table, write it with the targets and the machine
-notes to benchmarks/reports/latest.md, and exit non-zero when a target is missed.
+"""``make bench``: first the benchmark over HTTP (benchmarks/http: the application under
+gunicorn on PostgreSQL and SQLite, driven by wrk, beside pgbench TPC-B and bare Flask; every
+goal of issue 16 as a figure and a ratio), then the in-process figures (every
+``benchmarks/bench_*.py`` through the Flask test client, one connection) on a fresh SQLite
+database and, when one is available, a fresh PostgreSQL database. Both tables, the goals and
+the machine's load average go to benchmarks/reports/latest.md and latest.json; the command
+exits non-zero when a goal or a target is missed.
 
 PostgreSQL comes from where the tests get it (tests/support/postgres.py): a database created
 on ``TEST_DATABASE_URL``'s server, or a throwaway server started from the installed binaries.
 Without either the PostgreSQL run is skipped and the reason printed and reported.
 ``BENCH_DATABASE_URL`` runs everything on that one (migrated, empty) database instead.
 
-    python -m benchmarks                       # everything, both databases
-    python -m benchmarks --backend sqlite      # one database
-    python -m benchmarks bench_catalogue       # some benchmarks
+    python -m benchmarks                       # over HTTP, then the default in-process set
+    python -m benchmarks --http-only           # over HTTP only (python -m benchmarks.http)
+    python -m benchmarks --seed-only           # seed and cache the HTTP worlds, measure nothing
+    python -m benchmarks --in-process-only     # every in-process benchmark, both databases
+    python -m benchmarks --in-process-only --backend sqlite bench_catalogue
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import os
 import platform
 import shutil
@@ -37,6 +44,9 @@ from marketplace import create_app, migrate
 
 HERE = Path(__file__).resolve().parent
 BACKENDS = ("sqlite", "postgresql")
+#: The in-process benchmarks ``make bench`` runs after the HTTP part (the slow audit-export and
+#: related-party ones run with --in-process-only): within the ten minutes of the default run.
+DEFAULT_IN_PROCESS = ("bench_api", "bench_catalogue", "bench_ledger", "bench_orders")
 
 
 # --------------------------------------------------------------------------- databases
@@ -201,57 +211,119 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks", description=__doc__.split("\n")[0]
     )
-    parser.add_argument("benchmarks", nargs="*", help="bench_* module names (default: all)")
+    parser.add_argument("benchmarks", nargs="*", help="bench_* module names (in-process)")
     parser.add_argument("--backend", choices=BACKENDS, action="append", help="default: both")
+    only = parser.add_mutually_exclusive_group()
+    only.add_argument("--http-only", action="store_true", help="only the run over HTTP")
+    only.add_argument("--in-process-only", action="store_true", help="only the in-process run")
+    only.add_argument("--seed-only", action="store_true", help="seed and cache the HTTP worlds")
     args = parser.parse_args(argv)
+    if args.seed_only:
+        from benchmarks.http.run import Run, seed_only
+
+        seed_only(Run())
+        return 0
     started = time.perf_counter()
     when = datetime.now(UTC)
     host = machine()
+    http_run = None
+    if not args.in_process_only:
+        from benchmarks.http.run import Run, run_http
+
+        http_run = Run()
+        run_http(http_run)
+    results: list[Result] = []
+    sections: list[str] = []
+    if not args.http_only:
+        chosen = args.benchmarks or ([] if args.in_process_only else list(DEFAULT_IN_PROCESS))
+        results, sections = run_in_process(chosen, args.backend or list(BACKENDS))
+    table = report(results)
+    elapsed = time.perf_counter() - started
+    load = os.getloadavg()
+    header = (
+        f"# Benchmarks\n\n{when:%Y-%m-%d %H:%M} UTC · {host} · load average "
+        f"{load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} at the end\n\n"
+        f"`make bench` took {elapsed:.0f} s. Other work may share the machine: compare runs "
+        "with the load average in mind.\n\n"
+    )
+    body = header
+    if http_run is not None:
+        from benchmarks.http.report import markdown
+
+        body += markdown(http_run) + "\n\n"
+    if results:
+        body += (
+            "## In process (Flask test client, one connection, server time only)\n\n"
+            + table
+            + "\n\n"
+            + TARGETS_TEXT
+            + "\n## Data\n\n"
+            + "\n".join(sections)
+        )
+    reports = HERE / "reports"
+    reports.mkdir(exist_ok=True)
+    (reports / "latest.md").write_text(body, encoding="utf-8")
+    failures = [f for r in results for f in r.failures()]
+    document: dict[str, object] = {
+        "when": when.isoformat(),
+        "machine": host,
+        "seconds": round(elapsed, 1),
+        "load_average_end": [round(x, 2) for x in load],
+        "in_process": [
+            {"name": r.name, "backend": r.backend, **r.metrics, "failures": r.failures()}
+            for r in results
+        ],
+    }
+    if http_run is not None:
+        from benchmarks.http.report import as_json
+
+        document["http"] = as_json(http_run)
+        failures += [
+            f"{g.name}: {g.figure:,.2f} (goal {g.op} {g.bound:,.2f})"
+            for g in http_run.goals
+            if not g.met
+        ]
+    (reports / "latest.json").write_text(
+        json.dumps(document, ensure_ascii=False, indent=1, default=str), encoding="utf-8"
+    )
+    print()
+    print(body if http_run is not None else header + table)
+    for failure in failures:
+        print("MISSED:", failure, file=sys.stderr)
+    return 1 if failures else 0
+
+
+def run_in_process(only: list[str], backends: list[str]) -> tuple[list[Result], list[str]]:
     tmp = Path(tempfile.mkdtemp(prefix="vm-bench-"))
+    results: list[Result] = []
+    sections: list[str] = []
     try:
-        results: list[Result] = []
-        sections: list[str] = []
         explicit = os.environ.get("BENCH_DATABASE_URL")
         if explicit:
             backend = make_url(explicit).get_backend_name()
             harness.NOTES.clear()
-            results += run_benchmarks(explicit, backend, tmp / backend, args.benchmarks)
+            results += run_benchmarks(explicit, backend, tmp / backend, only)
             sections.append(_section(backend, "BENCH_DATABASE_URL", harness.NOTES))
-        else:
-            for backend in args.backend or BACKENDS:
-                harness.NOTES.clear()
-                if backend == "sqlite":
-                    url = f"sqlite:///{tmp / 'bench.db'}"
-                    results += run_benchmarks(url, backend, tmp / backend, args.benchmarks)
-                    sections.append(_section(backend, "file, WAL", harness.NOTES))
+            return results, sections
+        for backend in backends:
+            harness.NOTES.clear()
+            if backend == "sqlite":
+                url = f"sqlite:///{tmp / 'bench.db'}"
+                results += run_benchmarks(url, backend, tmp / backend, only)
+                sections.append(_section(backend, "file, WAL", harness.NOTES))
+                continue
+            with postgresql() as (pg_url, detail):
+                if pg_url is None:
+                    message = f"PostgreSQL skipped: {detail}"
+                    print(message, file=sys.stderr)
+                    sections.append(f"### postgresql\n\n**Skipped**: {detail}\n")
                     continue
-                with postgresql() as (pg_url, detail):
-                    if pg_url is None:
-                        message = f"PostgreSQL skipped: {detail}"
-                        print(message, file=sys.stderr)
-                        sections.append(f"### postgresql\n\n**Skipped**: {detail}\n")
-                        continue
-                    print(f"[postgresql] {detail}", flush=True)
-                    results += run_benchmarks(pg_url, backend, tmp / backend, args.benchmarks)
-                    sections.append(_section(backend, detail, harness.NOTES))
+                print(f"[postgresql] {detail}", flush=True)
+                results += run_benchmarks(pg_url, backend, tmp / backend, only)
+                sections.append(_section(backend, detail, harness.NOTES))
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    table = report(results)
-    elapsed = time.perf_counter() - started
-    header = (
-        f"# Benchmarks\n\n{when:%Y-%m-%d %H:%M} UTC · {host}\n\n"
-        f"`make bench` took {elapsed:.0f} s. Other work may share the machine: compare runs "
-        "with the load average in mind.\n\n"
-    )
-    body = header + table + "\n\n" + TARGETS_TEXT + "\n## Data\n\n" + "\n".join(sections)
-    (HERE / "reports").mkdir(exist_ok=True)
-    (HERE / "reports" / "latest.md").write_text(body, encoding="utf-8")
-    print()
-    print(header + table)
-    failures = [f for r in results for f in r.failures()]
-    for failure in failures:
-        print("TARGET MISSED:", failure, file=sys.stderr)
-    return 1 if failures else 0
+    return results, sections
 
 
 def _section(backend: str, detail: str, notes: list[str]) -> str:

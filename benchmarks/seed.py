@@ -702,6 +702,53 @@ def signed_in_client(app: Flask, email: str) -> FlaskClient:
     return client
 
 
+#: The price (fen) of each of the benchmark testing centre's services.
+TESTING_PRICE_FEN = 18_000
+
+
+def add_testing_centre(
+    session: Session, programme_id: int, *, email: str
+) -> tuple[Provider, list[int]]:
+    """The admitted testing centre the benchmarks' SMEs order from: in the programme, with
+    three fixed-price testing services (TESTING_PRICE_FEN); returns it and their ids."""
+    provider = Provider(
+        name="昆明春城检验检测有限公司（压测）",
+        credit_code=PROVIDER_CODES.next("530102"),
+        region_code="530102",
+        institution_type=InstitutionType.TESTING_CENTRE,
+        status=ProviderStatus.ADMITTED,
+        contact_name="业务联系人",
+        contact_phone="0871-65550000",
+        contact_email=email,
+        service_categories=[ServiceCategory.TESTING.value],
+    )
+    session.add(provider)
+    session.flush()
+    session.add(
+        ProgrammeParticipation(
+            provider_id=provider.id, programme_id=programme_id, status=ParticipationStatus.ADMITTED
+        )
+    )
+    service_ids = []
+    for title in ("金属材料检测", "电磁兼容（EMC）检测", "食品安全检验"):
+        service = Service(
+            provider_id=provider.id,
+            title=title,
+            category=ServiceCategory.TESTING,
+            description=f"{title}，出具CMA检测报告。",
+            pricing=PricingMode.FIXED,
+            price_fen=TESTING_PRICE_FEN,
+            unit="样品",
+            lead_time_days=7,
+            is_active=True,
+        )
+        service.search_text = build_search_text(service, provider)
+        session.add(service)
+        session.flush()
+        service_ids.append(service.id)
+    return provider, service_ids
+
+
 # --------------------------------------------------------------------------- orders
 
 
@@ -733,43 +780,9 @@ def seed_orders(app: Flask, *, confirmed: int = 200, open_requests: int = 800) -
         with seeding() as session:
             programme = programme_of(session, local_date(placed).year)
             tag = f"{utcnow():%H%M%S%f}"
-            provider = Provider(
-                name="昆明春城检验检测有限公司（压测）",
-                credit_code=PROVIDER_CODES.next("530102"),
-                region_code="530102",
-                institution_type=InstitutionType.TESTING_CENTRE,
-                status=ProviderStatus.ADMITTED,
-                contact_name="业务联系人",
-                contact_phone="0871-65550000",
-                contact_email=f"bench-lab-{tag}@bench.example.cn",
-                service_categories=[ServiceCategory.TESTING.value],
+            provider, service_ids = add_testing_centre(
+                session, programme.id, email=f"bench-lab-{tag}@bench.example.cn"
             )
-            session.add(provider)
-            session.flush()
-            session.add(
-                ProgrammeParticipation(
-                    provider_id=provider.id,
-                    programme_id=programme.id,
-                    status=ParticipationStatus.ADMITTED,
-                )
-            )
-            service_ids = []
-            for title in ("金属材料检测", "电磁兼容（EMC）检测", "食品安全检验"):
-                service = Service(
-                    provider_id=provider.id,
-                    title=title,
-                    category=ServiceCategory.TESTING,
-                    description=f"{title}，出具CMA检测报告。",
-                    pricing=PricingMode.FIXED,
-                    price_fen=18_000,
-                    unit="样品",
-                    lead_time_days=7,
-                    is_active=True,
-                )
-                service.search_text = build_search_text(service, provider)
-                session.add(service)
-                session.flush()
-                service_ids.append(service.id)
             (enterprise_id,) = add_enterprises(session, 1, rng=rng)
             enterprise = session.get(Enterprise, enterprise_id)
             sme = add_user(

@@ -56,6 +56,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
         RATELIMIT_ENABLED=settings.env is not Environment.TESTING,
         RATELIMIT_HEADERS_ENABLED=True,
+        # The fixed window in one Redis round trip per request, not three (extensions.py).
+        RATELIMIT_STRATEGY="fixed-window-one-trip",
         # Redis down: limits go on per process, in memory, instead of failing the request or
         # letting everything through (README, "Faults"). Sessions are signed cookies, not
         # Redis, so signing in does not depend on it.
@@ -102,7 +104,12 @@ def _init_extensions(app: Flask, settings: Settings) -> None:
     # from the first hook on.
     observability.init_app(app)
     db = Database()
-    db.init_app(app, settings.database_url, echo=settings.sql_echo)
+    db.init_app(
+        app,
+        settings.database_url,
+        echo=settings.sql_echo,
+        replica_url=settings.database_replica_url,
+    )
     observability.init_user_capture(app)
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)

@@ -159,6 +159,9 @@ class Settings:
     instance_dir: Path
     upload_dir: Path
     redis_url: str | None = None
+    #: A streaming replica of the PostgreSQL primary for read-only traffic (search, public
+    #: statistics, dashboards): see README "Scale-out". None: everything reads the primary.
+    database_replica_url: str | None = None
     #: RQ queue that background jobs go to (one per deployment; tests use one per run).
     job_queue: str = "marketplace"
     payment_gateway: PaymentGatewayKind = PaymentGatewayKind.OFFLINE
@@ -271,6 +274,14 @@ class Settings:
             # psycopg 3 is the only PostgreSQL driver we ship.
             database_url = "postgresql+psycopg://" + database_url.removeprefix("postgresql://")
 
+        replica_url = environ.get("DATABASE_REPLICA_URL") or None
+        if replica_url:
+            replica_url = _check_url("DATABASE_REPLICA_URL", replica_url, ("postgresql",))
+            if not database_url.startswith("postgresql"):
+                raise ConfigError("DATABASE_REPLICA_URL: a replica needs a PostgreSQL DATABASE_URL")
+            if replica_url.startswith("postgresql://"):
+                replica_url = "postgresql+psycopg://" + replica_url.removeprefix("postgresql://")
+
         redis_url = environ.get("REDIS_URL") or None
         if redis_url:
             _check_url("REDIS_URL", redis_url, ("redis", "rediss", "unix"))
@@ -339,6 +350,7 @@ class Settings:
             env=env,
             secret_key=secret_key,
             database_url=database_url,
+            database_replica_url=replica_url,
             instance_dir=instance_dir,
             upload_dir=upload_dir,
             redis_url=redis_url,

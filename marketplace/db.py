@@ -14,12 +14,19 @@ The rule of the house: **services flush, never commit**. Exactly one place commi
 
 Side effects that must follow persistence (e-mail, outbound payment calls) are queued on the
 session with :func:`after_commit` and run only once the commit succeeded.
+
+Read-only views (search, public statistics, dashboards) are marked :func:`reads_replica`:
+with ``DATABASE_REPLICA_URL`` set, the session they use inside the view reads a streaming
+replica in a READ ONLY transaction; while the replica does not answer, the same READ ONLY
+transaction runs on the primary instead (README, "Scale-out").
 """
 
 from __future__ import annotations
 
 import enum
 import functools
+import logging
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -33,6 +40,10 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sess
 from sqlalchemy.types import TypeDecorator
 
 from marketplace.errors import FailureWatch
+
+log = logging.getLogger(__name__)
+P = ParamSpec("P")
+R = TypeVar("R")
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -141,7 +152,7 @@ def _configure_sqlite(engine: Engine) -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def create_engine(url: str, *, echo: bool = False) -> Engine:
+def create_engine(url: str, *, echo: bool = False, replica: bool = False) -> Engine:
     # hide_parameters: a database error's message (and so its log line) never carries the
     # statement's values, which may be phone numbers, bank accounts or tokens (rule 11).
     if url.startswith("sqlite"):
@@ -162,6 +173,9 @@ def create_engine(url: str, *, echo: bool = False) -> Engine:
         max_overflow=20,
         pool_recycle=3600,
         pool_use_lifo=True,
+        # The replica alone is pinged at checkout: a read that finds it gone is served by the
+        # primary instead of failing (Database.session), and its reads are cheap ones.
+        pool_pre_ping=replica,
     )
 
 
@@ -211,16 +225,33 @@ def _run_after_response(app: Flask, callbacks: list[Callable[[], None]]) -> None
             callback()
 
 
+#: How long a replica that did not answer is left alone before it is tried again.
+REPLICA_RETRY_SECONDS = 30.0
+_REPLICA_KEY = "_db_replica_session"
+
+
 class Database:
-    """Owns the engine and hands out one session per application context."""
+    """Owns the engines and hands out one session per application context (and, inside a
+    :func:`reads_replica` view, a read-only one on the replica)."""
 
     def __init__(self) -> None:
         self.engine: Engine | None = None
+        self.replica_engine: Engine | None = None
         self._factory: sessionmaker[Session] | None = None
+        self._replica_factory: sessionmaker[Session] | None = None
+        self._replica_down_until = 0.0
 
-    def init_app(self, app: Flask, url: str, *, echo: bool = False) -> None:
+    def init_app(
+        self, app: Flask, url: str, *, echo: bool = False, replica_url: str | None = None
+    ) -> None:
         self.engine = create_engine(url, echo=echo)
         self._factory = sessionmaker(bind=self.engine, expire_on_commit=False)
+        if replica_url:
+            self.replica_engine = create_engine(replica_url, echo=echo, replica=True)
+            self._replica_factory = sessionmaker(
+                bind=self.replica_engine.execution_options(postgresql_readonly=True),
+                expire_on_commit=False,
+            )
         app.extensions["db"] = self
 
         @app.before_request
@@ -242,6 +273,10 @@ class Database:
                         rollback(session)
                 finally:
                     session.close()
+            reader: Session | None = g.pop(_REPLICA_KEY, None)
+            if reader is not None:  # read only: nothing to commit
+                reader.rollback()
+                reader.close()
             deferred: list[Callable[[], None]] = g.pop(_AFTER_RESPONSE_KEY, [])
             if deferred:
                 response.call_on_close(functools.partial(_run_after_response, app, deferred))
@@ -266,6 +301,10 @@ class Database:
             if session is not None:
                 rollback(session)
                 session.close()
+            reader: Session | None = g.pop(_REPLICA_KEY, None)
+            if reader is not None:
+                reader.rollback()
+                reader.close()
 
     def bind_to(self, connection: Connection) -> None:
         """Tests: make every session join ``connection``'s transaction through savepoints."""
@@ -293,12 +332,60 @@ class Database:
 
     @property
     def session(self) -> Session:
-        """The current application context's session (created on first use)."""
+        """The current application context's session (created on first use); inside a
+        :func:`reads_replica` view with a replica configured, the read-only one."""
+        if g.get("_db_reads_replica") and self._replica_factory is not None:
+            return self._reader()
         session: Session | None = g.get("_db_session")
         if session is None:
             session = self.new_session()
             g._db_session = session
         return session
+
+    def _reader(self) -> Session:
+        """A READ ONLY transaction on the replica, or on the primary while the replica does
+        not answer (then retried after REPLICA_RETRY_SECONDS)."""
+        reader: Session | None = g.get(_REPLICA_KEY)
+        if reader is not None:
+            return reader
+        assert self._replica_factory is not None and self.engine is not None
+        if time.monotonic() >= self._replica_down_until:
+            reader = self._replica_factory()
+            try:
+                reader.connection()  # check out (pinged) and begin now, not mid-query
+            except sa.exc.DBAPIError as exc:
+                reader.close()
+                reader = None
+                self._replica_down_until = time.monotonic() + REPLICA_RETRY_SECONDS
+                log.warning(
+                    "replica unavailable, reading from the primary for %.0f s: %s",
+                    REPLICA_RETRY_SECONDS,
+                    type(exc.orig).__name__,
+                )
+        if reader is None:
+            reader = Session(
+                bind=self.engine.execution_options(postgresql_readonly=True),
+                expire_on_commit=False,
+            )
+        g._db_replica_session = reader
+        return reader
+
+
+def reads_replica(view: Callable[P, R]) -> Callable[P, R]:
+    """Mark a view read-only: what it reads through :func:`db_session` comes from the replica
+    (``DATABASE_REPLICA_URL``) in a READ ONLY transaction, so a write there fails rather than
+    diverging. Authentication before the view (and its throttled last-used stamp) still uses
+    the primary. Without a replica this changes nothing."""
+
+    @functools.wraps(view)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        g._db_reads_replica = True
+        try:
+            return view(*args, **kwargs)
+        finally:
+            g._db_reads_replica = False
+
+    return wrapper
 
 
 def get_db() -> Database:
@@ -323,10 +410,6 @@ def unit_of_work(database: Database | None = None) -> Iterator[Session]:
         raise
     finally:
         session.close()
-
-
-P = ParamSpec("P")
-R = TypeVar("R")
 
 
 def transactional_command(func: Callable[P, R]) -> Callable[P, R]:

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from marketplace.api import bp
 from marketplace.api.endpoint import endpoint
 from marketplace.api.provider_common import today
-from marketplace.db import db_session
+from marketplace.db import db_session, reads_replica
 from marketplace.extensions import limiter
 from marketplace.pagination import Page, PageQuerySchema, paginate
 from providers import admission, credit, services
@@ -41,6 +41,7 @@ from providers.search import SearchCriteria, public_provider, public_service, se
     tags=["catalogue"],
     summary="Search the service catalogue (Chinese keywords work; filters, sorting, cursor)",
 )
+@reads_replica
 def search_catalogue(query: dict[str, Any]) -> Page:
     """Keyword search over titles, providers, categories, descriptions and instruments, and
     the providers' valid accreditations (CNAS, CMA, numbers) and places (county names). Terms

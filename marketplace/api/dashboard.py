@@ -9,7 +9,7 @@ from marshmallow import Schema, fields, validate
 
 from marketplace.api import bp
 from marketplace.api.endpoint import endpoint
-from marketplace.db import db_session
+from marketplace.db import db_session, reads_replica
 from marketplace.disclosure import dashboard
 from marketplace.enums import ADMIN_ROLES
 from marketplace.schemas import StrictSchema
@@ -66,5 +66,6 @@ class DashboardOut(Schema):
     tags=["statistics"],
     summary="Every figure of the administrators' dashboard for a year (default: this year)",
 )
+@reads_replica
 def get_dashboard(query: dict[str, Any]) -> dict[str, Any]:
     return dashboard.figures(db_session(), query["year"] or date.today().year)

@@ -6,7 +6,7 @@ from typing import Any
 
 from marketplace.api import bp
 from marketplace.api.endpoint import endpoint
-from marketplace.db import db_session
+from marketplace.db import db_session, reads_replica
 from marketplace.disclosure import services
 from marketplace.disclosure.schemas import (
     FunderRedemptionOut,
@@ -33,6 +33,7 @@ from vouchers.models import Voucher
     tags=["disclosure"],
     summary="Vouchers granted in a year (public notice): enterprise, programme, amount",
 )
+@reads_replica
 def list_grants(query: dict[str, Any]) -> Page:
     page = paginate(
         db_session(),
@@ -56,6 +57,7 @@ def list_grants(query: dict[str, Any]) -> Page:
     tags=["disclosure"],
     summary="Voucher money redeemed per provider in a year (public)",
 )
+@reads_replica
 def list_redemptions(query: dict[str, Any]) -> list[services.Redemption]:
     return services.redemptions(db_session(), query["year"])
 
@@ -86,5 +88,6 @@ def list_funder_redemptions(query: dict[str, Any]) -> list[FunderRedemption]:
     tags=["disclosure"],
     summary="Issuance and use statistics for a year: budgets, regions, sizes, months",
 )
+@reads_replica
 def get_statistics(query: dict[str, Any]) -> services.Statistics:
     return services.statistics(db_session(), query["year"])

@@ -98,9 +98,13 @@ class ThrowawayServer:
             extra_groups=None if self.user is None else [],
         )
 
-    def start(self) -> str:
+    def prepare(self) -> None:
+        """Make the server's base directory its user's (as root), before anything runs."""
         if self.user is not None:
             os.chown(self.base, self.user.pw_uid, self.user.pw_gid)
+
+    def start(self) -> str:
+        self.prepare()
         self._run(
             str(self.bindir / "initdb"),
             "-D",

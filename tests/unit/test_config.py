@@ -197,3 +197,17 @@ def test_smtp_credentials_with_tls_are_kept(tmp_path):
     )
     plain = Settings.from_env({})
     assert (plain.smtp_host, plain.smtp_tls, plain.smtp_user) == (None, SmtpTls.NONE, None)
+
+
+def test_a_replica_is_a_postgresql_url_beside_a_postgresql_primary():
+    settings = Settings.from_env(
+        {"DATABASE_URL": "postgresql://u@primary/db", "DATABASE_REPLICA_URL": "postgresql://u@r/db"}
+    )
+    assert settings.database_replica_url == "postgresql+psycopg://u@r/db"
+    assert Settings.from_env({}).database_replica_url is None
+    with pytest.raises(ConfigError, match="DATABASE_REPLICA_URL"):
+        Settings.from_env({"DATABASE_REPLICA_URL": "postgresql://u@r/db"})  # SQLite primary
+    with pytest.raises(ConfigError, match="DATABASE_REPLICA_URL"):
+        Settings.from_env(
+            {"DATABASE_URL": "postgresql://u@p/db", "DATABASE_REPLICA_URL": "sqlite:///x.db"}
+        )

@@ -15,7 +15,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, Length, Optional
 
 from marketplace import clock, regions
-from marketplace.db import db_session
+from marketplace.db import db_session, reads_replica
 from marketplace.enums import InstitutionType, ServiceCategory
 from marketplace.errors import DomainError, ValidationFailed
 from marketplace.extensions import limiter
@@ -161,6 +161,7 @@ def _programme_choices() -> list[SelectChoice]:
 
 
 @bp.get("/")
+@reads_replica
 def search() -> ResponseReturnValue:
     form = SearchForm(request.args)
     form.programme.choices = _programme_choices()

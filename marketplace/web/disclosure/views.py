@@ -9,7 +9,7 @@ from flask import Blueprint, abort, render_template, request
 from flask.typing import ResponseReturnValue
 
 from marketplace import exports
-from marketplace.db import db_session
+from marketplace.db import db_session, reads_replica
 from marketplace.disclosure import services
 from marketplace.disclosure.schemas import EARLIEST_YEAR, LATEST_YEAR
 from marketplace.exports import Format
@@ -33,6 +33,7 @@ def known_years() -> list[int]:
 
 
 @bp.get("/")
+@reads_replica
 def index() -> ResponseReturnValue:
     year = requested_year()
     session = db_session()

@@ -179,3 +179,25 @@ def test_postgresql_serves_two_character_terms_from_the_gram_index(
         compiled = keywords.compile(session.get_bind(), compile_kwargs={"literal_binds": True})
         plan = "\n".join(session.execute(sa.text(f"EXPLAIN {compiled}")).scalars())
         assert "ix_services_search_grams" in plan, plan
+
+
+def test_the_newest_ids_are_walked_first_and_older_matches_come_from_the_index(
+    session, create_provider, create_service, monkeypatch
+):
+    """The candidate stage walks the newest ids in windows, then asks the index for the
+    older ones: the newest matches win however they are spread, and a match older than the
+    windows is still found (by the gram index on PostgreSQL, FTS/LIKE on SQLite)."""
+    monkeypatch.setattr(search, "MAX_CANDIDATES", 3)
+    monkeypatch.setattr(search, "WALKED_WINDOWS", (2, 2))
+    provider = create_provider()
+    oldest = create_service(provider, title="高原水质检测")
+    older = create_service(provider, title="高原水质检测二")
+    filler = [create_service(provider, title=f"设备租赁{n}") for n in range(4)]
+    newest = create_service(provider, title="高原水质检测三")
+    session.flush()
+    assert filler  # four non-matching services between the old matches and the newest
+    page = search_services(session, SearchCriteria(q="高原水质", sort=SortOrder.NEWEST))
+    assert [s.id for s in page.items] == [newest.id, older.id, oldest.id]
+    # A mixed term: each word in its own way (one in the text, one through the provider).
+    page = search_services(session, SearchCriteria(q="水质 检测三", sort=SortOrder.NEWEST))
+    assert [s.id for s in page.items] == [newest.id]
