@@ -18,6 +18,10 @@ DOCUMENT = "/api/v1/openapi.json"
 @pytest.fixture
 def limited(make_app, monkeypatch):
     app = make_app(RATELIMIT_ENABLED=True, RATE_LIMIT_DEFAULT="5 per minute")
+    # The limiter is one object per process: a test before this one that stopped its storage
+    # (the Redis fault tests) leaves it counting in its in-memory fallback until it next sees
+    # the storage alive, which would count this test's hits out of sight.
+    monkeypatch.setattr(limiter, "_storage_dead", False)
     strategy = limiter.limiter
     assert isinstance(strategy, OneTripFixedWindow)
     calls: dict[str, int] = {"incr": 0, "get": 0, "get_expiry": 0}
