@@ -131,6 +131,27 @@ def _subject_in(kind: str, ids: Any) -> sa.ColumnElement[bool]:
     return sa.and_(AuditEvent.subject_type == kind, AuditEvent.subject_id.in_(ids))
 
 
+#: The records whose audit events belong to an enterprise, a provider or a programme besides
+#: its own: (subject type, the record's id column, the column naming the party).
+_Related = tuple[tuple[str, Any, Any], ...]
+_ENTERPRISE_RECORDS: _Related = (
+    ("voucher", Voucher.id, Voucher.enterprise_id),
+    ("application", Application.id, Application.enterprise_id),
+    ("order", Order.id, Order.enterprise_id),
+    ("hold_freeze", HoldFreeze.id, HoldFreeze.enterprise_id),
+)
+_PROVIDER_RECORDS: _Related = (
+    ("service", Service.id, Service.provider_id),
+    ("order", Order.id, Order.provider_id),
+    ("claim", Claim.id, Claim.provider_id),
+    ("claim_line_freeze", ClaimLineFreeze.id, ClaimLineFreeze.provider_id),
+)
+_PROGRAMME_RECORDS: _Related = (
+    ("voucher", Voucher.id, Voucher.programme_id),
+    ("application", Application.id, Application.programme_id),
+)
+
+
 def query(filters: Filters) -> sa.Select[AuditEvent]:
     """Audit events matching ``filters`` (dates are Beijing calendar days, both inclusive)."""
     stmt = sa.select(AuditEvent)
@@ -152,46 +173,21 @@ def query(filters: Filters) -> sa.Select[AuditEvent]:
     if filters.date_to is not None:
         end = datetime.combine(filters.date_to + timedelta(days=1), time(), CHINA_TZ)
         stmt = stmt.where(AuditEvent.occurred_at < end)
-    if filters.enterprise_id is not None:
-        e = filters.enterprise_id
-        stmt = stmt.where(
-            sa.or_(
-                _subject_in("enterprise", [e]),
-                _subject_in("voucher", sa.select(Voucher.id).where(Voucher.enterprise_id == e)),
-                _subject_in(
-                    "application", sa.select(Application.id).where(Application.enterprise_id == e)
-                ),
-                _subject_in("order", sa.select(Order.id).where(Order.enterprise_id == e)),
-                _subject_in(
-                    "hold_freeze", sa.select(HoldFreeze.id).where(HoldFreeze.enterprise_id == e)
-                ),
+    for own_kind, related, party_id in (
+        ("enterprise", _ENTERPRISE_RECORDS, filters.enterprise_id),
+        ("provider", _PROVIDER_RECORDS, filters.provider_id),
+        ("programme", _PROGRAMME_RECORDS, filters.programme_id),
+    ):
+        if party_id is not None:
+            stmt = stmt.where(
+                sa.or_(
+                    _subject_in(own_kind, [party_id]),
+                    *(
+                        _subject_in(kind, sa.select(id_column).where(party_column == party_id))
+                        for kind, id_column, party_column in related
+                    ),
+                )
             )
-        )
-    if filters.provider_id is not None:
-        p = filters.provider_id
-        stmt = stmt.where(
-            sa.or_(
-                _subject_in("provider", [p]),
-                _subject_in("service", sa.select(Service.id).where(Service.provider_id == p)),
-                _subject_in("order", sa.select(Order.id).where(Order.provider_id == p)),
-                _subject_in("claim", sa.select(Claim.id).where(Claim.provider_id == p)),
-                _subject_in(
-                    "claim_line_freeze",
-                    sa.select(ClaimLineFreeze.id).where(ClaimLineFreeze.provider_id == p),
-                ),
-            )
-        )
-    if filters.programme_id is not None:
-        g = filters.programme_id
-        stmt = stmt.where(
-            sa.or_(
-                _subject_in("programme", [g]),
-                _subject_in("voucher", sa.select(Voucher.id).where(Voucher.programme_id == g)),
-                _subject_in(
-                    "application", sa.select(Application.id).where(Application.programme_id == g)
-                ),
-            )
-        )
     if filters.order_id is not None:
         o = filters.order_id
         stmt = stmt.where(
