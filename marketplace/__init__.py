@@ -103,6 +103,9 @@ def _init_extensions(app: Flask, settings: Settings) -> None:
     # Before the database: its request line then times the commit too, and the id exists
     # from the first hook on.
     observability.init_app(app)
+    # Before the database too: a request whose commit fails is answered by a 503 made in the
+    # database's hook, and that answer must still carry the security headers.
+    security.init_app(app)
     db = Database()
     db.init_app(
         app,
@@ -144,7 +147,6 @@ def _init_extensions(app: Flask, settings: Settings) -> None:
         return user
 
     error_handlers.init_app(app)
-    security.init_app(app)
 
 
 def _register_blueprints(app: Flask) -> None:

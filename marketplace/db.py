@@ -179,6 +179,16 @@ def create_engine(url: str, *, echo: bool = False, replica: bool = False) -> Eng
     )
 
 
+#: Errors meaning "the database is not reachable now", not "this request is wrong".
+UNAVAILABLE = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)
+
+
+def database_unavailable(exc: BaseException | None) -> bool:
+    if isinstance(exc, UNAVAILABLE):
+        return True
+    return isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated
+
+
 # --------------------------------------------------------------------------- unit of work
 
 _AFTER_COMMIT_KEY = "after_commit_callbacks"
@@ -265,19 +275,28 @@ class Database:
             if watch is not None:
                 watch.close()
             session: Session | None = g.pop("_db_session", None)
-            if session is not None:
-                try:
+            reader: Session | None = g.pop(_REPLICA_KEY, None)
+            deferred: list[Callable[[], None]] = g.pop(_AFTER_RESPONSE_KEY, [])
+            try:
+                if session is not None:
                     if response.status_code < 400 and not failed:
                         commit(session)
                     else:
                         rollback(session)
-                finally:
-                    session.close()
-            reader: Session | None = g.pop(_REPLICA_KEY, None)
-            if reader is not None:  # read only: nothing to commit
-                reader.rollback()
-                reader.close()
-            deferred: list[Callable[[], None]] = g.pop(_AFTER_RESPONSE_KEY, [])
+                if reader is not None:  # read only: nothing to commit
+                    reader.rollback()
+            except Exception as exc:
+                if not database_unavailable(exc):
+                    raise
+                # The connection died at the commit: answered here by the app's own 503
+                # handler, the same in tests as in production (where Flask would otherwise
+                # wrap it in a 500). The first attempt may have committed just before; a retry
+                # with its Idempotency-Key then has its effect once. Nothing follows it.
+                return app.make_response(app.handle_user_exception(exc))
+            finally:
+                for opened in (session, reader):
+                    if opened is not None:
+                        opened.close()
             if deferred:
                 response.call_on_close(functools.partial(_run_after_response, app, deferred))
             return response

@@ -23,20 +23,13 @@ from flask_wtf.csrf import CSRFError
 from markupsafe import escape
 from werkzeug.exceptions import HTTPException, InternalServerError
 
+from marketplace.db import database_unavailable
 from marketplace.errors import DomainError, ValidationFailed
 from marketplace.i18n import _, one_language
 from marketplace.problems import ApiProblem, problem
 
 log = logging.getLogger(__name__)
 RETRY_AFTER_SECONDS = 5
-#: Errors meaning "the database is not reachable now", not "this request is wrong".
-UNAVAILABLE = (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.TimeoutError)
-
-
-def database_unavailable(exc: BaseException | None) -> bool:
-    if isinstance(exc, UNAVAILABLE):
-        return True
-    return isinstance(exc, sa.exc.DBAPIError) and exc.connection_invalidated
 
 
 def _unavailable(exc: BaseException) -> ResponseReturnValue:
@@ -141,7 +134,7 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException) -> ResponseReturnValue:
         if isinstance(exc, InternalServerError) and database_unavailable(exc.original_exception):
-            # Raised outside the view (the commit in after_request): Flask wraps it in a 500.
+            # Raised outside the view and its hooks (a teardown): Flask wraps it in a 500.
             return _unavailable(exc.original_exception)  # type: ignore[arg-type]
         status = exc.code or 500
         if _wants_problem():

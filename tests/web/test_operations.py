@@ -272,3 +272,23 @@ def test_metrics_show_the_job_queue(
         line for line in text.splitlines() if line.startswith("marketplace_outbox_backlog ")
     ]
     assert float(backlog.split()[-1]) >= 1
+
+
+@pytest.mark.parametrize(
+    ("path", "mimetype"),
+    [("/api/v1/disclosure/funders?year=2026", "application/problem+json"), ("/", "text/html")],
+)
+def test_a_commit_that_meets_a_dead_connection_is_answered_503(client, monkeypatch, path, mimetype):
+    # The database went away between the view and its commit (a restart, a failover): the
+    # request is answered "try again" by the app itself, in tests as in production, with the
+    # security headers, and no side effect queued for after the response runs.
+    def connection_gone(session):
+        raise sa.exc.OperationalError("COMMIT", {}, Exception("terminating connection"))
+
+    monkeypatch.setattr("marketplace.db.commit", connection_gone)
+    response = client.get(path)
+    assert response.status_code == 503
+    assert response.mimetype == mimetype
+    assert response.headers["Retry-After"] == "5"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert "Content-Security-Policy" in response.headers
