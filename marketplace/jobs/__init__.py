@@ -54,7 +54,13 @@ from flask.cli import AppGroup
 from sqlalchemy.orm import Session
 
 from marketplace.config import Settings, current_settings
-from marketplace.db import after_commit, after_response, run_in_transaction
+from marketplace.db import (
+    after_commit,
+    after_response,
+    db_session,
+    run_in_transaction,
+    transactional_command,
+)
 from marketplace.observability import current_request_id, request_id_bound
 
 log = logging.getLogger(__name__)
@@ -255,3 +261,16 @@ def worker(burst: bool) -> None:
     q = queue(settings)
     click.echo(f"working on queue {settings.job_queue!r}")
     SimpleWorker([q], connection=q.connection).work(burst=burst)
+
+
+@jobs_cli.command("sweep")
+@transactional_command
+def sweep_command() -> None:
+    """End abandoned jobs and remove expired or stray job files (cron: daily)."""
+    from marketplace.jobs import tracked
+
+    result = tracked.sweep(db_session())
+    click.echo(
+        f"{len(result.abandoned)} abandoned job(s) ended, {len(result.expired)} job(s) past "
+        f"{tracked.KEPT_FOR.days} days cleared, {len(result.stray_files)} stray file(s) removed"
+    )

@@ -9,24 +9,33 @@ ends it done (with its per-row report, summary or file) or failed (with the reas
 The handler does its work in chunks, each in its own transaction (``context.transaction()``),
 and reports ``context.progress(session, done, total)`` inside the chunk, so the progress is
 committed with the work it counts. Only the job's owner sees it: :func:`owned` answers
-NotFound for anyone else's job.
+NotFound for anyone else's job, and :func:`of_owner` lists a person's own jobs.
+
+:func:`sweep` (``flask jobs sweep``, from cron) keeps the records honest and the disk small: a
+job still queued or running long after any worker would have finished it was abandoned (its
+process stopped: a deploy, a crash) and ends *failed* saying so; a finished job's file and
+uploaded input are removed after :data:`KEPT_FOR` (the record and its per-row report stay);
+files no finished job refers to (left by a job that failed mid-write) are removed.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from marketplace import jobs
 from marketplace.config import current_settings
-from marketplace.db import unit_of_work, utcnow
+from marketplace.db import after_commit, unit_of_work, utcnow
 from marketplace.errors import NotFound
 from marketplace.jobs.models import JOB, BackgroundJob, JobAction, JobStatus
 
@@ -35,6 +44,14 @@ log = logging.getLogger(__name__)
 RUNNER = "marketplace.jobs.tracked.run"
 #: The columns of a per-row report file.
 REPORT_KEYS = ("row", "outcome", "reason")
+#: How long a finished job's file and uploaded input are kept; the record itself stays.
+KEPT_FOR = timedelta(days=7)
+#: A job queued or running for this long was abandoned: RQ stops a long job after
+#: ``LONG_JOB_TIMEOUT``, and a worker thread dies with its process.
+ABANDONED_AFTER = timedelta(seconds=2 * jobs.LONG_JOB_TIMEOUT)
+ABANDONED = "任务中断：执行它的进程已停止，请重新开始 / interrupted: its worker stopped; please start it again"
+#: Files jobs write: ``job-<id>.<suffix>`` (see JobContext.result_path).
+_JOB_FILE = re.compile(r"^job-(\d+)\.")
 
 
 def job_dir() -> Path:
@@ -85,6 +102,16 @@ def owned(session: Session, job_id: int, user_id: int) -> BackgroundJob:
     if job is None or job.owner_id != user_id:
         raise NotFound("没有这个任务 / no such job")
     return job
+
+
+def of_owner(
+    session: Session, owner_id: int, *, before: int | None = None, limit: int = 20
+) -> list[BackgroundJob]:
+    """``owner_id``'s jobs, newest first; ``before`` (a job id) gives the next page."""
+    stmt = sa.select(BackgroundJob).where(BackgroundJob.owner_id == owner_id)
+    if before is not None:
+        stmt = stmt.where(BackgroundJob.id < before)
+    return list(session.scalars(stmt.order_by(BackgroundJob.id.desc()).limit(limit)))
 
 
 @dataclass
@@ -201,3 +228,91 @@ def status_document(job: BackgroundJob, lang: str) -> dict[str, Any]:
         "has_file": bool(job.result_path),
         "has_report": job.report is not None,
     }
+
+
+@dataclass(frozen=True)
+class SweepResult:
+    abandoned: list[int]
+    expired: list[int]
+    stray_files: list[str]
+
+
+def _remove_files(paths: Sequence[Path]) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
+
+
+def sweep(session: Session, *, now: datetime | None = None) -> SweepResult:
+    """End abandoned jobs, expire old files, find stray ones; the files go after the commit."""
+    now = now or utcnow()
+    abandoned = list(
+        session.scalars(
+            sa.select(BackgroundJob)
+            .where(
+                sa.or_(
+                    sa.and_(
+                        BackgroundJob.status == JobStatus.QUEUED,
+                        BackgroundJob.created_at < now - ABANDONED_AFTER,
+                    ),
+                    sa.and_(
+                        BackgroundJob.status == JobStatus.RUNNING,
+                        BackgroundJob.started_at < now - ABANDONED_AFTER,
+                    ),
+                )
+            )
+            .with_for_update()
+        )
+    )
+    for job in abandoned:
+        JOB.move(job, JobAction.FAIL)
+        job.finished_at = now
+        job.error = ABANDONED
+    expired = list(
+        session.scalars(
+            sa.select(BackgroundJob)
+            .where(
+                BackgroundJob.finished_at < now - KEPT_FOR,
+                sa.or_(
+                    BackgroundJob.result_path.is_not(None), BackgroundJob.input_data.is_not(None)
+                ),
+            )
+            .with_for_update()
+        )
+    )
+    doomed: list[Path] = []
+    for job in expired:
+        if job.result_path:
+            doomed.append(Path(job.result_path))
+        job.result_path = None
+        job.input_data = None
+        job.summary = {**job.summary, "expired": True}
+    session.flush()
+    # A file is kept while its job may still write it or its record points at it.
+    files = {
+        path: int(match.group(1))
+        for path in sorted(job_dir().iterdir())
+        if (match := _JOB_FILE.match(path.name)) is not None and path.is_file()
+    }
+    known = {
+        job_id: (status, result_path)
+        for job_id, status, result_path in session.execute(
+            sa.select(BackgroundJob.id, BackgroundJob.status, BackgroundJob.result_path).where(
+                BackgroundJob.id.in_(set(files.values()))
+            )
+        )
+    }
+    stray = [
+        path
+        for path, job_id in files.items()
+        if path not in doomed
+        and (
+            (record := known.get(job_id)) is None
+            or (record[0] not in (JobStatus.QUEUED, JobStatus.RUNNING) and record[1] != str(path))
+        )
+    ]
+    after_commit(session, lambda: _remove_files([*doomed, *stray]))
+    return SweepResult(
+        abandoned=[job.id for job in abandoned],
+        expired=[job.id for job in expired],
+        stray_files=[path.name for path in stray],
+    )

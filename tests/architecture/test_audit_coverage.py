@@ -22,6 +22,9 @@ EXEMPT: dict[tuple[str, str], str] = {
         "a background job's own progress record (queued, running, done): the job row is the "
         "record, and the work it does (a bulk issuance …) writes its own audit records"
     ),
+    ("marketplace/jobs/tracked.py", "sweep"): (
+        "ends jobs their worker abandoned: the job row is the record (as for finish)"
+    ),
     ("marketplace/notifications/services.py", "deliver"): (
         "an e-mail's delivery: the outbox row is the record; nothing of the platform changes"
     ),

@@ -18,6 +18,7 @@ from flask import (
     jsonify,
     redirect,
     render_template,
+    request,
     send_file,
     url_for,
 )
@@ -45,6 +46,7 @@ REPORT_HEADER = {
     "zh": ["行号", "结果", "原因", "统一社会信用代码", "电子券编号"],
     "en": ["row", "outcome", "reason", "credit code", "voucher serial"],
 }
+PAGE_SIZE = 20
 OUTCOMES = {"zh": {"ok": "成功", "refused": "已拒绝"}, "en": {"ok": "ok", "refused": "refused"}}
 
 
@@ -56,10 +58,24 @@ def _job(job_id: int) -> BackgroundJob:
         abort(404)
 
 
+@bp.get("/")
+def my_jobs() -> ResponseReturnValue:
+    """The signed-in person's own jobs, newest first, a page at a time (``before``: a job id)."""
+    before = request.args.get("before", type=int)
+    listed = tracked.of_owner(db_session(), current_user.id, before=before, limit=PAGE_SIZE + 1)
+    older = listed[PAGE_SIZE - 1].id if len(listed) > PAGE_SIZE else None
+    return render_template(
+        "jobs/index.html",
+        jobs=listed[:PAGE_SIZE],
+        older=older,
+        kept_days=tracked.KEPT_FOR.days,
+    )
+
+
 @bp.get("/<int:job_id>")
 def job_page(job_id: int) -> ResponseReturnValue:
     job = _job(job_id)
-    return render_template("jobs/job.html", job=job, ok=ROW_OK)
+    return render_template("jobs/job.html", job=job, ok=ROW_OK, kept_days=tracked.KEPT_FOR.days)
 
 
 @bp.get("/<int:job_id>/status")
