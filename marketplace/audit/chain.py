@@ -475,8 +475,26 @@ def verify(session: Session, progress: Callable[[int], None] | None = None) -> C
                 f"record #{event.id} (not yet sealed) was inserted or changed behind the "
                 "application's back: its MAC does not match"
             )
+    _repeated_macs(session, report)
     _check_checkpoints(ring, checkpoints, head_seq, hashes, report)
     return report
+
+
+def _repeated_macs(session: Session, report: ChainReport) -> None:
+    """A MAC twice: a copy of a record inserted again. The UNIQUE constraint refuses it on
+    one table; once the trail is partitioned by year it holds per partition only
+    (:mod:`marketplace.ops.partitioning`), so across years this check is the guard."""
+    repeated = session.execute(
+        sa.select(AuditEvent.mac, sa.func.min(AuditEvent.id), sa.func.max(AuditEvent.id))
+        .group_by(AuditEvent.mac)
+        .having(sa.func.count() > 1)
+        .order_by(sa.func.min(AuditEvent.id))
+    )
+    for _mac, first, copy in repeated:
+        report.add(
+            f"record #{copy} repeats record #{first} (the same MAC): a copy inserted behind "
+            "the application's back"
+        )
 
 
 # --------------------------------------------------------------------------- copies

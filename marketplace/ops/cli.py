@@ -10,7 +10,9 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from marketplace.clock import local_date
 from marketplace.config import current_settings
+from marketplace.db import db_session, transactional_command, utcnow
 from marketplace.ops import backup as backups
 
 ops_cli = AppGroup("ops", help="Operations: backups, restores and the restore drill.")
@@ -208,3 +210,45 @@ def wal_switch_command() -> None:
     except backups.BackupError as exc:
         raise _fail(exc) from None
     click.echo(f"archived WAL segment {segment}")
+
+
+def _tables(names: tuple[str, ...]) -> tuple[str, ...]:
+    from marketplace.ops.partitioning import TABLES
+
+    return names or tuple(TABLES)
+
+
+@ops_cli.command("partition")
+@click.argument("tables", nargs=-1)
+@click.option("--year", type=int, default=None, help="the year new rows start (default: this year)")
+@transactional_command
+def partition_command(tables: tuple[str, ...], year: int | None) -> None:
+    """PostgreSQL: partition the append-only tables (default: both) by year, in place."""
+    from marketplace.ops import partitioning
+
+    year = year or local_date(utcnow()).year
+    connection = db_session().connection()
+    for name in _tables(tables):
+        try:
+            made = partitioning.partition(connection, name, year)
+        except partitioning.PartitioningError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"{name}: " + ", ".join(p.name for p in made))
+
+
+@ops_cli.command("partition-roll")
+@click.argument("tables", nargs=-1)
+@click.option("--year", type=int, default=None, help="the year to open (default: this year)")
+@transactional_command
+def partition_roll_command(tables: tuple[str, ...], year: int | None) -> None:
+    """PostgreSQL: close the open partition and open the year's (cron: 1 January)."""
+    from marketplace.ops import partitioning
+
+    year = year or local_date(utcnow()).year
+    connection = db_session().connection()
+    for name in _tables(tables):
+        try:
+            made = partitioning.roll(connection, name, year)
+        except partitioning.PartitioningError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"{name}: " + ", ".join(p.name for p in made))
