@@ -212,10 +212,18 @@ def wal_switch_command() -> None:
     click.echo(f"archived WAL segment {segment}")
 
 
-def _tables(names: tuple[str, ...]) -> tuple[str, ...]:
-    from marketplace.ops.partitioning import TABLES
+def _each_table(tables: tuple[str, ...], year: int | None, step: str) -> None:
+    """Run ``partitioning.<step>`` on each named table (default: both), in one transaction."""
+    from marketplace.ops import partitioning
 
-    return names or tuple(TABLES)
+    year = year or local_date(utcnow()).year
+    connection = db_session().connection()
+    for name in tables or tuple(partitioning.TABLES):
+        try:
+            made = getattr(partitioning, step)(connection, name, year)
+        except partitioning.PartitioningError as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"{name}: " + ", ".join(p.name for p in made))
 
 
 @ops_cli.command("partition")
@@ -224,16 +232,7 @@ def _tables(names: tuple[str, ...]) -> tuple[str, ...]:
 @transactional_command
 def partition_command(tables: tuple[str, ...], year: int | None) -> None:
     """PostgreSQL: partition the append-only tables (default: both) by year, in place."""
-    from marketplace.ops import partitioning
-
-    year = year or local_date(utcnow()).year
-    connection = db_session().connection()
-    for name in _tables(tables):
-        try:
-            made = partitioning.partition(connection, name, year)
-        except partitioning.PartitioningError as exc:
-            raise click.ClickException(str(exc)) from None
-        click.echo(f"{name}: " + ", ".join(p.name for p in made))
+    _each_table(tables, year, "partition")
 
 
 @ops_cli.command("partition-roll")
@@ -242,13 +241,4 @@ def partition_command(tables: tuple[str, ...], year: int | None) -> None:
 @transactional_command
 def partition_roll_command(tables: tuple[str, ...], year: int | None) -> None:
     """PostgreSQL: close the open partition and open the year's (cron: 1 January)."""
-    from marketplace.ops import partitioning
-
-    year = year or local_date(utcnow()).year
-    connection = db_session().connection()
-    for name in _tables(tables):
-        try:
-            made = partitioning.roll(connection, name, year)
-        except partitioning.PartitioningError as exc:
-            raise click.ClickException(str(exc)) from None
-        click.echo(f"{name}: " + ", ".join(p.name for p in made))
+    _each_table(tables, year, "roll")

@@ -122,8 +122,17 @@ def _lock(conn: Connection, name: str) -> None:
     conn.execute(sa.text(f"LOCK TABLE {name} IN ACCESS EXCLUSIVE MODE"))
 
 
-def _next_id(conn: Connection, relation: str) -> int:
-    return int(conn.scalar(sa.text(f"SELECT COALESCE(MAX(id), 0) + 1 FROM {relation}")))
+def _next_id(conn: Connection, relation: str, table: str) -> int:
+    """The first id not in ``relation`` nor handed out by the table's sequence yet (an id
+    drawn before the lock and inserted after it still falls below the new bound)."""
+    return int(
+        conn.scalar(
+            sa.text(
+                f"SELECT GREATEST(COALESCE(MAX(id), 0), (SELECT last_value FROM {table}_id_seq))"
+                f" + 1 FROM {relation}"
+            )
+        )
+    )
 
 
 def _index_names(conn: Connection, relation: str) -> list[str]:
@@ -137,17 +146,49 @@ def _index_names(conn: Connection, relation: str) -> list[str]:
     )
 
 
-def _guard_partition(conn: Connection, table: AppendOnlyTable, partition: str) -> None:
-    """What a new partition needs beyond what PostgreSQL clones from the parent: its own
-    UNIQUE indexes and its TRUNCATE guard (statement triggers are not cloned)."""
-    for column in table.unique_per_partition:
-        conn.execute(
-            sa.text(f"CREATE UNIQUE INDEX uq_{partition}_{column} ON {partition} ({column})")
-        )
+def _no_truncate(conn: Connection, table: AppendOnlyTable, relation: str) -> None:
     conn.execute(
         sa.text(
-            f"CREATE TRIGGER {partition}_no_truncate BEFORE TRUNCATE ON {partition}"
+            f"CREATE TRIGGER {relation}_no_truncate BEFORE TRUNCATE ON {relation}"
             f" FOR EACH STATEMENT EXECUTE FUNCTION {table.guard}()"
+        )
+    )
+
+
+def _open(conn: Connection, table: AppendOnlyTable, partition_name: str, lower: int) -> None:
+    """Create the open partition (ids from ``lower`` on) with what PostgreSQL does not clone
+    from the parent: its UNIQUE indexes and its TRUNCATE guard (a statement trigger)."""
+    conn.execute(
+        sa.text(
+            f"CREATE TABLE {partition_name} PARTITION OF {table.name}"
+            f" FOR VALUES FROM ({lower}) TO (MAXVALUE)"
+        )
+    )
+    for column in table.unique_per_partition:
+        conn.execute(
+            sa.text(
+                f"CREATE UNIQUE INDEX uq_{partition_name}_{column} ON {partition_name} ({column})"
+            )
+        )
+    _no_truncate(conn, table, partition_name)
+
+
+def _attach(
+    conn: Connection, name: str, partition_name: str, lower: int | None, upper: int
+) -> None:
+    """Attach with bounds, without a second scan: a CHECK constraint (validated by the one
+    scan, under the lock) proves them first."""
+    low = "MINVALUE" if lower is None else str(lower)
+    check = f"id < {upper}" if lower is None else f"id >= {lower} AND id < {upper}"
+    conn.execute(
+        sa.text(
+            f"ALTER TABLE {partition_name} ADD CONSTRAINT {partition_name}_bound CHECK ({check})"
+        )
+    )
+    conn.execute(
+        sa.text(
+            f"ALTER TABLE {name} ATTACH PARTITION {partition_name}"
+            f" FOR VALUES FROM ({low}) TO ({upper})"
         )
     )
 
@@ -161,7 +202,7 @@ def partition(conn: Connection, name: str, year: int) -> list[Partition]:
         raise PartitioningError(f"{name} is already partitioned")
     _lock(conn, name)
     history, current = f"{name}_before_{year}", f"{name}_{year}"
-    boundary = _next_id(conn, name)
+    boundary = _next_id(conn, name, name)
 
     # The table becomes the history partition: its name, index names and triggers are freed
     # for the partitioned table (index names are schema-wide; its indexes are then attached
@@ -203,40 +244,16 @@ def partition(conn: Connection, name: str, year: int) -> list[Partition]:
         )
         conn.execute(sa.text(on_parent))
 
-    # Attach the history without a second scan: the CHECK constraint proves the bound.
-    conn.execute(
-        sa.text(f"ALTER TABLE {history} ADD CONSTRAINT {history}_bound CHECK (id < {boundary})")
-    )
-    conn.execute(
-        sa.text(
-            f"ALTER TABLE {name} ATTACH PARTITION {history}"
-            f" FOR VALUES FROM (MINVALUE) TO ({boundary})"
-        )
-    )
-    conn.execute(
-        sa.text(
-            f"CREATE TABLE {current} PARTITION OF {name} FOR VALUES FROM ({boundary}) TO (MAXVALUE)"
-        )
-    )
+    _attach(conn, name, history, None, boundary)
+    _open(conn, table, current, boundary)
     conn.execute(
         sa.text(
             f"CREATE TRIGGER {name}_append_only BEFORE DELETE OR UPDATE ON {name}"
             f" FOR EACH ROW EXECUTE FUNCTION {table.guard}()"
         )
     )
-    conn.execute(
-        sa.text(
-            f"CREATE TRIGGER {name}_no_truncate BEFORE TRUNCATE ON {name}"
-            f" FOR EACH STATEMENT EXECUTE FUNCTION {table.guard}()"
-        )
-    )
-    conn.execute(
-        sa.text(
-            f"CREATE TRIGGER {history}_no_truncate BEFORE TRUNCATE ON {history}"
-            f" FOR EACH STATEMENT EXECUTE FUNCTION {table.guard}()"
-        )
-    )
-    _guard_partition(conn, table, current)
+    _no_truncate(conn, table, name)
+    _no_truncate(conn, table, history)
     return partitions(conn, name)
 
 
@@ -255,35 +272,13 @@ def roll(conn: Connection, name: str, year: int) -> list[Partition]:
     open_ = next((p for p in existing if p.upper is None), None)
     if open_ is None or open_.lower is None:
         raise PartitioningError(f"{name} has no open partition to close")
-    boundary = _next_id(conn, open_.name)
+    boundary = _next_id(conn, open_.name, name)
     if boundary <= open_.lower:
-        # Nothing written since it opened: it is replaced by the new year's, same bounds.
+        # Nothing written since it opened: the new year's replaces it, from the same id.
         conn.execute(sa.text(f"DROP TABLE {open_.name}"))
-        conn.execute(
-            sa.text(
-                f"CREATE TABLE {current} PARTITION OF {name}"
-                f" FOR VALUES FROM ({open_.lower}) TO (MAXVALUE)"
-            )
-        )
-        _guard_partition(conn, table, current)
+        _open(conn, table, current, open_.lower)
         return partitions(conn, name)
     conn.execute(sa.text(f"ALTER TABLE {name} DETACH PARTITION {open_.name}"))
-    conn.execute(
-        sa.text(
-            f"ALTER TABLE {open_.name} ADD CONSTRAINT {open_.name}_bound"
-            f" CHECK (id >= {open_.lower} AND id < {boundary})"
-        )
-    )
-    conn.execute(
-        sa.text(
-            f"ALTER TABLE {name} ATTACH PARTITION {open_.name}"
-            f" FOR VALUES FROM ({open_.lower}) TO ({boundary})"
-        )
-    )
-    conn.execute(
-        sa.text(
-            f"CREATE TABLE {current} PARTITION OF {name} FOR VALUES FROM ({boundary}) TO (MAXVALUE)"
-        )
-    )
-    _guard_partition(conn, table, current)
+    _attach(conn, name, open_.name, open_.lower, boundary)
+    _open(conn, table, current, boundary)
     return partitions(conn, name)
