@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING, Any
 
 import click
 import sqlalchemy as sa
@@ -16,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from marketplace.auth.models import User
 from marketplace.auth.passwords import hash_password
+from marketplace.clock import local_date
 from marketplace.config import current_settings
 from marketplace.credit_code import make_credit_code, parse_credit_code
 from marketplace.db import utcnow
@@ -29,6 +31,9 @@ from providers.models import InstrumentListing, Provider
 from vouchers.enums import FunderLevel, FundingBody, ProgrammeKind, VerificationStatus
 from vouchers.models import DEFAULT_ANNUAL_CAP_FEN, Enterprise, Programme
 from vouchers.programmes import ensure_funded
+
+if TYPE_CHECKING:
+    from marketplace.orders.models import Order
 
 DEMO_PASSWORD = "voucher-demo-2026"
 #: The demo administrators' TOTP secret (base32), printed by ``demo seed`` so a reviewer can
@@ -757,6 +762,52 @@ DEMO_REPORT_PDF = (
 )
 
 
+def demo_copayment(
+    session: Session, order: Order, finance: User, bank_reference: str, now: datetime
+) -> None:
+    """The demo finance officer records the SME's co-payment transfer."""
+    from marketplace.payments import services as payments
+
+    payment = copayment.payment_of(session, order)
+    assert payment is not None
+    payments.record_offline_payment(
+        session,
+        payment.id,
+        bank_reference=bank_reference,
+        amount_fen=payment.amount_fen,
+        actor_id=finance.id,
+        now=now,
+    )
+
+
+def demo_delivery(
+    session: Session, storage: Any, order: Order, seller: User, number: str, now: datetime
+) -> None:
+    """The provider delivers with a typed (paper-era) invoice numbered ``number`` and a
+    report: the demo has no 数电发票 file."""
+    import io
+
+    from marketplace.orders.files import Upload
+
+    assert order.price_fen is not None
+    delivery.deliver(
+        session,
+        storage,
+        order.id,
+        seller,
+        invoice=delivery.InvoiceInput(
+            code="053002300111",
+            number=number,
+            issued_on=local_date(now),
+            amount_fen=order.price_fen,
+            buyer_taxpayer_id=order.enterprise.credit_code,
+            seller_taxpayer_id=order.provider.credit_code,
+        ),
+        report=Upload("检测报告.pdf", io.BytesIO(DEMO_REPORT_PDF)),
+        now=now,
+    )
+
+
 def seed_orders(
     session: Session,
     result: SeedResult,
@@ -768,15 +819,13 @@ def seed_orders(
     finance officer records the bank transfers). They need the application's settings
     (payments, e-mail, the upload directory), so they are made only inside an application
     context, as ``flask demo seed`` runs. The request note is the natural key."""
-    import io
 
     from flask import has_app_context
 
     from marketplace.orders import services as orders
     from marketplace.orders.enums import OrderStatus
-    from marketplace.orders.files import OrderFileStorage, Upload
+    from marketplace.orders.files import OrderFileStorage
     from marketplace.orders.models import Order
-    from marketplace.payments import services as payments
     from providers.models import Service
     from vouchers.models import Voucher
 
@@ -824,34 +873,9 @@ def seed_orders(
                 now=now,
             )
         if reach >= 3:
-            payment = copayment.payment_of(session, order)
-            assert payment is not None
-            payments.record_offline_payment(
-                session,
-                payment.id,
-                bank_reference=f"DEMO{today:%Y%m%d}{number:04d}",
-                amount_fen=payment.amount_fen,
-                actor_id=finance.id,
-                now=now,
-            )
+            demo_copayment(session, order, finance, f"DEMO{today:%Y%m%d}{number:04d}", now)
         if reach >= 4:
-            assert order.price_fen is not None
-            delivery.deliver(
-                session,
-                storage,
-                order.id,
-                seller,
-                invoice=delivery.InvoiceInput(
-                    code="053002300111",
-                    number=f"{today:%y%m}{number:04d}",
-                    issued_on=today,
-                    amount_fen=order.price_fen,
-                    buyer_taxpayer_id=enterprise.credit_code,
-                    seller_taxpayer_id=provider.credit_code,
-                ),
-                report=Upload("检测报告.pdf", io.BytesIO(DEMO_REPORT_PDF)),
-                now=now,
-            )
+            demo_delivery(session, storage, order, seller, f"{today:%y%m}{number:04d}", now)
         if reach >= 5:
             delivery.confirm(session, order.id, sme, now=now)
         assert order.status is OrderStatus(target)
@@ -1012,6 +1036,48 @@ def seed_co_funded(
     orders.quote(session, order.id, seller, now=now)
     orders.accept(session, order.id, sme, voucher_id=vouchers[e_index].id, agree=True, now=now)
     result.count("co-funded orders")
+    seed_co_funded_payout(session, result, order, sme, seller, today, now)
+
+
+def seed_co_funded_payout(
+    session: Session,
+    result: SeedResult,
+    order: Order,
+    sme: User,
+    seller: User,
+    today: date,
+    now: datetime,
+) -> None:
+    """The co-funded order through delivery, claim and both approvals, then one payout batch
+    per paying treasury (the province's part and Yuxi's: "pay at home"), built by the demo
+    finance officer; finance2 sends each and imports its confirmation (four eyes)."""
+    from marketplace.orders.files import OrderFileStorage
+    from marketplace.settlement import claims, payouts
+    from marketplace.settlement.enums import ClaimAction
+
+    def staff(role: Role) -> User | None:
+        return session.scalar(sa.select(User).where(User.role == role).order_by(User.id).limit(1))
+
+    finance, reviewer = staff(Role.FINANCE), staff(Role.REVIEWER)
+    if finance is None or reviewer is None:
+        return
+    demo_copayment(session, order, finance, f"DEMOCF{today:%Y%m%d}", now)
+    storage = OrderFileStorage.from_settings(current_settings())
+    demo_delivery(session, storage, order, seller, f"{today:%y%m}9001", now)
+    delivery.confirm(session, order.id, sme, now=now)
+    claim = claims.create_claim(session, order.provider_id, [order.id], actor_id=seller.id, now=now)
+    claims.review(session, claim.id, ClaimAction.APPROVE, actor_id=reviewer.id, now=now)
+    claims.finance_decide(
+        session, claim.id, ClaimAction.FINANCE_APPROVE, actor_id=finance.id, now=now
+    )
+    built = payouts.create_batches(
+        session,
+        actor_id=finance.id,
+        second_approval_above_fen=current_settings().payout_second_approval_above_fen,
+        now=now,
+    )
+    for _batch in built.batches:
+        result.count("payout batches")
 
 
 def seed_instrument_calendars(session: Session, result: SeedResult) -> None:

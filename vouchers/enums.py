@@ -99,6 +99,8 @@ class AccountKind(LabelledEnum):
     FUNDER_AVAILABLE = "funder_available", "出资方可用预算", "Funder's budget available"
     FUNDER_HELD = "funder_held", "出资方冻结额", "Funder's share of holds"
     FUNDER_SPENT = "funder_spent", "出资方已使用", "Funder's share spent"
+    #: The funder's part of what its treasury's payout batches paid to providers (settlement).
+    FUNDER_PAID = "funder_paid", "出资方已拨付", "Funder's share paid out"
 
     @property
     def debit_normal(self) -> bool:
@@ -127,6 +129,7 @@ FUNDER_KINDS = frozenset(
         AccountKind.FUNDER_AVAILABLE,
         AccountKind.FUNDER_HELD,
         AccountKind.FUNDER_SPENT,
+        AccountKind.FUNDER_PAID,
     }
 )
 

@@ -15,8 +15,15 @@ capture splits the captured amount by the held parts (so no funder gives more th
 The funder leg of the ledger (per programme and funder)::
 
     funder_granted ──budget──▶ funder_available ──hold──▶ funder_held ──capture──▶ funder_spent
-                                      ▲                        │                      │
-                                      └──── release ───────────┘◀──── reversal ───────┘
+                                      ▲                        │                      │   │
+                                      └──── release ───────────┘◀──── reversal ───────┘   │
+                                                           funder_paid ◀──payout───────────┘
+
+The payout step is settlement's: when the bank confirms a payment of a funder's treasury's
+payout batch, that funder's part moves ``funder_spent → funder_paid`` (:func:`payout_entries`)
+in the same posting as the voucher leg's ``provider_payable → provider_paid``; a part already
+paid out can no longer be reversed (the ledger refuses to take ``funder_spent`` below zero),
+as the voucher leg refuses once the provider was paid.
 
 Its entries go into the same posting as the voucher leg's (``hold.place:…``,
 ``hold.capture:…``), so they are atomic and idempotent with it. Every funder's budget is
@@ -498,6 +505,7 @@ _KINDS = {
     "available": AccountKind.FUNDER_AVAILABLE,
     "held": AccountKind.FUNDER_HELD,
     "spent": AccountKind.FUNDER_SPENT,
+    "paid": AccountKind.FUNDER_PAID,
 }
 
 
@@ -512,13 +520,16 @@ def _accounts(
 
 @dataclass(frozen=True, slots=True)
 class FunderStanding:
-    """One funder's budget in one programme, from the funder leg's cached balances."""
+    """One funder's budget in one programme, from the funder leg's cached balances.
+    ``spent_fen`` is every captured part (paid out or not); ``paid_fen`` the part of it its
+    treasury's payout batches paid."""
 
     funder: Funder
     budget_fen: int
     available_fen: int
     held_fen: int
     spent_fen: int
+    paid_fen: int = 0
 
 
 def standings(session: Session, programme_id: int) -> list[FunderStanding]:
@@ -536,7 +547,9 @@ def standings(session: Session, programme_id: int) -> list[FunderStanding]:
             budget_fen=row.budget_fen,
             available_fen=balances.get((row.funder_id, AccountKind.FUNDER_AVAILABLE), 0),
             held_fen=balances.get((row.funder_id, AccountKind.FUNDER_HELD), 0),
-            spent_fen=balances.get((row.funder_id, AccountKind.FUNDER_SPENT), 0),
+            spent_fen=balances.get((row.funder_id, AccountKind.FUNDER_SPENT), 0)
+            + balances.get((row.funder_id, AccountKind.FUNDER_PAID), 0),
+            paid_fen=balances.get((row.funder_id, AccountKind.FUNDER_PAID), 0),
         )
         for row in budgets_of(session, programme_id)
     ]
@@ -711,6 +724,15 @@ def reversal_entries(
         part.captured_fen -= amount
         part.released_fen += amount
     return entries
+
+
+def payout_entries(
+    session: Session, programme_id: int, funder_id: int, amount_fen: int
+) -> list[Entry]:
+    """The funder leg of paying out ``amount_fen`` of a funder's captured parts to a provider
+    (its treasury's bank confirmed the payment): ``funder_spent → funder_paid``."""
+    spent, paid = _accounts(session, programme_id, funder_id, "spent", "paid")
+    return ledger.transfer(spent, paid, amount_fen)
 
 
 # --------------------------------------------------------------------------- statistics

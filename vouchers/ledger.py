@@ -22,8 +22,10 @@ Funder leg (a co-funded programme only, per funder: who pays which part, see
 :mod:`vouchers.funders`)::
 
     funder_granted ──budget──▶ funder_available ──hold──▶ funder_held ──capture──▶ funder_spent
+                                                                       ──payout──▶ funder_paid
 
-so that, per programme, ``committed = Σ voucher balance + held``, ``spent = Σ payable +
+(the payout step is posted by settlement, in the same transaction as the voucher leg's
+``provider_payable → provider_paid``, when the funder's treasury's bank confirms its part), so that, per programme, ``committed = Σ voucher balance + held``, ``spent = Σ payable +
 paid``, ``issued = committed + spent`` and ``funding = available + committed + spent =
 total budget``. ``flask ledger verify`` checks all of it (see :mod:`vouchers.verify`).
 

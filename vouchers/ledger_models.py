@@ -17,7 +17,9 @@ from vouchers.enums import AccountKind, Side, TransactionKind
 
 _VOUCHER_KINDS = "('voucher_balance', 'voucher_held')"
 _PROVIDER_KINDS = "('provider_payable', 'provider_paid')"
-_FUNDER_KINDS = "('funder_granted', 'funder_available', 'funder_held', 'funder_spent')"
+_FUNDER_KINDS = (
+    "('funder_granted', 'funder_available', 'funder_held', 'funder_spent', 'funder_paid')"
+)
 
 
 class LedgerAccount(IdMixin, Base):

@@ -705,7 +705,13 @@ class FunderStandingOut(Schema):
     budget_fen = fields.Integer(required=True)
     available_fen = fields.Integer(required=True)
     held_fen = fields.Integer(required=True)
-    spent_fen = fields.Integer(required=True)
+    spent_fen = fields.Integer(
+        required=True, metadata={"description": "every captured part, paid out or not"}
+    )
+    paid_fen = fields.Integer(
+        required=True,
+        metadata={"description": "of it, what the funder's treasury's payout batches paid"},
+    )
 
 
 class ProgrammeFundersOut(Schema):

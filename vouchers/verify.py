@@ -344,7 +344,8 @@ def _funder_parts(session: Session, check: Check) -> None:
 
 def _funder_budgets(session: Session, check: Check) -> None:
     """Per programme and funder: granted = the budget set; held = its parts of open holds;
-    spent = its captured parts; available = granted − held − spent."""
+    spent + paid out = its captured parts; available = granted − held − spent − paid out.
+    (That paid out = what its treasury's confirmed payments paid is settlement's check.)"""
     balances: dict[tuple[int, int], dict[AccountKind, int]] = defaultdict(dict)
     for programme_id, funder_id, kind, balance in session.execute(
         sa.select(
@@ -382,12 +383,12 @@ def _funder_budgets(session: Session, check: Check) -> None:
         actual = (
             got.get(AccountKind.FUNDER_GRANTED, 0),
             got.get(AccountKind.FUNDER_HELD, 0),
-            got.get(AccountKind.FUNDER_SPENT, 0),
+            got.get(AccountKind.FUNDER_SPENT, 0) + got.get(AccountKind.FUNDER_PAID, 0),
             got.get(AccountKind.FUNDER_AVAILABLE, 0),
         )
         if actual != (granted, held, spent, granted - held - spent):
             check.breaches.append(
-                f"programme {key[0]}, funder {key[1]}: granted/held/spent/available {actual} ≠ "
+                f"programme {key[0]}, funder {key[1]}: granted/held/spent+paid/available {actual} ≠ "
                 f"budget {granted}, parts held {held}, captured {spent}, left "
                 f"{granted - held - spent}"
             )
@@ -431,8 +432,8 @@ def verify_ledger(session: Session, extra_checks: Sequence[ExtraCheck] = ()) -> 
     )
     funder_books = add(
         "funder_budgets",
-        "per programme and funder: granted = budget; held, spent = its parts; available = "
-        "granted − held − spent",
+        "per programme and funder: granted = budget; held, spent + paid out = its parts; "
+        "available = granted − held − spent − paid out",
     )
     steps = [
         lambda: _transactions_balance(session, balanced),

@@ -31,6 +31,15 @@ class DashboardOut(Schema):
             "redemption_bps (spent of issued)"
         },
     )
+    funders = fields.List(
+        fields.Dict(keys=fields.String()),
+        required=True,
+        metadata={
+            "description": "per co-funded programme and funder (paying treasury): budget, "
+            "held, spent (captured), in_payout (in unconfirmed payout batches), paid and "
+            "available fen"
+        },
+    )
     months = _ROWS
     counties = _ROWS
     prefectures = _ROWS

@@ -7,7 +7,8 @@ Money-moving POSTs (finance approval, batches, sent, confirmations) require an
 Idempotency-Key; decisions honour ``If-Match`` / ``version`` (412 when the claim changed).
 Errors carry stable codes: ``not_claimable``, ``order_disputed``, ``claim_deadline_passed``,
 ``invoice_already_claimed``, ``invoice_amount_mismatch`` …, ``separation_of_duties``,
-``claim_state_conflict``, ``nothing_to_pay``, ``confirmation_conflict``.
+``claim_state_conflict``, ``nothing_to_pay``, ``confirmation_conflict``,
+``treasury_account_missing``, ``payer_required``.
 """
 
 from __future__ import annotations
@@ -340,18 +341,18 @@ def settlement_finance_reject(claim_id: int, body: dict[str, Any]) -> dict[str, 
     response=PayoutQueueLineOut,
     many=True,
     tags=TAGS,
-    summary="Approved claim lines waiting for a payout batch",
+    summary="Approved claim lines waiting for a payout batch, one row per paying treasury's part",
 )
 def settlement_payout_queue() -> list[dict[str, Any]]:
     session = db_session()
-    lines = payouts.payout_queue(session)
+    due = payouts.payout_due(session)
     accounts = {
         provider.id: bool(provider.bank_account_number)
         for provider in session.scalars(
-            sa.select(Provider).where(Provider.id.in_({ln.provider_id for ln in lines}))
+            sa.select(Provider).where(Provider.id.in_({d.line.provider_id for d in due}))
         )
     }
-    return [queue_view(ln, accounts.get(ln.provider_id, False)) for ln in lines]
+    return [queue_view(d, accounts.get(d.line.provider_id, False)) for d in due]
 
 
 @endpoint(
@@ -366,12 +367,16 @@ def settlement_payout_queue() -> list[dict[str, Any]]:
     idempotency_required=True,
     tags=TAGS,
     errors=[404, 409],
-    summary="Build a payout batch: one bank payment per provider from approved claim lines",
+    summary="Build one paying treasury's payout batch: one bank payment per provider from "
+    "approved claim lines (a co-funded line: that treasury's part)",
+    description="A batch belongs to one treasury (funder_id; 0 for programmes naming no funder). "
+    "Omit funder_id when one treasury pays the lines; payer_required (422) when several do.",
 )
 def settlement_create_batch(body: dict[str, Any]) -> tuple[dict[str, Any], int]:
     result = payouts.create_batch(
         db_session(),
         actor_id=api_user().id,
+        funder_id=body["funder_id"],
         claim_line_ids=body["claim_line_ids"],
         second_approval_above_fen=current_settings().payout_second_approval_above_fen,
     )

@@ -26,7 +26,10 @@ from marketplace.outcomes.enums import SummaryBy
 from marketplace.outcomes.services import COUNTED, prefecture, summary
 from marketplace.risk.enums import FindingOutcome, Rule
 from marketplace.risk.models import Finding, OrderRisk, RiskFlag
+from marketplace.settlement.enums import PayoutLineStatus
+from marketplace.settlement.models import PayoutItem, PayoutLine
 from providers.models import Service
+from vouchers import funders
 from vouchers.enums import HoldStatus
 from vouchers.models import Enterprise, Hold, Programme, Voucher
 
@@ -73,6 +76,50 @@ def _budgets(session: Session, year: int) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+def _funders(session: Session, year: int) -> list[dict[str, Any]]:
+    """Per co-funded programme of ``year`` and funder: its budget and the funder leg's
+    balances (:func:`vouchers.funders.standings`), and what its treasury's payout batches
+    hold unconfirmed (``in_payout_fen``) and paid (``paid_fen``, = the ledger's funder_paid)."""
+    programmes = list(
+        session.scalars(
+            sa.select(Programme)
+            .where(Programme.year == year, Programme.co_funded.is_(True))
+            .order_by(Programme.id)
+        )
+    )
+    pending = {
+        (int(programme_id), int(funder_id or 0)): int(total or 0)
+        for programme_id, funder_id, total in session.execute(
+            sa.select(
+                PayoutItem.programme_id, PayoutItem.funder_id, sa.func.sum(PayoutItem.amount_fen)
+            )
+            .join(PayoutLine, PayoutLine.id == PayoutItem.payout_line_id)
+            .where(
+                PayoutLine.status == PayoutLineStatus.PENDING,
+                PayoutItem.programme_id.in_([p.id for p in programmes]),
+            )
+            .group_by(PayoutItem.programme_id, PayoutItem.funder_id)
+        )
+    }
+    return [
+        {
+            "programme_id": programme.id,
+            "programme": programme.name,
+            "funder_id": s.funder.id,
+            "name": s.funder.name,
+            "region_code": s.funder.region_code,
+            "budget_fen": s.budget_fen,
+            "held_fen": s.held_fen,
+            "spent_fen": s.spent_fen,
+            "in_payout_fen": pending.get((programme.id, s.funder.id), 0),
+            "paid_fen": s.paid_fen,
+            "available_fen": s.available_fen,
+        }
+        for programme in programmes
+        for s in funders.standings(session, programme.id)
+    ]
 
 
 def _redeemed_orders(session: Session, year: int) -> list[tuple[Any, ...]]:
@@ -258,6 +305,7 @@ def figures(session: Session, year: int) -> dict[str, Any]:
     return {
         "year": year,
         "budgets": _budgets(session, year),
+        "funders": _funders(session, year),
         "months": [
             {
                 "month": m,

@@ -102,6 +102,20 @@ class BankAccountMissing(Conflict):
     title = "The provider has no settlement bank account on file"
 
 
+class TreasuryAccountMissing(Conflict):
+    """A funder's payout batch names the account its treasury pays from: none on file."""
+
+    code = "treasury_account_missing"
+    title = "The paying treasury has no bank account on file"
+
+
+class PayerRequired(ValidationFailed):
+    """The lines to pay are paid by several treasuries: a batch is one treasury's; name it."""
+
+    code = "payer_required"
+    title = "Several treasuries pay these lines: name the funder whose batch to build"
+
+
 class NothingToPay(Conflict):
     code = "nothing_to_pay"
     title = "No approved claim lines are waiting for a payout"

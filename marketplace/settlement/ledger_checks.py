@@ -6,7 +6,8 @@ parts (net of reversals) − paid out; it cannot see payouts, which live here (v
 imports settlement). This module adds the check that per programme and provider
 ``provider_paid`` = the items of the payment lines the bank confirmed as paid, and that every
 payment line's amount is the sum of its items. Together: payable = captured − reversals − the
-confirmed payouts.
+confirmed payouts. Per paying treasury: ``funder_paid`` = that funder's confirmed parts, and
+every claim line is paid at most once per treasury and, once paid, to the fen.
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ from collections import defaultdict
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from marketplace.settlement.enums import PayoutLineStatus
-from marketplace.settlement.models import PayoutItem, PayoutLine
+from marketplace.settlement.enums import ClaimLineStatus, PayoutLineStatus
+from marketplace.settlement.models import ClaimLine, PayoutItem, PayoutLine
 from vouchers.enums import AccountKind
 from vouchers.ledger_models import LedgerAccount
+from vouchers.models import Programme
 from vouchers.verify import Check, ExtraCheck, Report, verify_ledger
 
 NAME = "provider_paid"
@@ -75,7 +77,100 @@ def provider_paid(session: Session, check: Check) -> None:
     check.checked = len(keys) + len(lines)
 
 
-PAYOUT_CHECKS = (ExtraCheck(NAME, DESCRIPTION, provider_paid),)
+FUNDER_PAID = "funder_paid"
+FUNDER_PAID_DESCRIPTION = (
+    "per co-funded programme and funder: paid out = its parts in the payment lines the bank "
+    "confirmed as paid"
+)
+
+
+def funder_paid(session: Session, check: Check) -> None:
+    """Compare the funder leg's ``funder_paid`` balances with the confirmed payout items of
+    each funder's treasury (co-funded programmes: the others have no funder leg)."""
+    in_ledger = {
+        (int(programme_id), int(funder_id or 0)): int(balance)
+        for programme_id, funder_id, balance in session.execute(
+            sa.select(
+                LedgerAccount.programme_id, LedgerAccount.funder_id, LedgerAccount.balance_fen
+            ).where(LedgerAccount.kind == AccountKind.FUNDER_PAID)
+        )
+        if funder_id is not None
+    }
+    by_bank = {
+        (int(programme_id), int(funder_id or 0)): int(total or 0)
+        for programme_id, funder_id, total in session.execute(
+            sa.select(
+                PayoutItem.programme_id, PayoutItem.funder_id, sa.func.sum(PayoutItem.amount_fen)
+            )
+            .join(PayoutLine, PayoutLine.id == PayoutItem.payout_line_id)
+            .join(Programme, Programme.id == PayoutItem.programme_id)
+            .where(
+                PayoutLine.status == PayoutLineStatus.PAID,
+                PayoutItem.funder_id.is_not(None),
+                Programme.co_funded.is_(True),
+            )
+            .group_by(PayoutItem.programme_id, PayoutItem.funder_id)
+        )
+    }
+    keys = sorted(set(in_ledger) | set(by_bank))
+    check.checked = len(keys)
+    for key in keys:
+        if in_ledger.get(key, 0) != by_bank.get(key, 0):
+            check.breaches.append(
+                f"programme {key[0]}, funder {key[1]}: paid out {in_ledger.get(key, 0)} in the "
+                f"ledger, {by_bank.get(key, 0)} in payment lines the bank confirmed"
+            )
+
+
+PARTS = "payout_parts"
+PARTS_DESCRIPTION = (
+    "per claim line: at most one pending or paid payment per paying treasury, their parts "
+    "within the line's voucher part, and a paid line's paid parts equal to it, to the fen"
+)
+
+
+def payout_parts(session: Session, check: Check) -> None:
+    """Each claim line is paid once per treasury and, once paid, exactly (its funders' parts
+    add up to its voucher part)."""
+    live: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    paid: dict[int, int] = defaultdict(int)
+    for claim_line_id, funder_id, status, amount in session.execute(
+        sa.select(
+            PayoutItem.claim_line_id, PayoutItem.funder_id, PayoutLine.status, PayoutItem.amount_fen
+        )
+        .join(PayoutLine, PayoutLine.id == PayoutItem.payout_line_id)
+        .where(PayoutLine.status.in_((PayoutLineStatus.PENDING, PayoutLineStatus.PAID)))
+    ):
+        live[int(claim_line_id)][int(funder_id or 0)] += 1
+        live[int(claim_line_id)][-1] += int(amount)
+        if PayoutLineStatus(status) is PayoutLineStatus.PAID:
+            paid[int(claim_line_id)] += int(amount)
+    lines = session.execute(
+        sa.select(ClaimLine.id, ClaimLine.status, ClaimLine.amount_fen).where(
+            sa.or_(ClaimLine.id.in_(list(live) or [0]), ClaimLine.status == ClaimLineStatus.PAID)
+        )
+    ).all()
+    check.checked = len(lines)
+    for line_id, line_status, amount in lines:
+        counts = live.get(line_id, {})
+        total = counts.get(-1, 0)
+        twice = sorted(payer for payer, n in counts.items() if payer >= 0 and n > 1)
+        if twice:
+            check.breaches.append(f"claim line {line_id}: paid twice by treasuries {twice}")
+        if total > amount:
+            check.breaches.append(f"claim line {line_id}: payments {total} > voucher part {amount}")
+        if ClaimLineStatus(line_status) is ClaimLineStatus.PAID and paid.get(line_id, 0) != amount:
+            check.breaches.append(
+                f"claim line {line_id} (paid): paid parts {paid.get(line_id, 0)} ≠ voucher part "
+                f"{amount}"
+            )
+
+
+PAYOUT_CHECKS = (
+    ExtraCheck(NAME, DESCRIPTION, provider_paid),
+    ExtraCheck(FUNDER_PAID, FUNDER_PAID_DESCRIPTION, funder_paid),
+    ExtraCheck(PARTS, PARTS_DESCRIPTION, payout_parts),
+)
 
 
 def verify_books(session: Session) -> Report:

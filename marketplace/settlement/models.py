@@ -11,9 +11,12 @@ Database facts that keep the money rules even if code were wrong:
   corrected on its order can never be claimed a second time anywhere on the platform.
 * A line is in a payout exactly while it is ``in_payout`` or ``paid`` (CHECK).
 
-A payout batch has one payment line per provider (its settlement bank account, snapshotted
-when the batch is built, and the total); the line's items say which claim lines it pays. The
-bank confirms each line as paid or failed:
+A payout batch belongs to one paying treasury (``funder_id``; NULL for programmes that name
+no funder and pay from their own budget) and names its account (snapshotted when the batch is
+built); it has one payment line per provider (the provider's settlement bank account,
+snapshotted too, and the total); the line's items say which claim lines — which funder's part
+of each (``payout_items.funder_id``) — it pays. A co-funded claim line is paid by one item per
+funder part, each in its own funder's batch. The bank confirms each line as paid or failed:
 
 * one line per provider per batch (UNIQUE), one item per claim line per payment line;
 * a bank transaction id is used by one payment line only (UNIQUE), so a confirmation file
@@ -40,6 +43,7 @@ from marketplace.settlement.enums import (
 )
 from providers.models import Provider
 from vouchers.enums import FreezeStatus
+from vouchers.funder_models import Funder
 from vouchers.models import Programme
 
 
@@ -270,7 +274,15 @@ class PayoutBatch(IdMixin, Base):
     needs_second_approval: Mapped[bool] = mapped_column(default=False)
     approved_by_id: Mapped[int | None] = _kept_user_fk()
     approved_at: Mapped[datetime | None]
+    #: The paying treasury (one per batch); NULL: programmes naming no funder (their own budget).
+    #: No ON DELETE (a funder that paid cannot go), as for ``ledger_accounts.funder_id``.
+    funder_id: Mapped[int | None] = mapped_column(BigInt, sa.ForeignKey("funders.id"), index=True)
+    #: The treasury's account the bank debits, as it was when the batch was built.
+    payer_name: Mapped[str | None] = mapped_column(sa.String(200))
+    payer_bank_name: Mapped[str | None] = mapped_column(sa.String(200))
+    payer_account_number: Mapped[str | None] = mapped_column(sa.String(40))
 
+    funder: Mapped[Funder | None] = relationship(lazy="joined")
     lines: Mapped[list[PayoutLine]] = relationship(
         back_populates="batch", order_by="PayoutLine.id", lazy="selectin"
     )
@@ -387,6 +399,8 @@ class PayoutItem(IdMixin, Base):
         BigInt, sa.ForeignKey("programmes.id", ondelete="RESTRICT")
     )
     amount_fen: Mapped[int] = money_column()
+    #: Whose part of the claim line this item pays (the batch's funder); NULL as the batch's.
+    funder_id: Mapped[int | None] = mapped_column(BigInt, sa.ForeignKey("funders.id"), index=True)
 
     payout_line: Mapped[PayoutLine] = relationship(back_populates="items")
 

@@ -1,10 +1,12 @@
 """The two bank files of a payout: the payment file we send, the confirmation we get back.
 
 Payment file (CSV, UTF-8 with a byte-order mark so spreadsheet programs show Chinese
-correctly, one header row, one row per payment line)::
+correctly, one header row, one row per payment line). A batch is one paying treasury's: every
+row names the account it pays from (``payer_*``; empty for programmes naming no funder, paid
+from their own budget as before funders) and the file holds only that treasury's lines::
 
-    line_id,provider_name,bank_account_name,bank_name,account_number,amount_yuan,amount_fen,reference
-    12,昆明检测中心,昆明检测中心,中国银行昆明分行,6216610100001234567,1500.00,150000,VMPAY00000012
+    line_id,provider_name,bank_account_name,bank_name,account_number,amount_yuan,amount_fen,reference,payer_name,payer_bank_name,payer_account_number
+    12,昆明检测中心,昆明检测中心,中国银行昆明分行,6216610100001234567,1500.00,150000,VMPAY00000012,云南省财政厅国库存款户,中国人民银行昆明中心支行,53005300000001
 
 Text cells that a spreadsheet would run as a formula (starting with = + - @ or a control
 character) are prefixed with an apostrophe.
@@ -48,6 +50,9 @@ PAYMENT_HEADER = (
     "amount_yuan",
     "amount_fen",
     "reference",
+    "payer_name",
+    "payer_bank_name",
+    "payer_account_number",
 )
 CONFIRMATION_COLUMNS = ("line_id", "reference", "status", "bank_transaction_id", "date", "reason")
 MAX_ROWS = 10_000
@@ -67,6 +72,12 @@ def payment_file(batch: PayoutBatch, *, whole_accounts: bool = True) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(PAYMENT_HEADER)
+    # The treasury's own account (an institution's, not personal data): always whole.
+    payer = [
+        neutralise(batch.payer_name or ""),
+        neutralise(batch.payer_bank_name or ""),
+        neutralise(batch.payer_account_number or ""),
+    ]
     for line in batch.lines:
         writer.writerow(
             [
@@ -82,13 +93,17 @@ def payment_file(batch: PayoutBatch, *, whole_accounts: bool = True) -> str:
                 yuan_text(line.amount_fen),
                 line.amount_fen,
                 line.reference,
+                *payer,
             ]
         )
     return BOM + out.getvalue()
 
 
 def payment_filename(batch: PayoutBatch) -> str:
-    return f"payout-{batch.reference}.csv"
+    """``payout-PB00000012.csv``, or with the paying treasury's division code
+    (``payout-PB00000012-530000.csv``) so two treasuries' files are told apart."""
+    treasury = f"-{batch.funder.region_code}" if batch.funder is not None else ""
+    return f"payout-{batch.reference}{treasury}.csv"
 
 
 def confirmation_template(batch: PayoutBatch, value_date: date) -> str:

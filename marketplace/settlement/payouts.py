@@ -2,13 +2,24 @@
 
 ::
 
-    approved claim lines ──create_batch──▶ batch (draft): one payment line per provider
-        ──payment file (CSV)──▶ the bank    ──mark_sent──▶ batch sent
+    approved claim lines ──create_batch(payer)──▶ batch (draft) of one paying treasury:
+                                                   one payment line per provider
+        ──payment file (CSV, naming the treasury's account)──▶ the bank ──mark_sent──▶ sent
         ◀──confirmation file (CSV or JSON)── import_confirmation:
-              paid   → ledger provider_payable → provider_paid (key ``payout:<line>:p<programme>``),
-                       claim lines paid, orders claim_approved → paid_out
-              failed → claim lines back to approved (the queue), orders payout_failed
-        ──flask settlement settle──▶ paid-out orders whose value date has come → settled
+              paid   → ledger provider_payable → provider_paid and, for a co-funded programme,
+                       the funder's funder_spent → funder_paid (key ``payout:<line>:p<programme>``);
+                       a claim line is paid (its order paid_out) once every funder part is
+              failed → that part back to the queue (the claim line back to approved when no
+                       other part is in a payout), orders payout_failed
+        ──flask settlement settle──▶ paid-out orders whose (latest) value date has come → settled
+
+Per paying treasury: a claim line is paid in *parts*, one per funder (:func:`line_parts`): a
+co-funded order's funders' parts exactly as its hold recorded them (``hold_funder_parts``, the
+remainder rule applied once, when the hold was placed — never re-split here), a single-funder
+programme's line whole to its funder, a programme naming no funder whole to its own budget
+(payer :data:`OWN_BUDGET`, the batches built before funders existed). A batch is one payer's;
+each part becomes one payout item in its payer's batch. A part is *due* while no payout item
+of a pending or paid payment line holds it.
 
 Exactly once, under retries and re-imports: the batch and payment lines are locked while a
 confirmation is applied; a line is applied only while it is pending; a row that repeats what
@@ -69,10 +80,12 @@ from marketplace.settlement.errors import (
     ConfirmationMismatch,
     InvoiceReversed,
     NothingToPay,
+    PayerRequired,
     PayoutBatchNotFound,
     PayoutStateConflict,
     SecondApprovalRequired,
     SeparationOfDuties,
+    TreasuryAccountMissing,
 )
 from marketplace.settlement.models import (
     Claim,
@@ -83,8 +96,10 @@ from marketplace.settlement.models import (
 )
 from marketplace.settlement.payout_files import ConfirmationRow
 from providers.models import Provider
-from vouchers import ledger
+from vouchers import funders, ledger
 from vouchers.enums import AccountKind, TransactionKind
+from vouchers.funder_models import Funder, HoldFunderPart, ProgrammeShare
+from vouchers.models import Programme
 
 # --------------------------------------------------------------------------- lookups
 
@@ -133,17 +148,130 @@ def _not_the_builder(batch: PayoutBatch, actor_id: int, zh: str, en: str) -> Non
         )
 
 
-def payout_queue(session: Session) -> list[ClaimLine]:
-    """Approved claim lines waiting for a payout, oldest first."""
+#: The payer of programmes that name no funder: their own budget (funder ids start at 1).
+OWN_BUDGET = 0
+#: Claim lines that may still have a part to pay: approved, or in a payout for another part.
+_PAYABLE = (ClaimLineStatus.APPROVED, ClaimLineStatus.IN_PAYOUT)
+_LIVE = (PayoutLineStatus.PENDING, PayoutLineStatus.PAID)
+
+
+@dataclass(frozen=True, slots=True)
+class LinePart:
+    """One paying treasury's part of a claim line."""
+
+    funder_id: int | None
+    amount_fen: int
+
+    @property
+    def payer(self) -> int:
+        return self.funder_id or OWN_BUDGET
+
+
+@dataclass(frozen=True, slots=True)
+class DuePart:
+    """A part of an approved claim line that no payment holds yet: what a batch can take."""
+
+    line: ClaimLine
+    part: LinePart
+    funder: Funder | None
+
+
+def line_parts(session: Session, lines: Sequence[ClaimLine]) -> dict[int, list[LinePart]]:
+    """Each claim line's parts by paying treasury (see the module docstring), in the order of
+    the programme's shares. Raises ClaimStateConflict for a co-funded line whose recorded
+    parts do not add up to its amount (``flask ledger verify`` names the hold)."""
+    holds = {ln.id: ln.order.hold_id for ln in lines}
+    recorded: dict[int, list[HoldFunderPart]] = defaultdict(list)
+    hold_ids = [h for h in holds.values() if h is not None]
+    for part in session.scalars(
+        sa.select(HoldFunderPart)
+        .where(HoldFunderPart.hold_id.in_(hold_ids), HoldFunderPart.captured_fen > 0)
+        .order_by(HoldFunderPart.hold_id, HoldFunderPart.position)
+    ):
+        recorded[part.hold_id].append(part)
+    programme_ids = {ln.programme_id for ln in lines}
+    sole = {
+        int(programme_id): int(funder_id or 0)
+        for programme_id, funder_id in session.execute(
+            sa.select(ProgrammeShare.programme_id, ProgrammeShare.funder_id)
+            .join(Programme, Programme.id == ProgrammeShare.programme_id)
+            .where(
+                ProgrammeShare.programme_id.in_(programme_ids),
+                Programme.co_funded.is_(False),
+                ProgrammeShare.funder_id.is_not(None),
+            )
+        )
+    }
+    result: dict[int, list[LinePart]] = {}
+    for ln in lines:
+        hold_id = holds[ln.id]
+        parts = recorded.get(hold_id, []) if hold_id is not None else []
+        if not parts:
+            result[ln.id] = [LinePart(sole.get(ln.programme_id), ln.amount_fen)]
+            continue
+        if sum(p.captured_fen for p in parts) != ln.amount_fen:
+            raise ClaimStateConflict(
+                f"兑付明细 {ln.id} 的出资方份额之和与券额不符 / the funders' parts of claim line "
+                f"{ln.id} do not add up to its voucher part",
+                extra={"claim_line_id": ln.id},
+            )
+        result[ln.id] = [LinePart(p.funder_id, p.captured_fen) for p in parts]
+    return result
+
+
+def _held_payers(session: Session, line_ids: Sequence[int]) -> dict[int, dict[int, int]]:
+    """Per claim line, the payers whose part a pending or paid payment line holds, and that
+    payment line's id."""
+    held: dict[int, dict[int, int]] = defaultdict(dict)
+    if not line_ids:
+        return held
+    for claim_line_id, funder_id, payout_line_id in session.execute(
+        sa.select(PayoutItem.claim_line_id, PayoutItem.funder_id, PayoutLine.id)
+        .join(PayoutLine, PayoutLine.id == PayoutItem.payout_line_id)
+        .where(PayoutItem.claim_line_id.in_(list(line_ids)), PayoutLine.status.in_(_LIVE))
+        .order_by(PayoutLine.id)
+    ):
+        held[int(claim_line_id)][int(funder_id or OWN_BUDGET)] = int(payout_line_id)
+    return held
+
+
+def _due(session: Session, lines: Sequence[ClaimLine]) -> list[DuePart]:
+    parts = line_parts(session, lines)
+    held = _held_payers(session, [ln.id for ln in lines])
+    named = {
+        f.id: f
+        for f in session.scalars(
+            sa.select(Funder).where(
+                Funder.id.in_({p.funder_id for ps in parts.values() for p in ps if p.funder_id})
+            )
+        )
+    }
+    return [
+        DuePart(ln, part, named.get(part.funder_id or 0))
+        for ln in lines
+        for part in parts[ln.id]
+        if part.payer not in held.get(ln.id, {})
+    ]
+
+
+def payout_due(session: Session) -> list[DuePart]:
+    """Every part of an approved claim line waiting for its treasury's payout batch, oldest
+    line first (frozen lines wait for the reviewer, reversed invoices are never paid)."""
     lines = list(
         session.scalars(
-            sa.select(ClaimLine)
-            .where(ClaimLine.status == ClaimLineStatus.APPROVED, ClaimLine.payout_line_id.is_(None))
-            .order_by(ClaimLine.id)
+            sa.select(ClaimLine).where(ClaimLine.status.in_(_PAYABLE)).order_by(ClaimLine.id)
         )
     )
     frozen = frozen_line_ids(session, [ln.id for ln in lines])
-    return [ln for ln in lines if ln.id not in frozen]
+    return _due(session, [ln for ln in lines if ln.id not in frozen])
+
+
+def payout_queue(session: Session) -> list[ClaimLine]:
+    """Approved claim lines with a part waiting for a payout, oldest first."""
+    lines: dict[int, ClaimLine] = {}
+    for due in payout_due(session):
+        lines.setdefault(due.line.id, due.line)
+    return list(lines.values())
 
 
 def _bank_account(provider: Provider) -> tuple[str, str, str] | None:
@@ -153,6 +281,42 @@ def _bank_account(provider: Provider) -> tuple[str, str, str] | None:
         (provider.bank_account_number or "").strip(),
     )
     return parts if all(parts) else None
+
+
+@dataclass(frozen=True, slots=True)
+class PayerTotals:
+    """What one paying treasury's batches hold: built and awaiting the bank, and paid."""
+
+    funder: Funder | None
+    batches: int
+    pending_fen: int
+    paid_fen: int
+
+
+def totals_by_payer(session: Session) -> list[PayerTotals]:
+    """Per paying treasury (programmes naming no funder first), its batches' payments."""
+    sums: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for funder_id, batches in session.execute(
+        sa.select(PayoutBatch.funder_id, sa.func.count(PayoutBatch.id)).group_by(
+            PayoutBatch.funder_id
+        )
+    ):
+        sums[int(funder_id or OWN_BUDGET)][0] = int(batches)
+    for funder_id, status, total in session.execute(
+        sa.select(PayoutBatch.funder_id, PayoutLine.status, sa.func.sum(PayoutLine.amount_fen))
+        .join(PayoutLine, PayoutLine.batch_id == PayoutBatch.id)
+        .group_by(PayoutBatch.funder_id, PayoutLine.status)
+    ):
+        row = sums[int(funder_id or OWN_BUDGET)]
+        if PayoutLineStatus(status) is PayoutLineStatus.PENDING:
+            row[1] += int(total or 0)
+        elif PayoutLineStatus(status) is PayoutLineStatus.PAID:
+            row[2] += int(total or 0)
+    named = {f.id: f for f in session.scalars(sa.select(Funder).where(Funder.id.in_(list(sums))))}
+    return [
+        PayerTotals(named.get(payer), batches, pending, paid)
+        for payer, (batches, pending, paid) in sorted(sums.items())
+    ]
 
 
 # --------------------------------------------------------------------------- building
@@ -174,22 +338,62 @@ def _refresh_claims(session: Session, claim_ids: set[int]) -> None:
             refresh_claim_status(claim)
 
 
+def _payer_of(due: Sequence[DuePart], payer: int | None) -> int:
+    """The treasury whose batch to build: ``payer`` when named, else the only one the due
+    parts have (PayerRequired when they have several)."""
+    if payer is not None:
+        return payer
+    payers = sorted({d.part.payer for d in due})
+    if len(payers) > 1:
+        raise PayerRequired(
+            "这些兑付明细由多个出资方支付，每个拨付批次只属于一个出资方，请选择出资方 / several "
+            "treasuries pay these lines and a batch is one treasury's: name the funder",
+            {"funder_id": [f"one of {payers} (0: programmes naming no funder)"]},
+        )
+    return payers[0] if payers else OWN_BUDGET
+
+
+def _treasury_account(session: Session, payer: int) -> tuple[Funder | None, tuple[str, ...]]:
+    """The paying treasury and the account its payment file names (none for a programme
+    paying from its own budget, as before funders). TreasuryAccountMissing without one."""
+    if payer == OWN_BUDGET:
+        return None, ("", "", "")
+    funder = funders.get_funder(session, payer)
+    account = (
+        (funder.bank_account_name or "").strip(),
+        (funder.bank_name or "").strip(),
+        (funder.bank_account_number or "").strip(),
+    )
+    if not all(account):
+        raise TreasuryAccountMissing(
+            f"{funder.name} 未登记国库付款账户 / {funder.name} has no treasury account on file "
+            "to pay from",
+            extra={"funder_id": funder.id},
+        )
+    return funder, account
+
+
 def create_batch(
     session: Session,
     *,
     actor_id: int | None,
+    funder_id: int | None = None,
     claim_line_ids: Sequence[int] | None = None,
     second_approval_above_fen: int | None = None,
     now: datetime | None = None,
 ) -> BatchResult:
-    """Build a draft batch from approved claim lines: one payment line per provider.
+    """Build a draft batch of one paying treasury: one payment line per provider, one item
+    per claim line for that treasury's part of it.
 
-    Without ``claim_line_ids`` every line in the queue is taken and providers without a
-    settlement bank account are left out (listed in ``skipped``). With ids, each must be in
-    the queue (ClaimStateConflict otherwise, NotFound for an unknown id) and every provider
-    must have an account (BankAccountMissing). NothingToPay when no line remains. A batch
-    whose total is above ``second_approval_above_fen`` needs a second approval before it is
-    sent (None: never).
+    ``funder_id`` names the treasury (:data:`OWN_BUDGET` for programmes naming no funder);
+    without it, the one treasury that pays the lines (PayerRequired when several do). Without
+    ``claim_line_ids`` every due part of that treasury is taken and providers without a
+    settlement bank account are left out (listed in ``skipped``). With ids, each must have a
+    due part of that treasury (ClaimStateConflict otherwise, NotFound for an unknown id) and
+    every provider must have an account (BankAccountMissing). TreasuryAccountMissing when a
+    funder has no account to pay from; NothingToPay when no part remains. A batch whose total
+    is above ``second_approval_above_fen`` needs a second approval before it is sent (None:
+    never).
     """
     actor_id = _officer(actor_id, "生成拨付批次")
     now = now or utcnow()
@@ -200,9 +404,7 @@ def create_batch(
             wanted = sorted({i for i in claim_line_ids or [] if 0 < i <= MAX_ID})
             stmt = stmt.where(ClaimLine.id.in_(wanted))
         else:
-            stmt = stmt.where(
-                ClaimLine.status == ClaimLineStatus.APPROVED, ClaimLine.payout_line_id.is_(None)
-            )
+            stmt = stmt.where(ClaimLine.status.in_(_PAYABLE))
         lines = list(
             session.scalars(
                 stmt.with_for_update(of=ClaimLine).execution_options(populate_existing=True)
@@ -217,12 +419,8 @@ def create_batch(
                     extra={"claim_line_ids": unknown},
                 )
             for ln in lines:
-                if ln.status is not ClaimLineStatus.APPROVED or ln.payout_line_id is not None:
-                    raise ClaimStateConflict(
-                        f"兑付明细 {ln.id} 不在待拨付队列中 / claim line {ln.id} is not waiting "
-                        "for a payout",
-                        extra={"claim_line_id": ln.id, "line_status": ln.status.value},
-                    )
+                if ln.status not in _PAYABLE:
+                    raise _not_waiting(ln)
         # A line whose invoice a red-letter invoice reversed is frozen: never paid.
         reversed_ids = reversals.reversed_invoice_ids(session, [ln.invoice_id for ln in lines])
         if explicit and reversed_ids:
@@ -239,9 +437,18 @@ def create_batch(
             # A suspended provider's frozen lines wait for the reviewer (settlement.freezes).
             frozen = frozen_line_ids(session, [ln.id for ln in lines])
             lines = [ln for ln in lines if ln.id not in frozen]
-        by_provider: dict[int, list[ClaimLine]] = defaultdict(list)
-        for ln in lines:
-            by_provider[ln.provider_id].append(ln)
+        due = _due(session, lines)
+        payer = _payer_of(due, funder_id)
+        due = [d for d in due if d.part.payer == payer]
+        if explicit:
+            covered = {d.line.id for d in due}
+            for ln in lines:
+                if ln.id not in covered:
+                    raise _not_waiting(ln, payer)
+        funder, (payer_name, payer_bank, payer_number) = _treasury_account(session, payer)
+        by_provider: dict[int, list[DuePart]] = defaultdict(list)
+        for d in due:
+            by_provider[d.line.provider_id].append(d)
         accounts: dict[int, tuple[Provider, tuple[str, str, str]]] = {}
         skipped: list[tuple[int, str]] = []
         for provider_id in sorted(by_provider):
@@ -261,9 +468,12 @@ def create_batch(
         if not accounts:
             raise NothingToPay(
                 "没有可拨付的兑付明细 / no approved claim lines can be paid now",
-                extra={"skipped_providers": [pid for pid, _ in skipped]},
+                extra={
+                    "skipped_providers": [pid for pid, _ in skipped],
+                    "funder_id": funder.id if funder else None,
+                },
             )
-        total = sum(ln.amount_fen for pid in accounts for ln in by_provider[pid])
+        total = sum(d.part.amount_fen for pid in accounts for d in by_provider[pid])
         batch = PayoutBatch(
             status=PayoutBatchStatus.DRAFT,
             total_fen=total,
@@ -274,6 +484,10 @@ def create_batch(
             needs_second_approval=(
                 second_approval_above_fen is not None and total > second_approval_above_fen
             ),
+            funder_id=funder.id if funder else None,
+            payer_name=payer_name or None,
+            payer_bank_name=payer_bank or None,
+            payer_account_number=payer_number or None,
         )
         session.add(batch)
         session.flush()
@@ -287,25 +501,35 @@ def create_batch(
                 bank_account_name=account_name,
                 bank_name=bank_name,
                 bank_account_number=number,
-                amount_fen=sum(ln.amount_fen for ln in members),
+                amount_fen=sum(d.part.amount_fen for d in members),
                 built_by_id=actor_id,
             )
             session.add(payout_line)
             session.flush()
-            for ln in members:
+            for d in members:
+                ln = d.line
                 session.add(
                     PayoutItem(
                         payout_line_id=payout_line.id,
                         claim_line_id=ln.id,
                         order_id=ln.order_id,
                         programme_id=ln.programme_id,
-                        amount_fen=ln.amount_fen,
+                        amount_fen=d.part.amount_fen,
+                        funder_id=d.part.funder_id,
                     )
                 )
-                move_line(
-                    session, ln, ClaimAction.BATCH, actor_id=actor_id, now=now, note=batch.reference
-                )
-                ln.payout_line_id = payout_line.id
+                # The first part taken puts the line in payout; another funder's part of a
+                # line already in payout (a co-funded line) only adds its item.
+                if ln.status is ClaimLineStatus.APPROVED:
+                    move_line(
+                        session,
+                        ln,
+                        ClaimAction.BATCH,
+                        actor_id=actor_id,
+                        now=now,
+                        note=batch.reference,
+                    )
+                    ln.payout_line_id = payout_line.id
                 claim_ids.add(ln.claim_id)
         _refresh_claims(session, claim_ids)
         session.refresh(batch, ["lines"])
@@ -316,13 +540,80 @@ def create_batch(
             subject_type="payout_batch",
             subject_id=batch.id,
             total_fen=total,
+            funder_id=batch.funder_id,
             needs_second_approval=batch.needs_second_approval,
             payment_lines=[pl.id for pl in batch.lines],
-            claim_lines=[ln.id for pid in accounts for ln in by_provider[pid]],
+            claim_lines=[d.line.id for pid in accounts for d in by_provider[pid]],
             skipped_providers=[pid for pid, _ in skipped],
         )
         session.flush()
     return BatchResult(batch, skipped)
+
+
+def _not_waiting(line: ClaimLine, payer: int | None = None) -> ClaimStateConflict:
+    whose = "" if payer is None else f" (payer {payer})"
+    return ClaimStateConflict(
+        f"兑付明细 {line.id} 不在待拨付队列中 / claim line {line.id} is not waiting for a "
+        f"payout{whose}",
+        extra={"claim_line_id": line.id, "line_status": line.status.value},
+    )
+
+
+@dataclass
+class BatchesResult:
+    batches: list[PayoutBatch]
+    #: Providers left out for want of a settlement bank account: (provider id, name).
+    skipped: list[tuple[int, str]] = field(default_factory=list)
+    #: Treasuries left out for want of an account to pay from: (funder id, name).
+    skipped_funders: list[tuple[int, str]] = field(default_factory=list)
+
+
+def create_batches(
+    session: Session,
+    *,
+    actor_id: int | None,
+    second_approval_above_fen: int | None = None,
+    now: datetime | None = None,
+) -> BatchesResult:
+    """One batch per paying treasury with due parts (the whole queue), in payer order: each
+    built by :func:`create_batch`, with its four eyes and second-approval amount. A treasury
+    without an account to pay from, or whose providers all lack one, is left out and listed.
+    NothingToPay when no batch could be built."""
+    payers = sorted({d.part.payer for d in payout_due(session)})
+    result = BatchesResult([])
+    for payer in payers:
+        try:
+            built = create_batch(
+                session,
+                actor_id=actor_id,
+                funder_id=payer,
+                second_approval_above_fen=second_approval_above_fen,
+                now=now,
+            )
+        except TreasuryAccountMissing as exc:
+            exc.recovered()  # listed, and the other treasuries' batches still stand
+            funder = funders.get_funder(session, payer)
+            result.skipped_funders.append((funder.id, funder.name))
+            continue
+        except NothingToPay as exc:
+            exc.recovered()
+            skipped = set(exc.extra.get("skipped_providers", []))
+            for pid in sorted(skipped - {pid for pid, _ in result.skipped}):
+                provider = session.get(Provider, pid)
+                result.skipped.append((pid, provider.name if provider else str(pid)))
+            continue
+        result.batches.append(built.batch)
+        known = {pid for pid, _ in result.skipped}
+        result.skipped += [(pid, name) for pid, name in built.skipped if pid not in known]
+    if not result.batches:
+        raise NothingToPay(
+            "没有可拨付的兑付明细 / no approved claim lines can be paid now",
+            extra={
+                "skipped_providers": [pid for pid, _ in result.skipped],
+                "skipped_funders": [fid for fid, _ in result.skipped_funders],
+            },
+        )
+    return result
 
 
 def mark_sent(
@@ -508,10 +799,22 @@ def _lock_claim_lines(session: Session, ids: Sequence[int]) -> list[ClaimLine]:
 def _post_payout(
     session: Session, line: PayoutLine, *, actor_id: int | None, now: datetime
 ) -> list[int]:
-    """Provider payable → paid out, one posting per programme, keyed by the payment line."""
+    """Provider payable → paid out, one posting per programme, keyed by the payment line; for
+    a co-funded programme the same posting moves the paying funder's part ``funder_spent →
+    funder_paid`` (a payment line is one treasury's: its batch's)."""
     per_programme: dict[int, int] = defaultdict(int)
+    per_funder: dict[tuple[int, int], int] = defaultdict(int)
     for item in line.items:
         per_programme[item.programme_id] += item.amount_fen
+        if item.funder_id is not None:
+            per_funder[(item.programme_id, item.funder_id)] += item.amount_fen
+    co_funded = set(
+        session.scalars(
+            sa.select(Programme.id).where(
+                Programme.id.in_(list(per_programme)), Programme.co_funded.is_(True)
+            )
+        )
+    )
     transactions = []
     for programme_id in sorted(per_programme):
         payable = ledger.get_account(
@@ -526,11 +829,16 @@ def _post_payout(
             programme_id=programme_id,
             provider_id=line.provider_id,
         )
+        entries = ledger.transfer(payable, paid, per_programme[programme_id])
+        if programme_id in co_funded:
+            for (pid, funder_id), amount in sorted(per_funder.items()):
+                if pid == programme_id:
+                    entries += funders.payout_entries(session, programme_id, funder_id, amount)
         posted = ledger.post(
             session,
             f"payout:{line.id}:p{programme_id}",
             TransactionKind.PAYOUT,
-            ledger.transfer(payable, paid, per_programme[programme_id]),
+            entries,
             programme_id=programme_id,
             actor_id=actor_id,
             memo=f"{line.reference} {line.bank_transaction_id or ''}".strip(),
@@ -538,6 +846,23 @@ def _post_payout(
         )
         transactions.append(posted.transaction.id)
     return transactions
+
+
+def _fully_paid(session: Session, claim_line: ClaimLine) -> bool:
+    """Every funder part of ``claim_line`` is held by a paid payment line."""
+    paid_payers = {
+        int(funder_id or OWN_BUDGET)
+        for (funder_id,) in session.execute(
+            sa.select(PayoutItem.funder_id)
+            .join(PayoutLine, PayoutLine.id == PayoutItem.payout_line_id)
+            .where(
+                PayoutItem.claim_line_id == claim_line.id,
+                PayoutLine.status == PayoutLineStatus.PAID,
+            )
+        )
+    }
+    parts = line_parts(session, [claim_line])[claim_line.id]
+    return all(part.payer in paid_payers for part in parts)
 
 
 def _apply(
@@ -573,23 +898,42 @@ def _apply(
     }
     claim_lines = _lock_claim_lines(session, [item.claim_line_id for item in line.items])
     transactions = _post_payout(session, line, actor_id=actor_id, now=now) if paid else []
-    action = ClaimAction.PAY if paid else ClaimAction.PAYOUT_FAIL
-    order_action = OrderAction.PAY_OUT if paid else OrderAction.PAYOUT_FAILED
+    note = f"{line.reference} {row.bank_transaction_id or row.reason or ''}".strip()
+    waiting: list[int] = []
     for claim_line in claim_lines:
-        move_line(
-            session,
-            claim_line,
-            action,
-            actor_id=actor_id,
-            now=now,
-            note=f"{line.reference} {row.bank_transaction_id or row.reason or ''}".strip(),
-        )
-        if not paid:
-            # Back in the queue: the next batch may take it again.
-            claim_line.payout_line_id = None
-        else:
+        if paid:
+            if not _fully_paid(session, claim_line):
+                # Another treasury's part is still to be paid: the line stays in payout.
+                waiting.append(claim_line.id)
+                continue
+            move_line(session, claim_line, ClaimAction.PAY, actor_id=actor_id, now=now, note=note)
             # Reversed while the bank was paying: what was paid is to be recovered.
             reversals.recover_if_reversed(session, claim_line, now=now)
+            order_action = OrderAction.PAY_OUT
+        else:
+            others = {
+                payer: pl
+                for payer, pl in _held_payers(session, [claim_line.id])
+                .get(claim_line.id, {})
+                .items()
+                if pl != line.id
+            }
+            if others:
+                # Another treasury's part is still in payout: only this part goes back.
+                if claim_line.payout_line_id == line.id:
+                    claim_line.payout_line_id = min(others.values())
+            else:
+                move_line(
+                    session,
+                    claim_line,
+                    ClaimAction.PAYOUT_FAIL,
+                    actor_id=actor_id,
+                    now=now,
+                    note=note,
+                )
+                # Back in the queue: the next batch may take it again.
+                claim_line.payout_line_id = None
+            order_action = OrderAction.PAYOUT_FAILED
         move_order(
             session,
             orders[claim_line.order_id],
@@ -610,11 +954,13 @@ def _apply(
         subject_id=batch.id,
         payment_line_id=line.id,
         provider_id=line.provider_id,
+        funder_id=batch.funder_id,
         amount_fen=line.amount_fen,
         bank_transaction_id=row.bank_transaction_id,
         value_date=row.value_date.isoformat(),
         ledger_transactions=transactions,
         claim_lines=[cl.id for cl in claim_lines],
+        claim_lines_awaiting_other_funders=waiting,
     )
     notices.payout_result(session, batch, line)
     return {cl.claim_id for cl in claim_lines}
@@ -692,19 +1038,29 @@ def import_confirmation(
 # --------------------------------------------------------------------------- settling
 
 
+def _paid_by(today: date) -> sa.Subquery:
+    """The claim lines whose paid payments (every funder part's) all have a value date on or
+    before ``today``."""
+    return (
+        sa.select(PayoutItem.claim_line_id.label("claim_line_id"))
+        .join(PayoutLine, PayoutLine.id == PayoutItem.payout_line_id)
+        .where(PayoutLine.status == PayoutLineStatus.PAID)
+        .group_by(PayoutItem.claim_line_id)
+        .having(sa.func.max(PayoutLine.value_date) <= today)
+        .subquery()
+    )
+
+
 def orders_to_settle(session: Session, today: date) -> list[int]:
-    """Paid-out orders whose bank value date is on or before ``today``."""
+    """Paid-out orders whose bank value date — every funder part's — is on or before
+    ``today``."""
+    latest = _paid_by(today)
     return list(
         session.scalars(
             sa.select(Order.id)
             .join(ClaimLine, ClaimLine.order_id == Order.id)
-            .join(PayoutLine, PayoutLine.id == ClaimLine.payout_line_id)
-            .where(
-                Order.status == OrderStatus.PAID_OUT,
-                ClaimLine.status == ClaimLineStatus.PAID,
-                PayoutLine.status == PayoutLineStatus.PAID,
-                PayoutLine.value_date <= today,
-            )
+            .join(latest, latest.c.claim_line_id == ClaimLine.id)
+            .where(Order.status == OrderStatus.PAID_OUT, ClaimLine.status == ClaimLineStatus.PAID)
             .order_by(Order.id)
         )
     )
@@ -713,7 +1069,7 @@ def orders_to_settle(session: Session, today: date) -> list[int]:
 def settle_order(
     session: Session, order_id: int, *, today: date, now: datetime | None = None
 ) -> bool:
-    """Move one paid-out order to settled once its payment's value date has come.
+    """Move one paid-out order to settled once its payments' (latest) value date has come.
 
     Returns False (changing nothing) when the order is not, or no longer, due: safe to repeat.
     """
@@ -724,8 +1080,10 @@ def settle_order(
             return False
         paid = session.execute(
             sa.select(PayoutLine.id, PayoutLine.value_date)
-            .join(ClaimLine, ClaimLine.payout_line_id == PayoutLine.id)
+            .join(PayoutItem, PayoutItem.payout_line_id == PayoutLine.id)
+            .join(ClaimLine, ClaimLine.id == PayoutItem.claim_line_id)
             .where(ClaimLine.order_id == order_id, PayoutLine.status == PayoutLineStatus.PAID)
+            .order_by(PayoutLine.value_date.desc(), PayoutLine.id.desc())
         ).first()
         if paid is None or paid.value_date is None or paid.value_date > today:
             return False

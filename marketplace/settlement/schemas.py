@@ -24,6 +24,7 @@ from marketplace.settlement.enums import (
 )
 from marketplace.settlement.models import Claim, ClaimEvent, ClaimLine, PayoutBatch, PayoutLine
 from marketplace.settlement.payout_files import TRANSACTION_PATTERN
+from marketplace.settlement.payouts import DuePart
 
 #: Text fields refuse NUL characters (PostgreSQL cannot store them); as a pattern, so the
 #: OpenAPI document says so too. One pattern per field: the document carries only one.
@@ -89,6 +90,15 @@ class PayoutBatchCreateIn(StrictSchema):
         "approved claim lines to pay; omit to take the whole queue "
         "(providers without a bank account are then skipped)",
         load_default=None,
+    )
+    funder_id = fields.Integer(
+        load_default=None,
+        validate=validate.Range(min=0, max=2**63 - 1),
+        metadata={
+            "description": "the paying treasury whose batch to build (0: programmes naming no "
+            "funder, paid from their own budget); omit when one treasury pays the lines "
+            "(payer_required otherwise)"
+        },
     )
 
 
@@ -232,6 +242,9 @@ class ClaimableOrderOut(Schema):
 
 
 class PayoutQueueLineOut(Schema):
+    """One paying treasury's part of an approved claim line (a co-funded line has one per
+    funder; ``amount_fen`` is the part)."""
+
     claim_line_id = fields.Integer(required=True)
     claim_id = fields.Integer(required=True)
     order_id = fields.Integer(required=True)
@@ -239,6 +252,10 @@ class PayoutQueueLineOut(Schema):
     provider_name = fields.String(required=True)
     amount_fen = fields.Integer(required=True)
     bank_account_on_file = fields.Boolean(required=True)
+    funder_id = fields.Integer(
+        allow_none=True, metadata={"description": "the paying treasury (null: own budget)"}
+    )
+    funder_name = fields.String(allow_none=True)
 
 
 class PayoutLineOut(Schema):
@@ -281,6 +298,18 @@ class PayoutBatchOut(Schema):
     )
     approved_by_id = fields.Integer(allow_none=True)
     approved_at = ZonedDateTime(allow_none=True)
+    funder_id = fields.Integer(
+        allow_none=True,
+        metadata={"description": "the paying treasury (null: programmes naming no funder)"},
+    )
+    payer_name = fields.String(allow_none=True)
+    payer_bank_name = fields.String(allow_none=True)
+    payer_account_number = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "the account the treasury pays from (an institution's, shown whole)"
+        },
+    )
 
 
 class PayoutBatchDetailOut(PayoutBatchOut):
@@ -397,15 +426,18 @@ def claimable_view(item: ClaimableOrder) -> dict[str, Any]:
     }
 
 
-def queue_view(line: ClaimLine, bank_on_file: bool) -> dict[str, Any]:
+def queue_view(due: DuePart, bank_on_file: bool) -> dict[str, Any]:
+    line = due.line
     return {
         "claim_line_id": line.id,
         "claim_id": line.claim_id,
         "order_id": line.order_id,
         "provider_id": line.provider_id,
         "provider_name": line.claim.provider.name,
-        "amount_fen": line.amount_fen,
+        "amount_fen": due.part.amount_fen,
         "bank_account_on_file": bank_on_file,
+        "funder_id": due.part.funder_id,
+        "funder_name": due.funder.name if due.funder else None,
     }
 
 

@@ -11,7 +11,7 @@ from marketplace.enums import LabelledEnum
 from marketplace.i18n import _, is_english
 from marketplace.orders.enums import OrderAction
 from marketplace.payments.enums import PaymentStatus
-from marketplace.settlement.enums import PayoutLineStatus
+from marketplace.settlement.enums import ClaimAction, PayoutLineStatus
 from providers.enums import ObjectionStatus, ProviderAction, ReviewStatus
 from vouchers.enums import ApplicationAction
 from vouchers.holds import Preview
@@ -203,6 +203,8 @@ AUDIT_ACTIONS: dict[str, Pair] = {
 #: Actions written as "<subject>.<enum value>": the enum's own labels name them.
 _ENUM_ACTIONS: dict[str, type[LabelledEnum]] = {
     "application": ApplicationAction,
+    # claim.approve, claim.finance_approve …: a claim's decisions (settlement.claims).
+    "claim": ClaimAction,
     "payment": PaymentStatus,
     "payout_line": PayoutLineStatus,
     "provider": ProviderAction,

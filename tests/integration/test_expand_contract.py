@@ -43,7 +43,11 @@ STOP_THE_WORLD = {"0014_audit_chain_freezes.py"}
 #: Reviewed contract-looking calls that only widen, safe under a rolling restart: 0018 drops
 #: the ledger account kind CHECK to create it again with four more kinds in the same
 #: transaction; every kind the previous release writes stays allowed.
-WIDENING = {("0018_funders.py", "drop_constraint")}
+#: 0022 does the same for the kind CHECK and the funder-kind CHECK, adding ``funder_paid``.
+WIDENING = {
+    ("0018_funders.py", "drop_constraint"),
+    ("0022_payouts_per_treasury.py", "drop_constraint"),
+}
 
 
 def _next_release_expand(url: str) -> None:

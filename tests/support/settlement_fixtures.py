@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from marketplace.auth.models import User
+from marketplace.clock import local_date
 from marketplace.db import utcnow
 from marketplace.enums import Role
 from marketplace.orders.enums import OrderStatus
@@ -27,6 +28,10 @@ from marketplace.settlement.models import Claim, PayoutBatch
 from providers.models import Provider
 from tests.support.order_fixtures import OrderWorld
 from tests.support.voucher_fixtures import VOUCHER_NOW
+from vouchers import funders
+from vouchers.enums import FunderLevel
+from vouchers.funder_models import Funder
+from vouchers.funders import FunderInput, ShareInput
 
 #: A week after the orders were placed (they confirm at VOUCHER_NOW + 2 days).
 CLAIM_NOW = VOUCHER_NOW + timedelta(days=7)
@@ -163,14 +168,22 @@ class SettlementWorld:
         self.session.flush()
         return claim
 
-    def batch(self, claim_line_ids: Sequence[int] | None = None) -> PayoutBatch:
+    def batch(
+        self, claim_line_ids: Sequence[int] | None = None, *, funder_id: int | None = None
+    ) -> PayoutBatch:
         with self._ctx():
             return payouts.create_batch(
-                self.session, actor_id=self.finance.id, claim_line_ids=claim_line_ids, now=CLAIM_NOW
+                self.session,
+                actor_id=self.finance.id,
+                funder_id=funder_id,
+                claim_line_ids=claim_line_ids,
+                now=CLAIM_NOW,
             ).batch
 
-    def sent_batch(self, claim_line_ids: Sequence[int] | None = None) -> PayoutBatch:
-        batch = self.batch(claim_line_ids)
+    def sent_batch(
+        self, claim_line_ids: Sequence[int] | None = None, *, funder_id: int | None = None
+    ) -> PayoutBatch:
+        batch = self.batch(claim_line_ids, funder_id=funder_id)
         with self._ctx():
             return payouts.mark_sent(
                 self.session, batch.id, actor_id=self.second_finance.id, now=CLAIM_NOW
@@ -216,3 +229,83 @@ def settlement_world(
     create_user: Callable[..., User],
 ) -> SettlementWorld:
     return SettlementWorld(session, order_world, create_order, create_user)
+
+
+@dataclass
+class CoFundedWorld:
+    """The test programme made co-funded: the province pays 50 % and the SME's home
+    prefecture 50 % ("use anywhere, pay at home"); Kunming and Qujing fund it too. Each
+    treasury has an account to pay from. A Kunming provider serves SMEs of both prefectures."""
+
+    settlement: SettlementWorld
+    programme: Any
+    province: Funder
+    kunming: Funder
+    qujing: Funder
+    provider: Provider
+    service: Any
+    create_enterprise: Callable[..., Any]
+
+    def order(self, division: str, price_fen: int) -> Order:
+        """A confirmed order of an SME of ``division`` with the Kunming provider."""
+        return self.settlement.order(
+            enterprise=self.create_enterprise(division=division),
+            service=self.service,
+            price_fen=price_fen,
+        )
+
+    def parts(self, order: Order) -> dict[int, int]:
+        """The funders' captured parts of ``order``'s hold, by funder id."""
+        return {
+            p.funder_id: p.captured_fen
+            for p in funders.parts_of(self.settlement.session, order.hold_id or 0)
+        }
+
+
+@pytest.fixture
+def co_funded_world(
+    session: Session,
+    settlement_world: SettlementWorld,
+    order_world: OrderWorld,
+    create_enterprise: Callable[..., Any],
+    create_provider: Callable[..., Provider],
+) -> CoFundedWorld:
+    programme = order_world.programme(local_date(VOUCHER_NOW).year)
+    made = {
+        code: funders.create_funder(
+            session,
+            FunderInput(
+                name, code, f"{name}国库存款户", "中国人民银行昆明中心支行", f"5300{code}01"
+            ),
+            actor_id=None,
+        )
+        for name, code in (
+            ("云南省财政厅", "530000"),
+            ("昆明市财政局", "530100"),
+            ("曲靖市财政局", "530300"),
+        )
+    }
+    province, kunming, qujing = made["530000"], made["530100"], made["530300"]
+    funders.set_shares(
+        session,
+        programme.id,
+        [
+            ShareInput(5_000, funder_id=province.id),
+            ShareInput(5_000, home_level=FunderLevel.PREFECTURE),
+        ],
+        expected_version=programme.version,
+        actor_id=None,
+    )
+    for funder, budget in ((province, 10_000_000), (kunming, 5_000_000), (qujing, 5_000_000)):
+        funders.set_budget(session, programme.id, funder.id, budget, actor_id=None)
+    provider = create_provider(division="530102")
+    return CoFundedWorld(
+        settlement_world,
+        programme,
+        province,
+        kunming,
+        qujing,
+        provider,
+        order_world.create_service(provider),
+        create_enterprise,
+    )

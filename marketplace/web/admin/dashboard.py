@@ -34,6 +34,10 @@ TABLES: dict[str, tuple[str, ...]] = {
         "programme_id", "name", "total_fen", "committed_fen", "spent_fen", "settled_fen",
         "issued_fen", "redemption_bps",
     ),
+    "funders": (
+        "programme_id", "programme", "funder_id", "name", "region_code", "budget_fen",
+        "held_fen", "spent_fen", "in_payout_fen", "paid_fen", "available_fen",
+    ),
     "months": ("month", "issued_fen", "redeemed_fen"),
     "prefectures": ("code", "name", "issued_fen", "redeemed_fen"),
     "counties": ("code", "name", "prefecture", "prefecture_name", "issued_fen", "redeemed_fen"),
@@ -79,6 +83,23 @@ def charts(figures: dict[str, Any]) -> list[dict[str, Any]]:
                 {"name": _("Settled"), "data": [_yuan(b["settled_fen"]) for b in budgets]},
             ],
             "links": [seg(programme_id=b["programme_id"]) for b in budgets],
+        },
+        {
+            "id": "funders",
+            "title": _("Per funder: budget, held, spent, in payout and paid out (yuan)"),
+            "type": "bar",
+            "categories": [f"{f['name']} · {f['programme']}" for f in figures["funders"]],
+            "series": [
+                {"name": name, "data": [_yuan(f[key]) for f in figures["funders"]]}
+                for key, name in (
+                    ("budget_fen", _("Budget")),
+                    ("held_fen", _("Held")),
+                    ("spent_fen", _("Spent")),
+                    ("in_payout_fen", _("In payout")),
+                    ("paid_fen", _("Paid out")),
+                )
+            ],
+            "links": [seg(programme_id=f["programme_id"]) for f in figures["funders"]],
         },
         {
             "id": "months",

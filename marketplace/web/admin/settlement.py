@@ -188,14 +188,21 @@ def _payouts_page(status: int = 200) -> ResponseReturnValue:
         stmt = stmt.where(PayoutBatch.id < before)
     rows = list(session.scalars(stmt.limit(PAGE_SIZE + 1)))
     older = rows[PAGE_SIZE - 1].id if len(rows) > PAGE_SIZE else None
-    queue: list[ClaimLine] = payouts.payout_queue(session)
+    queue = payouts.payout_due(session)
+    # The queue per paying treasury: what each treasury's next batch would pay.
+    by_payer: dict[str, int] = {}
+    for due in queue:
+        name = due.funder.name if due.funder else _("Programme budget")
+        by_payer[name] = by_payer.get(name, 0) + due.part.amount_fen
     return (
         render_template(
             "admin/settlement/payouts.html",
             batches=rows[:PAGE_SIZE],
             older=older,
             queue=queue,
-            queue_fen=sum(ln.amount_fen for ln in queue),
+            queue_by_payer=sorted(by_payer.items()),
+            payer_totals=payouts.totals_by_payer(session),
+            queue_fen=sum(due.part.amount_fen for due in queue),
             form=BatchForm(),
             can_act=current_user.role is Role.FINANCE,
         ),
@@ -217,7 +224,8 @@ def settlement_create_batch() -> ResponseReturnValue:
     if not BatchForm().validate_on_submit():
         return _payouts_page(400)
     try:
-        result = payouts.create_batch(
+        # One batch per paying treasury with lines due (four eyes on each).
+        result = payouts.create_batches(
             session,
             actor_id=current_user.id,
             second_approval_above_fen=current_settings().payout_second_approval_above_fen,
@@ -227,8 +235,13 @@ def settlement_create_batch() -> ResponseReturnValue:
         return _payouts_page(exc.status)
     for _provider_id, name in result.skipped:
         flash(_("%(name)s was left out: no settlement bank account on file.", name=name), "warning")
-    flash(_("Payout batch %(ref)s built.", ref=result.batch.reference), "success")
-    return redirect(url_for("admin.settlement_batch", batch_id=result.batch.id))
+    for _funder_id, name in result.skipped_funders:
+        flash(_("%(name)s was left out: no treasury account to pay from.", name=name), "warning")
+    for batch in result.batches:
+        flash(_("Payout batch %(ref)s built.", ref=batch.reference), "success")
+    if len(result.batches) > 1:
+        return redirect(url_for("admin.settlement_payouts"))
+    return redirect(url_for("admin.settlement_batch", batch_id=result.batches[0].id))
 
 
 def _batch_page(

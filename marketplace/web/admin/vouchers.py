@@ -562,13 +562,27 @@ def _ledger_check_labels() -> dict[str, tuple[str, str]]:
         "funder_budgets": (
             _("Funders' budgets"),
             _(
-                "Per programme and funder: granted = its budget; held and spent = its parts; "
-                "available = the rest."
+                "Per programme and funder: granted = its budget; held, and spent with paid out, "
+                "= its parts; available = the rest."
             ),
         ),
         "provider_paid": (
             _("Paid to providers"),
             _("Paid out = the payment lines the bank confirmed as paid; each line = its items."),
+        ),
+        "funder_paid": (
+            _("Paid by each treasury"),
+            _(
+                "Per co-funded programme and funder: paid out = its parts in the payment lines "
+                "the bank confirmed as paid."
+            ),
+        ),
+        "payout_parts": (
+            _("Claim lines paid once per treasury"),
+            _(
+                "Per claim line: at most one pending or paid payment per paying treasury, "
+                "within its voucher part; a paid line's parts equal it, to the fen."
+            ),
         ),
     }
 

@@ -1,8 +1,13 @@
 """Four eyes on payouts, on both databases: the officer who builds a batch neither sends it
 nor imports its confirmation; a batch above the second-approval amount is approved by a
-second officer before a third sends it. The services refuse, and so does the database."""
+second officer before a third sends it. The services refuse, and so does the database — for
+a programme paying from its own budget and for each paying treasury's batch alike."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -23,16 +28,59 @@ def _refused(code: str, call, *args, **kwargs) -> DomainError:
     return caught.value
 
 
-def _build(w, *, above_fen: int | None = None) -> PayoutBatch:
+def _build(w, *, above_fen: int | None = None, funder_id: int | None = None) -> PayoutBatch:
     return payouts.create_batch(
-        w.session, actor_id=w.finance.id, second_approval_above_fen=above_fen, now=CLAIM_NOW
+        w.session,
+        actor_id=w.finance.id,
+        funder_id=funder_id,
+        second_approval_above_fen=above_fen,
+        now=CLAIM_NOW,
     ).batch
 
 
-def test_the_builder_cannot_send_nor_confirm(settlement_world, session):
+@dataclass
+class Payer:
+    """Whose batch: a programme paying from its own budget, or one treasury of a co-funded
+    programme (the province's part of a Kunming SME's order)."""
+
+    world: Any
+    funder_id: int | None
+    _order: Callable[[], Any]
+    _part: Callable[[Any], int]
+
+    def approved_order(self) -> Any:
+        order = self._order()
+        self.world.approved_claim(order)
+        return order
+
+    def part(self, order: Any) -> int:
+        """What this payer's batch pays for ``order``."""
+        return self._part(order)
+
+    def build(self, *, above_fen: int | None = None) -> PayoutBatch:
+        return _build(self.world, above_fen=above_fen, funder_id=self.funder_id)
+
+
+@pytest.fixture(params=["own_budget", "treasury"])
+def payer(request, settlement_world) -> Payer:
+    """Four eyes hold for every batch, each paying treasury's included."""
     w = settlement_world
-    w.approved_claim(w.order())
-    batch = _build(w)
+    if request.param == "own_budget":
+        return Payer(w, None, w.order, lambda order: order.voucher_part_fen)
+    cf = request.getfixturevalue("co_funded_world")
+    return Payer(
+        w,
+        cf.province.id,
+        lambda: cf.order("530103", 200_003),
+        lambda order: cf.parts(order)[cf.province.id],
+    )
+
+
+def test_the_builder_cannot_send_nor_confirm(settlement_world, session, payer):
+    w = settlement_world
+    order = payer.approved_order()
+    batch = payer.build()
+    assert batch.funder_id == payer.funder_id and batch.total_fen == payer.part(order)
     assert batch.four_eyes and not batch.needs_second_approval
     assert [line.built_by_id for line in batch.lines] == [w.finance.id]
 
@@ -68,12 +116,11 @@ def test_an_anonymous_step_is_refused(settlement_world, session):
 
 
 def test_a_large_batch_is_approved_by_a_second_officer_and_sent_by_a_third(
-    settlement_world, session
+    settlement_world, session, payer
 ):
     w = settlement_world
-    order = w.order()
-    w.approved_claim(order)
-    batch = _build(w, above_fen=order.voucher_part_fen - 1)
+    order = payer.approved_order()
+    batch = payer.build(above_fen=payer.part(order) - 1)
     assert batch.needs_second_approval and batch.awaiting_second_approval
 
     error = _refused(
@@ -149,10 +196,11 @@ def test_a_small_batch_needs_no_second_approval(settlement_world, session):
         "confirmed_by_builder",
     ],
 )
-def test_the_database_refuses_what_the_services_refuse(settlement_world, session, breach):
+def test_the_database_refuses_what_the_services_refuse(settlement_world, session, breach, payer):
     w = settlement_world
-    w.approved_claim(w.order())
-    batch = _build(w, above_fen=1)
+    payer.approved_order()
+    batch = payer.build(above_fen=1)
+    assert batch.funder_id == payer.funder_id
     line = batch.lines[0]
     other, third = w.second_finance.id, w.third_finance.id
     changes = {

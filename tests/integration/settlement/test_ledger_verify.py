@@ -79,7 +79,12 @@ def test_the_books_add_the_payout_check_to_the_ledger_s_own(session):
     voucher_side = [c.name for c in verify_ledger(session).checks]
     books = [c.name for c in verify_books(session).checks]
     assert ledger_checks.NAME not in voucher_side
-    assert books == [*voucher_side, ledger_checks.NAME]
+    assert books == [
+        *voucher_side,
+        ledger_checks.NAME,
+        ledger_checks.FUNDER_PAID,
+        ledger_checks.PARTS,
+    ]
 
 
 def test_a_clean_world_verifies(session, paid_world):

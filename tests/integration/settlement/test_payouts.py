@@ -129,7 +129,13 @@ def test_the_payment_file(settlement_world, session, two_providers):
         "amount_yuan": "2500.00",
         "amount_fen": "250000",
         "reference": f"VMPAY{int(row['line_id']):08d}",
+        # A programme naming no funder pays from its own budget: no treasury account to name.
+        "payer_name": "",
+        "payer_bank_name": "",
+        "payer_account_number": "",
     }
+    assert batch.funder_id is None
+    assert payout_files.payment_filename(batch) == f"payout-{batch.reference}.csv"
     assert sum(int(r["amount_fen"]) for r in table) == batch.total_fen
 
 

@@ -12,6 +12,7 @@ from marketplace.settlement import payout_files
 from marketplace.settlement.enums import PayoutLineStatus
 from marketplace.settlement.errors import ConfirmationInvalid
 from marketplace.settlement.models import PayoutBatch, PayoutLine
+from vouchers.funder_models import Funder
 
 
 def _batch() -> PayoutBatch:
@@ -53,10 +54,34 @@ def test_payment_file_has_one_row_per_provider_with_yuan_and_fen():
         "1500.00",
         "150000",
         "VMPAY00000012",
+        # A programme's own budget pays: no treasury account to name.
+        "",
+        "",
+        "",
     ]
-    assert rows[2][5:] == ["2000.05", "200005", "VMPAY00000013"]
+    assert rows[2][5:8] == ["2000.05", "200005", "VMPAY00000013"]
     assert len(rows) == 3
     assert payout_files.payment_filename(_batch()) == "payout-PB00000007.csv"
+
+
+def test_a_treasury_s_payment_file_names_the_account_it_pays_from():
+    batch = _batch()
+    batch.funder = Funder(id=3, name="曲靖市财政局", region_code="530300")
+    batch.payer_name, batch.payer_bank_name = (
+        "=曲靖市财政局国库存款户",
+        "中国人民银行曲靖市中心支行",
+    )
+    batch.payer_account_number = "530053030001"
+    rows = list(
+        csv.DictReader(io.StringIO(payout_files.payment_file(batch).removeprefix("\ufeff")))
+    )
+    assert {(r["payer_name"], r["payer_bank_name"], r["payer_account_number"]) for r in rows} == {
+        ("'=曲靖市财政局国库存款户", "中国人民银行曲靖市中心支行", "530053030001")
+    }
+    # Whole for everyone: an institution's account, not personal data.
+    masked = payout_files.payment_file(batch, whole_accounts=False)
+    assert "530053030001" in masked and "6216610100001234567" not in masked
+    assert payout_files.payment_filename(batch) == "payout-PB00000007-530300.csv"
 
 
 def test_payment_file_defuses_spreadsheet_formulas():
