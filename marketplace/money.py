@@ -23,6 +23,13 @@ def format_fen(fen: int, *, symbol: bool = True, grouping: bool = True) -> str:
     return f"{sign}{'¥' if symbol else ''}{whole}.{cents:02d}"
 
 
+def format_bps(bps: int) -> str:
+    """A share in basis points as a percentage, exact: ``5000`` → ``50%``, ``3333`` →
+    ``33.33%``, ``2550`` → ``25.5%``."""
+    whole, hundredths = divmod(bps, 100)
+    return f"{whole}.{hundredths:02d}".rstrip("0").rstrip(".") + "%"
+
+
 def parse_yuan(text: str) -> int:
     """Read a yuan amount typed by a person (``"1,234.5"``, ``"¥30000"``) into fen.
 

@@ -801,3 +801,43 @@ def redeemed_by_funder(session: Session, start: datetime, end: datetime) -> list
             FunderRedemption(None, None, None, FundingBody(body), int(orders), int(fen or 0))
         )
     return sorted(result, key=lambda r: (-r.redeemed_fen, r.region_code or "", r.funder_id or 0))
+
+
+@dataclass(frozen=True, slots=True)
+class VoucherPayer:
+    """Who pays a voucher's part of the price, as the public notice names it: a funder (by
+    name) and its share, or — a programme naming no funder — the programme's funding body."""
+
+    funder_name: str | None
+    funding_body: FundingBody | None
+    share_bps: int
+
+
+def payers_of(session: Session, vouchers: Sequence[Voucher]) -> dict[int, list[VoucherPayer]]:
+    """Per voucher id, its payers in the programme's share order: a home share resolved to
+    the funder of the enterprise's prefecture or county (or that division's name when it has
+    none), shares of one funder merged. One query per programme and per home division."""
+    shares: dict[int, list[ProgrammeShare]] = {}
+    homes: dict[str, str] = {}
+    found: dict[int, list[VoucherPayer]] = {}
+    for voucher in vouchers:
+        programme = voucher.programme
+        if programme.id not in shares:
+            shares[programme.id] = shares_of(session, programme.id)
+        if not shares[programme.id]:
+            found[voucher.id] = [VoucherPayer(None, programme.funding_body, 10_000)]
+            continue
+        merged: dict[str, int] = {}
+        for share in shares[programme.id]:
+            if share.funder is not None:
+                name = share.funder.name
+            else:
+                assert share.home_level is not None  # CHECK funder_or_home
+                code = home_code(voucher.enterprise.region_code, share.home_level)
+                if code not in homes:
+                    funder = session.scalar(sa.select(Funder).where(Funder.region_code == code))
+                    homes[code] = funder.name if funder is not None else regions.label(code)
+                name = homes[code]
+            merged[name] = merged.get(name, 0) + share.share_bps
+        found[voucher.id] = [VoucherPayer(name, None, bps) for name, bps in merged.items()]
+    return found

@@ -43,7 +43,7 @@ def list_grants(query: dict[str, Any]) -> Page:
         cursor=query["cursor"],
         limit=query["limit"],
     )
-    return Page([services.as_grant(v) for v in page.items], page.next_cursor)
+    return Page(services.as_grants(db_session(), page.items), page.next_cursor)
 
 
 @endpoint(

@@ -21,6 +21,20 @@ class GrantQuerySchema(PageQuerySchema):
     programme_id = Id(load_default=None)
 
 
+class PayerOut(Schema):
+    funder_name = fields.String(
+        allow_none=True, metadata={"description": "the funder; null: the programme's own budget"}
+    )
+    funding_body = fields.Function(
+        lambda p: p.funding_body.value if p.funding_body else None,
+        allow_none=True,
+        metadata={"description": "provincial / municipal, when no funder is named"},
+    )
+    share_bps = fields.Integer(
+        required=True, metadata={"description": "share of the voucher part, basis points"}
+    )
+
+
 class GrantOut(Schema):
     voucher_id = fields.Integer(required=True)
     serial = fields.String(required=True)
@@ -33,6 +47,7 @@ class GrantOut(Schema):
     currency = fields.Constant("CNY")
     issued_on = fields.Date(required=True)
     revoked = fields.Boolean(required=True)
+    payers = fields.List(fields.Nested(PayerOut), required=True)
 
 
 class RedemptionOut(Schema):

@@ -1,7 +1,8 @@
 """What the platform publishes and measures. Read-only queries; no personal data.
 
 Published per voucher: the enterprise's name, credit code (a public registration number) and
-region, the programme, the amount granted and the date — never contacts or users (rule 11).
+region, the programme, the amount granted, the date and who pays the voucher's part (the
+funders and their shares) — never contacts or users (rule 11).
 Redemptions are published per provider and per paying treasury (the funders of a co-funded
 programme by their recorded parts): how many orders and how much voucher money.
 """
@@ -9,6 +10,7 @@ programme by their recorded parts): how many orders and how much voucher money.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -17,9 +19,10 @@ from sqlalchemy.orm import Session
 
 from marketplace import clock
 from marketplace.credit_code import region_name
+from marketplace.money import format_bps
 from providers.models import Provider
 from vouchers.enums import HoldStatus, VoucherStatus
-from vouchers.funders import FunderRedemption, redeemed_by_funder
+from vouchers.funders import FunderRedemption, VoucherPayer, payers_of, redeemed_by_funder
 from vouchers.models import Enterprise, Hold, Programme, Voucher
 from vouchers.programmes import Budget, budgets
 
@@ -39,6 +42,7 @@ class Grant:
     face_value_fen: int
     issued_on: date
     revoked: bool
+    payers: list[VoucherPayer]
 
 
 def grants_query(year: int, programme_id: int | None = None) -> sa.Select[Voucher]:
@@ -50,25 +54,37 @@ def grants_query(year: int, programme_id: int | None = None) -> sa.Select[Vouche
     return stmt
 
 
-def as_grant(voucher: Voucher) -> Grant:
-    enterprise = voucher.enterprise
-    return Grant(
-        voucher_id=voucher.id,
-        serial=voucher.serial,
-        enterprise_name=enterprise.name,
-        credit_code=enterprise.credit_code,
-        region=region_name(enterprise.region_code),
-        programme_id=voucher.programme_id,
-        programme_name=voucher.programme.name,
-        face_value_fen=voucher.face_value_fen,
-        issued_on=(voucher.issued_at + CHINA).date(),
-        revoked=voucher.status is VoucherStatus.REVOKED,
-    )
+def as_grants(session: Session, vouchers: Sequence[Voucher]) -> list[Grant]:
+    payers = payers_of(session, vouchers)
+    return [
+        Grant(
+            voucher_id=voucher.id,
+            serial=voucher.serial,
+            enterprise_name=voucher.enterprise.name,
+            credit_code=voucher.enterprise.credit_code,
+            region=region_name(voucher.enterprise.region_code),
+            programme_id=voucher.programme_id,
+            programme_name=voucher.programme.name,
+            face_value_fen=voucher.face_value_fen,
+            issued_on=(voucher.issued_at + CHINA).date(),
+            revoked=voucher.status is VoucherStatus.REVOKED,
+            payers=payers[voucher.id],
+        )
+        for voucher in vouchers
+    ]
 
 
 def grants(session: Session, year: int, programme_id: int | None = None) -> list[Grant]:
     stmt = grants_query(year, programme_id).order_by(Voucher.issued_at, Voucher.id)
-    return [as_grant(v) for v in session.scalars(stmt)]
+    return as_grants(session, list(session.scalars(stmt)))
+
+
+def payers_text(payers: Sequence[VoucherPayer]) -> str:
+    """One cell of the published file: ``云南省科学技术厅 50%；玉溪市财政局 50%``."""
+    return "；".join(
+        f"{p.funder_name or (p.funding_body.zh if p.funding_body else '')} {format_bps(p.share_bps)}"
+        for p in payers
+    )
 
 
 @dataclass(frozen=True)

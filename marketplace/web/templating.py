@@ -17,7 +17,7 @@ from marketplace.auth.models import User
 from marketplace.db import db_session
 from marketplace.enums import LabelledEnum, Role, SizeClass
 from marketplace.i18n import _, is_english, one_language
-from marketplace.money import format_fen
+from marketplace.money import format_bps, format_fen
 from marketplace.web import inbox, vocabulary
 
 
@@ -117,6 +117,7 @@ def inbox_badge() -> int:
 
 def init_app(app: Flask) -> None:
     app.jinja_env.filters["fen"] = format_fen
+    app.jinja_env.filters["bps"] = format_bps
     app.jinja_env.filters["masked"] = lambda value, kind: masking.shown(kind, value) or ""
     app.jinja_env.filters["label"] = enum_label
     # Times are stored in UTC and shown in Beijing time; the page says so once, not per cell.

@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from marketplace.money import MoneyFormatError, format_fen, parse_yuan
+from marketplace.money import MoneyFormatError, format_bps, format_fen, parse_yuan
 
 
 @pytest.mark.parametrize(
@@ -49,3 +49,18 @@ def test_round_trip(fen):
 def test_format_as_typed_into_a_form(fen, text):
     assert format_fen(fen, symbol=False, grouping=False) == text
     assert parse_yuan(text.lstrip("-")) == abs(fen)
+
+
+@pytest.mark.parametrize(
+    ("bps", "shown"),
+    [
+        (10_000, "100%"),
+        (5_000, "50%"),
+        (3_333, "33.33%"),
+        (2_550, "25.5%"),
+        (5, "0.05%"),
+        (0, "0%"),
+    ],
+)
+def test_a_share_in_basis_points_is_shown_exactly(bps, shown):
+    assert format_bps(bps) == shown

@@ -293,6 +293,10 @@ PARITY: dict[str, tuple[str, ...] | str] = {
         f"call answering the per-row report (POST {A}/programmes/{{programme_id}}/bulk-issuances, "
         f"then GET {A}/issuance-batches/{{batch_id}}) and exports by paging its lists"
     ),
+    "jobs.my_jobs": (
+        WEB_ONLY + "the list of the jobs a person started from pages (see jobs.job_page); the "
+        "API does the same work in its own calls and has no background jobs to list"
+    ),
     "jobs.job_status": WEB_ONLY + "what the job page's progress bar polls (see jobs.job_page)",
     "jobs.job_report": (
         WEB_ONLY + f"the job's per-row report as a file; the API's is GET {A}/issuance-batches/…"

@@ -63,6 +63,7 @@ def grants_file(year: int, kind: Format) -> ResponseReturnValue:
         "金额（元） Amount (CNY)",
         "发放日期 Issued",
         "状态 Status",
+        "出资方 Paid by",
     ]
     rows = (
         [
@@ -74,6 +75,7 @@ def grants_file(year: int, kind: Format) -> ResponseReturnValue:
             format_fen(g.face_value_fen, symbol=False, grouping=False),
             g.issued_on,
             "已撤销 revoked" if g.revoked else "有效 granted",
+            services.payers_text(g.payers),
         ]
         for n, g in enumerate(services.grants(db_session(), year), start=1)
     )

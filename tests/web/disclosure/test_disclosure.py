@@ -132,3 +132,68 @@ def test_disclosure_and_statistics_api(
     for path in ("disclosure/grants", "disclosure/redemptions"):
         refused = client.get(f"/api/v1/{path}?year=9999")
         assert refused.status_code == 422 and "year" in refused.get_json()["errors"]
+
+
+def test_each_grant_names_who_pays_its_voucher_part(
+    client, session, funded_programme, issue_voucher, create_enterprise
+):
+    from vouchers import funders
+    from vouchers.enums import FunderLevel
+    from vouchers.funders import FunderInput, ShareInput
+
+    programme = funded_programme()
+    made = {
+        code: funders.create_funder(
+            session, FunderInput(name, code, None, None, None), actor_id=None
+        )
+        for name, code in (("云南省科学技术厅", "530000"), ("昆明市财政局", "530100"))
+    }
+    funders.set_shares(
+        session,
+        programme.id,
+        [
+            ShareInput(6_000, funder_id=made["530000"].id),
+            ShareInput(4_000, home_level=FunderLevel.PREFECTURE),
+        ],
+        expected_version=programme.version,
+        actor_id=None,
+    )
+    issue_voucher(create_enterprise(name="昆明出资测试有限公司", division="530102"), programme)
+    # Yuxi has no funder of its own yet: its division is named, so the gap is public too.
+    issue_voucher(create_enterprise(name="玉溪出资测试有限公司", division="530402"), programme)
+
+    page = client.get(f"/disclosure/?year={VOUCHER_YEAR}").get_data(as_text=True)
+    assert "云南省科学技术厅 60%；昆明市财政局 40%" in page
+    assert "云南省科学技术厅 60%；云南省玉溪市 40%" in page
+
+    rows = list(
+        csv.reader(
+            io.StringIO(
+                client.get(f"/disclosure/{VOUCHER_YEAR}.csv")
+                .get_data(as_text=True)
+                .lstrip("\ufeff")
+            )
+        )
+    )
+    assert rows[0][-1] == "出资方 Paid by"
+    assert {row[1]: row[-1] for row in rows[1:]} == {
+        "昆明出资测试有限公司": "云南省科学技术厅 60%；昆明市财政局 40%",
+        "玉溪出资测试有限公司": "云南省科学技术厅 60%；云南省玉溪市 40%",
+    }
+
+    api = client.get(f"/api/v1/disclosure/grants?year={VOUCHER_YEAR}").get_json()
+    kunming = next(g for g in api["items"] if g["enterprise_name"] == "昆明出资测试有限公司")
+    assert kunming["payers"] == [
+        {"funder_name": "云南省科学技术厅", "funding_body": None, "share_bps": 6_000},
+        {"funder_name": "昆明市财政局", "funding_body": None, "share_bps": 4_000},
+    ]
+
+
+def test_a_programme_naming_no_funder_is_paid_by_its_funding_body(client, issue_voucher):
+    issue_voucher(amount_fen=500_000)
+    page = client.get(f"/disclosure/?year={VOUCHER_YEAR}").get_data(as_text=True)
+    assert "省级财政 100%" in page
+    api = client.get(f"/api/v1/disclosure/grants?year={VOUCHER_YEAR}").get_json()
+    assert api["items"][0]["payers"] == [
+        {"funder_name": None, "funding_body": "provincial", "share_bps": 10_000}
+    ]
