@@ -7,10 +7,12 @@ memory under 150 MiB.
   ``executemany`` in 50,000-row transactions. What is measured is the export.
 * **Each format is exported in a fresh process** (``python -m benchmarks.bench_audit_export
   --measure URL FORMAT``), so its peak resident memory (the high-water mark, reset once the
-  application was created) is the export's own, not the seeding's nor the imports'. The
-  report gives the peak, the idle application's resident size before the export (the imports
-  alone) and the growth the export caused; the
-  target applies to the growth, which is what the export costs whatever else the process holds.
+  application was created) is the exporting process's own, not the seeding's. The report
+  gives that peak, the idle application's resident size before the export (the imports
+  alone) and the growth the export caused; the 150 MiB target applies to the **whole
+  process's peak**, imports included: an export worker is what the machine must hold, which
+  is why the heavy libraries a worker rarely uses are imported where they are used
+  (tests/architecture/test_lazy_imports.py).
   Rows per second are the wall-clock rate over the whole file; the process's CPU time beside
   it tells how much the machine's other load took away.
 * **Allocations are traced** (tracemalloc) over separate CSV passes of the first 100,000 and
@@ -231,7 +233,8 @@ def _append_report(backend: str, figures: dict[str, dict[str, float]], traced: s
             "# Audit trail export: 1,000,000 records (benchmarks/bench_audit_export.py)\n\n"
             "Peak RSS is the exporting process's resident high-water mark (VmHWM, reset after the\n"
             "application was created); base is the idle application's resident size just before\n"
-            "the export; growth = peak − base (the target: < 150 MiB). Rows/s is wall-clock; CPU rows/s divides by the process's CPU time.\n\n"
+            "the export; growth = peak − base. The target (< 150 MiB) is the whole peak.\n"
+            "Rows/s is wall-clock; CPU rows/s divides by the process's CPU time.\n\n"
             "| when | machine | load (1, 5, 15 min) | database | format | rows | seconds | "
             "rows/s | CPU rows/s | file MiB | peak RSS MiB | base MiB | growth MiB | "
             "traced peak (100k / 200k rows) |\n"
@@ -288,10 +291,10 @@ def run(app: Flask) -> list[Result]:
         results.append(
             Result(
                 f"audit trail {kind.upper()} export of {int(f['rows']):,} records "
-                "(ms per 1,000 rows; peak = RSS growth)",
+                "(ms per 1,000 rows; peak = the whole process's resident peak)",
                 "ms",
                 [f["seconds"] * 1000 / (f["rows"] / 1000)],
-                growth,
+                f["rss_peak_kib"],
                 targets={"peak_kib": MAX_PEAK_KIB, "median": 1000 * 1000 / MIN_ROWS_PER_S},
             )
         )

@@ -41,7 +41,6 @@ from xml.etree.ElementTree import Element, ParseError
 
 from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
-from pypdf import PdfReader
 
 from marketplace.enums import ServiceCategory
 from marketplace.errors import DomainError
@@ -657,6 +656,10 @@ _PDF_ITEM = re.compile(
 
 
 def _from_pdf(data: bytes) -> ParsedInvoice:
+    # pypdf (with the cryptography, fontTools and Pillow it pulls in: ≈ 17 MiB resident) is
+    # imported by the one reader of PDF invoices, not by every worker that imports the models.
+    from pypdf import PdfReader
+
     try:
         reader = PdfReader(io.BytesIO(data))
         if reader.is_encrypted:

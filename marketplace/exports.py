@@ -25,7 +25,6 @@ from enum import StrEnum
 from typing import IO, Any, Protocol
 
 import sqlalchemy as sa
-import xlsxwriter
 from flask import Response
 from sqlalchemy.orm import Session
 
@@ -159,6 +158,8 @@ def write_csv(stream: IO[str], header: Row, rows: Iterable[Row]) -> None:
 
 def write_xlsx(path: str, header: Row, rows: Iterable[Row], *, sheet: str = "Sheet1") -> None:
     """Write the XLSX workbook to ``path``; memory stays flat whatever the row count."""
+    import xlsxwriter  # only where a workbook is written (tests/architecture/test_lazy_imports)
+
     workbook = xlsxwriter.Workbook(
         path,
         {

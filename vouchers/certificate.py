@@ -18,19 +18,19 @@ import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
 import segno
-from reportlab.lib.colors import HexColor, black, white
-from reportlab.lib.pagesizes import A4
-from reportlab.lib.units import mm
-from reportlab.pdfbase import pdfmetrics
-from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-from reportlab.pdfgen.canvas import Canvas
 
 from marketplace import clock
 from marketplace.money import format_fen
 from vouchers.enums import FundingBody, ProgrammeKind
 from vouchers.models import Voucher
+
+if TYPE_CHECKING:
+    # reportlab is imported where a PDF is drawn: a worker that never renders a certificate
+    # does not carry it (tests/architecture/test_lazy_imports.py).
+    from reportlab.pdfgen.canvas import Canvas
 
 FONT = "STSong-Light"
 #: Error correction level M (15 %) survives a crease or a smudge on paper without making the
@@ -124,12 +124,17 @@ def qr_svg(url: str, scale: int = 4) -> str:
 
 
 def _register_font() -> None:
+    from reportlab.pdfbase import pdfmetrics
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+
     if FONT not in pdfmetrics.getRegisteredFontNames():
         pdfmetrics.registerFont(UnicodeCIDFont(FONT))
 
 
 def _draw_qr(canvas: Canvas, url: str, x: float, y: float, size: float) -> None:
     """Draw the QR code with its quiet zone as a white square of ``size`` at (x, y)."""
+    from reportlab.lib.colors import black, white
+
     matrix = [list(row) for row in qr_code(url).matrix_iter(scale=1, border=4)]
     module = size / len(matrix)
     canvas.setFillColor(white)
@@ -152,6 +157,8 @@ def _draw_qr(canvas: Canvas, url: str, x: float, y: float, size: float) -> None:
 def _wrap(text: str, width: float, size: float) -> list[str]:
     """Break ``text`` into lines no wider than ``width`` (characters, not words: URLs and
     Chinese have no spaces to break at)."""
+    from reportlab.pdfbase import pdfmetrics
+
     lines: list[str] = []
     line = ""
     for char in text:
@@ -166,6 +173,11 @@ def _wrap(text: str, width: float, size: float) -> list[str]:
 
 def render_pdf(certificate: Certificate) -> bytes:
     """The certificate as a one-page A4 PDF."""
+    from reportlab.lib.colors import HexColor, black
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.units import mm
+    from reportlab.pdfgen.canvas import Canvas
+
     _register_font()
     buffer = io.BytesIO()
     canvas = Canvas(buffer, pagesize=A4, pageCompression=1)

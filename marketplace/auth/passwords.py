@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
-from zxcvbn import zxcvbn
 
 MIN_LENGTH = 12
 MAX_LENGTH = 200
@@ -61,6 +60,14 @@ def _personal_parts(email: str, names: tuple[str, ...]) -> list[str]:
     return parts
 
 
+def _guessability(password: str) -> int:
+    """zxcvbn's score (0–4). zxcvbn's dictionaries take ≈ 12 MiB once loaded: imported by the
+    first password check, not by every worker that never sees one (an export, a job)."""
+    from zxcvbn import zxcvbn
+
+    return int(zxcvbn(password)["score"])
+
+
 def password_problems(password: str, *, email: str = "", names: tuple[str, ...] = ()) -> list[str]:
     """Why a new password is unacceptable (empty list when it is fine)."""
     problems = []
@@ -71,7 +78,7 @@ def password_problems(password: str, *, email: str = "", names: tuple[str, ...] 
     lowered = password.lower()
     if any(part in lowered for part in _personal_parts(email, names)):
         problems.append("must not contain your e-mail address or name / 不能包含您的邮箱或姓名")
-    if not problems and zxcvbn(password[:_ZXCVBN_MAX])["score"] < MIN_SCORE:
+    if not problems and _guessability(password[:_ZXCVBN_MAX]) < MIN_SCORE:
         problems.append(
             "too common or too easy to guess (add unrelated words) / "
             "密码过于常见或容易被猜到（请加入几个不相关的词）"

@@ -27,7 +27,6 @@ from typing import Any
 import sqlalchemy as sa
 from flask import g
 from limits.storage import Storage, storage_from_string
-from redis.exceptions import RedisError
 from sqlalchemy.orm import Session
 
 from marketplace import jobs
@@ -44,11 +43,22 @@ LOCK_SECONDS = 15 * 60
 LOCKED_NOTICE_JOB = "marketplace.auth.throttle.tell_owner"
 
 
+def _redis_errors(storage_uri: str) -> tuple[type[Exception], ...]:
+    if not storage_uri.startswith(("redis", "rediss")):
+        return ()
+    from redis.exceptions import RedisError
+
+    return (RedisError,)
+
+
 class LoginThrottle:
     def __init__(self, storage_uri: str, *, clock: Callable[[], float] = time.time) -> None:
         storage = storage_from_string(storage_uri)
         assert isinstance(storage, Storage)  # a synchronous storage (not limits.aio)
         self.storage = storage
+        #: What "the storage is unreachable" raises: OSError, and RedisError when it is Redis
+        #: (imported only then: a worker without Redis does not load the client).
+        self.unreachable: tuple[type[Exception], ...] = (OSError, *_redis_errors(storage_uri))
         #: Where counts go while Redis is unreachable: this process's memory, as the rate
         #: limits do (README, "Faults"): sign-in keeps working and stays throttled per worker.
         self.fallback: Storage = storage_from_string("memory://")  # type: ignore[assignment]
@@ -58,7 +68,7 @@ class LoginThrottle:
     def _call(self, operation: str, *args: Any) -> Any:
         try:
             return getattr(self.storage, operation)(*args)
-        except (RedisError, OSError):
+        except self.unreachable:
             log.warning("sign-in throttle storage unreachable; counting in memory")
             return getattr(self.fallback, operation)(*args)
 

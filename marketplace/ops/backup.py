@@ -46,7 +46,6 @@ from typing import Any
 
 import psycopg
 import sqlalchemy as sa
-from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import Engine, make_url
 
 from marketplace.config import Settings
@@ -88,6 +87,8 @@ def _digest_rows(engine: Engine, table_names: tuple[str, ...]) -> dict[str, Any]
 
 def database_facts(engine: Engine) -> dict[str, Any]:
     """What a manifest records about a database (and what the drill compares)."""
+    from alembic.runtime.migration import MigrationContext  # only backups need Alembic
+
     with engine.connect() as conn:
         revisions = sorted(MigrationContext.configure(conn).get_current_heads())
         counts = {
