@@ -276,7 +276,6 @@ class Database:
                 watch.close()
             session: Session | None = g.pop("_db_session", None)
             reader: Session | None = g.pop(_REPLICA_KEY, None)
-            deferred: list[Callable[[], None]] = g.pop(_AFTER_RESPONSE_KEY, [])
             try:
                 if session is not None:
                     if response.status_code < 400 and not failed:
@@ -297,6 +296,9 @@ class Database:
                 for opened in (session, reader):
                     if opened is not None:
                         opened.close()
+            # Taken only now: the commit's own after-commit callbacks (the inline e-mail job
+            # among them) are what defer work to after the response.
+            deferred: list[Callable[[], None]] = g.pop(_AFTER_RESPONSE_KEY, [])
             if deferred:
                 response.call_on_close(functools.partial(_run_after_response, app, deferred))
             return response

@@ -19,7 +19,7 @@ from marketplace.db import utcnow
 from marketplace.enums import Role
 from marketplace.errors import NotFound, ValidationFailed
 from marketplace.parties.enums import STRONG, PartyKind
-from marketplace.parties.services import Match, shared_between
+from marketplace.parties.services import Match, shared_between, shares_strong
 from providers.enums import (
     ParticipationStatus,
     ProviderStatus,
@@ -332,15 +332,18 @@ def are_related(session: Session, provider: Provider, enterprise: Enterprise) ->
 def _declared(session: Session, provider: Provider, enterprise: Enterprise) -> bool:
     if provider.credit_code == enterprise.credit_code:
         return True
+    return bool(session.scalar(sa.select(_declaration_in_force(provider, enterprise))))
+
+
+def _declaration_in_force(provider: Provider, enterprise: Enterprise) -> sa.Exists:
     return (
-        session.scalar(
-            sa.select(RelatedParty.id).where(
-                RelatedParty.provider_id == provider.id,
-                RelatedParty.credit_code == enterprise.credit_code,
-                RelatedParty.withdrawn_at.is_(None),
-            )
+        sa.select(RelatedParty.id)
+        .where(
+            RelatedParty.provider_id == provider.id,
+            RelatedParty.credit_code == enterprise.credit_code,
+            RelatedParty.withdrawn_at.is_(None),
         )
-        is not None
+        .exists()
     )
 
 
@@ -401,7 +404,25 @@ def ensure_orderable(
             f"admitted for {service.category.en}; the service cannot be ordered",
             extra={"service_id": service.id, "category": service.category.value},
         )
-    if _declared(session, provider, enterprise):
+    # The declaration, the shared strong attributes and the programme admission are looked up
+    # in one round trip (the gate runs inside every accept, before money moves); the refusals
+    # keep their order, and which attributes are shared is read only to explain a refusal.
+    facts = [
+        _declaration_in_force(provider, enterprise),
+        shares_strong((PartyKind.ENTERPRISE, enterprise.id), (PartyKind.PROVIDER, provider.id)),
+    ]
+    if programme is not None:
+        facts.append(
+            sa.select(ProgrammeParticipation.id)
+            .where(
+                ProgrammeParticipation.provider_id == provider.id,
+                ProgrammeParticipation.programme_id == programme.id,
+                ProgrammeParticipation.status == ParticipationStatus.ADMITTED,
+            )
+            .exists()
+        )
+    declared, shares, *admitted = session.execute(sa.select(*facts)).one()
+    if declared or provider.credit_code == enterprise.credit_code:
         raise RelatedPartyConflict(
             "企业与服务机构存在关联关系，不能使用创新券交易 / the enterprise and the provider are "
             "related parties; they may not trade with vouchers",
@@ -411,7 +432,7 @@ def ensure_orderable(
                 "shared": ["credit_code_or_declaration"],
             },
         )
-    links = strong_links(session, provider, enterprise)
+    links = strong_links(session, provider, enterprise) if shares else []
     if links:
         zh = "、".join(m.kind.zh for m in links)
         en = " and ".join(m.kind.en for m in links)
@@ -426,14 +447,7 @@ def ensure_orderable(
             },
         )
     if programme is not None:
-        admitted = session.scalar(
-            sa.select(ProgrammeParticipation.id).where(
-                ProgrammeParticipation.provider_id == provider.id,
-                ProgrammeParticipation.programme_id == programme.id,
-                ProgrammeParticipation.status == ParticipationStatus.ADMITTED,
-            )
-        )
-        if admitted is None:
+        if not admitted[0]:
             raise NotInProgramme(
                 f"该服务机构未入选“{programme.name}” / the provider is not admitted to this programme",
                 extra={"programme_id": programme.id},

@@ -212,15 +212,14 @@ def matches_of(
     return sorted(found, key=lambda m: (not m.is_strong, m.party_kind, m.party_id, m.kind))
 
 
-def shared_between(
-    session: Session,
-    a: tuple[PartyKind, int],
-    b: tuple[PartyKind, int],
-) -> list[Match]:
-    """What organisations ``a`` and ``b`` share, strong first (empty: nothing)."""
+def _shared_pairs(
+    a: tuple[PartyKind, int], b: tuple[PartyKind, int]
+) -> sa.Select[AttributeKind, str]:
+    """The attributes of ``a`` whose kind and value ``b`` has too (one row each), over the
+    (kind, value) index."""
     mine = aliased(PartyAttribute)
     theirs = aliased(PartyAttribute)
-    stmt = (
+    return (
         sa.select(mine.kind, mine.evidence)
         .select_from(mine)
         .join(theirs, sa.and_(theirs.kind == mine.kind, theirs.value == mine.value))
@@ -231,8 +230,25 @@ def shared_between(
             theirs.party_id == b[1],
         )
     )
+
+
+def shared_between(
+    session: Session,
+    a: tuple[PartyKind, int],
+    b: tuple[PartyKind, int],
+) -> list[Match]:
+    """What organisations ``a`` and ``b`` share, strong first (empty: nothing)."""
+    stmt = _shared_pairs(a, b)
     found = {Match(b[0], b[1], AttributeKind(k), e) for k, e in session.execute(stmt)}
     return sorted(found, key=lambda m: (not m.is_strong, m.kind))
+
+
+def shares_strong(a: tuple[PartyKind, int], b: tuple[PartyKind, int]) -> sa.Exists:
+    """Whether ``a`` and ``b`` share a strong attribute (one controller), as an EXISTS clause
+    to check beside other facts in one statement; :func:`shared_between` says which."""
+    pairs = _shared_pairs(a, b)
+    kind = pairs.selected_columns[0]
+    return pairs.where(kind.in_(list(STRONG))).exists()
 
 
 def group_of(session: Session, enterprise_id: int) -> list[int]:

@@ -6,6 +6,7 @@ only what it is about.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 from collections.abc import Callable, ItemsView, Iterator, Mapping
@@ -134,30 +135,33 @@ def create_user(
 
 @pytest.fixture
 def create_programme(session: Session) -> Callable[..., Programme]:
-    def factory(**overrides: Any) -> Programme:
-        year = overrides.pop("year", date.today().year)
-        kind = overrides.pop("kind", ProgrammeKind.INNOVATION)
-        values: dict[str, Any] = {
-            "kind": kind,
-            "year": year,
-            "name": f"{year}年度{kind.zh}",
-            "funding_body": FundingBody.PROVINCIAL,
-            "total_budget_fen": 100_000_000,
-            "eligible_categories": [c.value for c in ServiceCategory],
-            "eligible_size_classes": [s.value for s in SizeClass],
-            "region_prefix": "53",
-            "applications_open_on": date(year, 1, 1),
-            "applications_close_on": date(year, 12, 31),
-            "use_by": date(year, 12, 31),
-            "claim_deadline": date(year + 1, 3, 31),
-        }
-        values.update(overrides)
-        programme = Programme(**values)
-        session.add(programme)
-        session.flush()
-        return programme
+    return functools.partial(new_programme, session)
 
-    return factory
+
+def new_programme(session: Session, **overrides: Any) -> Programme:
+    """A programme (default: this year's innovation vouchers, whole-year windows, every
+    category and size), flushed; for tests on a session of their own as well as the fixture."""
+    year = overrides.pop("year", date.today().year)
+    kind = overrides.pop("kind", ProgrammeKind.INNOVATION)
+    values: dict[str, Any] = {
+        "kind": kind,
+        "year": year,
+        "name": f"{year}年度{kind.zh}",
+        "funding_body": FundingBody.PROVINCIAL,
+        "total_budget_fen": 100_000_000,
+        "eligible_categories": [c.value for c in ServiceCategory],
+        "eligible_size_classes": [s.value for s in SizeClass],
+        "region_prefix": "53",
+        "applications_open_on": date(year, 1, 1),
+        "applications_close_on": date(year, 12, 31),
+        "use_by": date(year, 12, 31),
+        "claim_deadline": date(year + 1, 3, 31),
+    }
+    values.update(overrides)
+    programme = Programme(**values)
+    session.add(programme)
+    session.flush()
+    return programme
 
 
 class SecondFactorHeaders(Mapping[str, str]):

@@ -8,6 +8,7 @@ README, "Performance"); raise it only with a reason.
 
 from __future__ import annotations
 
+import math
 import uuid
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from marketplace import create_app
+from marketplace.audit import services as audit_services
 from marketplace.auth.services import create_api_token
 from marketplace.clock import local_date
 from marketplace.db import create_engine, utcnow
@@ -32,14 +34,15 @@ from vouchers.verify import verify_ledger
 #: Round trips of one accept's transaction, its COMMIT included, per backend (SQLite adds its
 #: BEGIN IMMEDIATE). Before the lean path: 44 on PostgreSQL (plus a pre-ping), 46 on SQLite;
 #: the lean path reached 25 / 26, and the related-party match on shared attributes (issue 11)
-#: added its one indexed SELECT.
-MAX_REQUEST_STATEMENTS = {"sqlite": 27, "postgresql": 26}
+#: added its one indexed SELECT; the order gate's three lookups (declaration, shared strong
+#: attributes, programme admission) then became one SELECT of three EXISTS: 24 / 25.
+MAX_REQUEST_STATEMENTS = {"sqlite": 25, "postgresql": 24}
 #: The e-mail job run inline after the response when REDIS_URL is unset (with Redis it is an
 #: RQ enqueue, no database round trip): read the outbox row, mark it sent, commit.
 MAX_JOB_STATEMENTS = {"sqlite": 4, "postgresql": 3}
 
 
-def test_one_accept_in_a_bounded_number_of_round_trips(database, tmp_path: Path):
+def test_one_accept_in_a_bounded_number_of_round_trips(database, tmp_path: Path, monkeypatch):
     url = database.fresh("accept_statements")
     # Jobs after the response, as the servers run them (tests default to before).
     app = create_app(app_config(url, tmp_path, JOBS_AFTER_RESPONSE="true"))
@@ -68,6 +71,10 @@ def test_one_accept_in_a_bounded_number_of_round_trips(database, tmp_path: Path)
         # The first request warms the process (connections, compiled statements, caches).
         assert accept(ids[0]).status_code == 200
         app_engine = app.extensions["db"].engine
+        # The audit chain's sealing job is queued at most once a second per process, by
+        # whichever commit comes then (so, on a slow machine, sometimes by the measured one):
+        # not part of an accept's cost, and kept out of the count so the test is deterministic.
+        monkeypatch.setattr(audit_services, "_next_seal", math.inf)
         with count_statements(app_engine) as seen:
             response = accept(ids[1])
             # The response is complete before the e-mail job ran: the request's transaction
