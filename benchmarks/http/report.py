@@ -58,8 +58,8 @@ def markdown(run: Run) -> str:
             f"* {world['backend']} world: {world['services']:,} services "
             f"({world['listed_services']:,} listed), {world['enterprises']:,} enterprises, "
             f"{world['smes_with_voucher']} SMEs with a voucher and a token, "
-            f"{world['quoted_orders']:,} quoted orders (seeded in {world['seeding_seconds']} s, "
-            "cached)"
+            f"{world['quoted_orders']:,} quoted orders ({world.get('made', 'seeded')} in "
+            f"{world['seeding_seconds']} s, cached)"
         )
     lines += [
         "",

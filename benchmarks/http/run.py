@@ -8,6 +8,12 @@ Environment knobs:
   or a comma list for the scaling runs (``10000,100000,1000000``: PostgreSQL, hold throughput
   and search p95 at each size must stay within ±20 % of the first). Default: 100,000
   services and 10,000 enterprises (200 of them SMEs with a voucher, 4,000 quoted orders).
+  An entry ``S/E`` gives the services and the enterprises apart (``100000/10000`` is the
+  default world). Worlds of 1,000,000 services or more are grown by SQL from the default
+  seeded world (benchmarks/http/grow.py), not seeded through the services (hours here).
+* ``BENCH_GROW`` — when set (``1``), every PostgreSQL world at least as big as the default
+  seeded one is grown by SQL from it, so the steps of a scaling run differ only in size
+  (and all have the related-party index filled); smaller worlds are seeded as usual.
 * ``BENCH_ORDERS`` — quoted orders to accept (default 4,000).
 * ``BENCH_SECONDS`` — seconds per load step (default 8; search steps take half).
 * ``BENCH_POSTGRES_URL`` — the PostgreSQL server (default 127.0.0.1:5432, else a throwaway
@@ -31,7 +37,7 @@ from typing import Any
 
 import psycopg
 
-from benchmarks.http import hooks, load, servers
+from benchmarks.http import grow, hooks, load, servers
 from benchmarks.http.world import Sizes, World, seed_world
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -114,9 +120,16 @@ def sizes_from_env() -> list[Sizes]:
         return [Sizes(orders=orders)]
     out = []
     for part in raw.split(","):
-        n = int(part.replace("_", ""))
-        out.append(Sizes(services=n, enterprises=max(n, Sizes.smes), orders=orders))
+        services, _, enterprises = part.replace("_", "").partition("/")
+        n = int(services)
+        e = int(enterprises) if enterprises else max(n, Sizes.smes)
+        out.append(Sizes(services=n, enterprises=e, orders=orders))
     return out
+
+
+def grown_from(sizes: Sizes) -> grow.Grown | None:
+    """How the PostgreSQL world of ``sizes`` is made (None: seeded through the services)."""
+    return grow.grown_from(sizes, always=bool(os.environ.get("BENCH_GROW", "").strip()))
 
 
 def seconds() -> int:
@@ -132,7 +145,7 @@ def cache_dir() -> Path:
 # --------------------------------------------------------------------------- seeded databases
 
 
-def _app_for(url: str, instance: Path) -> Any:
+def app_for(url: str, instance: Path) -> Any:
     from marketplace import create_app
 
     return create_app(
@@ -152,7 +165,7 @@ def _seed(url: str, sizes: Sizes, instance: Path, run: Run) -> World:
     from marketplace import migrate
 
     migrate.upgrade(url)
-    app = _app_for(url, instance)
+    app = app_for(url, instance)
     try:
         return seed_world(app, sizes, log=run.say)
     finally:
@@ -162,7 +175,17 @@ def _seed(url: str, sizes: Sizes, instance: Path, run: Run) -> World:
 
 
 def seeded_postgres(pg: servers.Postgres, sizes: Sizes, tmp: Path, run: Run) -> tuple[str, World]:
-    """A fresh copy of the cached seeded database (seeding it first when missing)."""
+    """A fresh copy of the cached seeded (or grown) database, made first when missing."""
+    grown = grown_from(sizes)
+    if grown is not None:
+        template, world = grown_postgres(pg, grown, tmp, run)
+        name = f"vm_bench_http_run_{os.getpid()}"
+        return pg.create(name, template=template), world
+    return _seeded_copy(pg, sizes, tmp, run)
+
+
+def _seeded_copy(pg: servers.Postgres, sizes: Sizes, tmp: Path, run: Run) -> tuple[str, World]:
+    """A fresh copy of the database seeded through the services (seeded first when missing)."""
     template = f"vm_bench_http_{sizes.key()}"
     meta = cache_dir() / f"{template}.json"
     if not (meta.exists() and pg.exists(template)):
@@ -180,6 +203,40 @@ def seeded_postgres(pg: servers.Postgres, sizes: Sizes, tmp: Path, run: Run) -> 
     world = World.load(meta)
     name = f"vm_bench_http_run_{os.getpid()}"
     return pg.create(name, template=template), world
+
+
+def grown_postgres(
+    pg: servers.Postgres, grown: grow.Grown, tmp: Path, run: Run
+) -> tuple[str, World]:
+    """The template of ``grown`` (grown by SQL from a copy of the seeded source's template,
+    which is seeded first when missing) and its world: the source's SMEs, tokens and quoted
+    orders, the grown sizes."""
+    template = grow.template_name(grown)
+    meta = cache_dir() / f"{template}.json"
+    if not (meta.exists() and pg.exists(template)):
+        source_url, source = _seeded_copy(pg, grown.source, tmp, run)
+        building = source_url.rsplit("/", 1)[1]
+        run.say(
+            f"postgresql: growing {template} by SQL to {grown.services:,} services and "
+            f"{grown.enterprises:,} enterprises (cached for later runs)"
+        )
+        started = time.perf_counter()
+        try:
+            with psycopg.connect(servers.libpq(source_url), autocommit=True) as conn:
+                listed = grow.grow(conn, grown, log=run.say)
+            pg.drop(template)
+            pg.execute(f'ALTER DATABASE "{building}" RENAME TO "{template}"')
+        except BaseException:
+            pg.drop(building)
+            raise
+        World(
+            sizes=grown.sizes,
+            orders=source.orders,
+            tokens=source.tokens,
+            listed_services=listed,
+            seconds=time.perf_counter() - started,
+        ).dump(meta)
+    return template, World.load(meta)
 
 
 def seeded_sqlite(sizes: Sizes, tmp: Path, run: Run) -> tuple[str, World]:
@@ -422,8 +479,9 @@ def _run_scales(scales: list[Sizes], tmp: Path, redis_url: str | None, run: Run)
         for sizes in scales:
             url, world = seeded_postgres(pg, sizes, tmp, run)
             try:
+                made = "seeded" if grown_from(sizes) is None else "grown by SQL"
                 run.facts.setdefault("worlds", []).append(
-                    {"backend": "postgresql", **_world_facts(world)}
+                    {"backend": "postgresql", **_world_facts(world), "made": made}
                 )
                 n = len(world.orders)
                 slices = [(0, n * 3 // 5), (n * 3 // 5, n * 4 // 5), (n * 4 // 5, n)]
@@ -548,10 +606,17 @@ def _sqlite_goals(run: Run, pg: dict[str, load.Load], figures: dict[str, load.Lo
     )
 
 
+def _size_tag(sizes: Sizes) -> str:
+    """ "100,000" (services and enterprises alike), else "100,000/10,000" (services/enterprises)."""
+    if sizes.services == sizes.enterprises:
+        return f"{sizes.services:,}"
+    return f"{sizes.services:,}/{sizes.enterprises:,}"
+
+
 def _scaling_goals(run: Run, scaling: list[tuple[Sizes, dict[str, load.Load]]]) -> None:
     base_sizes, base = scaling[0]
     for sizes, figures in scaling[1:]:
-        tag = f"{sizes.services:,} vs {base_sizes.services:,}"
+        tag = f"{_size_tag(sizes)} vs {_size_tag(base_sizes)}"
         ratio = figures["hold"].rate / base["hold"].rate if base["hold"].rate else 0.0
         run.goal(f"scaling {tag}: hold throughput within −20 %", ratio, ">=", 0.8, "×")
         for term in SEARCH_TERMS:
