@@ -466,7 +466,7 @@ def test_ledger_check_page(client, login_as, programme, issue_voucher, session):
     issue_voucher(programme=programme, now=NOW)
     login_as(Role.AUDITOR)
     page = _text(client.get("/admin/ledger/verify?lang=en"))
-    assert re.search(r'data-testid="verdict">All 13 checks passed', page)
+    assert re.search(r'data-testid="verdict">All 15 checks passed', page)
     session.execute(
         sa.text(
             "UPDATE ledger_accounts SET balance_fen = balance_fen + 1 WHERE id = (SELECT MIN(id) FROM ledger_accounts)"
