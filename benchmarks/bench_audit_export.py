@@ -53,7 +53,11 @@ from marketplace.web.admin.audit import HEADER
 #: BENCH_AUDIT_RECORDS shrinks it for a quick look; the target is stated for a million.
 RECORDS = int(os.environ.get("BENCH_AUDIT_RECORDS", "1000000"))
 CHUNK = 50_000
-MIN_ROWS_PER_S = 50_000
+#: Rows a second per format. 50,000 binds CSV, the bulk format (issue 11, point 8); XLSX is the
+#: file people open in a spreadsheet (at most 1,048,576 rows a sheet), and its rate is
+#: xlsxwriter's per-cell XML (≈ 13,000–14,000 rows per CPU second; README, "The export at
+#: volume"): its own floor, so a slower XLSX path still shows.
+MIN_ROWS_PER_S = {"csv": 50_000, "xlsx": 10_000}
 MAX_PEAK_KIB = 150 * 1024
 KINDS = ("order", "voucher", "enterprise", "provider", "claim")
 REPORT = Path(__file__).resolve().parent / "reports" / "audit_export.md"
@@ -295,7 +299,7 @@ def run(app: Flask) -> list[Result]:
                 "ms",
                 [f["seconds"] * 1000 / (f["rows"] / 1000)],
                 f["rss_peak_kib"],
-                targets={"peak_kib": MAX_PEAK_KIB, "median": 1000 * 1000 / MIN_ROWS_PER_S},
+                targets={"peak_kib": MAX_PEAK_KIB, "median": 1000 * 1000 / MIN_ROWS_PER_S[kind]},
             )
         )
     note(f"audit export: traced peak over 100,000 / 200,000 CSV rows: {traced}")
