@@ -40,8 +40,9 @@ def refuse_nul(value: str | None, field: str) -> None:
         )
 
 
-def fetch(session: Session, model: type[T], ident: int) -> T | None:
-    """``session.get`` that answers None for ids no row can have."""
+def fetch(session: Session, model: type[T], ident: int, *, lock: bool = False) -> T | None:
+    """``session.get`` that answers None for ids no row can have. With ``lock`` the row is
+    read afresh under ``SELECT … FOR UPDATE`` (not the copy the session already holds)."""
     if not 0 < ident <= MAX_ID:
         return None
-    return session.get(model, ident)
+    return session.get(model, ident, with_for_update=lock, populate_existing=lock)

@@ -25,7 +25,7 @@ from marketplace.parties.enums import PartyKind
 from marketplace.parties.rules import bank_key
 from marketplace.parties.services import Identity, LegalRep, check_legal_rep, index_party
 from vouchers import freezes, rules
-from vouchers.common import MAX_ID, clean_text, fetch, refuse_nul
+from vouchers.common import clean_text, fetch, refuse_nul
 from vouchers.enums import BlacklistAction, VerificationStatus
 from vouchers.errors import DateInFuture, InvalidTransition
 from vouchers.models import BlacklistEvent, Enterprise, EnterpriseVerificationEvent
@@ -39,14 +39,7 @@ def get_enterprise(session: Session, enterprise_id: int) -> Enterprise:
 
 
 def lock_enterprise(session: Session, enterprise_id: int) -> Enterprise:
-    if not 0 < enterprise_id <= MAX_ID:
-        raise NotFound("没有该企业 / no such enterprise")
-    enterprise = session.scalars(
-        sa.select(Enterprise)
-        .where(Enterprise.id == enterprise_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one_or_none()
+    enterprise = fetch(session, Enterprise, enterprise_id, lock=True)
     if enterprise is None:
         raise NotFound("没有该企业 / no such enterprise")
     return enterprise

@@ -55,7 +55,7 @@ from marketplace.audit.services import record
 from marketplace.db import utcnow
 from marketplace.errors import NotFound, PreconditionFailed, ValidationFailed
 from vouchers import ledger, rules
-from vouchers.common import MAX_ID, fetch, refuse_nul
+from vouchers.common import fetch, refuse_nul
 from vouchers.enums import AccountKind, FunderLevel, FundingBody, HoldStatus, TransactionKind
 from vouchers.errors import (
     DuplicateFunder,
@@ -191,14 +191,7 @@ def update_funder(
     """Edit a funder's name and bank details; its division is its identity and stays.
 
     Raises NotFound, PreconditionFailed (stale version), ValidationFailed."""
-    if not 0 < funder_id <= MAX_ID:
-        raise NotFound("没有该出资方 / no such funder")
-    funder = session.scalars(
-        sa.select(Funder)
-        .where(Funder.id == funder_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one_or_none()
+    funder = fetch(session, Funder, funder_id, lock=True)
     if funder is None:
         raise NotFound("没有该出资方 / no such funder")
     if funder.version != expected_version:
@@ -212,10 +205,8 @@ def update_funder(
             {"region_code": ["register a new funder instead / 请另行登记出资方"]},
         )
     changed = [k for k, v in values.items() if getattr(funder, k) != v]
-    funder.name = values["name"]
-    funder.bank_account_name = values["bank_account_name"]
-    funder.bank_name = values["bank_name"]
-    funder.bank_account_number = values["bank_account_number"]
+    for name, value in values.items():  # the division and its level are checked equal above
+        setattr(funder, name, value)
     funder.version += 1
     session.flush()
     record(
@@ -277,14 +268,7 @@ def is_co_funded(shares: Sequence[ShareInput | ProgrammeShare]) -> bool:
 
 
 def _lock_programme(session: Session, programme_id: int) -> Programme:
-    if not 0 < programme_id <= MAX_ID:
-        raise NotFound("没有该券种 / no such programme")
-    programme = session.scalars(
-        sa.select(Programme)
-        .where(Programme.id == programme_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).one_or_none()
+    programme = fetch(session, Programme, programme_id, lock=True)
     if programme is None:
         raise NotFound("没有该券种 / no such programme")
     return programme

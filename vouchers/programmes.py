@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from marketplace.audit.services import record
 from marketplace.errors import NotFound, PreconditionFailed, ValidationFailed
 from vouchers import ledger, rules
-from vouchers.common import MAX_ID, fetch, refuse_nul
+from vouchers.common import fetch, refuse_nul
 from vouchers.enums import AccountKind, CapScope, FundingBody, ProgrammeKind, TransactionKind
 from vouchers.errors import (
     BudgetExceeded,
@@ -257,15 +257,8 @@ def update_programme(
     ProgrammeRulesLocked, BudgetExceeded, DuplicateProgramme.
     """
     values = _normalised(data)
-    if not 0 < programme_id <= MAX_ID:
-        raise NotFound("没有该券种 / no such programme")
     with session.begin_nested():
-        programme = session.scalars(
-            sa.select(Programme)
-            .where(Programme.id == programme_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        ).one_or_none()
+        programme = fetch(session, Programme, programme_id, lock=True)
         if programme is None:
             raise NotFound("没有该券种 / no such programme")
         if programme.version != expected_version:
