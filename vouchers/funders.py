@@ -205,8 +205,10 @@ def update_funder(
             {"region_code": ["register a new funder instead / 请另行登记出资方"]},
         )
     changed = [k for k, v in values.items() if getattr(funder, k) != v]
-    for name, value in values.items():  # the division and its level are checked equal above
-        setattr(funder, name, value)
+    funder.name = values["name"]
+    funder.bank_account_name = values["bank_account_name"]
+    funder.bank_name = values["bank_name"]
+    funder.bank_account_number = values["bank_account_number"]
     funder.version += 1
     session.flush()
     record(
