@@ -78,6 +78,9 @@ def test_sme_books_an_instrument_on_a_phone(browser, live_server):
         expect(sme.get_by_role("heading", level=1)).to_have_text("场发射扫描电子显微镜")
         # Next week is always beyond the one-day lead time.
         sme.get_by_role("link", name=re.compile("下一周")).click()
+        # A click does not wait for the next page: measuring before it has loaded reads a
+        # document that has no scrolling element yet.
+        sme.wait_for_url(re.compile(r"[?&]week=\d{4}-\d{2}-\d{2}"))
         overflow = sme.evaluate("document.scrollingElement.scrollWidth - window.innerWidth")
         assert overflow <= 0
         free = sme.locator(".hours li.free a")

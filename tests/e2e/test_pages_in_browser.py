@@ -3,6 +3,7 @@
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from marketplace.demo import DEMO_PASSWORD
 from tests.e2e.conftest import sign_in
@@ -27,9 +28,10 @@ def test_home_page_is_chinese_and_fits_a_phone(page):
 def test_language_switch(page):
     page.goto("/")
     page.click("text=English")
-    assert page.locator("h1").inner_text() == "Innovation vouchers for small and medium enterprises"
+    # A click does not wait for the page it leads to; expect() retries until it has come.
+    expect(page.locator("h1")).to_have_text("Innovation vouchers for small and medium enterprises")
     page.click("text=中文")
-    assert "科技创新券" in page.locator("h1").inner_text()
+    expect(page.locator("h1")).to_contain_text("科技创新券")
 
 
 def test_demo_sme_signs_in_and_out(page, live_server):
@@ -46,7 +48,7 @@ def test_wrong_password_shows_a_message(page):
     page.fill("input[name=email]", "sme@demo.example.cn")
     page.fill("input[name=password]", "wrong-password")
     page.click("form button[type=submit]")
-    assert page.locator(".flash-error").inner_text() == "邮箱或密码错误。"
+    expect(page.locator(".flash-error")).to_have_text("邮箱或密码错误。")
 
 
 def test_enterprise_registration_explains_a_bad_code_then_succeeds(page, live_server):
@@ -60,7 +62,7 @@ def test_enterprise_registration_explains_a_bad_code_then_succeeds(page, live_se
     page.fill("input[name=password]", "a-strong-password")
     page.fill("input[name=confirm]", "a-strong-password")
     page.click("form button[type=submit]")
-    assert "第18位校验码错误" in page.locator(".field.has-error").inner_text()
+    expect(page.locator(".field.has-error")).to_contain_text("第18位校验码错误")
     page.fill("input[name=credit_code]", unique_credit_code())
     page.fill("input[name=password]", "a-strong-password")
     page.fill("input[name=confirm]", "a-strong-password")
@@ -81,4 +83,4 @@ def test_administration_only_for_administrators(page, live_server):
     _login(page, "auditor@demo.example.cn", live_server)
     page.wait_for_url(re.compile(r"/account$"))
     page.click("text=管理后台")
-    assert page.locator("h1").inner_text() == "管理后台"
+    expect(page.locator("h1")).to_have_text("管理后台")
