@@ -53,16 +53,11 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         BABEL_DEFAULT_LOCALE="zh",
         BABEL_TRANSLATION_DIRECTORIES=";".join(str(d) for d in TRANSLATION_DIRECTORIES),
         RATE_LIMIT_DEFAULT=settings.rate_limit_default,
+        # Redis down: limits go on per process, in memory, instead of failing the request or
+        # letting everything through (marketplace/ratelimit.py, README "Faults"). Sessions are
+        # signed cookies, not Redis, so signing in does not depend on it.
         RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
         RATELIMIT_ENABLED=settings.env is not Environment.TESTING,
-        RATELIMIT_HEADERS_ENABLED=True,
-        # The fixed window in one Redis round trip per request, not three (extensions.py).
-        RATELIMIT_STRATEGY="fixed-window-one-trip",
-        # Redis down: limits go on per process, in memory, instead of failing the request or
-        # letting everything through (README, "Faults"). Sessions are signed cookies, not
-        # Redis, so signing in does not depend on it.
-        RATELIMIT_IN_MEMORY_FALLBACK_ENABLED=True,
-        RATELIMIT_SWALLOW_ERRORS=True,
         JSON_SORT_KEYS=False,
     )
     # Flask-level keys (e.g. WTF_CSRF_ENABLED, RATELIMIT_ENABLED) pass straight through.
@@ -93,7 +88,8 @@ def _init_extensions(app: Flask, settings: Settings) -> None:
     from marketplace.auth.passwords import use_fast_hashing_for_tests
     from marketplace.auth.throttle import LoginThrottle
     from marketplace.db import Database
-    from marketplace.extensions import babel, csrf, limiter, login_manager, select_locale
+    from marketplace.extensions import babel, csrf, login_manager, select_locale
+    from marketplace.ratelimit import limiter
 
     if settings.env is Environment.TESTING:
         use_fast_hashing_for_tests()

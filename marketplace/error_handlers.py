@@ -143,8 +143,9 @@ def init_app(app: Flask) -> None:
             if status == 405 and exc.valid_methods:  # type: ignore[attr-defined]
                 response.headers["Allow"] = ", ".join(exc.valid_methods)  # type: ignore[attr-defined]
             if status == 429:
-                # Keep Retry-After (the limiter also sets it after the request), but not the
-                # exception's own Content-Type, which would turn the problem+json into HTML.
+                # Keep a Retry-After given to the exception (the rate limiter sets its own after
+                # the request), but not the exception's own Content-Type, which would turn the
+                # problem+json into HTML.
                 response.headers.update(
                     {k: v for k, v in exc.get_headers() if k.lower() != "content-type"}
                 )

@@ -13,6 +13,7 @@ cookies: they carry tokens, passwords and personal data (rule 11).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import re
@@ -166,6 +167,15 @@ def _endpoint_label() -> str:
     return request.endpoint or "unmatched"
 
 
+@functools.cache
+def _series(endpoint: str, method: str, status: int) -> tuple[Any, Any, Any]:
+    """The request's counter, latency histogram and (5xx) error counter. Looked up once per
+    endpoint, method and status — a finite set — instead of through ``labels()`` (a lock and
+    its checks) on every request."""
+    errors = ERRORS.labels(endpoint) if status >= 500 else None
+    return REQUESTS.labels(endpoint, method, str(status)), LATENCY.labels(endpoint), errors
+
+
 def init_app(app: Flask) -> None:
     @app.before_request
     def _start() -> None:
@@ -182,10 +192,11 @@ def init_app(app: Flask) -> None:
         started = g.get("request_started", time.perf_counter())
         duration = time.perf_counter() - started
         endpoint = _endpoint_label()
-        REQUESTS.labels(endpoint, request.method, str(response.status_code)).inc()
-        LATENCY.labels(endpoint).observe(duration)
-        if response.status_code >= 500:
-            ERRORS.labels(endpoint).inc()
+        requests, latency, errors = _series(endpoint, request.method, response.status_code)
+        requests.inc()
+        latency.observe(duration)
+        if errors is not None:
+            errors.inc()
         user_id, role = g.get("log_user") or (None, None)
         log.info(
             "%s %s %s",

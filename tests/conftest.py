@@ -31,7 +31,6 @@ from sqlalchemy.orm import Session
 
 from marketplace import create_app, migrate
 from marketplace.db import create_engine
-from marketplace.extensions import limiter
 from tests.support import postgres
 
 BACKENDS = ("sqlite", "postgresql")
@@ -242,10 +241,6 @@ def make_app(
     def factory(**overrides: Any) -> Flask:
         app = create_app(app_config(database.url, tmp_path, **overrides))
         app.extensions["db"].bind_to(connection)
-        if overrides.get("RATELIMIT_ENABLED"):
-            # The limiter's in-memory counters live as long as the process: start from zero.
-            with app.app_context():
-                limiter.reset()
         apps.append(app)
         return app
 

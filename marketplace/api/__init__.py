@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Flask, current_app
+from flask import Blueprint, Flask
 
-from marketplace.extensions import csrf, limiter
+from marketplace.extensions import csrf
+from marketplace.ratelimit import limiter
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 csrf.exempt(bp)
-# Declared once per process: a limit declared in register_api would be added again for every
-# app built (one per test), and each copy would count every request again.
-limiter.limit(lambda: current_app.config["RATE_LIMIT_DEFAULT"])(bp)
+# One window per client address for the whole API, of the configured size.
+limiter.limit_blueprint(bp, "RATE_LIMIT_DEFAULT")
 
 
 def register_api(app: Flask) -> None:

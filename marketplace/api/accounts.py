@@ -24,9 +24,9 @@ from marketplace.auth.schemas import (
 from marketplace.auth.throttle import LoginThrottle, count_failure, send_noted_notices
 from marketplace.db import db_session
 from marketplace.errors import DomainError, InvalidSecondFactor, PermissionDenied
-from marketplace.extensions import limiter
 from marketplace.pagination import Page, PageQuerySchema, paginate
 from marketplace.problems import ApiProblem
+from marketplace.ratelimit import limiter
 from providers.services import register_provider as register_provider_account
 from vouchers.enterprises import IdentityInput
 from vouchers.enterprises import register_enterprise as register_enterprise_account

@@ -11,8 +11,8 @@ from marketplace.api import bp
 from marketplace.api.endpoint import endpoint
 from marketplace.api.provider_common import today
 from marketplace.db import db_session, reads_replica
-from marketplace.extensions import limiter
 from marketplace.pagination import Page, PageQuerySchema, paginate
+from marketplace.ratelimit import limiter
 from providers import admission, credit, services
 from providers.enums import ParticipationStatus
 from providers.models import Objection, Rating, Service

@@ -27,8 +27,8 @@ from marketplace.auth.throttle import LoginThrottle, count_failure, send_noted_n
 from marketplace.db import db_session, utcnow
 from marketplace.enums import InstitutionType, SizeClass
 from marketplace.errors import DomainError
-from marketplace.extensions import limiter
 from marketplace.i18n import _
+from marketplace.ratelimit import limiter
 from marketplace.web.auth.forms import (
     SCOPE_LABELS,
     EnrolmentForm,

@@ -18,10 +18,10 @@ from marketplace import clock, regions
 from marketplace.db import db_session, reads_replica
 from marketplace.enums import InstitutionType, ServiceCategory
 from marketplace.errors import DomainError, ValidationFailed
-from marketplace.extensions import limiter
 from marketplace.i18n import _, _l
 from marketplace.instruments.services import calendar_for_service
 from marketplace.money import MoneyFormatError, parse_yuan
+from marketplace.ratelimit import limiter
 from marketplace.web import vocabulary
 from marketplace.web.forms import enum_choices, show_error
 from marketplace.web.provider.forms import SafeForm
