@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import timedelta
 from typing import Any
 
@@ -16,6 +16,24 @@ from marketplace.config import PROJECT_ROOT, ConfigError, Environment, Settings
 TRANSLATION_DIRECTORIES = tuple(
     PROJECT_ROOT / package / "translations" for package in ("marketplace", "vouchers", "providers")
 )
+
+
+class MarketplaceApp(Flask):
+    """Flask, answering "is this hook a coroutine function?" once per function.
+
+    Flask asks ``inspect.iscoroutinefunction`` of every view and every before-, after- and
+    teardown-request function on every request (about twenty here), and the answer never
+    changes; ``ensure_sync`` is the documented place to change how Flask calls them."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._callables: dict[Callable[..., Any], Callable[..., Any]] = {}
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        ready = self._callables.get(func)
+        if ready is None:
+            ready = self._callables[func] = super().ensure_sync(func)
+        return ready
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -33,7 +51,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         # One readable line instead of a traceback, for flask, gunicorn and the demo alike.
         raise SystemExit(f"configuration error: {exc}") from None
 
-    app = Flask(__name__, instance_path=str(settings.instance_dir), instance_relative_config=False)
+    app = MarketplaceApp(
+        __name__, instance_path=str(settings.instance_dir), instance_relative_config=False
+    )
     app.config.update(
         SETTINGS=settings,
         SECRET_KEY=settings.secret_key,

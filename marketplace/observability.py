@@ -157,6 +157,13 @@ def configure_logging(fmt: str, level: str) -> logging.Handler | None:
     handler.addFilter(_RequestIdFilter())
     root.addHandler(handler)
     root.setLevel(level)
+    # Neither format shows the source file, line, thread or process of a record: don't have
+    # logging collect them for every line (the optimisations the logging HOWTO lists; the
+    # caller's frame walk is most of a request line's cost).
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     # Alembic announces each of its plugins at INFO on every start: noise, not events.
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
     return handler

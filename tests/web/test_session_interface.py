@@ -1,5 +1,6 @@
 """Per-request overhead (issue 16): signed-cookie sessions build their signing serializer once,
-and not at all for requests without a session cookie; signing and verification are Flask's."""
+and not at all for requests without a session cookie; signing and verification are Flask's.
+And Flask asks whether a hook is a coroutine function once per function, not per request."""
 
 from __future__ import annotations
 
@@ -41,3 +42,23 @@ def test_sessions_sign_as_flask_does_with_one_serializer(app, monkeypatch):
     with client.session_transaction() as session:
         assert "lang" not in session
     assert built == [1, 1]
+
+
+def test_flask_asks_whether_a_hook_is_a_coroutine_once_per_function(app, monkeypatch):
+    import flask.app
+
+    asked: list[object] = []
+    original = flask.app.iscoroutinefunction
+
+    def counting(func):
+        asked.append(func)
+        return original(func)
+
+    monkeypatch.setattr(flask.app, "iscoroutinefunction", counting)
+    client = app.test_client()
+    assert client.get("/healthz").status_code == 200
+    first = len(asked)
+    assert first > 5  # the view and each hook, the first time
+    for _ in range(3):
+        assert client.get("/healthz").status_code == 200
+    assert len(asked) == first
