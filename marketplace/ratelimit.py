@@ -11,7 +11,7 @@ Why not Flask-Limiter (which this replaced): it resolved every request's limits 
 blueprint's, the view's, meta and exemption scopes, a callable limit parsed again each time —
 which was ≈ 190 µs of the cheapest API request's ≈ 600 (issue 16, per-request overhead), and
 it ran on every page, limited or not. Counting and storage are still the ``limits`` library's
-(the one Flask-Limiter uses): same Redis keys and expiry, one ``INCR`` round trip per limit.
+(the one Flask-Limiter uses): the same Redis script and key format, one round trip per limit.
 
 Redis unreachable: limits go on per process in memory — each worker enforces the limit on
 its own, so the effective limit is at most workers × the configured one, never unlimited and
