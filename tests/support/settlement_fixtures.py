@@ -27,11 +27,9 @@ from marketplace.settlement.enums import ClaimAction
 from marketplace.settlement.models import Claim, PayoutBatch
 from providers.models import Provider
 from tests.support.order_fixtures import OrderWorld
-from tests.support.voucher_fixtures import VOUCHER_NOW
+from tests.support.voucher_fixtures import VOUCHER_NOW, co_fund
 from vouchers import funders
-from vouchers.enums import FunderLevel
 from vouchers.funder_models import Funder
-from vouchers.funders import FunderInput, ShareInput
 
 #: A week after the orders were placed (they confirm at VOUCHER_NOW + 2 days).
 CLAIM_NOW = VOUCHER_NOW + timedelta(days=7)
@@ -271,33 +269,7 @@ def co_funded_world(
     create_provider: Callable[..., Provider],
 ) -> CoFundedWorld:
     programme = order_world.programme(local_date(VOUCHER_NOW).year)
-    made = {
-        code: funders.create_funder(
-            session,
-            FunderInput(
-                name, code, f"{name}国库存款户", "中国人民银行昆明中心支行", f"5300{code}01"
-            ),
-            actor_id=None,
-        )
-        for name, code in (
-            ("云南省财政厅", "530000"),
-            ("昆明市财政局", "530100"),
-            ("曲靖市财政局", "530300"),
-        )
-    }
-    province, kunming, qujing = made["530000"], made["530100"], made["530300"]
-    funders.set_shares(
-        session,
-        programme.id,
-        [
-            ShareInput(5_000, funder_id=province.id),
-            ShareInput(5_000, home_level=FunderLevel.PREFECTURE),
-        ],
-        expected_version=programme.version,
-        actor_id=None,
-    )
-    for funder, budget in ((province, 10_000_000), (kunming, 5_000_000), (qujing, 5_000_000)):
-        funders.set_budget(session, programme.id, funder.id, budget, actor_id=None)
+    province, kunming, qujing = co_fund(session, programme, (10_000_000, 5_000_000, 5_000_000))
     provider = create_provider(division="530102")
     return CoFundedWorld(
         settlement_world,

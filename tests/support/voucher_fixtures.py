@@ -16,8 +16,11 @@ import pytest
 from sqlalchemy.orm import Session
 
 from marketplace.enums import ServiceCategory
-from vouchers import applications, holds, programmes
+from vouchers import applications, funders, holds, programmes
 from vouchers.applications import ApplicationInput
+from vouchers.enums import FunderLevel
+from vouchers.funder_models import Funder
+from vouchers.funders import FunderInput, ShareInput
 from vouchers.models import Application, Enterprise, Hold, Programme, Voucher
 
 VOUCHER_YEAR = 2026
@@ -130,3 +133,38 @@ def place_hold(session: Session) -> Callable[..., Hold]:
         )
 
     return factory
+
+
+def make_treasury(session: Session, name: str, code: str) -> Funder:
+    """A funder (a treasury) with an account to pay from."""
+    return funders.create_funder(
+        session,
+        FunderInput(name, code, f"{name}国库存款户", "中国人民银行昆明中心支行", f"5300{code}01"),
+        actor_id=None,
+    )
+
+
+def co_fund(
+    session: Session, programme: Programme, budgets_fen: tuple[int, int, int]
+) -> tuple[Funder, Funder, Funder]:
+    """Make ``programme`` co-funded: the province pays 50 % and the SME's home prefecture 50 %
+    ("use anywhere, pay at home"). The province, Kunming and Qujing fund it with
+    ``budgets_fen``, in that order; returns the three treasuries in the same order."""
+    made = (
+        make_treasury(session, "云南省财政厅", "530000"),
+        make_treasury(session, "昆明市财政局", "530100"),
+        make_treasury(session, "曲靖市财政局", "530300"),
+    )
+    funders.set_shares(
+        session,
+        programme.id,
+        [
+            ShareInput(5_000, funder_id=made[0].id),
+            ShareInput(5_000, home_level=FunderLevel.PREFECTURE),
+        ],
+        expected_version=programme.version,
+        actor_id=None,
+    )
+    for funder, budget in zip(made, budgets_fen, strict=True):
+        funders.set_budget(session, programme.id, funder.id, budget, actor_id=None)
+    return made

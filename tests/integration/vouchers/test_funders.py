@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from marketplace.audit.models import AuditEvent
 from marketplace.errors import PreconditionFailed, ValidationFailed
 from marketplace.settlement.ledger_checks import verify_books
-from tests.support.voucher_fixtures import VOUCHER_NOW, next_key
+from tests.support.voucher_fixtures import VOUCHER_NOW, co_fund, make_treasury, next_key
 from vouchers import funders, holds, ledger
 from vouchers.enums import AccountKind, FunderLevel, FundingBody, HoldStatus, ProgrammeKind
 from vouchers.errors import (
@@ -39,34 +39,11 @@ class CoFunded:
     qujing: Funder
 
 
-def _funder(session: Session, name: str, code: str) -> Funder:
-    return funders.create_funder(
-        session,
-        FunderInput(name, code, f"{name}国库", "中国人民银行昆明中心支行", "53001234567890"),
-        actor_id=None,
-    )
-
-
 @pytest.fixture
 def co_funded(session: Session, funded_programme: Callable[..., Programme]) -> CoFunded:
     """Province 50 % / the SME's home prefecture 50 %; Kunming and Qujing fund their part."""
     programme = funded_programme()
-    province = _funder(session, "云南省财政厅", "530000")
-    kunming = _funder(session, "昆明市财政局", "530100")
-    qujing = _funder(session, "曲靖市财政局", "530300")
-    funders.set_shares(
-        session,
-        programme.id,
-        [
-            ShareInput(5_000, funder_id=province.id),
-            ShareInput(5_000, home_level=FunderLevel.PREFECTURE),
-        ],
-        expected_version=programme.version,
-        actor_id=None,
-    )
-    funders.set_budget(session, programme.id, province.id, 10_000_000, actor_id=None)
-    funders.set_budget(session, programme.id, kunming.id, 5_000_000, actor_id=None)
-    funders.set_budget(session, programme.id, qujing.id, 200_001, actor_id=None)
+    province, kunming, qujing = co_fund(session, programme, (10_000_000, 5_000_000, 200_001))
     return CoFunded(programme, province, kunming, qujing)
 
 
@@ -263,7 +240,7 @@ def test_a_single_funder_programme_posts_no_funder_leg(
     session, funded_programme, issue_voucher, create_enterprise
 ):
     programme = funded_programme()
-    province = _funder(session, "云南省财政厅", "530000")
+    province = make_treasury(session, "云南省财政厅", "530000")
     funders.set_shares(
         session,
         programme.id,
@@ -286,10 +263,10 @@ def test_a_single_funder_programme_posts_no_funder_leg(
 
 
 def test_funders_are_validated_unique_and_audited(session):
-    funder = _funder(session, "大理州财政局", "5329")
+    funder = make_treasury(session, "大理州财政局", "5329")
     assert (funder.region_code, funder.level) == ("532900", FunderLevel.PREFECTURE)
     with pytest.raises(DuplicateFunder):
-        _funder(session, "大理州财政局（重复）", "532900")
+        make_treasury(session, "大理州财政局（重复）", "532900")
     with pytest.raises(ValidationFailed) as caught:
         funders.create_funder(session, FunderInput("无效", "539999"), actor_id=None)
     assert "region_code" in caught.value.errors
