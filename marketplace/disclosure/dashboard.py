@@ -26,8 +26,9 @@ from marketplace.outcomes.enums import SummaryBy
 from marketplace.outcomes.services import COUNTED, prefecture, summary
 from marketplace.risk.enums import FindingOutcome, Rule
 from marketplace.risk.models import Finding, OrderRisk, RiskFlag
+from marketplace.settlement import payouts
 from marketplace.settlement.enums import PayoutLineStatus
-from marketplace.settlement.models import PayoutItem, PayoutLine
+from marketplace.settlement.models import PayoutItem
 from providers.models import Service
 from vouchers import funders
 from vouchers.enums import HoldStatus
@@ -89,20 +90,11 @@ def _funders(session: Session, year: int) -> list[dict[str, Any]]:
             .order_by(Programme.id)
         )
     )
-    pending = {
-        (int(programme_id), int(funder_id or 0)): int(total or 0)
-        for programme_id, funder_id, total in session.execute(
-            sa.select(
-                PayoutItem.programme_id, PayoutItem.funder_id, sa.func.sum(PayoutItem.amount_fen)
-            )
-            .join(PayoutLine, PayoutLine.id == PayoutItem.payout_line_id)
-            .where(
-                PayoutLine.status == PayoutLineStatus.PENDING,
-                PayoutItem.programme_id.in_([p.id for p in programmes]),
-            )
-            .group_by(PayoutItem.programme_id, PayoutItem.funder_id)
-        )
-    }
+    pending = payouts.item_totals(
+        session,
+        PayoutLineStatus.PENDING,
+        PayoutItem.programme_id.in_([p.id for p in programmes]),
+    )
     return [
         {
             "programme_id": programme.id,

@@ -17,6 +17,7 @@ from collections import defaultdict
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from marketplace.settlement import payouts
 from marketplace.settlement.enums import ClaimLineStatus, PayoutLineStatus
 from marketplace.settlement.models import ClaimLine, PayoutItem, PayoutLine
 from vouchers.enums import AccountKind
@@ -96,22 +97,12 @@ def funder_paid(session: Session, check: Check) -> None:
         )
         if funder_id is not None
     }
-    by_bank = {
-        (int(programme_id), int(funder_id or 0)): int(total or 0)
-        for programme_id, funder_id, total in session.execute(
-            sa.select(
-                PayoutItem.programme_id, PayoutItem.funder_id, sa.func.sum(PayoutItem.amount_fen)
-            )
-            .join(PayoutLine, PayoutLine.id == PayoutItem.payout_line_id)
-            .join(Programme, Programme.id == PayoutItem.programme_id)
-            .where(
-                PayoutLine.status == PayoutLineStatus.PAID,
-                PayoutItem.funder_id.is_not(None),
-                Programme.co_funded.is_(True),
-            )
-            .group_by(PayoutItem.programme_id, PayoutItem.funder_id)
-        )
-    }
+    by_bank = payouts.item_totals(
+        session,
+        PayoutLineStatus.PAID,
+        PayoutItem.funder_id.is_not(None),
+        PayoutItem.programme_id.in_(sa.select(Programme.id).where(Programme.co_funded.is_(True))),
+    )
     keys = sorted(set(in_ledger) | set(by_bank))
     check.checked = len(keys)
     for key in keys:

@@ -283,6 +283,24 @@ def _bank_account(provider: Provider) -> tuple[str, str, str] | None:
     return parts if all(parts) else None
 
 
+def item_totals(
+    session: Session, status: PayoutLineStatus, *where: sa.ColumnElement[bool]
+) -> dict[tuple[int, int], int]:
+    """Fen in the payout items of payment lines in ``status``, per (programme id, funder id —
+    :data:`OWN_BUDGET` for a programme's own budget), under the further conditions ``where``."""
+    return {
+        (int(programme_id), int(funder_id or OWN_BUDGET)): int(total or 0)
+        for programme_id, funder_id, total in session.execute(
+            sa.select(
+                PayoutItem.programme_id, PayoutItem.funder_id, sa.func.sum(PayoutItem.amount_fen)
+            )
+            .join(PayoutLine, PayoutLine.id == PayoutItem.payout_line_id)
+            .where(PayoutLine.status == status, *where)
+            .group_by(PayoutItem.programme_id, PayoutItem.funder_id)
+        )
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class PayerTotals:
     """What one paying treasury's batches hold: built and awaiting the bank, and paid."""
