@@ -16,7 +16,6 @@ All text is realistic Chinese catalogue copy, generated from a fixed seed (same 
 from __future__ import annotations
 
 import enum
-import io
 import itertools
 import json
 import random
@@ -38,7 +37,7 @@ from marketplace.auth.services import create_api_token
 from marketplace.clock import local_date
 from marketplace.credit_code import make_credit_code
 from marketplace.db import get_db, utcnow
-from marketplace.demo import SeedResult, seed_programmes
+from marketplace.demo import SeedResult, demo_delivery, seed_programmes
 from marketplace.enums import InstitutionType, Role, ServiceCategory, SizeClass
 from marketplace.orders import copayment, delivery
 from providers.catalogue import build_search_text
@@ -51,7 +50,6 @@ from vouchers.models import Enterprise, Hold, Programme
 from vouchers.programmes import ensure_funded
 
 BENCH_PASSWORD = "bench-password-2026"
-_PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntrailer << >>\n%%EOF\n"
 
 #: Yunnan county-level divisions (Kunming's districts first: most providers are there).
 DIVISIONS = [
@@ -770,7 +768,7 @@ def seed_orders(app: Flask, *, confirmed: int = 200, open_requests: int = 800) -
     invoice and report → confirmation (hold captured), the rest are requested or quoted.
     Everything happens three days ago, so today the confirmed orders are claimable."""
     from marketplace.orders import services as orders
-    from marketplace.orders.files import OrderFileStorage, Upload
+    from marketplace.orders.files import OrderFileStorage
     from marketplace.payments import services as payments
 
     storage = OrderFileStorage.from_settings(app.config["SETTINGS"])
@@ -833,22 +831,8 @@ def seed_orders(app: Flask, *, confirmed: int = 200, open_requests: int = 800) -
                         now=placed,
                     )
                     delivered = placed + timedelta(days=1)
-                    delivery.deliver(
-                        session,
-                        storage,
-                        order.id,
-                        seller,
-                        invoice=delivery.InvoiceInput(
-                            code="053002300111",
-                            number=f"{next(invoice_numbers) % 100_000_000:08d}",
-                            issued_on=local_date(delivered),
-                            amount_fen=18_000,
-                            buyer_taxpayer_id=order.enterprise.credit_code,
-                            seller_taxpayer_id=order.provider.credit_code,
-                        ),
-                        report=Upload(filename="report.pdf", stream=io.BytesIO(_PDF)),
-                        now=delivered,
-                    )
+                    number = f"{next(invoice_numbers) % 100_000_000:08d}"
+                    demo_delivery(session, storage, order, seller, number, delivered)
                     delivery.confirm(session, order.id, sme, now=placed + timedelta(days=2))
                     world.confirmed_order_ids.append(order.id)
         with seeding() as session:
