@@ -112,7 +112,12 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info and record.exc_info[0] is not None:
             entry["error"] = record.exc_info[0].__name__
             entry["traceback"] = "".join(traceback.format_exception(*record.exc_info))
-        return json.dumps(entry, ensure_ascii=False, default=str)
+        return _LINE_ENCODER.encode(entry)
+
+
+#: One encoder for every line: ``json.dumps`` with any option builds a new encoder per call,
+#: a fifth of the cost of a request's log line.
+_LINE_ENCODER = json.JSONEncoder(ensure_ascii=False, default=str)
 
 
 class _RequestIdFilter(logging.Filter):

@@ -85,8 +85,12 @@ def init_app(app: Flask) -> None:
         for name, value in fixed:
             if name.lower() not in present:
                 headers.add(name, value)
-        signed_in = "_user_id" in session or "Authorization" in request.headers
-        if signed_in and "no-store" not in headers.get("Cache-Control", ""):
+        # The environ, not request.headers: ``in`` on werkzeug's headers raises and catches a
+        # KeyError for a missing header, as ``get`` does (so Cache-Control is read only when
+        # the response has one).
+        signed_in = "_user_id" in session or "HTTP_AUTHORIZATION" in request.environ
+        cache_control = headers.get("Cache-Control", "") if "cache-control" in present else ""
+        if signed_in and "no-store" not in cache_control:
             # Signed-in pages and every answer to a token carry personal data: no browser,
             # proxy or shared-computer back button may keep a copy.
             headers["Cache-Control"] = "no-store"

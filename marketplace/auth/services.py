@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from marketplace.audit.services import record
 from marketplace.auth import scopes as token_scopes
@@ -263,7 +263,11 @@ def token_for_plain(
     """The usable token ``plain`` of an active user, or None."""
     if not plain.startswith(TOKEN_PREFIX):
         return None
-    token = session.scalar(sa.select(ApiToken).where(ApiToken.token_hash == _hash_token(plain)))
+    token = session.scalar(
+        sa.select(ApiToken)
+        .where(ApiToken.token_hash == _hash_token(plain))
+        .options(joinedload(ApiToken.user).lazyload("*"))
+    )
     now = now or utcnow()
     if token is None or not token.is_usable(now) or not token.user.is_active:
         return None

@@ -60,9 +60,9 @@ def get_order(session: Session, order_id: int, user: User) -> Order:
 def lock_order(session: Session, order_id: int, *, with_service: bool = False) -> Order:
     """The order row, locked (``FOR UPDATE``) and re-read. OrderNotFound if there is none.
 
-    ``with_service`` reads the order's service and its provider, its invoice and its history
-    in the same round trip (only the order's row is locked), for steps that check them and
-    answer with the whole order."""
+    ``with_service`` reads the order's enterprise, its service and its provider, its invoice
+    and its history in the same round trip (only the order's row is locked), for steps that
+    check them and answer with the whole order."""
     stmt = (
         sa.select(Order)
         .where(Order.id == order_id)
@@ -71,6 +71,7 @@ def lock_order(session: Session, order_id: int, *, with_service: bool = False) -
     )
     if with_service:
         stmt = stmt.options(
+            joinedload(Order.enterprise, innerjoin=True),
             joinedload(Order.service, innerjoin=True).joinedload(Service.provider, innerjoin=True),
             joinedload(Order.invoice),
             joinedload(Order.events),

@@ -158,3 +158,36 @@ def test_an_unreachable_storage_counts_in_memory_then_returns_to_it(
     back = client.get(DOCUMENT)
     assert back.status_code == 200 and back.headers["X-RateLimit-Remaining"] == "2"
     assert limits.failed_at is None
+
+
+def test_a_busy_client_is_counted_in_leases_that_never_grant_more_than_the_limit(
+    backend, make_app, monkeypatch
+):
+    # 6,400 a minute: leases of 1, 2, 4 … up to 32 counts per storage increment.
+    app = make_app(RATELIMIT_ENABLED=True, RATE_LIMIT_DEFAULT="6400 per minute")
+    limits = app.extensions[EXTENSION]
+    calls = _count_storage_calls(monkeypatch, limits.primary.storage)
+    client = app.test_client()
+    remaining = [int(client.get(DOCUMENT).headers["X-RateLimit-Remaining"]) for _ in range(100)]
+    # Each answer still says where this hit stands: the counts are handed out in order.
+    assert remaining == list(range(6399, 6299, -1))
+    # Increments of 1, 2, 4, 8, 16, 32, 32, 32 (127 counts) served the 100 requests.
+    assert calls == {"incr": 8, "get": 0, "get_expiry": 0}
+    assert ratelimit.lease_size(ratelimit.parse("6400 per minute")) == ratelimit.MAX_LEASE == 32
+    assert ratelimit.lease_size(ratelimit.parse("300 per minute")) == 4
+    assert ratelimit.lease_size(ratelimit.parse("10 per minute")) == 1  # sign-in: exact
+
+
+def test_leases_of_many_processes_grant_the_limit_and_no_more(backend):
+    # Four workers' counters on one storage, hit in turn by one client (limit 640: leases up
+    # to 10). Counts left in a lease are lost to the others, never granted twice.
+    storage = ratelimit.MemoryStorage()
+    workers = [ratelimit.Counter(storage) for _ in range(4)]
+    item = ratelimit.parse("640 per minute")
+    turns = [workers[(n * 7 + n // 3) % 4] for n in range(2_000)]
+    allowed = [worker.hit(item, "a").allowed for worker in turns]
+    assert sum(allowed) <= 640
+    # The first refusal comes after at least the limit less what four leases can strand …
+    assert allowed.index(False) >= 640 - 4 * (ratelimit.lease_size(item) - 1)
+    # … and once the leases are spent, every request is refused until the window ends.
+    assert not any(allowed[700:])

@@ -112,8 +112,8 @@ def test_words_that_name_an_accreditation():
 
 
 def test_region_terms():
-    assert region_prefixes("五华") == ["441424", "530102"]  # 五华县 (Guangdong) too
-    assert region_prefixes("五华区") == ["530102"]
-    assert region_prefixes("昆明") == ["5301"]
-    assert region_prefixes("市") == []  # matches hundreds: means nothing
-    assert region_prefixes("SEM") == []
+    assert region_prefixes("五华") == ("441424", "530102")  # 五华县 (Guangdong) too
+    assert region_prefixes("五华区") == ("530102",)
+    assert region_prefixes("昆明") == ("5301",)
+    assert region_prefixes("市") == ()  # matches hundreds: means nothing
+    assert region_prefixes("SEM") == ()
