@@ -439,7 +439,7 @@ COUNT_CAP = MAX_CANDIDATES
 #: (_keyword_matches): a term in one service of 28 finds its candidates there. One window:
 #: the walk is a backward scan of the primary key that stops at its LIMIT, so a frequent term
 #: reads no more of a wide window than of a narrow one, and each further window was a
-#: statement more (its SQL built, its cache key computed, a round trip: ≈ 0.7 ms of a
+#: statement more (its SQL built, its cache key computed, a round trip: ≈ 0.7 ms each of a
 #: search's Python time; 4,096 / 8,192 / 16,384 before, measured in the README).
 WALKED_WINDOWS = (28_672,)
 

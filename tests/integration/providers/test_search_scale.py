@@ -69,7 +69,7 @@ def _titles(session, q: str) -> set[str]:
         ("电磁兼容 EMC", {"电磁兼容 EMC 测试"}),
         ("磁兼", {"电磁兼容 EMC 测试"}),
         ("L1234", {"金属材料检测"}),
-        ("1234", {"金属材料检测"}),
+        ("1234", {"金属材料检测"}),  # digits only: tested without lower-casing the text
         ("l1234", {"金属材料检测"}),
         ("Emc 测", {"电磁兼容 EMC 测试"}),  # the letters in any case
         ("租", {"设备租赁"}),
