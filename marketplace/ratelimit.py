@@ -40,7 +40,7 @@ EXTENSION = "rate_limits"
 _VIEW_ATTRIBUTE = "_rate_limits"
 #: While Redis is unreachable, how often (seconds) a request checks whether it is back.
 RECHECK_SECONDS = 5.0
-#: Remembered window ends above this many keys are pruned (each key: an address and a limit).
+#: Leases and key strings kept above this many (each: an address and a limit) are pruned.
 MAX_REMEMBERED = 10_000
 #: The most counts one storage increment takes for this process to hand out (see Counter).
 MAX_LEASE = 32
@@ -86,8 +86,8 @@ class _Lease:
     last: int
     size: int  # how many counts the increment took
 
-    def take(self, now: float) -> int | None:
-        if self.next > self.last or self.ends_at <= now:
+    def take(self) -> int | None:
+        if self.next > self.last:
             return None
         count, self.next = self.next, self.next + 1
         return count
@@ -110,11 +110,11 @@ class Counter:
     ``limits``' own strategy increments the counter and then, for the headers, reads the
     window back (a GET and a TTL: two more round trips to Redis). The increment already
     returns the count, and when the window ends is known to this process once it opened the
-    window itself, or after one TTL read, remembered until the window has passed."""
+    window itself, or after one TTL read, and kept with the lease until the window has
+    passed."""
 
     def __init__(self, storage: Storage) -> None:
         self.storage = storage
-        self._ends: dict[str, float] = {}  # key → when its window ends (epoch seconds)
         self._leases: dict[str, _Lease] = {}  # key → the counts this process holds
         self._keys: dict[tuple[RateLimitItem, tuple[str, ...]], str] = {}
 
@@ -122,16 +122,18 @@ class Counter:
         key = self._key(item, identifiers)
         now = time.time()
         lease = self._leases.get(key)
-        if lease is not None and (count := lease.take(now)) is not None:
+        if lease is not None and lease.ends_at <= now:
+            lease = None  # of a window that has passed
+        if lease is not None and (count := lease.take()) is not None:
             return Window(item, count, lease.ends_at)
-        size = 1 if lease is None or lease.ends_at <= now else min(2 * lease.size, lease_size(item))
+        size = 1 if lease is None else min(2 * lease.size, lease_size(item))
         total = self.storage.incr(key, item.get_expiry(), amount=size)
         if total == size:  # this increment opened the window
-            self._remember(key, now + item.get_expiry(), now)
-        end = self._ends.get(key)
-        if end is None or end <= now:  # opened by another process: ask once
+            end = now + item.get_expiry()
+        elif lease is not None:  # the window this process has been counting in
+            end = lease.ends_at
+        else:  # opened by another process: ask once
             end = self.storage.get_expiry(key)
-            self._remember(key, end, now)
         first = total - size + 1  # the count of this hit
         fresh = _Lease(end, first + 1, min(total, item.amount), size)
         self._keep(key, fresh, now)
@@ -151,11 +153,6 @@ class Counter:
         if len(self._leases) >= MAX_REMEMBERED:
             self._leases = {k: v for k, v in self._leases.items() if v.ends_at > now}
         self._leases[key] = lease
-
-    def _remember(self, key: str, end: float, now: float) -> None:
-        if len(self._ends) >= MAX_REMEMBERED:
-            self._ends = {k: v for k, v in self._ends.items() if v > now}
-        self._ends[key] = end
 
 
 def lease_size(item: RateLimitItem) -> int:

@@ -71,7 +71,7 @@ def test_a_window_opened_elsewhere_costs_one_expiry_read_then_none(backend, limi
     app, limits, calls = limited
     client = app.test_client()
     assert client.get(DOCUMENT).status_code == 200
-    limits.primary._ends.clear()  # as if another worker had opened the window
+    limits.primary._leases.clear()  # as if another worker had opened the window
     for expected_left in (3, 2):
         response = client.get(DOCUMENT)
         assert int(response.headers["X-RateLimit-Remaining"]) == expected_left
