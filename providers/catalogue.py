@@ -152,7 +152,9 @@ def validate_service(provider: Provider, data: ServiceInput) -> ServiceInput:
 
 
 def build_search_text(service: Service, provider: Provider) -> str:
-    """Everything a keyword may match, in one column the trigram indexes cover."""
+    """Everything a keyword may match, in one column the trigram indexes cover, lower-cased:
+    the search tests it against the lower-cased term with no per-row ``lower()`` (on
+    PostgreSQL a trigger of migration 0023 also lower-cases what other writers store)."""
     parts = [
         service.title,
         provider.name,
@@ -169,7 +171,7 @@ def build_search_text(service: Service, provider: Provider) -> str:
             listing.manufacturer or "",
             listing.location,
         ]
-    return "\n".join(p for p in parts if p)
+    return "\n".join(p for p in parts if p).lower()
 
 
 def _ensure_may_list(provider: Provider) -> None:

@@ -2,10 +2,11 @@
 
 Splitting on white space finds nothing in 材料检测服务, so matching is by substring, made fast
 by trigram indexes over ``services.search_text`` (title, provider, category labels,
-description, instrument details):
+description, instrument details; stored lower-cased, so the lower-cased term is its
+case-insensitive match):
 
 * **PostgreSQL**: ``pg_trgm`` and a GIN index ``gin_trgm_ops`` on ``search_text``; each term is
-  an ``ILIKE '%term%'``, which that index serves for terms of three or more characters.
+  a ``LIKE '%term%'``, which that index serves for terms of three or more characters.
   (pg_trgm takes CJK characters as word characters only when the database's LC_CTYPE is a
   UTF-8 locale, e.g. ``C.UTF-8`` or ``zh_CN.UTF-8``; under the ``C`` locale the same query is
   still correct, only not index-assisted.)
@@ -14,7 +15,7 @@ description, instrument details):
   three or more characters go through ``MATCH``.
 
 A trigram index cannot answer a term shorter than three characters — and 检测 or 专利 are two —
-so those terms fall back to ``LIKE`` / ``ILIKE`` substring matching (with ``%`` and ``_`` in
+so those terms fall back to ``LIKE`` substring matching (with ``%`` and ``_`` in
 the user's input escaped). A query is cut into terms at white space and punctuation and at every
 switch between Chinese and other scripts ("SEM扫描电镜" → SEM, 扫描电镜); a service matches when
 it contains every term.
@@ -226,10 +227,11 @@ def _own_text_filter(session: Session, term: str, index: int) -> Any:
     SQLite: the FTS5 trigram table for terms of 3+ characters, else a substring test.
     PostgreSQL: the term's grams (characters and character pairs) must all be in the service's
     (``search_grams``, generated from search_text), which the GIN gram index answers for terms
-    of any length; ILIKE then rechecks the exact substring (the gram test only narrows)."""
+    of any length; LIKE then rechecks the exact substring (the gram test only narrows). The
+    text is stored lower-cased, so the lower-cased term is its case-insensitive match."""
     if _dialect(session) == "sqlite":
         if len(term) < MIN_TRIGRAM_TERM:
-            return Service.search_text.icontains(term, autoescape=True)
+            return Service.search_text.contains(term.lower(), autoescape=True)
         fts: sa.Select[Any] = (
             sa.select(sa.literal_column("rowid"))
             .select_from(sa.table(FTS_TABLE))
@@ -247,9 +249,9 @@ def _own_text_filter(session: Session, term: str, index: int) -> Any:
             SEARCH_GRAMS.op("@>")(sa.cast(postgresql.array(wanted), postgresql.ARRAY(sa.Text)))
         )
     # A term of one or two usable characters *is* its gram: the index answers it exactly
-    # (and the planner, not misled by a redundant ILIKE, estimates its matches well).
+    # (and the planner, not misled by a redundant LIKE, estimates its matches well).
     if wanted != [term.lower()]:
-        parts.append(Service.search_text.icontains(term, autoescape=True))
+        parts.append(Service.search_text.contains(term.lower(), autoescape=True))
     return sa.and_(*parts)
 
 
@@ -451,14 +453,10 @@ def _window_filter(session: Session, term: str, index: int, today: date) -> Any:
     matching the term found once (a hashed set), not looked up again for every row."""
     if _dialect(session) == "sqlite":
         own = _own_text_filter(session, term, index)
-    elif _caseless(term):
-        # lower() of the whole text is three quarters of a row's cost (≈ 4.5 of 6 µs), and a
-        # term without cased characters is found in the lower-cased text exactly where it is
-        # found in the text itself. (A stored lower-cased copy of the text was measured and
-        # not kept: the wider rows made every other term's walk 5–18 % slower; README.)
-        own = sa.func.strpos(Service.search_text, term) > 0
     else:
-        own = sa.func.strpos(sa.func.lower(Service.search_text), sa.func.lower(term)) > 0
+        # The text is stored lower-cased (build_search_text; migration 0023's trigger): a
+        # lower() of it here was half of each row's cost for a term with Latin letters.
+        own = sa.func.strpos(Service.search_text, term.lower()) > 0
     matches = [
         own,
         Service.provider_id.in_(
@@ -480,16 +478,6 @@ def _window_filter(session: Session, term: str, index: int, today: date) -> Any:
             )
         )
     return sa.or_(*matches)
-
-
-_CASELESS = re.compile(rf"[{_CJK}0-9!-@\\[-`{{-~]+")
-
-
-def _caseless(term: str) -> bool:
-    """True when ``term`` is only Chinese characters, ASCII digits and ASCII punctuation:
-    characters no other character lower-cases to, so a text contains the term exactly when its
-    lower-cased form does."""
-    return bool(_CASELESS.fullmatch(term))
 
 
 def _keyword_matches(

@@ -116,7 +116,9 @@ def test_instrument_listing_sets_price_and_unit_from_the_hourly_rate(session, cr
         PricingMode.FIXED,
     )
     assert service.instrument.model == "JSM-7610F"
-    assert "JSM-7610F" in service.search_text and "大学城" in service.search_text
+    # Stored lower-cased: the search tests it against the lower-cased term, row by row.
+    assert "jsm-7610f" in service.search_text and "大学城" in service.search_text
+    assert service.search_text == service.search_text.lower()
 
     with pytest.raises(ValidationFailed) as caught:
         catalogue.create_service(
@@ -131,7 +133,7 @@ def test_instrument_listing_sets_price_and_unit_from_the_hourly_rate(session, cr
         session, provider, service.id, _testing(), actor_id=None, expected_version=1
     )
     assert session.scalar(sa.select(sa.func.count()).select_from(InstrumentListing)) == 0
-    assert "JSM" not in service.search_text
+    assert "jsm" not in service.search_text
 
 
 def test_updates_check_the_version_and_ownership(session, create_provider):

@@ -312,3 +312,64 @@ def test_0008b_accepts_documents_on_file_and_keeps_the_latest_assessment_per_eva
     assert score == 73
     assert {"provider_qualification_changes", "provider_related_party_withdrawals"} <= _tables(url)
     assert _provider_diff(url) == []
+
+
+def _insert_service(conn: Any, provider_id: int, search_text: str) -> int:
+    return int(
+        conn.execute(
+            sa.text(
+                "INSERT INTO services (provider_id, title, category, description, pricing,"
+                " price_fen, unit, lead_time_days, is_active, search_text, version,"
+                " rating_count, rating_total, rating_avg_x100, created_at, updated_at)"
+                " VALUES (:p, 'EMC 测试', 'testing', '', 'fixed', 100, '次', 1, true, :s, 1,"
+                " 0, 0, 0, :t, :t) RETURNING id"
+            ),
+            {"p": provider_id, "s": search_text, "t": "2026-01-01 00:00:00"},
+        ).scalar_one()
+    )
+
+
+def test_0023_stores_the_search_text_lower_cased(database):
+    """Rows written before 0023 are lower-cased by it (by Python's str.lower, as the
+    application writes them: É too, which SQLite's own lower() leaves); on PostgreSQL its
+    trigger lower-cases what any later writer stores; the downgrade keeps the text."""
+    url = database.fresh("search_text_lower")
+    migrate.downgrade(url, "0022")
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            provider_id = conn.execute(
+                sa.text(
+                    "INSERT INTO providers (name, credit_code, region_code, institution_type,"
+                    " status, contact_name, contact_phone, contact_email, created_at, updated_at)"
+                    " VALUES ('检测中心', '91530102MA6N00033A', '530102', 'testing_centre',"
+                    " 'admitted', '联系人', '0871', 'a@b.cn', :t, :t) RETURNING id"
+                ),
+                {"t": "2026-01-01 00:00:00"},
+            ).scalar_one()
+            before = _insert_service(conn, provider_id, "EMC 测试\nCNAS Écran")
+        migrate.upgrade(url, "heads")
+        with engine.begin() as conn:
+            after = _insert_service(conn, provider_id, "SEM 扫描电镜")
+            conn.execute(
+                sa.text("UPDATE services SET search_text = 'JSM-7610F' WHERE id = :i"),
+                {"i": after},
+            )
+            texts = dict(conn.execute(sa.text("SELECT id, search_text FROM services")).all())
+        postgres = engine.dialect.name == "postgresql"
+        assert texts[before] == "emc 测试\ncnas écran"
+        assert texts[after] == ("jsm-7610f" if postgres else "JSM-7610F")
+        migrate.downgrade(url, "0022")
+        with engine.begin() as conn:
+            kept = conn.execute(
+                sa.text("SELECT search_text FROM services WHERE id = :i"), {"i": before}
+            ).scalar_one()
+            conn.execute(
+                sa.text("UPDATE services SET search_text = 'EMC' WHERE id = :i"), {"i": after}
+            )
+            unguarded = conn.execute(
+                sa.text("SELECT search_text FROM services WHERE id = :i"), {"i": after}
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    assert kept == "emc 测试\ncnas écran" and unguarded == "EMC"
