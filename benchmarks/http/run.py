@@ -25,6 +25,7 @@ from __future__ import annotations
 import math
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -48,6 +49,11 @@ WORKERS = 4
 CONNECTIONS = 16
 #: Accepts sent to warm the workers before each measured accept run (not counted).
 WARM_ACCEPTS = 40
+#: The cheapest endpoint and bare Flask are measured in this many pairs of adjacent steps, and
+#: the goal's ratio is the median of the pairs' ratios. Measured two minutes apart (the app's
+#: step early, bare Flask's after every other), the shared machine's drift fell on one side
+#: only: the same code gave 0.54 and 0.67 × in two runs.
+CEILING_PAIRS = 3
 
 
 @dataclass
@@ -276,8 +282,10 @@ def measure_app(
     run: Run,
     *,
     slices: list[tuple[int, int]],
+    ceiling: bool = False,
 ) -> dict[str, load.Load]:
-    """Every HTTP figure of one backend; the accept runs last (it writes)."""
+    """Every HTTP figure of one backend; the accept runs last (it writes). With ``ceiling``,
+    the cheapest endpoint alternates with bare Flask (``cheapest N`` / ``bare N``)."""
     env = servers.app_environment(url, redis_url, tmp / f"instance-{backend}")
     out: dict[str, load.Load] = {}
     step = seconds()
@@ -324,9 +332,12 @@ def measure_app(
             )
 
         short = max(2, step // 2)
-        out["cheapest"] = get(
-            "GET /api/v1/openapi.json", ["/api/v1/openapi.json"], CONNECTIONS, step
-        )
+        if ceiling:
+            out.update(_cheapest_beside_bare(backend, server.base, tmp, run, short))
+        else:
+            out["cheapest"] = get(
+                "GET /api/v1/openapi.json", ["/api/v1/openapi.json"], CONNECTIONS, step
+            )
         out["healthz"] = get("GET /healthz", ["/healthz"], CONNECTIONS, short)
         for term in SEARCH_TERMS:
             for connections in (1, CONNECTIONS):
@@ -408,36 +419,48 @@ def _verify(backend: str, env: dict[str, str], run: Run) -> dict[str, int]:
     return outcome
 
 
-def measure_bare(tmp: Path, run: Run) -> load.Load:
-    """Bare Flask on the same gunicorn (same workers), serving the same document bytes."""
+def _cheapest_beside_bare(
+    backend: str, app_base: str, tmp: Path, run: Run, length: int
+) -> dict[str, load.Load]:
+    """The cheapest endpoint and bare Flask on the same gunicorn (same workers, serving the
+    same document bytes), in CEILING_PAIRS pairs of adjacent steps, then bare Flask's
+    ``/healthz``."""
     env = {"PATH": os.environ.get("PATH", ""), "BARE_BODY_FILE": str(tmp / "openapi.json")}
+    document = _write(tmp / "cheapest.txt", ["/api/v1/openapi.json"])
+    out: dict[str, load.Load] = {}
     with servers.gunicorn(
         "benchmarks.http.bare:app", env, workers=WORKERS, log=tmp / "gunicorn-bare.log", cwd=ROOT
-    ) as server:
-        path = _write(tmp / "bare.txt", ["/api/v1/openapi.json"])
-        load.wrk("warm", server.base, "get.lua", [str(path)], connections=8, seconds=1)
-        result = load.wrk(
-            "bare Flask, same document",
-            server.base,
-            "get.lua",
-            [str(path)],
-            connections=CONNECTIONS,
-            seconds=seconds(),
-        )
-        run.record("bare", result)
+    ) as bare:
+        load.wrk("warm", bare.base, "get.lua", [str(document)], connections=8, seconds=1)
+        for n in range(1, CEILING_PAIRS + 1):
+            for key, where, base, name in (
+                ("cheapest", backend, app_base, "GET /api/v1/openapi.json"),
+                ("bare", "bare", bare.base, "bare Flask, same document"),
+            ):
+                out[f"{key} {n}"] = run.record(
+                    where,
+                    load.wrk(
+                        f"{name} (pair {n})",
+                        base,
+                        "get.lua",
+                        [str(document)],
+                        connections=CONNECTIONS,
+                        seconds=length,
+                    ),
+                )
         health = _write(tmp / "bare-health.txt", ["/healthz"])
         run.record(
             "bare",
             load.wrk(
                 "bare Flask GET /healthz",
-                server.base,
+                bare.base,
                 "get.lua",
                 [str(health)],
                 connections=CONNECTIONS,
-                seconds=max(2, seconds() // 2),
+                seconds=length,
             ),
         )
-        return result
+    return out
 
 
 # --------------------------------------------------------------------------- the run
@@ -487,14 +510,22 @@ def _run_scales(scales: list[Sizes], tmp: Path, redis_url: str | None, run: Run)
                 slices = [(0, n * 3 // 5), (n * 3 // 5, n * 4 // 5), (n * 4 // 5, n)]
                 if sizes != first:
                     slices = slices[:1]
-                figures = measure_app("postgresql", url, world, redis_url, tmp, run, slices=slices)
+                figures = measure_app(
+                    "postgresql",
+                    url,
+                    world,
+                    redis_url,
+                    tmp,
+                    run,
+                    slices=slices,
+                    ceiling=sizes == first,
+                )
             finally:
                 pg.drop(url.rsplit("/", 1)[1])
             scaling.append((sizes, figures))
             if sizes == first:
                 pg_figures = figures
-        bare = measure_bare(tmp, run)
-        _postgres_goals(run, tpcb, pg_figures, bare)
+        _postgres_goals(run, tpcb, pg_figures)
         if len(scaling) > 1:
             _scaling_goals(run, scaling)
     url, world = seeded_sqlite(first, tmp, run)
@@ -532,9 +563,7 @@ def _world_facts(world: World) -> dict[str, Any]:
     }
 
 
-def _postgres_goals(
-    run: Run, tpcb: load.Pgbench, figures: dict[str, load.Load], bare: load.Load
-) -> None:
+def _postgres_goals(run: Run, tpcb: load.Pgbench, figures: dict[str, load.Load]) -> None:
     hold = figures["hold"]
     run.goal(
         "PostgreSQL hold through the API ≥ 0.25 × pgbench TPC-B (16 connections)",
@@ -553,14 +582,23 @@ def _postgres_goals(
         "failures",
         f"statuses {hold.statuses}",
     )
-    cheapest = figures["cheapest"]
+    pairs = [
+        (figures[f"cheapest {n}"].rate, figures[f"bare {n}"].rate)
+        for n in range(1, CEILING_PAIRS + 1)
+    ]
+    ratios = [app / bare if bare else 0.0 for app, bare in pairs]
     run.goal(
         "cheapest endpoint (GET /api/v1/openapi.json) ≥ 0.6 × bare Flask",
-        cheapest.rate / bare.rate if bare.rate else 0.0,
+        statistics.median(ratios),
         ">=",
         0.6,
         "× bare Flask",
-        f"{cheapest.rate:,.0f} vs {bare.rate:,.0f} req/s",
+        "median of the pairs' "
+        + ", ".join(
+            f"{app:,.0f} / {bare:,.0f} = {r:.3f}"
+            for (app, bare), r in zip(pairs, ratios, strict=True)
+        )
+        + " req/s",
     )
     for term in SEARCH_TERMS:
         one = figures[f"search {term} c1"]
@@ -632,7 +670,8 @@ The application runs as production runs it (`MARKETPLACE_ENV=production`, gunico
 sync workers, rate limits and jobs on a throwaway Redis, JSON request logs), with the default
 rate limit raised so that the load from one address is measured, not refused. wrk (2 threads,
 16 connections unless said; Lua scripts in benchmarks/http/lua) sends: the cached OpenAPI
-document (the cheapest endpoint) — and bare Flask on the same gunicorn serving the same bytes;
+document (the cheapest endpoint) — and bare Flask on the same gunicorn serving the same bytes,
+the two alternating in three pairs of steps (the ratio is the median of the pairs');
 catalogue searches through the API, one client and 16; each SME's wallet and order list with
 its own token; and `POST /api/v1/orders/<id>/accept` with the SME's token, a fresh
 Idempotency-Key per request, every quoted order once (a thread that runs out stops; answers/s
