@@ -55,6 +55,33 @@ def _diff_names(diff: Any) -> set[str]:
     return names
 
 
+def _insert_provider(
+    conn: Any, name: str, credit_code: str, status: str = "admitted", **columns: Any
+) -> int:
+    """A provider row written in SQL, as the schema under test has it (the models may be
+    ahead of it)."""
+    values = {
+        "name": name,
+        "credit_code": credit_code,
+        "region_code": "530102",
+        "institution_type": "testing_centre",
+        "status": status,
+        "contact_name": "联系人",
+        "contact_phone": "0871",
+        "contact_email": "a@b.cn",
+        **columns,
+        "created_at": "2026-01-01 00:00:00",
+        "updated_at": "2026-01-01 00:00:00",
+    }
+    names = ", ".join(values)
+    params = ", ".join(f":{column}" for column in values)
+    return int(
+        conn.execute(
+            sa.text(f"INSERT INTO providers ({names}) VALUES ({params}) RETURNING id"), values
+        ).scalar_one()
+    )
+
+
 def _provider_diff(url: str) -> list[Any]:
     engine = create_engine(url)
     try:
@@ -126,15 +153,7 @@ def test_downgrade_keeps_existing_providers_and_upgrade_restores(database):
     engine = create_engine(url)
     try:
         with engine.begin() as conn:
-            conn.execute(
-                sa.text(
-                    "INSERT INTO providers (name, credit_code, region_code, institution_type,"
-                    " status, contact_name, contact_phone, contact_email, created_at, updated_at)"
-                    " VALUES ('既有机构', '91530102MA6N00011A', '530102', 'testing_centre',"
-                    " 'admitted', '联系人', '0871', 'a@b.cn', :t, :t)"
-                ),
-                {"t": "2026-01-01 00:00:00"},
-            )
+            _insert_provider(conn, "既有机构", "91530102MA6N00011A")
     finally:
         engine.dispose()
     migrate.downgrade(url, "0001")
@@ -162,15 +181,7 @@ def test_0007_ties_existing_objections_to_the_notice_round_they_were_filed_in(da
     engine = create_engine(url)
     try:
         with engine.begin() as conn:
-            provider_id = conn.execute(
-                sa.text(
-                    "INSERT INTO providers (name, credit_code, region_code, institution_type,"
-                    " status, contact_name, contact_phone, contact_email, created_at, updated_at)"
-                    " VALUES ('再申请机构', '91530102MA6N00022A', '530102', 'testing_centre',"
-                    " 'in_notice', '联系人', '0871', 'a@b.cn', :t, :t) RETURNING id"
-                ),
-                {"t": "2026-01-01 00:00:00"},
-            ).scalar_one()
+            provider_id = _insert_provider(conn, "再申请机构", "91530102MA6N00022A", "in_notice")
 
             def step(action: str, before: str, after: str, when: str) -> int:
                 return conn.execute(
@@ -229,16 +240,7 @@ def test_0008b_accepts_documents_on_file_and_keeps_the_latest_assessment_per_eva
     engine = create_engine(url)
     try:
         with engine.begin() as conn:
-            provider_id = conn.execute(
-                sa.text(
-                    "INSERT INTO providers (name, credit_code, region_code, institution_type,"
-                    " status, contact_name, contact_phone, contact_email, credit_score,"
-                    " created_at, updated_at)"
-                    " VALUES ('评价机构', '91530102MA6N00033A', '530102', 'testing_centre',"
-                    " 'admitted', '联系人', '0871', 'a@b.cn', 92, :t, :t) RETURNING id"
-                ),
-                {"t": "2026-01-01 00:00:00"},
-            ).scalar_one()
+            provider_id = _insert_provider(conn, "评价机构", "91530102MA6N00033A", credit_score=92)
             conn.execute(
                 sa.text(
                     "INSERT INTO provider_documents (provider_id, kind, original_filename,"
@@ -338,15 +340,7 @@ def test_0023_stores_the_search_text_lower_cased(database):
     engine = create_engine(url)
     try:
         with engine.begin() as conn:
-            provider_id = conn.execute(
-                sa.text(
-                    "INSERT INTO providers (name, credit_code, region_code, institution_type,"
-                    " status, contact_name, contact_phone, contact_email, created_at, updated_at)"
-                    " VALUES ('检测中心', '91530102MA6N00033A', '530102', 'testing_centre',"
-                    " 'admitted', '联系人', '0871', 'a@b.cn', :t, :t) RETURNING id"
-                ),
-                {"t": "2026-01-01 00:00:00"},
-            ).scalar_one()
+            provider_id = _insert_provider(conn, "检测中心", "91530102MA6N00044A")
             before = _insert_service(conn, provider_id, "EMC 测试\nCNAS Écran")
         migrate.upgrade(url, "heads")
         with engine.begin() as conn:
