@@ -15,10 +15,17 @@ The rule of the house: **services flush, never commit**. Exactly one place commi
 Side effects that must follow persistence (e-mail, outbound payment calls) are queued on the
 session with :func:`after_commit` and run only once the commit succeeded.
 
+On PostgreSQL the transaction itself begins lazily (:func:`begin_transactions_lazily`): a unit
+of work's plain reads run in autocommit until its first write or locking read, and psycopg sends
+BEGIN just before that statement. A request that only reads (the wallet, the order list, a
+search) sends neither BEGIN nor COMMIT; one that writes has everything from its first write on
+in one transaction, committed or rolled back as above.
+
 Read-only views (search, public statistics, dashboards) are marked :func:`reads_replica`:
 with ``DATABASE_REPLICA_URL`` set, the session they use inside the view reads a streaming
-replica in a READ ONLY transaction; while the replica does not answer, the same READ ONLY
-transaction runs on the primary instead (README, "Scale-out").
+replica, in READ ONLY mode (a write would begin a READ ONLY transaction and fail); while the
+replica does not answer, the same READ ONLY session runs on the primary instead (README,
+"Scale-out").
 """
 
 from __future__ import annotations
@@ -26,12 +33,14 @@ from __future__ import annotations
 import enum
 import functools
 import logging
+import re
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, ParamSpec, TypeVar
 
+import psycopg
 import sqlalchemy as sa
 from flask import Flask, before_render_template, current_app, g
 from sqlalchemy import event
@@ -152,6 +161,82 @@ def _configure_sqlite(engine: Engine) -> None:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+#: What makes a read belong inside the transaction: a row lock (held until the transaction ends),
+#: a write in a common table expression, or a function whose effect is scoped to the transaction
+#: (``pg_advisory_xact_lock``, ``set_config(…, true)``, a transaction id).
+_NEEDS_TRANSACTION = re.compile(
+    r"\bFOR\s+(?:NO\s+KEY\s+UPDATE|UPDATE|KEY\s+SHARE|SHARE)\b"
+    r"|\b(?:INSERT|UPDATE|DELETE|MERGE)\b"
+    r"|_xact_|\bset_config\b|\btxid_current\b",
+    re.IGNORECASE,
+)
+
+
+@functools.lru_cache(maxsize=1024)
+def reads_outside_transaction(statement: str) -> bool:
+    """Whether ``statement`` may run before its unit of work's transaction has begun: a plain
+    SELECT (or a WITH … SELECT) that locks nothing and writes nothing. Anything else — a write,
+    a locking read, a SAVEPOINT, SET, a statement not recognised — begins the transaction
+    first, so a misreading can only cost a BEGIN, never atomicity. (Cached: the ORM sends the
+    same few hundred statement strings over and over.)"""
+    words = statement.split(None, 1)
+    verb = words[0].upper() if words else ""
+    return verb in ("SELECT", "WITH") and not _NEEDS_TRANSACTION.search(statement)
+
+
+_LAZY_BEGIN = "marketplace_lazy_begin"
+
+
+def begin_transactions_lazily(engine: Engine) -> None:
+    """Let each transaction on ``engine`` (psycopg) begin at its first write or locking read.
+
+    Why: a BEGIN and a COMMIT are round trips that cost as much as a SELECT on a busy machine;
+    for the reads an SME sends most (wallet, order list, search) they were two of four or five
+    (README, "Performance"). Under READ COMMITTED each statement reads its own snapshot whether
+    or not a transaction is open, and a plain SELECT holds nothing a transaction would keep, so
+    running the reads that come before the first write in autocommit changes no result. From
+    the first write (or ``SELECT … FOR UPDATE``, SAVEPOINT, an advisory transaction lock, a
+    server-side cursor) on, psycopg sends BEGIN and the unit of work commits or rolls back as
+    before; a unit of work that never wrote has nothing to commit, and psycopg sends nothing.
+    A connection asked for an isolation level (AUTOCOMMIT for VACUUM, or a snapshot that must
+    cover every read) is left as SQLAlchemy set it. The pool gets each connection back in
+    psycopg's own mode, so nothing else ever meets one left in autocommit.
+    """
+
+    @event.listens_for(engine, "begin")
+    def _start_in_autocommit(conn: Connection) -> None:
+        driver_conn = conn.connection.dbapi_connection
+        assert isinstance(driver_conn, psycopg.Connection)
+        lazy = (
+            "isolation_level" not in conn.get_execution_options()
+            and driver_conn.info.transaction_status is psycopg.pq.TransactionStatus.IDLE
+        )
+        if lazy:
+            driver_conn.autocommit = True  # no round trip: psycopg only stops sending BEGIN
+        conn.info[_LAZY_BEGIN] = lazy
+
+    @event.listens_for(engine.pool, "checkin")
+    def _back_to_the_drivers_mode(driver_conn: Any, record: Any) -> None:
+        idle = psycopg.pq.TransactionStatus.IDLE
+        left_in_autocommit = record.info.pop(_LAZY_BEGIN, False) and driver_conn is not None
+        if left_in_autocommit and driver_conn.info.transaction_status is idle:
+            driver_conn.autocommit = False
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _begin_before_first_write(
+        conn: Connection, cursor: Any, statement: str, *_args: Any
+    ) -> None:
+        if not conn.info.get(_LAZY_BEGIN):
+            return
+        # A server-side cursor (yield_per) lives only inside a transaction.
+        if reads_outside_transaction(statement) and not isinstance(cursor, psycopg.ServerCursor):
+            return
+        conn.info[_LAZY_BEGIN] = False
+        driver_conn = conn.connection.dbapi_connection
+        assert driver_conn is not None
+        driver_conn.autocommit = False  # psycopg sends BEGIN before this statement
+
+
 def create_engine(url: str, *, echo: bool = False, replica: bool = False) -> Engine:
     # hide_parameters: a database error's message (and so its log line) never carries the
     # statement's values, which may be phone numbers, bank accounts or tokens (rule 11).
@@ -165,7 +250,7 @@ def create_engine(url: str, *, echo: bool = False, replica: bool = False) -> Eng
     # database restart the statement that meets a dead connection fails (503 + Retry-After),
     # SQLAlchemy invalidates the whole pool, and the next checkout connects afresh: the app
     # reconnects by itself (tests/integration/test_faults.py). LIFO keeps few connections warm.
-    return sa.create_engine(
+    engine = sa.create_engine(
         url,
         echo=echo,
         hide_parameters=True,
@@ -177,6 +262,8 @@ def create_engine(url: str, *, echo: bool = False, replica: bool = False) -> Eng
         # primary instead of failing (Database.session), and its reads are cheap ones.
         pool_pre_ping=replica,
     )
+    begin_transactions_lazily(engine)
+    return engine
 
 
 #: Errors meaning "the database is not reachable now", not "this request is wrong".
@@ -364,7 +451,7 @@ class Database:
         return session
 
     def _reader(self) -> Session:
-        """A READ ONLY transaction on the replica, or on the primary while the replica does
+        """A READ ONLY session on the replica, or on the primary while the replica does
         not answer (then retried after REPLICA_RETRY_SECONDS)."""
         reader: Session | None = g.get(_REPLICA_KEY)
         if reader is not None:
@@ -394,7 +481,7 @@ class Database:
 
 def reads_replica(view: Callable[P, R]) -> Callable[P, R]:
     """Mark a view read-only: what it reads through :func:`db_session` comes from the replica
-    (``DATABASE_REPLICA_URL``) in a READ ONLY transaction, so a write there fails rather than
+    (``DATABASE_REPLICA_URL``) in READ ONLY mode, so a write there fails rather than
     diverging. Authentication before the view (and its throttled last-used stamp) still uses
     the primary. Without a replica this changes nothing."""
 

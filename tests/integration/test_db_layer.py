@@ -1,10 +1,13 @@
 """The database layer behaves the same on SQLite and PostgreSQL."""
 
+import uuid
 from datetime import datetime
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError, StatementError
+from sqlalchemy.orm import Session
 
 from marketplace.db import after_commit, commit, create_engine, rollback, unit_of_work
 from vouchers.models import Enterprise
@@ -91,6 +94,93 @@ def test_postgresql_pool_recovers_from_dropped_connections_without_pre_ping(pg_a
         engine.dispose()
 
 
+def _transaction_status(conn: Connection) -> str:
+    return conn.connection.dbapi_connection.info.transaction_status.name
+
+
+def test_postgresql_transactions_begin_at_the_first_write(pg_admin_url):
+    """Lazy BEGIN: a unit of work's plain reads run in autocommit; its first write, locking read,
+    SAVEPOINT, advisory transaction lock or server-side cursor begins the transaction, which
+    then commits or rolls back whole, and keeps its locks to the end. An AUTOCOMMIT connection
+    stays one."""
+    engine, observer = create_engine(pg_admin_url), create_engine(pg_admin_url)
+    table = f"lazy_begin_{uuid.uuid4().hex[:8]}"
+
+    def seen_by_another() -> list[tuple[int, int]]:
+        with observer.connect() as other:
+            return [
+                tuple(r) for r in other.exec_driver_sql(f"SELECT id, n FROM {table} ORDER BY id")
+            ]
+
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"CREATE TABLE {table} (id int PRIMARY KEY, n int NOT NULL)")
+            conn.exec_driver_sql(f"INSERT INTO {table} VALUES (1, 0)")
+
+        with Session(engine) as s:
+            assert s.execute(sa.text(f"SELECT n FROM {table}")).scalar() == 0
+            assert _transaction_status(s.connection()) == "IDLE"  # read in autocommit
+            s.execute(sa.text(f"UPDATE {table} SET n = 1"))
+            assert _transaction_status(s.connection()) == "INTRANS"
+            assert seen_by_another() == [(1, 0)]  # not committed yet
+            with pytest.raises(IntegrityError):
+                s.execute(sa.text(f"INSERT INTO {table} VALUES (1, 2)"))
+            s.rollback()
+        assert seen_by_another() == [(1, 0)]  # the write before the failure is undone too
+
+        # A connection that served only reads goes back to the pool and comes out again: its
+        # next unit of work still begins at its first write (not left in autocommit), and a
+        # READ ONLY one still refuses to write.
+        with Session(engine) as s:
+            reader_pid = s.execute(sa.text("SELECT pg_backend_pid()")).scalar()
+        with Session(engine.execution_options(postgresql_readonly=True)) as s:
+            assert s.execute(sa.text("SELECT pg_backend_pid()")).scalar() == reader_pid
+            with pytest.raises(sa.exc.DBAPIError) as refused:
+                s.execute(sa.text(f"UPDATE {table} SET n = 9"))
+            assert refused.value.orig.sqlstate == "25006"  # read_only_sql_transaction
+        with Session(engine) as s:
+            assert s.execute(sa.text("SELECT pg_backend_pid()")).scalar() == reader_pid
+            s.execute(sa.text(f"INSERT INTO {table} VALUES (2, 2)"))
+            assert _transaction_status(s.connection()) == "INTRANS"
+            s.execute(sa.text(f"UPDATE {table} SET n = 3 WHERE id = 1"))
+            s.commit()
+        assert seen_by_another() == [(1, 3), (2, 2)]
+
+        # A locking read begins the transaction, and its row lock lasts until the commit.
+        with Session(engine) as s:
+            s.execute(sa.text(f"SELECT n FROM {table} WHERE id = 1 FOR UPDATE"))
+            assert _transaction_status(s.connection()) == "INTRANS"
+            with observer.connect() as other, pytest.raises(sa.exc.OperationalError):
+                other.exec_driver_sql(f"SELECT n FROM {table} WHERE id = 1 FOR UPDATE NOWAIT")
+            s.commit()
+        with observer.connect() as other:
+            other.exec_driver_sql(f"SELECT n FROM {table} WHERE id = 1 FOR UPDATE NOWAIT")
+
+        for begins in (
+            lambda s: s.execute(sa.text("SELECT pg_advisory_xact_lock(424242)")),
+            lambda s: s.begin_nested(),
+            lambda s: s.execute(
+                sa.text(f"SELECT id FROM {table}").execution_options(yield_per=1)
+            ).all(),
+        ):
+            with Session(engine) as s:
+                begins(s)
+                assert _transaction_status(s.connection()) == "INTRANS"
+
+        # Asked for AUTOCOMMIT, a connection keeps it: a write commits at once, and VACUUM
+        # (refused inside a transaction block) runs.
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+            conn.exec_driver_sql(f"UPDATE {table} SET n = 5 WHERE id = 2")
+            assert _transaction_status(conn) == "IDLE"
+            assert seen_by_another() == [(1, 3), (2, 5)]
+            conn.exec_driver_sql(f"VACUUM {table}")
+    finally:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(f"DROP TABLE IF EXISTS {table}")
+        engine.dispose()
+        observer.dispose()
+
+
 def test_sqlite_transactions_take_the_write_lock_up_front(tmp_path):
     """BEGIN IMMEDIATE: a second writer cannot even start while the first is open, so a
     check-then-act inside one transaction cannot interleave with another writer."""
@@ -113,8 +203,6 @@ def test_after_commit_callbacks_run_only_after_commit(database):
     engine = create_engine(database.url)
     ran: list[str] = []
     try:
-        from sqlalchemy.orm import Session
-
         with Session(engine) as s:
             after_commit(s, lambda: ran.append("rolled back"))
             rollback(s)

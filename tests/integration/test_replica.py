@@ -156,7 +156,8 @@ def test_reads_on_the_replica_writes_refused_there_and_the_primary_when_it_is_do
         assert on_replica.count == 0, on_replica.listing()
         assert _count(standby, "SELECT count(*) FROM api_tokens") == before + 1
 
-        # The standby stops: reads come from the primary, still in a READ ONLY transaction.
+        # The standby stops: reads come from the primary, still READ ONLY (a write begins a
+        # READ ONLY transaction there and is refused).
         replicated.standby.halt("immediate")
         with count_statements(primary) as on_primary:
             response = client.get(SEARCH)
@@ -168,6 +169,9 @@ def test_reads_on_the_replica_writes_refused_there_and_the_primary_when_it_is_do
             reader = db_session()
             assert reader.scalar(sa.text("SELECT pg_is_in_recovery()")) is False
             assert reader.scalar(sa.text("SHOW transaction_read_only")) == "on"
+            with pytest.raises(sa.exc.DBAPIError) as refused:
+                reader.execute(sa.text("UPDATE services SET title = title"))
+            assert refused.value.orig.sqlstate == "25006"  # read_only_sql_transaction
     finally:
         standby.dispose()
         primary.dispose()

@@ -35,11 +35,14 @@ from vouchers.verify import verify_ledger
 #: BEGIN IMMEDIATE). Before the lean path: 44 on PostgreSQL (plus a pre-ping), 46 on SQLite;
 #: the lean path reached 25 / 26, and the related-party match on shared attributes (issue 11)
 #: added its one indexed SELECT; the order gate's three lookups (declaration, shared strong
-#: attributes, programme admission) then became one SELECT of three EXISTS: 24 / 25.
-MAX_REQUEST_STATEMENTS = {"sqlite": 25, "postgresql": 24}
+#: attributes, programme admission) then became one SELECT of three EXISTS: 24 / 25. The
+#: count now includes the BEGIN psycopg sends by itself, which it did not see before (the round
+#: trips are the same): 25 on both. On PostgreSQL the token is read before that BEGIN, outside
+#: the transaction, which begins at the first write (marketplace.db.begin_transactions_lazily).
+MAX_REQUEST_STATEMENTS = {"sqlite": 25, "postgresql": 25}
 #: The e-mail job run inline after the response when REDIS_URL is unset (with Redis it is an
-#: RQ enqueue, no database round trip): read the outbox row, mark it sent, commit.
-MAX_JOB_STATEMENTS = {"sqlite": 4, "postgresql": 3}
+#: RQ enqueue, no database round trip): begin, read (lock) the outbox row, mark it sent, commit.
+MAX_JOB_STATEMENTS = {"sqlite": 4, "postgresql": 4}
 
 
 def test_one_accept_in_a_bounded_number_of_round_trips(database, tmp_path: Path, monkeypatch):
