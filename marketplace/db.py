@@ -190,11 +190,13 @@ _LAZY_BEGIN = "marketplace_lazy_begin"
 def begin_transactions_lazily(engine: Engine) -> None:
     """Let each transaction on ``engine`` (psycopg) begin at its first write or locking read.
 
-    Why: a BEGIN and a COMMIT are round trips that cost as much as a SELECT on a busy machine;
-    for the reads an SME sends most (wallet, order list, search) they were two of four or five
-    (README, "Performance"). Under READ COMMITTED each statement reads its own snapshot whether
-    or not a transaction is open, and a plain SELECT holds nothing a transaction would keep, so
-    running the reads that come before the first write in autocommit changes no result. From
+    Why: a BEGIN and a COMMIT are two round trips; for the reads an SME sends most (wallet,
+    order list, search) they were two of four or five. On loopback they cost little (the A/B in
+    README, "Performance", measured no difference outside the noise); to a database on another
+    host each is a network round trip in the request's time. Under READ COMMITTED each
+    statement reads its own snapshot whether or not a transaction is open, and a plain SELECT
+    holds nothing a transaction would keep, so running the reads that come before the first
+    write in autocommit changes no result. From
     the first write (or ``SELECT … FOR UPDATE``, SAVEPOINT, an advisory transaction lock, a
     server-side cursor) on, psycopg sends BEGIN and the unit of work commits or rolls back as
     before; a unit of work that never wrote has nothing to commit, and psycopg sends nothing.
