@@ -4,10 +4,11 @@ PostgreSQL a trigger that lower-cases it on every write
 The catalogue search tests each row of its candidate walk with ``strpos``; a term with
 Latin letters (CNAS, EMC) was tested against ``lower(search_text)``, and that per-row
 ``lower()`` was about half of the walk (``CNAS 检测`` at 100,000 services, the walk statement
-alone: 10.7 ms with it, 6.1 ms against text stored lower-cased; README, "Performance"). The application writes the text
-lower-cased already (``providers.catalogue.build_search_text``); the trigger makes it a
-property of the table for every other writer — the previous release during a rolling
-deploy, a bulk import in SQL — so the search never misses a row written in capitals.
+alone: 10.7 ms with it, 6.1 ms against text stored lower-cased; README, "Performance"). The
+application writes the text lower-cased already (``providers.catalogue.build_search_text``);
+the trigger makes it a property of the table for every other writer — the previous release
+during a rolling deploy, a bulk import in SQL — so the search never misses a row written in
+capitals.
 ``search_grams`` (0017) is generated from the stored text and lower-cases it anyway.
 
 SQLite: the rows lower-cased by Python's ``str.lower`` (SQLite's own ``lower()`` folds ASCII
